@@ -1,0 +1,92 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+
+interface Detail { field: string, message: string }
+
+/** Fastify's own error codes → the contract's. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'VALIDATION_ERROR',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'VALIDATION_ERROR',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_ERROR',
+  FST_ERR_VALIDATION: 'VALIDATION_ERROR'
+}
+
+/** SQLite failures that mean "the storage is unavailable right now", not "bad input". */
+const STORAGE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|NOMEM|PROTOCOL|CORRUPT|NOTADB)/
+
+function storageCode (err: unknown): string | undefined {
+  for (let e: unknown = err; e !== null && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && STORAGE_CODES.test(code)) return code
+  }
+  return undefined
+}
+
+function validationDetails (err: FastifyError): Detail[] {
+  return (err.validation ?? []).map((v) => {
+    const params = v.params as Record<string, unknown>
+    const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.')
+    const child = (params.missingProperty ?? params.additionalProperty) as string | undefined
+    const field = [path, child].filter((p) => p !== undefined && p !== '').join('.') || (err.validationContext ?? 'body')
+    const message = params.additionalProperty !== undefined ? 'is not an allowed field' : (v.message ?? 'is invalid')
+    return { field, message }
+  })
+}
+
+/**
+ * The one place errors become responses, in the contract's shape:
+ * {statusCode, error, code, message[, details]}. Domain errors carry their code;
+ * Fastify's are mapped; anything unexpected is a 500 without internals.
+ */
+export default fp(async (app) => {
+  app.setErrorHandler(async function (err: FastifyError & { details?: Detail[] }, request: FastifyRequest, reply: FastifyReply) {
+    let statusCode = err.statusCode ?? 500
+    let code = FASTIFY_CODES[err.code] ?? err.code
+    let message = err.message
+    let details = err.details
+
+    if (err.validation !== undefined) {
+      code = 'VALIDATION_ERROR'
+      details = validationDetails(err)
+      message = 'Invalid request: ' + details.map((d) => `${d.field} ${d.message}`).join('; ')
+    } else if (storageCode(err) !== undefined) {
+      statusCode = 503
+      code = 'SERVICE_UNAVAILABLE'
+      message = 'The service cannot use its storage right now; try again shortly.'
+      request.log.error({ err, storage: storageCode(err) }, 'storage unavailable')
+      void reply.header('retry-after', '5')
+    } else if (statusCode >= 500 || statusCode < 400) {
+      request.log.error({ err }, 'unhandled error')
+      statusCode = 500
+      code = 'INTERNAL_ERROR'
+      message = 'Internal server error.'
+    } else if (statusCode === 400 && (code === undefined || !/^[A-Z_]+$/.test(code) || code.startsWith('FST_'))) {
+      // Malformed JSON, forbidden keys such as __proto__, bad Content-Length…
+      code = 'VALIDATION_ERROR'
+    } else if (code === undefined || code.startsWith('FST_')) {
+      code = STATUS_CODES[statusCode]?.toUpperCase().replace(/[^A-Z]+/g, '_') ?? 'ERROR'
+    }
+    if (statusCode === 401) void reply.header('www-authenticate', code === 'TOKEN_MISSING' ? 'Bearer' : `Bearer error="invalid_token", error_description="${code}"`)
+    if (code === 'RATE_LIMITED' || code === 'TOKEN_REVOKED' || code.startsWith('TOKEN_')) request.log.info({ event: code.toLowerCase(), ip: request.ip, url: request.url }, 'auth refused')
+
+    return await reply.code(statusCode).send({
+      statusCode,
+      error: STATUS_CODES[statusCode] ?? 'Error',
+      code,
+      message,
+      ...(details === undefined ? {} : { details })
+    })
+  })
+
+  app.setNotFoundHandler(async (request, reply) => {
+    return await reply.code(404).send({
+      statusCode: 404,
+      error: 'Not Found',
+      code: 'NOT_FOUND',
+      message: `Route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)} not found.`
+    })
+  })
+}, { name: 'errors' })

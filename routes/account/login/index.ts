@@ -1,0 +1,29 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { normalizeEmail, publicUser } from '../../../src/accounts.js'
+import { errors, LoginBody, UserWithTokens } from '../../../src/schemas.js'
+
+const login: FastifyPluginAsyncTypebox = async (app) => {
+  const { loginMax, window } = app.config.rateLimit
+  const limit = { max: loginMax, timeWindow: window * 1000 }
+  app.post('/', {
+    schema: { body: LoginBody, response: { 200: UserWithTokens, ...errors(401, 403) } },
+    // Per client IP before the body is read, per email once it is: a botnet
+    // spraying one account and one host spraying many both hit a wall.
+    onRequest: app.rateLimit({ ...limit, keyGenerator: (req) => `login-ip:${req.ip}` }),
+    preHandler: app.rateLimit({
+      ...limit,
+      keyGenerator: (req) => `login-email:${normalizeEmail((req.body as { email: string }).email)}`
+    })
+  }, async (request, reply) => {
+    try {
+      const { user, tokens } = await app.accounts.login(request.body.email, request.body.password)
+      request.log.info({ event: 'login', userId: user.id, ip: request.ip }, 'login succeeded')
+      return await reply.setAuthCookies(tokens).send({ user: publicUser(user), ...tokens })
+    } catch (err) {
+      request.log.info({ event: 'login_failed', code: (err as { code?: string }).code, ip: request.ip }, 'login failed')
+      throw err
+    }
+  })
+}
+
+export default login

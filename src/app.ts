@@ -1,0 +1,79 @@
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Writable } from 'node:stream'
+import autoload from '@fastify/autoload'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Config } from './config.js'
+
+declare module 'fastify' {
+  interface FastifyInstance { config: Config }
+}
+
+export const BODY_LIMIT = 16 * 1024
+
+/** Secrets never reach a log line, whatever logs them. */
+const redact = {
+  paths: [
+    'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]',
+    'res.headers["set-cookie"]',
+    'password', 'old_password', 'new_password', 'refresh', 'access', 'token', 'passwordHash',
+    '*.password', '*.old_password', '*.new_password', '*.refresh', '*.access', '*.token', '*.passwordHash',
+    '*.password_hash', 'password_hash'
+  ],
+  censor: '[redacted]'
+}
+
+export function loggerOptions (config: Config, stream?: Writable): FastifyServerOptions['logger'] {
+  return { level: config.logLevel, redact, ...(stream === undefined ? {} : { stream }) }
+}
+
+/**
+ * The whole service as one plugin: external packages, then the app's own
+ * plugins, then the routes — each folder autoloaded, so adding a file is enough.
+ */
+export const serviceApp = fp(async function serviceApp (app: FastifyInstance, opts: { config: Config }) {
+  app.decorate('config', opts.config)
+  const dirs = ['plugins/external', 'plugins/app']
+  for (const dir of dirs) {
+    await app.register(autoload, { dir: join(compiledRoot, dir), options: { config: opts.config }, forceESM: true })
+  }
+  await app.register(autoload, {
+    dir: join(compiledRoot, 'routes'),
+    options: { config: opts.config },
+    forceESM: true,
+    autoHooks: true,
+    cascadeHooks: true
+  })
+}, { name: 'service-app' })
+
+// This file runs as `src/app.ts` (tests) or `dist/src/app.js` (npm start): the
+// autoloaded folders sit beside its `src` folder in either case.
+const compiledRoot = dirname(dirname(fileURLToPath(import.meta.url)))
+// From TypeScript sources (tests, `npm run dev`) a loader (tsx) compiles `.ts`
+// files; autoload cannot detect every loader, so say it.
+if (import.meta.url.endsWith('.ts')) process.env.FASTIFY_AUTOLOAD_TYPESCRIPT ??= '1'
+
+export interface BuildOptions {
+  /** Where log lines go (tests capture them); stdout by default. */
+  logStream?: Writable
+}
+
+export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config, options.logStream),
+    bodyLimit: BODY_LIMIT,
+    // A hop count is valid for proxy-addr though Fastify's types omit it.
+    trustProxy: config.trustProxy as boolean | string,
+    // Closing: finish in-flight requests, answer new ones 503, drop idle keep-alives.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: {
+      // Bodies are checked as sent: no type coercion, no silent removal of
+      // unknown fields (they are an error), every problem reported at once.
+      customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true, useDefaults: true }
+    }
+  })
+  await app.register(serviceApp, { config })
+  return app
+}

@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import envSchema from 'env-schema'
+
+/** A configuration value that cannot be used; `variable` names the offending env var. */
+export class ConfigError extends Error {
+  constructor (readonly variable: string, message: string) {
+    super(`${variable} ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export type SameSite = 'lax' | 'strict' | 'none'
+
+export interface Config {
+  host: string
+  port: number
+  /** `sqlite` file path (absolute) or a `postgres://` URL. */
+  database: { kind: 'sqlite', path: string } | { kind: 'postgres', url: string }
+  /** Directory holding the SQLite file and the generated JWT secret. */
+  dataDir: string
+  sqliteSynchronous: 'full' | 'normal'
+  jwtSecret: string
+  /** Seconds. */
+  accessTokenLifetime: number
+  /** Seconds. */
+  refreshTokenLifetime: number
+  cookieSecure: boolean
+  cookieSameSite: SameSite
+  rateLimit: { loginMax: number, joinMax: number, window: number }
+  trustProxy: boolean | number | string
+  logLevel: string
+  argon2: { memoryCost: number, timeCost: number, parallelism: number }
+  /** Milliseconds given to in-flight requests on SIGTERM/SIGINT. */
+  shutdownGrace: number
+  serveClient: boolean
+  corsOrigins: string[]
+}
+
+// Everything is a string here on purpose: env vars are strings, and the
+// richer forms (durations, booleans, proxy lists) are parsed below so that
+// every error can name its variable in one line.
+const schema = {
+  type: 'object',
+  properties: {
+    HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
+    DATABASE_URL: { type: 'string', minLength: 1, default: 'file:./data/auth.db' },
+    SQLITE_SYNCHRONOUS: { type: 'string', enum: ['full', 'normal', 'FULL', 'NORMAL'], default: 'full' },
+    JWT_SECRET: { type: 'string' },
+    ACCESS_TOKEN_LIFETIME: { type: 'string', default: '300' },
+    REFRESH_TOKEN_LIFETIME: { type: 'string', default: '86400' },
+    COOKIE_SECURE: { type: 'string', default: 'true' },
+    COOKIE_SAMESITE: { type: 'string', enum: ['lax', 'strict', 'none', 'Lax', 'Strict', 'None'], default: 'lax' },
+    RATE_LIMIT_LOGIN_MAX: { type: 'integer', minimum: 1, default: 10 },
+    RATE_LIMIT_JOIN_MAX: { type: 'integer', minimum: 1, default: 20 },
+    RATE_LIMIT_WINDOW: { type: 'string', default: '60' },
+    TRUST_PROXY: { type: 'string', default: 'false' },
+    LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    ARGON2_MEMORY_KIB: { type: 'integer', minimum: 19456, maximum: 4194304, default: 19456 },
+    ARGON2_ITERATIONS: { type: 'integer', minimum: 2, maximum: 64, default: 2 },
+    ARGON2_PARALLELISM: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
+    SHUTDOWN_GRACE: { type: 'string', default: '10' },
+    SERVE_CLIENT: { type: 'string', default: 'true' },
+    CORS_ORIGINS: { type: 'string', default: '' }
+  }
+} as const
+
+interface RawEnv {
+  HOST: string
+  PORT: number
+  DATABASE_URL: string
+  SQLITE_SYNCHRONOUS: string
+  JWT_SECRET?: string
+  ACCESS_TOKEN_LIFETIME: string
+  REFRESH_TOKEN_LIFETIME: string
+  COOKIE_SECURE: string
+  COOKIE_SAMESITE: string
+  RATE_LIMIT_LOGIN_MAX: number
+  RATE_LIMIT_JOIN_MAX: number
+  RATE_LIMIT_WINDOW: string
+  TRUST_PROXY: string
+  LOG_LEVEL: string
+  ARGON2_MEMORY_KIB: number
+  ARGON2_ITERATIONS: number
+  ARGON2_PARALLELISM: number
+  SHUTDOWN_GRACE: string
+  SERVE_CLIENT: string
+  CORS_ORIGINS: string
+}
+
+const UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }
+
+/** `300`, `300s`, `5m`, `1h`, `1d` → seconds (a positive integer). */
+export function parseDuration (variable: string, value: string): number {
+  const match = /^\s*(\d+)\s*([smhd]?)\s*$/i.exec(value)
+  if (match === null) {
+    throw new ConfigError(variable, `must be a duration in seconds or with a unit (e.g. 300, 5m, 1h, 1d), got "${value}"`)
+  }
+  const seconds = Number(match[1]) * (UNITS[(match[2] ?? '').toLowerCase()] ?? 1)
+  if (seconds < 1 || !Number.isSafeInteger(seconds)) {
+    throw new ConfigError(variable, `must be at least 1 second, got "${value}"`)
+  }
+  return seconds
+}
+
+export function parseBoolean (variable: string, value: string): boolean {
+  const v = value.trim().toLowerCase()
+  if (['true', '1', 'yes', 'on'].includes(v)) return true
+  if (['false', '0', 'no', 'off'].includes(v)) return false
+  throw new ConfigError(variable, `must be true or false, got "${value}"`)
+}
+
+/** Fastify's `trustProxy`: a boolean, a hop count, or a comma list of addresses/CIDRs. */
+function parseTrustProxy (value: string): boolean | number | string {
+  const v = value.trim()
+  if (/^\d+$/.test(v)) return Number(v)
+  if (/^(true|false|1|0|yes|no|on|off)$/i.test(v)) return parseBoolean('TRUST_PROXY', v)
+  if (/^[0-9a-f.:/,\s]+$/i.test(v)) return v
+  throw new ConfigError('TRUST_PROXY', `must be true, false, a hop count or a comma list of addresses/CIDRs, got "${value}"`)
+}
+
+function parseDatabase (url: string, cwd: string): Config['database'] {
+  if (/^postgres(ql)?:\/\//i.test(url)) return { kind: 'postgres', url }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith('file:')) {
+    throw new ConfigError('DATABASE_URL', `must be a SQLite path (file:… or a plain path) or a postgres:// URL, got "${url}"`)
+  }
+  const path = url.startsWith('file:') ? url.slice('file:'.length).replace(/^\/\/(?=\/)/, '') : url
+  if (path === '') throw new ConfigError('DATABASE_URL', 'must name a file')
+  return { kind: 'sqlite', path: resolve(cwd, path) }
+}
+
+/**
+ * The HS256 key: JWT_SECRET when given (≥ 32 bytes), else one generated on the
+ * first start and kept in the data directory with mode 0600, so that a restart
+ * does not log everybody out.
+ */
+function resolveJwtSecret (given: string | undefined, dataDir: string): string {
+  if (given !== undefined && given !== '') {
+    if (Buffer.byteLength(given, 'utf8') < 32) {
+      throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes long')
+    }
+    return given
+  }
+  const file = join(dataDir, 'jwt-secret')
+  try {
+    mkdirSync(dataDir, { recursive: true })
+  } catch (err) {
+    throw new ConfigError('DATABASE_URL', `data directory ${dataDir} cannot be created: ${(err as Error).message}`)
+  }
+  try {
+    // `wx`: never overwrite a secret another process wrote first.
+    writeFileSync(file, randomBytes(48).toString('base64url'), { flag: 'wx', mode: 0o600 })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new ConfigError('JWT_SECRET', `is not set and ${file} cannot be written: ${(err as Error).message}`)
+    }
+  }
+  try {
+    chmodSync(file, 0o600)
+    const secret = readFileSync(file, 'utf8').trim()
+    if (Buffer.byteLength(secret) < 32) throw new Error('the file holds fewer than 32 bytes')
+    return secret
+  } catch (err) {
+    throw new ConfigError('JWT_SECRET', `is not set and ${file} cannot be used: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * Reads and validates the configuration once. Nothing else in the service reads
+ * `process.env`. Throws `ConfigError` naming the first bad variable.
+ */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  let raw: RawEnv
+  try {
+    raw = envSchema<RawEnv>({ schema, data: { ...env }, env: false, dotenv: false })
+  } catch (err) {
+    const first = (err as { errors?: Array<{ instancePath: string, message?: string, params?: Record<string, unknown> }> }).errors?.[0]
+    if (first === undefined) throw err
+    const variable = first.instancePath.replace(/^\//, '')
+    const allowed = first.params?.allowedValues
+    const detail = Array.isArray(allowed) ? `must be one of ${allowed.map(String).join(', ')}` : (first.message ?? 'is invalid')
+    throw new ConfigError(variable, `${detail}, got "${String(env[variable])}"`)
+  }
+
+  const database = parseDatabase(raw.DATABASE_URL, cwd)
+  const dataDir = database.kind === 'sqlite' ? dirname(database.path) : resolve(cwd, 'data')
+  const cookieSecure = parseBoolean('COOKIE_SECURE', raw.COOKIE_SECURE)
+  const cookieSameSite = raw.COOKIE_SAMESITE.toLowerCase() as SameSite
+  if (cookieSameSite === 'none' && !cookieSecure) {
+    // Browsers drop SameSite=None cookies that are not Secure.
+    throw new ConfigError('COOKIE_SAMESITE', 'is "none", which requires COOKIE_SECURE=true')
+  }
+  const accessTokenLifetime = parseDuration('ACCESS_TOKEN_LIFETIME', raw.ACCESS_TOKEN_LIFETIME)
+  const refreshTokenLifetime = parseDuration('REFRESH_TOKEN_LIFETIME', raw.REFRESH_TOKEN_LIFETIME)
+  const corsOrigins = raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== '')
+  for (const origin of corsOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError('CORS_ORIGINS', `must be a comma list of origins like https://app.example.com, got "${origin}"`)
+    }
+  }
+
+  return {
+    host: raw.HOST,
+    port: raw.PORT,
+    database,
+    dataDir,
+    sqliteSynchronous: raw.SQLITE_SYNCHRONOUS.toLowerCase() as Config['sqliteSynchronous'],
+    jwtSecret: resolveJwtSecret(raw.JWT_SECRET, dataDir),
+    accessTokenLifetime,
+    refreshTokenLifetime,
+    cookieSecure,
+    cookieSameSite,
+    rateLimit: {
+      loginMax: raw.RATE_LIMIT_LOGIN_MAX,
+      joinMax: raw.RATE_LIMIT_JOIN_MAX,
+      window: parseDuration('RATE_LIMIT_WINDOW', raw.RATE_LIMIT_WINDOW)
+    },
+    trustProxy: parseTrustProxy(raw.TRUST_PROXY),
+    logLevel: raw.LOG_LEVEL,
+    argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_ITERATIONS, parallelism: raw.ARGON2_PARALLELISM },
+    shutdownGrace: parseDuration('SHUTDOWN_GRACE', raw.SHUTDOWN_GRACE) * 1000,
+    serveClient: parseBoolean('SERVE_CLIENT', raw.SERVE_CLIENT),
+    corsOrigins
+  }
+}

@@ -1,0 +1,42 @@
+import { sql } from 'drizzle-orm'
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  /** Stored lower-cased; the unique index makes the check race-free. */
+  email: text('email').notNull().unique(),
+  /** PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`). */
+  passwordHash: text('password_hash').notNull(),
+  name: text('name').notNull().default(''),
+  gender: text('gender', { enum: ['male', 'female'] }),
+  dateOfBirth: text('date_of_birth'),
+  phoneNumber: text('phone_number'),
+  isActive: integer('is_active', { mode: 'boolean' }).notNull().default(true),
+  isStaff: integer('is_staff', { mode: 'boolean' }).notNull().default(false),
+  dateJoined: integer('date_joined', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+  lastLogin: integer('last_login', { mode: 'timestamp_ms' })
+})
+
+/**
+ * One row per refresh token ever issued. `id` is the SHA-256 of the token's
+ * `jti`, never the token itself: a copy of the database cannot be replayed.
+ * `family_id` groups the tokens descended from one login (rotation chain).
+ */
+export const refreshTokens = sqliteTable('refresh_tokens', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  familyId: text('family_id').notNull(),
+  /** Unix seconds, as the token's `exp`. */
+  expiresAt: integer('expires_at').notNull(),
+  /** Unix seconds; null while the token may still be used. */
+  revokedAt: integer('revoked_at'),
+  createdAt: integer('created_at').notNull()
+}, (t) => [
+  index('refresh_tokens_user_idx').on(t.userId),
+  index('refresh_tokens_family_idx').on(t.familyId),
+  index('refresh_tokens_expires_idx').on(t.expiresAt)
+])
+
+export type UserRow = typeof users.$inferSelect
+export type NewUserRow = typeof users.$inferInsert
+export type RefreshTokenRow = typeof refreshTokens.$inferSelect

@@ -1,0 +1,119 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { and, eq, isNull, lt, sql } from 'drizzle-orm'
+import { drizzle } from 'drizzle-orm/better-sqlite3'
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
+import { EmailTakenError } from '../errors.js'
+import { migrationsDir } from '../paths.js'
+import * as schema from './schema.js'
+import type { NewRefreshToken, Store } from './store.js'
+
+const { users, refreshTokens } = schema
+
+export interface SqliteOptions {
+  path: string
+  /**
+   * `full`: every commit is fsynced (WAL), nothing acknowledged is lost even on
+   * power loss. `normal`: commits survive a process crash but the last ones may
+   * roll back on power loss or an OS crash.
+   */
+  synchronous: 'full' | 'normal'
+}
+
+function isUniqueViolation (err: unknown): boolean {
+  for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+        (e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return true
+  }
+  return false
+}
+
+/** Opens (creating it and its folder if needed), tunes and migrates the SQLite file. */
+export function openSqliteStore ({ path, synchronous }: SqliteOptions): Store {
+  mkdirSync(dirname(path), { recursive: true })
+  const sqlite = new Database(path, { timeout: 5000 })
+  try {
+    sqlite.pragma('journal_mode = WAL')
+    sqlite.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    sqlite.pragma('foreign_keys = ON')
+    const db = drizzle({ client: sqlite, schema })
+    migrate(db, { migrationsFolder: migrationsDir })
+    return createStore(sqlite, db)
+  } catch (err) {
+    sqlite.close()
+    throw err
+  }
+}
+
+function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<typeof schema>>): Store {
+  const p = sql.placeholder
+  // Hot statements are prepared once.
+  const userById = db.select().from(users).where(eq(users.id, p('id'))).prepare()
+  const userByEmail = db.select().from(users).where(eq(users.email, p('email'))).prepare()
+  const tokenById = db.select().from(refreshTokens).where(eq(refreshTokens.id, p('id'))).prepare()
+  const insertToken = db.insert(refreshTokens).values({
+    id: p('id'), userId: p('userId'), familyId: p('familyId'), expiresAt: p('expiresAt'), createdAt: p('createdAt')
+  }).prepare()
+  const revokeLive = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number })
+    .where(and(eq(refreshTokens.id, p('id')), isNull(refreshTokens.revokedAt))).prepare()
+  const revokeFamily = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number })
+    .where(and(eq(refreshTokens.familyId, p('familyId')), isNull(refreshTokens.revokedAt))).prepare()
+  const revokeUser = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number })
+    .where(and(eq(refreshTokens.userId, p('userId')), isNull(refreshTokens.revokedAt))).prepare()
+
+  // better-sqlite3 transactions are synchronous, so the whole check-and-set runs
+  // without yielding; BEGIN IMMEDIATE also serialises other processes on the file.
+  const rotate = sqlite.transaction((id: string, next: NewRefreshToken, now: number) => {
+    if (revokeLive.run({ id, now }).changes === 1) {
+      insertToken.run(next)
+      return 'rotated' as const
+    }
+    const row = tokenById.get({ id })
+    if (row === undefined) return 'unknown' as const
+    revokeFamily.run({ familyId: row.familyId, now })
+    return 'reused' as const
+  })
+
+  const changePassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, now: number) => {
+    db.update(users).set({ passwordHash }).where(eq(users.id, id)).run()
+    revokeUser.run({ userId: id, now })
+    insertToken.run(next)
+  })
+
+  return {
+    users: {
+      async create (user) {
+        try {
+          return db.insert(users).values(user).returning().get()
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new EmailTakenError()
+          throw err
+        }
+      },
+      async byId (id) { return userById.get({ id }) },
+      async byEmail (email) { return userByEmail.get({ email }) },
+      async recordLogin (id, at, rehashed) {
+        db.update(users).set(rehashed === undefined ? { lastLogin: at } : { lastLogin: at, passwordHash: rehashed })
+          .where(eq(users.id, id)).run()
+      },
+      async setActive (id, active) { db.update(users).set({ isActive: active }).where(eq(users.id, id)).run() },
+      async remove (id) { db.delete(users).where(eq(users.id, id)).run() },
+      async changePassword (id, passwordHash, next, now) {
+        changePassword.immediate(id, passwordHash, next, now)
+      }
+    },
+    refreshTokens: {
+      async add (token) { insertToken.run(token) },
+      async byId (id) { return tokenById.get({ id }) },
+      async rotate (id, next, now) { return rotate.immediate(id, next, now) },
+      async revokeFamily (familyId, now) { return revokeFamily.run({ familyId, now }).changes },
+      async revokeUser (userId, now) { return revokeUser.run({ userId, now }).changes },
+      async purgeExpired (now) {
+        return db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)).run().changes
+      }
+    },
+    async ping () { sqlite.prepare('SELECT 1').get() },
+    async close () { if (sqlite.open) sqlite.close() }
+  }
+}

@@ -1,0 +1,69 @@
+import type { RefreshTokenRow, UserRow } from './schema.js'
+
+export type User = UserRow
+
+export interface NewUser {
+  id: string
+  email: string
+  passwordHash: string
+  name: string
+  gender: 'male' | 'female' | null
+  dateOfBirth: string | null
+  phoneNumber: string | null
+  dateJoined: Date
+  lastLogin: Date | null
+}
+
+// A type alias, not an interface, so that it is assignable to Record<string, unknown>.
+export type NewRefreshToken = {
+  /** SHA-256 of the token's jti. */
+  id: string
+  userId: string
+  familyId: string
+  /** Unix seconds. */
+  expiresAt: number
+  createdAt: number
+}
+
+/** What rotating a presented refresh token did. */
+export type RotateOutcome =
+  | 'rotated' // it was live: now revoked, and its successor stored
+  | 'reused' // it had been revoked already: its whole family is now revoked
+  | 'unknown' // no such token (never issued here, or purged)
+
+/**
+ * Persistence as the domain needs it. Methods are async so that a networked
+ * database can stand behind the same interface; each multi-step write is one
+ * transaction.
+ */
+export interface Store {
+  users: {
+    /** Throws EmailTakenError when the (lower-cased) email exists. */
+    create: (user: NewUser) => Promise<User>
+    byId: (id: string) => Promise<User | undefined>
+    byEmail: (email: string) => Promise<User | undefined>
+    /** Sets last_login, and replaces the hash when it was re-hashed with current parameters. */
+    recordLogin: (id: string, at: Date, rehashed?: string) => Promise<void>
+    setActive: (id: string, active: boolean) => Promise<void>
+    remove: (id: string) => Promise<void>
+    /** New hash, every refresh token of the user revoked, and the new login's token stored: one transaction. */
+    changePassword: (id: string, passwordHash: string, next: NewRefreshToken, now: number) => Promise<void>
+  }
+  refreshTokens: {
+    add: (token: NewRefreshToken) => Promise<void>
+    byId: (id: string) => Promise<RefreshTokenRow | undefined>
+    /**
+     * Atomically revokes `id` if it is live and stores `next` in its family;
+     * if `id` was already revoked, revokes its family instead (reuse = theft).
+     * Of N concurrent calls for one id, at most one returns 'rotated'.
+     */
+    rotate: (id: string, next: NewRefreshToken, now: number) => Promise<RotateOutcome>
+    revokeFamily: (familyId: string, now: number) => Promise<number>
+    revokeUser: (userId: string, now: number) => Promise<number>
+    /** Deletes rows whose token has expired; returns how many. */
+    purgeExpired: (now: number) => Promise<number>
+  }
+  /** A cheap round trip, for readiness. */
+  ping: () => Promise<void>
+  close: () => Promise<void>
+}

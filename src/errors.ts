@@ -1,0 +1,29 @@
+import createError from '@fastify/error'
+
+/*
+ * The domain's typed errors. Each carries the contract's `code` and HTTP status;
+ * the error-handler plugin turns them (and Fastify's own errors) into the
+ * common JSON shape. Nothing else builds an error body.
+ */
+export const WeakPasswordError = createError('WEAK_PASSWORD', '%s', 400)
+export const EmailTakenError = createError('EMAIL_TAKEN', 'A user with this email already exists.', 409)
+export const InvalidCredentialsError = createError('INVALID_CREDENTIALS', 'No active account found with the given credentials.', 401)
+export const AccountInactiveError = createError('ACCOUNT_INACTIVE', 'This account is inactive.', 403)
+export const TokenMissingError = createError('TOKEN_MISSING', 'Authentication credentials were not provided.', 401)
+export const TokenInvalidError = createError('TOKEN_INVALID', '%s', 401)
+export const TokenExpiredError = createError('TOKEN_EXPIRED', 'Token has expired.', 401)
+export const TokenRevokedError = createError('TOKEN_REVOKED', 'Token has been revoked.', 401)
+export const InvalidPasswordError = createError('INVALID_PASSWORD', 'Your old password was entered incorrectly.', 400)
+export const CsrfFailedError = createError('CSRF_FAILED', 'CSRF check failed: the X-CSRF-Token header must match the csrf_token cookie.', 403)
+export const StorageUnavailableError = createError('SERVICE_UNAVAILABLE', 'The service cannot reach its storage; try again shortly.', 503)
+
+/** A field-level validation failure raised by domain rules the JSON schema cannot express. */
+export class FieldValidationError extends Error {
+  readonly code = 'VALIDATION_ERROR'
+  readonly statusCode = 400
+  constructor (readonly details: Array<{ field: string, message: string }>) {
+    super(details.map((d) => `${d.field}: ${d.message}`).join('; '))
+    this.name = 'FieldValidationError'
+  }
+}
+export const RateLimitedError = createError('RATE_LIMITED', 'Too many attempts. Try again in %d seconds.', 429)

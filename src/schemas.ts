@@ -1,0 +1,75 @@
+import { Type, type Static } from '@fastify/type-provider-typebox'
+
+/*
+ * The JSON schemas of the contract (../shared/API.md), shared by the routes:
+ * they validate requests, serialize responses (fast-json-stringify) and
+ * document the API (OpenAPI) from one declaration.
+ */
+
+const Email = Type.String({ format: 'email', maxLength: 254, description: 'Login name; compared case-insensitively.' })
+/** Length and strength are the password policy's job (WEAK_PASSWORD), not the schema's. */
+const Password = Type.String({ maxLength: 1024 })
+const Jwt = Type.String({ minLength: 1, maxLength: 4096 })
+
+export const UserSchema = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  name: Type.String(),
+  gender: Type.Union([Type.Literal('male'), Type.Literal('female'), Type.Null()]),
+  date_of_birth: Type.Union([Type.String({ format: 'date' }), Type.Null()]),
+  phone_number: Type.Union([Type.String(), Type.Null()]),
+  date_joined: Type.String({ format: 'date-time' }),
+  last_login: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+}, { $id: 'User' })
+
+export const JoinBody = Type.Object({
+  email: Email,
+  password: Password,
+  name: Type.Optional(Type.String({ maxLength: 150 })),
+  gender: Type.Optional(Type.Union([Type.Literal('male'), Type.Literal('female'), Type.Null()])),
+  date_of_birth: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.Null()])),
+  phone_number: Type.Optional(Type.Union([
+    Type.String({ minLength: 1, maxLength: 20, pattern: '^[0-9 +()-]*[0-9][0-9 +()-]*$' }),
+    Type.Null()
+  ]))
+}, { additionalProperties: false })
+export type JoinBody = Static<typeof JoinBody>
+
+export const LoginBody = Type.Object({
+  email: Type.String({ minLength: 1, maxLength: 254 }),
+  password: Password
+}, { additionalProperties: false })
+
+export const RefreshBody = Type.Object({
+  refresh: Type.Optional(Jwt)
+}, { additionalProperties: false })
+
+export const VerifyBody = Type.Object({
+  token: Jwt
+}, { additionalProperties: false })
+
+export const LogoutBody = Type.Object({
+  refresh: Type.Optional(Jwt),
+  all: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
+
+export const PasswordChangeBody = Type.Object({
+  old_password: Password,
+  new_password: Password
+}, { additionalProperties: false })
+
+export const TokenPair = Type.Object({ access: Type.String(), refresh: Type.String() })
+export const UserWithTokens = Type.Object({ user: UserSchema, access: Type.String(), refresh: Type.String() })
+
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  code: Type.String(),
+  message: Type.String(),
+  details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() })))
+}, { $id: 'Error' })
+
+/** The error statuses a route can answer, each with the common error body. */
+export function errors (...statuses: number[]): Record<number, typeof ErrorBody> {
+  return Object.fromEntries([400, 413, 415, 429, 500, 503, ...statuses].map((s) => [s, ErrorBody]))
+}

@@ -1,0 +1,30 @@
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+
+let config: Config
+try {
+  config = loadConfig()
+} catch (err) {
+  // One clear line naming the variable, no stack.
+  process.stderr.write(`Invalid configuration: ${err instanceof ConfigError ? err.message : String(err)}\n`)
+  process.exit(1)
+}
+
+let app
+try {
+  app = await buildApp(config)
+  await app.listen({ host: config.host, port: config.port })
+} catch (err) {
+  process.stderr.write(`Cannot start: ${(err as Error).message}\n`)
+  await app?.close().catch(() => {})
+  process.exit(1)
+}
+
+// SIGTERM/SIGINT: stop accepting, let in-flight requests finish (new ones get
+// 503), close the database; give up after the grace time.
+closeWithGrace({ delay: config.shutdownGrace }, async ({ signal, err }) => {
+  if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
+  else app.log.info({ signal }, 'shutting down')
+  await app.close()
+})

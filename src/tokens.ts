@@ -1,0 +1,158 @@
+import { createHash, randomUUID } from 'node:crypto'
+import type { Store, User } from './db/store.js'
+import { TokenInvalidError, TokenRevokedError } from './errors.js'
+
+export type TokenType = 'access' | 'refresh'
+
+export interface Claims {
+  token_type: TokenType
+  jti: string
+  iat: number
+  exp: number
+  sub: string
+  user_id: string
+  email?: string
+}
+
+export interface TokenPair { access: string, refresh: string }
+
+/**
+ * Signs and checks JWTs (HS256). `verify` throws TokenExpiredError for a past
+ * `exp` and TokenInvalidError for anything else wrong (signature, algorithm,
+ * shape). The HTTP layer provides it on top of @fastify/jwt.
+ */
+export interface TokenCodec {
+  sign: (claims: Claims) => string
+  verify: (token: string, options?: { ignoreExpiration?: boolean }) => unknown
+}
+
+export interface TokenServiceOptions {
+  codec: TokenCodec
+  store: Store
+  accessLifetime: number
+  refreshLifetime: number
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number
+}
+
+/** The stored key of a refresh token: SHA-256 of its jti. */
+export function refreshTokenKey (jti: string): string {
+  return createHash('sha256').update(jti).digest('base64url')
+}
+
+function invalid (why: string): never {
+  throw new TokenInvalidError(why)
+}
+
+/** Checks that a verified payload has exactly the claims the contract promises. */
+function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
+  const c = payload as Partial<Claims> | null
+  if (c === null || typeof c !== 'object') invalid('Token is invalid.')
+  if (c.token_type !== 'access' && c.token_type !== 'refresh') invalid('Token has no valid type.')
+  if (expected !== undefined && c.token_type !== expected) invalid(`Token has wrong type: expected ${expected === 'access' ? 'an access' : 'a refresh'} token.`)
+  if (typeof c.jti !== 'string' || c.jti === '') invalid('Token has no id.')
+  if (typeof c.sub !== 'string' || c.sub === '' || c.user_id !== c.sub) invalid('Token has no valid subject.')
+  if (typeof c.exp !== 'number' || typeof c.iat !== 'number') invalid('Token has no valid lifetime.')
+  return c as Claims
+}
+
+export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, now = Date.now }: TokenServiceOptions) {
+  const seconds = (): number => Math.floor(now() / 1000)
+
+  function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Claims {
+    return asClaims(codec.verify(token, options), expected)
+  }
+
+  async function activeUser (claims: Claims): Promise<User> {
+    const user = await store.users.byId(claims.sub)
+    if (user === undefined || !user.isActive) invalid('User not found or inactive.')
+    return user
+  }
+
+  /** Signs a pair; the refresh token is stored in `familyId` (a new login when omitted). */
+  function mint (user: User, familyId: string) {
+    const iat = seconds()
+    const base = { iat, sub: user.id, user_id: user.id }
+    const refreshJti = randomUUID()
+    const pair: TokenPair = {
+      access: codec.sign({ token_type: 'access', jti: randomUUID(), ...base, exp: iat + accessLifetime, email: user.email }),
+      refresh: codec.sign({ token_type: 'refresh', jti: refreshJti, ...base, exp: iat + refreshLifetime })
+    }
+    const row = { id: refreshTokenKey(refreshJti), userId: user.id, familyId, expiresAt: iat + refreshLifetime, createdAt: iat }
+    return { pair, row }
+  }
+
+  return {
+    decode,
+
+    /** A new login: a fresh token family. */
+    async issue (user: User): Promise<TokenPair> {
+      const { pair, row } = mint(user, randomUUID())
+      await store.refreshTokens.add(row)
+      return pair
+    },
+
+    /** Password change: every earlier refresh token of the user is revoked, one new login is started. */
+    async reissueAfterPasswordChange (user: User, passwordHash: string): Promise<TokenPair> {
+      const { pair, row } = mint(user, randomUUID())
+      await store.users.changePassword(user.id, passwordHash, row, seconds())
+      return pair
+    },
+
+    /** The user behind a valid access token; inactive or deleted users are refused. */
+    async authenticate (accessToken: string): Promise<{ user: User, claims: Claims }> {
+      const claims = decode(accessToken, 'access')
+      return { user: await activeUser(claims), claims }
+    },
+
+    /**
+     * Rotation: the presented refresh token is revoked and a successor in the
+     * same family returned. A token presented after it was revoked is treated
+     * as stolen: its family is revoked and TOKEN_REVOKED thrown.
+     */
+    async refresh (refreshToken: string): Promise<TokenPair> {
+      const claims = decode(refreshToken, 'refresh')
+      const user = await activeUser(claims)
+      const key = refreshTokenKey(claims.jti)
+      const current = await store.refreshTokens.byId(key)
+      if (current === undefined || current.userId !== user.id) invalid('Token is not known.')
+      const { pair, row } = mint(user, current.familyId)
+      const outcome = await store.refreshTokens.rotate(key, row, seconds())
+      if (outcome === 'reused') throw new TokenRevokedError()
+      if (outcome === 'unknown') invalid('Token is not known.')
+      return pair
+    },
+
+    /** Token verification for gateways: either type, live user, refresh tokens not revoked. */
+    async verify (token: string): Promise<Claims> {
+      const claims = decode(token)
+      await activeUser(claims)
+      if (claims.token_type === 'refresh') {
+        const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
+        if (row === undefined) invalid('Token is not known.')
+        if (row.revokedAt !== null) throw new TokenRevokedError()
+      }
+      return claims
+    },
+
+    /**
+     * Logout: revokes the login (family) of a refresh token. Idempotent: an
+     * already revoked or expired (but genuine) token still ends its family.
+     */
+    async logout (refreshToken: string): Promise<void> {
+      const claims = decode(refreshToken, 'refresh', { ignoreExpiration: true })
+      const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
+      if (row !== undefined) await store.refreshTokens.revokeFamily(row.familyId, seconds())
+    },
+
+    async logoutEverywhere (userId: string): Promise<number> {
+      return await store.refreshTokens.revokeUser(userId, seconds())
+    },
+
+    async purgeExpired (): Promise<number> {
+      return await store.refreshTokens.purgeExpired(seconds())
+    }
+  }
+}
+
+export type TokenService = ReturnType<typeof createTokenService>

@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join as joinPath } from 'node:path'
+import { Writable } from 'node:stream'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { Test } from 'tap'
+import { buildApp } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+
+/** A temp directory removed when the test ends. */
+export function tempDir (t: Test): string {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'auth-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** The config a test runs with: a real SQLite file in a temp dir, plain-http cookies, quiet logs. */
+export function testConfig (t: Test, env: NodeJS.ProcessEnv = {}): Config {
+  return loadConfig({
+    DATABASE_URL: `file:${joinPath(tempDir(t), 'auth.db')}`,
+    LOG_LEVEL: 'silent',
+    COOKIE_SECURE: 'false',
+    RATE_LIMIT_LOGIN_MAX: '1000',
+    RATE_LIMIT_JOIN_MAX: '1000',
+    ...env
+  })
+}
+
+export interface Built { app: FastifyInstance, config: Config, logs: string[] }
+
+/** Builds the app (never listening) and closes it when the test ends. */
+export async function build (t: Test, env: NodeJS.ProcessEnv = {}, config = testConfig(t, env)): Promise<FastifyInstance> {
+  return (await buildWithLogs(t, env, config)).app
+}
+
+/** As `build`, capturing every log line (at `LOG_LEVEL`, default info here) as text. */
+export async function buildWithLogs (t: Test, env: NodeJS.ProcessEnv = {}, config = testConfig(t, { LOG_LEVEL: 'info', ...env })): Promise<Built> {
+  const logs: string[] = []
+  const logStream = new Writable({ write (chunk, _enc, done) { logs.push(String(chunk)); done() } })
+  const app = await buildApp(config, { logStream })
+  t.teardown(() => app.close())
+  await app.ready()
+  return { app, config, logs }
+}
+
+export const PASSWORD = 'correct-Horse-battery-9'
+let counter = 0
+export const uniqueEmail = (): string => `user${++counter}-${process.pid}@example.com`
+
+export interface Session { access: string, refresh: string, csrf: string, cookies: Record<string, string>, user: Record<string, unknown>, email: string }
+
+/** Cookies of a response as name → value. */
+export function cookiesOf (res: LightMyRequestResponse): Record<string, string> {
+  return Object.fromEntries(res.cookies.map((c) => [c.name, c.value]))
+}
+
+export async function join (app: FastifyInstance, body: Record<string, unknown> = {}): Promise<Session> {
+  const email = (body.email as string | undefined) ?? uniqueEmail()
+  const res = await app.inject({ method: 'POST', url: '/account/join', payload: { email, password: PASSWORD, ...body } })
+  if (res.statusCode !== 201) throw new Error(`join failed: ${res.statusCode} ${res.body}`)
+  const json = res.json()
+  const cookies = cookiesOf(res)
+  return { access: json.access, refresh: json.refresh, user: json.user, email, cookies, csrf: cookies.csrf_token ?? '' }
+}
+
+export const post = async (app: FastifyInstance, url: string, payload?: unknown, headers: Record<string, string> = {}, cookies?: Record<string, string>) =>
+  await app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers, cookies })
+
+export const refresh = async (app: FastifyInstance, token: string) => await post(app, '/account/token/refresh', { refresh: token })
+
+export const bearer = (access: string): Record<string, string> => ({ authorization: `Bearer ${access}` })
+
+/** Decodes a JWT's header and payload without checking anything. */
+export function decodeJwt (token: string): { header: Record<string, unknown>, payload: Record<string, unknown> } {
+  const [h, p] = token.split('.')
+  return { header: JSON.parse(Buffer.from(h ?? '', 'base64url').toString()), payload: JSON.parse(Buffer.from(p ?? '', 'base64url').toString()) }
+}
