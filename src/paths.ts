@@ -17,6 +17,6 @@ function findRoot (): string {
 }
 
 export const projectRoot = findRoot()
-export const migrationsDir = join(projectRoot, 'migrations')
+export const migrationsDir = { sqlite: join(projectRoot, 'migrations', 'sqlite'), postgres: join(projectRoot, 'migrations', 'postgres') }
 export const commonPasswordsFile = join(projectRoot, 'src', 'passwords', 'common-passwords.txt')
 export const publicDir = join(projectRoot, 'public')

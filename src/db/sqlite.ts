@@ -38,7 +38,7 @@ export function openSqliteStore ({ path, synchronous }: SqliteOptions): Store {
     sqlite.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     sqlite.pragma('foreign_keys = ON')
     const db = drizzle({ client: sqlite, schema })
-    migrate(db, { migrationsFolder: migrationsDir })
+    migrate(db, { migrationsFolder: migrationsDir.sqlite })
     return createStore(sqlite, db)
   } catch (err) {
     sqlite.close()
