@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
@@ -75,3 +76,13 @@ export function decodeJwt (token: string): { header: Record<string, unknown>, pa
   const [h, p] = token.split('.')
   return { header: JSON.parse(Buffer.from(h ?? '', 'base64url').toString()), payload: JSON.parse(Buffer.from(p ?? '', 'base64url').toString()) }
 }
+
+/** Signs arbitrary header/payload with HMAC-SHA256 (for forged, expired or odd tokens). */
+export function forgeJwt (header: Record<string, unknown>, payload: Record<string, unknown>, secret: string, algorithm = 'sha256'): string {
+  const enc = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url')
+  const body = `${enc(header)}.${enc(payload)}`
+  return `${body}.${createHmac(algorithm, secret).update(body).digest('base64url')}`
+}
+
+/** The claims of a genuine access token for `session`, for building variants of it. */
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000)

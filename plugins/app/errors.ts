@@ -25,15 +25,37 @@ function storageCode (err: unknown): string | undefined {
   return undefined
 }
 
+/**
+ * Ajv errors → one `{field, message}` per problem. A union such as
+ * `"male" | "female" | null` fails every branch; its errors are folded into one.
+ */
 function validationDetails (err: FastifyError): Detail[] {
-  return (err.validation ?? []).map((v) => {
+  const byField = new Map<string, Array<{ keyword: string, message: string, allowed?: unknown }>>()
+  for (const v of err.validation ?? []) {
     const params = v.params as Record<string, unknown>
     const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.')
     const child = (params.missingProperty ?? params.additionalProperty) as string | undefined
     const field = [path, child].filter((p) => p !== undefined && p !== '').join('.') || (err.validationContext ?? 'body')
     const message = params.additionalProperty !== undefined ? 'is not an allowed field' : (v.message ?? 'is invalid')
-    return { field, message }
-  })
+    const list = byField.get(field) ?? []
+    list.push({ keyword: v.keyword, message, allowed: params.allowedValue })
+    byField.set(field, list)
+  }
+  const details: Detail[] = []
+  for (const [field, list] of byField) {
+    if (!list.some((e) => e.keyword === 'anyOf')) {
+      for (const e of list) details.push({ field, message: e.message })
+      continue
+    }
+    const allowed = list.filter((e) => e.keyword === 'const').map((e) => JSON.stringify(e.allowed))
+    const nullable = list.some((e) => e.keyword === 'type' && e.message === 'must be null')
+    const specific = list.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'const' && e.message !== 'must be null')
+    const message = allowed.length > 0
+      ? `must be one of ${[...allowed, ...(nullable ? ['null'] : [])].join(', ')}`
+      : `${specific?.message ?? 'is invalid'}${nullable ? ' (or be null)' : ''}`
+    details.push({ field, message })
+  }
+  return details
 }
 
 /**

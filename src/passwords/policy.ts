@@ -42,8 +42,9 @@ export function passwordProblem (password: string, context: PasswordContext = {}
   for (const [label, value] of [['email', context.email], ['name', context.name]] as const) {
     if (value === undefined || value === '') continue
     const v = value.toLowerCase()
-    // The whole value and each of its parts (`ana.lee@example.com` → ana, lee, example, com).
-    const parts = [v, ...v.split(/[^\p{L}\p{N}]+/u).filter((p) => p.length >= 3)]
+    // The whole value, an email's local part, and each word of it
+    // (`ana.lee@example.com` → ana.lee, ana, lee, example, com).
+    const parts = [v, v.split('@')[0] ?? v, ...v.split(/[^\p{L}\p{N}]+/u).filter((p) => p.length >= 3)]
     if (parts.some((p) => similarity(lower, p) >= MAX_SIMILARITY)) {
       return `The password is too similar to the ${label}.`
     }
