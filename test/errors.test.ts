@@ -1,0 +1,80 @@
+import t from 'tap'
+import { buildApp } from '../src/app.js'
+import { build, join, PASSWORD, post, testConfig } from './helper.js'
+
+const errorShape = { statusCode: Number, error: String, code: String, message: String }
+
+t.test('NOT_FOUND for an unknown route or method', async (t) => {
+  const app = await build(t)
+  for (const [method, url] of [['GET', '/nope'], ['DELETE', '/account/login'], ['GET', '/account/login']] as const) {
+    const res = await app.inject({ method, url })
+    t.equal(res.statusCode, 404)
+    t.match(res.json(), { ...errorShape, statusCode: 404, error: 'Not Found', code: 'NOT_FOUND' })
+  }
+})
+
+t.test('UNSUPPORTED_MEDIA_TYPE for a body that is not JSON', async (t) => {
+  const app = await build(t)
+  for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
+    const res = await app.inject({ method: 'POST', url: '/account/login', headers: { 'content-type': type }, payload: 'email=a@b.c&password=x' })
+    t.equal(res.statusCode, 415, type)
+    t.match(res.json(), { ...errorShape, statusCode: 415, error: 'Unsupported Media Type', code: 'UNSUPPORTED_MEDIA_TYPE' })
+  }
+})
+
+t.test('PAYLOAD_TOO_LARGE over 16 KiB', async (t) => {
+  const app = await build(t)
+  const res = await post(app, '/account/join', { email: 'a@example.com', password: PASSWORD, name: 'x'.repeat(17 * 1024) })
+  t.equal(res.statusCode, 413)
+  t.match(res.json(), { ...errorShape, statusCode: 413, code: 'PAYLOAD_TOO_LARGE' })
+  const fits = await post(app, '/account/join', { email: 'a@example.com', password: PASSWORD, name: 'x'.repeat(15 * 1024) })
+  t.equal(fits.json().code, 'VALIDATION_ERROR', 'under the limit it reaches validation')
+})
+
+t.test('VALIDATION_ERROR for malformed JSON, empty bodies and prototype pollution', async (t) => {
+  const app = await build(t)
+  const bodies = ['{"email":', '', 'null', '[]', '"text"', '{"email":"a@b.c","password":"x","__proto__":{"admin":true}}', '{"constructor":{"prototype":{"x":1}}}']
+  for (const payload of bodies) {
+    const res = await app.inject({ method: 'POST', url: '/account/login', headers: { 'content-type': 'application/json' }, payload })
+    t.equal(res.statusCode, 400, JSON.stringify(payload))
+    t.match(res.json(), { ...errorShape, code: 'VALIDATION_ERROR' }, JSON.stringify(payload))
+  }
+  t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was polluted')
+})
+
+t.test('401 responses carry WWW-Authenticate: Bearer', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: '/account/mypage', headers: { authorization: 'Bearer x.y.z' } })
+  t.equal(res.statusCode, 401)
+  t.match(res.headers['www-authenticate'], /^Bearer/)
+})
+
+t.test('an unexpected failure is a 500 in the common shape, without internals', async (t) => {
+  const app = await buildApp(testConfig(t))
+  t.teardown(() => app.close())
+  app.get('/boom', async () => { throw new Error('secret internal detail at /srv/app.js:42') })
+  await app.ready()
+  const res = await app.inject({ url: '/boom' })
+  t.equal(res.statusCode, 500)
+  t.same(res.json(), { statusCode: 500, error: 'Internal Server Error', code: 'INTERNAL_ERROR', message: 'Internal server error.' })
+  t.notMatch(res.body, /secret internal detail|stack|\.js:/)
+})
+
+t.test('security headers on every response', async (t) => {
+  const app = await build(t)
+  const s = await join(app)
+  for (const res of [await app.inject({ url: '/health' }), await app.inject({ url: '/account/mypage', headers: { authorization: `Bearer ${s.access}` } }), await app.inject({ url: '/nope' })]) {
+    t.equal(res.headers['x-content-type-options'], 'nosniff')
+    t.equal(res.headers['x-frame-options'], 'DENY')
+    t.ok(res.headers['strict-transport-security'], 'HSTS')
+    t.ok(res.headers['content-security-policy'], 'CSP')
+    t.equal(res.headers['x-powered-by'], undefined)
+  }
+})
+
+t.test('GET /health', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: '/health' })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { status: 'ok' })
+})
