@@ -1,0 +1,32 @@
+import t from 'tap'
+import { buildWithLogs, cookiesOf, PASSWORD, post, uniqueEmail } from './helper.js'
+
+t.test('no token, password or hash ever reaches the log, even at trace level', async (t) => {
+  const { app, logs } = await buildWithLogs(t, { LOG_LEVEL: 'trace' })
+  const email = uniqueEmail()
+  const joined = await post(app, '/account/join', { email, password: PASSWORD })
+  const { access, refresh } = joined.json()
+  const csrf = cookiesOf(joined).csrf_token ?? ''
+  await post(app, '/account/login', { email, password: 'Wrong-password-123' })
+  const login = (await post(app, '/account/login', { email, password: PASSWORD })).json()
+  await app.inject({ url: '/account/mypage', headers: { authorization: `Bearer ${access as string}` } })
+  await app.inject({ method: 'POST', url: '/account/token/refresh', cookies: { refresh_token: login.refresh, csrf_token: csrf }, headers: { 'x-csrf-token': csrf } })
+  await post(app, '/account/token/verify', { token: refresh })
+  await post(app, '/account/password/change', { old_password: PASSWORD, new_password: 'Another-pass-456' }, { authorization: `Bearer ${access as string}` })
+  await post(app, '/account/logout', { refresh })
+  const text = logs.join('')
+  t.ok(logs.length > 10, `${logs.length} lines captured`)
+  for (const secret of [PASSWORD, 'Wrong-password-123', 'Another-pass-456', access, refresh, login.access, login.refresh, csrf, '$argon2id$']) {
+    t.notOk(text.includes(secret), `not logged: ${String(secret).slice(0, 12)}…`)
+  }
+})
+
+t.test('security events are logged as data', async (t) => {
+  const { app, logs } = await buildWithLogs(t)
+  const email = uniqueEmail()
+  await post(app, '/account/join', { email, password: PASSWORD })
+  await post(app, '/account/login', { email, password: 'Wrong-password-123' })
+  await post(app, '/account/login', { email, password: PASSWORD })
+  const events = logs.map((l) => JSON.parse(l) as { event?: string }).map((l) => l.event).filter((e) => e !== undefined)
+  for (const e of ['user_joined', 'login_failed', 'login']) t.ok(events.includes(e), e)
+})
