@@ -14,21 +14,28 @@ async function start (t: Parameters<typeof tempDir>[0], env: NodeJS.ProcessEnv) 
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const lines: string[] = []
+  const waiters: Array<{ pattern: RegExp, resolve: () => void }> = []
+  /** Resolves once the server prints a line matching `pattern`. */
+  const waitForLine = async (pattern: RegExp): Promise<void> => {
+    if (lines.some((l) => pattern.test(l))) return
+    await new Promise<void>((resolve) => waiters.push({ pattern, resolve }))
+  }
   child.stderr.on('data', (d: Buffer) => { lines.push(String(d)) })
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line)
+      for (const w of waiters) if (w.pattern.test(line)) w.resolve()
       const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/i.exec(line)
       if (match?.[1] !== undefined) resolve(match[1])
     })
     child.on('exit', (code) => reject(new Error(`exited ${String(code)}: ${lines.join('\n')}`)))
   })
-  return { child, url, exited, lines }
+  return { child, url, exited, lines, waitForLine }
 }
 
 t.test('the server starts on an empty data dir, serves, and stops cleanly on SIGTERM', async (t) => {
   const dir = join(tempDir(t), 'nested', 'data')
-  const { child, url, exited, lines } = await start(t, { DATABASE_URL: `file:${join(dir, 'auth.db')}` })
+  const { child, url, exited, lines, waitForLine } = await start(t, { DATABASE_URL: `file:${join(dir, 'auth.db')}` })
   const health = await fetch(`${url}/health`)
   t.equal(health.status, 200)
   t.same(await health.json(), { status: 'ok' })
@@ -41,7 +48,7 @@ t.test('the server starts on an empty data dir, serves, and stops cleanly on SIG
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: 'late@example.com', password: 'correct-Horse-battery-9' })
   })
-  await new Promise((resolve) => setTimeout(resolve, 5))
+  await waitForLine(/"url":"\/account\/join".*incoming request/)
   child.kill('SIGTERM')
   t.equal((await inflight).status, 201, 'the accepted request completed')
   t.equal(await exited, 0, 'exit code 0', { output: lines.join('\n').slice(-3000) })
