@@ -2,7 +2,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 
 const health: FastifyPluginAsyncTypebox = async (app) => {
   // Liveness only: no I/O, so gateways and load tests see the routing ceiling.
-  app.get('/', {
+  app.get('', {
     schema: { response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
   }, async () => ({ status: 'ok' as const }))
 }

@@ -4,7 +4,7 @@ import { errors, JoinBody, UserWithTokens } from '../../../src/schemas.js'
 
 const join: FastifyPluginAsyncTypebox = async (app) => {
   const { joinMax, window } = app.config.rateLimit
-  app.post('/', {
+  app.post('', {
     schema: { body: JoinBody, response: { 201: UserWithTokens, ...errors(409) } },
     onRequest: app.rateLimit({ max: joinMax, timeWindow: window * 1000, keyGenerator: (req) => `join:${req.ip}` })
   }, async (request, reply) => {

@@ -14,7 +14,7 @@ const login: FastifyPluginAsyncTypebox = async (app) => {
     ...limit,
     keyGenerator: (req) => `login-email:${normalizeEmail((req.body as { email: string }).email)}`
   })
-  app.post('/', {
+  app.post('', {
     schema: { body: LoginBody, response: { 200: UserWithTokens, ...errors(401, 403) } },
     onRequest: app.rateLimit({ ...limit, keyGenerator: (req) => `login-ip:${req.ip}` }),
     preHandler: async (request, reply) => {

@@ -2,7 +2,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { errors, LogoutBody } from '../../../src/schemas.js'
 
 const logout: FastifyPluginAsyncTypebox = async (app) => {
-  app.post('/', {
+  app.post('', {
     schema: { body: LogoutBody, response: { 200: Type.Object({ detail: Type.String() }), ...errors(401, 403) } },
     preValidation: async (request) => { request.body ??= {} }
   }, async (request, reply) => {

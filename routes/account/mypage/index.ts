@@ -3,7 +3,7 @@ import { publicUser } from '../../../src/accounts.js'
 import { errors, UserSchema } from '../../../src/schemas.js'
 
 const mypage: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/', {
+  app.get('', {
     schema: { response: { 200: Type.Object({ message: Type.String(), user: UserSchema }), ...errors(401, 403) } },
     onRequest: app.authenticate
   }, async (request) => ({

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors, PasswordChangeBody, TokenPair } from '../../../../src/schemas.js'
 
 const changePassword: FastifyPluginAsyncTypebox = async (app) => {
-  app.post('/', {
+  app.post('', {
     schema: { body: PasswordChangeBody, response: { 200: TokenPair, ...errors(401, 403) } },
     onRequest: app.authenticate
   }, async (request, reply) => {

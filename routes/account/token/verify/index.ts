@@ -2,7 +2,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { errors, VerifyBody } from '../../../../src/schemas.js'
 
 const verify: FastifyPluginAsyncTypebox = async (app) => {
-  app.post('/', {
+  app.post('', {
     schema: { body: VerifyBody, response: { 200: Type.Object({}), ...errors(401) } }
   }, async (request) => {
     await app.tokens.verify(request.body.token)
@@ -12,7 +12,7 @@ const verify: FastifyPluginAsyncTypebox = async (app) => {
   // For gateways' auth subrequests (nginx auth_request, Traefik forwardAuth,
   // Envoy ext_authz): the access token of the original request, by header or
   // cookie; 200 with the user in headers, or the usual 401.
-  app.get('/', {
+  app.get('', {
     schema: { response: { 200: Type.Object({}), ...errors(401) } },
     onRequest: app.authenticate
   }, async (request, reply) => {
