@@ -12,6 +12,13 @@ declare module 'fastify' {
 
 export const BODY_LIMIT = 16 * 1024
 
+// This file runs as `src/app.ts` (tests) or `dist/src/app.js` (npm start): the
+// autoloaded folders sit beside its `src` folder in either case.
+const compiledRoot = dirname(dirname(fileURLToPath(import.meta.url)))
+// From TypeScript sources (tests, `npm run dev`) a loader (tsx) compiles `.ts`
+// files; autoload cannot detect every loader, so say it.
+if (import.meta.url.endsWith('.ts')) process.env.FASTIFY_AUTOLOAD_TYPESCRIPT ??= '1'
+
 /** Secrets never reach a log line, whatever logs them. */
 const redact = {
   paths: [
@@ -46,13 +53,6 @@ export const serviceApp = fp(async function serviceApp (app: FastifyInstance, op
     cascadeHooks: true
   })
 }, { name: 'service-app' })
-
-// This file runs as `src/app.ts` (tests) or `dist/src/app.js` (npm start): the
-// autoloaded folders sit beside its `src` folder in either case.
-const compiledRoot = dirname(dirname(fileURLToPath(import.meta.url)))
-// From TypeScript sources (tests, `npm run dev`) a loader (tsx) compiles `.ts`
-// files; autoload cannot detect every loader, so say it.
-if (import.meta.url.endsWith('.ts')) process.env.FASTIFY_AUTOLOAD_TYPESCRIPT ??= '1'
 
 export interface BuildOptions {
   /** Where log lines go (tests capture them); stdout by default. */
