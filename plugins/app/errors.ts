@@ -16,11 +16,18 @@ const FASTIFY_CODES: Record<string, string> = {
 
 /** SQLite failures that mean "the storage is unavailable right now", not "bad input". */
 const STORAGE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|NOMEM|PROTOCOL|CORRUPT|NOTADB)/
+/**
+ * PostgreSQL's: connection exceptions (08xxx), server shutting down or starting
+ * (57P01-03), insufficient resources (53xxx: disk, memory, too many connections),
+ * contention left after the store's retries (40001, 40P01, 55P03), the socket
+ * errors of an unreachable server, and the store's own SERVICE_UNAVAILABLE.
+ */
+const PG_STORAGE_CODES = /^(08[0-9A-Z]{3}|57P0[1-3]|53[0-9A-Z]{3}|40001|40P01|55P03|E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN)|SERVICE_UNAVAILABLE)$/
 
 function storageCode (err: unknown): string | undefined {
   for (let e: unknown = err; e !== null && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
     const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && STORAGE_CODES.test(code)) return code
+    if (typeof code === 'string' && (STORAGE_CODES.test(code) || PG_STORAGE_CODES.test(code))) return code
   }
   return undefined
 }

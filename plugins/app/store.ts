@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { openPostgresStore } from '../../src/db/postgres.js'
 import { openSqliteStore } from '../../src/db/sqlite.js'
 import type { Store } from '../../src/db/store.js'
 
@@ -8,10 +9,9 @@ declare module 'fastify' {
 
 export default fp(async (app) => {
   const { database, sqliteSynchronous } = app.config
-  if (database.kind !== 'sqlite') {
-    throw new Error('DATABASE_URL: PostgreSQL is not supported by this build; use a SQLite path')
-  }
-  const store = openSqliteStore({ path: database.path, synchronous: sqliteSynchronous })
+  const store = database.kind === 'postgres'
+    ? await openPostgresStore({ url: database.url, onIdleError: (err) => { app.log.warn({ err }, 'PostgreSQL connection lost') } })
+    : openSqliteStore({ path: database.path, synchronous: sqliteSynchronous })
   app.decorate('store', store)
   app.addHook('onClose', async () => { await store.close() })
 }, { name: 'store' })

@@ -1,0 +1,50 @@
+import { bigint, boolean, index, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
+import type { RefreshTokenRow, UserRow } from './schema.js'
+
+/*
+ * The PostgreSQL twin of schema.ts: same tables, same column names, and row
+ * types identical to the SQLite ones (checked below at compile time), so the
+ * Store interface hands callers the same objects whichever database is used.
+ * `date_joined`/`last_login` are `timestamptz(3)` (→ Date, millisecond precision
+ * like the SQLite `timestamp_ms` columns); token times stay Unix seconds, as
+ * bigint read back as a JS number.
+ */
+
+export const users = pgTable('users', {
+  id: text('id').primaryKey(),
+  /** Stored lower-cased; the unique index makes the check race-free. */
+  email: text('email').notNull().unique(),
+  /** PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`). */
+  passwordHash: text('password_hash').notNull(),
+  name: text('name').notNull().default(''),
+  gender: text('gender', { enum: ['male', 'female'] }),
+  dateOfBirth: text('date_of_birth'),
+  phoneNumber: text('phone_number'),
+  isActive: boolean('is_active').notNull().default(true),
+  isStaff: boolean('is_staff').notNull().default(false),
+  dateJoined: timestamp('date_joined', { withTimezone: true, precision: 3, mode: 'date' }).notNull().defaultNow(),
+  lastLogin: timestamp('last_login', { withTimezone: true, precision: 3, mode: 'date' })
+})
+
+/** See schema.ts: `id` is the SHA-256 of the token's `jti`; `family_id` groups one login's rotation chain. */
+export const refreshTokens = pgTable('refresh_tokens', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  familyId: text('family_id').notNull(),
+  /** Unix seconds, as the token's `exp`. */
+  expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
+  /** Unix seconds; null while the token may still be used. */
+  revokedAt: bigint('revoked_at', { mode: 'number' }),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull()
+}, (t) => [
+  index('refresh_tokens_user_idx').on(t.userId),
+  index('refresh_tokens_family_idx').on(t.familyId),
+  index('refresh_tokens_expires_idx').on(t.expiresAt)
+])
+
+// Compile-time proof that both dialects produce the same row objects.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const sameUser: Same<typeof users.$inferSelect, UserRow> = true
+const sameToken: Same<typeof refreshTokens.$inferSelect, RefreshTokenRow> = true
+void sameUser
+void sameToken

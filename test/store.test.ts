@@ -1,0 +1,296 @@
+import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { EmailTakenError } from '../src/errors.js'
+import { openPostgresStore } from '../src/db/postgres.js'
+import { openSqliteStore } from '../src/db/sqlite.js'
+import type { NewRefreshToken, NewUser, Store } from '../src/db/store.js'
+import { tempDir } from './helper.js'
+import { testDatabase } from './pg-helper.js'
+
+/*
+ * One contract, two implementations: every test below runs against a SQLite
+ * file and against PostgreSQL (a database of its own for this file). Ids and
+ * emails are fresh per test, so tests share a store without seeing each other.
+ */
+
+type Opener = (t: Test) => Promise<Store>
+const implementations: Array<[string, Opener]> = [
+  ['sqlite', async (t) => {
+    const store = openSqliteStore({ path: join(tempDir(t), 'auth.db'), synchronous: 'full' })
+    t.teardown(() => store.close())
+    return store
+  }],
+  ['postgres', async (t) => {
+    const url = await testDatabase(t)
+    const store = await openPostgresStore({ url })
+    t.teardown(() => store.close())
+    return store
+  }]
+]
+
+const NOW = Math.floor(Date.now() / 1000)
+
+function newUser (over: Partial<NewUser> = {}): NewUser {
+  const id = randomUUID()
+  return {
+    id,
+    email: `u-${id}@example.com`,
+    passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g',
+    name: 'Ana',
+    gender: 'female',
+    dateOfBirth: '1990-04-01',
+    phoneNumber: '+82 10-1234-5678',
+    dateJoined: new Date(Date.UTC(2026, 10, 22, 10, 0, 0, 123)),
+    lastLogin: null,
+    ...over
+  }
+}
+
+function newToken (userId: string, familyId: string = randomUUID(), over: Partial<NewRefreshToken> = {}): NewRefreshToken {
+  return { id: randomUUID(), userId, familyId, expiresAt: NOW + 86400, createdAt: NOW, ...over }
+}
+
+async function revokedAt (store: Store, id: string): Promise<number | null | undefined> {
+  return (await store.refreshTokens.byId(id))?.revokedAt
+}
+
+for (const [kind, open] of implementations) {
+  t.test(kind, async (t) => {
+    const store = await open(t)
+
+    t.test('create returns the full row; byId and byEmail find the same object', async (t) => {
+      const input = newUser()
+      const created = await store.users.create(input)
+      t.same(created, {
+        id: input.id,
+        email: input.email,
+        passwordHash: input.passwordHash,
+        name: 'Ana',
+        gender: 'female',
+        dateOfBirth: '1990-04-01',
+        phoneNumber: '+82 10-1234-5678',
+        isActive: true,
+        isStaff: false,
+        dateJoined: input.dateJoined,
+        lastLogin: null
+      })
+      t.ok(created.dateJoined instanceof Date, 'date_joined is a Date')
+      t.equal(created.dateJoined.getTime(), input.dateJoined.getTime(), 'millisecond precision kept')
+      t.equal(typeof created.isActive, 'boolean')
+      t.equal(typeof created.isStaff, 'boolean')
+      t.strictSame(await store.users.byId(input.id), created)
+      t.strictSame(await store.users.byEmail(input.email), created)
+      t.equal(await store.users.byId(randomUUID()), undefined)
+      t.equal(await store.users.byEmail('nobody@example.com'), undefined)
+    })
+
+    t.test('nullable fields stay null', async (t) => {
+      const input = newUser({ gender: null, dateOfBirth: null, phoneNumber: null, name: '' })
+      const created = await store.users.create(input)
+      t.equal(created.gender, null)
+      t.equal(created.dateOfBirth, null)
+      t.equal(created.phoneNumber, null)
+      t.equal(created.name, '')
+    })
+
+    t.test('an email already registered throws EmailTakenError, also under concurrency', async (t) => {
+      const first = newUser()
+      await store.users.create(first)
+      await t.rejects(store.users.create(newUser({ email: first.email })), EmailTakenError)
+      await t.rejects(store.users.create(newUser({ email: first.email })), { code: 'EMAIL_TAKEN', statusCode: 409 })
+
+      const email = `race-${randomUUID()}@example.com`
+      const results = await Promise.allSettled(Array.from({ length: 10 }, async () => await store.users.create(newUser({ email }))))
+      const created = results.filter((r) => r.status === 'fulfilled')
+      const taken = results.filter((r) => r.status === 'rejected' && r.reason instanceof EmailTakenError)
+      t.equal(created.length, 1, 'exactly one create wins')
+      t.equal(taken.length, 9, 'every other one gets EmailTakenError')
+    })
+
+    t.test('recordLogin sets last_login, and replaces the hash only when rehashed', async (t) => {
+      const u = await store.users.create(newUser())
+      const at = new Date(Date.UTC(2026, 10, 22, 10, 5, 0, 456))
+      await store.users.recordLogin(u.id, at)
+      let row = await store.users.byId(u.id)
+      t.ok(row?.lastLogin instanceof Date)
+      t.equal(row?.lastLogin?.getTime(), at.getTime())
+      t.equal(row?.passwordHash, u.passwordHash, 'hash unchanged without a rehash')
+
+      const later = new Date(at.getTime() + 60_000)
+      await store.users.recordLogin(u.id, later, '$argon2id$v=19$m=65536,t=3,p=1$bmV3c2FsdA$bmV3aGFzaA')
+      row = await store.users.byId(u.id)
+      t.equal(row?.lastLogin?.getTime(), later.getTime())
+      t.equal(row?.passwordHash, '$argon2id$v=19$m=65536,t=3,p=1$bmV3c2FsdA$bmV3aGFzaA')
+    })
+
+    t.test('setActive and remove; removing a user removes its tokens', async (t) => {
+      const u = await store.users.create(newUser())
+      await store.users.setActive(u.id, false)
+      t.equal((await store.users.byId(u.id))?.isActive, false)
+      await store.users.setActive(u.id, true)
+      t.equal((await store.users.byId(u.id))?.isActive, true)
+      const token = newToken(u.id)
+      await store.refreshTokens.add(token)
+      await store.users.remove(u.id)
+      t.equal(await store.users.byId(u.id), undefined)
+      t.equal(await store.refreshTokens.byId(token.id), undefined, 'cascade')
+    })
+
+    t.test('add and byId round-trip a token', async (t) => {
+      const u = await store.users.create(newUser())
+      const token = newToken(u.id)
+      await store.refreshTokens.add(token)
+      t.strictSame(await store.refreshTokens.byId(token.id), { ...token, revokedAt: null })
+      t.equal(await store.refreshTokens.byId(randomUUID()), undefined)
+    })
+
+    t.test('rotate: rotated, then reused (family revoked), unknown', async (t) => {
+      const u = await store.users.create(newUser())
+      const family = randomUUID()
+      const a = newToken(u.id, family)
+      const other = newToken(u.id) // another login of the same user
+      await store.refreshTokens.add(a)
+      await store.refreshTokens.add(other)
+
+      const b = newToken(u.id, family, { createdAt: NOW + 1 })
+      t.equal(await store.refreshTokens.rotate(a.id, b, NOW + 1), 'rotated')
+      t.equal(await revokedAt(store, a.id), NOW + 1, 'the presented token is revoked')
+      t.strictSame(await store.refreshTokens.byId(b.id), { ...b, revokedAt: null }, 'the successor is stored, live')
+
+      const c = newToken(u.id, family)
+      t.equal(await store.refreshTokens.rotate(a.id, c, NOW + 2), 'reused')
+      t.equal(await store.refreshTokens.byId(c.id), undefined, 'no successor for a reused token')
+      t.equal(await revokedAt(store, b.id), NOW + 2, 'the whole family is revoked')
+      t.equal(await revokedAt(store, a.id), NOW + 1, 'an earlier revocation time is kept')
+      t.equal(await revokedAt(store, other.id), null, 'other logins are untouched')
+      t.equal(await store.refreshTokens.rotate(b.id, newToken(u.id, family), NOW + 3), 'reused', 'a revoked successor is reuse too')
+
+      const d = newToken(u.id)
+      t.equal(await store.refreshTokens.rotate(randomUUID(), d, NOW), 'unknown')
+      t.equal(await store.refreshTokens.byId(d.id), undefined, 'nothing stored for an unknown token')
+    })
+
+    t.test('50 concurrent rotations of one token: exactly one rotated, the rest are reuse', async (t) => {
+      const u = await store.users.create(newUser())
+      const family = randomUUID()
+      const a = newToken(u.id, family)
+      await store.refreshTokens.add(a)
+      const nexts = Array.from({ length: 50 }, () => newToken(u.id, family))
+      const outcomes = await Promise.all(nexts.map(async (next) => await store.refreshTokens.rotate(a.id, next, NOW + 5)))
+      t.equal(outcomes.filter((o) => o === 'rotated').length, 1, 'at most (and here exactly) one rotation')
+      t.equal(outcomes.filter((o) => o === 'reused').length, 49)
+      const stored = (await Promise.all(nexts.map(async (n) => await store.refreshTokens.byId(n.id)))).filter((r) => r !== undefined)
+      t.equal(stored.length, 1, 'only the winner stored a successor')
+      t.equal(stored[0]?.id, nexts[outcomes.indexOf('rotated')]?.id)
+      t.not(stored[0]?.revokedAt, null, 'the reuse that followed revoked it')
+    })
+
+    // A rotation commits "old revoked + successor stored" at once; a logout or
+    // password change racing with it must not leave that successor live.
+    t.test('no live token survives a logout or password change racing a rotation', async (t) => {
+      const u = await store.users.create(newUser())
+      let survivors = 0
+      for (let round = 0; round < 40; round++) {
+        const family = randomUUID()
+        const a = newToken(u.id, family)
+        await store.refreshTokens.add(a)
+        const b = newToken(u.id, family)
+        const fresh = newToken(u.id)
+        const [outcome] = await Promise.all([
+          store.refreshTokens.rotate(a.id, b, NOW + 20),
+          round % 2 === 0
+            ? store.refreshTokens.revokeFamily(family, NOW + 20)
+            : store.users.changePassword(u.id, u.passwordHash, fresh, NOW + 20)
+        ])
+        t.ok(outcome === 'rotated' || outcome === 'reused', 'the token was known')
+        const successor = await store.refreshTokens.byId(b.id)
+        if (outcome === 'rotated') t.ok(successor, 'a rotation stored its successor')
+        if (successor !== undefined && successor.revokedAt === null) survivors++
+        if (round % 2 === 1) await store.refreshTokens.revokeUser(u.id, NOW + 20) // keep only the next round's tokens live
+      }
+      t.equal(survivors, 0, 'every successor was revoked by the concurrent logout or password change')
+    })
+
+    t.test('revokeFamily and revokeUser revoke live tokens and count them', async (t) => {
+      const u = await store.users.create(newUser())
+      const v = await store.users.create(newUser())
+      const f1 = randomUUID()
+      const tokens = [newToken(u.id, f1), newToken(u.id, f1), newToken(u.id), newToken(v.id)]
+      for (const tok of tokens) await store.refreshTokens.add(tok)
+
+      t.equal(await store.refreshTokens.revokeFamily(f1, NOW + 7), 2)
+      t.equal(await store.refreshTokens.revokeFamily(f1, NOW + 8), 0, 'idempotent')
+      t.equal(await revokedAt(store, tokens[0]!.id), NOW + 7)
+      t.equal(await revokedAt(store, tokens[2]!.id), null)
+
+      t.equal(await store.refreshTokens.revokeUser(u.id, NOW + 9), 1, 'only the still-live one')
+      t.equal(await revokedAt(store, tokens[2]!.id), NOW + 9)
+      t.equal(await revokedAt(store, tokens[1]!.id), NOW + 7, 'earlier revocations kept')
+      t.equal(await revokedAt(store, tokens[3]!.id), null, 'other users untouched')
+      t.equal(await store.refreshTokens.revokeUser(u.id, NOW + 10), 0)
+      t.equal(await store.refreshTokens.revokeFamily(randomUUID(), NOW), 0)
+    })
+
+    t.test('changePassword: new hash, every token revoked, the new login stored', async (t) => {
+      const u = await store.users.create(newUser())
+      const v = await store.users.create(newUser())
+      const old = [newToken(u.id), newToken(u.id)]
+      const others = newToken(v.id)
+      for (const tok of [...old, others]) await store.refreshTokens.add(tok)
+      const next = newToken(u.id)
+      await store.users.changePassword(u.id, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$Y2hhbmdlZA', next, NOW + 11)
+      t.equal((await store.users.byId(u.id))?.passwordHash, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$Y2hhbmdlZA')
+      for (const tok of old) t.equal(await revokedAt(store, tok.id), NOW + 11)
+      t.strictSame(await store.refreshTokens.byId(next.id), { ...next, revokedAt: null })
+      t.equal(await revokedAt(store, others.id), null)
+      t.equal((await store.users.byId(v.id))?.passwordHash, v.passwordHash)
+    })
+
+    t.test('changePassword is one transaction: a failing step changes nothing', async (t) => {
+      const u = await store.users.create(newUser())
+      const live = newToken(u.id)
+      await store.refreshTokens.add(live)
+      // The new token reuses an existing id: the insert (last step) fails.
+      await t.rejects(store.users.changePassword(u.id, 'changed', { ...newToken(u.id), id: live.id }, NOW + 12))
+      t.equal((await store.users.byId(u.id))?.passwordHash, u.passwordHash, 'hash rolled back')
+      t.equal(await revokedAt(store, live.id), null, 'revocation rolled back')
+    })
+
+    t.test('purgeExpired deletes only expired tokens and counts them', async (t) => {
+      const u = await store.users.create(newUser())
+      // Times far in the past, below every other test's tokens.
+      const expired = [newToken(u.id, undefined, { expiresAt: 500 }), newToken(u.id, undefined, { expiresAt: 999 })]
+      const live = newToken(u.id, undefined, { expiresAt: 1000 })
+      for (const tok of [...expired, live]) await store.refreshTokens.add(tok)
+      t.equal(await store.refreshTokens.purgeExpired(1000), 2)
+      for (const tok of expired) t.equal(await store.refreshTokens.byId(tok.id), undefined)
+      t.ok(await store.refreshTokens.byId(live.id), 'a token expiring exactly now is kept')
+      t.equal(await store.refreshTokens.purgeExpired(1000), 0)
+    })
+
+    t.test('ping answers', async (t) => {
+      await t.resolves(store.ping())
+    })
+  })
+}
+
+t.test('both implementations return identical objects for the same rows', async (t) => {
+  const [sqlite, postgres] = await Promise.all(implementations.map(async ([, open]) => await open(t)))
+  const input = newUser({ gender: 'male', phoneNumber: null, dateJoined: new Date(Date.UTC(2027, 0, 2, 3, 4, 5, 678)) })
+  const rows = await Promise.all([sqlite!, postgres!].map(async (s) => await s.users.create(input)))
+  t.strictSame(rows[1], rows[0], 'create')
+  const at = new Date(Date.UTC(2027, 0, 3, 0, 0, 0, 1))
+  for (const s of [sqlite!, postgres!]) {
+    await s.users.recordLogin(input.id, at)
+    await s.users.setActive(input.id, false)
+  }
+  const [a, b] = await Promise.all([sqlite!, postgres!].map(async (s) => await s.users.byEmail(input.email)))
+  t.strictSame(b, a, 'after login and deactivation')
+  t.equal(b?.lastLogin?.toISOString(), '2027-01-03T00:00:00.001Z')
+  const token = newToken(input.id, undefined, { expiresAt: 4_102_444_800 }) // 2100: past 2038
+  for (const s of [sqlite!, postgres!]) await s.refreshTokens.add(token)
+  const [ta, tb] = await Promise.all([sqlite!, postgres!].map(async (s) => await s.refreshTokens.byId(token.id)))
+  t.strictSame(tb, ta, 'token rows')
+  t.equal(typeof tb?.expiresAt, 'number')
+})
