@@ -1,0 +1,184 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { waitForHealth } from './api.js'
+
+/** Newest source file (`.ts` under src, plugins, routes) whose compiled `.js` is missing or older. */
+function staleSource (root: string): string | undefined {
+  const walk = (dir: string): string | undefined => {
+    if (!existsSync(dir)) return undefined
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) {
+        const found = walk(path)
+        if (found !== undefined) return found
+      } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+        const out = join(root, 'dist', relative(root, path)).replace(/\.ts$/, '.js')
+        if (!existsSync(out) || statSync(out).mtimeMs < statSync(path).mtimeMs) return relative(root, path)
+      }
+    }
+    return undefined
+  }
+  return walk(join(root, 'src')) ?? walk(join(root, 'plugins')) ?? walk(join(root, 'routes'))
+}
+
+/** `npm …` the way the current npm runs it (npm_execpath under `npm run`), else from PATH. */
+export function npmCommand (args: string[]): [string, string[]] {
+  const execPath = process.env.npm_execpath
+  if (execPath !== undefined && execPath.endsWith('.js')) return [process.execPath, [execPath, ...args]]
+  return ['npm', args]
+}
+
+/** Builds dist/ with `npm run build` unless every compiled file is newer than its source. */
+export function ensureBuilt (root: string, log: (line: string) => void): void {
+  const stale = staleSource(root)
+  if (stale === undefined && existsSync(join(root, 'dist', 'src', 'server.js'))) return
+  log(`building (dist is older than ${stale ?? 'nothing: dist/src/server.js is missing'}) …`)
+  const [cmd, args] = npmCommand(['run', 'build'])
+  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`)
+}
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/** Variables of the caller's environment that would point the service elsewhere. */
+const PLACEMENT = ['PORT', 'HOST', 'DATABASE_URL', 'JWT_SECRET']
+
+export function serviceEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  for (const name of PLACEMENT) delete env[name]
+  // npm's own variables would make `npm start` of the child think it is nested.
+  for (const name of Object.keys(env)) if (name.startsWith('npm_')) delete env[name]
+  return { ...env, ...extra }
+}
+
+function memoryOf (pid: number): { rss: number, peak: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
+    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 }
+  } catch {
+    return undefined // not Linux, or the process is gone
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux only). */
+function cpuSecondsOf (pid: number): number | undefined {
+  try {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    // utime and stime are fields 14 and 15 of stat(5), here 11 and 12 (0-based after the name).
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  } catch {
+    return undefined
+  }
+}
+/** sysconf(_SC_CLK_TCK): 100 on every Linux Node supports. */
+const CLOCK_TICKS = 100
+
+export interface Service {
+  origin: string
+  pid: number
+  /** CPU seconds the service process has used so far (Linux only). */
+  cpuSeconds: () => number | undefined
+  /** Resident set size now and its peak so far, MB (Linux only). */
+  memory: () => { rss: number, peak: number } | undefined
+  stop: () => Promise<void>
+}
+
+async function exited (child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return true
+  return await new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs)
+    child.once('exit', () => { clearTimeout(timer); resolve(true) })
+  })
+}
+
+/**
+ * Starts `node dist/src/server.js` on a free loopback port with a fresh
+ * database in a temp dir, and waits for /health. Its log goes to `logFile`
+ * (or nowhere: writing it back into this process would cost the load generator).
+ */
+export async function startService (root: string, env: Record<string, string>, logFile?: string, nodeFlags: string[] = []): Promise<Service> {
+  const dir = mkdtempSync(join(tmpdir(), 'auth-bench-'))
+  const port = await freePort()
+  const fd = logFile === undefined ? 'ignore' : openSync(logFile, 'a')
+  const child = spawn(process.execPath, [...nodeFlags, join(root, 'dist', 'src', 'server.js')], {
+    cwd: dir,
+    env: serviceEnv({ HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: `file:${join(dir, 'auth.db')}`, ...env }),
+    stdio: ['ignore', fd, 'pipe']
+  })
+  if (typeof fd === 'number') closeSync(fd)
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4000) })
+  const origin = `http://127.0.0.1:${port}`
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true })
+  try {
+    await Promise.race([
+      waitForHealth(origin, 15000),
+      new Promise((_resolve, reject) => child.once('exit', (code) => reject(new Error(`the service exited (${String(code)}): ${stderr}`))))
+    ])
+  } catch (err) {
+    child.kill('SIGKILL')
+    cleanup()
+    throw err
+  }
+  const pid = child.pid ?? 0
+  return {
+    origin,
+    pid,
+    memory: () => memoryOf(pid),
+    cpuSeconds: () => cpuSecondsOf(pid),
+    async stop () {
+      child.kill('SIGTERM')
+      if (!await exited(child, 5000)) {
+        child.kill('SIGKILL')
+        await exited(child, 2000)
+      }
+      cleanup()
+    }
+  }
+}
+
+/**
+ * Time from spawning `npm start` (or `node dist/src/server.js`) on a fresh data
+ * directory — database created and migrated, secret generated — to the first
+ * 200 on /health. The process group is ended afterwards.
+ */
+export async function measureStartup (root: string, via: 'npm' | 'node', env: Record<string, string>): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'auth-bench-start-'))
+  const port = await freePort()
+  const origin = `http://127.0.0.1:${port}`
+  const [cmd, args] = via === 'npm' ? npmCommand(['start']) : [process.execPath, [join(root, 'dist', 'src', 'server.js')]]
+  const started = performance.now()
+  const child = spawn(cmd, args, {
+    cwd: root,
+    env: serviceEnv({ HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: `file:${join(dir, 'auth.db')}`, ...env }),
+    stdio: 'ignore',
+    detached: true // its own process group: npm, its shell and node end together
+  })
+  try {
+    await waitForHealth(origin, 15000, 2)
+    return performance.now() - started
+  } finally {
+    if (child.pid !== undefined) {
+      try { process.kill(-child.pid, 'SIGTERM') } catch {}
+      if (!await exited(child, 5000)) {
+        try { process.kill(-child.pid, 'SIGKILL') } catch {}
+      }
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
+}

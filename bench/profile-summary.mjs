@@ -1,0 +1,67 @@
+// Prints where a V8 CPU profile (node --cpu-prof; `npm run bench -- --profile DIR`)
+// spends its time: by package/area, then the heaviest functions by self and by
+// total (inclusive) time. A text stand-in for a flame graph; for the graph itself
+// open the .cpuprofile in Chrome DevTools (Performance) or https://www.speedscope.app.
+//
+//   node bench/profile-summary.mjs FILE.cpuprofile [top=25]
+import { readFileSync } from 'node:fs'
+
+const [file, topArg] = process.argv.slice(2)
+if (file === undefined) {
+  process.stderr.write('usage: node bench/profile-summary.mjs FILE.cpuprofile [top]\n')
+  process.exit(2)
+}
+const top = Number(topArg ?? 25)
+const profile = JSON.parse(readFileSync(file, 'utf8'))
+const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+const parent = new Map()
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+
+// Self time per node from the samples and their time deltas (µs).
+const self = new Map()
+for (let i = 0; i < profile.samples.length; i++) {
+  const id = profile.samples[i]
+  self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0))
+}
+const total = [...self.values()].reduce((a, b) => a + b, 0)
+const idleIds = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id))
+const busy = total - [...idleIds].reduce((a, id) => a + (self.get(id) ?? 0), 0)
+
+function area (frame) {
+  const { url, functionName } = frame
+  if (url === '') return functionName.startsWith('(') ? functionName : '(native/builtin)'
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
+  if (nm !== null) return nm[1]
+  if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0]
+  const own = /\/dist\/(.+)$/.exec(url)
+  return own !== null ? own[1] : url
+}
+const label = (frame) => `${frame.functionName || '(anonymous)'} ${area(frame)}:${frame.lineNumber + 1}`
+
+const pct = (us) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`
+const add = (map, key, v) => map.set(key, (map.get(key) ?? 0) + v)
+
+const areas = new Map()
+const selfByFn = new Map()
+const inclusive = new Map()
+for (const [id, us] of self) {
+  if (idleIds.has(id)) continue
+  const node = byId.get(id)
+  add(areas, area(node.callFrame), us)
+  add(selfByFn, label(node.callFrame), us)
+  // Every distinct function on the stack gets the sample once (recursion counted once).
+  const seen = new Set()
+  for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+    const key = label(byId.get(cur).callFrame)
+    if (!seen.has(key)) { seen.add(key); add(inclusive, key, us) }
+  }
+}
+
+const print = (title, map, n) => {
+  process.stdout.write(`\n${title}\n`)
+  for (const [k, v] of [...map].sort((a, b) => b[1] - a[1]).slice(0, n)) process.stdout.write(`  ${pct(v)}  ${k}\n`)
+}
+process.stdout.write(`${file}: ${(total / 1e6).toFixed(2)} s sampled, ${(busy / 1e6).toFixed(2)} s busy (percentages are of busy time)\n`)
+print('by area (self time)', areas, top)
+print('functions by self time', selfByFn, top)
+print('functions by total time', inclusive, top)

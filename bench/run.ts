@@ -1,0 +1,308 @@
+/**
+ * `npm run bench`: a reproducible benchmark of the service (see BENCHMARKS.md).
+ *
+ *   npm run bench -- [--duration 8] [--warmup 2] [--connections 50]
+ *                    [--only health,mypage,…] [--target http://host:port]
+ *                    [--out bench/results.json] [--server-log FILE]
+ *
+ * Without --target it builds dist/ if stale, starts `node dist/src/server.js` on
+ * a free loopback port with a fresh temp database and raised login/join rate
+ * limits, creates one user per connection, then runs each scenario with
+ * autocannon for a fixed time and connection count. With --target it runs the
+ * same scenarios against an already running instance of the API (which must
+ * allow that many logins: raise its rate limits).
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, freemem, totalmem, release, platform, loadavg, tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { join as joinUser, mapLimit } from './lib/api.js'
+import { refreshScenario, scenarios, type Context, type Measured, type Scenario } from './lib/scenarios.js'
+import { ensureBuilt, measureStartup, serviceEnv, startService, type Service } from './lib/service.js'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+
+const USAGE = `usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only a,b,…]
+                       [--target URL] [--out FILE] [--server-log FILE] [--profile DIR]
+--profile DIR: a fresh service per scenario, run with node --cpu-prof; profiles land in DIR
+               (open them in Chrome DevTools or speedscope; bench/profile-summary.mjs prints the top)
+scenarios: startup, health, mypage, mypage-cookie, verify, refresh, refresh-sync-normal,
+           hash-bound, login, join, mixed, mypage-under-login-storm`
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '50' },
+    only: { type: 'string' },
+    target: { type: 'string' },
+    out: { type: 'string', default: join(root, 'bench', 'results.json') },
+    'server-log': { type: 'string' },
+    profile: { type: 'string' },
+    help: { type: 'boolean', default: false }
+  }
+})
+if (args.help) {
+  process.stdout.write(USAGE + '\n')
+  process.exit(0)
+}
+
+function positive (name: string, value: string, integer: boolean): number {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0 || (integer && (!Number.isInteger(n) || n < 1))) {
+    process.stderr.write(`--${name} must be a ${integer ? 'positive integer' : 'number of seconds'}, got "${value}"\n${USAGE}\n`)
+    process.exit(2)
+  }
+  return n
+}
+const duration = positive('duration', args.duration, false)
+const warmup = positive('warmup', args.warmup, false)
+const connections = positive('connections', args.connections, true)
+const target = args.target?.replace(/\/+$/, '')
+
+const ALL = ['startup', 'health', 'mypage', 'mypage-cookie', 'verify', 'refresh', 'refresh-sync-normal',
+  'hash-bound', 'login', 'join', 'mixed', 'mypage-under-login-storm']
+const only = args.only === undefined ? ALL : args.only.split(',').map((s) => s.trim()).filter((s) => s !== '')
+for (const name of only) {
+  if (!ALL.includes(name)) {
+    process.stderr.write(`unknown scenario "${name}"\n${USAGE}\n`)
+    process.exit(2)
+  }
+}
+// Login's figure is read against the hash bound, so measure it whenever login runs.
+const wanted = new Set(only.includes('login') ? [...only, 'hash-bound'] : only)
+
+const log = (line: string): void => { process.stderr.write(line + '\n') }
+
+/** The service's configuration for the bench: its defaults, the caller's env, and raised rate limits. */
+const benchEnv: Record<string, string> = {
+  RATE_LIMIT_LOGIN_MAX: '1000000000',
+  RATE_LIMIT_JOIN_MAX: '1000000000'
+}
+
+interface Row extends Measured {
+  name: string
+  about: string
+  connections: number
+  duration: number
+  /** Service memory after the run, MB (when the bench started the service). */
+  rssMb?: number
+  peakRssMb?: number
+}
+
+function machine (): Record<string, unknown> {
+  const list = cpus()
+  let disk: string | undefined
+  try {
+    disk = execFileSync('df', ['-hT', tmpdir()], { encoding: 'utf8' }).trim().split('\n')[1]
+  } catch {}
+  return {
+    cpus: list.length,
+    cpuModel: list[0]?.model,
+    memoryGb: +(totalmem() / 2 ** 30).toFixed(1),
+    freeMemoryGb: +(freemem() / 2 ** 30).toFixed(1),
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)),
+    tmpFilesystem: disk
+  }
+}
+
+async function hashBound (env: Record<string, string>): Promise<Record<string, unknown>> {
+  return await new Promise((resolveBound, reject) => {
+    const child = spawn(process.execPath, [join(root, 'bench', 'hash-bound.mjs'), String(Math.max(1, Math.min(duration, 5)))], {
+      cwd: root,
+      env: serviceEnv(env),
+      stdio: ['ignore', 'pipe', 'inherit']
+    })
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`hash-bound exited with ${String(code)}`)
+        resolveBound(JSON.parse(out) as Record<string, unknown>)
+      } catch (err) {
+        reject(err)
+      }
+    })
+  })
+}
+
+async function createUsers (origin: string, runId: string, n: number): Promise<string[]> {
+  const emails = Array.from({ length: n }, (_, i) => `u${i}-${runId}@bench.example.com`)
+  await mapLimit(n, 8, async (i) => await joinUser(origin, emails[i] ?? ''))
+  return emails
+}
+
+const f = (n: number | undefined, digits = 0): string => n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits)
+
+function table (rows: Row[]): string {
+  const health = rows.find((r) => r.name === 'health')?.rps
+  const head = ['scenario', 'conns', 'req/s', '× health', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'CPU µs/req', 'RSS MB']
+  const body = rows.map((r) => [
+    r.name, String(r.connections), f(r.rps), health === undefined ? '-' : f(r.rps / health, 2),
+    f(r.latency.p50, 2), f(r.latency.p99, 2), f(r.latency.max, 1),
+    String(r.non2xx + r.errors + r.timeouts), f(r.cpuUsPerRequest), f(r.rssMb)
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)))
+  const line = (cells: string[]): string => '| ' + cells.map((c, i) => i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join(' | ') + ' |'
+  return [line(head), '|' + widths.map((w, i) => i === 0 ? '-'.repeat(w + 1) + '-|' : '-'.repeat(w + 1) + ':|').join(''), ...body.map(line)].join('\n')
+}
+
+interface Target { target: string, value: number, limit: number, met: boolean, note?: string }
+
+function evaluate (rows: Row[], startup: Record<string, number[]> | undefined, bound: number | undefined, finalRss: number | undefined): Target[] {
+  const get = (name: string): Row | undefined => rows.find((r) => r.name === name)
+  const out: Target[] = []
+  const atMost = (name: string, value: number, limit: number, note?: string): void => { out.push({ target: name, value, limit, met: value <= limit, ...(note === undefined ? {} : { note }) }) }
+  const atLeast = (name: string, value: number, limit: number, note?: string): void => { out.push({ target: name, value, limit, met: value >= limit, ...(note === undefined ? {} : { note }) }) }
+  const health = get('health')
+  for (const name of ['mypage', 'verify']) {
+    const r = get(name)
+    if (r === undefined) continue
+    if (health !== undefined) atLeast(`${name} req/s ÷ health req/s`, r.rps / health.rps, 0.75)
+    atMost(`${name} p99 ms`, r.latency.p99, 10, r.connections === 50 ? undefined : `measured at ${r.connections} connections, the target is for 50`)
+  }
+  const refresh = get('refresh')
+  if (refresh !== undefined && health !== undefined) atLeast('refresh req/s ÷ health req/s', refresh.rps / health.rps, 0.3)
+  const login = get('login')
+  if (login !== undefined && bound !== undefined) atLeast('login req/s ÷ hash bound', login.rps / bound, 0.9)
+  const storm = get('mypage-under-login-storm')
+  if (storm?.extra !== undefined) atMost('storm p99 ÷ idle p99', storm.extra.p99Ratio as number, 3)
+  if (finalRss !== undefined && only === ALL) atMost('RSS MB after the full bench', finalRss, 150)
+  const npm = startup?.npm
+  if (npm !== undefined && npm.length > 0) atMost('npm start → 200 on /health, ms (median)', median(npm), 1000)
+  return out
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] ?? NaN : ((s[s.length / 2 - 1] ?? 0) + (s[s.length / 2] ?? 0)) / 2
+}
+
+async function main (): Promise<void> {
+  const runId = randomBytes(4).toString('hex')
+  const results: Record<string, unknown> = {
+    when: new Date().toISOString(),
+    machine: machine(),
+    options: { duration, warmup, connections, only, target: target ?? null }
+  }
+  log(`auth-service bench ${runId}: ${connections} connections, ${duration} s per scenario (+${warmup} s warm-up), load generator: autocannon in this process`)
+
+  if (target === undefined) ensureBuilt(root, log)
+
+  // Startup first, on an idle machine: `npm start` (what users type) and plain node.
+  let startup: Record<string, number[]> | undefined
+  if (target === undefined && wanted.has('startup')) {
+    await fetch('http://127.0.0.1:9/').catch(() => {}) // load fetch itself before timing
+    startup = { npm: [], node: [] }
+    for (let i = 0; i < 3; i++) {
+      startup.npm?.push(await measureStartup(root, 'npm', benchEnv))
+      startup.node?.push(await measureStartup(root, 'node', benchEnv))
+    }
+    log(`startup to first 200 on /health: npm start ${startup.npm?.map((x) => f(x)).join(', ')} ms; node ${startup.node?.map((x) => f(x)).join(', ')} ms`)
+    results.startup = { npmStartMs: startup.npm, nodeMs: startup.node, npmStartMedianMs: median(startup.npm ?? []), nodeMedianMs: median(startup.node ?? []) }
+  }
+
+  let bound: number | undefined
+  if (wanted.has('hash-bound')) {
+    const measured = await hashBound(benchEnv)
+    bound = measured.hashesPerSecond as number
+    log(`hash bound: ${f(bound, 1)} verifications/s (argon2 ${JSON.stringify(measured.argon2)}, thread pool ${String(measured.threadpool)})${target === undefined ? '' : ' — with this checkout\'s configuration; meaningful for the target only if it hashes the same way'}`)
+    results.hashBound = measured
+  }
+
+  const rows: Row[] = []
+  const profileDir = args.profile === undefined ? undefined : resolve(args.profile)
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
+
+  /** Runs `list` on one service (started here unless --target), one row each. */
+  const runAll = async (list: Scenario[], env: Record<string, string>, flags: string[] = []): Promise<Service | undefined> => {
+    const service = target === undefined ? await startService(root, env, args['server-log'], flags) : undefined
+    const origin = target ?? service?.origin ?? ''
+    try {
+      const users = list.some((s) => s.name !== 'health') ? await createUsers(origin, runId, connections) : []
+      const ctx: Context = { origin, connections, duration, warmup, users, runId, log, ...(service === undefined ? {} : { serviceCpu: service.cpuSeconds }) }
+      for (const scenario of list) {
+        log(`${scenario.name} …`)
+        const measured = await scenario.run(ctx)
+        const memory = service?.memory()
+        rows.push({ name: scenario.name, about: scenario.about, connections, duration, ...measured, ...(memory === undefined ? {} : { rssMb: memory.rss, peakRssMb: memory.peak }) })
+        log(`  ${f(measured.rps)} req/s, p99 ${f(measured.latency.p99, 2)} ms, non-2xx ${measured.non2xx}${measured.cpuUsPerRequest === undefined ? '' : `, ${f(measured.cpuUsPerRequest)} µs CPU/req`}${memory === undefined ? '' : `, RSS ${f(memory.rss)} MB`}`)
+      }
+      return service
+    } finally {
+      await service?.stop()
+    }
+  }
+
+  const selected = scenarios.filter((s) => wanted.has(s.name))
+  let finalRss: number | undefined
+  if (profileDir === undefined) {
+    // One service for all: memory is read after each scenario, so the last figure is after the full bench.
+    const service = await runAll(selected, benchEnv)
+    finalRss = rows.at(-1)?.rssMb
+    results.finalRssMb = finalRss
+    results.peakRssMb = rows.at(-1)?.peakRssMb
+    void service
+  } else {
+    for (const scenario of selected) {
+      await runAll([scenario], benchEnv, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${scenario.name}.cpuprofile`])
+    }
+    log(`profiles: ${profileDir}/*.cpuprofile (summary: node bench/profile-summary.mjs ${profileDir}/<scenario>.cpuprofile)`)
+  }
+
+  // The durability trade-off: refresh commits with synchronous=NORMAL (no fsync per commit).
+  if (wanted.has('refresh-sync-normal')) {
+    if (target !== undefined) {
+      log('refresh-sync-normal: skipped (needs to start the service itself)')
+    } else {
+      const scenario = refreshScenario('refresh-sync-normal', 'refresh as above, on a service started with SQLITE_SYNCHRONOUS=normal')
+      await runAll([scenario], { ...benchEnv, SQLITE_SYNCHRONOUS: 'normal' },
+        profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${scenario.name}.cpuprofile`])
+    }
+  }
+
+  const targets = evaluate(rows, startup, bound, finalRss)
+  results.scenarios = rows
+  results.targets = targets
+  results.loadAverageAtEnd = loadavg().map((l) => +l.toFixed(2))
+  mkdirSync(dirname(resolve(args.out)), { recursive: true })
+  writeFileSync(resolve(args.out), JSON.stringify(results, null, 2) + '\n')
+
+  const lines = [table(rows), '']
+  if (startup !== undefined) lines.push(`startup (fresh data dir → first 200 on /health), median of 3: npm start ${f(median(startup.npm ?? []))} ms, node dist/src/server.js ${f(median(startup.node ?? []))} ms`)
+  const login = rows.find((r) => r.name === 'login')
+  if (bound !== undefined) lines.push(`hash bound: ${f(bound, 1)} argon2 verifications/s${login === undefined ? '' : `; login reaches ${f(login.rps, 1)} req/s = ${f(login.rps / bound, 2)} of it`}`)
+  const storm = rows.find((r) => r.name === 'mypage-under-login-storm')
+  if (storm?.extra !== undefined) {
+    const idle = storm.extra.idle as { rps: number, p99: number }
+    const logins = storm.extra.login as { rps: number }
+    lines.push(`login storm: mypage p99 ${f(idle.p99, 2)} ms alone → ${f(storm.latency.p99, 2)} ms with ${f(logins.rps, 1)} logins/s beside it (× ${f(storm.extra.p99Ratio as number, 2)}); mypage ${f(idle.rps)} → ${f(storm.rps)} req/s`)
+  }
+  const full = rows.find((r) => r.name === 'refresh')
+  const normal = rows.find((r) => r.name === 'refresh-sync-normal')
+  if (full !== undefined && normal !== undefined) lines.push(`refresh: ${f(full.rps)} req/s with SQLITE_SYNCHRONOUS=${process.env.SQLITE_SYNCHRONOUS ?? 'full'} (default), ${f(normal.rps)} req/s with normal`)
+  if (finalRss !== undefined) lines.push(`service RSS after the last scenario: ${f(finalRss)} MB (peak ${f(results.peakRssMb as number)} MB)`)
+  if (targets.length > 0) {
+    lines.push('', 'targets:')
+    for (const t of targets) lines.push(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${f(t.value, 2)} (limit ${t.limit})${t.note === undefined ? '' : ` — ${t.note}`}`)
+  }
+  lines.push('', `results: ${resolve(args.out)}`)
+  process.stdout.write(lines.join('\n') + '\n')
+
+  const failures = rows.filter((r) => r.non2xx + r.errors + r.timeouts > 0)
+  if (failures.length > 0) {
+    log(`non-2xx answers or errors in: ${failures.map((r) => `${r.name} ${JSON.stringify(r.statusCodes)}`).join(', ')}`)
+    process.exitCode = 1
+  }
+}
+
+main().catch((err: unknown) => {
+  log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+  process.exit(1)
+})
