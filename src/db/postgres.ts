@@ -34,7 +34,8 @@ export class DatabaseStartError extends Error {
 }
 
 type Db = NodePgDatabase<typeof schema>
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+/** A drizzle handle bound to the one connection a transaction runs on. */
+type Tx = NodePgDatabase
 
 /** Serialisation failure, deadlock: the transaction is safe to run again. */
 const RETRYABLE = new Set(['40001', '40P01'])
@@ -123,8 +124,13 @@ export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis
     keepAlive: true,
     application_name: 'auth-service'
   })
-  // An idle connection that breaks must not crash the process; the pool drops it.
+  // A connection that breaks must never crash the process. Idle ones are
+  // dropped by the pool (and reported here); one checked out for a transaction
+  // has no listener of its own between statements, so every connection gets a
+  // silent one: its failure surfaces as the failing statement's error instead,
+  // and the pool discards it on release.
   pool.on('error', (err) => { onIdleError?.(err) })
+  pool.on('connect', (client) => { client.on('error', () => {}) })
   try {
     const client = await pool.connect()
     let broken: Error | undefined
@@ -191,11 +197,38 @@ function createStore (pool: pg.Pool, db: Db): Store {
   async function inTransaction<T> (work: (tx: Tx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await db.transaction(work, { isolationLevel: 'repeatable read' })
+        return await transactionOnce(work)
       } catch (err) {
         if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(codeOf(unwrap(err)) ?? '')) throw err
         await delay(Math.random() * 2 * attempt)
       }
+    }
+  }
+
+  /**
+   * BEGIN … COMMIT on one pooled connection. (Not drizzle's `db.transaction`:
+   * with a pool it never releases the connection when BEGIN itself fails —
+   * after a network blip the pool would stay exhausted.) The connection is
+   * released in every case, and destroyed when it can no longer be trusted.
+   */
+  async function transactionOnce<T> (work: (tx: Tx) => Promise<T>): Promise<T> {
+    const client = await pool.connect()
+    let broken: Error | undefined
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ')
+      try {
+        const result = await work(drizzle({ client }))
+        await client.query('COMMIT')
+        return result
+      } catch (err) {
+        await client.query('ROLLBACK').catch((rollbackErr: Error) => { broken = rollbackErr })
+        throw err
+      }
+    } catch (err) {
+      broken ??= isConnectionError(unwrap(err)) ? err as Error : undefined
+      throw err
+    } finally {
+      client.release(broken)
     }
   }
 
