@@ -253,10 +253,10 @@ t.test('connections killed by the server (as on a restart) never give a 500; the
 
 t.test('cutting the connection in the middle of transactions fails them cleanly (no crash, 503-class errors)', async (t) => {
   const direct = await testDatabase(t)
-  const { port, cut } = await relay(t)
+  const { port, cut, restore } = await relay(t)
   const viaRelay = new URL(direct)
   viaRelay.host = `127.0.0.1:${port}`
-  const store = await openPostgresStore({ url: viaRelay.toString(), max: 8 })
+  const store = await openPostgresStore({ url: viaRelay.toString(), max: 8, connectionTimeoutMillis: 2000 })
   t.teardown(() => store.close())
   const now = Math.floor(Date.now() / 1000)
   await store.users.create({ id: 'u1', email: 'u1@example.com', passwordHash: 'h', name: '', gender: null, dateOfBirth: null, phoneNumber: null, dateJoined: new Date(), lastLogin: null })
@@ -277,4 +277,10 @@ t.test('cutting the connection in the middle of transactions fails them cleanly 
     t.match(code, /^(SERVICE_UNAVAILABLE|08...|57P0[1-3]|E[A-Z]+)$/, `a connection-class error: ${code} ${String(r.reason?.message)}`)
   }
   for (const r of results) if (r.status === 'fulfilled') t.equal(r.value, 'rotated')
+
+  // No connection leaked: once the link is back, all 8 slots serve again.
+  await restore()
+  await t.resolves(Promise.all(Array.from({ length: 24 }, async () => await store.ping())), 'the whole pool is usable')
+  const outcomes = await Promise.all(Array.from({ length: 8 }, async (_, i) => await store.refreshTokens.rotate(`t${39 - i}`, token(`m${i}`), now)))
+  t.ok(outcomes.every((o) => o === 'rotated' || o === 'reused'), 'rotations work again')
 })
