@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { projectRoot } from '../../../src/paths.js'
+
+export interface ServerProcess {
+  child: ChildProcess
+  pid: number
+  /** `http://127.0.0.1:PORT` */
+  url: string
+  /** Every line the process wrote (stdout and stderr), in order of arrival. */
+  lines: string[]
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+}
+
+/**
+ * The environment of a spawned server: this process's, minus the test
+ * runner's loader options (tap's NODE_OPTIONS would load its hooks into the
+ * server too), plus quiet, fast-to-test defaults and `env`.
+ */
+function serverEnv (env: Record<string, string>): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k === 'NODE_OPTIONS' || k.startsWith('TAP') || k.startsWith('_TAPJS')) continue
+    base[k] = v
+  }
+  return {
+    ...base,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    COOKIE_SECURE: 'false',
+    SERVE_CLIENT: 'false',
+    RATE_LIMIT_LOGIN_MAX: '1000000',
+    RATE_LIMIT_JOIN_MAX: '1000000',
+    ...env
+  }
+}
+
+/**
+ * Starts `node --import tsx src/server.ts` (the real process) and resolves once
+ * it logs "Server listening at http://127.0.0.1:PORT". Rejects with its output
+ * if it exits first. The line is logged at `info`, so LOG_LEVEL stays `info`
+ * unless the caller overrides it (and then must not expect to see it).
+ */
+export async function startServer (env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: projectRoot,
+    env: serverEnv({ LOG_LEVEL: 'info', ...env }),
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const lines: string[] = []
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal }))
+  })
+  createInterface({ input: child.stderr! }).on('line', (line) => lines.push(line))
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines.push(line)
+      const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/i.exec(line)
+      if (match?.[1] !== undefined) resolve(match[1])
+    })
+    void exited.then(({ code, signal }) => reject(new Error(`server exited (${String(code ?? signal)}) before listening:\n${lines.join('\n').slice(-4000)}`)))
+  })
+  return { child, pid: child.pid!, url, lines, exited }
+}
+
+/** Sends `signal` unless the process is gone; resolves when it has exited. */
+export async function stopServer (server: ServerProcess, signal: NodeJS.Signals = 'SIGTERM') {
+  if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill(signal)
+  return await server.exited
+}
+
+/** Resident set size of a process in bytes (Linux /proc), or undefined once it is gone. */
+export function rssOf (pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kib = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]
+    return kib === undefined ? undefined : Number(kib) * 1024
+  } catch {
+    return undefined
+  }
+}
+
+/** The server's pino lines as objects (non-JSON lines skipped). */
+export function logRecords (lines: string[]): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = []
+  for (const line of lines) {
+    if (!line.startsWith('{')) continue
+    try { out.push(JSON.parse(line) as Record<string, unknown>) } catch { /* a partial line */ }
+  }
+  return out
+}
