@@ -34,11 +34,15 @@ export default fp(async (app) => {
   const csrf: CookieSerializeOptions = { ...base, httpOnly: false, path: '/', maxAge: refreshTokenLifetime }
 
   app.decorateReply('setAuthCookies', function (this: FastifyReply, pair: TokenPair) {
-    // RFC 6749 §5.1: responses carrying tokens are never cached.
+    const csrfValue = randomBytes(32).toString('base64url')
+    // RFC 6749 §5.1: responses carrying tokens are never cached. The CSRF value
+    // is also sent as a header: a page on another host (CORS_ORIGINS) cannot
+    // read this host's cookies, only the headers CORS exposes to it.
     return this.header('cache-control', 'no-store')
+      .header(CSRF_HEADER, csrfValue)
       .setCookie(ACCESS_COOKIE, pair.access, access)
       .setCookie(REFRESH_COOKIE, pair.refresh, refresh)
-      .setCookie(CSRF_COOKIE, randomBytes(32).toString('base64url'), csrf)
+      .setCookie(CSRF_COOKIE, csrfValue, csrf)
   })
 
   app.decorateReply('clearAuthCookies', function (this: FastifyReply) {

@@ -1,0 +1,86 @@
+import { join } from 'node:path'
+import t from 'tap'
+import { loadConfig } from '../src/config.js'
+import { build, cookiesOf, join as joinUser, PASSWORD, post, tempDir } from './helper.js'
+
+const APP = 'https://app.example.com'
+const preflight = (origin: string, headers = 'content-type,x-csrf-token') => ({
+  method: 'OPTIONS' as const,
+  url: '/account/token/refresh',
+  headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': headers }
+})
+
+t.test('CORS_ORIGINS: a listed origin gets credentialed CORS, echoed (never *)', async (t) => {
+  const app = await build(t, { CORS_ORIGINS: `${APP}, http://localhost:5173` })
+  const pre = await app.inject(preflight(APP))
+  t.equal(pre.statusCode, 204)
+  t.equal(pre.headers['access-control-allow-origin'], APP)
+  t.equal(pre.headers['access-control-allow-credentials'], 'true')
+  t.match(pre.headers['access-control-allow-methods'], /POST/)
+  t.match(String(pre.headers['access-control-allow-headers']).toLowerCase(), /x-csrf-token/)
+  t.match(String(pre.headers['access-control-allow-headers']).toLowerCase(), /content-type/)
+
+  const s = await joinUser(app)
+  const login = await post(app, '/account/login', { email: s.email, password: PASSWORD }, { origin: 'http://localhost:5173' })
+  t.equal(login.statusCode, 200)
+  t.equal(login.headers['access-control-allow-origin'], 'http://localhost:5173')
+  t.equal(login.headers['access-control-allow-credentials'], 'true')
+  t.match(String(login.headers['access-control-expose-headers']), /X-CSRF-Token/, 'the CSRF header is readable cross-origin')
+  t.match(String(login.headers.vary), /Origin/)
+})
+
+t.test('CORS_ORIGINS: an origin not listed gets no CORS header', async (t) => {
+  const app = await build(t, { CORS_ORIGINS: APP })
+  for (const origin of ['https://evil.example', 'https://app.example.com.evil.example', 'http://app.example.com', 'null']) {
+    const pre = await app.inject(preflight(origin))
+    t.equal(pre.headers['access-control-allow-origin'], undefined, origin)
+    const get = await app.inject({ url: '/health', headers: { origin } })
+    t.equal(get.headers['access-control-allow-origin'], undefined, origin)
+  }
+})
+
+t.test('no CORS_ORIGINS (the default): no CORS at all, a preflight is a 404', async (t) => {
+  const app = await build(t)
+  const pre = await app.inject(preflight(APP))
+  t.equal(pre.statusCode, 404)
+  t.match(pre.json(), { code: 'NOT_FOUND' })
+  t.equal(pre.headers['access-control-allow-origin'], undefined)
+  const get = await app.inject({ url: '/health', headers: { origin: APP } })
+  t.equal(get.statusCode, 200)
+  t.equal(get.headers['access-control-allow-origin'], undefined)
+})
+
+t.test('token responses repeat the new CSRF value in X-CSRF-Token (for pages on another host)', async (t) => {
+  const app = await build(t)
+  const s = await joinUser(app)
+  const joinRes = await app.inject({ method: 'POST', url: '/account/join', payload: { email: `x${s.email}`, password: PASSWORD } })
+  const login = await post(app, '/account/login', { email: s.email, password: PASSWORD })
+  const refresh = await post(app, '/account/token/refresh', { refresh: login.json().refresh })
+  const cookies = cookiesOf(refresh)
+  const byCookie = await app.inject({
+    method: 'POST',
+    url: '/account/token/refresh',
+    cookies: { refresh_token: cookies.refresh_token ?? '', csrf_token: cookies.csrf_token ?? '' },
+    headers: { 'x-csrf-token': String(refresh.headers['x-csrf-token']) }
+  })
+  t.equal(byCookie.statusCode, 200, 'the header value passes the CSRF check')
+  const change = await post(app, '/account/password/change', { old_password: PASSWORD, new_password: 'Fresh-password-42' }, { authorization: `Bearer ${s.access}` })
+  for (const res of [joinRes, login, refresh, byCookie, change]) {
+    t.ok(res.statusCode === 200 || res.statusCode === 201, res.body)
+    const value = res.headers['x-csrf-token']
+    t.ok(typeof value === 'string' && value.length >= 32)
+    t.equal(value, cookiesOf(res).csrf_token, 'the same value as the cookie')
+  }
+  const logout = await post(app, '/account/logout', { refresh: change.json().refresh })
+  t.equal(logout.statusCode, 200)
+  t.equal(logout.headers['x-csrf-token'], undefined, 'logout issues none')
+})
+
+t.test('config: CORS_ORIGINS is a comma list of origins, empty by default', async (t) => {
+  const env = { DATABASE_URL: join(tempDir(t), 'a.db') }
+  t.same(loadConfig(env).corsOrigins, [])
+  t.same(loadConfig({ ...env, CORS_ORIGINS: ` ${APP} ,http://localhost:5173,, ` }).corsOrigins, [APP, 'http://localhost:5173'])
+  for (const bad of ['*', 'app.example.com', 'https://app.example.com/', 'https://app.example.com/path', 'ftp://x.example']) {
+    t.throws(() => loadConfig({ ...env, CORS_ORIGINS: bad }), { name: 'ConfigError', variable: 'CORS_ORIGINS' }, bad)
+  }
+})
