@@ -1,0 +1,267 @@
+// A cookie-only browser client of the auth service (see README, "Using it from
+// a browser"). The access and refresh tokens live in HttpOnly cookies that this
+// script can neither read nor send by hand: the browser attaches them. The
+// script only echoes the csrf_token value in X-CSRF-Token on POSTs, and when a
+// request fails because the access token is gone it refreshes once and retries.
+// No framework, no build step; `request` is exported for reuse.
+
+const API = (document.querySelector('meta[name="auth-api"]')?.getAttribute('content') ?? '').replace(/\/+$/, '')
+const CROSS_ORIGIN = API !== '' && new URL(API, location.href).origin !== location.origin
+// Only for an API on another host, whose csrf_token cookie this page cannot
+// read: the value it sends in the X-CSRF-Token response header, kept here.
+const CSRF_STORE = 'auth-service.csrf'
+
+/** An error answer of the API ({statusCode, code, message, details}) or a network failure (status 0). */
+export class ApiError extends Error {
+  constructor (status, body) {
+    super(body?.message ?? `The service answered HTTP ${status}.`)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = body?.code ?? `HTTP_${status}`
+    this.details = Array.isArray(body?.details) ? body.details : []
+  }
+}
+
+function readCookie (name) {
+  for (const part of document.cookie.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim())
+  }
+  return undefined
+}
+
+function csrfToken () {
+  return readCookie('csrf_token') ?? (CROSS_ORIGIN ? localStorage.getItem(CSRF_STORE) : null) ?? ''
+}
+
+/** One HTTP exchange: JSON in and out, cookies attached by the browser, CSRF header on POSTs. */
+async function send (method, path, body) {
+  const headers = { accept: 'application/json' }
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  if (method !== 'GET' && method !== 'HEAD') {
+    const csrf = csrfToken()
+    if (csrf !== '') headers['x-csrf-token'] = csrf
+  }
+  let res
+  try {
+    res = await fetch(API + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      // Cookies go to another origin only when asked for (and CORS allows it).
+      credentials: CROSS_ORIGIN ? 'include' : 'same-origin',
+      cache: 'no-store'
+    })
+  } catch {
+    throw new ApiError(0, {
+      code: 'NETWORK_ERROR',
+      message: `Cannot reach the auth service${CROSS_ORIGIN ? ` at ${API}` : ''}: it is down, or it does not allow this origin (CORS_ORIGINS).`
+    })
+  }
+  const freshCsrf = res.headers.get('x-csrf-token')
+  if (CROSS_ORIGIN && freshCsrf !== null) localStorage.setItem(CSRF_STORE, freshCsrf)
+  const data = await res.json().catch(() => null)
+  if (!res.ok) throw new ApiError(res.status, data)
+  // Token-issuing answers repeat the tokens in the body for non-browser
+  // clients; this page relies on the cookies and drops them at once.
+  if (data !== null && typeof data === 'object') {
+    delete data.access
+    delete data.refresh
+  }
+  return data
+}
+
+// The access cookie expires with its token, so a browser usually reports
+// TOKEN_MISSING rather than TOKEN_EXPIRED: both mean "refresh, then retry".
+const REFRESHABLE = new Set(['TOKEN_EXPIRED', 'TOKEN_MISSING'])
+let refreshing = null // the refresh in flight, shared by every request that needs it
+let generation = 0 // how many refreshes have succeeded
+
+/**
+ * Refreshes the session once, however many requests of this page ask at the
+ * same time. Resolves true, or false when the session is over. `csrfSent` is
+ * the CSRF value the failed request carried.
+ */
+function refreshSession (csrfSent) {
+  refreshing ??= refreshAcrossTabs(csrfSent)
+    .then(() => { generation++; return true }, (err) => {
+      if (err.code === 'NETWORK_ERROR') throw err
+      return false
+    })
+    .finally(() => { refreshing = null })
+  return refreshing
+}
+
+/**
+ * Refresh tokens rotate, and presenting a rotated one again revokes the whole
+ * login: two tabs must not refresh with the same cookie. Tabs of one origin
+ * take turns (Web Locks, in secure contexts such as https and localhost), and
+ * a tab whose CSRF value changed meanwhile knows another tab refreshed already.
+ */
+async function refreshAcrossTabs (csrfSent) {
+  const refresh = async () => {
+    const now = csrfToken()
+    if (now !== '' && now !== csrfSent) return
+    await send('POST', '/account/token/refresh')
+  }
+  if (navigator.locks === undefined) return await refresh()
+  return await navigator.locks.request('auth-service-refresh', refresh)
+}
+
+/**
+ * An API call authenticated by the cookies. When it fails for want of a valid
+ * access token, the session is refreshed once (shared with concurrent calls)
+ * and the call retried once; when the refresh fails, `onSignedOut` runs.
+ */
+export async function request (method, path, body) {
+  if (refreshing !== null) await refreshing.catch(() => {})
+  const seen = generation
+  const csrfSent = csrfToken()
+  try {
+    return await send(method, path, body)
+  } catch (err) {
+    if (!REFRESHABLE.has(err.code)) throw err
+    // A refresh that succeeded since this call left needs no second one.
+    if (generation === seen && !(await refreshSession(csrfSent))) {
+      forgetCsrf()
+      hooks.onSignedOut(err)
+      throw err
+    }
+    return await send(method, path, body)
+  }
+}
+
+function forgetCsrf () {
+  if (CROSS_ORIGIN) localStorage.removeItem(CSRF_STORE)
+}
+
+/** What the page does when the session ends underneath it (replaced by the UI below). */
+export const hooks = { onSignedOut: () => {} }
+
+// ---------------------------------------------------------------- the page
+
+const $ = (selector, root = document) => root.querySelector(selector)
+const views = { loading: $('#loading'), signedOut: $('#signed-out'), signedIn: $('#signed-in') }
+const loginForm = $('#login-form')
+const joinForm = $('#join-form')
+
+function show (view) {
+  for (const [name, el] of Object.entries(views)) el.hidden = name !== view
+}
+
+/** Shows an error's message next to `container`'s controls (or clears it), marking the fields it names. */
+function showError (container, err) {
+  const box = $('.error', container)
+  box.textContent = err?.message ?? ''
+  box.hidden = err === undefined
+  for (const input of container.querySelectorAll('input, select')) input.removeAttribute('aria-invalid')
+  for (const detail of err?.details ?? []) {
+    $(`[name="${CSS.escape(detail.field)}"]`, container)?.setAttribute('aria-invalid', 'true')
+  }
+}
+
+const PROFILE_FIELDS = [
+  ['email', 'Email'], ['name', 'Name'], ['gender', 'Gender'], ['date_of_birth', 'Date of birth'],
+  ['phone_number', 'Phone number'], ['date_joined', 'Joined'], ['last_login', 'Last login'], ['id', 'User id']
+]
+
+function showProfile ({ message, user }) {
+  $('#greeting').textContent = message
+  const list = $('#profile')
+  list.replaceChildren()
+  for (const [key, label] of PROFILE_FIELDS) {
+    const dt = document.createElement('dt')
+    const dd = document.createElement('dd')
+    dt.textContent = label
+    dd.textContent = user[key] === null || user[key] === '' ? '—' : String(user[key])
+    dd.dataset.field = key
+    list.append(dt, dd)
+  }
+  showError(views.signedIn, undefined)
+  show('signedIn')
+}
+
+function showSignedOut (notice) {
+  for (const form of [loginForm, joinForm]) {
+    for (const input of form.querySelectorAll('input[type="password"]')) input.value = ''
+    showError(form, undefined)
+  }
+  if (notice !== undefined) showError(loginForm, notice)
+  show('signedOut')
+  $('input[name="email"]', loginForm).focus()
+}
+
+hooks.onSignedOut = () => {
+  const wasSignedIn = !views.signedIn.hidden
+  showSignedOut(wasSignedIn ? new ApiError(401, { message: 'Your session has ended. Please log in again.' }) : undefined)
+}
+
+async function loadProfile () {
+  showProfile(await request('GET', '/account/mypage'))
+}
+
+/** Runs `action` with `container`'s buttons disabled, showing its error there. */
+async function busy (container, action) {
+  const buttons = container.querySelectorAll('button')
+  for (const b of buttons) b.disabled = true
+  try {
+    showError(container, undefined)
+    await action()
+  } catch (err) {
+    showError(container, err)
+  } finally {
+    for (const b of buttons) b.disabled = false
+  }
+}
+
+function formBody (form, optional = []) {
+  const data = Object.fromEntries(new FormData(form))
+  for (const key of optional) {
+    if (data[key] === '') delete data[key]
+  }
+  return data
+}
+
+loginForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  void busy(loginForm, async () => {
+    await request('POST', '/account/login', formBody(loginForm))
+    loginForm.reset()
+    await loadProfile()
+  })
+})
+
+joinForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  void busy(joinForm, async () => {
+    await request('POST', '/account/join', formBody(joinForm, ['name', 'gender', 'date_of_birth', 'phone_number']))
+    joinForm.reset()
+    await loadProfile()
+  })
+})
+
+$('#reload-button').addEventListener('click', () => { void busy(views.signedIn, loadProfile) })
+
+async function logout (body) {
+  try {
+    await request('POST', '/account/logout', body)
+  } catch (err) {
+    // A refresh token already revoked or gone: the session is over anyway.
+    if (!err.code.startsWith('TOKEN_')) throw err
+  }
+  forgetCsrf()
+  showSignedOut()
+}
+
+$('#logout-button').addEventListener('click', () => { void busy(views.signedIn, () => logout(undefined)) })
+$('#logout-all-button').addEventListener('click', () => { void busy(views.signedIn, () => logout({ all: true })) })
+
+// On load: a session (even one whose access token expired) shows the profile.
+// Without any csrf_token cookie on this origin there is no session to find.
+if (!CROSS_ORIGIN && readCookie('csrf_token') === undefined) {
+  showSignedOut()
+} else {
+  loadProfile().catch((err) => {
+    if (views.signedOut.hidden) showSignedOut(err.code === 'TOKEN_MISSING' ? undefined : err)
+  })
+}
