@@ -147,6 +147,7 @@ const joinForm = $('#join-form')
 
 function show (view) {
   for (const [name, el] of Object.entries(views)) el.hidden = name !== view
+  window.scrollTo(0, 0)
 }
 
 /** Shows an error's message next to `container`'s controls (or clears it), marking the fields it names. */
