@@ -52,15 +52,24 @@ function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
   if (expected !== undefined && c.token_type !== expected) invalid(`Token has wrong type: expected ${expected === 'access' ? 'an access' : 'a refresh'} token.`)
   if (typeof c.jti !== 'string' || c.jti === '') invalid('Token has no id.')
   if (typeof c.sub !== 'string' || c.sub === '' || c.user_id !== c.sub) invalid('Token has no valid subject.')
-  if (typeof c.exp !== 'number' || typeof c.iat !== 'number') invalid('Token has no valid lifetime.')
+  // Finite: a claim such as 1e400 parses to Infinity (a token that never expires).
+  if (typeof c.exp !== 'number' || typeof c.iat !== 'number' || !Number.isFinite(c.exp) || !Number.isFinite(c.iat)) invalid('Token has no valid lifetime.')
   return c as Claims
 }
+
+/**
+ * Seconds an `iat` may lie ahead of this clock (other instances' clocks). A
+ * token issued later than that is refused, as PyJWT (simplejwt) does.
+ */
+export const IAT_LEEWAY = 30
 
 export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, now = Date.now }: TokenServiceOptions) {
   const seconds = (): number => Math.floor(now() / 1000)
 
   function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Claims {
-    return asClaims(codec.verify(token, options), expected)
+    const claims = asClaims(codec.verify(token, options), expected)
+    if (claims.iat > seconds() + IAT_LEEWAY) invalid('Token was issued in the future.')
+    return claims
   }
 
   async function activeUser (claims: Claims): Promise<User> {
