@@ -30,3 +30,23 @@ t.test('security events are logged as data', async (t) => {
   const events = logs.map((l) => JSON.parse(l) as { event?: string }).map((l) => l.event).filter((e) => e !== undefined)
   for (const e of ['user_joined', 'login_failed', 'login']) t.ok(events.includes(e), e)
 })
+
+t.test('a failing query is logged without its bound values', async (t) => {
+  const { app, logs } = await buildWithLogs(t)
+  const email = uniqueEmail()
+  // Make the next user insert fail inside SQLite (not a unique violation): a
+  // trigger raises an error, which drizzle wraps with the statement's values.
+  const db = (await import('better-sqlite3')).default
+  const config = app.config
+  if (config.database.kind !== 'sqlite') throw new Error('sqlite expected')
+  const raw = new db(config.database.path)
+  raw.exec("CREATE TRIGGER no_users BEFORE INSERT ON users BEGIN SELECT RAISE(ABORT, 'insert refused'); END")
+  raw.close()
+  const res = await post(app, '/account/join', { email, password: PASSWORD })
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().code, 'INTERNAL_ERROR')
+  const text = logs.join('')
+  t.match(text, /insert refused/, 'the cause is logged')
+  t.notOk(text.includes('$argon2id$'), 'the hash bound to the query is not')
+  t.notOk(text.includes(email), 'nor the other values')
+})

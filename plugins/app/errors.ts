@@ -36,6 +36,19 @@ function storageCode (err: unknown): string | undefined {
  * Ajv errors → one `{field, message}` per problem. A union such as
  * `"male" | "female" | null` fails every branch; its errors are folded into one.
  */
+/**
+ * What may be logged of an error. drizzle's DrizzleQueryError puts the query's
+ * bound values (a password hash, a token key) in its message, so a query error
+ * is logged as its driver-level cause only.
+ */
+function loggable (err: unknown): unknown {
+  let e = err as { name?: string, cause?: unknown } | null
+  while (e !== null && typeof e === 'object' && e.name === 'DrizzleQueryError' && e.cause !== undefined) {
+    e = e.cause as { name?: string, cause?: unknown } | null
+  }
+  return e
+}
+
 function validationDetails (err: FastifyError): Detail[] {
   const byField = new Map<string, Array<{ keyword: string, message: string, allowed?: unknown }>>()
   for (const v of err.validation ?? []) {
@@ -85,10 +98,10 @@ export default fp(async (app) => {
       statusCode = 503
       code = 'SERVICE_UNAVAILABLE'
       message = 'The service cannot use its storage right now; try again shortly.'
-      request.log.error({ err, storage: storageCode(err) }, 'storage unavailable')
+      request.log.error({ err: loggable(err), storage: storageCode(err) }, 'storage unavailable')
       void reply.header('retry-after', '5')
     } else if (statusCode >= 500 || statusCode < 400) {
-      request.log.error({ err }, 'unhandled error')
+      request.log.error({ err: loggable(err) }, 'unhandled error')
       statusCode = 500
       code = 'INTERNAL_ERROR'
       message = 'Internal server error.'
