@@ -50,3 +50,30 @@ t.test('a failing query is logged without its bound values', async (t) => {
   t.notOk(text.includes('$argon2id$'), 'the hash bound to the query is not')
   t.notOk(text.includes(email), 'nor the other values')
 })
+
+t.test('a drizzle query error is logged as its cause, never with its params', async (t) => {
+  const { DrizzleQueryError } = await import('drizzle-orm')
+  const { buildApp } = await import('../src/app.js')
+  const { Writable } = await import('node:stream')
+  const { testConfig } = await import('./helper.js')
+  const logs: string[] = []
+  const app = await buildApp(testConfig(t, { LOG_LEVEL: 'info' }), { logStream: new Writable({ write (c, _e, done) { logs.push(String(c)); done() } }) })
+  t.teardown(() => app.close())
+  app.get('/query-fails', async () => {
+    throw new DrizzleQueryError('insert into users values (?, ?)', ['$argon2id$v=19$m=19456$SECRET', 'who@example.com'], Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }))
+  })
+  app.get('/query-bug', async () => {
+    throw new DrizzleQueryError('select ?', ['$argon2id$v=19$OTHER'], new Error('no such column'))
+  })
+  await app.ready()
+  const storage = await app.inject({ url: '/query-fails' })
+  t.equal(storage.statusCode, 503)
+  t.equal(storage.json().code, 'SERVICE_UNAVAILABLE')
+  t.ok(Number(storage.headers['retry-after']) > 0)
+  t.equal((await app.inject({ url: '/query-bug' })).statusCode, 500)
+  const text = logs.join('')
+  t.match(text, /disk I\/O error/)
+  t.match(text, /no such column/)
+  t.notOk(text.includes('$argon2id$'), 'no hash from the params')
+  t.notOk(text.includes('who@example.com'), 'no other params')
+})

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { DrizzleQueryError } from 'drizzle-orm'
 
 interface Detail { field: string, message: string }
 
@@ -42,10 +43,8 @@ function storageCode (err: unknown): string | undefined {
  * is logged as its driver-level cause only.
  */
 function loggable (err: unknown): unknown {
-  let e = err as { name?: string, cause?: unknown } | null
-  while (e !== null && typeof e === 'object' && e.name === 'DrizzleQueryError' && e.cause !== undefined) {
-    e = e.cause as { name?: string, cause?: unknown } | null
-  }
+  let e = err
+  while (e instanceof DrizzleQueryError && e.cause !== undefined) e = e.cause
   return e
 }
 
