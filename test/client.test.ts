@@ -59,3 +59,17 @@ t.test('config: SERVE_CLIENT is a boolean, on by default', async (t) => {
   t.equal(loadConfig({ ...env, SERVE_CLIENT: '0' }).serveClient, false)
   t.throws(() => loadConfig({ ...env, SERVE_CLIENT: 'maybe' }), { name: 'ConfigError', variable: 'SERVE_CLIENT' })
 })
+
+t.test('CSP: upgrade-insecure-requests only when cookies are Secure (https), else the page could not load over http', async (t) => {
+  const secure = await build(t, { COOKIE_SECURE: 'true' })
+  const plain = await build(t, { COOKIE_SECURE: 'false' })
+  const secureCsp = String((await secure.inject({ url: '/' })).headers['content-security-policy'])
+  const plainCsp = String((await plain.inject({ url: '/' })).headers['content-security-policy'])
+  t.match(secureCsp, /upgrade-insecure-requests/)
+  t.notMatch(plainCsp, /upgrade-insecure-requests/)
+  for (const csp of [secureCsp, plainCsp]) {
+    t.match(csp, /default-src 'self'/)
+    t.match(csp, /script-src 'self'(;|$)/)
+    t.notMatch(csp, /unsafe-eval|script-src[^;]*unsafe-inline/)
+  }
+})

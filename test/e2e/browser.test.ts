@@ -371,6 +371,13 @@ if (!existsSync(CHROMIUM)) {
     api = auth.origin.replace('localhost', 'auth.example.test')
     const authEmail = await joinByApi(auth.app)
 
+    // Its own page, too, works over plain http on a host that is not localhost
+    // (no upgrade-insecure-requests when COOKIE_SECURE=false).
+    const own = await open(browser, `${api}/`)
+    await own.page.waitForSelector(visible('signed-out'))
+    t.same(own.problems, [], 'app.js and style.css loaded from http://auth.example.test')
+    await own.context.close()
+
     const watch = await open(browser, `${appOrigin}/`)
     const { page, context, refreshes, problems } = watch
     const login = await logIn(page, authEmail)
