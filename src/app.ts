@@ -65,8 +65,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     bodyLimit: BODY_LIMIT,
     // A hop count is valid for proxy-addr though Fastify's types omit it.
     trustProxy: config.trustProxy as boolean | string,
-    // Closing: finish in-flight requests, answer new ones 503, drop idle keep-alives.
-    return503OnClosing: true,
+    // Closing: finish in-flight requests, drop idle keep-alives; new requests get
+    // a 503 from plugins/app/shutdown.ts (Fastify's own 503 lacks the contract's
+    // shape and Retry-After).
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     ajv: {
       // Bodies are checked as sent: no type coercion, no silent removal of

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { DrizzleQueryError } from 'drizzle-orm'
+import { ShuttingDownError } from '../../src/errors.js'
 
 interface Detail { field: string, message: string }
 
@@ -93,6 +94,9 @@ export default fp(async (app) => {
       code = 'VALIDATION_ERROR'
       details = validationDetails(err)
       message = 'Invalid request: ' + details.map((d) => `${d.field} ${d.message}`).join('; ')
+    } else if (err instanceof ShuttingDownError) {
+      // A new request while closing: another instance (or this one restarted) can take it.
+      void reply.header('retry-after', '1')
     } else if (storageCode(err) !== undefined) {
       statusCode = 503
       code = 'SERVICE_UNAVAILABLE'

@@ -1,14 +1,19 @@
 import fp from 'fastify-plugin'
+import { ShuttingDownError } from '../../src/errors.js'
 
 /**
  * Graceful shutdown: once closing starts, every response still being served
  * carries `Connection: close`, so keep-alive clients do not hold the process
  * open until their idle timeout (Fastify only drops connections that are idle
- * at the moment close() begins).
+ * at the moment close() begins). A request that arrives once closing has
+ * begun (on a keep-alive connection) is refused with a retryable 503.
  */
 export default fp(async (app) => {
   let closing = false
   app.addHook('preClose', async () => { closing = true })
+  app.addHook('onRequest', async () => {
+    if (closing) throw new ShuttingDownError()
+  })
   app.addHook('onSend', async (_request, reply) => {
     if (closing) void reply.header('connection', 'close')
   })

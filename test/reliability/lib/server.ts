@@ -10,6 +10,7 @@ export interface ServerProcess {
   url: string
   /** Every line the process wrote (stdout and stderr), in order of arrival. */
   lines: string[]
+  /** Resolves once the process has exited and its output has been read. */
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
@@ -50,7 +51,7 @@ export async function startServer (env: Record<string, string>): Promise<ServerP
   })
   const lines: string[] = []
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }))
+    child.on('close', (code, signal) => resolve({ code, signal }))
   })
   createInterface({ input: child.stderr! }).on('line', (line) => lines.push(line))
   const url = await new Promise<string>((resolve, reject) => {
