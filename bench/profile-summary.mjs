@@ -3,15 +3,17 @@
 // total (inclusive) time. A text stand-in for a flame graph; for the graph itself
 // open the .cpuprofile in Chrome DevTools (Performance) or https://www.speedscope.app.
 //
-//   node bench/profile-summary.mjs FILE.cpuprofile [top=25]
+//   node bench/profile-summary.mjs FILE.cpuprofile [top=25] [requests]
+// With the run's response count (bench/results.json), times are also shown in µs per request.
 import { readFileSync } from 'node:fs'
 
-const [file, topArg] = process.argv.slice(2)
+const [file, topArg, requestsArg] = process.argv.slice(2)
 if (file === undefined) {
-  process.stderr.write('usage: node bench/profile-summary.mjs FILE.cpuprofile [top]\n')
+  process.stderr.write('usage: node bench/profile-summary.mjs FILE.cpuprofile [top] [requests]\n')
   process.exit(2)
 }
 const top = Number(topArg ?? 25)
+const requests = requestsArg === undefined ? undefined : Number(requestsArg)
 const profile = JSON.parse(readFileSync(file, 'utf8'))
 const byId = new Map(profile.nodes.map((n) => [n.id, n]))
 const parent = new Map()
@@ -38,7 +40,8 @@ function area (frame) {
 }
 const label = (frame) => `${frame.functionName || '(anonymous)'} ${area(frame)}:${frame.lineNumber + 1}`
 
-const pct = (us) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`
+const pct = (us) => `${((100 * us) / busy).toFixed(1).padStart(5)}%` +
+  (requests === undefined ? '' : `  ${(us / requests).toFixed(2).padStart(7)} µs/req`)
 const add = (map, key, v) => map.set(key, (map.get(key) ?? 0) + v)
 
 const areas = new Map()
@@ -61,7 +64,8 @@ const print = (title, map, n) => {
   process.stdout.write(`\n${title}\n`)
   for (const [k, v] of [...map].sort((a, b) => b[1] - a[1]).slice(0, n)) process.stdout.write(`  ${pct(v)}  ${k}\n`)
 }
-process.stdout.write(`${file}: ${(total / 1e6).toFixed(2)} s sampled, ${(busy / 1e6).toFixed(2)} s busy (percentages are of busy time)\n`)
+process.stdout.write(`${file}: ${(total / 1e6).toFixed(2)} s sampled, ${(busy / 1e6).toFixed(2)} s busy (percentages are of busy time)` +
+  (requests === undefined ? '' : `, ${(busy / requests).toFixed(1)} µs busy per request`) + '\n')
 print('by area (self time)', areas, top)
 print('functions by self time', selfByFn, top)
 print('functions by total time', inclusive, top)

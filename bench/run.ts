@@ -14,21 +14,23 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus, freemem, totalmem, release, platform, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { join as joinUser, mapLimit } from './lib/api.js'
 import { refreshScenario, scenarios, type Context, type Measured, type Scenario } from './lib/scenarios.js'
-import { ensureBuilt, measureStartup, serviceEnv, startService, type Service } from './lib/service.js'
+import { ensureBuilt, measureStartup, serviceEnv, startService } from './lib/service.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 const USAGE = `usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only a,b,…]
                        [--target URL] [--out FILE] [--server-log FILE] [--profile DIR]
---profile DIR: a fresh service per scenario, run with node --cpu-prof; profiles land in DIR
-               (open them in Chrome DevTools or speedscope; bench/profile-summary.mjs prints the top)
+--service-node-options STR: NODE_OPTIONS for the service only (e.g. "--max-semi-space-size=4")
+--profile DIR: CPU-profile the service during each measured run (not start-up, set-up or warm-up):
+               DIR/<scenario>.cpuprofile, for Chrome DevTools or speedscope;
+               node bench/profile-summary.mjs DIR/<scenario>.cpuprofile prints the heaviest parts
 scenarios: startup, health, mypage, mypage-cookie, verify, refresh, refresh-sync-normal,
            hash-bound, login, join, mixed, mypage-under-login-storm`
 
@@ -42,6 +44,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(root, 'bench', 'results.json') },
     'server-log': { type: 'string' },
     profile: { type: 'string' },
+    'service-node-options': { type: 'string' },
     help: { type: 'boolean', default: false }
   }
 })
@@ -76,11 +79,13 @@ for (const name of only) {
 const wanted = new Set(only.includes('login') ? [...only, 'hash-bound'] : only)
 
 const log = (line: string): void => { process.stderr.write(line + '\n') }
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 /** The service's configuration for the bench: its defaults, the caller's env, and raised rate limits. */
 const benchEnv: Record<string, string> = {
   RATE_LIMIT_LOGIN_MAX: '1000000000',
-  RATE_LIMIT_JOIN_MAX: '1000000000'
+  RATE_LIMIT_JOIN_MAX: '1000000000',
+  ...(args['service-node-options'] === undefined ? {} : { NODE_OPTIONS: args['service-node-options'] })
 }
 
 interface Row extends Measured {
@@ -221,20 +226,39 @@ async function main (): Promise<void> {
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
 
   /** Runs `list` on one service (started here unless --target), one row each. */
-  const runAll = async (list: Scenario[], env: Record<string, string>, flags: string[] = []): Promise<Service | undefined> => {
-    const service = target === undefined ? await startService(root, env, args['server-log'], flags) : undefined
+  const runAll = async (list: Scenario[], env: Record<string, string>): Promise<void> => {
+    const flags = profileDir === undefined ? [] : ['--import', join(root, 'bench', 'lib', 'profile-hook.mjs')]
+    const service = target === undefined ? await startService(root, { ...env, ...(profileDir === undefined ? {} : { BENCH_PROFILE_DIR: profileDir }) }, args['server-log'], flags) : undefined
     const origin = target ?? service?.origin ?? ''
     try {
       const users = list.some((s) => s.name !== 'health') ? await createUsers(origin, runId, connections) : []
-      const ctx: Context = { origin, connections, duration, warmup, users, runId, log, ...(service === undefined ? {} : { serviceCpu: service.cpuSeconds }) }
+      let profiles = 0
+      const profiler = service === undefined || profileDir === undefined
+        ? undefined
+        : {
+            start: async () => { service.signal('SIGWINCH'); await sleep(100) },
+            stop: async () => {
+              service.signal('SIGWINCH')
+              const file = join(profileDir, `profile-${profiles++}.cpuprofile`)
+              for (let i = 0; i < 300 && !existsSync(file); i++) await sleep(100)
+            }
+          }
+      const ctx: Context = {
+        origin, connections, duration, warmup, users, runId, log,
+        ...(service === undefined ? {} : { serviceCpu: service.cpuSeconds }),
+        ...(profiler === undefined ? {} : { profiler })
+      }
       for (const scenario of list) {
         log(`${scenario.name} …`)
         const measured = await scenario.run(ctx)
+        if (profileDir !== undefined && profiles > 0) {
+          const file = join(profileDir, `profile-${profiles - 1}.cpuprofile`)
+          if (existsSync(file)) renameSync(file, join(profileDir, `${scenario.name}.cpuprofile`))
+        }
         const memory = service?.memory()
         rows.push({ name: scenario.name, about: scenario.about, connections, duration, ...measured, ...(memory === undefined ? {} : { rssMb: memory.rss, peakRssMb: memory.peak }) })
         log(`  ${f(measured.rps)} req/s, p99 ${f(measured.latency.p99, 2)} ms, non-2xx ${measured.non2xx}${measured.cpuUsPerRequest === undefined ? '' : `, ${f(measured.cpuUsPerRequest)} µs CPU/req`}${memory === undefined ? '' : `, RSS ${f(memory.rss)} MB`}`)
       }
-      return service
     } finally {
       await service?.stop()
     }
@@ -242,19 +266,11 @@ async function main (): Promise<void> {
 
   const selected = scenarios.filter((s) => wanted.has(s.name))
   let finalRss: number | undefined
-  if (profileDir === undefined) {
-    // One service for all: memory is read after each scenario, so the last figure is after the full bench.
-    const service = await runAll(selected, benchEnv)
-    finalRss = rows.at(-1)?.rssMb
-    results.finalRssMb = finalRss
-    results.peakRssMb = rows.at(-1)?.peakRssMb
-    void service
-  } else {
-    for (const scenario of selected) {
-      await runAll([scenario], benchEnv, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${scenario.name}.cpuprofile`])
-    }
-    log(`profiles: ${profileDir}/*.cpuprofile (summary: node bench/profile-summary.mjs ${profileDir}/<scenario>.cpuprofile)`)
-  }
+  // One service for all: memory is read after each scenario, so the last figure is after the full bench.
+  await runAll(selected, benchEnv)
+  finalRss = rows.at(-1)?.rssMb
+  results.finalRssMb = finalRss
+  results.peakRssMb = rows.at(-1)?.peakRssMb
 
   // The durability trade-off: refresh commits with synchronous=NORMAL (no fsync per commit).
   if (wanted.has('refresh-sync-normal')) {
@@ -262,11 +278,11 @@ async function main (): Promise<void> {
       log('refresh-sync-normal: skipped (needs to start the service itself)')
     } else {
       const scenario = refreshScenario('refresh-sync-normal', 'refresh as above, on a service started with SQLITE_SYNCHRONOUS=normal')
-      await runAll([scenario], { ...benchEnv, SQLITE_SYNCHRONOUS: 'normal' },
-        profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${scenario.name}.cpuprofile`])
+      await runAll([scenario], { ...benchEnv, SQLITE_SYNCHRONOUS: 'normal' })
     }
   }
 
+  if (profileDir !== undefined) log(`profiles: ${profileDir}/<scenario>.cpuprofile (node bench/profile-summary.mjs FILE prints the heaviest parts)`)
   const targets = evaluate(rows, startup, bound, finalRss)
   results.scenarios = rows
   results.targets = targets

@@ -16,6 +16,8 @@ export interface Context {
   log: (line: string) => void
   /** CPU seconds the service has used so far, when the bench runs it. */
   serviceCpu?: () => number | undefined
+  /** With --profile: starts and stops the service's CPU profiler around a measured run. */
+  profiler?: { start: () => Promise<void>, stop: () => Promise<void> }
 }
 
 export type Connection = (i: number) => Array<Step | Dynamic>
@@ -50,11 +52,13 @@ async function measure (ctx: Context, prepare: () => Promise<Connection>): Promi
   return await withCpu(ctx, async () => await load({ origin: ctx.origin, connections: ctx.connections, duration: ctx.duration, connection }))
 }
 
-/** Runs `run`, adding the service's CPU time per response over it. */
-async function withCpu (ctx: Context, run: () => Promise<LoadResult>): Promise<Measured> {
+/** Runs `run`, adding the service's CPU time per response over it (and profiling it with --profile). */
+async function withCpu (ctx: Context, run: () => Promise<LoadResult>, profile = true): Promise<Measured> {
+  if (profile) await ctx.profiler?.start()
   const before = ctx.serviceCpu?.()
   const result = await run()
   const after = ctx.serviceCpu?.()
+  if (profile) await ctx.profiler?.stop()
   if (before === undefined || after === undefined || result.responses === 0) return result
   return { ...result, cpuUsPerRequest: ((after - before) * 1e6) / result.responses }
 }
@@ -188,11 +192,12 @@ export const scenarios: Scenario[] = [
       const run = async (connection: Connection, duration: number): Promise<LoadResult> =>
         await load({ origin: ctx.origin, connections: ctx.connections, duration, connection })
       if (ctx.warmup > 0) await run(mypage, ctx.warmup)
-      const idle = await withCpu(ctx, async () => await run(mypage, ctx.duration))
+      const idle = await withCpu(ctx, async () => await run(mypage, ctx.duration), false)
       // The storm starts first and outlasts the measured mypage run on both ends.
       const storm = run(loginStorm, ctx.duration + 2)
       await new Promise((resolve) => setTimeout(resolve, 1000))
-      const busy = await run(mypage, ctx.duration)
+      // Its CPU per request counts the logins' main-thread work too.
+      const busy = await withCpu(ctx, async () => await run(mypage, ctx.duration))
       const logins = await storm
       return {
         ...busy,

@@ -96,6 +96,7 @@ export interface Service {
   /** Resident set size now and its peak so far, MB (Linux only). */
   memory: () => { rss: number, peak: number } | undefined
   stop: () => Promise<void>
+  signal: (signal: NodeJS.Signals) => void
 }
 
 async function exited (child: ChildProcess, timeoutMs: number): Promise<boolean> {
@@ -141,6 +142,7 @@ export async function startService (root: string, env: Record<string, string>, l
     pid,
     memory: () => memoryOf(pid),
     cpuSeconds: () => cpuSecondsOf(pid),
+    signal: (signal) => { child.kill(signal) },
     async stop () {
       child.kill('SIGTERM')
       if (!await exited(child, 5000)) {
