@@ -21,6 +21,8 @@ export interface Config {
   /** Directory holding the SQLite file and the generated JWT secret. */
   dataDir: string
   sqliteSynchronous: 'full' | 'normal'
+  /** Milliseconds a SQLite statement waits for another connection's lock before failing (then 503). */
+  sqliteBusyTimeout: number
   jwtSecret: string
   /** Seconds. */
   accessTokenLifetime: number
@@ -48,6 +50,7 @@ const schema = {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
     DATABASE_URL: { type: 'string', minLength: 1, default: 'file:./data/auth.db' },
     SQLITE_SYNCHRONOUS: { type: 'string', enum: ['full', 'normal', 'FULL', 'NORMAL'], default: 'full' },
+    SQLITE_BUSY_TIMEOUT: { type: 'integer', minimum: 0, maximum: 600000, default: 5000 },
     JWT_SECRET: { type: 'string' },
     ACCESS_TOKEN_LIFETIME: { type: 'string', default: '300' },
     REFRESH_TOKEN_LIFETIME: { type: 'string', default: '86400' },
@@ -72,6 +75,7 @@ interface RawEnv {
   PORT: number
   DATABASE_URL: string
   SQLITE_SYNCHRONOUS: string
+  SQLITE_BUSY_TIMEOUT: number
   JWT_SECRET?: string
   ACCESS_TOKEN_LIFETIME: string
   REFRESH_TOKEN_LIFETIME: string
@@ -207,6 +211,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     database,
     dataDir,
     sqliteSynchronous: raw.SQLITE_SYNCHRONOUS.toLowerCase() as Config['sqliteSynchronous'],
+    sqliteBusyTimeout: raw.SQLITE_BUSY_TIMEOUT,
     jwtSecret: resolveJwtSecret(raw.JWT_SECRET, dataDir),
     accessTokenLifetime,
     refreshTokenLifetime,

@@ -8,10 +8,10 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const { database, sqliteSynchronous } = app.config
+  const { database, sqliteSynchronous, sqliteBusyTimeout } = app.config
   const store = database.kind === 'postgres'
     ? await openPostgresStore({ url: database.url, onIdleError: (err) => { app.log.warn({ err }, 'PostgreSQL connection lost') } })
-    : openSqliteStore({ path: database.path, synchronous: sqliteSynchronous })
+    : openSqliteStore({ path: database.path, synchronous: sqliteSynchronous, busyTimeout: sqliteBusyTimeout })
   app.decorate('store', store)
   app.addHook('onClose', async () => { await store.close() })
 }, { name: 'store' })

@@ -19,6 +19,8 @@ export interface SqliteOptions {
    * roll back on power loss or an OS crash.
    */
   synchronous: 'full' | 'normal'
+  /** Milliseconds to wait for another connection's lock (SQLITE_BUSY after that); 5000 by default. */
+  busyTimeout?: number
 }
 
 function isUniqueViolation (err: unknown): boolean {
@@ -30,9 +32,9 @@ function isUniqueViolation (err: unknown): boolean {
 }
 
 /** Opens (creating it and its folder if needed), tunes and migrates the SQLite file. */
-export function openSqliteStore ({ path, synchronous }: SqliteOptions): Store {
+export function openSqliteStore ({ path, synchronous, busyTimeout = 5000 }: SqliteOptions): Store {
   mkdirSync(dirname(path), { recursive: true })
-  const sqlite = new Database(path, { timeout: 5000 })
+  const sqlite = new Database(path, { timeout: busyTimeout })
   try {
     sqlite.pragma('journal_mode = WAL')
     sqlite.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`)

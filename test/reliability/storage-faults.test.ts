@@ -1,0 +1,175 @@
+import { execFileSync, spawn } from 'node:child_process'
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join as joinPath } from 'node:path'
+import Database from 'better-sqlite3'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import t, { type Test } from 'tap'
+import { loadConfig } from '../../src/config.js'
+import { projectRoot } from '../../src/paths.js'
+import { bearer, build, join, PASSWORD, post, tempDir, uniqueEmail, type Session } from '../helper.js'
+
+/*
+ * Storage faults: a locked database, a full disk, a read-only file system, a
+ * data directory that cannot be created. At start: one clear line and exit 1.
+ * At run time: 503 SERVICE_UNAVAILABLE with Retry-After in the contract's
+ * shape, never a 500, and nothing half-written — after the fault clears, every
+ * refused operation can be repeated and behaves as if it never happened.
+ */
+
+const NEW_PASSWORD = 'brand-New-passw0rd-5'
+
+function assertUnavailable (t: Test, res: LightMyRequestResponse, what: string): void {
+  t.equal(res.statusCode, 503, `${what}: 503 (${res.body.slice(0, 200)})`)
+  t.match(res.json(), { statusCode: 503, error: 'Service Unavailable', code: 'SERVICE_UNAVAILABLE', message: String }, `${what}: contract shape`)
+  t.ok(Number(res.headers['retry-after']) >= 1, `${what}: Retry-After`)
+  t.notMatch(res.body, /SQLITE|at .*\.(js|ts):\d+/, `${what}: no internals`)
+}
+
+/** A tmpfs of `size` bytes mounted in a fresh temp dir, unmounted and removed at the end; undefined where mounting is not permitted. */
+function mountTmpfs (t: Test, size: number): string | undefined {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'auth-fs-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir], { stdio: 'ignore' })
+  } catch {
+    rmSync(dir, { recursive: true, force: true })
+    return undefined
+  }
+  t.teardown(() => {
+    try { execFileSync('umount', ['-l', dir], { stdio: 'ignore' }) } catch { /* already gone */ }
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return dir
+}
+const remount = (dir: string, options: string): void => { execFileSync('mount', ['-o', `remount,${options}`, dir], { stdio: 'ignore' }) }
+
+/** chattr ±i: an immutable file cannot be written even through descriptors already open (ext4; root). */
+const immutable = (files: string[], on: boolean): void => { execFileSync('chattr', [on ? '+i' : '-i', ...files], { stdio: 'ignore' }) }
+
+// What this machine permits. Where a fault cannot be produced the test says so
+// (skip with the reason) rather than pretending.
+const NO_MOUNT = (() => {
+  const probe: Test = { teardown: (fn: () => void) => { fn() } } as unknown as Test
+  const dir = mountTmpfs(probe, 64 * 1024)
+  return dir === undefined ? 'mounting a tmpfs is not permitted here (needs root with CAP_SYS_ADMIN)' : false
+})()
+const NO_CHATTR = (() => {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'auth-chattr-'))
+  const file = joinPath(dir, 'probe')
+  writeFileSync(file, 'x')
+  try {
+    immutable([file], true)
+    immutable([file], false)
+    return false
+  } catch {
+    return `chattr +i is not supported for ${tmpdir()} here (needs root and ext2/3/4, xfs or btrfs)`
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})()
+
+/** Fills the file system holding `dir` until only `leave` bytes are free; returns a function that frees it again. */
+function fillDisk (dir: string, leave: number): () => void {
+  const filler = joinPath(dir, 'filler')
+  const { bavail, bsize } = statfsSync(dir)
+  const fd = openSync(filler, 'w')
+  try {
+    let remaining = bavail * bsize - leave
+    const chunk = Buffer.alloc(64 * 1024)
+    while (remaining > 0) {
+      try {
+        remaining -= writeSync(fd, chunk, 0, Math.min(chunk.length, remaining))
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break
+        throw err
+      }
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return () => { unlinkSync(filler) }
+}
+
+function integrity (path: string): string {
+  const db = new Database(path, { readonly: true })
+  try { return String(db.pragma('integrity_check', { simple: true })) } finally { db.close() }
+}
+
+const login = async (app: FastifyInstance, email: string, password = PASSWORD) => await post(app, '/account/login', { email, password })
+const verify = async (app: FastifyInstance, token: string) => await post(app, '/account/token/verify', { token })
+
+/** Runs the real server with `env`; resolves with its exit code and stderr. */
+async function startFailure (env: Record<string, string>): Promise<{ code: number | null, stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: projectRoot,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => { stderr += String(d) })
+  // A server that starts after all must not hang the test: it is stopped and reported.
+  const timer = setTimeout(() => { stderr += '\n(still running after 30 s: killed)'; child.kill('SIGKILL') }, 30000)
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  clearTimeout(timer)
+  return { code, stderr: stderr.trim() }
+}
+
+t.test('SQLITE_BUSY_TIMEOUT is validated like every variable', async (t) => {
+  t.equal(loadConfig({ SQLITE_BUSY_TIMEOUT: '250', JWT_SECRET: 'k'.repeat(32) }).sqliteBusyTimeout, 250)
+  t.equal(loadConfig({ JWT_SECRET: 'k'.repeat(32) }).sqliteBusyTimeout, 5000, 'default 5 s')
+  for (const bad of ['-1', 'soon', '1.5', '600001']) {
+    t.throws(() => loadConfig({ SQLITE_BUSY_TIMEOUT: bad, JWT_SECRET: 'k'.repeat(32) }), { name: 'ConfigError', variable: 'SQLITE_BUSY_TIMEOUT' }, bad)
+  }
+})
+
+t.test('a database locked by another process: writes get 503 + Retry-After, reads go on, nothing half-done', async (t) => {
+  const dir = tempDir(t)
+  const path = joinPath(dir, 'auth.db')
+  const app = await build(t, { DATABASE_URL: path, SQLITE_BUSY_TIMEOUT: '50' })
+  const a = await join(app)
+  const b = await join(app)
+  const c = await join(app)
+  const newEmail = uniqueEmail()
+
+  const other = new Database(path)
+  t.teardown(() => { if (other.open) other.close() })
+  other.exec('BEGIN EXCLUSIVE')
+
+  assertUnavailable(t, await post(app, '/account/join', { email: newEmail, password: PASSWORD }), 'join')
+  assertUnavailable(t, await login(app, a.email), 'login')
+  assertUnavailable(t, await post(app, '/account/token/refresh', { refresh: a.refresh }), 'refresh')
+  assertUnavailable(t, await post(app, '/account/logout', { refresh: b.refresh }), 'logout')
+  assertUnavailable(t, await post(app, '/account/logout', { all: true }, bearer(b.access)), 'logout all')
+  assertUnavailable(t, await post(app, '/account/password/change', { old_password: PASSWORD, new_password: NEW_PASSWORD }, bearer(c.access)), 'password change')
+  // WAL: readers are not blocked by a writer.
+  t.equal((await app.inject({ url: '/account/mypage', headers: bearer(a.access) })).statusCode, 200, 'mypage still answers')
+  t.equal((await verify(app, a.refresh)).statusCode, 200, 'verify still answers')
+
+  other.exec('ROLLBACK')
+  other.close()
+
+  t.equal((await post(app, '/account/join', { email: newEmail, password: PASSWORD })).statusCode, 201, 'the refused join can be repeated (no half-written user)')
+  t.equal((await post(app, '/account/token/refresh', { refresh: a.refresh })).statusCode, 200, 'the refused refresh did not rotate the token')
+  t.equal((await verify(app, b.refresh)).statusCode, 200, 'the refused logouts revoked nothing')
+  t.equal((await login(app, c.email, NEW_PASSWORD)).json().code, 'INVALID_CREDENTIALS', 'the refused password change changed nothing')
+  t.equal((await verify(app, c.refresh)).statusCode, 200, '…and revoked nothing')
+  t.equal((await login(app, c.email)).statusCode, 200)
+})
+
+t.test('a database held exclusively by another process: the start fails (SQLITE_BUSY), and succeeds once it is released', async (t) => {
+  const dir = tempDir(t)
+  const path = joinPath(dir, 'auth.db')
+  const app = await build(t, { DATABASE_URL: path, SQLITE_BUSY_TIMEOUT: '50' })
+  const a = await join(app)
+  await app.close()
+  // With the service's connection closed, another process takes the file exclusively…
+  const other = new Database(path)
+  t.teardown(() => { if (other.open) other.close() })
+  other.pragma('locking_mode = EXCLUSIVE')
+  other.exec('BEGIN EXCLUSIVE; UPDATE users SET name = name; COMMIT')
+  // …so the service cannot even start on it: one clear line, no stack.
+  await t.rejects(build(t, { DATABASE_URL: path, SQLITE_BUSY_TIMEOUT: '50' }), { code: /^SQLITE_BUSY/ }, 'a start on a locked file fails with SQLITE_BUSY')
+  other.close()
+  const again = await build(t, { DATABASE_URL: path, SQLITE_BUSY_TIMEOUT: '50' })
+  t.equal((await login(again, a.email)).statusCode, 200, 'once released, the service starts and the data is intact')
+})
