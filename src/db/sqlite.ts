@@ -31,6 +31,20 @@ function isUniqueViolation (err: unknown): boolean {
   return false
 }
 
+/**
+ * SQLite quietly opens a file it may not write (read-only file system or file)
+ * read-only, and an up-to-date migration writes nothing: the service would
+ * start and answer 503 to every write. Writing the header's user_version (to
+ * its own value) makes the start fail instead, naming the file.
+ */
+function assertWritable (sqlite: Database.Database, path: string): void {
+  try {
+    sqlite.pragma(`user_version = ${Number(sqlite.pragma('user_version', { simple: true }))}`)
+  } catch (err) {
+    throw new Error(`SQLite database ${path} cannot be written (${(err as Error).message})`, { cause: err })
+  }
+}
+
 /** Opens (creating it and its folder if needed), tunes and migrates the SQLite file. */
 export function openSqliteStore ({ path, synchronous, busyTimeout = 5000 }: SqliteOptions): Store {
   mkdirSync(dirname(path), { recursive: true })
@@ -39,6 +53,7 @@ export function openSqliteStore ({ path, synchronous, busyTimeout = 5000 }: Sqli
     sqlite.pragma('journal_mode = WAL')
     sqlite.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     sqlite.pragma('foreign_keys = ON')
+    assertWritable(sqlite, path)
     const db = drizzle({ client: sqlite, schema })
     migrate(db, { migrationsFolder: migrationsDir.sqlite })
     return createStore(sqlite, db)

@@ -173,3 +173,49 @@ t.test('a database held exclusively by another process: the start fails (SQLITE_
   const again = await build(t, { DATABASE_URL: path, SQLITE_BUSY_TIMEOUT: '50' })
   t.equal((await login(again, a.email)).statusCode, 200, 'once released, the service starts and the data is intact')
 })
+
+t.test('storage that cannot be used at start: one clear line naming the problem, exit 1', async (t) => {
+  const base = tempDir(t)
+  writeFileSync(joinPath(base, 'a-file'), 'not a directory')
+  const ro = NO_MOUNT === false ? mountTmpfs(t, 1024 * 1024) : undefined
+  const cases: Array<[string, Record<string, string>, RegExp]> = [
+    ['data directory under a regular file (generated secret)', { DATABASE_URL: joinPath(base, 'a-file', 'data', 'auth.db') },
+      /^Invalid configuration: DATABASE_URL data directory .* cannot be created: ENOTDIR/],
+    ['data directory under a regular file (JWT_SECRET given)', { DATABASE_URL: joinPath(base, 'a-file', 'data', 'auth.db'), JWT_SECRET: 'k'.repeat(32) },
+      /^Cannot start: ENOTDIR/]
+  ]
+  if (ro !== undefined) {
+    mkdirSync(joinPath(ro, 'data'))
+    // An existing database (and generated secret) on a file system mounted read-only.
+    const existing = await build(t, { DATABASE_URL: joinPath(ro, 'existing', 'auth.db') })
+    await join(existing)
+    await existing.close()
+    remount(ro, 'ro')
+    cases.push(
+      ['existing database on a read-only file system (generated secret)', { DATABASE_URL: joinPath(ro, 'existing', 'auth.db') },
+        /^Invalid configuration: JWT_SECRET is not set and .* cannot be used: EROFS: read-only file system/],
+      // (WAL needs its -shm file: on a read-only file system SQLite cannot open the database at all.)
+      ['existing database on a read-only file system (JWT_SECRET given)', { DATABASE_URL: joinPath(ro, 'existing', 'auth.db'), JWT_SECRET: 'k'.repeat(32) },
+        /^Cannot start: (unable to open database file|SQLite database .* cannot be written)/],
+      ['read-only data directory (generated secret)', { DATABASE_URL: joinPath(ro, 'data', 'auth.db') }, /^Invalid configuration: JWT_SECRET is not set and .* cannot be written: EROFS/],
+      ['read-only data directory (JWT_SECRET given)', { DATABASE_URL: joinPath(ro, 'data', 'auth.db'), JWT_SECRET: 'k'.repeat(32) }, /^Cannot start: .*(read-only|readonly|unable to open)/i]
+    )
+  } else {
+    t.comment(`read-only cases not run: ${String(NO_MOUNT)}`)
+  }
+  if (NO_CHATTR === false) {
+    const path = joinPath(base, 'immutable', 'auth.db')
+    const existing = await build(t, { DATABASE_URL: path })
+    await existing.close()
+    immutable([path], true)
+    t.teardown(() => { immutable([path], false) })
+    cases.push(['immutable database file', { DATABASE_URL: path }, /^Cannot start: SQLite database .* cannot be written \(attempt to write a readonly database\)$/])
+  }
+  const results = await Promise.all(cases.map(async ([, env]) => await startFailure(env)))
+  cases.forEach(([what, , line], i) => {
+    const { code, stderr } = results[i]!
+    t.equal(code, 1, `${what}: exit 1`)
+    t.match(stderr, line, `${what}: ${stderr}`)
+    t.equal(stderr.split('\n').length, 1, `${what}: one line`)
+  })
+})
