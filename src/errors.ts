@@ -16,7 +16,9 @@ export const TokenRevokedError = createError('TOKEN_REVOKED', 'Token has been re
 export const InvalidPasswordError = createError('INVALID_PASSWORD', 'Your old password was entered incorrectly.', 400)
 export const CsrfFailedError = createError('CSRF_FAILED', 'CSRF check failed: the X-CSRF-Token header must match the csrf_token cookie.', 403)
 export const StorageUnavailableError = createError('SERVICE_UNAVAILABLE', 'The service cannot reach its storage; try again shortly.', 503)
-export const ShuttingDownError = createError('SERVICE_UNAVAILABLE', 'The service is shutting down; try again shortly.', 503)
+// Answered as SERVICE_UNAVAILABLE; a code of its own because @fastify/error's
+// instanceof compares codes (a storage error must not pass for this one).
+export const ShuttingDownError = createError('SHUTTING_DOWN', 'The service is shutting down; try again shortly.', 503)
 
 /** A field-level validation failure raised by domain rules the JSON schema cannot express. */
 export class FieldValidationError extends Error {

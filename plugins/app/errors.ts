@@ -96,6 +96,7 @@ export default fp(async (app) => {
       message = 'Invalid request: ' + details.map((d) => `${d.field} ${d.message}`).join('; ')
     } else if (err instanceof ShuttingDownError) {
       // A new request while closing: another instance (or this one restarted) can take it.
+      code = 'SERVICE_UNAVAILABLE'
       void reply.header('retry-after', '1')
     } else if (storageCode(err) !== undefined) {
       statusCode = 503
