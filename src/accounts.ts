@@ -59,7 +59,7 @@ export function createAccountService ({ store, hasher, tokens, now = Date.now }:
       checkPassword(input.password, { email, name: input.name })
       // Cheap early answer; the unique index still decides races.
       if (await store.users.byEmail(email) !== undefined) throw new EmailTakenError()
-      const user = await store.users.create({
+      const user = {
         id: randomUUID(),
         email,
         passwordHash: await hasher.hash(input.password),
@@ -70,8 +70,11 @@ export function createAccountService ({ store, hasher, tokens, now = Date.now }:
         dateJoined: new Date(now()),
         // Joining logs the user in (tokens are issued), as dj-rest-auth's register does.
         lastLogin: new Date(now())
-      })
-      return { user, tokens: await tokens.issue(user) }
+      }
+      // The user and its first refresh token are written in one transaction:
+      // a join that fails (disk full, I/O error) can simply be repeated.
+      const first = tokens.firstLogin(user)
+      return { user: await store.users.create(user, first.row), tokens: first.pair }
     },
 
     /**

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { Store, User } from './db/store.js'
+import type { NewRefreshToken, Store, User } from './db/store.js'
 import { TokenInvalidError, TokenRevokedError } from './errors.js'
 
 export type TokenType = 'access' | 'refresh'
@@ -79,7 +79,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
   }
 
   /** Signs a pair; the refresh token is stored in `familyId` (a new login when omitted). */
-  function mint (user: User, familyId: string) {
+  function mint (user: Pick<User, 'id' | 'email'>, familyId: string): { pair: TokenPair, row: NewRefreshToken } {
     const iat = seconds()
     const base = { iat, sub: user.id, user_id: user.id }
     const refreshJti = randomUUID()
@@ -93,6 +93,14 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
 
   return {
     decode,
+
+    /**
+     * The pair of a user about to be created, and the row to store with it
+     * (Store.users.create's `firstToken`: a join is one transaction).
+     */
+    firstLogin (user: Pick<User, 'id' | 'email'>): { pair: TokenPair, row: NewRefreshToken } {
+      return mint(user, randomUUID())
+    },
 
     /** A new login: a fresh token family. */
     async issue (user: User): Promise<TokenPair> {

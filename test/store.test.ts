@@ -108,6 +108,19 @@ for (const [kind, open] of implementations) {
       t.equal(taken.length, 9, 'every other one gets EmailTakenError')
     })
 
+    t.test('create with a first token stores both in one transaction, or neither', async (t) => {
+      const u = newUser()
+      const token = newToken(u.id)
+      await store.users.create(u, token)
+      t.equal((await store.refreshTokens.byId(token.id))?.userId, u.id, 'the token is stored with the user')
+      // A first token that cannot be stored (its id is taken) takes the user down with it.
+      const v = newUser()
+      await t.rejects(store.users.create(v, newToken(v.id, randomUUID(), { id: token.id })))
+      t.equal(await store.users.byId(v.id), undefined, 'no user without its token')
+      t.equal(await store.users.byEmail(v.email), undefined)
+      t.ok(await store.users.create(v), 'the email is still free')
+    })
+
     t.test('recordLogin sets last_login, and replaces the hash only when rehashed', async (t) => {
       const u = await store.users.create(newUser())
       const at = new Date(Date.UTC(2026, 10, 22, 10, 5, 0, 456))

@@ -236,11 +236,20 @@ function createStore (pool: pg.Pool, db: Db): Store {
 
   return {
     users: {
-      create: guard(async (user) => {
+      create: guard(async (user, firstToken) => {
         try {
-          const [row] = await db.insert(users).values(user).returning()
-          if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
-          return row
+          const insert = async (q: Tx | typeof db) => {
+            const [row] = await q.insert(users).values(user).returning()
+            if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
+            return row
+          }
+          if (firstToken === undefined) return await insert(db)
+          // A join: the user and its first refresh token, or neither.
+          return await inTransaction(async (tx) => {
+            const row = await insert(tx)
+            await txInsertToken(tx, firstToken)
+            return row
+          })
         } catch (err) {
           if (codeOf(unwrap(err)) === '23505') throw new EmailTakenError()
           throw err

@@ -7,7 +7,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import { EmailTakenError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.js'
-import type { NewRefreshToken, Store } from './store.js'
+import type { NewRefreshToken, NewUser, Store } from './store.js'
 
 const { users, refreshTokens } = schema
 
@@ -92,6 +92,16 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     return 'reused' as const
   })
 
+  // `.all()`, not `.get()`: better-sqlite3's get() stops at the first row and
+  // drops the error of the commit that follows (disk full, I/O error), so it
+  // would return a user that was never stored.
+  const createUser = sqlite.transaction((user: NewUser, firstToken: NewRefreshToken | undefined) => {
+    const [row] = db.insert(users).values(user).returning().all()
+    if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
+    if (firstToken !== undefined) insertToken.run(firstToken)
+    return row
+  })
+
   const changePassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, now: number) => {
     db.update(users).set({ passwordHash }).where(eq(users.id, id)).run()
     revokeUser.run({ userId: id, now })
@@ -100,9 +110,9 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
 
   return {
     users: {
-      async create (user) {
+      async create (user, firstToken) {
         try {
-          return db.insert(users).values(user).returning().get()
+          return createUser.immediate(user, firstToken)
         } catch (err) {
           if (isUniqueViolation(err)) throw new EmailTakenError()
           throw err

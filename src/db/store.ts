@@ -38,8 +38,12 @@ export type RotateOutcome =
  */
 export interface Store {
   users: {
-    /** Throws EmailTakenError when the (lower-cased) email exists. */
-    create: (user: NewUser) => Promise<User>
+    /**
+     * Throws EmailTakenError when the (lower-cased) email exists. With
+     * `firstToken`, the user and that refresh token are stored in one
+     * transaction: a join that fails leaves no user behind.
+     */
+    create: (user: NewUser, firstToken?: NewRefreshToken) => Promise<User>
     byId: (id: string) => Promise<User | undefined>
     byEmail: (email: string) => Promise<User | undefined>
     /** Sets last_login, and replaces the hash when it was re-hashed with current parameters. */

@@ -174,6 +174,90 @@ t.test('a database held exclusively by another process: the start fails (SQLITE_
   t.equal((await login(again, a.email)).statusCode, 200, 'once released, the service starts and the data is intact')
 })
 
+t.test('a full disk: 503 + Retry-After at every fill level, and no operation half-done', { skip: NO_MOUNT }, async (t) => {
+  // 16 MiB: room for the WAL to reach its ~4 MB auto-checkpoint size once the filler is gone.
+  const dir = mountTmpfs(t, 16 * 1024 * 1024)!
+  const path = joinPath(dir, 'auth.db')
+  const app = await build(t, { DATABASE_URL: path, SQLITE_BUSY_TIMEOUT: '50' })
+  let outcomes = { ok: 0, unavailable: 0 }
+  const count = (res: LightMyRequestResponse, ok: number): boolean => {
+    t.ok(res.statusCode === ok || res.statusCode === 503, `${res.statusCode} is ${ok} or 503 (${res.body.slice(0, 120)})`)
+    if (res.statusCode === 503) assertUnavailable(t, res, 'full disk')
+    if (res.statusCode === ok) outcomes.ok++
+    else outcomes.unavailable++
+    return res.statusCode === ok
+  }
+
+  // Sweep the free space left, page by page, so that every write of every
+  // operation is, at some step, the one that meets the full disk.
+  for (let leave = 0; leave <= 96 * 1024; leave += 4096) {
+    const s: Session = await join(app)
+    const s2: Session = await join(app)
+    const email = uniqueEmail()
+    const free = fillDisk(dir, leave)
+    const joined = await post(app, '/account/join', { email, password: PASSWORD })
+    const loggedIn = await login(app, s.email)
+    const refreshed = await post(app, '/account/token/refresh', { refresh: s.refresh })
+    const loggedOut = await post(app, '/account/logout', { refresh: s2.refresh })
+    const changed = await post(app, '/account/password/change', { old_password: PASSWORD, new_password: NEW_PASSWORD }, bearer(s2.access))
+    free()
+
+    const where = `(${leave / 1024} KiB left)`
+    if (count(joined, 201)) t.equal((await login(app, email)).statusCode, 200, `join ${where}: the user can log in`)
+    else t.equal((await post(app, '/account/join', { email, password: PASSWORD })).statusCode, 201, `join ${where}: refused, so the email is still free`)
+    if (count(loggedIn, 200)) t.equal((await verify(app, loggedIn.json().refresh)).statusCode, 200, `login ${where}: its token is stored`)
+    if (count(refreshed, 200)) {
+      t.equal((await verify(app, s.refresh)).json().code, 'TOKEN_REVOKED', `refresh ${where}: the old token is revoked`)
+      t.equal((await verify(app, refreshed.json().refresh)).statusCode, 200, `refresh ${where}: the new one is stored`)
+    } else {
+      t.equal((await verify(app, s.refresh)).statusCode, 200, `refresh ${where}: refused, so the token is still live`)
+    }
+    if (count(loggedOut, 200)) t.equal((await verify(app, s2.refresh)).json().code, 'TOKEN_REVOKED', `logout ${where}: revoked`)
+    else t.equal((await verify(app, s2.refresh)).statusCode, 200, `logout ${where}: refused, so nothing was revoked`)
+    const newWorks = (await login(app, s2.email, NEW_PASSWORD)).statusCode === 200
+    const oldWorks = (await login(app, s2.email)).statusCode === 200
+    if (count(changed, 200)) t.ok(newWorks && !oldWorks, `password change ${where}: the new password, only`)
+    else t.ok(oldWorks && !newWorks, `password change ${where}: refused, so the old password, only`)
+  }
+  t.ok(outcomes.unavailable > 0, `some operations met the full disk (${JSON.stringify(outcomes)})`)
+  t.ok(outcomes.ok > 0, 'and some fitted')
+  await app.close()
+  t.equal(integrity(path), 'ok', 'integrity_check after the sweep')
+  outcomes = { ok: 0, unavailable: 0 }
+})
+
+t.test('database files that become unwritable at run time: 503 + Retry-After for writes, recovery after', { skip: NO_CHATTR }, async (t) => {
+  // A file system cannot be remounted read-only under a process writing to it
+  // (EBUSY), so the files themselves are made immutable: every write through
+  // the open descriptors then fails (EPERM), as on a file system gone read-only.
+  // (The -shm file is memory-mapped; SQLite needs it writable or the process
+  // dies of SIGBUS, so it is left alone.)
+  const dir = tempDir(t)
+  const path = joinPath(dir, 'auth.db')
+  const app = await build(t, { DATABASE_URL: path })
+  const a = await join(app)
+  const b = await join(app)
+  const email = uniqueEmail()
+  const files = [path, `${path}-wal`]
+  immutable(files, true)
+  try {
+    assertUnavailable(t, await post(app, '/account/join', { email, password: PASSWORD }), 'join')
+    assertUnavailable(t, await login(app, a.email), 'login')
+    assertUnavailable(t, await post(app, '/account/token/refresh', { refresh: a.refresh }), 'refresh')
+    assertUnavailable(t, await post(app, '/account/logout', { refresh: b.refresh }), 'logout')
+    assertUnavailable(t, await post(app, '/account/password/change', { old_password: PASSWORD, new_password: NEW_PASSWORD }, bearer(b.access)), 'password change')
+    t.equal((await app.inject({ url: '/account/mypage', headers: bearer(a.access) })).statusCode, 200, 'reads still answer')
+  } finally {
+    immutable(files, false)
+  }
+  t.equal((await post(app, '/account/join', { email, password: PASSWORD })).statusCode, 201, 'the refused join can be repeated')
+  t.equal((await post(app, '/account/token/refresh', { refresh: a.refresh })).statusCode, 200, 'the refused refresh changed nothing')
+  t.equal((await verify(app, b.refresh)).statusCode, 200, 'the refused logout revoked nothing')
+  t.equal((await login(app, b.email)).statusCode, 200, 'the refused password change changed nothing')
+  await app.close()
+  t.equal(integrity(path), 'ok')
+})
+
 t.test('storage that cannot be used at start: one clear line naming the problem, exit 1', async (t) => {
   const base = tempDir(t)
   writeFileSync(joinPath(base, 'a-file'), 'not a directory')
