@@ -70,6 +70,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     // shape and Retry-After).
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // A malformed URL (bad %-encoding) is answered by the error handler, in the
+    // contract's shape, not with Fastify's own body (code FST_ERR_BAD_URL).
+    frameworkErrors: (err, request, reply) => { void request.server.errorHandler(err, request, reply) },
     ajv: {
       // Bodies are checked as sent: no type coercion, no silent removal of
       // unknown fields (they are an error), every problem reported at once.
