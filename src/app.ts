@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Writable } from 'node:stream'
@@ -29,6 +31,26 @@ const redact = {
     '*.password_hash', 'password_hash'
   ],
   censor: '[redacted]'
+}
+
+/**
+ * What Node's HTTP parser refuses before a request exists (headers over 16 KiB,
+ * bytes not allowed in HTTP, smuggling shapes, a client too slow to send its
+ * headers), answered in the contract's error shape rather than Fastify's
+ * default body without `code`. The connection is then closed, as Node's own
+ * default does.
+ */
+function clientErrorHandler (err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [statusCode, code, message] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'REQUEST_HEADER_FIELDS_TOO_LARGE', 'Request headers are larger than 16 KiB.']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'REQUEST_TIMEOUT', 'The request was not received in time.']
+      : [400, 'VALIDATION_ERROR', 'Malformed HTTP request.']
+  const error = STATUS_CODES[statusCode] ?? 'Error'
+  const body = JSON.stringify({ statusCode, error, code, message })
+  if (!socket.writable) { socket.destroy(); return }
+  socket.end(`HTTP/1.1 ${statusCode} ${error}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }
 
 export function loggerOptions (config: Config, stream?: Writable): FastifyServerOptions['logger'] {
@@ -73,6 +95,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     // A malformed URL (bad %-encoding) is answered by the error handler, in the
     // contract's shape, not with Fastify's own body (code FST_ERR_BAD_URL).
     frameworkErrors: (err, request, reply) => { void request.server.errorHandler(err, request, reply) },
+    clientErrorHandler,
     ajv: {
       // Bodies are checked as sent: no type coercion, no silent removal of
       // unknown fields (they are an error), every problem reported at once.

@@ -15,7 +15,8 @@ import { envNumber } from './lib/http.js'
  * - never a 5xx;
  * - every error is the contract's JSON shape (statusCode/error/code/message,
  *   optional details), without a stack, with WWW-Authenticate on a 401;
- * - a rejected request (4xx) changes nothing in the database.
+ * - a rejected request (4xx) changes nothing in the database (except reuse
+ *   of a rotated refresh token, which the contract answers by revoking its family).
  * FUZZ_RUNS (default 100 per property) and FUZZ_SEED (fixed by default, so CI
  * is reproducible) are the knobs; fast-check prints seed and path on failure.
  */
@@ -87,7 +88,8 @@ async function probe (w: World, options: InjectOptions): Promise<LightMyRequestR
   const problem = options.method === 'HEAD' ? (res.statusCode >= 500 ? `5xx: ${res.statusCode}` : undefined) : shapeProblem(res)
   const what = `${String(options.method)} ${String(options.url)} ${JSON.stringify(options.headers ?? {}).slice(0, 300)} ${String(options.payload ?? '').slice(0, 300)}`
   if (problem !== undefined) throw new Error(`${problem}\n  request: ${what}`)
-  if (res.statusCode >= 400 && w.snapshot() !== before) throw new Error(`a rejected request (${res.statusCode} ${res.body.slice(0, 200)}) changed the database\n  request: ${what}`)
+  // (TOKEN_REVOKED is the one refusal that must write: reuse of a rotated token revokes its family.)
+  if (res.statusCode >= 400 && code !== 'TOKEN_REVOKED' && w.snapshot() !== before) throw new Error(`a rejected request (${res.statusCode} ${res.body.slice(0, 200)}) changed the database\n  request: ${what}`)
   if (Object.getOwnPropertyNames(Object.prototype).join(',') !== protoBefore || ({} as Record<string, unknown>).isAdmin !== undefined) {
     throw new Error(`Object.prototype was polluted\n  request: ${what}`)
   }
