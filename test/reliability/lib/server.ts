@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { projectRoot } from '../../../src/paths.js'
 
@@ -43,10 +44,13 @@ function serverEnv (env: Record<string, string>): NodeJS.ProcessEnv {
  * if it exits first. The line is logged at `info`, so LOG_LEVEL stays `info`
  * unless the caller overrides it (and then must not expect to see it).
  */
-export async function startServer (env: Record<string, string>): Promise<ServerProcess> {
+export async function startServer (env: Record<string, string>, options: { quiet?: boolean } = {}): Promise<ServerProcess> {
+  // Quiet: warnings only (no per-request lines), so the port is chosen here and
+  // readiness is polled on /health instead of read from the log.
+  const port = options.quiet === true ? await freePort() : 0
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: projectRoot,
-    env: serverEnv({ LOG_LEVEL: 'info', ...env }),
+    env: serverEnv({ LOG_LEVEL: 'info', ...env, ...(options.quiet === true ? { LOG_LEVEL: 'warn', PORT: String(port) } : {}) }),
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const lines: string[] = []
@@ -61,8 +65,33 @@ export async function startServer (env: Record<string, string>): Promise<ServerP
       if (match?.[1] !== undefined) resolve(match[1])
     })
     void exited.then(({ code, signal }) => reject(new Error(`server exited (${String(code ?? signal)}) before listening:\n${lines.join('\n').slice(-4000)}`)))
+    if (options.quiet === true) void pollHealth(`http://127.0.0.1:${port}`, exited).then(resolve, reject)
   })
   return { child, pid: child.pid!, url, lines, exited }
+}
+
+/** A port that was free a moment ago (the quiet start cannot read the one the server picks). */
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.on('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+async function pollHealth (url: string, exited: Promise<unknown>): Promise<string> {
+  let gone = false
+  void exited.then(() => { gone = true })
+  while (!gone) {
+    try {
+      if ((await fetch(`${url}/health`)).status === 200) return url
+    } catch { /* not listening yet */ }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error('server exited before answering /health')
 }
 
 /** Sends `signal` unless the process is gone; resolves when it has exited. */
