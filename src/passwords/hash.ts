@@ -1,6 +1,35 @@
-import { Algorithm, hash, verify } from '@node-rs/argon2'
+import { availableParallelism } from 'node:os'
+import { Algorithm, hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2'
 
 export interface Argon2Params { memoryCost: number, timeCost: number, parallelism: number }
+
+/**
+ * How many argon2 computations may run at once: one core is always left to the
+ * event loop, so that a burst of logins (or a credential-stuffing attack) slows
+ * logins down rather than every other request. At most 3, so that libuv's
+ * default pool of 4 threads keeps one for file and DNS work.
+ */
+export function defaultHashConcurrency (cores = availableParallelism()): number {
+  return Math.max(1, Math.min(cores - 1, 3))
+}
+
+/** Runs the given tasks at most `max` at a time, the others waiting in order (FIFO). */
+export function limitConcurrency (max: number) {
+  let active = 0
+  const waiting: Array<() => void> = []
+  return async function run<T> (task: () => Promise<T>): Promise<T> {
+    if (active < max) active++
+    else await new Promise<void>((resolve) => waiting.push(resolve))
+    try {
+      return await task()
+    } finally {
+      // The slot passes straight to the next waiting task, if any.
+      const next = waiting.shift()
+      if (next !== undefined) next()
+      else active--
+    }
+  }
+}
 
 /**
  * argon2id through @node-rs/argon2, whose hash and verify run on libuv's
@@ -8,8 +37,11 @@ export interface Argon2Params { memoryCost: number, timeCost: number, parallelis
  * The result is a PHC string carrying its own parameters, so they can be
  * raised later and old hashes upgraded at the next successful login.
  */
-export function createPasswordHasher (params: Argon2Params) {
+export function createPasswordHasher (params: Argon2Params, concurrency = defaultHashConcurrency()) {
   const options = { algorithm: Algorithm.Argon2id, ...params }
+  const limit = limitConcurrency(concurrency)
+  const hash = async (password: string, opts: typeof options): Promise<string> => await limit(async () => await argon2Hash(password, opts))
+  const verify = async (stored: string, password: string): Promise<boolean> => await limit(async () => await argon2Verify(stored, password))
   // A real hash of a random string, verified against when the email is unknown,
   // so a login for a missing account costs the same as one for a real account.
   let decoy: Promise<string> | undefined
