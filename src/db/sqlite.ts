@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { and, eq, isNull, lt, sql } from 'drizzle-orm'
@@ -45,6 +45,32 @@ function assertWritable (sqlite: Database.Database, path: string): void {
   }
 }
 
+/**
+ * Runs a write only while the file at `path` is still the file opened. A data
+ * directory removed or replaced (a restore) under a running service would
+ * otherwise take every later write into an unlinked file: acknowledged, then
+ * lost at the next start (SQLite does not notice in WAL mode). Checked before
+ * the write (nothing goes into a file that is gone) and after it (a write that
+ * raced with the removal is not acknowledged). The error carries SQLite's own
+ * code for this case, which the error handler answers 503.
+ */
+function guardFile (path: string): <T>(write: () => T) => T {
+  const { dev, ino } = statSync(path)
+  const check = (): void => {
+    let now
+    try { now = statSync(path) } catch { now = undefined }
+    if (now?.dev !== dev || now.ino !== ino) {
+      throw Object.assign(new Error(`SQLite database ${path} was removed or replaced while in use; restart the service`), { code: 'SQLITE_READONLY_DBMOVED' })
+    }
+  }
+  return (write) => {
+    check()
+    const result = write()
+    check()
+    return result
+  }
+}
+
 /** Opens (creating it and its folder if needed), tunes and migrates the SQLite file. */
 export function openSqliteStore ({ path, synchronous, busyTimeout = 5000 }: SqliteOptions): Store {
   mkdirSync(dirname(path), { recursive: true })
@@ -56,14 +82,14 @@ export function openSqliteStore ({ path, synchronous, busyTimeout = 5000 }: Sqli
     assertWritable(sqlite, path)
     const db = drizzle({ client: sqlite, schema })
     migrate(db, { migrationsFolder: migrationsDir.sqlite })
-    return createStore(sqlite, db)
+    return createStore(sqlite, db, guardFile(path))
   } catch (err) {
     sqlite.close()
     throw err
   }
 }
 
-function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<typeof schema>>): Store {
+function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<typeof schema>>, write: <T>(fn: () => T) => T): Store {
   const p = sql.placeholder
   // Hot statements are prepared once.
   const userById = db.select().from(users).where(eq(users.id, p('id'))).prepare()
@@ -112,7 +138,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     users: {
       async create (user, firstToken) {
         try {
-          return createUser.immediate(user, firstToken)
+          return write(() => createUser.immediate(user, firstToken))
         } catch (err) {
           if (isUniqueViolation(err)) throw new EmailTakenError()
           throw err
@@ -121,23 +147,23 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async byId (id) { return userById.get({ id }) },
       async byEmail (email) { return userByEmail.get({ email }) },
       async recordLogin (id, at, rehashed) {
-        db.update(users).set(rehashed === undefined ? { lastLogin: at } : { lastLogin: at, passwordHash: rehashed })
-          .where(eq(users.id, id)).run()
+        write(() => db.update(users).set(rehashed === undefined ? { lastLogin: at } : { lastLogin: at, passwordHash: rehashed })
+          .where(eq(users.id, id)).run())
       },
-      async setActive (id, active) { db.update(users).set({ isActive: active }).where(eq(users.id, id)).run() },
-      async remove (id) { db.delete(users).where(eq(users.id, id)).run() },
+      async setActive (id, active) { write(() => db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()) },
+      async remove (id) { write(() => db.delete(users).where(eq(users.id, id)).run()) },
       async changePassword (id, passwordHash, next, now) {
-        changePassword.immediate(id, passwordHash, next, now)
+        write(() => changePassword.immediate(id, passwordHash, next, now))
       }
     },
     refreshTokens: {
-      async add (token) { insertToken.run(token) },
+      async add (token) { write(() => insertToken.run(token)) },
       async byId (id) { return tokenById.get({ id }) },
-      async rotate (id, next, now) { return rotate.immediate(id, next, now) },
-      async revokeFamily (familyId, now) { return revokeFamily.run({ familyId, now }).changes },
-      async revokeUser (userId, now) { return revokeUser.run({ userId, now }).changes },
+      async rotate (id, next, now) { return write(() => rotate.immediate(id, next, now)) },
+      async revokeFamily (familyId, now) { return write(() => revokeFamily.run({ familyId, now }).changes) },
+      async revokeUser (userId, now) { return write(() => revokeUser.run({ userId, now }).changes) },
       async purgeExpired (now) {
-        return db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)).run().changes
+        return write(() => db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)).run().changes)
       }
     },
     async ping () { sqlite.prepare('SELECT 1').get() },

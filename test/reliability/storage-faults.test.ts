@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process'
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statfsSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
 import Database from 'better-sqlite3'
@@ -256,6 +256,36 @@ t.test('database files that become unwritable at run time: 503 + Retry-After for
   t.equal((await login(app, b.email)).statusCode, 200, 'the refused password change changed nothing')
   await app.close()
   t.equal(integrity(path), 'ok')
+})
+
+t.test('a data directory removed or replaced at run time: writes get 503, never acknowledged into a file that is gone', async (t) => {
+  for (const how of ['removed', 'replaced by a copy'] as const) {
+    const base = tempDir(t)
+    const dir = joinPath(base, 'data')
+    const path = joinPath(dir, 'auth.db')
+    const env = { DATABASE_URL: path, JWT_SECRET: 'k'.repeat(32) }
+    const app = await build(t, env)
+    const a = await join(app)
+    const email = uniqueEmail()
+    if (how === 'removed') {
+      rmSync(dir, { recursive: true, force: true })
+    } else {
+      // A restore from backup: the files at the path are now other files.
+      renameSync(dir, joinPath(base, 'old'))
+      cpSync(joinPath(base, 'old'), dir, { recursive: true })
+    }
+    assertUnavailable(t, await post(app, '/account/join', { email, password: PASSWORD }), `${how}: join`)
+    assertUnavailable(t, await post(app, '/account/token/refresh', { refresh: a.refresh }), `${how}: refresh`)
+    assertUnavailable(t, await post(app, '/account/logout', { refresh: a.refresh }), `${how}: logout`)
+    t.equal((await app.inject({ url: '/account/mypage', headers: bearer(a.access) })).statusCode, 200, `${how}: reads still answer`)
+    await app.close()
+    if (how === 'replaced by a copy') {
+      const again = await build(t, env)
+      t.equal((await login(again, a.email)).statusCode, 200, 'after a restart on the copy: its users are there')
+      t.equal((await verify(again, a.refresh)).statusCode, 200, '…its token was not rotated or revoked by the refused requests')
+      t.equal((await post(again, '/account/join', { email, password: PASSWORD })).statusCode, 201, '…and the refused join can be repeated')
+    }
+  }
 })
 
 t.test('storage that cannot be used at start: one clear line naming the problem, exit 1', async (t) => {
