@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { TokenExpiredError, TokenInvalidError } from '../../src/errors.js'
+import { verifiedTokenCache } from '../../src/token-cache.js'
 import { createTokenService, type TokenService } from '../../src/tokens.js'
 
 declare module 'fastify' {
@@ -9,7 +10,11 @@ declare module 'fastify' {
 /** Purge expired refresh-token rows hourly (and once at start) so the table stays small. */
 const PURGE_EVERY_MS = 60 * 60 * 1000
 
+/** Tokens remembered as verified (see src/token-cache.ts): about 1 KB each. */
+const VERIFIED_CACHE_SIZE = 2048
+
 export default fp(async (app) => {
+  const verified = verifiedTokenCache(VERIFIED_CACHE_SIZE)
   const tokens = createTokenService({
     store: app.store,
     accessLifetime: app.config.accessTokenLifetime,
@@ -17,9 +22,11 @@ export default fp(async (app) => {
     codec: {
       sign: (claims) => app.jwt.sign(claims),
       verify (token, options) {
-        let payload: unknown
+        const ignoreExpiration = options?.ignoreExpiration === true
+        let payload: unknown = ignoreExpiration ? undefined : verified.get(token)
+        if (payload !== undefined) return payload
         try {
-          payload = options?.ignoreExpiration === true ? app.jwt.verify(token, { ignoreExpiration: true }) : app.jwt.verify(token)
+          payload = ignoreExpiration ? app.jwt.verify(token, { ignoreExpiration: true }) : app.jwt.verify(token)
         } catch (err) {
           // fast-jwt's codes; everything but expiry is "invalid".
           if ((err as { code?: string }).code === 'FAST_JWT_EXPIRED') throw new TokenExpiredError()
@@ -31,6 +38,7 @@ export default fp(async (app) => {
         if ('crit' in header) {
           throw new TokenInvalidError('Token is invalid.')
         }
+        if (!ignoreExpiration) verified.set(token, payload)
         return payload
       }
     }
