@@ -7,7 +7,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import { EmailTakenError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.js'
-import type { NewRefreshToken, NewUser, Store } from './store.js'
+import type { NewRefreshToken, NewUser, RotateOutcome, Store } from './store.js'
 
 const { users, refreshTokens } = schema
 
@@ -118,6 +118,38 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     return 'reused' as const
   })
 
+  // Group commit: the rotations asked for in one turn of the event loop are
+  // written by one transaction, each in its own savepoint (one failing fails
+  // alone), and answered only once that transaction has committed — fsynced
+  // with synchronous=FULL, so nothing acknowledged is lost. Under load one
+  // commit (one fsync) carries many rotations instead of one each; a lone
+  // rotation waits one setImmediate.
+  interface PendingRotation { id: string, next: NewRefreshToken, now: number, resolve: (outcome: RotateOutcome) => void, reject: (err: unknown) => void }
+  let pending: PendingRotation[] = []
+  const rotateBatch = sqlite.transaction((batch: PendingRotation[]) => batch.map((r) => {
+    try {
+      return { outcome: rotate(r.id, r.next, r.now) }
+    } catch (error) {
+      return { error }
+    }
+  }))
+  const flushRotations = (): void => {
+    const batch = pending
+    pending = []
+    let results: Array<{ outcome: RotateOutcome } | { error: unknown }>
+    try {
+      results = write(() => rotateBatch.immediate(batch))
+    } catch (err) {
+      for (const r of batch) r.reject(err)
+      return
+    }
+    batch.forEach((r, i) => {
+      const result = results[i]
+      if (result !== undefined && 'outcome' in result) r.resolve(result.outcome)
+      else r.reject(result?.error)
+    })
+  }
+
   // `.all()`, not `.get()`: better-sqlite3's get() stops at the first row and
   // drops the error of the commit that follows (disk full, I/O error), so it
   // would return a user that was never stored.
@@ -159,7 +191,11 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     refreshTokens: {
       async add (token) { write(() => insertToken.run(token)) },
       async byId (id) { return tokenById.get({ id }) },
-      async rotate (id, next, now) { return write(() => rotate.immediate(id, next, now)) },
+      async rotate (id, next, now) {
+        return await new Promise<RotateOutcome>((resolve, reject) => {
+          if (pending.push({ id, next, now, resolve, reject }) === 1) setImmediate(flushRotations)
+        })
+      },
       async revokeFamily (familyId, now) { return write(() => revokeFamily.run({ familyId, now }).changes) },
       async revokeUser (userId, now) { return write(() => revokeUser.run({ userId, now }).changes) },
       async purgeExpired (now) {

@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import t, { type Test } from 'tap'
+import { openSqliteStore } from '../src/db/sqlite.js'
+import type { NewRefreshToken, NewUser } from '../src/db/store.js'
+import { tempDir } from './helper.js'
+
+// SQLite's refresh rotations are group-committed: those asked for in one turn
+// of the event loop share one transaction (one fsync), each in a savepoint.
+
+const NOW = Math.floor(Date.now() / 1000)
+const user = (): NewUser => {
+  const id = randomUUID()
+  return { id, email: `u-${id}@example.com`, passwordHash: 'x', name: '', gender: null, dateOfBirth: null, phoneNumber: null, dateJoined: new Date(), lastLogin: null }
+}
+const token = (userId: string, familyId: string = randomUUID()): NewRefreshToken =>
+  ({ id: randomUUID(), userId, familyId, expiresAt: NOW + 3600, createdAt: NOW })
+
+async function setup (t: Test) {
+  const path = join(tempDir(t), 'auth.db')
+  const store = openSqliteStore({ path, synchronous: 'full' })
+  t.teardown(() => store.close())
+  return { store, path }
+}
+
+t.test('rotations asked for together all succeed, and are on disk once answered', async (t) => {
+  const { store, path } = await setup(t)
+  const u = await store.users.create(user())
+  const chains = await Promise.all(Array.from({ length: 20 }, async () => {
+    const first = token(u.id)
+    await store.refreshTokens.add(first)
+    return { first, next: token(u.id, first.familyId) }
+  }))
+  const outcomes = await Promise.all(chains.map(async (c) => await store.refreshTokens.rotate(c.first.id, c.next, NOW + 1)))
+  t.same(outcomes, chains.map(() => 'rotated'))
+  // Another connection (another process would see the same) finds every answer committed.
+  const other = new Database(path, { readonly: true })
+  t.teardown(() => other.close())
+  const row = other.prepare('SELECT revoked_at FROM refresh_tokens WHERE id = ?')
+  for (const c of chains) {
+    t.equal((row.get(c.first.id) as { revoked_at: number | null }).revoked_at, NOW + 1, 'presented token revoked')
+    t.ok(row.get(c.next.id), 'successor stored')
+  }
+})
+
+t.test('one failing rotation in a batch fails alone, leaving its token untouched', async (t) => {
+  const { store } = await setup(t)
+  const u = await store.users.create(user())
+  const good = token(u.id)
+  const bad = token(u.id)
+  await store.refreshTokens.add(good)
+  await store.refreshTokens.add(bad)
+  const [ok, failed] = await Promise.allSettled([
+    store.refreshTokens.rotate(good.id, token(u.id, good.familyId), NOW + 1),
+    // Its successor names a user that does not exist: the foreign key refuses it.
+    store.refreshTokens.rotate(bad.id, token(randomUUID(), bad.familyId), NOW + 1)
+  ])
+  t.same(ok, { status: 'fulfilled', value: 'rotated' })
+  t.equal(failed?.status, 'rejected')
+  t.match((failed as PromiseRejectedResult).reason, { code: /^SQLITE_CONSTRAINT/ })
+  t.equal((await store.refreshTokens.byId(good.id))?.revokedAt, NOW + 1)
+  t.equal((await store.refreshTokens.byId(bad.id))?.revokedAt, null, 'the failed rotation revoked nothing')
+})
+
+t.test('in one batch, the same token rotates once; the rest are reuse and end the family', async (t) => {
+  const { store } = await setup(t)
+  const u = await store.users.create(user())
+  const first = token(u.id)
+  await store.refreshTokens.add(first)
+  const nexts = Array.from({ length: 5 }, () => token(u.id, first.familyId))
+  const outcomes = await Promise.all(nexts.map(async (n) => await store.refreshTokens.rotate(first.id, n, NOW + 1)))
+  t.same(outcomes, ['rotated', 'reused', 'reused', 'reused', 'reused'], 'in order of asking')
+  t.not((await store.refreshTokens.byId(nexts[0]?.id ?? ''))?.revokedAt, null, 'the successor is revoked with its family')
+})
+
+t.test('a batch whose commit cannot happen fails every rotation in it', async (t) => {
+  const { store } = await setup(t)
+  const u = await store.users.create(user())
+  const a = token(u.id)
+  const b = token(u.id)
+  await store.refreshTokens.add(a)
+  await store.refreshTokens.add(b)
+  const both = Promise.allSettled([
+    store.refreshTokens.rotate(a.id, token(u.id, a.familyId), NOW + 1),
+    store.refreshTokens.rotate(b.id, token(u.id, b.familyId), NOW + 1)
+  ])
+  // Closed before the batch runs (it waits for the next turn of the event loop).
+  await store.close()
+  const results = await both
+  t.same(results.map((r) => r.status), ['rejected', 'rejected'])
+})
