@@ -1,4 +1,5 @@
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
 import { errors, LogoutBody } from '../../../src/schemas.js'
 
 const logout: FastifyPluginAsyncTypebox = async (app) => {
