@@ -108,7 +108,18 @@ async function exited (child: ChildProcess, timeoutMs: number): Promise<boolean>
 }
 
 /**
- * Starts `node dist/src/server.js` on a free loopback port with a fresh
+ * The node flags `npm start` uses (package.json: "node [flags] dist/src/server.js"),
+ * so that the service measured is the one `npm start` runs.
+ */
+export function startFlags (root: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }
+  const match = /^node((?:\s+--?[\w-]+(?:=\S+)?)*)\s+dist\/src\/server\.js$/.exec(pkg.scripts?.start?.trim() ?? '')
+  if (match === null) throw new Error(`package.json "start" is not "node [flags] dist/src/server.js": ${pkg.scripts?.start ?? '(none)'}`)
+  return (match[1] ?? '').trim().split(/\s+/).filter((flag) => flag !== '')
+}
+
+/**
+ * Starts `node [start flags] dist/src/server.js` on a free loopback port with a fresh
  * database in a temp dir, and waits for /health. Its log goes to `logFile`
  * (or nowhere: writing it back into this process would cost the load generator).
  */
@@ -116,7 +127,7 @@ export async function startService (root: string, env: Record<string, string>, l
   const dir = mkdtempSync(join(tmpdir(), 'auth-bench-'))
   const port = await freePort()
   const fd = logFile === undefined ? 'ignore' : openSync(logFile, 'a')
-  const child = spawn(process.execPath, [...nodeFlags, join(root, 'dist', 'src', 'server.js')], {
+  const child = spawn(process.execPath, [...startFlags(root), ...nodeFlags, join(root, 'dist', 'src', 'server.js')], {
     cwd: dir,
     env: serviceEnv({ HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: `file:${join(dir, 'auth.db')}`, ...env }),
     stdio: ['ignore', fd, 'pipe']
@@ -163,7 +174,7 @@ export async function measureStartup (root: string, via: 'npm' | 'node', env: Re
   const dir = mkdtempSync(join(tmpdir(), 'auth-bench-start-'))
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
-  const [cmd, args] = via === 'npm' ? npmCommand(['start']) : [process.execPath, [join(root, 'dist', 'src', 'server.js')]]
+  const [cmd, args] = via === 'npm' ? npmCommand(['start']) : [process.execPath, [...startFlags(root), join(root, 'dist', 'src', 'server.js')]]
   const started = performance.now()
   const child = spawn(cmd, args, {
     cwd: root,
