@@ -1,5 +1,5 @@
 /**
- * Tokens that passed verification, remembered by their exact text until their
+ * Access tokens that passed verification, remembered by their exact text until their
  * `exp`. A client sends the same access token with every request of its
  * lifetime, and checking it again (base64, HMAC-SHA256, JSON, header checks)
  * was about a tenth of an authenticated request's CPU. Only successes are

@@ -38,7 +38,9 @@ export default fp(async (app) => {
         if ('crit' in header) {
           throw new TokenInvalidError('Token is invalid.')
         }
-        if (!ignoreExpiration) verified.set(token, payload)
+        // Access tokens only: a refresh token is presented once (rotation), so
+        // remembering it would only churn the cache.
+        if (!ignoreExpiration && (payload as { token_type?: unknown } | null)?.token_type === 'access') verified.set(token, payload)
         return payload
       }
     }
