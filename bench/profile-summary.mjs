@@ -12,6 +12,8 @@ if (file === undefined) {
   process.stderr.write('usage: node bench/profile-summary.mjs FILE.cpuprofile [top] [requests]\n')
   process.exit(2)
 }
+// Piped into head & co.: stop quietly when the reader has had enough.
+process.stdout.on('error', (err) => { if (err.code === 'EPIPE') process.exit(0); else throw err })
 const top = Number(topArg ?? 25)
 const requests = requestsArg === undefined ? undefined : Number(requestsArg)
 const profile = JSON.parse(readFileSync(file, 'utf8'))

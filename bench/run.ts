@@ -13,7 +13,7 @@
  * allow that many logins: raise its rate limits).
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus, freemem, totalmem, release, platform, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -27,7 +27,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 const USAGE = `usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only a,b,…]
                        [--target URL] [--out FILE] [--server-log FILE] [--profile DIR]
---service-node-options STR: NODE_OPTIONS for the service only (e.g. "--max-semi-space-size=4")
+--node-flags "STR": node flags for the service, after npm start's own (V8 takes the last
+               of a repeated flag), e.g. --node-flags=--max-semi-space-size=16
 --profile DIR: CPU-profile the service during each measured run (not start-up, set-up or warm-up):
                DIR/<scenario>.cpuprofile, for Chrome DevTools or speedscope;
                node bench/profile-summary.mjs DIR/<scenario>.cpuprofile prints the heaviest parts
@@ -44,7 +45,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(root, 'bench', 'results.json') },
     'server-log': { type: 'string' },
     profile: { type: 'string' },
-    'service-node-options': { type: 'string' },
+    'node-flags': { type: 'string' },
     help: { type: 'boolean', default: false }
   }
 })
@@ -84,9 +85,9 @@ const sleep = async (ms: number): Promise<void> => { await new Promise((resolve)
 /** The service's configuration for the bench: its defaults, the caller's env, and raised rate limits. */
 const benchEnv: Record<string, string> = {
   RATE_LIMIT_LOGIN_MAX: '1000000000',
-  RATE_LIMIT_JOIN_MAX: '1000000000',
-  ...(args['service-node-options'] === undefined ? {} : { NODE_OPTIONS: args['service-node-options'] })
+  RATE_LIMIT_JOIN_MAX: '1000000000'
 }
+const extraFlags = (args['node-flags'] ?? '').split(/\s+/).filter((flag) => flag !== '')
 
 interface Row extends Measured {
   name: string
@@ -114,6 +115,22 @@ function machine (): Record<string, unknown> {
     loadAverageAtStart: loadavg().map((l) => +l.toFixed(2)),
     tmpFilesystem: disk
   }
+}
+
+/**
+ * A fixed single-thread workload (HMAC-SHA256 and JSON, 200k rounds), timed at
+ * the start and the end of the run: on a shared or virtual machine the speed
+ * of a core drifts, and this says by how much, so that runs can be compared.
+ */
+function calibrate (): number {
+  const start = performance.now()
+  let sink = 0
+  for (let i = 0; i < 200_000; i++) {
+    sink += createHmac('sha256', 'bench').update(`payload ${i}`).digest('base64url').length
+    sink += JSON.stringify({ i, text: 'calibration' }).length
+  }
+  if (sink === 0) throw new Error('unreachable')
+  return performance.now() - start
 }
 
 async function hashBound (env: Record<string, string>): Promise<Record<string, unknown>> {
@@ -197,6 +214,7 @@ async function main (): Promise<void> {
     options: { duration, warmup, connections, only, target: target ?? null }
   }
   log(`auth-service bench ${runId}: ${connections} connections, ${duration} s per scenario (+${warmup} s warm-up), load generator: autocannon in this process`)
+  const calibration: number[] = [calibrate()]
 
   if (target === undefined) ensureBuilt(root, log)
 
@@ -233,7 +251,7 @@ async function main (): Promise<void> {
 
   /** Runs `list` on one service (started here unless --target), one row each. */
   const runAll = async (list: Scenario[], env: Record<string, string>): Promise<void> => {
-    const flags = profileDir === undefined ? [] : ['--import', join(root, 'bench', 'lib', 'profile-hook.mjs')]
+    const flags = [...extraFlags, ...(profileDir === undefined ? [] : ['--import', join(root, 'bench', 'lib', 'profile-hook.mjs')])]
     const service = target === undefined ? await startService(root, { ...env, ...(profileDir === undefined ? {} : { BENCH_PROFILE_DIR: profileDir }) }, args['server-log'], flags) : undefined
     const origin = target ?? service?.origin ?? ''
     try {
@@ -295,6 +313,8 @@ async function main (): Promise<void> {
   results.scenarios = rows
   results.targets = targets
   results.loadAverageAtEnd = loadavg().map((l) => +l.toFixed(2))
+  calibration.push(calibrate())
+  results.calibrationMs = { start: +(calibration[0] ?? 0).toFixed(0), end: +(calibration[1] ?? 0).toFixed(0), about: 'one core: 200k × (HMAC-SHA256 + JSON.stringify); lower is faster' }
   mkdirSync(dirname(resolve(args.out)), { recursive: true })
   writeFileSync(resolve(args.out), JSON.stringify(results, null, 2) + '\n')
 
@@ -312,6 +332,7 @@ async function main (): Promise<void> {
   const normal = rows.find((r) => r.name === 'refresh-sync-normal')
   if (full !== undefined && normal !== undefined) lines.push(`refresh: ${f(full.rps)} req/s with SQLITE_SYNCHRONOUS=${process.env.SQLITE_SYNCHRONOUS ?? 'full'} (default), ${f(normal.rps)} req/s with normal`)
   if (finalRss !== undefined) lines.push(`service RSS after the last scenario: ${f(finalRss)} MB (peak ${f(results.peakRssMb as number)} MB)`)
+  lines.push(`machine: ${String((results.machine as Record<string, unknown>).cpus)} × ${String((results.machine as Record<string, unknown>).cpuModel)}; core speed check ${f(calibration[0])} ms at start, ${f(calibration[1])} ms at end (lower is faster); load average ${JSON.stringify((results.machine as Record<string, unknown>).loadAverageAtStart)} → ${JSON.stringify(results.loadAverageAtEnd)}`)
   if (targets.length > 0) {
     lines.push('', 'targets:')
     for (const t of targets) lines.push(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${f(t.value, 2)} (limit ${t.limit})${t.note === undefined ? '' : ` — ${t.note}`}`)
