@@ -20,13 +20,16 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { join as joinUser, mapLimit } from './lib/api.js'
-import { refreshScenario, scenarios, type Context, type Measured, type Scenario } from './lib/scenarios.js'
-import { ensureBuilt, measureStartup, serviceEnv, startService } from './lib/service.js'
+import { mergeMeasured, refreshScenario, scenarios, type Context, type Measured } from './lib/scenarios.js'
+import { ensureBuilt, measureStartup, serviceEnv, startService, type Service } from './lib/service.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-const USAGE = `usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only a,b,…]
+const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--connections N] [--only a,b,…]
                        [--target URL] [--out FILE] [--server-log FILE] [--profile DIR]
+--duration S: seconds measured per scenario, cut into --rounds N (3) interleaved with the other
+               scenarios' rounds (health, mypage, …, health, mypage, …) so that the machine's drift
+               hits all alike; --warmup S (2) of unmeasured load per scenario first
 --node-flags "STR": node flags for the service, after npm start's own (V8 takes the last
                of a repeated flag), e.g. --node-flags=--max-semi-space-size=16
 --profile DIR: CPU-profile the service during each measured run (not start-up, set-up or warm-up):
@@ -39,6 +42,7 @@ const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     only: { type: 'string' },
     target: { type: 'string' },
@@ -64,6 +68,7 @@ function positive (name: string, value: string, integer: boolean): number {
 }
 const duration = positive('duration', args.duration, false)
 const warmup = positive('warmup', args.warmup, false)
+const rounds = positive('rounds', args.rounds, true)
 const connections = positive('connections', args.connections, true)
 const target = args.target?.replace(/\/+$/, '')
 
@@ -133,9 +138,9 @@ function calibrate (): number {
   return performance.now() - start
 }
 
-async function hashBound (env: Record<string, string>): Promise<Record<string, unknown>> {
+async function hashBound (env: Record<string, string>, seconds: number): Promise<Record<string, unknown>> {
   return await new Promise((resolveBound, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bench', 'hash-bound.mjs'), String(Math.max(1, Math.min(duration, 5)))], {
+    const child = spawn(process.execPath, [join(root, 'bench', 'hash-bound.mjs'), String(seconds)], {
       cwd: root,
       env: serviceEnv(env),
       stdio: ['ignore', 'pipe', 'inherit']
@@ -211,7 +216,7 @@ async function main (): Promise<void> {
   const results: Record<string, unknown> = {
     when: new Date().toISOString(),
     machine: machine(),
-    options: { duration, warmup, connections, only, target: target ?? null }
+    options: { duration, rounds, warmup, connections, only, target: target ?? null }
   }
   log(`auth-service bench ${runId}: ${connections} connections, ${duration} s per scenario (+${warmup} s warm-up), load generator: autocannon in this process`)
   const calibration: number[] = [calibrate()]
@@ -231,86 +236,144 @@ async function main (): Promise<void> {
     results.startup = { npmStartMs: startup.npm, nodeMs: startup.node, npmStartMedianMs: median(startup.npm ?? []), nodeMedianMs: median(startup.node ?? []) }
   }
 
-  // The hash bound is measured right before and right after login (the service
-  // idle meanwhile), so that both see the same machine: on a shared machine
-  // the CPU available drifts within minutes.
-  let bound: number | undefined
+  // The hash bound is measured in rounds among the others (the services idle
+  // meanwhile), so that it sees the same machine as login: on a shared machine
+  // the speed of a core drifts within minutes.
   const bounds: Array<Record<string, unknown>> = []
-  const measureBound = async (): Promise<void> => {
-    const measured = await hashBound(benchEnv)
+  let bound: number | undefined
+  const measureBound = async (seconds: number): Promise<void> => {
+    const measured = await hashBound(benchEnv, seconds)
     bounds.push(measured)
-    bound = bounds.reduce((sum, b) => sum + (b.hashesPerSecond as number), 0) / bounds.length
-    results.hashBound = { hashesPerSecond: bound, measurements: bounds }
-    log(`hash bound: ${f(measured.hashesPerSecond as number, 1)} verifications/s (argon2 ${JSON.stringify(measured.argon2)}, ${String(measured.concurrency ?? '?')} at a time, thread pool ${String(measured.threadpool)})${target === undefined ? '' : ' — with this checkout\'s configuration; meaningful for the target only if it hashes the same way'}`)
+    const done = bounds.reduce((sum, b) => sum + (b.hashesPerSecond as number) * (b.seconds as number), 0)
+    bound = done / bounds.reduce((sum, b) => sum + (b.seconds as number), 0)
+    results.hashBound = { hashesPerSecond: bound, argon2: measured.argon2, concurrency: measured.concurrency, threadpool: measured.threadpool, rounds: bounds.map((b) => b.hashesPerSecond) }
   }
-  if (wanted.has('hash-bound') && !wanted.has('login')) await measureBound()
 
   const rows: Row[] = []
   const profileDir = args.profile === undefined ? undefined : resolve(args.profile)
-  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
 
-  /** Runs `list` on one service (started here unless --target), one row each. */
-  const runAll = async (list: Scenario[], env: Record<string, string>): Promise<void> => {
-    const flags = [...extraFlags, ...(profileDir === undefined ? [] : ['--import', join(root, 'bench', 'lib', 'profile-hook.mjs')])]
-    const service = target === undefined ? await startService(root, { ...env, ...(profileDir === undefined ? {} : { BENCH_PROFILE_DIR: profileDir }) }, args['server-log'], flags) : undefined
+  /** A service for `name` (unless --target) with its users, and the context scenarios run in. */
+  const open = async (name: string, env: Record<string, string>): Promise<{ ctx: Context, service?: Service, profileTo?: (scenario: string) => void }> => {
+    const dir = profileDir === undefined ? undefined : join(profileDir, name)
+    if (dir !== undefined) mkdirSync(dir, { recursive: true })
+    const flags = [...extraFlags, ...(dir === undefined ? [] : ['--import', join(root, 'bench', 'lib', 'profile-hook.mjs')])]
+    const service = target === undefined ? await startService(root, { ...env, ...(dir === undefined ? {} : { BENCH_PROFILE_DIR: dir }) }, args['server-log'], flags) : undefined
     const origin = target ?? service?.origin ?? ''
-    try {
-      const users = list.some((s) => s.name !== 'health') ? await createUsers(origin, runId, connections) : []
-      let profiles = 0
-      const profiler = service === undefined || profileDir === undefined
-        ? undefined
-        : {
-            start: async () => { service.signal('SIGWINCH'); await sleep(100) },
-            stop: async () => {
-              service.signal('SIGWINCH')
-              const file = join(profileDir, `profile-${profiles++}.cpuprofile`)
-              for (let i = 0; i < 300 && !existsSync(file); i++) await sleep(100)
-            }
+    const users = await createUsers(origin, `${runId}${name}`, connections)
+    let profiles = 0
+    const profiler = service === undefined || dir === undefined
+      ? undefined
+      : {
+          start: async () => { service.signal('SIGWINCH'); await sleep(100) },
+          stop: async () => {
+            service.signal('SIGWINCH')
+            const file = join(dir, `profile-${profiles++}.cpuprofile`)
+            for (let i = 0; i < 300 && !existsSync(file); i++) await sleep(100)
           }
-      const ctx: Context = {
-        origin, connections, duration, warmup, users, runId, log,
-        ...(service === undefined ? {} : { serviceCpu: service.cpuSeconds }),
-        ...(profiler === undefined ? {} : { profiler })
-      }
-      for (const scenario of list) {
-        if (scenario.name === 'login') await measureBound()
-        log(`${scenario.name} …`)
-        const measured = await scenario.run(ctx)
-        if (scenario.name === 'login') await measureBound()
-        if (profileDir !== undefined && profiles > 0) {
-          const file = join(profileDir, `profile-${profiles - 1}.cpuprofile`)
-          if (existsSync(file)) renameSync(file, join(profileDir, `${scenario.name}.cpuprofile`))
         }
-        const memory = service?.memory()
-        rows.push({ name: scenario.name, about: scenario.about, connections, duration, ...measured, ...(memory === undefined ? {} : { rssMb: memory.rss, peakRssMb: memory.peak }) })
-        log(`  ${f(measured.rps)} req/s, p99 ${f(measured.latency.p99, 2)} ms, non-2xx ${measured.non2xx}${measured.cpuUsPerRequest === undefined ? '' : `, ${f(measured.cpuUsPerRequest)} µs CPU/req`}${memory === undefined ? '' : `, RSS ${f(memory.rss)} MB`}`)
-      }
-    } finally {
-      await service?.stop()
+    const ctx: Context = {
+      origin, connections, duration, rounds, warmup, users, runId, log,
+      ...(service === undefined ? {} : { serviceCpu: service.cpuSeconds }),
+      ...(profiler === undefined ? {} : { profiler })
     }
+    // The last profile taken becomes <scenario>.cpuprofile (a scenario's last round).
+    const profileTo = dir === undefined || profileDir === undefined
+      ? undefined
+      : (scenario: string) => {
+          const file = join(dir, `profile-${profiles - 1}.cpuprofile`)
+          if (profiles > 0 && existsSync(file)) renameSync(file, join(profileDir, `${scenario}.cpuprofile`))
+        }
+    return { ctx, ...(service === undefined ? {} : { service }), ...(profileTo === undefined ? {} : { profileTo }) }
   }
 
-  const selected = scenarios.filter((s) => wanted.has(s.name))
   let finalRss: number | undefined
-  // One service for all: memory is read after each scenario, so the last figure is after the full bench.
-  await runAll(selected, benchEnv)
-  finalRss = rows.at(-1)?.rssMb
-  results.finalRssMb = finalRss
-  results.peakRssMb = rows.at(-1)?.peakRssMb
-
-  // The durability trade-off: refresh commits with synchronous=NORMAL (no fsync per commit).
-  if (wanted.has('refresh-sync-normal')) {
-    if (target !== undefined) {
-      log('refresh-sync-normal: skipped (needs to start the service itself)')
-    } else {
-      const scenario = refreshScenario('refresh-sync-normal', 'refresh as above, on a service started with SQLITE_SYNCHRONOUS=normal')
-      await runAll([scenario], { ...benchEnv, SQLITE_SYNCHRONOUS: 'normal' })
+  const services: Service[] = []
+  try {
+    const main = await open('main', benchEnv)
+    if (main.service !== undefined) services.push(main.service)
+    // The durability trade-off: refresh on a second service committing with
+    // synchronous=NORMAL (no fsync per commit), interleaved with the rest.
+    let normal: Awaited<ReturnType<typeof open>> | undefined
+    if (wanted.has('refresh-sync-normal')) {
+      if (target !== undefined) log('refresh-sync-normal: skipped (needs to start the service itself)')
+      else {
+        normal = await open('normal', { ...benchEnv, SQLITE_SYNCHRONOUS: 'normal' })
+        if (normal.service !== undefined) services.push(normal.service)
+      }
     }
+
+    interface Entry { name: string, about: string, extra?: Record<string, unknown>, run: (seconds: number, measured: boolean) => Promise<Measured | undefined>, on: typeof main }
+    const entries: Entry[] = []
+    for (const scenario of scenarios) {
+      if (!wanted.has(scenario.name) || scenario.round === undefined) continue
+      const round = scenario.round
+      entries.push({ name: scenario.name, about: scenario.about, ...(scenario.extra === undefined ? {} : { extra: scenario.extra }), run: async (seconds, measured) => await round(main.ctx, seconds, measured), on: main })
+      // The hash bound goes beside login.
+      if (scenario.name === 'login' && wanted.has('hash-bound')) {
+        entries.push({ name: 'hash-bound', about: '', run: async (seconds, measured) => { if (measured) await measureBound(seconds); return undefined }, on: main })
+      }
+    }
+    if (wanted.has('hash-bound') && !wanted.has('login')) {
+      entries.push({ name: 'hash-bound', about: '', run: async (seconds, measured) => { if (measured) await measureBound(seconds); return undefined }, on: main })
+    }
+    if (normal !== undefined) {
+      const scenario = refreshScenario('refresh-sync-normal', 'refresh as above, on a service started with SQLITE_SYNCHRONOUS=normal')
+      const ctx = normal.ctx
+      entries.push({ name: scenario.name, about: scenario.about, run: async (seconds, measured) => await scenario.round?.(ctx, seconds, measured), on: normal })
+    }
+
+    if (warmup > 0) {
+      for (const entry of entries) {
+        log(`warm-up: ${entry.name}`)
+        await entry.run(warmup, false)
+      }
+    }
+    const measuredRounds = new Map<string, Measured[]>()
+    const memoryAfter = new Map<string, { rss: number, peak: number } | undefined>()
+    for (let r = 1; r <= rounds; r++) {
+      for (const entry of entries) {
+        log(`round ${r}/${rounds}: ${entry.name}`)
+        const result = await entry.run(duration / rounds, true)
+        if (result !== undefined) measuredRounds.set(entry.name, [...(measuredRounds.get(entry.name) ?? []), result])
+        entry.on.profileTo?.(entry.name)
+        if (r === rounds) memoryAfter.set(entry.name, entry.on.service?.memory())
+      }
+    }
+    const rowOf = (name: string, about: string, measured: Measured, on: typeof main, extra?: Record<string, unknown>): Row => {
+      const memory = memoryAfter.has(name) ? memoryAfter.get(name) : on.service?.memory()
+      return { name, about, connections, duration, ...measured, ...(extra === undefined ? {} : { extra }), ...(memory === undefined ? {} : { rssMb: memory.rss, peakRssMb: memory.peak }) }
+    }
+    for (const entry of entries) {
+      const runs = measuredRounds.get(entry.name)
+      if (runs !== undefined) rows.push(rowOf(entry.name, entry.about, mergeMeasured(runs), entry.on, entry.extra))
+    }
+    if (bound !== undefined) log(`hash bound: ${f(bound, 1)} verifications/s (${JSON.stringify(results.hashBound)})${target === undefined ? '' : ' — with this checkout\'s configuration; meaningful for the target only if it hashes the same way'}`)
+
+    // Scenarios measured whole come last, on the main service: its memory after
+    // them is the figure "after the full bench".
+    for (const scenario of scenarios) {
+      if (!wanted.has(scenario.name) || scenario.whole === undefined) continue
+      log(`${scenario.name} …`)
+      const measured = await scenario.whole(main.ctx)
+      main.profileTo?.(scenario.name)
+      rows.push(rowOf(scenario.name, scenario.about, measured, main))
+    }
+    // Rows in the order of the scenario list, the normal-durability refresh last.
+    const order = [...scenarios.map((sc) => sc.name), 'refresh-sync-normal']
+    rows.sort((x, y) => order.indexOf(x.name) - order.indexOf(y.name))
+    for (const row of rows) log(`  ${row.name}: ${f(row.rps)} req/s, p99 ${f(row.latency.p99, 2)} ms, non-2xx ${row.non2xx}${row.cpuUsPerRequest === undefined ? '' : `, ${f(row.cpuUsPerRequest)} µs CPU/req`}${row.rssMb === undefined ? '' : `, RSS ${f(row.rssMb)} MB`}`)
+    const memory = main.service?.memory()
+    finalRss = memory?.rss
+    results.finalRssMb = finalRss
+    results.peakRssMb = memory?.peak
+  } finally {
+    for (const service of services) await service.stop()
   }
 
   if (profileDir !== undefined) log(`profiles: ${profileDir}/<scenario>.cpuprofile (node bench/profile-summary.mjs FILE prints the heaviest parts)`)
   const targets = evaluate(rows, startup, bound, finalRss)
-  results.scenarios = rows
+  // Without the raw latency samples (they made the percentiles).
+  results.scenarios = rows.map(({ samples: _samples, ...row }) => row)
   results.targets = targets
   results.loadAverageAtEnd = loadavg().map((l) => +l.toFixed(2))
   calibration.push(calibrate())

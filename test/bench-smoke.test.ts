@@ -13,7 +13,7 @@ test('npm run bench, 2-second smoke: mypage and refresh run with no non-2xx answ
   const out = join(tempDir(t), 'results.json')
   const run = spawnSync(process.execPath, [
     '--import', 'tsx', 'bench/run.ts',
-    '--duration', '0.5', '--warmup', '0', '--connections', '4',
+    '--duration', '0.5', '--rounds', '1', '--warmup', '0', '--connections', '4',
     '--only', 'mypage,refresh', '--out', out
   ], { encoding: 'utf8', timeout: 110_000 })
   t.equal(run.status, 0, `bench exits 0\n${run.stdout}\n${run.stderr}`)

@@ -34,6 +34,8 @@ export interface LoadOptions {
 export interface LoadResult {
   /** Responses received within the run. */
   responses: number
+  /** Every response's latency (ms), sorted; for merging rounds, never written out. */
+  samples: Float64Array
   seconds: number
   rps: number
   /** Milliseconds, over every response (any status). */
@@ -103,17 +105,24 @@ export async function load (options: LoadOptions): Promise<LoadResult> {
   })
   const result = await done
   const seconds = (performance.now() - started) / 1000
-  const sorted = samples.subarray(0, count).sort()
-  let sum = 0
-  for (const v of sorted) sum += v
   const statusCodes: Record<string, number> = {}
   for (const [code, stat] of Object.entries((result as unknown as { statusCodeStats: Record<string, { count: number }> }).statusCodeStats ?? {})) {
     statusCodes[code] = stat.count
   }
+  return summarize(samples.slice(0, count).sort(), seconds, { non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts, statusCodes })
+}
+
+type Counts = Pick<LoadResult, 'non2xx' | 'errors' | 'timeouts' | 'statusCodes'>
+
+function summarize (sorted: Float64Array, seconds: number, counts: Counts): LoadResult {
+  const count = sorted.length
+  let sum = 0
+  for (const v of sorted) sum += v
   return {
     responses: count,
+    samples: sorted,
     seconds,
-    rps: count / seconds,
+    rps: seconds > 0 ? count / seconds : 0,
     latency: {
       p50: percentile(sorted, 50),
       p90: percentile(sorted, 90),
@@ -121,9 +130,22 @@ export async function load (options: LoadOptions): Promise<LoadResult> {
       max: count === 0 ? 0 : sorted[count - 1] ?? 0,
       mean: count === 0 ? 0 : sum / count
     },
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    statusCodes
+    ...counts
   }
+}
+
+/** Several runs of one load as one: responses over the summed time, percentiles over every sample. */
+export function mergeResults (runs: LoadResult[]): LoadResult {
+  const all = new Float64Array(runs.reduce((n, r) => n + r.samples.length, 0))
+  let offset = 0
+  for (const r of runs) {
+    all.set(r.samples, offset)
+    offset += r.samples.length
+  }
+  const statusCodes: Record<string, number> = {}
+  for (const r of runs) for (const [code, n] of Object.entries(r.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n
+  const sum = (pick: (r: LoadResult) => number): number => runs.reduce((n, r) => n + pick(r), 0)
+  return summarize(all.sort(), sum((r) => r.seconds), {
+    non2xx: sum((r) => r.non2xx), errors: sum((r) => r.errors), timeouts: sum((r) => r.timeouts), statusCodes
+  })
 }

@@ -1,13 +1,15 @@
 import { login, mapLimit, PASSWORD, type Session } from './api.js'
-import { load, postJson, type Dynamic, type LoadResult, type Step } from './load.js'
+import { load, mergeResults, postJson, type Dynamic, type LoadResult, type Step } from './load.js'
 
 /** What a scenario needs: where to send, how hard, and the users made before timing. */
 export interface Context {
   origin: string
   connections: number
-  /** Seconds measured per scenario. */
+  /** Seconds measured per scenario, over all its rounds. */
   duration: number
-  /** Seconds of the same load, unmeasured, before each measured run. */
+  /** Rounds the duration is cut into (interleaved with the other scenarios' by run.ts). */
+  rounds: number
+  /** Seconds of the same load, unmeasured, before a scenario's first round. */
   warmup: number
   /** Emails of the users created before timing (one per connection). */
   users: string[]
@@ -29,10 +31,19 @@ export interface Measured extends LoadResult {
   extra?: Record<string, unknown>
 }
 
+/**
+ * A scenario either measures in rounds — run.ts interleaves the rounds of all
+ * scenarios (health, mypage, …, health, mypage, …) so that a drift in the
+ * machine's speed hits them all alike — or measures `whole`, with phases of
+ * its own (the login storm alternates its idle and storm phases itself).
+ */
 export interface Scenario {
   name: string
   about: string
-  run: (ctx: Context) => Promise<Measured>
+  /** One run of `seconds` from fresh sessions; `measured` false is the warm-up (no CPU, no profile). */
+  round?: (ctx: Context, seconds: number, measured: boolean) => Promise<Measured>
+  whole?: (ctx: Context) => Promise<Measured>
+  extra?: Record<string, unknown>
 }
 
 /** One fresh login per connection: a new token family each, made before timing. */
@@ -41,16 +52,17 @@ export async function sessions (ctx: Context, n = ctx.connections): Promise<Sess
 }
 
 /**
- * Warm-up then the measured run of the same load. `prepare` is called before
- * each, so stateful scenarios start both from fresh sessions: a run ends with a
- * request in flight on every connection, whose token the server may have
- * rotated, so a chain is never carried over from one run to the next.
+ * A round of `prepare`'s load. `prepare` runs before every round, so stateful
+ * scenarios always start from fresh sessions: a run ends with a request in
+ * flight on every connection, whose token the server may have rotated, so a
+ * chain is never carried over from one run to the next.
  */
-async function measure (ctx: Context, prepare: () => Promise<Connection>): Promise<Measured> {
-  if (ctx.warmup > 0) await load({ origin: ctx.origin, connections: ctx.connections, duration: ctx.warmup, connection: await prepare() })
-  const connection = await prepare()
-  return await withCpu(ctx, async () => await load({ origin: ctx.origin, connections: ctx.connections, duration: ctx.duration, connection }))
-}
+const rounds = (prepare: (ctx: Context) => Promise<Connection>) =>
+  async (ctx: Context, seconds: number, measured: boolean): Promise<Measured> => {
+    const connection = await prepare(ctx)
+    const run = async (): Promise<LoadResult> => await load({ origin: ctx.origin, connections: ctx.connections, duration: seconds, connection })
+    return measured ? await withCpu(ctx, run) : await run()
+  }
 
 /** Runs `run`, adding the service's CPU time per response over it (and profiling it with --profile). */
 async function withCpu (ctx: Context, run: () => Promise<LoadResult>, profile = true): Promise<Measured> {
@@ -63,17 +75,28 @@ async function withCpu (ctx: Context, run: () => Promise<LoadResult>, profile = 
   return { ...result, cpuUsPerRequest: ((after - before) * 1e6) / result.responses }
 }
 
+/** Rounds of one scenario as one result; CPU per request weighted by responses. */
+export function mergeMeasured (runs: Measured[]): Measured {
+  const merged: Measured = mergeResults(runs)
+  const withCpuFigures = runs.filter((r) => r.cpuUsPerRequest !== undefined)
+  if (withCpuFigures.length === runs.length && merged.responses > 0) {
+    merged.cpuUsPerRequest = runs.reduce((sum, r) => sum + (r.cpuUsPerRequest ?? 0) * r.responses, 0) / merged.responses
+  }
+  return merged
+}
+
 const bearer = (access: string): Record<string, string> => ({ authorization: `Bearer ${access}` })
 const REFRESH_IN_BODY = /"refresh":"([^"]+)"/
 const ACCESS_IN_BODY = /"access":"([^"]+)"/
 
 /** Sessions for scenarios that only read with an access token; reused for a minute (tokens live 5). */
-let cached: { at: number, origin: string, list: Session[] } | undefined
+const cached = new Map<string, { at: number, list: Session[] }>()
 async function readSessions (ctx: Context): Promise<Session[]> {
-  if (cached === undefined || cached.origin !== ctx.origin || cached.list.length < ctx.connections || Date.now() - cached.at > 60_000) {
-    cached = { at: Date.now(), origin: ctx.origin, list: await sessions(ctx) }
-  }
-  return cached.list
+  const hit = cached.get(ctx.origin)
+  if (hit !== undefined && hit.list.length >= ctx.connections && Date.now() - hit.at < 60_000) return hit.list
+  const list = await sessions(ctx)
+  cached.set(ctx.origin, { at: Date.now(), list })
+  return list
 }
 
 const at = <T>(list: T[], i: number): T => list[i % list.length] as T
@@ -93,7 +116,7 @@ function refreshChain (start: Session): Dynamic {
 export const refreshScenario = (name: string, about: string): Scenario => ({
   name,
   about,
-  run: async (ctx) => await measure(ctx, async () => {
+  round: rounds(async (ctx) => {
     const list = await sessions(ctx)
     return (i) => [refreshChain(at(list, i))]
   })
@@ -125,16 +148,18 @@ function mixedConnection (start: Session, phase: number): Array<Step | Dynamic> 
   return [...steps.slice(phase), ...steps.slice(0, phase)]
 }
 
+let joined = 0
+
 export const scenarios: Scenario[] = [
   {
     name: 'health',
     about: 'GET /health: routing, hooks and serialization only (the ceiling)',
-    run: async (ctx) => await measure(ctx, async () => () => [{ method: 'GET', path: '/health' }])
+    round: rounds(async () => () => [{ method: 'GET', path: '/health' }])
   },
   {
     name: 'mypage',
     about: 'GET /account/mypage with Authorization: Bearer (a user per connection)',
-    run: async (ctx) => await measure(ctx, async () => {
+    round: rounds(async (ctx) => {
       const list = await readSessions(ctx)
       return (i) => [{ method: 'GET', path: '/account/mypage', headers: bearer(at(list, i).access) }]
     })
@@ -142,7 +167,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'mypage-cookie',
     about: 'GET /account/mypage with the cookies a browser sends (access_token, refresh_token, csrf_token)',
-    run: async (ctx) => await measure(ctx, async () => {
+    round: rounds(async (ctx) => {
       const list = await readSessions(ctx)
       return (i) => [{ method: 'GET', path: '/account/mypage', headers: { cookie: at(list, i).cookie } }]
     })
@@ -150,7 +175,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'verify',
     about: 'POST /account/token/verify {token: <access>}',
-    run: async (ctx) => await measure(ctx, async () => {
+    round: rounds(async (ctx) => {
       const list = await readSessions(ctx)
       return (i) => [postJson('/account/token/verify', { token: at(list, i).access })]
     })
@@ -159,57 +184,59 @@ export const scenarios: Scenario[] = [
   {
     name: 'login',
     about: 'POST /account/login, a user per connection (bounded by the password hash)',
-    run: async (ctx) => await measure(ctx, async () => (i) => [postJson('/account/login', { email: at(ctx.users, i), password: PASSWORD })])
+    round: rounds(async (ctx) => (i) => [postJson('/account/login', { email: at(ctx.users, i), password: PASSWORD })])
   },
   {
     name: 'join',
     about: 'POST /account/join, a new user per request (bounded by the password hash)',
-    run: async (ctx) => {
-      let n = 0
-      return await measure(ctx, async () => () => [{
-        build: () => postJson('/account/join', { email: `j${++n}-${ctx.runId}@bench.example.com`, password: PASSWORD })
-      }])
-    }
+    round: rounds(async (ctx) => () => [{
+      build: () => postJson('/account/join', { email: `j${++joined}-${ctx.runId}@bench.example.com`, password: PASSWORD })
+    }])
   },
   {
     name: 'mixed',
-    about: `per connection, cycling: 94.5% mypage, 5% refresh (own chain), 0.5% login`,
-    run: async (ctx) => {
-      const result = await measure(ctx, async () => {
-        const list = await sessions(ctx)
-        return (i) => mixedConnection(at(list, i), Math.floor((i * MIX.length) / ctx.connections))
-      })
-      return { ...result, extra: { mix: { mypage: 189, refresh: 10, login: 1, per: MIX.length } } }
-    }
+    about: 'per connection, cycling: 94.5% mypage, 5% refresh (own chain), 0.5% login',
+    extra: { mix: { mypage: 189, refresh: 10, login: 1, per: MIX.length } },
+    round: rounds(async (ctx) => {
+      const list = await sessions(ctx)
+      return (i) => mixedConnection(at(list, i), Math.floor((i * MIX.length) / ctx.connections))
+    })
   },
   {
     name: 'mypage-under-login-storm',
-    about: 'mypage as above while as many connections log in at full speed; compared with mypage alone just before',
-    run: async (ctx) => {
+    about: 'mypage as above while as many connections log in at full speed, alternating with mypage alone',
+    whole: async (ctx) => {
       const list = await readSessions(ctx)
       const mypage: Connection = (i) => [{ method: 'GET', path: '/account/mypage', headers: bearer(at(list, i).access) }]
       const loginStorm: Connection = (i) => [postJson('/account/login', { email: at(ctx.users, i), password: PASSWORD })]
       const run = async (connection: Connection, duration: number): Promise<LoadResult> =>
         await load({ origin: ctx.origin, connections: ctx.connections, duration, connection })
+      const seconds = ctx.duration / ctx.rounds
       if (ctx.warmup > 0) await run(mypage, ctx.warmup)
-      const idle = await withCpu(ctx, async () => await run(mypage, ctx.duration), false)
-      // The storm starts first and outlasts the measured mypage run on both ends.
-      const storm = run(loginStorm, ctx.duration + 2)
-      await new Promise((resolve) => setTimeout(resolve, 1000))
-      // Its CPU per request counts the logins' main-thread work too.
-      const busy = await withCpu(ctx, async () => await run(mypage, ctx.duration))
-      const logins = await storm
+      const idle: Measured[] = []
+      const busy: Measured[] = []
+      const logins: LoadResult[] = []
+      for (let r = 0; r < ctx.rounds; r++) {
+        idle.push(await withCpu(ctx, async () => await run(mypage, seconds), false))
+        // The storm starts first and outlasts the measured mypage run on both ends.
+        const storm = run(loginStorm, seconds + 2)
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+        // Its CPU per request counts the logins' main-thread work too.
+        busy.push(await withCpu(ctx, async () => await run(mypage, seconds)))
+        logins.push(await storm)
+      }
+      const [alone, beside, storms] = [mergeMeasured(idle), mergeMeasured(busy), mergeResults(logins)]
       return {
-        ...busy,
-        // Every request of the scenario counts: the idle phase and the storm's logins too.
-        non2xx: idle.non2xx + busy.non2xx + logins.non2xx,
-        errors: idle.errors + busy.errors + logins.errors,
-        timeouts: idle.timeouts + busy.timeouts + logins.timeouts,
+        ...beside,
+        // Every request of the scenario counts: the idle phases and the storms' logins too.
+        non2xx: alone.non2xx + beside.non2xx + storms.non2xx,
+        errors: alone.errors + beside.errors + storms.errors,
+        timeouts: alone.timeouts + beside.timeouts + storms.timeouts,
         extra: {
-          idle: summary(idle),
-          login: summary(logins),
-          p99Ratio: busy.latency.p99 / idle.latency.p99,
-          rpsRatio: busy.rps / idle.rps
+          idle: summary(alone),
+          login: summary(storms),
+          p99Ratio: beside.latency.p99 / alone.latency.p99,
+          rpsRatio: beside.rps / alone.rps
         }
       }
     }
