@@ -73,7 +73,7 @@ export function createAccountService ({ store, hasher, tokens, now = Date.now }:
       }
       // The user and its first refresh token are written in one transaction:
       // a join that fails (disk full, I/O error) can simply be repeated.
-      const first = tokens.firstLogin(user)
+      const first = tokens.newLogin(user)
       return { user: await store.users.create(user, first.row), tokens: first.pair }
     },
 
@@ -92,9 +92,11 @@ export function createAccountService ({ store, hasher, tokens, now = Date.now }:
       if (!found.isActive) throw new AccountInactiveError()
       const at = new Date(now())
       const rehashed = hasher.needsRehash(found.passwordHash) ? await hasher.hash(password) : undefined
-      await store.users.recordLogin(found.id, at, rehashed)
-      const user = { ...found, lastLogin: at, passwordHash: rehashed ?? found.passwordHash }
-      return { user, tokens: await tokens.issue(user) }
+      // last_login and the new refresh token: one transaction (one commit), so
+      // a login refused by the storage leaves no trace.
+      const { pair, row } = tokens.newLogin(found)
+      await store.users.recordLogin(found.id, at, rehashed, row)
+      return { user: { ...found, lastLogin: at, passwordHash: rehashed ?? found.passwordHash }, tokens: pair }
     },
 
     async changePassword (user: User, oldPassword: string, newPassword: string): Promise<TokenPair> {

@@ -95,18 +95,12 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     decode,
 
     /**
-     * The pair of a user about to be created, and the row to store with it
-     * (Store.users.create's `firstToken`: a join is one transaction).
+     * A new login (a fresh token family): the pair, and the row the caller
+     * stores in the same transaction as the login itself (Store.users.create's
+     * `firstToken` for a join, Store.users.recordLogin's `token` for a login).
      */
-    firstLogin (user: Pick<User, 'id' | 'email'>): { pair: TokenPair, row: NewRefreshToken } {
+    newLogin (user: Pick<User, 'id' | 'email'>): { pair: TokenPair, row: NewRefreshToken } {
       return mint(user, randomUUID())
-    },
-
-    /** A new login: a fresh token family. */
-    async issue (user: User): Promise<TokenPair> {
-      const { pair, row } = mint(user, randomUUID())
-      await store.refreshTokens.add(row)
-      return pair
     },
 
     /** Password change: every earlier refresh token of the user is revoked, one new login is started. */

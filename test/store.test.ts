@@ -137,6 +137,22 @@ for (const [kind, open] of implementations) {
       t.equal(row?.passwordHash, '$argon2id$v=19$m=65536,t=3,p=1$bmV3c2FsdA$bmV3aGFzaA')
     })
 
+    t.test('recordLogin with the login\'s token: both stored, or neither', async (t) => {
+      const u = await store.users.create(newUser())
+      const at = new Date(Date.UTC(2026, 10, 22, 11, 0, 0, 789))
+      const token = newToken(u.id)
+      await store.users.recordLogin(u.id, at, undefined, token)
+      t.equal((await store.users.byId(u.id))?.lastLogin?.getTime(), at.getTime(), 'last_login set')
+      t.equal((await store.refreshTokens.byId(token.id))?.userId, u.id, 'the token is stored')
+      // A token that cannot be stored (its id is taken): last_login and the
+      // re-hashed password stay as they were.
+      const later = new Date(at.getTime() + 60_000)
+      await t.rejects(store.users.recordLogin(u.id, later, '$argon2id$v=19$m=65536,t=3,p=1$bmV3c2FsdA$bmV3aGFzaA', newToken(u.id, randomUUID(), { id: token.id })))
+      const row = await store.users.byId(u.id)
+      t.equal(row?.lastLogin?.getTime(), at.getTime(), 'last_login unchanged by the failed login')
+      t.equal(row?.passwordHash, u.passwordHash, 'hash unchanged by the failed login')
+    })
+
     t.test('setActive and remove; removing a user removes its tokens', async (t) => {
       const u = await store.users.create(newUser())
       await store.users.setActive(u.id, false)

@@ -257,9 +257,17 @@ function createStore (pool: pg.Pool, db: Db): Store {
       }),
       byId: guard(async (id) => (await userById.execute({ id }))[0]),
       byEmail: guard(async (email) => (await userByEmail.execute({ email }))[0]),
-      recordLogin: guard(async (id, at, rehashed) => {
-        await db.update(users).set(rehashed === undefined ? { lastLogin: at } : { lastLogin: at, passwordHash: rehashed })
-          .where(eq(users.id, id))
+      recordLogin: guard(async (id, at, rehashed, token) => {
+        const update = async (q: Tx | typeof db): Promise<void> => {
+          await q.update(users).set(rehashed === undefined ? { lastLogin: at } : { lastLogin: at, passwordHash: rehashed })
+            .where(eq(users.id, id))
+        }
+        if (token === undefined) return await update(db)
+        // A login: last_login and the new family's first token, or neither.
+        await inTransaction(async (tx) => {
+          await update(tx)
+          await txInsertToken(tx, token)
+        })
       }),
       setActive: guard(async (id, active) => { await db.update(users).set({ isActive: active }).where(eq(users.id, id)) }),
       remove: guard(async (id) => { await db.delete(users).where(eq(users.id, id)) }),

@@ -166,6 +166,12 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     return row
   })
 
+  const recordLogin = sqlite.transaction((id: string, at: Date, rehashed: string | undefined, token: NewRefreshToken | undefined) => {
+    if (rehashed === undefined) recordLastLogin.run({ id, at })
+    else recordLastLoginAndHash.run({ id, at, passwordHash: rehashed })
+    if (token !== undefined) insertToken.run(token)
+  })
+
   const changePassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, now: number) => {
     db.update(users).set({ passwordHash }).where(eq(users.id, id)).run()
     revokeUser.run({ userId: id, now })
@@ -184,10 +190,8 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       },
       async byId (id) { return userById.get({ id }) },
       async byEmail (email) { return userByEmail.get({ email }) },
-      async recordLogin (id, at, rehashed) {
-        write(() => rehashed === undefined
-          ? recordLastLogin.run({ id, at })
-          : recordLastLoginAndHash.run({ id, at, passwordHash: rehashed }))
+      async recordLogin (id, at, rehashed, token) {
+        write(() => recordLogin.immediate(id, at, rehashed, token))
       },
       async setActive (id, active) { write(() => db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()) },
       async remove (id) { write(() => db.delete(users).where(eq(users.id, id)).run()) },

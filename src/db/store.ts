@@ -46,8 +46,12 @@ export interface Store {
     create: (user: NewUser, firstToken?: NewRefreshToken) => Promise<User>
     byId: (id: string) => Promise<User | undefined>
     byEmail: (email: string) => Promise<User | undefined>
-    /** Sets last_login, and replaces the hash when it was re-hashed with current parameters. */
-    recordLogin: (id: string, at: Date, rehashed?: string) => Promise<void>
+    /**
+     * Sets last_login, and replaces the hash when it was re-hashed with current
+     * parameters. With `token` (the login's first refresh token), both are
+     * stored in one transaction: a login that fails changes nothing.
+     */
+    recordLogin: (id: string, at: Date, rehashed?: string, token?: NewRefreshToken) => Promise<void>
     setActive: (id: string, active: boolean) => Promise<void>
     remove: (id: string) => Promise<void>
     /** New hash, every refresh token of the user revoked, and the new login's token stored: one transaction. */

@@ -194,6 +194,9 @@ t.test('a full disk: 503 + Retry-After at every fill level, and no operation hal
     const s: Session = await join(app)
     const s2: Session = await join(app)
     const email = uniqueEmail()
+    const lastLogin = async (): Promise<unknown> =>
+      (await app.inject({ method: 'GET', url: '/account/mypage', headers: bearer(s.access) })).json().last_login
+    const lastLoginBefore = await lastLogin()
     const free = fillDisk(dir, leave)
     const joined = await post(app, '/account/join', { email, password: PASSWORD })
     const loggedIn = await login(app, s.email)
@@ -206,6 +209,7 @@ t.test('a full disk: 503 + Retry-After at every fill level, and no operation hal
     if (count(joined, 201)) t.equal((await login(app, email)).statusCode, 200, `join ${where}: the user can log in`)
     else t.equal((await post(app, '/account/join', { email, password: PASSWORD })).statusCode, 201, `join ${where}: refused, so the email is still free`)
     if (count(loggedIn, 200)) t.equal((await verify(app, loggedIn.json().refresh)).statusCode, 200, `login ${where}: its token is stored`)
+    else t.equal(await lastLogin(), lastLoginBefore, `login ${where}: refused, so last_login is unchanged`)
     if (count(refreshed, 200)) {
       t.equal((await verify(app, s.refresh)).json().code, 'TOKEN_REVOKED', `refresh ${where}: the old token is revoked`)
       t.equal((await verify(app, refreshed.json().refresh)).statusCode, 200, `refresh ${where}: the new one is stored`)
