@@ -7,6 +7,7 @@ import autoload from '@fastify/autoload'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.js'
+import { helmetHeaders, securityHeaderOptions } from './security-headers.js'
 
 declare module 'fastify' {
   interface FastifyInstance { config: Config }
@@ -37,20 +38,23 @@ const redact = {
  * What Node's HTTP parser refuses before a request exists (headers over 16 KiB,
  * bytes not allowed in HTTP, smuggling shapes, a client too slow to send its
  * headers), answered in the contract's error shape rather than Fastify's
- * default body without `code`. The connection is then closed, as Node's own
- * default does.
+ * default body without `code`, with the security headers of every other
+ * answer. The connection is then closed, as Node's own default does.
  */
-function clientErrorHandler (err: NodeJS.ErrnoException, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return
-  const [statusCode, code, message] = err.code === 'HPE_HEADER_OVERFLOW'
-    ? [431, 'REQUEST_HEADER_FIELDS_TOO_LARGE', 'Request headers are larger than 16 KiB.']
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'REQUEST_TIMEOUT', 'The request was not received in time.']
-      : [400, 'VALIDATION_ERROR', 'Malformed HTTP request.']
-  const error = STATUS_CODES[statusCode] ?? 'Error'
-  const body = JSON.stringify({ statusCode, error, code, message })
-  if (!socket.writable) { socket.destroy(); return }
-  socket.end(`HTTP/1.1 ${statusCode} ${error}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+function clientErrorHandler (securityHeaders: Record<string, string>): (err: NodeJS.ErrnoException, socket: Socket) => void {
+  const extra = Object.entries(securityHeaders).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+  return (err, socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    const [statusCode, code, message] = err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'REQUEST_HEADER_FIELDS_TOO_LARGE', 'Request headers are larger than 16 KiB.']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'The request was not received in time.']
+        : [400, 'VALIDATION_ERROR', 'Malformed HTTP request.']
+    const error = STATUS_CODES[statusCode] ?? 'Error'
+    const body = JSON.stringify({ statusCode, error, code, message })
+    if (!socket.writable) { socket.destroy(); return }
+    socket.end(`HTTP/1.1 ${statusCode} ${error}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`)
+  }
 }
 
 export function loggerOptions (config: Config, stream?: Writable): FastifyServerOptions['logger'] {
@@ -82,6 +86,7 @@ export interface BuildOptions {
 }
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const securityHeaders = helmetHeaders(securityHeaderOptions(config))
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
     bodyLimit: BODY_LIMIT,
@@ -93,9 +98,13 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     // A malformed URL (bad %-encoding) is answered by the error handler, in the
-    // contract's shape, not with Fastify's own body (code FST_ERR_BAD_URL).
-    frameworkErrors: (err, request, reply) => { void request.server.errorHandler(err, request, reply) },
-    clientErrorHandler,
+    // contract's shape, not with Fastify's own body (code FST_ERR_BAD_URL); no
+    // hook has run, so the security headers are set here.
+    frameworkErrors: (err, request, reply) => {
+      void reply.headers(securityHeaders)
+      void request.server.errorHandler(err, request, reply)
+    },
+    clientErrorHandler: clientErrorHandler(securityHeaders),
     ajv: {
       // Bodies are checked as sent: no type coercion, no silent removal of
       // unknown fields (they are an error), every problem reported at once.

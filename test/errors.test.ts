@@ -63,7 +63,10 @@ t.test('an unexpected failure is a 500 in the common shape, without internals', 
 t.test('security headers on every response', async (t) => {
   const app = await build(t)
   const s = await join(app)
-  for (const res of [await app.inject({ url: '/health' }), await app.inject({ url: '/account/mypage', headers: { authorization: `Bearer ${s.access}` } }), await app.inject({ url: '/nope' })]) {
+  const badUrl = await app.inject({ url: '/account/%E0%A4%A' }) // bad %-encoding: answered before any hook runs
+  t.equal(badUrl.statusCode, 400)
+  t.equal(badUrl.json().code, 'VALIDATION_ERROR')
+  for (const res of [await app.inject({ url: '/health' }), await app.inject({ url: '/account/mypage', headers: { authorization: `Bearer ${s.access}` } }), await app.inject({ url: '/nope' }), badUrl]) {
     t.equal(res.headers['x-content-type-options'], 'nosniff')
     t.equal(res.headers['x-frame-options'], 'DENY')
     t.ok(res.headers['strict-transport-security'], 'HSTS')

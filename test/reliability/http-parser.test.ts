@@ -63,6 +63,10 @@ t.test('malformed HTTP gets the contract error shape', async (t) => {
     t.same(json, { statusCode: status, error: STATUS_CODES[status], code, message: json.message }, `${what}: shape`)
     t.type(json.message, 'string')
     t.match(res.headers, /content-type: application\/json/i, `${what}: JSON content type`)
+    // No request hook ran, yet the answer has the security headers of every other one.
+    t.match(res.headers, /\r\nx-content-type-options: nosniff\r\n/i, `${what}: nosniff`)
+    t.match(res.headers, /\r\nx-frame-options: DENY\r\n/i, `${what}: not framed`)
+    t.match(res.headers, /\r\ncontent-security-policy: default-src 'self'/i, `${what}: CSP`)
   }
   // And the server is unharmed.
   t.match(await raw(port, 'GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /)
