@@ -26,7 +26,8 @@ import { ensureBuilt, measureStartup, serviceEnv, startService, type Service } f
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--connections N] [--only a,b,…]
-                       [--target URL] [--out FILE] [--server-log FILE] [--profile DIR]
+                       [--target URL] [--out FILE] [--server-log FILE] [--profile DIR] [--startup-runs N]
+--startup-runs N: starts timed per way of starting (npm start, node), median reported (3)
 --duration S: seconds measured per scenario, cut into --rounds N (3) interleaved with the other
                scenarios' rounds (health, mypage, …, health, mypage, …) so that the machine's drift
                hits all alike; --warmup S (2) of unmeasured load per scenario first
@@ -50,6 +51,7 @@ const { values: args } = parseArgs({
     'server-log': { type: 'string' },
     profile: { type: 'string' },
     'node-flags': { type: 'string' },
+    'startup-runs': { type: 'string', default: '3' },
     help: { type: 'boolean', default: false }
   }
 })
@@ -70,6 +72,7 @@ const duration = positive('duration', args.duration, false)
 const warmup = positive('warmup', args.warmup, false)
 const rounds = positive('rounds', args.rounds, true)
 const connections = positive('connections', args.connections, true)
+const startupRuns = positive('startup-runs', args['startup-runs'], true)
 const target = args.target?.replace(/\/+$/, '')
 
 const ALL = ['startup', 'health', 'mypage', 'mypage-cookie', 'verify', 'refresh', 'refresh-sync-normal',
@@ -228,7 +231,7 @@ async function main (): Promise<void> {
   if (target === undefined && wanted.has('startup')) {
     await fetch('http://127.0.0.1:9/').catch(() => {}) // load fetch itself before timing
     startup = { npm: [], node: [] }
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < startupRuns; i++) {
       startup.npm?.push(await measureStartup(root, 'npm', benchEnv))
       startup.node?.push(await measureStartup(root, 'node', benchEnv))
     }
