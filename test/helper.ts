@@ -7,6 +7,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import { buildApp } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
+import type { NewRefreshToken, Store } from '../src/db/store.js'
 
 /** A temp directory removed when the test ends. */
 export function tempDir (t: Test): string {
@@ -86,3 +87,11 @@ export function forgeJwt (header: Record<string, unknown>, payload: Record<strin
 
 /** The claims of a genuine access token for `session`, for building variants of it. */
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000)
+
+/**
+ * Stores a refresh token the way the service does: as a login of its user
+ * (last_login set to the token's creation time, in the same transaction).
+ */
+export async function storeToken (store: Store, token: NewRefreshToken): Promise<void> {
+  await store.users.recordLogin(token.userId, new Date(token.createdAt * 1000), undefined, token)
+}

@@ -4,7 +4,7 @@ import pg from 'pg'
 import t, { type Test } from 'tap'
 import { buildApp } from '../src/app.js'
 import { DatabaseStartError, openPostgresStore } from '../src/db/postgres.js'
-import { bearer, build, join, PASSWORD, post, refresh, testConfig, uniqueEmail } from './helper.js'
+import { bearer, build, join, PASSWORD, post, refresh, storeToken, testConfig, uniqueEmail } from './helper.js'
 import { PG_ADMIN_URL, testDatabase } from './pg-helper.js'
 
 /*
@@ -261,7 +261,7 @@ t.test('cutting the connection in the middle of transactions fails them cleanly 
   const now = Math.floor(Date.now() / 1000)
   await store.users.create({ id: 'u1', email: 'u1@example.com', passwordHash: 'h', name: '', gender: null, dateOfBirth: null, phoneNumber: null, dateJoined: new Date(), lastLogin: null })
   const token = (id: string) => ({ id, userId: 'u1', familyId: `f-${id}`, expiresAt: now + 100, createdAt: now })
-  for (let i = 0; i < 40; i++) await store.refreshTokens.add(token(`t${i}`))
+  for (let i = 0; i < 40; i++) await storeToken(store, token(`t${i}`))
 
   // 40 rotations queue on 8 connections; the link is cut while they run.
   const running = Array.from({ length: 40 }, async (_, i) => await store.refreshTokens.rotate(`t${i}`, token(`n${i}`), now))

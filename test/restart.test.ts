@@ -2,7 +2,7 @@ import { join as joinPath } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import { loadConfig } from '../src/config.js'
-import { build, join, PASSWORD, post, tempDir } from './helper.js'
+import { build, join, PASSWORD, post, storeToken, tempDir } from './helper.js'
 
 t.test('a restart on the same data directory keeps users, tokens and the generated secret', async (t) => {
   const dir = tempDir(t)
@@ -39,7 +39,7 @@ t.test('expired refresh-token rows are purged at start', async (t) => {
   const app = await build(t, {}, loadConfig(env))
   const s = await join(app)
   const past = Math.floor(Date.now() / 1000) - 10
-  await app.store.refreshTokens.add({ id: 'expired-1', userId: String(s.user.id), familyId: 'f', expiresAt: past, createdAt: past - 100 })
+  await storeToken(app.store, { id: 'expired-1', userId: String(s.user.id), familyId: 'f', expiresAt: past, createdAt: past - 100 })
   t.ok(await app.store.refreshTokens.byId('expired-1'))
   await app.close()
   const again = await build(t, {}, loadConfig(env))

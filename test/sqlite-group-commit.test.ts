@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
 import { openSqliteStore } from '../src/db/sqlite.js'
 import type { NewRefreshToken, NewUser } from '../src/db/store.js'
-import { tempDir } from './helper.js'
+import { storeToken, tempDir } from './helper.js'
 
 // SQLite's refresh rotations are group-committed: those asked for in one turn
 // of the event loop share one transaction (one fsync), each in a savepoint.
@@ -29,7 +29,7 @@ t.test('rotations asked for together all succeed, and are on disk once answered'
   const u = await store.users.create(user())
   const chains = await Promise.all(Array.from({ length: 20 }, async () => {
     const first = token(u.id)
-    await store.refreshTokens.add(first)
+    await storeToken(store, first)
     return { first, next: token(u.id, first.familyId) }
   }))
   const outcomes = await Promise.all(chains.map(async (c) => await store.refreshTokens.rotate(c.first.id, c.next, NOW + 1)))
@@ -49,8 +49,8 @@ t.test('one failing rotation in a batch fails alone, leaving its token untouched
   const u = await store.users.create(user())
   const good = token(u.id)
   const bad = token(u.id)
-  await store.refreshTokens.add(good)
-  await store.refreshTokens.add(bad)
+  await storeToken(store, good)
+  await storeToken(store, bad)
   const [ok, failed] = await Promise.allSettled([
     store.refreshTokens.rotate(good.id, token(u.id, good.familyId), NOW + 1),
     // Its successor names a user that does not exist: the foreign key refuses it.
@@ -67,7 +67,7 @@ t.test('in one batch, the same token rotates once; the rest are reuse and end th
   const { store } = await setup(t)
   const u = await store.users.create(user())
   const first = token(u.id)
-  await store.refreshTokens.add(first)
+  await storeToken(store, first)
   const nexts = Array.from({ length: 5 }, () => token(u.id, first.familyId))
   const outcomes = await Promise.all(nexts.map(async (n) => await store.refreshTokens.rotate(first.id, n, NOW + 1)))
   t.same(outcomes, ['rotated', 'reused', 'reused', 'reused', 'reused'], 'in order of asking')
@@ -79,8 +79,8 @@ t.test('a batch whose commit cannot happen fails every rotation in it', async (t
   const u = await store.users.create(user())
   const a = token(u.id)
   const b = token(u.id)
-  await store.refreshTokens.add(a)
-  await store.refreshTokens.add(b)
+  await storeToken(store, a)
+  await storeToken(store, b)
   const both = Promise.allSettled([
     store.refreshTokens.rotate(a.id, token(u.id, a.familyId), NOW + 1),
     store.refreshTokens.rotate(b.id, token(u.id, b.familyId), NOW + 1)

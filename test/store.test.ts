@@ -5,7 +5,7 @@ import { EmailTakenError } from '../src/errors.js'
 import { openPostgresStore } from '../src/db/postgres.js'
 import { openSqliteStore } from '../src/db/sqlite.js'
 import type { NewRefreshToken, NewUser, Store } from '../src/db/store.js'
-import { tempDir } from './helper.js'
+import { storeToken, tempDir } from './helper.js'
 import { testDatabase } from './pg-helper.js'
 
 /*
@@ -160,16 +160,16 @@ for (const [kind, open] of implementations) {
       await store.users.setActive(u.id, true)
       t.equal((await store.users.byId(u.id))?.isActive, true)
       const token = newToken(u.id)
-      await store.refreshTokens.add(token)
+      await storeToken(store, token)
       await store.users.remove(u.id)
       t.equal(await store.users.byId(u.id), undefined)
       t.equal(await store.refreshTokens.byId(token.id), undefined, 'cascade')
     })
 
-    t.test('add and byId round-trip a token', async (t) => {
+    t.test('a login\'s token and byId round-trip', async (t) => {
       const u = await store.users.create(newUser())
       const token = newToken(u.id)
-      await store.refreshTokens.add(token)
+      await storeToken(store, token)
       t.strictSame(await store.refreshTokens.byId(token.id), { ...token, revokedAt: null })
       t.equal(await store.refreshTokens.byId(randomUUID()), undefined)
     })
@@ -179,8 +179,8 @@ for (const [kind, open] of implementations) {
       const family = randomUUID()
       const a = newToken(u.id, family)
       const other = newToken(u.id) // another login of the same user
-      await store.refreshTokens.add(a)
-      await store.refreshTokens.add(other)
+      await storeToken(store, a)
+      await storeToken(store, other)
 
       const b = newToken(u.id, family, { createdAt: NOW + 1 })
       t.equal(await store.refreshTokens.rotate(a.id, b, NOW + 1), 'rotated')
@@ -204,7 +204,7 @@ for (const [kind, open] of implementations) {
       const u = await store.users.create(newUser())
       const family = randomUUID()
       const a = newToken(u.id, family)
-      await store.refreshTokens.add(a)
+      await storeToken(store, a)
       const nexts = Array.from({ length: 50 }, () => newToken(u.id, family))
       const outcomes = await Promise.all(nexts.map(async (next) => await store.refreshTokens.rotate(a.id, next, NOW + 5)))
       t.equal(outcomes.filter((o) => o === 'rotated').length, 1, 'at most (and here exactly) one rotation')
@@ -223,7 +223,7 @@ for (const [kind, open] of implementations) {
       for (let round = 0; round < 40; round++) {
         const family = randomUUID()
         const a = newToken(u.id, family)
-        await store.refreshTokens.add(a)
+        await storeToken(store, a)
         const b = newToken(u.id, family)
         const fresh = newToken(u.id)
         const [outcome] = await Promise.all([
@@ -246,7 +246,7 @@ for (const [kind, open] of implementations) {
       const v = await store.users.create(newUser())
       const f1 = randomUUID()
       const tokens = [newToken(u.id, f1), newToken(u.id, f1), newToken(u.id), newToken(v.id)]
-      for (const tok of tokens) await store.refreshTokens.add(tok)
+      for (const tok of tokens) await storeToken(store, tok)
 
       t.equal(await store.refreshTokens.revokeFamily(f1, NOW + 7), 2)
       t.equal(await store.refreshTokens.revokeFamily(f1, NOW + 8), 0, 'idempotent')
@@ -266,7 +266,7 @@ for (const [kind, open] of implementations) {
       const v = await store.users.create(newUser())
       const old = [newToken(u.id), newToken(u.id)]
       const others = newToken(v.id)
-      for (const tok of [...old, others]) await store.refreshTokens.add(tok)
+      for (const tok of [...old, others]) await storeToken(store, tok)
       const next = newToken(u.id)
       await store.users.changePassword(u.id, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$Y2hhbmdlZA', next, NOW + 11)
       t.equal((await store.users.byId(u.id))?.passwordHash, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$Y2hhbmdlZA')
@@ -279,7 +279,7 @@ for (const [kind, open] of implementations) {
     t.test('changePassword is one transaction: a failing step changes nothing', async (t) => {
       const u = await store.users.create(newUser())
       const live = newToken(u.id)
-      await store.refreshTokens.add(live)
+      await storeToken(store, live)
       // The new token reuses an existing id: the insert (last step) fails.
       await t.rejects(store.users.changePassword(u.id, 'changed', { ...newToken(u.id), id: live.id }, NOW + 12))
       t.equal((await store.users.byId(u.id))?.passwordHash, u.passwordHash, 'hash rolled back')
@@ -291,7 +291,7 @@ for (const [kind, open] of implementations) {
       // Times far in the past, below every other test's tokens.
       const expired = [newToken(u.id, undefined, { expiresAt: 500 }), newToken(u.id, undefined, { expiresAt: 999 })]
       const live = newToken(u.id, undefined, { expiresAt: 1000 })
-      for (const tok of [...expired, live]) await store.refreshTokens.add(tok)
+      for (const tok of [...expired, live]) await storeToken(store, tok)
       t.equal(await store.refreshTokens.purgeExpired(1000), 2)
       for (const tok of expired) t.equal(await store.refreshTokens.byId(tok.id), undefined)
       t.ok(await store.refreshTokens.byId(live.id), 'a token expiring exactly now is kept')
@@ -318,7 +318,7 @@ t.test('both implementations return identical objects for the same rows', async 
   t.strictSame(b, a, 'after login and deactivation')
   t.equal(b?.lastLogin?.toISOString(), '2027-01-03T00:00:00.001Z')
   const token = newToken(input.id, undefined, { expiresAt: 4_102_444_800 }) // 2100: past 2038
-  for (const s of [sqlite!, postgres!]) await s.refreshTokens.add(token)
+  for (const s of [sqlite!, postgres!]) await storeToken(s, token)
   const [ta, tb] = await Promise.all([sqlite!, postgres!].map(async (s) => await s.refreshTokens.byId(token.id)))
   t.strictSame(tb, ta, 'token rows')
   t.equal(typeof tb?.expiresAt, 'number')

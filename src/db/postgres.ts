@@ -160,9 +160,6 @@ function createStore (pool: pg.Pool, db: Db): Store {
   const userById = db.select().from(users).where(eq(users.id, p('id'))).limit(1).prepare('auth_user_by_id')
   const userByEmail = db.select().from(users).where(eq(users.email, p('email'))).limit(1).prepare('auth_user_by_email')
   const tokenById = db.select().from(refreshTokens).where(eq(refreshTokens.id, p('id'))).limit(1).prepare('auth_token_by_id')
-  const insertToken = db.insert(refreshTokens).values({
-    id: p('id'), userId: p('userId'), familyId: p('familyId'), expiresAt: p('expiresAt'), createdAt: p('createdAt')
-  }).prepare('auth_token_insert')
 
   // Statements run inside a transaction are bound to its connection, so they
   // are built per call; their names still let each connection parse them once.
@@ -280,7 +277,6 @@ function createStore (pool: pg.Pool, db: Db): Store {
       })
     },
     refreshTokens: {
-      add: guard(async (token) => { await insertToken.execute(token) }),
       byId: guard(async (id) => (await tokenById.execute({ id }))[0]),
       rotate: guard(async (id, next, now) => await inTransaction(async (tx): Promise<RotateOutcome> => {
         // The conditional UPDATE is the whole race: of concurrent rotations of

@@ -200,7 +200,6 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       }
     },
     refreshTokens: {
-      async add (token) { write(() => insertToken.run(token)) },
       async byId (id) { return tokenById.get({ id }) },
       async rotate (id, next, now) {
         return await new Promise<RotateOutcome>((resolve, reject) => {

@@ -58,7 +58,6 @@ export interface Store {
     changePassword: (id: string, passwordHash: string, next: NewRefreshToken, now: number) => Promise<void>
   }
   refreshTokens: {
-    add: (token: NewRefreshToken) => Promise<void>
     byId: (id: string) => Promise<RefreshTokenRow | undefined>
     /**
      * Atomically revokes `id` if it is live and stores `next` in its family;
