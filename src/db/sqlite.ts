@@ -111,6 +111,8 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   const recordLastLoginAndHash = db.update(users).set({ lastLogin: p('at') as unknown as Date, passwordHash: p('passwordHash') as unknown as string })
     .where(eq(users.id, p('id'))).prepare()
 
+  const knownUsers = userCache(sqlite, (id) => userById.get({ id }))
+
   // better-sqlite3 transactions are synchronous, so the whole check-and-set runs
   // without yielding; BEGIN IMMEDIATE also serialises other processes on the file.
   const rotate = sqlite.transaction((id: string, next: NewRefreshToken, now: number) => {
@@ -188,15 +190,19 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
           throw err
         }
       },
-      async byId (id) { return userById.get({ id }) },
+      async byId (id) { return knownUsers.get(id) },
       async byEmail (email) { return userByEmail.get({ email }) },
       async recordLogin (id, at, rehashed, token) {
-        write(() => recordLogin.immediate(id, at, rehashed, token))
+        try { write(() => recordLogin.immediate(id, at, rehashed, token)) } finally { knownUsers.forget(id) }
       },
-      async setActive (id, active) { write(() => db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()) },
-      async remove (id) { write(() => db.delete(users).where(eq(users.id, id)).run()) },
+      async setActive (id, active) {
+        try { write(() => db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()) } finally { knownUsers.forget(id) }
+      },
+      async remove (id) {
+        try { write(() => db.delete(users).where(eq(users.id, id)).run()) } finally { knownUsers.forget(id) }
+      },
       async changePassword (id, passwordHash, next, now) {
-        write(() => changePassword.immediate(id, passwordHash, next, now))
+        try { write(() => changePassword.immediate(id, passwordHash, next, now)) } finally { knownUsers.forget(id) }
       }
     },
     refreshTokens: {
@@ -214,5 +220,43 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     },
     async ping () { sqlite.prepare('SELECT 1').get() },
     async close () { if (sqlite.open) sqlite.close() }
+  }
+}
+
+/**
+ * Users by id, remembered between requests: every authenticated request reads
+ * its user (a deactivated or deleted user's token must stop working at once),
+ * and that read was most of what separates /account/mypage from /health.
+ *
+ * Never stale beyond the current event-loop turn: this connection's own writes
+ * to a user forget it (the store's write methods call `forget`), and another
+ * connection's commit — another instance, the sqlite3 shell, an admin script —
+ * changes `PRAGMA data_version`, read once per turn, which empties the cache.
+ */
+export function userCache<U extends object> (sqlite: Database.Database, load: (id: string) => U | undefined, max = 4096) {
+  const dataVersion = sqlite.prepare('PRAGMA data_version').pluck()
+  const cache = new Map<string, U>()
+  let version: unknown
+  let checked = false
+  const uncheck = (): void => { checked = false }
+  return {
+    get (id: string): U | undefined {
+      if (!checked) {
+        const now = dataVersion.get() // may throw (storage fault): then nothing is marked checked
+        if (now !== version) { cache.clear(); version = now }
+        checked = true
+        setImmediate(uncheck)
+      }
+      let user = cache.get(id)
+      if (user === undefined) {
+        user = load(id)
+        if (user !== undefined) {
+          if (cache.size >= max) cache.delete(cache.keys().next().value as string)
+          cache.set(id, Object.freeze(user))
+        }
+      }
+      return user
+    },
+    forget (id: string): void { cache.delete(id) }
   }
 }

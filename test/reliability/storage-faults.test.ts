@@ -195,8 +195,9 @@ t.test('a full disk: 503 + Retry-After at every fill level, and no operation hal
     const s2: Session = await join(app)
     const email = uniqueEmail()
     const lastLogin = async (): Promise<unknown> =>
-      (await app.inject({ method: 'GET', url: '/account/mypage', headers: bearer(s.access) })).json().last_login
+      (await app.inject({ method: 'GET', url: '/account/mypage', headers: bearer(s.access) })).json().user.last_login
     const lastLoginBefore = await lastLogin()
+    t.type(lastLoginBefore, 'string', 'last_login is read from mypage')
     const free = fillDisk(dir, leave)
     const joined = await post(app, '/account/join', { email, password: PASSWORD })
     const loggedIn = await login(app, s.email)
