@@ -153,7 +153,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     async logout (refreshToken: string): Promise<void> {
       const claims = decode(refreshToken, 'refresh', { ignoreExpiration: true })
       const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
-      if (row !== undefined) await store.refreshTokens.revokeFamily(row.familyId, seconds())
+      if (row !== undefined) await store.refreshTokens.revokeFamily(row.userId, row.familyId, seconds())
     },
 
     async logoutEverywhere (userId: string): Promise<number> {

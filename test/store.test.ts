@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
 import { EmailTakenError } from '../src/errors.js'
 import { openPostgresStore } from '../src/db/postgres.js'
@@ -229,7 +230,7 @@ for (const [kind, open] of implementations) {
         const [outcome] = await Promise.all([
           store.refreshTokens.rotate(a.id, b, NOW + 20),
           round % 2 === 0
-            ? store.refreshTokens.revokeFamily(family, NOW + 20)
+            ? store.refreshTokens.revokeFamily(u.id, family, NOW + 20)
             : store.users.changePassword(u.id, u.passwordHash, fresh, NOW + 20)
         ])
         t.ok(outcome === 'rotated' || outcome === 'reused', 'the token was known')
@@ -248,8 +249,9 @@ for (const [kind, open] of implementations) {
       const tokens = [newToken(u.id, f1), newToken(u.id, f1), newToken(u.id), newToken(v.id)]
       for (const tok of tokens) await storeToken(store, tok)
 
-      t.equal(await store.refreshTokens.revokeFamily(f1, NOW + 7), 2)
-      t.equal(await store.refreshTokens.revokeFamily(f1, NOW + 8), 0, 'idempotent')
+      t.equal(await store.refreshTokens.revokeFamily(v.id, f1, NOW + 6), 0, 'a family is asked for with its user')
+      t.equal(await store.refreshTokens.revokeFamily(u.id, f1, NOW + 7), 2)
+      t.equal(await store.refreshTokens.revokeFamily(u.id, f1, NOW + 8), 0, 'idempotent')
       t.equal(await revokedAt(store, tokens[0]!.id), NOW + 7)
       t.equal(await revokedAt(store, tokens[2]!.id), null)
 
@@ -258,7 +260,7 @@ for (const [kind, open] of implementations) {
       t.equal(await revokedAt(store, tokens[1]!.id), NOW + 7, 'earlier revocations kept')
       t.equal(await revokedAt(store, tokens[3]!.id), null, 'other users untouched')
       t.equal(await store.refreshTokens.revokeUser(u.id, NOW + 10), 0)
-      t.equal(await store.refreshTokens.revokeFamily(randomUUID(), NOW), 0)
+      t.equal(await store.refreshTokens.revokeFamily(u.id, randomUUID(), NOW), 0)
     })
 
     t.test('changePassword: new hash, every token revoked, the new login stored', async (t) => {
@@ -322,4 +324,28 @@ t.test('both implementations return identical objects for the same rows', async 
   const [ta, tb] = await Promise.all([sqlite!, postgres!].map(async (s) => await s.refreshTokens.byId(token.id)))
   t.strictSame(tb, ta, 'token rows')
   t.equal(typeof tb?.expiresAt, 'number')
+})
+
+t.test('sqlite: every refresh_tokens lookup the store makes is an index search, never a table scan', async (t) => {
+  const path = join(tempDir(t), 'plan.db')
+  await openSqliteStore({ path, synchronous: 'full' }).close() // created and migrated
+  const db = new Database(path, { readonly: true })
+  t.teardown(() => db.close())
+  const plan = (query: string): string =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${query}`).all(...(query.match(/\?/g) ?? []).map(() => null)) as Array<{ detail: string }>).map((r) => r.detail).join('; ')
+  const cases: Array<[string, string, RegExp]> = [
+    ['a token by id', 'SELECT * FROM refresh_tokens WHERE id = ?', /USING INDEX sqlite_autoindex_refresh_tokens_1/],
+    ['rotation', 'UPDATE refresh_tokens SET revoked_at = 1 WHERE id = ? AND revoked_at IS NULL', /USING INDEX sqlite_autoindex_refresh_tokens_1/],
+    ['a family (logout, reuse)', 'UPDATE refresh_tokens SET revoked_at = 1 WHERE user_id = ? AND family_id = ? AND revoked_at IS NULL', /USING INDEX refresh_tokens_user_family_idx \(user_id=\? AND family_id=\?\)/],
+    ['a user (logout everywhere, password change)', 'UPDATE refresh_tokens SET revoked_at = 1 WHERE user_id = ? AND revoked_at IS NULL', /USING (COVERING )?INDEX refresh_tokens_user_family_idx \(user_id=\?\)/],
+    ['the cascade from users', 'DELETE FROM refresh_tokens WHERE user_id = ?', /USING (COVERING )?INDEX refresh_tokens_user_family_idx \(user_id=\?\)/],
+    ['the purge', 'DELETE FROM refresh_tokens WHERE expires_at < ?', /USING (COVERING )?INDEX refresh_tokens_expires_idx/]
+  ]
+  for (const [what, query, expected] of cases) {
+    const detail = plan(query)
+    t.match(detail, expected, `${what}: ${detail}`)
+    t.notMatch(detail, /SCAN refresh_tokens/, `${what}: no table scan`)
+  }
+  const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'refresh_tokens' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name)
+  t.same(indexes, ['refresh_tokens_expires_idx', 'refresh_tokens_user_family_idx', 'sqlite_autoindex_refresh_tokens_1'], 'no other index to keep up to date on each rotation')
 })

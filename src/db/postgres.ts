@@ -173,8 +173,8 @@ function createStore (pool: pg.Pool, db: Db): Store {
       .where(and(where, isNull(refreshTokens.revokedAt))).prepare(name).execute(params)
     return res.rowCount ?? 0
   }
-  const revokeFamily = async (tx: Tx, familyId: string, now: number): Promise<number> =>
-    await revokeWhere(tx, 'auth_revoke_family', eq(refreshTokens.familyId, p('familyId')), { familyId, now })
+  const revokeFamily = async (tx: Tx, userId: string, familyId: string, now: number): Promise<number> =>
+    await revokeWhere(tx, 'auth_revoke_family', and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId'))), { userId, familyId, now })
   const revokeUser = async (tx: Tx, userId: string, now: number): Promise<number> =>
     await revokeWhere(tx, 'auth_revoke_user', eq(refreshTokens.userId, p('userId')), { userId, now })
 
@@ -288,13 +288,13 @@ function createStore (pool: pg.Pool, db: Db): Store {
           await txInsertToken(tx, next)
           return 'rotated'
         }
-        const [row] = await tx.select({ familyId: refreshTokens.familyId }).from(refreshTokens)
+        const [row] = await tx.select({ userId: refreshTokens.userId, familyId: refreshTokens.familyId }).from(refreshTokens)
           .where(eq(refreshTokens.id, p('id'))).limit(1).prepare('auth_token_family').execute({ id })
         if (row === undefined) return 'unknown'
-        await revokeFamily(tx, row.familyId, now)
+        await revokeFamily(tx, row.userId, row.familyId, now)
         return 'reused'
       })),
-      revokeFamily: guard(async (familyId, now) => await inTransaction(async (tx) => await revokeFamily(tx, familyId, now))),
+      revokeFamily: guard(async (userId, familyId, now) => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, now))),
       revokeUser: guard(async (userId, now) => await inTransaction(async (tx) => await revokeUser(tx, userId, now))),
       purgeExpired: guard(async (now) => {
         const res = await db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now))

@@ -101,7 +101,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   const revokeLive = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number })
     .where(and(eq(refreshTokens.id, p('id')), isNull(refreshTokens.revokedAt))).prepare()
   const revokeFamily = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number })
-    .where(and(eq(refreshTokens.familyId, p('familyId')), isNull(refreshTokens.revokedAt))).prepare()
+    .where(and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId')), isNull(refreshTokens.revokedAt))).prepare()
   const revokeUser = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number })
     .where(and(eq(refreshTokens.userId, p('userId')), isNull(refreshTokens.revokedAt))).prepare()
   // Every login writes last_login: prepared too (building and preparing it per
@@ -122,7 +122,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     }
     const row = tokenById.get({ id })
     if (row === undefined) return 'unknown' as const
-    revokeFamily.run({ familyId: row.familyId, now })
+    revokeFamily.run({ userId: row.userId, familyId: row.familyId, now })
     return 'reused' as const
   })
 
@@ -212,7 +212,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
           if (pending.push({ id, next, now, resolve, reject }) === 1) setImmediate(flushRotations)
         })
       },
-      async revokeFamily (familyId, now) { return write(() => revokeFamily.run({ familyId, now }).changes) },
+      async revokeFamily (userId, familyId, now) { return write(() => revokeFamily.run({ userId, familyId, now }).changes) },
       async revokeUser (userId, now) { return write(() => revokeUser.run({ userId, now }).changes) },
       async purgeExpired (now) {
         return write(() => db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)).run().changes)

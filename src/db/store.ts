@@ -65,7 +65,8 @@ export interface Store {
      * Of N concurrent calls for one id, at most one returns 'rotated'.
      */
     rotate: (id: string, next: NewRefreshToken, now: number) => Promise<RotateOutcome>
-    revokeFamily: (familyId: string, now: number) => Promise<number>
+    /** Revokes the live tokens of one login (a family always belongs to one user). */
+    revokeFamily: (userId: string, familyId: string, now: number) => Promise<number>
     revokeUser: (userId: string, now: number) => Promise<number>
     /** Deletes rows whose token has expired; returns how many. */
     purgeExpired: (now: number) => Promise<number>
