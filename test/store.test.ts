@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto'
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { drizzle } from 'drizzle-orm/better-sqlite3'
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import t, { type Test } from 'tap'
 import { EmailTakenError } from '../src/errors.js'
 import { openPostgresStore } from '../src/db/postgres.js'
 import { openSqliteStore } from '../src/db/sqlite.js'
+import { migrationsDir } from '../src/paths.js'
 import type { NewRefreshToken, NewUser, Store } from '../src/db/store.js'
 import { storeToken, tempDir } from './helper.js'
 import { testDatabase } from './pg-helper.js'
@@ -348,4 +352,31 @@ t.test('sqlite: every refresh_tokens lookup the store makes is an index search, 
   }
   const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'refresh_tokens' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name)
   t.same(indexes, ['refresh_tokens_expires_idx', 'refresh_tokens_user_family_idx', 'sqlite_autoindex_refresh_tokens_1'], 'no other index to keep up to date on each rotation')
+})
+
+t.test('sqlite: a database made by the first release is migrated at start, its data kept', async (t) => {
+  // The first release's migrations only (0000), applied as that release did.
+  const dir = tempDir(t)
+  const firstRelease = join(dir, 'migrations')
+  mkdirSync(join(firstRelease, 'meta'), { recursive: true })
+  copyFileSync(join(migrationsDir.sqlite, '0000_init.sql'), join(firstRelease, '0000_init.sql'))
+  const journal = JSON.parse(readFileSync(join(migrationsDir.sqlite, 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> }
+  journal.entries = journal.entries.filter((e) => e.tag === '0000_init')
+  writeFileSync(join(firstRelease, 'meta', '_journal.json'), JSON.stringify(journal))
+  const path = join(dir, 'auth.db')
+  const old = new Database(path)
+  migrate(drizzle({ client: old }), { migrationsFolder: firstRelease })
+  old.prepare("INSERT INTO users (id, email, password_hash) VALUES ('u1', 'old@example.com', 'h')").run()
+  old.prepare("INSERT INTO refresh_tokens (id, user_id, family_id, expires_at, created_at) VALUES ('t1', 'u1', 'f1', ?, ?)").run(NOW + 100, NOW)
+  t.ok(old.prepare("SELECT 1 FROM sqlite_master WHERE name = 'refresh_tokens_family_idx'").get(), 'the old index is there')
+  old.close()
+
+  const store = openSqliteStore({ path, synchronous: 'full' })
+  t.teardown(() => store.close())
+  t.equal((await store.users.byEmail('old@example.com'))?.id, 'u1', 'the user is kept')
+  t.equal(await store.refreshTokens.revokeFamily('u1', 'f1', NOW + 1), 1, 'its token is kept, and found through the new index')
+  const check = new Database(path, { readonly: true })
+  t.teardown(() => check.close())
+  const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'refresh_tokens' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name)
+  t.same(indexes, ['refresh_tokens_expires_idx', 'refresh_tokens_user_family_idx', 'sqlite_autoindex_refresh_tokens_1'])
 })
