@@ -112,6 +112,10 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     .where(eq(users.id, p('id'))).prepare()
 
   const knownUsers = userCache(sqlite, (id) => userById.get({ id }))
+  /** A write to user `id`: the cached row is dropped whatever the outcome. */
+  const writeUser = <T>(id: string, fn: () => T): T => {
+    try { return write(fn) } finally { knownUsers.forget(id) }
+  }
 
   // better-sqlite3 transactions are synchronous, so the whole check-and-set runs
   // without yielding; BEGIN IMMEDIATE also serialises other processes on the file.
@@ -193,16 +197,12 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async byId (id) { return knownUsers.get(id) },
       async byEmail (email) { return userByEmail.get({ email }) },
       async recordLogin (id, at, rehashed, token) {
-        try { write(() => recordLogin.immediate(id, at, rehashed, token)) } finally { knownUsers.forget(id) }
+        writeUser(id, () => recordLogin.immediate(id, at, rehashed, token))
       },
-      async setActive (id, active) {
-        try { write(() => db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()) } finally { knownUsers.forget(id) }
-      },
-      async remove (id) {
-        try { write(() => db.delete(users).where(eq(users.id, id)).run()) } finally { knownUsers.forget(id) }
-      },
+      async setActive (id, active) { writeUser(id, () => db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()) },
+      async remove (id) { writeUser(id, () => db.delete(users).where(eq(users.id, id)).run()) },
       async changePassword (id, passwordHash, next, now) {
-        try { write(() => changePassword.immediate(id, passwordHash, next, now)) } finally { knownUsers.forget(id) }
+        writeUser(id, () => changePassword.immediate(id, passwordHash, next, now))
       }
     },
     refreshTokens: {
