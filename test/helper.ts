@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
 import { Writable } from 'node:stream'
@@ -8,6 +8,7 @@ import type { Test } from 'tap'
 import { buildApp } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import type { NewRefreshToken, Store } from '../src/db/store.js'
+import { migrationsDir } from '../src/paths.js'
 
 /** A temp directory removed when the test ends. */
 export function tempDir (t: Test): string {
@@ -94,4 +95,9 @@ export const nowSeconds = (): number => Math.floor(Date.now() / 1000)
  */
 export async function storeToken (store: Store, token: NewRefreshToken): Promise<void> {
   await store.users.recordLogin(token.userId, new Date(token.createdAt * 1000), undefined, token)
+}
+
+/** drizzle-kit's journal of a dialect's migrations (one entry per migration, in order). */
+export function migrationJournal (kind: keyof typeof migrationsDir): { entries: Array<{ tag: string }> } {
+  return JSON.parse(readFileSync(joinPath(migrationsDir[kind], 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> }
 }

@@ -1,13 +1,10 @@
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { createServer, connect, type Server, type Socket } from 'node:net'
-import { join as joinPath } from 'node:path'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { buildApp } from '../src/app.js'
 import { DatabaseStartError, openPostgresStore } from '../src/db/postgres.js'
-import { migrationsDir } from '../src/paths.js'
-import { bearer, build, join, PASSWORD, post, refresh, storeToken, testConfig, uniqueEmail } from './helper.js'
+import { bearer, build, join, migrationJournal, PASSWORD, post, refresh, storeToken, testConfig, uniqueEmail } from './helper.js'
 import { PG_ADMIN_URL, testDatabase } from './pg-helper.js'
 
 /*
@@ -174,7 +171,7 @@ t.test('migrations: concurrent starts on an empty database all succeed, and re-o
   await sql.connect()
   t.teardown(async () => { await sql.end() })
   const applied = await sql.query('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations')
-  const journal = JSON.parse(readFileSync(joinPath(migrationsDir.postgres, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }
+  const journal = migrationJournal('postgres')
   t.ok(journal.entries.length >= 2, 'the journal lists the migrations')
   t.equal(applied.rows[0].n, journal.entries.length, 'each migration recorded once')
   const cols = await sql.query(`SELECT column_name, data_type FROM information_schema.columns

@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import { loadConfig } from '../src/config.js'
-import { migrationsDir } from '../src/paths.js'
-import { build, join, PASSWORD, post, storeToken, tempDir } from './helper.js'
+import { build, join, migrationJournal, PASSWORD, post, storeToken, tempDir } from './helper.js'
 
 t.test('a restart on the same data directory keeps users, tokens and the generated secret', async (t) => {
   const dir = tempDir(t)
@@ -32,7 +30,7 @@ t.test('the database is in WAL mode with foreign keys, migrated once', async (t)
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name)
   t.ok(tables.includes('users') && tables.includes('refresh_tokens'), tables.join(','))
-  const journal = JSON.parse(readFileSync(joinPath(migrationsDir.sqlite, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }
+  const journal = migrationJournal('sqlite')
   t.ok(journal.entries.length >= 2, 'the journal lists the migrations')
   t.equal((db.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n, journal.entries.length, 'each migration applied once')
 })

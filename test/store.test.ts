@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
@@ -10,7 +10,7 @@ import { openPostgresStore } from '../src/db/postgres.js'
 import { openSqliteStore } from '../src/db/sqlite.js'
 import { migrationsDir } from '../src/paths.js'
 import type { NewRefreshToken, NewUser, Store } from '../src/db/store.js'
-import { storeToken, tempDir } from './helper.js'
+import { migrationJournal, storeToken, tempDir } from './helper.js'
 import { testDatabase } from './pg-helper.js'
 
 /*
@@ -330,6 +330,11 @@ t.test('both implementations return identical objects for the same rows', async 
   t.equal(typeof tb?.expiresAt, 'number')
 })
 
+/** The indexes SQLite keeps on refresh_tokens, by name. */
+function tokenIndexes (db: Database.Database): string[] {
+  return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'refresh_tokens' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name)
+}
+
 t.test('sqlite: every refresh_tokens lookup the store makes is an index search, never a table scan', async (t) => {
   const path = join(tempDir(t), 'plan.db')
   await openSqliteStore({ path, synchronous: 'full' }).close() // created and migrated
@@ -350,7 +355,7 @@ t.test('sqlite: every refresh_tokens lookup the store makes is an index search, 
     t.match(detail, expected, `${what}: ${detail}`)
     t.notMatch(detail, /SCAN refresh_tokens/, `${what}: no table scan`)
   }
-  const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'refresh_tokens' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name)
+  const indexes = tokenIndexes(db)
   t.same(indexes, ['refresh_tokens_expires_idx', 'refresh_tokens_user_family_idx', 'sqlite_autoindex_refresh_tokens_1'], 'no other index to keep up to date on each rotation')
 })
 
@@ -360,7 +365,7 @@ t.test('sqlite: a database made by the first release is migrated at start, its d
   const firstRelease = join(dir, 'migrations')
   mkdirSync(join(firstRelease, 'meta'), { recursive: true })
   copyFileSync(join(migrationsDir.sqlite, '0000_init.sql'), join(firstRelease, '0000_init.sql'))
-  const journal = JSON.parse(readFileSync(join(migrationsDir.sqlite, 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> }
+  const journal = migrationJournal('sqlite')
   journal.entries = journal.entries.filter((e) => e.tag === '0000_init')
   writeFileSync(join(firstRelease, 'meta', '_journal.json'), JSON.stringify(journal))
   const path = join(dir, 'auth.db')
@@ -377,6 +382,6 @@ t.test('sqlite: a database made by the first release is migrated at start, its d
   t.equal(await store.refreshTokens.revokeFamily('u1', 'f1', NOW + 1), 1, 'its token is kept, and found through the new index')
   const check = new Database(path, { readonly: true })
   t.teardown(() => check.close())
-  const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'refresh_tokens' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name)
+  const indexes = tokenIndexes(check)
   t.same(indexes, ['refresh_tokens_expires_idx', 'refresh_tokens_user_family_idx', 'sqlite_autoindex_refresh_tokens_1'])
 })
