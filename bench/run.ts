@@ -27,7 +27,6 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--connections N] [--only a,b,…]
                        [--target URL] [--out FILE] [--server-log FILE] [--profile DIR] [--startup-runs N]
---startup-runs N: starts timed per way of starting (npm start, node), median reported (3)
 --duration S: seconds measured per scenario, cut into --rounds N (3) interleaved with the other
                scenarios' rounds (health, mypage, …, health, mypage, …) so that the machine's drift
                hits all alike; --warmup S (2) of unmeasured load per scenario first
@@ -36,6 +35,7 @@ const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] 
 --profile DIR: CPU-profile the service during each measured run (not start-up, set-up or warm-up):
                DIR/<scenario>.cpuprofile, for Chrome DevTools or speedscope;
                node bench/profile-summary.mjs DIR/<scenario>.cpuprofile prints the heaviest parts
+--startup-runs N: starts timed per way of starting (npm start, node), median reported (3)
 scenarios: startup, health, mypage, mypage-cookie, verify, refresh, refresh-sync-normal,
            hash-bound, login, join, mixed, mypage-under-login-storm`
 
