@@ -7,7 +7,7 @@ import autoload from '@fastify/autoload'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.js'
-import { helmetHeaders, securityHeaderOptions } from './security-headers.js'
+import { securityHeaders as securityHeadersFor } from './security-headers.js'
 
 declare module 'fastify' {
   interface FastifyInstance { config: Config }
@@ -86,7 +86,7 @@ export interface BuildOptions {
 }
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
-  const securityHeaders = helmetHeaders(securityHeaderOptions(config))
+  const securityHeaders = securityHeadersFor(config)
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
     bodyLimit: BODY_LIMIT,
