@@ -1,0 +1,11 @@
+import type { Command } from './command.js'
+import { migrate } from './migrate.js'
+
+/**
+ * Every command of `npm run cli`, in the order `--help` lists them. A command is
+ * a plain object (src/cli/command.ts) in a file of its group under src/cli/,
+ * calling the same domain functions as the routes.
+ */
+export const commands: Command[] = [
+  migrate
+]

@@ -1,0 +1,54 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'tap'
+import { runCli } from '../src/cli/run.js'
+import { tempDir } from './helper.js'
+
+/** Runs one command line in-process, capturing both streams. */
+export async function cli (argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number, out: string, err: string }> {
+  const out: string[] = []
+  const err: string[] = []
+  const code = await runCli(argv, { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false, env: { LOG_LEVEL: 'silent', ...env } })
+  return { code, out: out.join('\n'), err: err.join('\n') }
+}
+
+test('--help lists every command; no command is a usage error', async (t) => {
+  const help = await cli(['--help'])
+  t.equal(help.code, 0)
+  t.match(help.out, /Commands:/)
+  t.match(help.out, /migrate\s+apply the database migrations/)
+  t.equal((await cli([])).code, 2)
+})
+
+test('an unknown command or option is one line and exit code 2', async (t) => {
+  const unknown = await cli(['frobnicate'])
+  t.equal(unknown.code, 2)
+  t.match(unknown.err, /^error: unknown command "frobnicate"/)
+  t.equal(unknown.err.split('\n').length, 1)
+  const option = await cli(['migrate', '--bogus'])
+  t.equal(option.code, 2)
+  t.match(option.err, /^error: .*bogus/)
+})
+
+test('every command has --help', async (t) => {
+  const { commands } = await import('../src/cli/commands.js')
+  for (const c of commands) {
+    const res = await cli([...c.name.split(' '), '--help'])
+    t.equal(res.code, 0, c.name)
+    t.match(res.out, new RegExp(`^Usage: auth-service ${c.name}`), c.name)
+  }
+})
+
+test('migrate creates and migrates the database, then exits', async (t) => {
+  const dir = tempDir(t)
+  const res = await cli(['migrate'], { DATABASE_URL: `file:${join(dir, 'db', 'auth.db')}` })
+  t.equal(res.code, 0, res.err)
+  t.ok(existsSync(join(dir, 'db', 'auth.db')))
+  t.match(res.out, /migrations applied/)
+})
+
+test('a bad configuration is one line naming the variable, exit code 1', async (t) => {
+  const res = await cli(['migrate'], { DATABASE_URL: 'mysql://x' })
+  t.equal(res.code, 1)
+  t.match(res.err, /^error: invalid configuration: DATABASE_URL/)
+})
