@@ -1,0 +1,34 @@
+import { existsSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { chromium } from 'playwright-core'
+import t from 'tap'
+import { buildApp } from '../../src/app.js'
+import { testConfig } from '../helper.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
+
+if (!existsSync(CHROMIUM)) {
+  t.fail(`${CHROMIUM} is missing: apt-get install -y chromium (npm test's pretest step does)`)
+} else {
+  t.test('/docs renders every operation in a real browser, within the service\'s CSP', async (t) => {
+    const app = await buildApp(testConfig(t, { LOG_LEVEL: 'warn' }))
+    t.teardown(() => app.close())
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+    t.teardown(() => browser.close())
+    const page = await browser.newPage()
+    const problems: string[] = []
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()) })
+    page.on('pageerror', (e) => problems.push(e.message))
+    await page.goto(`${origin}/docs`)
+    await page.waitForSelector('.opblock')
+    const spec = await (await fetch(`${origin}/openapi.json`)).json() as { paths: Record<string, object> }
+    const operations = Object.values(spec.paths).reduce((n, methods) => n + Object.keys(methods).length, 0)
+    t.equal(await page.locator('.opblock').count(), operations, 'one block per documented operation')
+    t.ok(await page.locator('.opblock-summary-path', { hasText: '/account/login' }).count() > 0, 'login is listed')
+    t.same(problems, [], 'no script error, no CSP violation')
+  })
+}
