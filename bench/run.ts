@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: a reproducible benchmark of the service (see BENCHMARKS.md).
+ * `npm run bench`: a reproducible benchmark of the service (see docs/benchmarks.md).
  *
  *   npm run bench -- [--duration 8] [--warmup 2] [--connections 50]
  *                    [--only health,mypage,…] [--target http://host:port]

@@ -1,4 +1,4 @@
-// A cookie-only browser client of the auth service (see README, "Using it from
+// A cookie-only browser client of the auth service (see docs/browser.md, "Using it from
 // a browser"). The access and refresh tokens live in HttpOnly cookies that this
 // script can neither read nor send by hand: the browser attaches them. The
 // script only echoes the csrf_token value in X-CSRF-Token on POSTs, and when a

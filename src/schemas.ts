@@ -3,7 +3,7 @@
 import { Type, type Static } from 'typebox'
 
 /*
- * The JSON schemas of the contract (../shared/API.md), shared by the routes:
+ * The JSON schemas of the contract (docs/API.md), shared by the routes:
  * they validate requests, serialize responses (fast-json-stringify) and
  * document the API (OpenAPI) from one declaration.
  */

@@ -8,7 +8,7 @@ import { tempDir } from './helper.js'
 // every scenario for 0.2 s at 4 connections against the built service, startup
 // timed once. Only that each scenario ran, that every answer was a 2xx and that
 // every figure was produced is checked; speed is never asserted here
-// (BENCHMARKS.md holds the measured figures).
+// (docs/benchmarks.md holds the measured figures).
 
 interface Results {
   startup?: { npmStartMs: number[], nodeMs: number[] }

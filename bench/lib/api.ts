@@ -1,4 +1,4 @@
-/** Just enough of the API (../shared/API.md) to prepare users and sessions before timing. */
+/** Just enough of the API (docs/API.md) to prepare users and sessions before timing. */
 
 export const PASSWORD = 'bench-Horse-battery-9'
 
