@@ -65,11 +65,11 @@ export function loggerOptions (config: Config, stream?: Writable): FastifyServer
  * The whole service as one plugin: external packages, then the app's own
  * plugins, then the routes — each folder autoloaded, so adding a file is enough.
  */
-export const serviceApp = fp(async function serviceApp (app: FastifyInstance, opts: { config: Config }) {
+export const serviceApp = fp(async function serviceApp (app: FastifyInstance, opts: { config: Config, now?: () => number }) {
   app.decorate('config', opts.config)
   const dirs = ['plugins/external', 'plugins/app']
   for (const dir of dirs) {
-    await app.register(autoload, { dir: join(compiledRoot, dir), options: { config: opts.config }, forceESM: true })
+    await app.register(autoload, { dir: join(compiledRoot, dir), options: { config: opts.config, now: opts.now }, forceESM: true })
   }
   await app.register(autoload, {
     dir: join(compiledRoot, 'routes'),
@@ -83,6 +83,8 @@ export const serviceApp = fp(async function serviceApp (app: FastifyInstance, op
 export interface BuildOptions {
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: Writable
+  /** The token service's clock (milliseconds since the epoch); tests move it instead of sleeping. */
+  now?: () => number
 }
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -111,6 +113,6 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true, useDefaults: true }
     }
   })
-  await app.register(serviceApp, { config })
+  await app.register(serviceApp, { config, now: options.now })
   return app
 }

@@ -278,11 +278,11 @@ t.test('cutting the connection in the middle of transactions fails them cleanly 
     const code = String(r.reason?.code)
     t.match(code, /^(SERVICE_UNAVAILABLE|08...|57P0[1-3]|E[A-Z]+)$/, `a connection-class error: ${code} ${String(r.reason?.message)}`)
   }
-  for (const r of results) if (r.status === 'fulfilled') t.equal(r.value, 'rotated')
+  for (const r of results) if (r.status === 'fulfilled') t.same(r.value, { kind: 'rotated' })
 
   // No connection leaked: once the link is back, all 8 slots serve again.
   await restore()
   await t.resolves(Promise.all(Array.from({ length: 24 }, async () => await store.ping())), 'the whole pool is usable')
   const outcomes = await Promise.all(Array.from({ length: 8 }, async (_, i) => await store.refreshTokens.rotate(`t${39 - i}`, token(`m${i}`), now)))
-  t.ok(outcomes.every((o) => o === 'rotated' || o === 'reused'), 'rotations work again')
+  t.ok(outcomes.every((o) => o.kind === 'rotated' || o.kind === 'reused'), 'rotations work again')
 })

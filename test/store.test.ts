@@ -56,6 +56,9 @@ function newToken (userId: string, familyId: string = randomUUID(), over: Partia
   return { id: randomUUID(), userId, familyId, expiresAt: NOW + 86400, createdAt: NOW, ...over }
 }
 
+/** The columns of a live token that has never been rotated. */
+const UNREVOKED = { revokedAt: null, revokeReason: null, successorId: null, successorSealed: null }
+
 async function revokedAt (store: Store, id: string): Promise<number | null | undefined> {
   return (await store.refreshTokens.byId(id))?.revokedAt
 }
@@ -175,7 +178,7 @@ for (const [kind, open] of implementations) {
       const u = await store.users.create(newUser())
       const token = newToken(u.id)
       await storeToken(store, token)
-      t.strictSame(await store.refreshTokens.byId(token.id), { ...token, revokedAt: null })
+      t.strictSame(await store.refreshTokens.byId(token.id), { ...token, ...UNREVOKED })
       t.equal(await store.refreshTokens.byId(randomUUID()), undefined)
     })
 
@@ -188,20 +191,23 @@ for (const [kind, open] of implementations) {
       await storeToken(store, other)
 
       const b = newToken(u.id, family, { createdAt: NOW + 1 })
-      t.equal(await store.refreshTokens.rotate(a.id, b, NOW + 1), 'rotated')
+      t.same(await store.refreshTokens.rotate(a.id, b, NOW + 1), { kind: 'rotated' })
       t.equal(await revokedAt(store, a.id), NOW + 1, 'the presented token is revoked')
-      t.strictSame(await store.refreshTokens.byId(b.id), { ...b, revokedAt: null }, 'the successor is stored, live')
+      t.match(await store.refreshTokens.byId(a.id), { revokeReason: 'rotated', successorId: b.id, successorSealed: null }, 'as rotated, into b; nothing sealed without grace')
+      t.strictSame(await store.refreshTokens.byId(b.id), { ...b, ...UNREVOKED }, 'the successor is stored, live')
 
       const c = newToken(u.id, family)
-      t.equal(await store.refreshTokens.rotate(a.id, c, NOW + 2), 'reused')
+      t.same(await store.refreshTokens.rotate(a.id, c, NOW + 2), { kind: 'reused' })
       t.equal(await store.refreshTokens.byId(c.id), undefined, 'no successor for a reused token')
       t.equal(await revokedAt(store, b.id), NOW + 2, 'the whole family is revoked')
+      t.equal((await store.refreshTokens.byId(b.id))?.revokeReason, 'reuse', 'as theft')
+      t.equal((await store.refreshTokens.byId(a.id))?.revokeReason, 'rotated', 'the rotated one keeps its reason')
       t.equal(await revokedAt(store, a.id), NOW + 1, 'an earlier revocation time is kept')
       t.equal(await revokedAt(store, other.id), null, 'other logins are untouched')
-      t.equal(await store.refreshTokens.rotate(b.id, newToken(u.id, family), NOW + 3), 'reused', 'a revoked successor is reuse too')
+      t.same(await store.refreshTokens.rotate(b.id, newToken(u.id, family), NOW + 3), { kind: 'reused' }, 'a revoked successor is reuse too')
 
       const d = newToken(u.id)
-      t.equal(await store.refreshTokens.rotate(randomUUID(), d, NOW), 'unknown')
+      t.same(await store.refreshTokens.rotate(randomUUID(), d, NOW), { kind: 'unknown' })
       t.equal(await store.refreshTokens.byId(d.id), undefined, 'nothing stored for an unknown token')
     })
 
@@ -212,11 +218,11 @@ for (const [kind, open] of implementations) {
       await storeToken(store, a)
       const nexts = Array.from({ length: 50 }, () => newToken(u.id, family))
       const outcomes = await Promise.all(nexts.map(async (next) => await store.refreshTokens.rotate(a.id, next, NOW + 5)))
-      t.equal(outcomes.filter((o) => o === 'rotated').length, 1, 'at most (and here exactly) one rotation')
-      t.equal(outcomes.filter((o) => o === 'reused').length, 49)
+      t.equal(outcomes.filter((o) => o.kind === 'rotated').length, 1, 'at most (and here exactly) one rotation')
+      t.equal(outcomes.filter((o) => o.kind === 'reused').length, 49)
       const stored = (await Promise.all(nexts.map(async (n) => await store.refreshTokens.byId(n.id)))).filter((r) => r !== undefined)
       t.equal(stored.length, 1, 'only the winner stored a successor')
-      t.equal(stored[0]?.id, nexts[outcomes.indexOf('rotated')]?.id)
+      t.equal(stored[0]?.id, nexts[outcomes.findIndex((o) => o.kind === 'rotated')]?.id)
       t.not(stored[0]?.revokedAt, null, 'the reuse that followed revoked it')
     })
 
@@ -237,9 +243,9 @@ for (const [kind, open] of implementations) {
             ? store.refreshTokens.revokeFamily(u.id, family, NOW + 20)
             : store.users.changePassword(u.id, u.passwordHash, fresh, NOW + 20)
         ])
-        t.ok(outcome === 'rotated' || outcome === 'reused', 'the token was known')
+        t.ok(outcome.kind === 'rotated' || outcome.kind === 'reused', 'the token was known')
         const successor = await store.refreshTokens.byId(b.id)
-        if (outcome === 'rotated') t.ok(successor, 'a rotation stored its successor')
+        if (outcome.kind === 'rotated') t.ok(successor, 'a rotation stored its successor')
         if (successor !== undefined && successor.revokedAt === null) survivors++
         if (round % 2 === 1) await store.refreshTokens.revokeUser(u.id, NOW + 20) // keep only the next round's tokens live
       }
@@ -277,7 +283,7 @@ for (const [kind, open] of implementations) {
       await store.users.changePassword(u.id, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$Y2hhbmdlZA', next, NOW + 11)
       t.equal((await store.users.byId(u.id))?.passwordHash, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$Y2hhbmdlZA')
       for (const tok of old) t.equal(await revokedAt(store, tok.id), NOW + 11)
-      t.strictSame(await store.refreshTokens.byId(next.id), { ...next, revokedAt: null })
+      t.strictSame(await store.refreshTokens.byId(next.id), { ...next, ...UNREVOKED })
       t.equal(await revokedAt(store, others.id), null)
       t.equal((await store.users.byId(v.id))?.passwordHash, v.passwordHash)
     })
