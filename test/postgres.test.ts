@@ -15,10 +15,15 @@ import { PG_ADMIN_URL, testDatabase } from './pg-helper.js'
 
 const JWT_SECRET = 'postgres-test-secret-0123456789abcdef'
 
-/** The app on a fresh PostgreSQL database; `url` lets the test look at the rows directly. */
+/**
+ * The app on a fresh PostgreSQL database; `url` lets the test look at the rows
+ * directly. Without the grace window (REFRESH_REUSE_INTERVAL=0): these tests
+ * are about v1's reuse detection; test/refresh-grace.test.ts covers the window
+ * on both databases.
+ */
 async function buildOnPostgres (t: Test, url?: string, direct = url) {
   url ??= await testDatabase(t)
-  const app = await build(t, { DATABASE_URL: url, JWT_SECRET })
+  const app = await build(t, { DATABASE_URL: url, JWT_SECRET, REFRESH_REUSE_INTERVAL: '0' })
   const sql = new pg.Client({ connectionString: direct ?? url })
   await sql.connect()
   t.teardown(async () => { await sql.end() })

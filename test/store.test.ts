@@ -226,6 +226,81 @@ for (const [kind, open] of implementations) {
       t.not(stored[0]?.revokedAt, null, 'the reuse that followed revoked it')
     })
 
+    t.test('rotate with grace: a replay inside the interval gets the stored successor, writing nothing', async (t) => {
+      const u = await store.users.create(newUser())
+      const family = randomUUID()
+      const a = newToken(u.id, family)
+      await storeToken(store, a)
+      const b = newToken(u.id, family)
+      const grace = { interval: 10, sealed: 'sealed-b' }
+      t.same(await store.refreshTokens.rotate(a.id, b, NOW + 1, grace), { kind: 'rotated' })
+      t.match(await store.refreshTokens.byId(a.id), { revokedAt: NOW + 1, revokeReason: 'rotated', successorId: b.id, successorSealed: 'sealed-b' })
+      const c = newToken(u.id, family)
+      t.same(await store.refreshTokens.rotate(a.id, c, NOW + 10, { interval: 10, sealed: 'sealed-c' }), { kind: 'replayed', successorId: b.id, sealed: 'sealed-b' }, '9 s later: inside')
+      t.equal(await store.refreshTokens.byId(c.id), undefined, 'no second successor')
+      t.equal(await revokedAt(store, b.id), null, 'the successor stays live')
+      t.same(await store.refreshTokens.rotate(a.id, c, NOW + 11, grace), { kind: 'reused' }, '10 s later: outside, theft')
+      t.match(await store.refreshTokens.byId(b.id), { revokedAt: NOW + 11, revokeReason: 'reuse' }, 'the family is revoked')
+    })
+
+    t.test('rotate with grace: no replay once the successor has moved on or was revoked', async (t) => {
+      const u = await store.users.create(newUser())
+      const grace = { interval: 60, sealed: 's' }
+      // The successor itself rotated: the chain moved on, a replay of the first is theft.
+      const f1 = randomUUID()
+      const a = newToken(u.id, f1)
+      await storeToken(store, a)
+      const b = newToken(u.id, f1)
+      const c = newToken(u.id, f1)
+      await store.refreshTokens.rotate(a.id, b, NOW + 1, grace)
+      await store.refreshTokens.rotate(b.id, c, NOW + 2, grace)
+      t.same(await store.refreshTokens.rotate(b.id, newToken(u.id, f1), NOW + 3, grace), { kind: 'replayed', successorId: c.id, sealed: 's' }, 'the newest rotated token still replays')
+      t.same(await store.refreshTokens.rotate(a.id, newToken(u.id, f1), NOW + 3, grace), { kind: 'reused' }, 'an older one of the chain is theft')
+      t.equal(await revokedAt(store, c.id), NOW + 3, 'the live token is revoked with its family')
+      // Each way the user ends a login: the rotated token's successor is revoked, so no grace.
+      const ends: Array<[string, (family: string) => Promise<unknown>]> = [
+        ['logout', async (family) => await store.refreshTokens.revokeFamily(u.id, family, NOW + 2, 'logout')],
+        ['logout everywhere', async () => await store.refreshTokens.revokeUser(u.id, NOW + 2, 'logout_all')],
+        ['password change', async () => await store.users.changePassword(u.id, u.passwordHash, newToken(u.id), NOW + 2)]
+      ]
+      for (const [why, end] of ends) {
+        const family = randomUUID()
+        const first = newToken(u.id, family)
+        await storeToken(store, first)
+        const second = newToken(u.id, family)
+        await store.refreshTokens.rotate(first.id, second, NOW + 1, grace)
+        await end(family)
+        t.equal((await store.refreshTokens.byId(second.id))?.revokeReason, why === 'logout' ? 'logout' : why === 'logout everywhere' ? 'logout_all' : 'password_change', `${why}: the reason is kept`)
+        t.same(await store.refreshTokens.rotate(second.id, newToken(u.id, family), NOW + 3, grace), { kind: 'reused' }, `${why}: the revoked token gets no grace`)
+        t.same(await store.refreshTokens.rotate(first.id, newToken(u.id, family), NOW + 3, grace), { kind: 'reused' }, `${why}: nor its rotated predecessor`)
+      }
+    })
+
+    t.test('rotate without grace (interval 0): a replay at once is theft, as in v1', async (t) => {
+      const u = await store.users.create(newUser())
+      const family = randomUUID()
+      const a = newToken(u.id, family)
+      await storeToken(store, a)
+      await store.refreshTokens.rotate(a.id, newToken(u.id, family), NOW + 1, { interval: 10, sealed: 's' })
+      t.same(await store.refreshTokens.rotate(a.id, newToken(u.id, family), NOW + 1), { kind: 'reused' }, 'no grace asked: theft')
+    })
+
+    t.test('20 concurrent rotations of one token with grace: one rotated, 19 replayed, one live token in the family', async (t) => {
+      const u = await store.users.create(newUser())
+      const family = randomUUID()
+      const a = newToken(u.id, family)
+      await storeToken(store, a)
+      const nexts = Array.from({ length: 20 }, () => newToken(u.id, family))
+      const outcomes = await Promise.all(nexts.map(async (next, i) => await store.refreshTokens.rotate(a.id, next, NOW + 5, { interval: 10, sealed: `sealed-${i}` })))
+      const winner = outcomes.findIndex((o) => o.kind === 'rotated')
+      t.ok(winner >= 0, 'one rotation')
+      t.equal(outcomes.filter((o) => o.kind === 'rotated').length, 1, 'exactly one')
+      t.same(outcomes.filter((o) => o.kind !== 'rotated'), Array.from({ length: 19 }, () => ({ kind: 'replayed', successorId: nexts[winner]?.id, sealed: `sealed-${winner}` })), 'the others replay the winner\'s successor')
+      const stored = (await Promise.all(nexts.map(async (n) => await store.refreshTokens.byId(n.id)))).filter((r) => r !== undefined)
+      t.equal(stored.length, 1, 'only the winner stored a successor')
+      t.equal(stored[0]?.revokedAt, null, 'and it is live')
+    })
+
     // A rotation commits "old revoked + successor stored" at once; a logout or
     // password change racing with it must not leave that successor live.
     t.test('no live token survives a logout or password change racing a rotation', async (t) => {
