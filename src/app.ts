@@ -51,7 +51,12 @@ function clientErrorHandler (securityHeaders: Record<string, string>): (err: Nod
         ? [408, 'REQUEST_TIMEOUT', 'The request was not received in time.']
         : [400, 'VALIDATION_ERROR', 'Malformed HTTP request.']
     const error = STATUS_CODES[statusCode] ?? 'Error'
-    const body = JSON.stringify({ statusCode, error, code, message })
+    // Every VALIDATION_ERROR has details: here the parser's reason (llhttp's
+    // fixed wording, e.g. "Invalid header token", never request bytes).
+    const given = (err as { reason?: unknown }).reason
+    const reason = typeof given === 'string' ? given : err.code ?? 'unknown'
+    const details = code === 'VALIDATION_ERROR' ? [{ field: 'request', message: `is not valid HTTP/1.1: ${reason}` }] : undefined
+    const body = JSON.stringify({ statusCode, error, code, message, ...(details === undefined ? {} : { details }) })
     if (!socket.writable) { socket.destroy(); return }
     socket.end(`HTTP/1.1 ${statusCode} ${error}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`)
   }
