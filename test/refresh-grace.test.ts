@@ -3,9 +3,14 @@ import Database from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import t, { type Test } from 'tap'
+import { randomUUID } from 'node:crypto'
+import { join as joinPath } from 'node:path'
 import { buildApp } from '../src/app.js'
+import { openPostgresStore } from '../src/db/postgres.js'
+import { openSqliteStore } from '../src/db/sqlite.js'
+import type { Store } from '../src/db/store.js'
 import { refreshTokenKey } from '../src/tokens.js'
-import { bearer, cookiesOf, decodeJwt, join, PASSWORD, post, refresh, testConfig } from './helper.js'
+import { bearer, cookiesOf, decodeJwt, join, PASSWORD, post, refresh, storeToken, tempDir, testConfig } from './helper.js'
 import { testDatabase } from './pg-helper.js'
 
 /*
@@ -191,5 +196,46 @@ for (const [kind, backend] of backends) {
     const sealed = (await rows(String(s.user.id))).find((r) => r.successor_sealed !== null)?.successor_sealed ?? ''
     t.ok(sealed.length > next.refresh.length, 'the successor is stored sealed')
     t.notOk(Buffer.from(sealed, 'base64url').toString('latin1').includes(next.refresh.slice(0, 20)), 'not merely encoded')
+  })
+}
+
+/*
+ * Several instances of the service share one database: the decision is the
+ * database's, not the process's. Three stores (three SQLite connections to one
+ * file, or three PostgreSQL pools to one database) rotate one token at once.
+ */
+const shared: Array<[string, (t: Test) => Promise<Store[]>]> = [
+  ['sqlite', async (t) => {
+    const path = joinPath(tempDir(t), 'auth.db')
+    const stores = [1, 2, 3].map(() => openSqliteStore({ path, synchronous: 'normal' }))
+    t.teardown(async () => { for (const s of stores) await s.close() })
+    return stores
+  }],
+  ['postgres', async (t) => {
+    const url = await testDatabase(t)
+    const stores = await Promise.all([1, 2, 3].map(async () => await openPostgresStore({ url, max: 4 })))
+    t.teardown(async () => { for (const s of stores) await s.close() })
+    return stores
+  }]
+]
+for (const [kind, open] of shared) {
+  t.test(`${kind}: 18 concurrent rotations of one token through three stores sharing the database: one rotated, 17 replayed`, async (t) => {
+    const stores = await open(t)
+    const [first] = stores as [Store]
+    const now = Math.floor(Date.now() / 1000)
+    const userId = randomUUID()
+    await first.users.create({ id: userId, email: `${userId}@example.com`, passwordHash: 'x', name: '', gender: null, dateOfBirth: null, phoneNumber: null, dateJoined: new Date(), lastLogin: null })
+    const familyId = randomUUID()
+    const token = { id: randomUUID(), userId, familyId, expiresAt: now + 3600, createdAt: now }
+    await storeToken(first, token)
+    const nexts = Array.from({ length: 18 }, () => ({ ...token, id: randomUUID() }))
+    const outcomes = await Promise.all(nexts.map(async (next, i) =>
+      await stores[i % stores.length]!.refreshTokens.rotate(token.id, next, now, { interval: 10, sealed: `sealed-${i}` })))
+    const winner = outcomes.findIndex((o) => o.kind === 'rotated')
+    t.equal(outcomes.filter((o) => o.kind === 'rotated').length, 1, 'one rotation')
+    t.same(outcomes.filter((o) => o.kind !== 'rotated'), Array.from({ length: 17 }, () => ({ kind: 'replayed', successorId: nexts[winner]?.id, sealed: `sealed-${winner}` })), 'the rest replay its successor')
+    const stored = (await Promise.all(nexts.map(async (n) => await first.refreshTokens.byId(n.id)))).filter((r) => r !== undefined)
+    t.equal(stored.length, 1, 'one successor stored')
+    t.equal(stored[0]?.revokedAt, null, 'live')
   })
 }
