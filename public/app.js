@@ -92,11 +92,17 @@ function refreshSession (csrfSent) {
   return refreshing
 }
 
+// `?no-web-locks` in the page's address: tabs refresh independently (the tests
+// of the service's grace window use it).
+const WEB_LOCKS = navigator.locks !== undefined && !new URLSearchParams(location.search).has('no-web-locks')
+
 /**
- * Refresh tokens rotate, and presenting a rotated one again revokes the whole
- * login: two tabs must not refresh with the same cookie. Tabs of one origin
- * take turns (Web Locks, in secure contexts such as https and localhost), and
- * a tab whose CSRF value changed meanwhile knows another tab refreshed already.
+ * Refresh tokens rotate. Two tabs refreshing with the same cookie at once are
+ * fine: the service answers a replay of a just-rotated token with the same
+ * successor (REFRESH_REUSE_INTERVAL). Tabs of one origin still take turns
+ * where they can (Web Locks, in secure contexts such as https and localhost),
+ * which saves the second request: a tab whose CSRF value changed meanwhile
+ * knows another tab refreshed already.
  */
 async function refreshAcrossTabs (csrfSent) {
   const refresh = async () => {
@@ -104,7 +110,7 @@ async function refreshAcrossTabs (csrfSent) {
     if (now !== '' && now !== csrfSent) return
     await send('POST', '/account/token/refresh')
   }
-  if (navigator.locks === undefined) return await refresh()
+  if (!WEB_LOCKS) return await refresh()
   return await navigator.locks.request('auth-service-refresh', refresh)
 }
 

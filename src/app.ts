@@ -51,7 +51,12 @@ function clientErrorHandler (securityHeaders: Record<string, string>): (err: Nod
         ? [408, 'REQUEST_TIMEOUT', 'The request was not received in time.']
         : [400, 'VALIDATION_ERROR', 'Malformed HTTP request.']
     const error = STATUS_CODES[statusCode] ?? 'Error'
-    const body = JSON.stringify({ statusCode, error, code, message })
+    // Every VALIDATION_ERROR has details: here the parser's reason (llhttp's
+    // fixed wording, e.g. "Invalid header token", never request bytes).
+    const given = (err as { reason?: unknown }).reason
+    const reason = typeof given === 'string' ? given : err.code ?? 'unknown'
+    const details = code === 'VALIDATION_ERROR' ? [{ field: 'request', message: `is not valid HTTP/1.1: ${reason}` }] : undefined
+    const body = JSON.stringify({ statusCode, error, code, message, ...(details === undefined ? {} : { details }) })
     if (!socket.writable) { socket.destroy(); return }
     socket.end(`HTTP/1.1 ${statusCode} ${error}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`)
   }
@@ -65,11 +70,11 @@ export function loggerOptions (config: Config, stream?: Writable): FastifyServer
  * The whole service as one plugin: external packages, then the app's own
  * plugins, then the routes — each folder autoloaded, so adding a file is enough.
  */
-export const serviceApp = fp(async function serviceApp (app: FastifyInstance, opts: { config: Config }) {
+export const serviceApp = fp(async function serviceApp (app: FastifyInstance, opts: { config: Config, now?: () => number }) {
   app.decorate('config', opts.config)
   const dirs = ['plugins/external', 'plugins/app']
   for (const dir of dirs) {
-    await app.register(autoload, { dir: join(compiledRoot, dir), options: { config: opts.config }, forceESM: true })
+    await app.register(autoload, { dir: join(compiledRoot, dir), options: { config: opts.config, now: opts.now }, forceESM: true })
   }
   await app.register(autoload, {
     dir: join(compiledRoot, 'routes'),
@@ -83,6 +88,8 @@ export const serviceApp = fp(async function serviceApp (app: FastifyInstance, op
 export interface BuildOptions {
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: Writable
+  /** The token service's clock (milliseconds since the epoch); tests move it instead of sleeping. */
+  now?: () => number
 }
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -111,6 +118,6 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true, useDefaults: true }
     }
   })
-  await app.register(serviceApp, { config })
+  await app.register(serviceApp, { config, now: options.now })
   return app
 }

@@ -28,6 +28,8 @@ export interface Config {
   accessTokenLifetime: number
   /** Seconds. */
   refreshTokenLifetime: number
+  /** Seconds after a rotation in which a replay of the rotated refresh token gets its successor again; 0 = off. */
+  refreshReuseInterval: number
   cookieSecure: boolean
   cookieSameSite: SameSite
   rateLimit: { loginMax: number, joinMax: number, window: number }
@@ -54,6 +56,7 @@ const schema = {
     JWT_SECRET: { type: 'string' },
     ACCESS_TOKEN_LIFETIME: { type: 'string', default: '300' },
     REFRESH_TOKEN_LIFETIME: { type: 'string', default: '86400' },
+    REFRESH_REUSE_INTERVAL: { type: 'string', default: '10' },
     COOKIE_SECURE: { type: 'string', default: 'true' },
     COOKIE_SAMESITE: { type: 'string', enum: ['lax', 'strict', 'none', 'Lax', 'Strict', 'None'], default: 'lax' },
     RATE_LIMIT_LOGIN_MAX: { type: 'integer', minimum: 1, default: 10 },
@@ -79,6 +82,7 @@ interface RawEnv {
   JWT_SECRET?: string
   ACCESS_TOKEN_LIFETIME: string
   REFRESH_TOKEN_LIFETIME: string
+  REFRESH_REUSE_INTERVAL: string
   COOKIE_SECURE: string
   COOKIE_SAMESITE: string
   RATE_LIMIT_LOGIN_MAX: number
@@ -96,14 +100,18 @@ interface RawEnv {
 
 const UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }
 
-/** `300`, `300s`, `5m`, `1h`, `1d` → seconds (a positive integer). */
-export function parseDuration (variable: string, value: string): number {
+/**
+ * `300`, `300s`, `5m`, `1h`, `1d` → seconds (a positive integer; 0 too with
+ * `allowZero`, for a duration whose 0 means "off").
+ */
+export function parseDuration (variable: string, value: string, { allowZero = false } = {}): number {
   const match = /^\s*(\d+)\s*([smhd]?)\s*$/i.exec(value)
   if (match === null) {
-    throw new ConfigError(variable, `must be a duration in seconds or with a unit (e.g. 300, 5m, 1h, 1d), got "${value}"`)
+    throw new ConfigError(variable, `must be a duration in seconds or with a unit (e.g. ${allowZero ? '0, 10, 30s, 1m' : '300, 5m, 1h, 1d'}), got "${value}"`)
   }
   const seconds = Number(match[1]) * (UNITS[(match[2] ?? '').toLowerCase()] ?? 1)
-  if (seconds < 1 || !Number.isSafeInteger(seconds)) {
+  if (!Number.isSafeInteger(seconds)) throw new ConfigError(variable, `is too large, got "${value}"`)
+  if (seconds < 1 && !(allowZero && seconds === 0)) {
     throw new ConfigError(variable, `must be at least 1 second, got "${value}"`)
   }
   return seconds
@@ -198,6 +206,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
   }
   const accessTokenLifetime = parseDuration('ACCESS_TOKEN_LIFETIME', raw.ACCESS_TOKEN_LIFETIME)
   const refreshTokenLifetime = parseDuration('REFRESH_TOKEN_LIFETIME', raw.REFRESH_TOKEN_LIFETIME)
+  const refreshReuseInterval = parseDuration('REFRESH_REUSE_INTERVAL', raw.REFRESH_REUSE_INTERVAL, { allowZero: true })
   const corsOrigins = raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== '')
   for (const origin of corsOrigins) {
     if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
@@ -215,6 +224,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     jwtSecret: resolveJwtSecret(raw.JWT_SECRET, dataDir),
     accessTokenLifetime,
     refreshTokenLifetime,
+    refreshReuseInterval,
     cookieSecure,
     cookieSameSite,
     rateLimit: {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { NewRefreshToken, Store, User } from './db/store.js'
 import { TokenInvalidError, TokenRevokedError } from './errors.js'
+import { openSuccessor, sealSuccessor } from './refresh-grace.js'
 
 export type TokenType = 'access' | 'refresh'
 
@@ -26,13 +27,27 @@ export interface TokenCodec {
   verify: (token: string, options?: { ignoreExpiration?: boolean }) => unknown
 }
 
+/** Security events worth a log line (and a metric); never a token. */
+export interface TokenEvent {
+  event: 'refresh_grace_replay' | 'refresh_reuse_detected'
+  userId: string
+}
+
 export interface TokenServiceOptions {
   codec: TokenCodec
   store: Store
   accessLifetime: number
   refreshLifetime: number
+  /**
+   * Seconds after a rotation during which the rotated refresh token, presented
+   * again, gets the same successor back instead of being taken as stolen
+   * (REFRESH_REUSE_INTERVAL); 0 = off, every replay is theft.
+   */
+  reuseInterval?: number
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number
+  /** Told of grace replays and detected reuse (the HTTP layer logs them). */
+  onEvent?: (event: TokenEvent) => void
 }
 
 /** The stored key of a refresh token: SHA-256 of its jti. */
@@ -63,7 +78,7 @@ function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
  */
 export const IAT_LEEWAY = 30
 
-export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, now = Date.now }: TokenServiceOptions) {
+export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, now = Date.now, onEvent }: TokenServiceOptions) {
   const seconds = (): number => Math.floor(now() / 1000)
 
   function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Claims {
@@ -78,14 +93,17 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return user
   }
 
+  function signAccess (user: Pick<User, 'id' | 'email'>, iat: number): string {
+    return codec.sign({ token_type: 'access', jti: randomUUID(), iat, sub: user.id, user_id: user.id, exp: iat + accessLifetime, email: user.email })
+  }
+
   /** Signs a pair; the refresh token is stored in `familyId` (a new login when omitted). */
   function mint (user: Pick<User, 'id' | 'email'>, familyId: string): { pair: TokenPair, row: NewRefreshToken } {
     const iat = seconds()
-    const base = { iat, sub: user.id, user_id: user.id }
     const refreshJti = randomUUID()
     const pair: TokenPair = {
-      access: codec.sign({ token_type: 'access', jti: randomUUID(), ...base, exp: iat + accessLifetime, email: user.email }),
-      refresh: codec.sign({ token_type: 'refresh', jti: refreshJti, ...base, exp: iat + refreshLifetime })
+      access: signAccess(user, iat),
+      refresh: codec.sign({ token_type: 'refresh', jti: refreshJti, iat, sub: user.id, user_id: user.id, exp: iat + refreshLifetime })
     }
     const row = { id: refreshTokenKey(refreshJti), userId: user.id, familyId, expiresAt: iat + refreshLifetime, createdAt: iat }
     return { pair, row }
@@ -119,7 +137,11 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     /**
      * Rotation: the presented refresh token is revoked and a successor in the
      * same family returned. A token presented after it was revoked is treated
-     * as stolen: its family is revoked and TOKEN_REVOKED thrown.
+     * as stolen: its family is revoked and TOKEN_REVOKED thrown — except inside
+     * the grace window (`reuseInterval`): a token rotated less than that long
+     * ago whose successor is still the family's live token gets that same
+     * successor back (byte for byte) with a fresh access token, and nothing is
+     * written (a family never has two live refresh tokens).
      */
     async refresh (refreshToken: string): Promise<TokenPair> {
       const claims = decode(refreshToken, 'refresh')
@@ -128,10 +150,28 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
       const current = await store.refreshTokens.byId(key)
       if (current === undefined || current.userId !== user.id) invalid('Token is not known.')
       const { pair, row } = mint(user, current.familyId)
-      const outcome = await store.refreshTokens.rotate(key, row, seconds())
-      if (outcome === 'reused') throw new TokenRevokedError()
-      if (outcome === 'unknown') invalid('Token is not known.')
-      return pair
+      const grace = reuseInterval > 0 ? { interval: reuseInterval, sealed: sealSuccessor(claims.jti, key, row.id, pair.refresh) } : undefined
+      const outcome = await store.refreshTokens.rotate(key, row, seconds(), grace)
+      switch (outcome.kind) {
+        case 'rotated':
+          return pair
+        case 'replayed': {
+          const successor = openSuccessor(claims.jti, key, outcome.successorId, outcome.sealed)
+          if (successor === undefined) {
+            // Only a tampered row gets here: no grace without the genuine successor.
+            await store.refreshTokens.revokeFamily(current.userId, current.familyId, seconds(), 'reuse')
+            onEvent?.({ event: 'refresh_reuse_detected', userId: user.id })
+            throw new TokenRevokedError()
+          }
+          onEvent?.({ event: 'refresh_grace_replay', userId: user.id })
+          return { access: signAccess(user, seconds()), refresh: successor }
+        }
+        case 'reused':
+          onEvent?.({ event: 'refresh_reuse_detected', userId: user.id })
+          throw new TokenRevokedError()
+        case 'unknown':
+          invalid('Token is not known.')
+      }
     },
 
     /** Token verification for gateways: either type, live user, refresh tokens not revoked. */
@@ -153,11 +193,11 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     async logout (refreshToken: string): Promise<void> {
       const claims = decode(refreshToken, 'refresh', { ignoreExpiration: true })
       const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
-      if (row !== undefined) await store.refreshTokens.revokeFamily(row.userId, row.familyId, seconds())
+      if (row !== undefined) await store.refreshTokens.revokeFamily(row.userId, row.familyId, seconds(), 'logout')
     },
 
     async logoutEverywhere (userId: string): Promise<number> {
-      return await store.refreshTokens.revokeUser(userId, seconds())
+      return await store.refreshTokens.revokeUser(userId, seconds(), 'logout_all')
     },
 
     async purgeExpired (): Promise<number> {

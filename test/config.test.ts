@@ -46,6 +46,15 @@ t.test('durations accept seconds and 5m / 1h / 1d', async (t) => {
   t.equal(c.rateLimit.window, 3600)
 })
 
+t.test('REFRESH_REUSE_INTERVAL: 10 s by default, the duration forms, and 0 (off)', async (t) => {
+  t.equal(cfg(t).refreshReuseInterval, 10)
+  t.equal(cfg(t, { REFRESH_REUSE_INTERVAL: '0' }).refreshReuseInterval, 0)
+  t.equal(cfg(t, { REFRESH_REUSE_INTERVAL: '30s' }).refreshReuseInterval, 30)
+  t.equal(cfg(t, { REFRESH_REUSE_INTERVAL: '1m' }).refreshReuseInterval, 60)
+  t.equal(parseDuration('X', '0', { allowZero: true }), 0)
+  t.throws(() => parseDuration('X', '0'), /X must be at least 1 second/, 'other durations still refuse 0')
+})
+
 t.test('DATABASE_URL: file: prefix, plain path, postgres', async (t) => {
   const dir = tempDir(t)
   t.same(loadConfig({ DATABASE_URL: 'file:./x/a.db' }, dir).database, { kind: 'sqlite', path: join(dir, 'x', 'a.db') })
@@ -58,6 +67,8 @@ const bad: Array<[string, string, RegExp]> = [
   ['PORT', '70000', /PORT must be <= 65535/],
   ['ACCESS_TOKEN_LIFETIME', '5 minutes', /ACCESS_TOKEN_LIFETIME must be a duration/],
   ['REFRESH_TOKEN_LIFETIME', '0', /REFRESH_TOKEN_LIFETIME must be at least 1 second/],
+  ['REFRESH_REUSE_INTERVAL', '-1', /^REFRESH_REUSE_INTERVAL must be a duration in seconds or with a unit \(e\.g\. 0, 10, 30s, 1m\), got "-1"$/],
+  ['REFRESH_REUSE_INTERVAL', 'ten', /REFRESH_REUSE_INTERVAL must be a duration/],
   ['COOKIE_SECURE', 'maybe', /COOKIE_SECURE must be true or false/],
   ['COOKIE_SAMESITE', 'loose', /COOKIE_SAMESITE must be one of/],
   ['RATE_LIMIT_LOGIN_MAX', '0', /RATE_LIMIT_LOGIN_MAX must be >= 1/],

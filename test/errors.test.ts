@@ -42,6 +42,51 @@ t.test('VALIDATION_ERROR for malformed JSON, empty bodies and prototype pollutio
   t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was polluted')
 })
 
+t.test('an unparseable body: VALIDATION_ERROR with one detail naming the body and what was wrong', async (t) => {
+  const app = await build(t)
+  const cases: Array<[string, string, RegExp]> = [
+    ['truncated', '{"email":"a@b.c","password":"sec', /^is not valid JSON: unterminated string in JSON at position \d+$/],
+    ['single quotes', "{'email':'a@b.c'}", /^is not valid JSON: expected property name or '}' in JSON at position 1$/],
+    ['a trailing comma', '{"email":"a@b.c",}', /^is not valid JSON: expected double-quoted property name in JSON at position 17$/],
+    ['not JSON at all', 'hunter2-secret', /^is not valid JSON: unexpected token 'h'$/],
+    ['empty', '', /^is empty, but Content-Type says application\/json/],
+    ['only spaces', '   ', /^is empty, but Content-Type says application\/json/],
+    ['a __proto__ member', '{"email":"a@b.c","__proto__":{"admin":true}}', /^must not contain a "__proto__" member .*prototype pollution/],
+    ['a constructor.prototype member', '{"constructor":{"prototype":{"admin":true}}}', /^must not contain a "__proto__" member or a "constructor" member with a "prototype"/]
+  ]
+  for (const [what, payload, message] of cases) {
+    for (const url of ['/account/login', '/account/join', '/account/token/refresh']) {
+      const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json; charset=utf-8' }, payload })
+      t.equal(res.statusCode, 400, `${what} at ${url}`)
+      const json = res.json()
+      t.equal(json.code, 'VALIDATION_ERROR')
+      t.equal(json.details?.length, 1, `${what}: one detail`)
+      t.equal(json.details?.[0]?.field, 'body', `${what}: names the body`)
+      t.match(json.details?.[0]?.message, message, `${what}: says what was wrong`)
+      t.equal(json.message, `body: ${String(json.details?.[0]?.message)}`)
+      t.notMatch(res.body, /hunter2|sec"/, `${what}: the body is not echoed`)
+    }
+  }
+  const ok = await app.inject({ method: 'POST', url: '/account/login', headers: { 'content-type': 'application/json' }, payload: '{"email":"a@b.c","password":"x"}' })
+  t.equal(ok.json().code, 'INVALID_CREDENTIALS', 'valid JSON still parses')
+})
+
+t.test('every VALIDATION_ERROR carries a non-empty details array', async (t) => {
+  const app = await build(t)
+  const responses = [
+    await app.inject({ url: '/account/%E0%A4%A' }),
+    await app.inject({ method: 'POST', url: '/account/login', headers: { 'content-type': 'application/json' }, payload: '{"email":' }),
+    await app.inject({ method: 'POST', url: '/account/login', payload: { email: 1 } }),
+    await app.inject({ method: 'POST', url: '/account/login', headers: { 'content-type': 'application/json' }, payload: 'null' })
+  ]
+  for (const res of responses) {
+    t.equal(res.json().code, 'VALIDATION_ERROR', res.body)
+    t.ok(Array.isArray(res.json().details) && res.json().details.length > 0, `details: ${res.body}`)
+    for (const d of res.json().details) t.match(d, { field: String, message: String })
+  }
+  t.same(responses[0]?.json().details, [{ field: 'url', message: 'is not a valid URL (malformed %-encoding)' }])
+})
+
 t.test('401 responses carry WWW-Authenticate: Bearer', async (t) => {
   const app = await build(t)
   const res = await app.inject({ url: '/account/mypage', headers: { authorization: 'Bearer x.y.z' } })

@@ -33,7 +33,7 @@ t.test('rotations asked for together all succeed, and are on disk once answered'
     return { first, next: token(u.id, first.familyId) }
   }))
   const outcomes = await Promise.all(chains.map(async (c) => await store.refreshTokens.rotate(c.first.id, c.next, NOW + 1)))
-  t.same(outcomes, chains.map(() => 'rotated'))
+  t.same(outcomes, chains.map(() => ({ kind: 'rotated' })))
   // Another connection (another process would see the same) finds every answer committed.
   const other = new Database(path, { readonly: true })
   t.teardown(() => other.close())
@@ -56,7 +56,7 @@ t.test('one failing rotation in a batch fails alone, leaving its token untouched
     // Its successor names a user that does not exist: the foreign key refuses it.
     store.refreshTokens.rotate(bad.id, token(randomUUID(), bad.familyId), NOW + 1)
   ])
-  t.same(ok, { status: 'fulfilled', value: 'rotated' })
+  t.same(ok, { status: 'fulfilled', value: { kind: 'rotated' } })
   t.equal(failed?.status, 'rejected')
   t.match((failed as PromiseRejectedResult).reason, { code: /^SQLITE_CONSTRAINT/ })
   t.equal((await store.refreshTokens.byId(good.id))?.revokedAt, NOW + 1)
@@ -70,8 +70,20 @@ t.test('in one batch, the same token rotates once; the rest are reuse and end th
   await storeToken(store, first)
   const nexts = Array.from({ length: 5 }, () => token(u.id, first.familyId))
   const outcomes = await Promise.all(nexts.map(async (n) => await store.refreshTokens.rotate(first.id, n, NOW + 1)))
-  t.same(outcomes, ['rotated', 'reused', 'reused', 'reused', 'reused'], 'in order of asking')
+  t.same(outcomes.map((o) => o.kind), ['rotated', 'reused', 'reused', 'reused', 'reused'], 'in order of asking')
   t.not((await store.refreshTokens.byId(nexts[0]?.id ?? ''))?.revokedAt, null, 'the successor is revoked with its family')
+})
+
+t.test('in one batch with a grace window, the same token rotates once; the rest see it and replay', async (t) => {
+  const { store } = await setup(t)
+  const u = await store.users.create(user())
+  const first = token(u.id)
+  await storeToken(store, first)
+  const nexts = Array.from({ length: 5 }, () => token(u.id, first.familyId))
+  const outcomes = await Promise.all(nexts.map(async (n, i) => await store.refreshTokens.rotate(first.id, n, NOW + 1, { interval: 10, sealed: `sealed-${i}` })))
+  t.same(outcomes, [{ kind: 'rotated' }, ...Array.from({ length: 4 }, () => ({ kind: 'replayed', successorId: nexts[0]?.id, sealed: 'sealed-0' }))], 'in order of asking')
+  t.equal((await store.refreshTokens.byId(nexts[0]?.id ?? ''))?.revokedAt, null, 'the successor stays live')
+  for (const n of nexts.slice(1)) t.equal(await store.refreshTokens.byId(n.id), undefined, 'no second successor stored')
 })
 
 t.test('a batch whose commit cannot happen fails every rotation in it', async (t) => {

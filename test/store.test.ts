@@ -56,6 +56,9 @@ function newToken (userId: string, familyId: string = randomUUID(), over: Partia
   return { id: randomUUID(), userId, familyId, expiresAt: NOW + 86400, createdAt: NOW, ...over }
 }
 
+/** The columns of a live token that has never been rotated. */
+const UNREVOKED = { revokedAt: null, revokeReason: null, successorId: null, successorSealed: null }
+
 async function revokedAt (store: Store, id: string): Promise<number | null | undefined> {
   return (await store.refreshTokens.byId(id))?.revokedAt
 }
@@ -175,7 +178,7 @@ for (const [kind, open] of implementations) {
       const u = await store.users.create(newUser())
       const token = newToken(u.id)
       await storeToken(store, token)
-      t.strictSame(await store.refreshTokens.byId(token.id), { ...token, revokedAt: null })
+      t.strictSame(await store.refreshTokens.byId(token.id), { ...token, ...UNREVOKED })
       t.equal(await store.refreshTokens.byId(randomUUID()), undefined)
     })
 
@@ -188,20 +191,23 @@ for (const [kind, open] of implementations) {
       await storeToken(store, other)
 
       const b = newToken(u.id, family, { createdAt: NOW + 1 })
-      t.equal(await store.refreshTokens.rotate(a.id, b, NOW + 1), 'rotated')
+      t.same(await store.refreshTokens.rotate(a.id, b, NOW + 1), { kind: 'rotated' })
       t.equal(await revokedAt(store, a.id), NOW + 1, 'the presented token is revoked')
-      t.strictSame(await store.refreshTokens.byId(b.id), { ...b, revokedAt: null }, 'the successor is stored, live')
+      t.match(await store.refreshTokens.byId(a.id), { revokeReason: 'rotated', successorId: b.id, successorSealed: null }, 'as rotated, into b; nothing sealed without grace')
+      t.strictSame(await store.refreshTokens.byId(b.id), { ...b, ...UNREVOKED }, 'the successor is stored, live')
 
       const c = newToken(u.id, family)
-      t.equal(await store.refreshTokens.rotate(a.id, c, NOW + 2), 'reused')
+      t.same(await store.refreshTokens.rotate(a.id, c, NOW + 2), { kind: 'reused' })
       t.equal(await store.refreshTokens.byId(c.id), undefined, 'no successor for a reused token')
       t.equal(await revokedAt(store, b.id), NOW + 2, 'the whole family is revoked')
+      t.equal((await store.refreshTokens.byId(b.id))?.revokeReason, 'reuse', 'as theft')
+      t.equal((await store.refreshTokens.byId(a.id))?.revokeReason, 'rotated', 'the rotated one keeps its reason')
       t.equal(await revokedAt(store, a.id), NOW + 1, 'an earlier revocation time is kept')
       t.equal(await revokedAt(store, other.id), null, 'other logins are untouched')
-      t.equal(await store.refreshTokens.rotate(b.id, newToken(u.id, family), NOW + 3), 'reused', 'a revoked successor is reuse too')
+      t.same(await store.refreshTokens.rotate(b.id, newToken(u.id, family), NOW + 3), { kind: 'reused' }, 'a revoked successor is reuse too')
 
       const d = newToken(u.id)
-      t.equal(await store.refreshTokens.rotate(randomUUID(), d, NOW), 'unknown')
+      t.same(await store.refreshTokens.rotate(randomUUID(), d, NOW), { kind: 'unknown' })
       t.equal(await store.refreshTokens.byId(d.id), undefined, 'nothing stored for an unknown token')
     })
 
@@ -212,12 +218,87 @@ for (const [kind, open] of implementations) {
       await storeToken(store, a)
       const nexts = Array.from({ length: 50 }, () => newToken(u.id, family))
       const outcomes = await Promise.all(nexts.map(async (next) => await store.refreshTokens.rotate(a.id, next, NOW + 5)))
-      t.equal(outcomes.filter((o) => o === 'rotated').length, 1, 'at most (and here exactly) one rotation')
-      t.equal(outcomes.filter((o) => o === 'reused').length, 49)
+      t.equal(outcomes.filter((o) => o.kind === 'rotated').length, 1, 'at most (and here exactly) one rotation')
+      t.equal(outcomes.filter((o) => o.kind === 'reused').length, 49)
       const stored = (await Promise.all(nexts.map(async (n) => await store.refreshTokens.byId(n.id)))).filter((r) => r !== undefined)
       t.equal(stored.length, 1, 'only the winner stored a successor')
-      t.equal(stored[0]?.id, nexts[outcomes.indexOf('rotated')]?.id)
+      t.equal(stored[0]?.id, nexts[outcomes.findIndex((o) => o.kind === 'rotated')]?.id)
       t.not(stored[0]?.revokedAt, null, 'the reuse that followed revoked it')
+    })
+
+    t.test('rotate with grace: a replay inside the interval gets the stored successor, writing nothing', async (t) => {
+      const u = await store.users.create(newUser())
+      const family = randomUUID()
+      const a = newToken(u.id, family)
+      await storeToken(store, a)
+      const b = newToken(u.id, family)
+      const grace = { interval: 10, sealed: 'sealed-b' }
+      t.same(await store.refreshTokens.rotate(a.id, b, NOW + 1, grace), { kind: 'rotated' })
+      t.match(await store.refreshTokens.byId(a.id), { revokedAt: NOW + 1, revokeReason: 'rotated', successorId: b.id, successorSealed: 'sealed-b' })
+      const c = newToken(u.id, family)
+      t.same(await store.refreshTokens.rotate(a.id, c, NOW + 10, { interval: 10, sealed: 'sealed-c' }), { kind: 'replayed', successorId: b.id, sealed: 'sealed-b' }, '9 s later: inside')
+      t.equal(await store.refreshTokens.byId(c.id), undefined, 'no second successor')
+      t.equal(await revokedAt(store, b.id), null, 'the successor stays live')
+      t.same(await store.refreshTokens.rotate(a.id, c, NOW + 11, grace), { kind: 'reused' }, '10 s later: outside, theft')
+      t.match(await store.refreshTokens.byId(b.id), { revokedAt: NOW + 11, revokeReason: 'reuse' }, 'the family is revoked')
+    })
+
+    t.test('rotate with grace: no replay once the successor has moved on or was revoked', async (t) => {
+      const u = await store.users.create(newUser())
+      const grace = { interval: 60, sealed: 's' }
+      // The successor itself rotated: the chain moved on, a replay of the first is theft.
+      const f1 = randomUUID()
+      const a = newToken(u.id, f1)
+      await storeToken(store, a)
+      const b = newToken(u.id, f1)
+      const c = newToken(u.id, f1)
+      await store.refreshTokens.rotate(a.id, b, NOW + 1, grace)
+      await store.refreshTokens.rotate(b.id, c, NOW + 2, grace)
+      t.same(await store.refreshTokens.rotate(b.id, newToken(u.id, f1), NOW + 3, grace), { kind: 'replayed', successorId: c.id, sealed: 's' }, 'the newest rotated token still replays')
+      t.same(await store.refreshTokens.rotate(a.id, newToken(u.id, f1), NOW + 3, grace), { kind: 'reused' }, 'an older one of the chain is theft')
+      t.equal(await revokedAt(store, c.id), NOW + 3, 'the live token is revoked with its family')
+      // Each way the user ends a login: the rotated token's successor is revoked, so no grace.
+      const ends: Array<[string, (family: string) => Promise<unknown>]> = [
+        ['logout', async (family) => await store.refreshTokens.revokeFamily(u.id, family, NOW + 2, 'logout')],
+        ['logout everywhere', async () => await store.refreshTokens.revokeUser(u.id, NOW + 2, 'logout_all')],
+        ['password change', async () => await store.users.changePassword(u.id, u.passwordHash, newToken(u.id), NOW + 2)]
+      ]
+      for (const [why, end] of ends) {
+        const family = randomUUID()
+        const first = newToken(u.id, family)
+        await storeToken(store, first)
+        const second = newToken(u.id, family)
+        await store.refreshTokens.rotate(first.id, second, NOW + 1, grace)
+        await end(family)
+        t.equal((await store.refreshTokens.byId(second.id))?.revokeReason, why === 'logout' ? 'logout' : why === 'logout everywhere' ? 'logout_all' : 'password_change', `${why}: the reason is kept`)
+        t.same(await store.refreshTokens.rotate(second.id, newToken(u.id, family), NOW + 3, grace), { kind: 'reused' }, `${why}: the revoked token gets no grace`)
+        t.same(await store.refreshTokens.rotate(first.id, newToken(u.id, family), NOW + 3, grace), { kind: 'reused' }, `${why}: nor its rotated predecessor`)
+      }
+    })
+
+    t.test('rotate without grace (interval 0): a replay at once is theft, as in v1', async (t) => {
+      const u = await store.users.create(newUser())
+      const family = randomUUID()
+      const a = newToken(u.id, family)
+      await storeToken(store, a)
+      await store.refreshTokens.rotate(a.id, newToken(u.id, family), NOW + 1, { interval: 10, sealed: 's' })
+      t.same(await store.refreshTokens.rotate(a.id, newToken(u.id, family), NOW + 1), { kind: 'reused' }, 'no grace asked: theft')
+    })
+
+    t.test('20 concurrent rotations of one token with grace: one rotated, 19 replayed, one live token in the family', async (t) => {
+      const u = await store.users.create(newUser())
+      const family = randomUUID()
+      const a = newToken(u.id, family)
+      await storeToken(store, a)
+      const nexts = Array.from({ length: 20 }, () => newToken(u.id, family))
+      const outcomes = await Promise.all(nexts.map(async (next, i) => await store.refreshTokens.rotate(a.id, next, NOW + 5, { interval: 10, sealed: `sealed-${i}` })))
+      const winner = outcomes.findIndex((o) => o.kind === 'rotated')
+      t.ok(winner >= 0, 'one rotation')
+      t.equal(outcomes.filter((o) => o.kind === 'rotated').length, 1, 'exactly one')
+      t.same(outcomes.filter((o) => o.kind !== 'rotated'), Array.from({ length: 19 }, () => ({ kind: 'replayed', successorId: nexts[winner]?.id, sealed: `sealed-${winner}` })), 'the others replay the winner\'s successor')
+      const stored = (await Promise.all(nexts.map(async (n) => await store.refreshTokens.byId(n.id)))).filter((r) => r !== undefined)
+      t.equal(stored.length, 1, 'only the winner stored a successor')
+      t.equal(stored[0]?.revokedAt, null, 'and it is live')
     })
 
     // A rotation commits "old revoked + successor stored" at once; a logout or
@@ -237,9 +318,9 @@ for (const [kind, open] of implementations) {
             ? store.refreshTokens.revokeFamily(u.id, family, NOW + 20)
             : store.users.changePassword(u.id, u.passwordHash, fresh, NOW + 20)
         ])
-        t.ok(outcome === 'rotated' || outcome === 'reused', 'the token was known')
+        t.ok(outcome.kind === 'rotated' || outcome.kind === 'reused', 'the token was known')
         const successor = await store.refreshTokens.byId(b.id)
-        if (outcome === 'rotated') t.ok(successor, 'a rotation stored its successor')
+        if (outcome.kind === 'rotated') t.ok(successor, 'a rotation stored its successor')
         if (successor !== undefined && successor.revokedAt === null) survivors++
         if (round % 2 === 1) await store.refreshTokens.revokeUser(u.id, NOW + 20) // keep only the next round's tokens live
       }
@@ -277,7 +358,7 @@ for (const [kind, open] of implementations) {
       await store.users.changePassword(u.id, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$Y2hhbmdlZA', next, NOW + 11)
       t.equal((await store.users.byId(u.id))?.passwordHash, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$Y2hhbmdlZA')
       for (const tok of old) t.equal(await revokedAt(store, tok.id), NOW + 11)
-      t.strictSame(await store.refreshTokens.byId(next.id), { ...next, revokedAt: null })
+      t.strictSame(await store.refreshTokens.byId(next.id), { ...next, ...UNREVOKED })
       t.equal(await revokedAt(store, others.id), null)
       t.equal((await store.users.byId(v.id))?.passwordHash, v.passwordHash)
     })

@@ -46,16 +46,39 @@ t.test('types are never interchangeable', async (t) => {
   t.equal(logout.statusCode, 401, 'logout will not take an access token as a refresh token')
 })
 
-t.test('TOKEN_MISSING without any token', async (t) => {
+t.test('TOKEN_MISSING without any token; another scheme is not a token', async (t) => {
   const app = await build(t)
-  for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }]) {
+  for (const headers of [{}, { authorization: '' }, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Token abc' }, { authorization: 'Bearerabc' }]) {
     const res = await app.inject({ url: '/account/mypage', headers })
     t.equal(res.statusCode, 401)
-    t.match(res.json(), { statusCode: 401, error: 'Unauthorized', code: 'TOKEN_MISSING' })
+    t.match(res.json(), { statusCode: 401, error: 'Unauthorized', code: 'TOKEN_MISSING' }, JSON.stringify(headers))
     t.equal(res.headers['www-authenticate'], 'Bearer')
   }
   const r = await post(app, '/account/token/refresh', {})
   t.equal(r.json().code, 'TOKEN_MISSING')
+})
+
+t.test('another scheme falls back to the access_token cookie', async (t) => {
+  const app = await build(t)
+  const s = await join(app)
+  const res = await app.inject({ url: '/account/mypage', headers: { authorization: 'Basic dXNlcjpwYXNz' }, cookies: { access_token: s.access } })
+  t.equal(res.statusCode, 200)
+})
+
+t.test('TOKEN_INVALID for a Bearer header without exactly one credential, whatever the cookie', async (t) => {
+  const app = await build(t)
+  const s = await join(app)
+  for (const authorization of ['Bearer', 'Bearer ', 'bearer   ', 'Bearer a b c', `Bearer ${s.access} ${s.access}`, `BEARER ${s.access} x`]) {
+    for (const cookies of [{}, { access_token: s.access }] as Array<Record<string, string>>) {
+      const res = await app.inject({ url: '/account/mypage', headers: { authorization }, cookies })
+      t.equal(res.statusCode, 401, JSON.stringify(authorization))
+      t.match(res.json(), { statusCode: 401, error: 'Unauthorized', code: 'TOKEN_INVALID', message: 'Authorization header must be "Bearer" followed by exactly one token.' })
+      t.equal(res.headers['www-authenticate'], 'Bearer error="invalid_token", error_description="TOKEN_INVALID"')
+    }
+  }
+  const all = await post(app, '/account/logout', { all: true }, { authorization: 'Bearer a b' })
+  t.equal(all.json().code, 'TOKEN_INVALID', 'logout everywhere too')
+  t.equal((await app.inject({ url: '/account/mypage', headers: { authorization: `bearer ${s.access}` } })).statusCode, 200, 'the scheme is case-insensitive')
 })
 
 t.test('rejected tokens: alg none, wrong secret, other algorithm, tampered, malformed, expired', async (t) => {

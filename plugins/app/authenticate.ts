@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { User } from '../../src/db/store.js'
-import { TokenMissingError } from '../../src/errors.js'
+import { TokenInvalidError, TokenMissingError } from '../../src/errors.js'
 import type { Claims } from '../../src/tokens.js'
 import { ACCESS_COOKIE, REFRESH_COOKIE } from './auth-cookies.js'
 
@@ -19,13 +19,22 @@ declare module 'fastify' {
 }
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
+/** A header that says Bearer (case-insensitive, RFC 7235), whatever follows. */
+const SAYS_BEARER = /^Bearer(?:[ \t]|$)/i
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 export default fp(async (app) => {
   app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
     // A Bearer header wins; otherwise the access_token cookie, which (being sent
-    // by the browser on its own) needs the CSRF check on unsafe methods.
-    let token = BEARER.exec(request.headers.authorization ?? '')?.[1]
+    // by the browser on its own) needs the CSRF check on unsafe methods. A
+    // header that says Bearer but does not carry exactly one credential is a
+    // malformed credential (TOKEN_INVALID, as simplejwt refuses it), not an
+    // absent one; any other scheme (Basic, …) is not ours and is ignored.
+    const header = request.headers.authorization ?? ''
+    let token = BEARER.exec(header)?.[1]
+    if (token === undefined && SAYS_BEARER.test(header)) {
+      throw new TokenInvalidError('Authorization header must be "Bearer" followed by exactly one token.')
+    }
     if (token === undefined) {
       token = request.cookies[ACCESS_COOKIE]
       if (token === undefined || token === '') throw new TokenMissingError()

@@ -16,6 +16,17 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_VALIDATION: 'VALIDATION_ERROR'
 }
 
+/**
+ * The one `details` entry of a VALIDATION_ERROR that is not about a field of a
+ * parsed body (the contract: every VALIDATION_ERROR has a non-empty `details`).
+ */
+const FASTIFY_DETAILS: Record<string, Detail> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { field: 'body', message: 'is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { field: 'body', message: 'is empty, but Content-Type says application/json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { field: 'content-length', message: 'does not match the size of the body received' },
+  FST_ERR_BAD_URL: { field: 'url', message: 'is not a valid URL (malformed %-encoding)' }
+}
+
 /** SQLite failures that mean "the storage is unavailable right now", not "bad input". */
 const STORAGE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|NOMEM|PROTOCOL|CORRUPT|NOTADB)/
 /**
@@ -114,6 +125,9 @@ export default fp(async (app) => {
       code = 'VALIDATION_ERROR'
     } else if (code === undefined || code.startsWith('FST_')) {
       code = STATUS_CODES[statusCode]?.toUpperCase().replace(/[^A-Z]+/g, '_') ?? 'ERROR'
+    }
+    if (code === 'VALIDATION_ERROR' && (details === undefined || details.length === 0)) {
+      details = [FASTIFY_DETAILS[err.code] ?? { field: 'request', message: `is invalid: ${message}` }]
     }
     // RFC 6750: a presented token that failed is "invalid_token"; anything else is a bare challenge.
     if (statusCode === 401) void reply.header('www-authenticate', code.startsWith('TOKEN_') && code !== 'TOKEN_MISSING' ? `Bearer error="invalid_token", error_description="${code}"` : 'Bearer')

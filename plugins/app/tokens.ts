@@ -13,12 +13,19 @@ const PURGE_EVERY_MS = 60 * 60 * 1000
 /** Tokens remembered as verified (see src/token-cache.ts): about 1 KB each. */
 const VERIFIED_CACHE_SIZE = 2048
 
-export default fp(async (app) => {
+export default fp(async (app, opts: { now?: () => number }) => {
   const verified = verifiedTokenCache(VERIFIED_CACHE_SIZE)
   const tokens = createTokenService({
     store: app.store,
     accessLifetime: app.config.accessTokenLifetime,
     refreshLifetime: app.config.refreshTokenLifetime,
+    reuseInterval: app.config.refreshReuseInterval,
+    now: opts.now,
+    // Counted by metrics later; the token itself is never logged.
+    onEvent: (event) => {
+      if (event.event === 'refresh_grace_replay') app.log.info(event, 'rotated refresh token replayed within the grace window')
+      else app.log.warn(event, 'revoked refresh token presented again: its login is revoked')
+    },
     codec: {
       sign: (claims) => app.jwt.sign(claims),
       verify (token, options) {

@@ -6,7 +6,7 @@ import pg from 'pg'
 import { EmailTakenError, StorageUnavailableError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.pg.js'
-import type { NewRefreshToken, RotateOutcome, Store } from './store.js'
+import type { NewRefreshToken, RevokeReason, RotateOutcome, Store } from './store.js'
 
 const { users, refreshTokens } = schema
 
@@ -168,15 +168,17 @@ function createStore (pool: pg.Pool, db: Db): Store {
       id: p('id'), userId: p('userId'), familyId: p('familyId'), expiresAt: p('expiresAt'), createdAt: p('createdAt')
     }).prepare('auth_token_insert').execute(token)
   }
+  const tokenIn = async (tx: Tx, id: string) =>
+    await tx.select().from(refreshTokens).where(eq(refreshTokens.id, p('id'))).limit(1).prepare('auth_token_in_tx').execute({ id })
   const revokeWhere = async (tx: Tx, name: string, where: ReturnType<typeof and>, params: Record<string, unknown>): Promise<number> => {
-    const res = await tx.update(refreshTokens).set({ revokedAt: p('now') as unknown as number })
+    const res = await tx.update(refreshTokens).set({ revokedAt: p('now') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
       .where(and(where, isNull(refreshTokens.revokedAt))).prepare(name).execute(params)
     return res.rowCount ?? 0
   }
-  const revokeFamily = async (tx: Tx, userId: string, familyId: string, now: number): Promise<number> =>
-    await revokeWhere(tx, 'auth_revoke_family', and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId'))), { userId, familyId, now })
-  const revokeUser = async (tx: Tx, userId: string, now: number): Promise<number> =>
-    await revokeWhere(tx, 'auth_revoke_user', eq(refreshTokens.userId, p('userId')), { userId, now })
+  const revokeFamily = async (tx: Tx, userId: string, familyId: string, now: number, reason: RevokeReason): Promise<number> =>
+    await revokeWhere(tx, 'auth_revoke_family', and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId'))), { userId, familyId, now, reason })
+  const revokeUser = async (tx: Tx, userId: string, now: number, reason: RevokeReason): Promise<number> =>
+    await revokeWhere(tx, 'auth_revoke_user', eq(refreshTokens.userId, p('userId')), { userId, now, reason })
 
   /**
    * Runs `work` as one REPEATABLE READ transaction, again from the start when
@@ -271,31 +273,44 @@ function createStore (pool: pg.Pool, db: Db): Store {
       changePassword: guard(async (id, passwordHash, next, now) => {
         await inTransaction(async (tx) => {
           await tx.update(users).set({ passwordHash }).where(eq(users.id, id))
-          await revokeUser(tx, id, now)
+          await revokeUser(tx, id, now, 'password_change')
           await txInsertToken(tx, next)
         })
       })
     },
     refreshTokens: {
       byId: guard(async (id) => (await tokenById.execute({ id }))[0]),
-      rotate: guard(async (id, next, now) => await inTransaction(async (tx): Promise<RotateOutcome> => {
+      rotate: guard(async (id, next, now, grace) => await inTransaction(async (tx): Promise<RotateOutcome> => {
         // The conditional UPDATE is the whole race: of concurrent rotations of
         // one token exactly one sees `revoked_at IS NULL` and changes the row.
-        const revoked = await tx.update(refreshTokens).set({ revokedAt: p('now') as unknown as number })
-          .where(and(eq(refreshTokens.id, p('id')), isNull(refreshTokens.revokedAt)))
-          .prepare('auth_revoke_live').execute({ id, now })
-        if (revoked.rowCount === 1) {
+        // The others wait for its row lock, then fail to serialise (REPEATABLE
+        // READ) and run again on a snapshot that holds the rotation: the grace
+        // path below — in this process or in any other sharing the database.
+        const rotated = await tx.update(refreshTokens).set({
+          revokedAt: p('now') as unknown as number,
+          revokeReason: 'rotated',
+          successorId: p('successorId') as unknown as string,
+          successorSealed: p('sealed') as unknown as string
+        }).where(and(eq(refreshTokens.id, p('id')), isNull(refreshTokens.revokedAt)))
+          .prepare('auth_rotate_live').execute({ id, now, successorId: next.id, sealed: grace?.sealed ?? null })
+        if (rotated.rowCount === 1) {
           await txInsertToken(tx, next)
-          return 'rotated'
+          return { kind: 'rotated' }
         }
-        const [row] = await tx.select({ userId: refreshTokens.userId, familyId: refreshTokens.familyId }).from(refreshTokens)
-          .where(eq(refreshTokens.id, p('id'))).limit(1).prepare('auth_token_family').execute({ id })
-        if (row === undefined) return 'unknown'
-        await revokeFamily(tx, row.userId, row.familyId, now)
-        return 'reused'
+        const [row] = await tokenIn(tx, id)
+        if (row === undefined) return { kind: 'unknown' }
+        if (grace !== undefined && row.revokeReason === 'rotated' && row.revokedAt !== null && now - row.revokedAt < grace.interval &&
+            row.successorId !== null && row.successorSealed !== null) {
+          const [successor] = await tokenIn(tx, row.successorId)
+          if (successor !== undefined && successor.revokedAt === null && successor.familyId === row.familyId) {
+            return { kind: 'replayed', successorId: row.successorId, sealed: row.successorSealed }
+          }
+        }
+        await revokeFamily(tx, row.userId, row.familyId, now, 'reuse')
+        return { kind: 'reused' }
       })),
-      revokeFamily: guard(async (userId, familyId, now) => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, now))),
-      revokeUser: guard(async (userId, now) => await inTransaction(async (tx) => await revokeUser(tx, userId, now))),
+      revokeFamily: guard(async (userId, familyId, now, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, now, reason))),
+      revokeUser: guard(async (userId, now, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, now, reason))),
       purgeExpired: guard(async (now) => {
         const res = await db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now))
         return res.rowCount ?? 0

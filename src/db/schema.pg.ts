@@ -1,5 +1,5 @@
 import { bigint, boolean, index, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
-import type { RefreshTokenRow, UserRow } from './schema.js'
+import { REVOKE_REASONS, type RefreshTokenRow, type UserRow } from './schema.js'
 
 /*
  * The PostgreSQL twin of schema.ts: same tables, same column names, and row
@@ -35,7 +35,12 @@ export const refreshTokens = pgTable('refresh_tokens', {
   expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
   /** Unix seconds; null while the token may still be used. */
   revokedAt: bigint('revoked_at', { mode: 'number' }),
-  createdAt: bigint('created_at', { mode: 'number' }).notNull()
+  /** See schema.ts: only a `rotated` token may be replayed in the grace window. */
+  revokeReason: text('revoke_reason', { enum: REVOKE_REASONS }),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  /** See schema.ts: the successor's key, and the successor sealed under this token's jti. */
+  successorId: text('successor_id'),
+  successorSealed: text('successor_sealed')
 }, (t) => [
   // One index serves a user's tokens (logout everywhere, password change, the
   // cascade from users) and a family's (logout, reuse detection: always asked

@@ -18,6 +18,15 @@ export const users = sqliteTable('users', {
 })
 
 /**
+ * Why a refresh token row was revoked. `rotated`: exchanged for its successor
+ * (a replay may get grace); `reuse`: its family was revoked because a revoked
+ * token of it was presented again (theft); the others are the user's (or an
+ * administrator's) doing and never get grace.
+ */
+export const REVOKE_REASONS = ['rotated', 'logout', 'logout_all', 'password_change', 'reuse'] as const
+export type RevokeReason = typeof REVOKE_REASONS[number]
+
+/**
  * One row per refresh token ever issued. `id` is the SHA-256 of the token's
  * `jti`, never the token itself: a copy of the database cannot be replayed.
  * `family_id` groups the tokens descended from one login (rotation chain).
@@ -30,7 +39,17 @@ export const refreshTokens = sqliteTable('refresh_tokens', {
   expiresAt: integer('expires_at').notNull(),
   /** Unix seconds; null while the token may still be used. */
   revokedAt: integer('revoked_at'),
-  createdAt: integer('created_at').notNull()
+  /** Why it was revoked: only a `rotated` token may be replayed in the grace window. */
+  revokeReason: text('revoke_reason', { enum: REVOKE_REASONS }),
+  createdAt: integer('created_at').notNull(),
+  /** Set by a rotation: the key (`id`) of the token this one was rotated into. */
+  successorId: text('successor_id'),
+  /**
+   * Set by a rotation while REFRESH_REUSE_INTERVAL is on: the successor token
+   * sealed (AES-256-GCM) under a key derived from THIS token's jti, which the
+   * database never holds (src/refresh-grace.ts). Never the token in clear.
+   */
+  successorSealed: text('successor_sealed')
 }, (t) => [
   // One index serves a user's tokens (logout everywhere, password change, the
   // cascade from users) and a family's (logout, reuse detection: always asked

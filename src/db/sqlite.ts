@@ -7,7 +7,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import { EmailTakenError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.js'
-import type { NewRefreshToken, NewUser, RotateOutcome, Store } from './store.js'
+import type { NewRefreshToken, NewUser, RevokeReason, RotateGrace, RotateOutcome, Store } from './store.js'
 
 const { users, refreshTokens } = schema
 
@@ -98,11 +98,15 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   const insertToken = db.insert(refreshTokens).values({
     id: p('id'), userId: p('userId'), familyId: p('familyId'), expiresAt: p('expiresAt'), createdAt: p('createdAt')
   }).prepare()
-  const revokeLive = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number })
-    .where(and(eq(refreshTokens.id, p('id')), isNull(refreshTokens.revokedAt))).prepare()
-  const revokeFamily = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number })
+  const markRotated = db.update(refreshTokens).set({
+    revokedAt: p('now') as unknown as number,
+    revokeReason: 'rotated',
+    successorId: p('successorId') as unknown as string,
+    successorSealed: p('sealed') as unknown as string
+  }).where(and(eq(refreshTokens.id, p('id')), isNull(refreshTokens.revokedAt))).prepare()
+  const revokeFamily = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
     .where(and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId')), isNull(refreshTokens.revokedAt))).prepare()
-  const revokeUser = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number })
+  const revokeUser = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
     .where(and(eq(refreshTokens.userId, p('userId')), isNull(refreshTokens.revokedAt))).prepare()
   // Every login writes last_login: prepared too (building and preparing it per
   // call was a fifth of the write's main-thread time).
@@ -118,16 +122,26 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   }
 
   // better-sqlite3 transactions are synchronous, so the whole check-and-set runs
-  // without yielding; BEGIN IMMEDIATE also serialises other processes on the file.
-  const rotate = sqlite.transaction((id: string, next: NewRefreshToken, now: number) => {
-    if (revokeLive.run({ id, now }).changes === 1) {
+  // without yielding; BEGIN IMMEDIATE also serialises other processes on the
+  // file. In a group-commit batch each rotation is a savepoint of one
+  // transaction, so the second of two rotations of one token sees the first
+  // and takes the grace path.
+  const rotate = sqlite.transaction((id: string, next: NewRefreshToken, now: number, grace: RotateGrace | undefined): RotateOutcome => {
+    if (markRotated.run({ id, now, successorId: next.id, sealed: grace?.sealed ?? null }).changes === 1) {
       insertToken.run(next)
-      return 'rotated' as const
+      return { kind: 'rotated' }
     }
     const row = tokenById.get({ id })
-    if (row === undefined) return 'unknown' as const
-    revokeFamily.run({ userId: row.userId, familyId: row.familyId, now })
-    return 'reused' as const
+    if (row === undefined) return { kind: 'unknown' }
+    if (grace !== undefined && row.revokeReason === 'rotated' && row.revokedAt !== null && now - row.revokedAt < grace.interval &&
+        row.successorId !== null && row.successorSealed !== null) {
+      const successor = tokenById.get({ id: row.successorId })
+      if (successor !== undefined && successor.revokedAt === null && successor.familyId === row.familyId) {
+        return { kind: 'replayed', successorId: row.successorId, sealed: row.successorSealed }
+      }
+    }
+    revokeFamily.run({ userId: row.userId, familyId: row.familyId, now, reason: 'reuse' })
+    return { kind: 'reused' }
   })
 
   // Group commit: the rotations asked for in one turn of the event loop are
@@ -136,11 +150,11 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   // with synchronous=FULL, so nothing acknowledged is lost. Under load one
   // commit (one fsync) carries many rotations instead of one each; a lone
   // rotation waits one setImmediate.
-  interface PendingRotation { id: string, next: NewRefreshToken, now: number, resolve: (outcome: RotateOutcome) => void, reject: (err: unknown) => void }
+  interface PendingRotation { id: string, next: NewRefreshToken, now: number, grace: RotateGrace | undefined, resolve: (outcome: RotateOutcome) => void, reject: (err: unknown) => void }
   let pending: PendingRotation[] = []
   const rotateBatch = sqlite.transaction((batch: PendingRotation[]) => batch.map((r) => {
     try {
-      return { outcome: rotate(r.id, r.next, r.now) }
+      return { outcome: rotate(r.id, r.next, r.now, r.grace) }
     } catch (error) {
       return { error }
     }
@@ -180,7 +194,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
 
   const changePassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, now: number) => {
     db.update(users).set({ passwordHash }).where(eq(users.id, id)).run()
-    revokeUser.run({ userId: id, now })
+    revokeUser.run({ userId: id, now, reason: 'password_change' })
     insertToken.run(next)
   })
 
@@ -207,13 +221,13 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     },
     refreshTokens: {
       async byId (id) { return tokenById.get({ id }) },
-      async rotate (id, next, now) {
+      async rotate (id, next, now, grace) {
         return await new Promise<RotateOutcome>((resolve, reject) => {
-          if (pending.push({ id, next, now, resolve, reject }) === 1) setImmediate(flushRotations)
+          if (pending.push({ id, next, now, grace, resolve, reject }) === 1) setImmediate(flushRotations)
         })
       },
-      async revokeFamily (userId, familyId, now) { return write(() => revokeFamily.run({ userId, familyId, now }).changes) },
-      async revokeUser (userId, now) { return write(() => revokeUser.run({ userId, now }).changes) },
+      async revokeFamily (userId, familyId, now, reason = 'logout') { return write(() => revokeFamily.run({ userId, familyId, now, reason }).changes) },
+      async revokeUser (userId, now, reason = 'logout_all') { return write(() => revokeUser.run({ userId, now, reason }).changes) },
       async purgeExpired (now) {
         return write(() => db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)).run().changes)
       }

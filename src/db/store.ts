@@ -1,4 +1,6 @@
-import type { RefreshTokenRow, UserRow } from './schema.js'
+import type { RefreshTokenRow, RevokeReason, UserRow } from './schema.js'
+
+export type { RevokeReason }
 
 export type User = UserRow
 
@@ -25,11 +27,26 @@ export type NewRefreshToken = {
   createdAt: number
 }
 
+/** The grace window of a rotation (REFRESH_REUSE_INTERVAL > 0). */
+export interface RotateGrace {
+  /** Seconds after a rotation during which a replay of the rotated token gets its successor back. */
+  interval: number
+  /** The successor (`next`) token sealed under the presented token's jti (src/refresh-grace.ts). */
+  sealed: string
+}
+
 /** What rotating a presented refresh token did. */
 export type RotateOutcome =
-  | 'rotated' // it was live: now revoked, and its successor stored
-  | 'reused' // it had been revoked already: its whole family is now revoked
-  | 'unknown' // no such token (never issued here, or purged)
+  // It was live: now revoked (reason `rotated`), and its successor `next` stored.
+  | { kind: 'rotated' }
+  // It was rotated less than `grace.interval` seconds ago into the family's
+  // still-live token: nothing was written; `successorId` and `sealed` (as
+  // stored by that rotation) let the caller answer with that same successor.
+  | { kind: 'replayed', successorId: string, sealed: string }
+  // It had been revoked already (and no grace applies): its whole family is now revoked.
+  | { kind: 'reused' }
+  // No such token (never issued here, or purged).
+  | { kind: 'unknown' }
 
 /**
  * Persistence as the domain needs it. Methods are async so that a networked
@@ -54,20 +71,27 @@ export interface Store {
     recordLogin: (id: string, at: Date, rehashed?: string, token?: NewRefreshToken) => Promise<void>
     setActive: (id: string, active: boolean) => Promise<void>
     remove: (id: string) => Promise<void>
-    /** New hash, every refresh token of the user revoked, and the new login's token stored: one transaction. */
+    /** New hash, every refresh token of the user revoked (reason `password_change`), and the new login's token stored: one transaction. */
     changePassword: (id: string, passwordHash: string, next: NewRefreshToken, now: number) => Promise<void>
   }
   refreshTokens: {
     byId: (id: string) => Promise<RefreshTokenRow | undefined>
     /**
-     * Atomically revokes `id` if it is live and stores `next` in its family;
-     * if `id` was already revoked, revokes its family instead (reuse = theft).
-     * Of N concurrent calls for one id, at most one returns 'rotated'.
+     * One atomic decision. If `id` is live: revokes it (reason `rotated`,
+     * recording `next.id` and `grace.sealed` on it) and stores `next` in its
+     * family → `rotated`. Else, with `grace`, if `id` was revoked as `rotated`
+     * less than `grace.interval` seconds before `now` and its successor is still
+     * live (neither revoked nor itself rotated) → `replayed`, writing nothing.
+     * Else, if `id` exists, revokes its family (reason `reuse`: theft) → `reused`.
+     * Of N concurrent calls for one id, at most one returns `rotated`; with
+     * grace the others (all seeing that rotation) return `replayed` — also
+     * across processes sharing the database.
      */
-    rotate: (id: string, next: NewRefreshToken, now: number) => Promise<RotateOutcome>
-    /** Revokes the live tokens of one login (a family always belongs to one user). */
-    revokeFamily: (userId: string, familyId: string, now: number) => Promise<number>
-    revokeUser: (userId: string, now: number) => Promise<number>
+    rotate: (id: string, next: NewRefreshToken, now: number, grace?: RotateGrace) => Promise<RotateOutcome>
+    /** Revokes the live tokens of one login (a family always belongs to one user); `reason` defaults to `logout`. */
+    revokeFamily: (userId: string, familyId: string, now: number, reason?: RevokeReason) => Promise<number>
+    /** Revokes every live token of the user; `reason` defaults to `logout_all`. */
+    revokeUser: (userId: string, now: number, reason?: RevokeReason) => Promise<number>
     /** Deletes rows whose token has expired; returns how many. */
     purgeExpired: (now: number) => Promise<number>
   }

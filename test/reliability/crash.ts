@@ -90,7 +90,12 @@ export async function runCrashTest (options: CrashOptions): Promise<CrashReport>
   const env: Record<string, string> = {
     DATABASE_URL: `file:${dbPath}`,
     LOG_LEVEL: 'info',
-    SQLITE_SYNCHRONOUS: options.synchronous ?? 'full'
+    SQLITE_SYNCHRONOUS: options.synchronous ?? 'full',
+    // The model is v1's: every replay of a rotated token is theft. (With the
+    // grace window a replay soon after its rotation would get the successor
+    // back; the sealed successor is written by the rotation's own UPDATE, so it
+    // is exactly as durable as the rotation checked here.)
+    REFRESH_REUSE_INTERVAL: '0'
   }
 
   const failures: string[] = []

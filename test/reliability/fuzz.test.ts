@@ -71,6 +71,7 @@ function shapeProblem (res: LightMyRequestResponse): string | undefined {
   if (body.error !== STATUS_CODES[res.statusCode]) return `error "${String(body.error)}" for ${res.statusCode}`
   if (typeof body.code !== 'string' || !CODES.has(body.code)) return `code ${JSON.stringify(body.code)} is not one of the contract's`
   if (typeof body.message !== 'string' || body.message === '') return 'no message'
+  if (body.code === 'VALIDATION_ERROR' && !(Array.isArray(body.details) && body.details.length > 0)) return 'VALIDATION_ERROR without details'
   if (body.details !== undefined && !(Array.isArray(body.details) && body.details.every((d: { field?: unknown, message?: unknown }) => typeof d.field === 'string' && typeof d.message === 'string'))) return `details ${JSON.stringify(body.details)}`
   if (res.statusCode === 401 && res.headers['www-authenticate'] === undefined) return '401 without WWW-Authenticate'
   return undefined

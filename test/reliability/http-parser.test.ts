@@ -58,9 +58,11 @@ t.test('malformed HTTP gets the contract error shape', async (t) => {
   for (const [what, bytes, status, code] of cases) {
     const res = parse(await raw(port, bytes))
     t.equal(res.status, status, `${what}: ${res.headers.split('\r\n')[0] ?? '(nothing)'}`)
-    let json: Record<string, unknown> = {}
-    try { json = JSON.parse(res.body) as Record<string, unknown> } catch { t.fail(`${what}: body is not JSON: ${res.body.slice(0, 200)}`) }
-    t.same(json, { statusCode: status, error: STATUS_CODES[status], code, message: json.message }, `${what}: shape`)
+    let json: { message?: string, details?: Array<{ message?: string }> } = {}
+    try { json = JSON.parse(res.body) as typeof json } catch { t.fail(`${what}: body is not JSON: ${res.body.slice(0, 200)}`) }
+    const details = code === 'VALIDATION_ERROR' ? { details: [{ field: 'request', message: json.details?.[0]?.message }] } : {}
+    t.same(json, { statusCode: status, error: STATUS_CODES[status], code, message: json.message, ...details }, `${what}: shape`)
+    if (code === 'VALIDATION_ERROR') t.match(json.details?.[0]?.message, /^is not valid HTTP\/1\.1: \S/, `${what}: says why`)
     t.type(json.message, 'string')
     t.match(res.headers, /content-type: application\/json/i, `${what}: JSON content type`)
     // No request hook ran, yet the answer has the security headers of every other one.

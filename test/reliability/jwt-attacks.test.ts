@@ -252,6 +252,22 @@ t.test('oversized and malformed tokens are a 401 or 400, never an error', async 
   }
 })
 
+t.test('inside the grace window, variants of a rotated refresh token get nothing but the one successor', async (t) => {
+  const { app, refreshToken } = await setup(t)
+  const rotated = await post(app, '/account/token/refresh', { refresh: refreshToken })
+  t.equal(rotated.statusCode, 200)
+  const successor = rotated.json().refresh as string
+  const [h, p, s] = refreshToken.split('.') as [string, string, string]
+  const variants = [refreshToken, `${h}.${p}.${s}=`, `${h}.${p}.${s}==`, `${h}.${p}.${s.replaceAll('-', '+').replaceAll('_', '/')}`, `${h}.${p}.${s}A`, `${h}.${p}.`, `${h}.${p}`]
+  for (const variant of variants) {
+    const r = await post(app, '/account/token/refresh', { refresh: variant })
+    if (r.statusCode === 200) t.equal(r.json().refresh, successor, 'a replay answers the same successor, never a new token')
+    else t.equal(r.json().code, 'TOKEN_INVALID', `a variant is refused as invalid (${r.statusCode} ${String(r.json().code)})`)
+  }
+  t.equal((await post(app, '/account/token/refresh', { refresh: refreshToken })).json().refresh, successor, 'the genuine replay still answers the successor')
+  t.equal((await post(app, '/account/token/verify', { token: successor })).statusCode, 200, 'which is the live token')
+})
+
 t.test('signature variants of a revoked refresh token are not a way back in', async (t) => {
   const { app, refreshToken } = await setup(t)
   t.equal((await post(app, '/account/logout', { refresh: refreshToken })).statusCode, 200)

@@ -1,0 +1,48 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
+
+/*
+ * The grace window (REFRESH_REUSE_INTERVAL) answers a replayed, just-rotated
+ * refresh token with the very token it was rotated into. The database keeps
+ * only SHA-256 of each jti, never a token, so the successor is kept SEALED on
+ * the predecessor's row: AES-256-GCM under a key derived (HKDF-SHA256) from the
+ * predecessor's jti. Only whoever presents the predecessor token knows that jti;
+ * a copy of the database alone opens nothing. Signature-independent: it works
+ * whatever the signing algorithm (ES256 signatures are not deterministic, so
+ * the successor could not be re-signed byte-for-byte from its claims).
+ */
+
+const INFO = Buffer.from('auth-service refresh successor v1')
+const IV_BYTES = 12
+const TAG_BYTES = 16
+
+function keyFor (predecessorJti: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', predecessorJti, Buffer.alloc(0), INFO, 32))
+}
+
+/** Binds a sealed value to the two rows it links: it cannot be moved to another row. */
+function aad (predecessorKey: string, successorKey: string): Buffer {
+  return Buffer.from(`${predecessorKey}\n${successorKey}`)
+}
+
+/** `base64url(iv ‖ tag ‖ ciphertext)` of the successor token. */
+export function sealSuccessor (predecessorJti: string, predecessorKey: string, successorKey: string, successor: string): string {
+  const iv = randomBytes(IV_BYTES)
+  const cipher = createCipheriv('aes-256-gcm', keyFor(predecessorJti), iv)
+  cipher.setAAD(aad(predecessorKey, successorKey))
+  const body = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()])
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')
+}
+
+/** The successor token, or undefined when `sealed` was not made for this jti and these rows. */
+export function openSuccessor (predecessorJti: string, predecessorKey: string, successorKey: string, sealed: string): string | undefined {
+  const raw = Buffer.from(sealed, 'base64url')
+  if (raw.length <= IV_BYTES + TAG_BYTES) return undefined
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', keyFor(predecessorJti), raw.subarray(0, IV_BYTES))
+    decipher.setAAD(aad(predecessorKey, successorKey))
+    decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES))
+    return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8')
+  } catch {
+    return undefined
+  }
+}
