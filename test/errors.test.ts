@@ -77,7 +77,8 @@ t.test('every VALIDATION_ERROR carries a non-empty details array', async (t) => 
     await app.inject({ url: '/account/%E0%A4%A' }),
     await app.inject({ method: 'POST', url: '/account/login', headers: { 'content-type': 'application/json' }, payload: '{"email":' }),
     await app.inject({ method: 'POST', url: '/account/login', payload: { email: 1 } }),
-    await app.inject({ method: 'POST', url: '/account/login', headers: { 'content-type': 'application/json' }, payload: 'null' })
+    await app.inject({ method: 'POST', url: '/account/login', headers: { 'content-type': 'application/json' }, payload: 'null' }),
+    await app.inject({ method: 'POST', url: '/account/login', headers: { 'content-type': 'application/json', 'content-length': '10' }, payload: '{"email":"a@b.c","password":"x"}' })
   ]
   for (const res of responses) {
     t.equal(res.json().code, 'VALIDATION_ERROR', res.body)
@@ -85,6 +86,7 @@ t.test('every VALIDATION_ERROR carries a non-empty details array', async (t) => 
     for (const d of res.json().details) t.match(d, { field: String, message: String })
   }
   t.same(responses[0]?.json().details, [{ field: 'url', message: 'is not a valid URL (malformed %-encoding)' }])
+  t.same(responses[4]?.json().details, [{ field: 'content-length', message: 'does not match the size of the body received' }])
 })
 
 t.test('401 responses carry WWW-Authenticate: Bearer', async (t) => {
