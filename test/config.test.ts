@@ -28,7 +28,7 @@ t.test('defaults match the contract', async (t) => {
   t.equal(c.refreshTokenLifetime, 86400)
   t.equal(c.cookieSecure, true)
   t.equal(c.cookieSameSite, 'lax')
-  t.same(c.rateLimit, { loginMax: 10, joinMax: 20, window: 60 })
+  t.same(c.rateLimit, { loginMax: 10, joinMax: 20, mailMax: 5, window: 60 })
   t.equal(c.trustProxy, false)
   t.equal(c.sqliteSynchronous, 'full')
   t.ok(Buffer.byteLength(c.jwtSecret) >= 32, 'a generated secret of at least 32 bytes')

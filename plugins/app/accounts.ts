@@ -6,5 +6,19 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  app.decorate('accounts', createAccountService({ store: app.store, hasher: app.passwords, tokens: app.tokens }))
-}, { name: 'accounts', dependencies: ['store', 'passwords', 'tokens'] })
+  const { config } = app
+  app.decorate('accounts', createAccountService({
+    store: app.store,
+    hasher: app.passwords,
+    tokens: app.tokens,
+    emailVerification: config.emailVerification,
+    mail: {
+      mailer: app.mailer,
+      language: config.mail.language,
+      passwordResetUrl: config.passwordResetUrl,
+      emailVerifyUrl: config.emailVerifyUrl,
+      passwordResetLifetime: config.passwordResetLifetime,
+      emailVerificationLifetime: config.emailVerificationLifetime
+    }
+  }))
+}, { name: 'accounts', dependencies: ['store', 'passwords', 'tokens', 'mailer'] })

@@ -19,6 +19,7 @@ export default fp(async (app) => {
     store: app.store,
     accessLifetime: app.config.accessTokenLifetime,
     refreshLifetime: app.config.refreshTokenLifetime,
+    requireVerifiedEmail: app.config.emailVerification === 'mandatory',
     codec: {
       sign: (claims) => app.jwt.sign(claims),
       verify (token, options) {
