@@ -18,9 +18,14 @@ export const mailTokenKey = (token: string): string => createHash('sha256').upda
 export const passwordFingerprint = (passwordHash: string): string =>
   createHash('sha256').update('reset\0').update(passwordHash).digest('base64url')
 
-/** `<url>?token=<token>`. */
-export function tokenLink (url: string, token: string): string {
+/**
+ * `<url>?token=<token>`. `page`: the link opens the service's own client page,
+ * which serves both kinds of link at one address; a fragment (`#reset` or
+ * `#verify`, never sent to a server) tells it which form to show.
+ */
+export function tokenLink (url: string, token: string, page?: 'reset' | 'verify'): string {
   const link = new URL(url)
   link.searchParams.set('token', token)
+  if (page !== undefined) link.hash = page
   return link.toString()
 }

@@ -53,6 +53,8 @@ export interface AccountMailOptions {
   language: MailLanguage
   passwordResetUrl: string
   emailVerifyUrl: string
+  /** The service's own client page (PUBLIC_URL): links to it say which form to open. */
+  clientPageUrl?: string
   /** Seconds. */
   passwordResetLifetime: number
   /** Seconds. */
@@ -105,7 +107,8 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       expiresAt: seconds() + lifetime,
       createdAt: seconds()
     })
-    const link = tokenLink(reset ? m.passwordResetUrl : m.emailVerifyUrl, token)
+    const url = reset ? m.passwordResetUrl : m.emailVerifyUrl
+    const link = tokenLink(url, token, url === m.clientPageUrl ? (reset ? 'reset' : 'verify') : undefined)
     m.mailer.send({ to, ...renderMail(template, m.language, { link, email: to, lifetime }), about: { template, userId: user.id } })
   }
 

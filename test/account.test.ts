@@ -170,6 +170,7 @@ t.test('password reset through a real SMTP server', async (t) => {
     t.equal(mail.subject, 'Reset your password')
     t.match(mail.body, /Choose a new password/)
     t.match(mail.body, /<a href="http:\/\/127\.0\.0\.1:3000\/\?token=/, 'an HTML part links to the client page')
+    t.match(mail.body, /^http:\/\/127\.0\.0\.1:3000\/\?token=[A-Za-z0-9_-]{43}#reset$/m, 'the text part too; #reset tells the page which form')
     t.ok(mail.token !== undefined && mail.token.length >= 43)
     t.notOk(smtp.mails.some((m) => m.to.includes(unknown)), 'no mail to an unknown address')
     t.notOk(logs.join('').includes(mail.token ?? '-'), 'the token is never logged')
@@ -304,6 +305,7 @@ t.test('EMAIL_VERIFICATION=optional: join mails a link, verify marks the address
   t.ok(s.access, 'join still logs in')
   const mail = await smtp.mailTo(s.email)
   t.equal(mail.subject, 'Confirm your email address')
+  t.match(mail.body, /^http:\/\/127\.0\.0\.1:3000\/\?token=[A-Za-z0-9_-]{43}#verify$/m)
   const token = mail.token ?? ''
   t.equal((await login(app, s.email)).statusCode, 200, 'an unverified user may log in')
 
@@ -371,7 +373,7 @@ t.test('EMAIL_VERIFICATION=optional: an email change waits for the new address t
 })
 
 t.test('EMAIL_VERIFICATION=mandatory: no session until the address is verified', async (t) => {
-  const { app, smtp, logs } = await withSmtp(t, { EMAIL_VERIFICATION: 'mandatory', MAIL_LANGUAGE: 'ko' })
+  const { app, smtp, logs } = await withSmtp(t, { EMAIL_VERIFICATION: 'mandatory', MAIL_LANGUAGE: 'ko', EMAIL_VERIFY_URL: 'https://app.example.com/verify' })
   const email = uniqueEmail()
   const res = await post(app, '/account/join', { email, password: PASSWORD })
   t.equal(res.statusCode, 201)
@@ -387,6 +389,7 @@ t.test('EMAIL_VERIFICATION=mandatory: no session until the address is verified',
   const mail = await smtp.mailTo(email)
   t.equal(mail.subject, '이메일 주소를 확인해 주세요', 'MAIL_LANGUAGE=ko')
   t.match(mail.body, /이메일 주소 확인하기/)
+  t.match(mail.body, /^https:\/\/app\.example\.com\/verify\?token=[A-Za-z0-9_-]{43}$/m, 'EMAIL_VERIFY_URL, exactly <url>?token=')
   t.equal((await post(app, '/account/email/verify', { token: mail.token })).statusCode, 200)
   const ok = await login(app, email)
   t.equal(ok.statusCode, 200)

@@ -17,6 +17,7 @@ export default fp(async (app) => {
       language: config.mail.language,
       passwordResetUrl: config.passwordResetUrl,
       emailVerifyUrl: config.emailVerifyUrl,
+      clientPageUrl: config.publicUrl,
       passwordResetLifetime: config.passwordResetLifetime,
       emailVerificationLifetime: config.emailVerificationLifetime
     }
