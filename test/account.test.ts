@@ -4,6 +4,7 @@ import Database from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { bearer, build, buildWithLogs, cookiesOf, join, PASSWORD, post, refresh, testConfig, uniqueEmail } from './helper.js'
+import { testDatabase } from './pg-helper.js'
 import { closedPort, parseMail, smtpSink, type SmtpSink } from './smtp-helper.js'
 
 /*
@@ -408,6 +409,34 @@ t.test('EMAIL_VERIFICATION=mandatory refuses the refresh of an unverified user',
   t.equal(res.statusCode, 403)
   t.equal(res.json().code, 'EMAIL_NOT_VERIFIED')
   t.equal((await login(app, s.email)).json().code, 'EMAIL_NOT_VERIFIED')
+})
+
+t.test('the lifecycle on PostgreSQL: verify, edit, change email, reset, delete', async (t) => {
+  const url = await testDatabase(t)
+  const { app, smtp } = await withSmtp(t, { DATABASE_URL: url, JWT_SECRET: 'postgres-test-secret-0123456789abcdef', EMAIL_VERIFICATION: 'optional' })
+  t.equal(app.config.database.kind, 'postgres')
+  const s = await join(app)
+  t.equal((await post(app, '/account/email/verify', { token: (await smtp.mailTo(s.email)).token })).json().user.email_verified, true)
+  t.equal((await patch(app, { name: 'Pg', gender: 'male' }, bearer(s.access))).json().user.name, 'Pg')
+
+  const fresh = uniqueEmail()
+  t.equal((await post(app, '/account/email/change', { password: PASSWORD, new_email: fresh }, bearer(s.access))).statusCode, 200)
+  t.equal((await post(app, '/account/email/verify', { token: (await smtp.mailTo(fresh)).token })).json().user.email, fresh)
+
+  const token = await resetToken(app, smtp, fresh)
+  const [a, b] = await Promise.all([
+    post(app, '/account/password/reset/confirm', { token, new_password: NEW_PASSWORD }),
+    post(app, '/account/password/reset/confirm', { token, new_password: NEW_PASSWORD })
+  ])
+  t.same([a.statusCode, b.statusCode].sort(), [200, 400], 'two confirmations with one token: one wins')
+  t.equal((await refresh(app, s.refresh)).json().code, 'TOKEN_REVOKED')
+  const session = (a.statusCode === 200 ? a : b).json()
+  t.equal((await del(app, { password: NEW_PASSWORD }, bearer(session.access))).statusCode, 200)
+  t.equal((await me(app, session.access)).json().code, 'TOKEN_INVALID')
+  t.equal((await refresh(app, session.refresh)).statusCode, 401)
+  const again = await join(app, { email: fresh })
+  t.not(again.user.id, s.user.id)
+  t.match(again.user, { name: '', gender: null, email_verified: false })
 })
 
 t.test('the OpenAPI document lists the new endpoints with their bodies and answers', async (t) => {
