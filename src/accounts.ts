@@ -124,6 +124,8 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
      * (`tokens` is undefined), as allauth does.
      */
     async join (input: JoinInput): Promise<{ user: User, tokens?: TokenPair }> {
+      // Checked first: a service that cannot mail must not create a user it cannot verify.
+      const mailer = emailVerification === 'none' ? undefined : mailOptions().mailer
       const email = normalizeEmail(input.email)
       const dob = input.date_of_birth ?? null
       checkDateOfBirth(dob)
@@ -142,18 +144,19 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
         // Joining logs the user in (tokens are issued), as dj-rest-auth's register does.
         lastLogin: emailVerification === 'mandatory' ? null : new Date(now())
       }
+      const verify = (created: User): void => {
+        mailer?.later('email_verification', async () => { await mailToken(created, 'email_verification', 'email_verification', created.email) })
+      }
       if (emailVerification === 'mandatory') {
         const created = await store.users.create(user)
-        mailOptions().mailer.later('email_verification', async () => { await mailToken(created, 'email_verification', 'email_verification', created.email) })
+        verify(created)
         return { user: created }
       }
       // The user and its first refresh token are written in one transaction:
       // a join that fails (disk full, I/O error) can simply be repeated.
       const first = tokens.newLogin(user)
       const created = await store.users.create(user, first.row)
-      if (emailVerification === 'optional') {
-        mailOptions().mailer.later('email_verification', async () => { await mailToken(created, 'email_verification', 'email_verification', created.email) })
-      }
+      verify(created)
       return { user: created, tokens: first.pair }
     },
 

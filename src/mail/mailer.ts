@@ -81,7 +81,9 @@ export function createMailer ({ config, log, retryDelay = 1000 }: MailerOptions)
     } catch (err) {
       const reason = (err as { code?: string }).code ?? (err as Error).name
       if (tries <= config.retries && !closed) {
-        const timer = setTimeout(() => { timers.delete(timer); void attempt(mail, tries + 1) }, retryDelay * 2 ** (tries - 1))
+        const delay = retryDelay * 2 ** (tries - 1)
+        log.info({ event: 'mail_retry', ...mail.about, attempts: tries, reason, delay }, 'mail delivery failed; retrying')
+        const timer = setTimeout(() => { timers.delete(timer); void attempt(mail, tries + 1) }, delay)
         timers.set(timer, mail.about)
         return
       }
