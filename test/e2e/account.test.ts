@@ -205,4 +205,42 @@ if (!existsSync(CHROMIUM)) {
     t.same(problems, [])
     await context.close()
   })
+
+  t.test('EMAIL_VERIFICATION=mandatory: join says to verify; a refused login offers the mail again', async (t) => {
+    const strictPort = await closedPort()
+    const strictOrigin = `http://localhost:${strictPort}`
+    const strict = await buildApp(testConfig(t, {
+      PORT: String(strictPort), PUBLIC_URL: `${strictOrigin}/`, SMTP_URL: smtp.url, EMAIL_VERIFICATION: 'mandatory', RATE_LIMIT_MAIL_MAX: '1000'
+    }))
+    await strict.listen({ port: strictPort, host: '127.0.0.1' })
+    t.teardown(() => strict.close())
+
+    const email = uniqueEmail()
+    const { page, context, problems } = await open(`${strictOrigin}/`)
+    await page.waitForSelector(visible('signed-out'))
+    await page.fill('#join-form [name="email"]', email)
+    await page.fill('#join-form [name="password"]', PASSWORD)
+    const [joined] = await Promise.all([page.waitForResponse(isPath('/account/join', 'POST')), page.click('#join-form button[type="submit"]')])
+    t.equal(joined.status(), 201)
+    await page.waitForSelector('#notice:not([hidden])')
+    t.equal(await page.textContent('#notice'), 'Verification e-mail sent. Follow its link, then log in.')
+    t.ok(await page.isVisible('#signed-out'), 'still signed out')
+    await smtp.mailTo(email)
+
+    const refused = await logIn(page, email)
+    t.equal(refused.status(), 403)
+    await page.waitForSelector('#resend-button:not([hidden])')
+    const [resent] = await Promise.all([page.waitForResponse(isPath('/account/email/resend', 'POST')), page.click('#resend-button')])
+    t.equal(resent.status(), 200)
+    await page.waitForSelector('#login-form .notice:not([hidden])')
+    const link = /^(http:\/\/\S+#verify)$/m.exec((await smtp.mailTo(email)).body)?.[1] ?? ''
+    await page.goto(link)
+    await page.waitForFunction(() => document.querySelector('#notice')?.textContent === 'Email verified.')
+    const ok = await logIn(page, email)
+    t.equal(ok.status(), 200)
+    await page.waitForSelector(visible('signed-in'))
+    t.equal(await page.textContent('#profile dd[data-field="email_verified"]'), 'yes')
+    t.same(problems, [])
+    await context.close()
+  })
 }
