@@ -200,6 +200,9 @@ t.test('password reset through a real SMTP server', async (t) => {
     const reuse = await post(app, '/account/password/reset/confirm', { token, new_password: 'a-third-Password-71' })
     t.equal(reuse.statusCode, 400)
     t.equal(reuse.json().code, 'RESET_TOKEN_INVALID', 'single use')
+    const all = logs.join('')
+    t.ok(all.includes('"event":"password_reset"'), 'an audit line for the reset')
+    t.notOk(all.includes(token) || all.includes(NEW_PASSWORD) || all.includes(res.json().refresh), 'no token or password in the logs')
   })
 
   t.test('bad, expired and superseded tokens are RESET_TOKEN_INVALID', async (t) => {
