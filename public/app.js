@@ -147,7 +147,8 @@ export const hooks = { onSignedOut: () => {} }
 // ---------------------------------------------------------------- the page
 
 const $ = (selector, root = document) => root.querySelector(selector)
-const views = { loading: $('#loading'), signedOut: $('#signed-out'), signedIn: $('#signed-in') }
+const views = { loading: $('#loading'), signedOut: $('#signed-out'), signedIn: $('#signed-in'), reset: $('#reset') }
+const noticeBox = $('#notice')
 const loginForm = $('#login-form')
 const joinForm = $('#join-form')
 
@@ -169,7 +170,7 @@ function showError (container, err) {
 
 const PROFILE_FIELDS = [
   ['email', 'Email'], ['name', 'Name'], ['gender', 'Gender'], ['date_of_birth', 'Date of birth'],
-  ['phone_number', 'Phone number'], ['date_joined', 'Joined'], ['last_login', 'Last login'], ['id', 'User id']
+  ['phone_number', 'Phone number'], ['email_verified', 'Email verified'], ['date_joined', 'Joined'], ['last_login', 'Last login'], ['id', 'User id']
 ]
 
 function showProfile ({ message, user }) {
@@ -180,15 +181,17 @@ function showProfile ({ message, user }) {
     const dt = document.createElement('dt')
     const dd = document.createElement('dd')
     dt.textContent = label
-    dd.textContent = user[key] === null || user[key] === '' ? '—' : String(user[key])
+    dd.textContent = user[key] === null || user[key] === '' ? '—' : typeof user[key] === 'boolean' ? (user[key] ? 'yes' : 'no') : String(user[key])
     dd.dataset.field = key
     list.append(dt, dd)
   }
+  fillProfileForm(user)
   showError(views.signedIn, undefined)
   show('signedIn')
 }
 
 function showSignedOut (notice) {
+  clearAccountMessages()
   for (const form of [loginForm, joinForm]) {
     for (const input of form.querySelectorAll('input[type="password"]')) input.value = ''
     showError(form, undefined)
@@ -211,6 +214,7 @@ async function loadProfile () {
 async function busy (container, action) {
   const buttons = container.querySelectorAll('button')
   for (const b of buttons) b.disabled = true
+  noticeBox.hidden = true
   try {
     showError(container, undefined)
     await action()
@@ -232,7 +236,13 @@ function formBody (form, optional = []) {
 loginForm.addEventListener('submit', (event) => {
   event.preventDefault()
   void busy(loginForm, async () => {
-    await request('POST', '/account/login', formBody(loginForm))
+    offerVerificationMail(undefined)
+    try {
+      await request('POST', '/account/login', formBody(loginForm))
+    } catch (err) {
+      offerVerificationMail(err)
+      throw err
+    }
     loginForm.reset()
     await loadProfile()
   })
@@ -241,8 +251,13 @@ loginForm.addEventListener('submit', (event) => {
 joinForm.addEventListener('submit', (event) => {
   event.preventDefault()
   void busy(joinForm, async () => {
-    await request('POST', '/account/join', formBody(joinForm, ['name', 'gender', 'date_of_birth', 'phone_number']))
+    const joined = await request('POST', '/account/join', formBody(joinForm, ['name', 'gender', 'date_of_birth', 'phone_number']))
     joinForm.reset()
+    // EMAIL_VERIFICATION=mandatory: no session until the mailed link is followed.
+    if (joined.detail !== undefined) {
+      showNotice(undefined, `${joined.detail} Follow its link, then log in.`)
+      return
+    }
     await loadProfile()
   })
 })
@@ -265,10 +280,150 @@ $('#logout-all-button').addEventListener('click', () => { void busy(views.signed
 
 // On load: a session (even one whose access token expired) shows the profile.
 // Without any csrf_token cookie on this origin there is no session to find.
-if (!CROSS_ORIGIN && readCookie('csrf_token') === undefined) {
-  showSignedOut()
-} else {
-  loadProfile().catch((err) => {
-    if (views.signedOut.hidden) showSignedOut(err.code === 'TOKEN_MISSING' ? undefined : err)
-  })
+function showSession () {
+  if (!CROSS_ORIGIN && readCookie('csrf_token') === undefined) {
+    showSignedOut()
+  } else {
+    loadProfile().catch((err) => {
+      if (views.signedOut.hidden) showSignedOut(err.code === 'TOKEN_MISSING' ? undefined : err)
+    })
+  }
 }
+
+// ------------------------------------------------ account lifecycle (issue 11)
+// Profile editing, email change, deletion, "Forgot password?", and the links
+// the service mails: `?token=…#reset` opens the new-password form,
+// `?token=…#verify` confirms an address.
+
+const forgotForm = $('#forgot-form')
+const resetForm = $('#reset-form')
+const profileForm = $('#profile-form')
+const emailForm = $('#email-form')
+const deleteForm = $('#delete-form')
+const resendButton = $('#resend-button')
+
+/** A success message inside `container` (or the page's banner), or none. */
+function showNotice (container, text) {
+  const box = container === undefined ? noticeBox : $('.notice', container)
+  box.textContent = text ?? ''
+  box.hidden = text === undefined
+}
+
+function fillProfileForm (user) {
+  for (const name of ['name', 'gender', 'date_of_birth', 'phone_number']) {
+    profileForm.elements[name].value = user[name] ?? ''
+  }
+  for (const form of [profileForm, emailForm, deleteForm]) showError(form, undefined)
+  for (const form of [profileForm, emailForm]) showNotice(form, undefined)
+}
+
+$('#forgot-button').addEventListener('click', () => {
+  forgotForm.hidden = false
+  forgotForm.elements.email.value = loginForm.elements.email.value
+  forgotForm.elements.email.focus()
+})
+
+forgotForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  void busy(forgotForm, async () => {
+    showNotice(forgotForm, undefined)
+    const { detail } = await request('POST', '/account/password/reset', formBody(forgotForm))
+    showNotice(forgotForm, detail)
+  })
+})
+
+/** EMAIL_VERIFICATION=mandatory: a login refused for an unverified address offers a new link. */
+function offerVerificationMail (err) {
+  resendButton.hidden = err?.code !== 'EMAIL_NOT_VERIFIED'
+  showNotice(loginForm, undefined)
+}
+
+resendButton.addEventListener('click', () => {
+  void busy(loginForm, async () => {
+    const { detail } = await request('POST', '/account/email/resend', { email: loginForm.elements.email.value })
+    resendButton.hidden = true
+    showNotice(loginForm, detail)
+  })
+})
+
+/** The signed-out view starts without the messages of an earlier visit. */
+function clearAccountMessages () {
+  resendButton.hidden = true
+  forgotForm.hidden = true
+  for (const form of [loginForm, forgotForm]) showNotice(form, undefined)
+}
+
+resetForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  void busy(resetForm, async () => {
+    await request('POST', '/account/password/reset/confirm', { token: linkToken(), new_password: resetForm.elements.new_password.value })
+    resetForm.reset()
+    forgetLink()
+    showNotice(undefined, 'Your password has been changed; every other session was logged out.')
+    await loadProfile()
+  })
+})
+
+profileForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  void busy(profileForm, async () => {
+    const body = formBody(profileForm)
+    for (const key of ['gender', 'date_of_birth', 'phone_number']) {
+      if (body[key] === '') body[key] = null
+    }
+    await request('PATCH', '/account/mypage', body)
+    await loadProfile()
+    showNotice(profileForm, 'Profile saved.')
+  })
+})
+
+emailForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  void busy(emailForm, async () => {
+    const { detail } = await request('POST', '/account/email/change', formBody(emailForm))
+    emailForm.reset()
+    await loadProfile()
+    showNotice(emailForm, detail)
+  })
+})
+
+deleteForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  void busy(deleteForm, async () => {
+    await request('DELETE', '/account/mypage', formBody(deleteForm))
+    deleteForm.reset()
+    forgetCsrf()
+    showSignedOut()
+    showNotice(undefined, 'Your account has been deleted.')
+  })
+})
+
+function linkToken () {
+  return new URLSearchParams(location.search).get('token') ?? ''
+}
+
+/** Drops the token from the address bar (and the history), once used. */
+function forgetLink () {
+  history.replaceState(null, '', location.pathname)
+}
+
+/** A mailed link: the new-password form, or the address confirmed; false when there is none. */
+function openMailedLink () {
+  if (linkToken() === '') return false
+  if (location.hash === '#verify') {
+    request('POST', '/account/email/verify', { token: linkToken() })
+      .then(({ detail }) => detail, (err) => err.message)
+      .then((text) => {
+        forgetLink()
+        showSession()
+        showNotice(undefined, text)
+      })
+    return true
+  }
+  showError(resetForm, undefined)
+  show('reset')
+  resetForm.elements.new_password.focus()
+  return true
+}
+
+if (!openMailedLink()) showSession()

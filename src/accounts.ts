@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import type { Store, User } from './db/store.js'
+import { mailTokenKey, newMailToken, passwordFingerprint, tokenLink } from './account-tokens.js'
+import type { Config } from './config.js'
+import type { AccountTokenPurpose, ProfileChange, Store, User } from './db/store.js'
 import {
-  AccountInactiveError, EmailTakenError, FieldValidationError, InvalidCredentialsError,
-  InvalidPasswordError, WeakPasswordError
+  AccountInactiveError, EmailNotVerifiedError, EmailTakenError, FieldValidationError, InvalidCredentialsError,
+  InvalidPasswordError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError, WeakPasswordError
 } from './errors.js'
+import type { Mailer } from './mail/mailer.js'
+import { renderMail, type MailLanguage, type MailTemplate } from './mail/templates.js'
 import type { PasswordHasher } from './passwords/hash.js'
 import { passwordProblem } from './passwords/policy.js'
 import type { TokenPair, TokenService } from './tokens.js'
@@ -27,7 +31,8 @@ export function publicUser (user: User) {
     date_of_birth: user.dateOfBirth ?? null,
     phone_number: user.phoneNumber ?? null,
     date_joined: user.dateJoined.toISOString(),
-    last_login: user.lastLogin?.toISOString() ?? null
+    last_login: user.lastLogin?.toISOString() ?? null,
+    email_verified: user.emailVerified
   }
 }
 
@@ -35,27 +40,95 @@ export type PublicUser = ReturnType<typeof publicUser>
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase()
 
+export interface ProfileInput {
+  name?: string
+  gender?: 'male' | 'female' | null
+  date_of_birth?: string | null
+  phone_number?: string | null
+}
+
+/** How the account mails (reset, verification) are built and sent. */
+export interface AccountMailOptions {
+  mailer: Mailer
+  language: MailLanguage
+  passwordResetUrl: string
+  emailVerifyUrl: string
+  /** The service's own client page (PUBLIC_URL): links to it say which form to open. */
+  clientPageUrl?: string
+  /** Seconds. */
+  passwordResetLifetime: number
+  /** Seconds. */
+  emailVerificationLifetime: number
+}
+
 export interface AccountServiceOptions {
   store: Store
   hasher: PasswordHasher
   tokens: TokenService
+  /** allauth's ACCOUNT_EMAIL_VERIFICATION; `none` when omitted. */
+  emailVerification?: Config['emailVerification']
+  /** Needed by the flows that send mail (reset, verification, email change). */
+  mail?: AccountMailOptions
   now?: () => number
 }
 
-export function createAccountService ({ store, hasher, tokens, now = Date.now }: AccountServiceOptions) {
+export function createAccountService ({ store, hasher, tokens, emailVerification = 'none', mail, now = Date.now }: AccountServiceOptions) {
   function checkPassword (password: string, user: { email: string, name?: string }): void {
     const problem = passwordProblem(password, user)
     if (problem !== null) throw new WeakPasswordError(problem)
   }
 
+  const seconds = (): number => Math.floor(now() / 1000)
+
+  function checkDateOfBirth (dob: string | null | undefined): void {
+    // The schema checks the format (a real calendar date); "in the past" needs a clock.
+    if (dob !== null && dob !== undefined && dob >= new Date(now()).toISOString().slice(0, 10)) {
+      throw new FieldValidationError([{ field: 'date_of_birth', message: 'must be a date in the past' }])
+    }
+  }
+
+  function mailOptions (): AccountMailOptions {
+    if (mail === undefined) throw new Error('the account service was created without mail options')
+    return mail
+  }
+
+  /** Stores a one-time token for `user` and queues the mail carrying it to `to`. */
+  async function mailToken (user: User, purpose: AccountTokenPurpose, template: MailTemplate, to: string): Promise<void> {
+    const m = mailOptions()
+    const token = newMailToken()
+    const reset = purpose === 'password_reset'
+    const lifetime = reset ? m.passwordResetLifetime : m.emailVerificationLifetime
+    await store.accountTokens.create({
+      id: mailTokenKey(token),
+      userId: user.id,
+      purpose,
+      email: to,
+      passwordFingerprint: reset ? passwordFingerprint(user.passwordHash) : null,
+      expiresAt: seconds() + lifetime,
+      createdAt: seconds()
+    })
+    const url = reset ? m.passwordResetUrl : m.emailVerifyUrl
+    const link = tokenLink(url, token, url === m.clientPageUrl ? (reset ? 'reset' : 'verify') : undefined)
+    m.mailer.send({ to, ...renderMail(template, m.language, { link, email: to, lifetime }), about: { template, userId: user.id } })
+  }
+
+  /** The current password of `user`, for the changes that put the account itself at stake. */
+  async function confirmPassword (user: User, password: string): Promise<void> {
+    if (!await hasher.verify(user.passwordHash, password)) throw new PasswordIncorrectError()
+  }
+
   return {
-    async join (input: JoinInput): Promise<{ user: User, tokens: TokenPair }> {
+    /**
+     * With EMAIL_VERIFICATION optional or mandatory, a verification mail is
+     * sent; with mandatory, no tokens are issued until the address is verified
+     * (`tokens` is undefined), as allauth does.
+     */
+    async join (input: JoinInput): Promise<{ user: User, tokens?: TokenPair }> {
+      // Checked first: a service that cannot mail must not create a user it cannot verify.
+      const mailer = emailVerification === 'none' ? undefined : mailOptions().mailer
       const email = normalizeEmail(input.email)
       const dob = input.date_of_birth ?? null
-      // The schema checks the format (a real calendar date); "in the past" needs a clock.
-      if (dob !== null && dob >= new Date(now()).toISOString().slice(0, 10)) {
-        throw new FieldValidationError([{ field: 'date_of_birth', message: 'must be a date in the past' }])
-      }
+      checkDateOfBirth(dob)
       checkPassword(input.password, { email, name: input.name })
       // Cheap early answer; the unique index still decides races.
       if (await store.users.byEmail(email) !== undefined) throw new EmailTakenError()
@@ -69,12 +142,22 @@ export function createAccountService ({ store, hasher, tokens, now = Date.now }:
         phoneNumber: input.phone_number ?? null,
         dateJoined: new Date(now()),
         // Joining logs the user in (tokens are issued), as dj-rest-auth's register does.
-        lastLogin: new Date(now())
+        lastLogin: emailVerification === 'mandatory' ? null : new Date(now())
+      }
+      const verify = (created: User): void => {
+        mailer?.later('email_verification', async () => { await mailToken(created, 'email_verification', 'email_verification', created.email) })
+      }
+      if (emailVerification === 'mandatory') {
+        const created = await store.users.create(user)
+        verify(created)
+        return { user: created }
       }
       // The user and its first refresh token are written in one transaction:
       // a join that fails (disk full, I/O error) can simply be repeated.
       const first = tokens.newLogin(user)
-      return { user: await store.users.create(user, first.row), tokens: first.pair }
+      const created = await store.users.create(user, first.row)
+      verify(created)
+      return { user: created, tokens: first.pair }
     },
 
     /**
@@ -90,6 +173,7 @@ export function createAccountService ({ store, hasher, tokens, now = Date.now }:
       }
       if (!await hasher.verify(found.passwordHash, password)) throw new InvalidCredentialsError()
       if (!found.isActive) throw new AccountInactiveError()
+      if (emailVerification === 'mandatory' && !found.emailVerified) throw new EmailNotVerifiedError()
       const at = new Date(now())
       const rehashed = hasher.needsRehash(found.passwordHash) ? await hasher.hash(password) : undefined
       // last_login and the new refresh token: one transaction (one commit), so
@@ -103,7 +187,125 @@ export function createAccountService ({ store, hasher, tokens, now = Date.now }:
       if (!await hasher.verify(user.passwordHash, oldPassword)) throw new InvalidPasswordError()
       checkPassword(newPassword, user)
       return await tokens.reissueAfterPasswordChange(user, await hasher.hash(newPassword))
+    },
+
+    /** PATCH /account/mypage: only the fields given change, with the rules of join. */
+    async updateProfile (user: User, input: ProfileInput): Promise<User> {
+      checkDateOfBirth(input.date_of_birth)
+      const change: ProfileChange = {}
+      if (input.name !== undefined) change.name = input.name
+      if (input.gender !== undefined) change.gender = input.gender
+      if (input.date_of_birth !== undefined) change.dateOfBirth = input.date_of_birth
+      if (input.phone_number !== undefined) change.phoneNumber = input.phone_number
+      const updated = await store.users.updateProfile(user.id, change)
+      // Deleted between authentication and now: as if its token had failed.
+      if (updated === undefined) throw new AccountInactiveError()
+      return updated
+    },
+
+    /**
+     * A new login email, after the current password. With verification off it
+     * applies at once (unverified); otherwise it applies only when the link
+     * mailed to the new address is followed (`pending`: true).
+     */
+    async changeEmail (user: User, password: string, newEmailInput: string): Promise<{ user: User, pending: boolean }> {
+      await confirmPassword(user, password)
+      const email = normalizeEmail(newEmailInput)
+      if (email === user.email) return { user, pending: false }
+      if (await store.users.byEmail(email) !== undefined) throw new EmailTakenError()
+      if (emailVerification === 'none') {
+        await store.users.setEmail(user.id, email, false)
+        return { user: { ...user, email, emailVerified: false }, pending: false }
+      }
+      mailOptions().mailer.later('email_change', async () => { await mailToken(user, 'email_change', 'email_change', email) })
+      return { user, pending: true }
+    },
+
+    /**
+     * Deletes the account after its password: its refresh and mailed tokens go
+     * with it, and its access tokens fail from now on (their user is gone). A
+     * later account with the same email is a new user (a new id) and sees
+     * nothing of this one.
+     */
+    async deleteAccount (user: User, password: string): Promise<void> {
+      await confirmPassword(user, password)
+      await store.users.remove(user.id)
+    },
+
+    /**
+     * POST /account/password/reset: the same for every address (no user
+     * enumeration): the lookup, the token and the mail all happen after the
+     * answer, off the request path. Only an active user gets a mail.
+     */
+    requestPasswordReset (emailInput: string): void {
+      const email = normalizeEmail(emailInput)
+      mailOptions().mailer.later('password_reset', async () => {
+        const user = await store.users.byEmail(email)
+        if (user === undefined || !user.isActive) return
+        await mailToken(user, 'password_reset', 'password_reset', user.email)
+      })
+    },
+
+    /**
+     * A new password with a mailed token: the token must be unused, unexpired,
+     * of an active user, and issued under the current password. Every refresh
+     * token of the user is revoked and a new login started. Following the link
+     * proves the address, so it also counts as verified.
+     */
+    async confirmPasswordReset (token: string, newPassword: string): Promise<{ user: User, tokens: TokenPair }> {
+      const key = mailTokenKey(token)
+      const user = await resetTokenUser(key)
+      // The policy before the token is used up: a weak password can be corrected.
+      checkPassword(newPassword, user)
+      const hash = await hasher.hash(newPassword)
+      // Single use: of concurrent confirmations only one consumes the token.
+      const row = await store.accountTokens.consume(key, 'password_reset', seconds())
+      if (row === undefined || row.userId !== user.id) throw new ResetTokenInvalidError()
+      const pair = await tokens.reissueAfterPasswordChange(user, hash)
+      if (!user.emailVerified) await store.users.setEmail(user.id, user.email, true)
+      return { user: { ...user, passwordHash: hash, emailVerified: true }, tokens: pair }
+    },
+
+    /** POST /account/email/resend: as the reset request, the same answer for every address. */
+    requestVerification (emailInput: string): void {
+      const email = normalizeEmail(emailInput)
+      mailOptions().mailer.later('email_verification', async () => {
+        const user = await store.users.byEmail(email)
+        if (user === undefined || !user.isActive || user.emailVerified) return
+        await mailToken(user, 'email_verification', 'email_verification', user.email)
+      })
+    },
+
+    /**
+     * POST /account/email/verify: a verification token proves the user's
+     * current address (void once the address changed); an email-change token
+     * makes its address the login email, verified.
+     */
+    async verifyEmail (token: string): Promise<User> {
+      const key = mailTokenKey(token)
+      const at = seconds()
+      const row = await store.accountTokens.consume(key, 'email_verification', at) ??
+        await store.accountTokens.consume(key, 'email_change', at)
+      if (row === undefined) throw new VerificationTokenInvalidError()
+      const user = await store.users.byId(row.userId)
+      if (user === undefined || !user.isActive) throw new VerificationTokenInvalidError()
+      if (row.purpose === 'email_verification' && row.email !== user.email) throw new VerificationTokenInvalidError()
+      await store.users.setEmail(user.id, row.email, true)
+      return { ...user, email: row.email, emailVerified: true }
     }
+  }
+
+  async function resetTokenUser (key: string): Promise<User> {
+    const row = await store.accountTokens.byId(key)
+    if (row === undefined || row.purpose !== 'password_reset' || row.usedAt !== null || row.expiresAt <= seconds()) {
+      throw new ResetTokenInvalidError()
+    }
+    const user = await store.users.byId(row.userId)
+    // Void once the password or the address changed, by any path.
+    if (user === undefined || !user.isActive || row.email !== user.email || row.passwordFingerprint !== passwordFingerprint(user.passwordHash)) {
+      throw new ResetTokenInvalidError()
+    }
+    return user
   }
 }
 

@@ -32,7 +32,8 @@ export interface Config {
   refreshReuseInterval: number
   cookieSecure: boolean
   cookieSameSite: SameSite
-  rateLimit: { loginMax: number, joinMax: number, window: number }
+  /** `mailMax`: password-reset and verification-resend requests per window, per client IP and per email. */
+  rateLimit: { loginMax: number, joinMax: number, mailMax: number, window: number }
   trustProxy: boolean | number | string
   logLevel: string
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
@@ -40,6 +41,29 @@ export interface Config {
   shutdownGrace: number
   serveClient: boolean
   corsOrigins: string[]
+  /** allauth's ACCOUNT_EMAIL_VERIFICATION. */
+  emailVerification: 'none' | 'optional' | 'mandatory'
+  mail: MailConfig
+  /** The service's public base URL (ends with `/`): where the client page is. */
+  publicUrl: string
+  /** The page a reset mail links to, as `<url>?token=…`. */
+  passwordResetUrl: string
+  /** The page a verification mail links to, as `<url>?token=…`. */
+  emailVerifyUrl: string
+  /** Seconds. */
+  passwordResetLifetime: number
+  /** Seconds. */
+  emailVerificationLifetime: number
+}
+
+export interface MailConfig {
+  /** `smtp://` or `smtps://` URL; undefined: mails are written to `outboxDir` as .eml files. */
+  smtpUrl: string | undefined
+  from: string
+  language: 'en' | 'ko'
+  /** Delivery attempts after the first failure (with backoff), before the mail is given up. */
+  retries: number
+  outboxDir: string
 }
 
 // Everything is a string here on purpose: env vars are strings, and the
@@ -69,7 +93,18 @@ const schema = {
     ARGON2_PARALLELISM: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
     SHUTDOWN_GRACE: { type: 'string', default: '10' },
     SERVE_CLIENT: { type: 'string', default: 'true' },
-    CORS_ORIGINS: { type: 'string', default: '' }
+    CORS_ORIGINS: { type: 'string', default: '' },
+    EMAIL_VERIFICATION: { type: 'string', enum: ['none', 'optional', 'mandatory'], default: 'none' },
+    SMTP_URL: { type: 'string', default: '' },
+    MAIL_FROM: { type: 'string', minLength: 3, default: 'auth-service <no-reply@localhost>' },
+    MAIL_LANGUAGE: { type: 'string', enum: ['en', 'ko'], default: 'en' },
+    SMTP_RETRIES: { type: 'integer', minimum: 0, maximum: 10, default: 3 },
+    PUBLIC_URL: { type: 'string', default: '' },
+    PASSWORD_RESET_URL: { type: 'string', default: '' },
+    EMAIL_VERIFY_URL: { type: 'string', default: '' },
+    PASSWORD_RESET_LIFETIME: { type: 'string', default: '1h' },
+    EMAIL_VERIFICATION_LIFETIME: { type: 'string', default: '3d' },
+    RATE_LIMIT_MAIL_MAX: { type: 'integer', minimum: 1, default: 5 }
   }
 } as const
 
@@ -96,6 +131,17 @@ interface RawEnv {
   SHUTDOWN_GRACE: string
   SERVE_CLIENT: string
   CORS_ORIGINS: string
+  EMAIL_VERIFICATION: Config['emailVerification']
+  SMTP_URL: string
+  MAIL_FROM: string
+  MAIL_LANGUAGE: MailConfig['language']
+  SMTP_RETRIES: number
+  PUBLIC_URL: string
+  PASSWORD_RESET_URL: string
+  EMAIL_VERIFY_URL: string
+  PASSWORD_RESET_LIFETIME: string
+  EMAIL_VERIFICATION_LIFETIME: string
+  RATE_LIMIT_MAIL_MAX: number
 }
 
 const UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }
@@ -131,6 +177,27 @@ function parseTrustProxy (value: string): boolean | number | string {
   if (/^(true|false|1|0|yes|no|on|off)$/i.test(v)) return parseBoolean('TRUST_PROXY', v)
   if (/^[0-9a-f.:/,\s]+$/i.test(v)) return v
   throw new ConfigError('TRUST_PROXY', `must be true, false, a hop count or a comma list of addresses/CIDRs, got "${value}"`)
+}
+
+/** An absolute http(s) URL without a query or fragment (the mail links append `?token=`). */
+function parseHttpUrl (variable: string, value: string): string {
+  let url: URL
+  try { url = new URL(value) } catch { throw new ConfigError(variable, `must be an absolute http:// or https:// URL, got "${value}"`) }
+  if (!/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '') {
+    throw new ConfigError(variable, `must be an absolute http:// or https:// URL without ?query or #fragment, got "${value}"`)
+  }
+  return url.toString()
+}
+
+/** `smtp://user:pass@host:port` or `smtps://…`; the error never repeats the value (it may hold a password). */
+function parseSmtpUrl (value: string): string | undefined {
+  if (value.trim() === '') return undefined
+  let url: URL | undefined
+  try { url = new URL(value) } catch { url = undefined }
+  if (url === undefined || !/^smtps?:$/.test(url.protocol) || url.hostname === '') {
+    throw new ConfigError('SMTP_URL', 'must be an smtp://[user:password@]host[:port] or smtps://… URL')
+  }
+  return value
 }
 
 function parseDatabase (url: string, cwd: string): Config['database'] {
@@ -214,6 +281,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     }
   }
 
+  const publicUrl = parseHttpUrl('PUBLIC_URL', raw.PUBLIC_URL !== '' ? raw.PUBLIC_URL : `http://${raw.HOST.includes(':') ? `[${raw.HOST}]` : raw.HOST}:${raw.PORT}/`)
+
   return {
     host: raw.HOST,
     port: raw.PORT,
@@ -230,6 +299,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     rateLimit: {
       loginMax: raw.RATE_LIMIT_LOGIN_MAX,
       joinMax: raw.RATE_LIMIT_JOIN_MAX,
+      mailMax: raw.RATE_LIMIT_MAIL_MAX,
       window: parseDuration('RATE_LIMIT_WINDOW', raw.RATE_LIMIT_WINDOW)
     },
     trustProxy: parseTrustProxy(raw.TRUST_PROXY),
@@ -237,6 +307,19 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_ITERATIONS, parallelism: raw.ARGON2_PARALLELISM },
     shutdownGrace: parseDuration('SHUTDOWN_GRACE', raw.SHUTDOWN_GRACE) * 1000,
     serveClient: parseBoolean('SERVE_CLIENT', raw.SERVE_CLIENT),
-    corsOrigins
+    corsOrigins,
+    emailVerification: raw.EMAIL_VERIFICATION,
+    mail: {
+      smtpUrl: parseSmtpUrl(raw.SMTP_URL),
+      from: raw.MAIL_FROM,
+      language: raw.MAIL_LANGUAGE,
+      retries: raw.SMTP_RETRIES,
+      outboxDir: join(dataDir, 'outbox')
+    },
+    publicUrl,
+    passwordResetUrl: raw.PASSWORD_RESET_URL !== '' ? parseHttpUrl('PASSWORD_RESET_URL', raw.PASSWORD_RESET_URL) : publicUrl,
+    emailVerifyUrl: raw.EMAIL_VERIFY_URL !== '' ? parseHttpUrl('EMAIL_VERIFY_URL', raw.EMAIL_VERIFY_URL) : publicUrl,
+    passwordResetLifetime: parseDuration('PASSWORD_RESET_LIFETIME', raw.PASSWORD_RESET_LIFETIME),
+    emailVerificationLifetime: parseDuration('EMAIL_VERIFICATION_LIFETIME', raw.EMAIL_VERIFICATION_LIFETIME)
   }
 }

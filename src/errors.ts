@@ -30,3 +30,9 @@ export class FieldValidationError extends Error {
   }
 }
 export const RateLimitedError = createError('RATE_LIMITED', 'Too many attempts. Try again in %d seconds.', 429)
+// Account lifecycle (profile, email, deletion, password reset, verification).
+export const EmailNotVerifiedError = createError('EMAIL_NOT_VERIFIED', 'E-mail is not verified.', 403)
+/** A wrong current password where the account itself is at stake (email change, deletion). */
+export const PasswordIncorrectError = createError('INVALID_PASSWORD', 'The password is incorrect.', 400)
+export const ResetTokenInvalidError = createError('RESET_TOKEN_INVALID', 'The password reset link is invalid, expired or already used.', 400)
+export const VerificationTokenInvalidError = createError('VERIFICATION_TOKEN_INVALID', 'The verification link is invalid, expired or already used.', 400)

@@ -21,12 +21,11 @@ export const UserSchema = Type.Object({
   date_of_birth: Type.Union([Type.String({ format: 'date' }), Type.Null()]),
   phone_number: Type.Union([Type.String(), Type.Null()]),
   date_joined: Type.String({ format: 'date-time' }),
-  last_login: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+  last_login: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  email_verified: Type.Boolean({ description: 'The address was confirmed by a verification link (EMAIL_VERIFICATION).' })
 }, { $id: 'User' })
 
-export const JoinBody = Type.Object({
-  email: Email,
-  password: Password,
+const ProfileFields = {
   name: Type.Optional(Type.String({ maxLength: 150 })),
   gender: Type.Optional(Type.Union([Type.Literal('male'), Type.Literal('female'), Type.Null()])),
   date_of_birth: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.Null()])),
@@ -34,6 +33,12 @@ export const JoinBody = Type.Object({
     Type.String({ minLength: 1, maxLength: 20, pattern: '^[0-9 +()-]*[0-9][0-9 +()-]*$' }),
     Type.Null()
   ]))
+}
+
+export const JoinBody = Type.Object({
+  email: Email,
+  password: Password,
+  ...ProfileFields
 }, { additionalProperties: false })
 export type JoinBody = Static<typeof JoinBody>
 
@@ -59,6 +64,37 @@ export const PasswordChangeBody = Type.Object({
   old_password: Password,
   new_password: Password
 }, { additionalProperties: false })
+
+/** PATCH /account/mypage: the editable fields only; `id`, `email`, `date_joined`… are not allowed fields. */
+export const ProfileBody = Type.Object(ProfileFields, { additionalProperties: false })
+
+export const EmailChangeBody = Type.Object({
+  password: Password,
+  new_email: Email
+}, { additionalProperties: false })
+
+export const AccountDeleteBody = Type.Object({
+  password: Password
+}, { additionalProperties: false })
+
+export const EmailBody = Type.Object({
+  email: Email
+}, { additionalProperties: false })
+
+/** A mailed one-time token (43 characters as issued). */
+const MailToken = Type.String({ minLength: 1, maxLength: 256 })
+
+export const PasswordResetConfirmBody = Type.Object({
+  token: MailToken,
+  new_password: Password
+}, { additionalProperties: false })
+
+export const EmailVerifyBody = Type.Object({
+  token: MailToken
+}, { additionalProperties: false })
+
+export const Detail = Type.Object({ detail: Type.String() })
+export const UserWithDetail = Type.Object({ user: UserSchema, detail: Type.String() })
 
 export const TokenPair = Type.Object({ access: Type.String(), refresh: Type.String() })
 export const UserWithTokens = Type.Object({ user: UserSchema, access: Type.String(), refresh: Type.String() })

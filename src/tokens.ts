@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { NewRefreshToken, Store, User } from './db/store.js'
-import { TokenInvalidError, TokenRevokedError } from './errors.js'
+import { EmailNotVerifiedError, TokenInvalidError, TokenRevokedError } from './errors.js'
 import { openSuccessor, sealSuccessor } from './refresh-grace.js'
 
 export type TokenType = 'access' | 'refresh'
@@ -44,6 +44,8 @@ export interface TokenServiceOptions {
    * (REFRESH_REUSE_INTERVAL); 0 = off, every replay is theft.
    */
   reuseInterval?: number
+  /** EMAIL_VERIFICATION=mandatory: a refresh for a user whose address is not verified is refused. */
+  requireVerifiedEmail?: boolean
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number
   /** Told of grace replays and detected reuse (the HTTP layer logs them). */
@@ -78,7 +80,7 @@ function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
  */
 export const IAT_LEEWAY = 30
 
-export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, now = Date.now, onEvent }: TokenServiceOptions) {
+export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, now = Date.now, onEvent }: TokenServiceOptions) {
   const seconds = (): number => Math.floor(now() / 1000)
 
   function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Claims {
@@ -146,6 +148,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     async refresh (refreshToken: string): Promise<TokenPair> {
       const claims = decode(refreshToken, 'refresh')
       const user = await activeUser(claims)
+      if (requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError()
       const key = refreshTokenKey(claims.jti)
       const current = await store.refreshTokens.byId(key)
       if (current === undefined || current.userId !== user.id) invalid('Token is not known.')

@@ -28,7 +28,7 @@ t.test('defaults match the contract', async (t) => {
   t.equal(c.refreshTokenLifetime, 86400)
   t.equal(c.cookieSecure, true)
   t.equal(c.cookieSameSite, 'lax')
-  t.same(c.rateLimit, { loginMax: 10, joinMax: 20, window: 60 })
+  t.same(c.rateLimit, { loginMax: 10, joinMax: 20, mailMax: 5, window: 60 })
   t.equal(c.trustProxy, false)
   t.equal(c.sqliteSynchronous, 'full')
   t.ok(Buffer.byteLength(c.jwtSecret) >= 32, 'a generated secret of at least 32 bytes')
@@ -77,7 +77,18 @@ const bad: Array<[string, string, RegExp]> = [
   ['JWT_SECRET', 'too-short', /JWT_SECRET must be at least 32 bytes/],
   ['DATABASE_URL', 'mysql://x/y', /DATABASE_URL must be a SQLite path/],
   ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of/],
-  ['SQLITE_SYNCHRONOUS', 'off', /SQLITE_SYNCHRONOUS must be one of/]
+  ['SQLITE_SYNCHRONOUS', 'off', /SQLITE_SYNCHRONOUS must be one of/],
+  ['EMAIL_VERIFICATION', 'always', /EMAIL_VERIFICATION must be one of none, optional, mandatory/],
+  ['MAIL_LANGUAGE', 'fr', /MAIL_LANGUAGE must be one of en, ko/],
+  ['SMTP_URL', 'http://mail.example.com', /SMTP_URL must be an smtp:\/\//],
+  ['SMTP_URL', 'smtp://', /SMTP_URL must be an smtp:\/\//],
+  ['SMTP_RETRIES', '-1', /SMTP_RETRIES must be >= 0/],
+  ['PUBLIC_URL', 'auth.example.com', /PUBLIC_URL must be an absolute http:\/\/ or https:\/\/ URL/],
+  ['PASSWORD_RESET_URL', 'https://app.example.com/reset?x=1', /PASSWORD_RESET_URL must be an absolute .* without \?query/],
+  ['EMAIL_VERIFY_URL', 'ftp://x/', /EMAIL_VERIFY_URL must be an absolute http/],
+  ['PASSWORD_RESET_LIFETIME', '0', /PASSWORD_RESET_LIFETIME must be at least 1 second/],
+  ['EMAIL_VERIFICATION_LIFETIME', 'soon', /EMAIL_VERIFICATION_LIFETIME must be a duration/],
+  ['RATE_LIMIT_MAIL_MAX', '0', /RATE_LIMIT_MAIL_MAX must be >= 1/]
 ]
 for (const [variable, value, message] of bad) {
   t.test(`a bad ${variable} is refused naming the variable`, async (t) => {
@@ -86,6 +97,48 @@ for (const [variable, value, message] of bad) {
     t.match(err.message, message)
   })
 }
+
+t.test('account lifecycle defaults: no verification, outbox mail in English, links to the client page', async (t) => {
+  const dir = tempDir(t)
+  const c = loadConfig({ DATABASE_URL: join(dir, 'a.db') })
+  t.equal(c.emailVerification, 'none')
+  t.same(c.mail, { smtpUrl: undefined, from: 'auth-service <no-reply@localhost>', language: 'en', retries: 3, outboxDir: join(dir, 'outbox') })
+  t.equal(c.publicUrl, 'http://127.0.0.1:3000/')
+  t.equal(c.passwordResetUrl, 'http://127.0.0.1:3000/')
+  t.equal(c.emailVerifyUrl, 'http://127.0.0.1:3000/')
+  t.equal(c.passwordResetLifetime, 3600)
+  t.equal(c.emailVerificationLifetime, 3 * 86400)
+  t.equal(cfg(t, { HOST: '::1', PORT: '8080' }).publicUrl, 'http://[::1]:8080/', 'PUBLIC_URL follows HOST and PORT')
+})
+
+t.test('account lifecycle variables are read', async (t) => {
+  const c = cfg(t, {
+    EMAIL_VERIFICATION: 'mandatory',
+    SMTP_URL: 'smtps://user:pw@mail.example.com:465',
+    MAIL_FROM: 'Auth <auth@example.com>',
+    MAIL_LANGUAGE: 'ko',
+    SMTP_RETRIES: '0',
+    PUBLIC_URL: 'https://auth.example.com',
+    EMAIL_VERIFY_URL: 'https://app.example.com/verify',
+    PASSWORD_RESET_LIFETIME: '30m',
+    EMAIL_VERIFICATION_LIFETIME: '1d',
+    RATE_LIMIT_MAIL_MAX: '3'
+  })
+  t.equal(c.emailVerification, 'mandatory')
+  t.match(c.mail, { smtpUrl: 'smtps://user:pw@mail.example.com:465', from: 'Auth <auth@example.com>', language: 'ko', retries: 0 })
+  t.equal(c.publicUrl, 'https://auth.example.com/')
+  t.equal(c.passwordResetUrl, 'https://auth.example.com/', 'PASSWORD_RESET_URL defaults to PUBLIC_URL')
+  t.equal(c.emailVerifyUrl, 'https://app.example.com/verify')
+  t.equal(c.passwordResetLifetime, 1800)
+  t.equal(c.emailVerificationLifetime, 86400)
+  t.equal(c.rateLimit.mailMax, 3)
+})
+
+t.test('a bad SMTP_URL is refused without repeating it (it may hold a password)', async (t) => {
+  const err = configError(t, { SMTP_URL: 'smtp//user:hunter2@mail' })
+  t.equal(err.variable, 'SMTP_URL')
+  t.notMatch(err.message, /hunter2/)
+})
 
 t.test('SameSite=None requires Secure', async (t) => {
   t.throws(() => cfg(t, { COOKIE_SAMESITE: 'none', COOKIE_SECURE: 'false' }), /COOKIE_SAMESITE is "none", which requires COOKIE_SECURE=true/)

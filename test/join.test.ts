@@ -22,7 +22,7 @@ t.test('join creates the user and returns it with a token pair', async (t) => {
     date_of_birth: '1990-04-01',
     phone_number: '+82 10-1234-5678'
   })
-  t.same(Object.keys(body.user).sort(), ['date_joined', 'date_of_birth', 'email', 'gender', 'id', 'last_login', 'name', 'phone_number'])
+  t.same(Object.keys(body.user).sort(), ['date_joined', 'date_of_birth', 'email', 'email_verified', 'gender', 'id', 'last_login', 'name', 'phone_number'])
   t.type(body.user.id, 'string')
   t.ok(Date.parse(body.user.date_joined) <= Date.now())
   t.type(body.access, 'string')

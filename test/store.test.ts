@@ -9,7 +9,7 @@ import { EmailTakenError } from '../src/errors.js'
 import { openPostgresStore } from '../src/db/postgres.js'
 import { openSqliteStore } from '../src/db/sqlite.js'
 import { migrationsDir } from '../src/paths.js'
-import type { NewRefreshToken, NewUser, Store } from '../src/db/store.js'
+import type { NewAccountToken, NewRefreshToken, NewUser, Store } from '../src/db/store.js'
 import { migrationJournal, storeToken, tempDir } from './helper.js'
 import { testDatabase } from './pg-helper.js'
 
@@ -81,7 +81,8 @@ for (const [kind, open] of implementations) {
         isActive: true,
         isStaff: false,
         dateJoined: input.dateJoined,
-        lastLogin: null
+        lastLogin: null,
+        emailVerified: false
       })
       t.ok(created.dateJoined instanceof Date, 'date_joined is a Date')
       t.equal(created.dateJoined.getTime(), input.dateJoined.getTime(), 'millisecond precision kept')
@@ -383,6 +384,66 @@ for (const [kind, open] of implementations) {
       for (const tok of expired) t.equal(await store.refreshTokens.byId(tok.id), undefined)
       t.ok(await store.refreshTokens.byId(live.id), 'a token expiring exactly now is kept')
       t.equal(await store.refreshTokens.purgeExpired(1000), 0)
+    })
+
+    t.test('updateProfile changes the given fields only and returns the row', async (t) => {
+      const u = await store.users.create(newUser())
+      const updated = await store.users.updateProfile(u.id, { name: 'Bo', phoneNumber: null })
+      t.strictSame(updated, { ...u, name: 'Bo', phoneNumber: null })
+      t.strictSame(await store.users.byId(u.id), updated, 'byId sees the change at once')
+      t.strictSame(await store.users.updateProfile(u.id, {}), updated, 'an empty change returns the user')
+      t.equal(await store.users.updateProfile(randomUUID(), { name: 'x' }), undefined, 'no such user')
+    })
+
+    t.test('setEmail: new address and flag; an address in use is EmailTakenError', async (t) => {
+      const u = await store.users.create(newUser())
+      const other = await store.users.create(newUser())
+      await store.users.setEmail(u.id, `new-${u.id}@example.com`, true)
+      t.match(await store.users.byId(u.id), { email: `new-${u.id}@example.com`, emailVerified: true })
+      t.equal((await store.users.byEmail(`new-${u.id}@example.com`))?.id, u.id)
+      await t.rejects(store.users.setEmail(u.id, other.email, false), EmailTakenError)
+      t.match(await store.users.byId(u.id), { email: `new-${u.id}@example.com`, emailVerified: true }, 'unchanged by the refused change')
+    })
+
+    const accountToken = (userId: string, over: Partial<NewAccountToken> = {}): NewAccountToken => ({
+      id: randomUUID(), userId, purpose: 'password_reset', email: 'a@example.com', passwordFingerprint: 'fp', expiresAt: NOW + 3600, createdAt: NOW, ...over
+    })
+
+    t.test('account tokens: consume once, only of its purpose, only before expiry', async (t) => {
+      const u = await store.users.create(newUser())
+      const token = accountToken(u.id)
+      await store.accountTokens.create(token)
+      t.strictSame(await store.accountTokens.byId(token.id), { ...token, usedAt: null })
+      t.equal(await store.accountTokens.consume(token.id, 'email_verification', NOW), undefined, 'another purpose does not match')
+      t.strictSame(await store.accountTokens.consume(token.id, 'password_reset', NOW), { ...token, usedAt: NOW })
+      t.equal(await store.accountTokens.consume(token.id, 'password_reset', NOW), undefined, 'single use')
+      t.equal(await store.accountTokens.consume(randomUUID(), 'password_reset', NOW), undefined, 'unknown')
+
+      const expired = accountToken(u.id, { purpose: 'email_verification', passwordFingerprint: null, expiresAt: NOW })
+      await store.accountTokens.create(expired)
+      t.equal(await store.accountTokens.consume(expired.id, 'email_verification', NOW), undefined, 'expired at its expiry second')
+      t.equal((await store.accountTokens.byId(expired.id))?.usedAt, null, 'and left unused')
+    })
+
+    t.test('account tokens: of 20 concurrent consumptions exactly one succeeds', async (t) => {
+      const u = await store.users.create(newUser())
+      const token = accountToken(u.id)
+      await store.accountTokens.create(token)
+      const results = await Promise.all(Array.from({ length: 20 }, async () => await store.accountTokens.consume(token.id, 'password_reset', NOW)))
+      t.equal(results.filter((r) => r !== undefined).length, 1)
+    })
+
+    t.test('account tokens go with their user, and expired ones are purged', async (t) => {
+      const u = await store.users.create(newUser())
+      const live = accountToken(u.id)
+      const old = accountToken(u.id, { expiresAt: NOW - 10 })
+      await store.accountTokens.create(live)
+      await store.accountTokens.create(old)
+      t.ok(await store.accountTokens.purgeExpired(NOW) >= 1)
+      t.equal(await store.accountTokens.byId(old.id), undefined, 'expired: purged')
+      t.ok(await store.accountTokens.byId(live.id), 'live: kept')
+      await store.users.remove(u.id)
+      t.equal(await store.accountTokens.byId(live.id), undefined, 'removed with the user')
     })
 
     t.test('ping answers', async (t) => {

@@ -26,6 +26,7 @@ export default fp(async (app, opts: { now?: () => number }) => {
       if (event.event === 'refresh_grace_replay') app.log.info(event, 'rotated refresh token replayed within the grace window')
       else app.log.warn(event, 'revoked refresh token presented again: its login is revoked')
     },
+    requireVerifiedEmail: app.config.emailVerification === 'mandatory',
     codec: {
       sign: (claims) => app.jwt.sign(claims),
       verify (token, options) {

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 export const autoConfig = (app: FastifyInstance): FastifyCorsOptions => ({
   origin: app.config.corsOrigins.length > 0 ? app.config.corsOrigins : false,
   credentials: true,
-  methods: ['GET', 'HEAD', 'POST'],
+  methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
   allowedHeaders: ['Content-Type', 'Authorization', 'X-CSRF-Token'],
   // X-CSRF-Token: a page on another host cannot read the API's csrf_token
   // cookie, so token responses also carry its value in this header.

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises'
-import { and, DrizzleQueryError, eq, isNull, lt, sql } from 'drizzle-orm'
+import { and, DrizzleQueryError, eq, gt, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
@@ -8,7 +8,7 @@ import { migrationsDir } from '../paths.js'
 import * as schema from './schema.pg.js'
 import type { NewRefreshToken, RevokeReason, RotateOutcome, Store } from './store.js'
 
-const { users, refreshTokens } = schema
+const { users, refreshTokens, accountTokens } = schema
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…` (anything node-postgres accepts). */
@@ -276,7 +276,29 @@ function createStore (pool: pg.Pool, db: Db): Store {
           await revokeUser(tx, id, now, 'password_change')
           await txInsertToken(tx, next)
         })
+      }),
+      updateProfile: guard(async (id, change) => {
+        if (Object.keys(change).length === 0) return (await userById.execute({ id }))[0]
+        const [row] = await db.update(users).set(change).where(eq(users.id, id)).returning()
+        return row
+      }),
+      setEmail: guard(async (id, email, verified) => {
+        try {
+          await db.update(users).set({ email, emailVerified: verified }).where(eq(users.id, id))
+        } catch (err) {
+          if (codeOf(unwrap(err)) === '23505') throw new EmailTakenError()
+          throw err
+        }
       })
+    },
+    accountTokens: {
+      create: guard(async (token) => { await db.insert(accountTokens).values(token) }),
+      byId: guard(async (id) => (await db.select().from(accountTokens).where(eq(accountTokens.id, id)).limit(1))[0]),
+      // One UPDATE … RETURNING: of concurrent calls exactly one sees used_at IS NULL.
+      consume: guard(async (id, purpose, now) => (await db.update(accountTokens).set({ usedAt: now })
+        .where(and(eq(accountTokens.id, id), eq(accountTokens.purpose, purpose), isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, now)))
+        .returning())[0]),
+      purgeExpired: guard(async (now) => (await db.delete(accountTokens).where(lt(accountTokens.expiresAt, now))).rowCount ?? 0)
     },
     refreshTokens: {
       byId: guard(async (id) => (await tokenById.execute({ id }))[0]),

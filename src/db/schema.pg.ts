@@ -1,5 +1,5 @@
 import { bigint, boolean, index, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
-import { REVOKE_REASONS, type RefreshTokenRow, type UserRow } from './schema.js'
+import { REVOKE_REASONS, type AccountTokenRow, type RefreshTokenRow, type UserRow } from './schema.js'
 
 /*
  * The PostgreSQL twin of schema.ts: same tables, same column names, and row
@@ -22,6 +22,7 @@ export const users = pgTable('users', {
   phoneNumber: text('phone_number'),
   isActive: boolean('is_active').notNull().default(true),
   isStaff: boolean('is_staff').notNull().default(false),
+  emailVerified: boolean('email_verified').notNull().default(false),
   dateJoined: timestamp('date_joined', { withTimezone: true, precision: 3, mode: 'date' }).notNull().defaultNow(),
   lastLogin: timestamp('last_login', { withTimezone: true, precision: 3, mode: 'date' })
 })
@@ -50,9 +51,26 @@ export const refreshTokens = pgTable('refresh_tokens', {
   index('refresh_tokens_expires_idx').on(t.expiresAt)
 ])
 
+/** See schema.ts: mailed one-time tokens (reset, verification), stored as SHA-256. */
+export const accountTokens = pgTable('account_tokens', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  purpose: text('purpose', { enum: ['password_reset', 'email_verification', 'email_change'] }).notNull(),
+  email: text('email').notNull(),
+  passwordFingerprint: text('password_fingerprint'),
+  expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
+  usedAt: bigint('used_at', { mode: 'number' }),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull()
+}, (t) => [
+  index('account_tokens_user_idx').on(t.userId),
+  index('account_tokens_expires_idx').on(t.expiresAt)
+])
+
 // Compile-time proof that both dialects produce the same row objects.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 const sameUser: Same<typeof users.$inferSelect, UserRow> = true
 const sameToken: Same<typeof refreshTokens.$inferSelect, RefreshTokenRow> = true
 void sameUser
+const sameAccountToken: Same<typeof accountTokens.$inferSelect, AccountTokenRow> = true
 void sameToken
+void sameAccountToken

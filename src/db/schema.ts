@@ -13,6 +13,8 @@ export const users = sqliteTable('users', {
   phoneNumber: text('phone_number'),
   isActive: integer('is_active', { mode: 'boolean' }).notNull().default(true),
   isStaff: integer('is_staff', { mode: 'boolean' }).notNull().default(false),
+  /** The address in `email` was proven by a verification link (allauth's EmailAddress.verified). */
+  emailVerified: integer('email_verified', { mode: 'boolean' }).notNull().default(false),
   dateJoined: integer('date_joined', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
   lastLogin: integer('last_login', { mode: 'timestamp_ms' })
 })
@@ -59,6 +61,31 @@ export const refreshTokens = sqliteTable('refresh_tokens', {
   index('refresh_tokens_expires_idx').on(t.expiresAt)
 ])
 
+/**
+ * One-time tokens sent by mail: password reset and email verification. `id` is
+ * the SHA-256 of the token (the mailed value is never stored). A reset token
+ * carries `password_fingerprint` (a hash of the password hash it was issued
+ * under): once the password changes by any path it no longer matches, and the
+ * token is void. A verification token carries the address it proves (the
+ * current one, or the new one of an email change).
+ */
+export const accountTokens = sqliteTable('account_tokens', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  purpose: text('purpose', { enum: ['password_reset', 'email_verification', 'email_change'] }).notNull(),
+  email: text('email').notNull(),
+  passwordFingerprint: text('password_fingerprint'),
+  /** Unix seconds. */
+  expiresAt: integer('expires_at').notNull(),
+  /** Unix seconds; set when the token is used (single use). */
+  usedAt: integer('used_at'),
+  createdAt: integer('created_at').notNull()
+}, (t) => [
+  index('account_tokens_user_idx').on(t.userId),
+  index('account_tokens_expires_idx').on(t.expiresAt)
+])
+
 export type UserRow = typeof users.$inferSelect
 export type NewUserRow = typeof users.$inferInsert
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect
+export type AccountTokenRow = typeof accountTokens.$inferSelect

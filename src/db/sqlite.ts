@@ -1,15 +1,15 @@
 import { mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { and, eq, isNull, lt, sql } from 'drizzle-orm'
+import { and, eq, gt, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import { EmailTakenError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.js'
-import type { NewRefreshToken, NewUser, RevokeReason, RotateGrace, RotateOutcome, Store } from './store.js'
+import type { NewRefreshToken, NewUser, ProfileChange, RevokeReason, RotateGrace, RotateOutcome, Store } from './store.js'
 
-const { users, refreshTokens } = schema
+const { users, refreshTokens, accountTokens } = schema
 
 export interface SqliteOptions {
   path: string
@@ -198,6 +198,17 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     insertToken.run(next)
   })
 
+  // Single use: the conditional UPDATE is the whole race (one writer at a time).
+  const consumeToken = db.update(accountTokens).set({ usedAt: p('now') as unknown as number })
+    .where(and(eq(accountTokens.id, p('id')), eq(accountTokens.purpose, p('purpose') as unknown as 'password_reset'),
+      isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, p('now') as unknown as number)))
+    .returning().prepare()
+
+  const updateProfile = (id: string, change: ProfileChange) => {
+    if (Object.keys(change).length > 0) db.update(users).set(change).where(eq(users.id, id)).run()
+    return userById.get({ id })
+  }
+
   return {
     users: {
       async create (user, firstToken) {
@@ -217,6 +228,23 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async remove (id) { writeUser(id, () => db.delete(users).where(eq(users.id, id)).run()) },
       async changePassword (id, passwordHash, next, now) {
         writeUser(id, () => changePassword.immediate(id, passwordHash, next, now))
+      },
+      async updateProfile (id, change) { return writeUser(id, () => updateProfile(id, change)) },
+      async setEmail (id, email, verified) {
+        try {
+          writeUser(id, () => db.update(users).set({ email, emailVerified: verified }).where(eq(users.id, id)).run())
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new EmailTakenError()
+          throw err
+        }
+      }
+    },
+    accountTokens: {
+      async create (token) { write(() => db.insert(accountTokens).values(token).run()) },
+      async byId (id) { return db.select().from(accountTokens).where(eq(accountTokens.id, id)).get() },
+      async consume (id, purpose, now) { return write(() => consumeToken.all({ id, purpose, now }))[0] },
+      async purgeExpired (now) {
+        return write(() => db.delete(accountTokens).where(lt(accountTokens.expiresAt, now)).run().changes)
       }
     },
     refreshTokens: {

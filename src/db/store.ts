@@ -1,4 +1,4 @@
-import type { RefreshTokenRow, RevokeReason, UserRow } from './schema.js'
+import type { AccountTokenRow, RefreshTokenRow, RevokeReason, UserRow } from './schema.js'
 
 export type { RevokeReason }
 
@@ -14,6 +14,32 @@ export interface NewUser {
   phoneNumber: string | null
   dateJoined: Date
   lastLogin: Date | null
+  /** False when omitted. */
+  emailVerified?: boolean
+}
+
+/** The fields a user may edit on their own profile (PATCH /account/mypage). */
+export interface ProfileChange {
+  name?: string
+  gender?: 'male' | 'female' | null
+  dateOfBirth?: string | null
+  phoneNumber?: string | null
+}
+
+export type AccountTokenPurpose = AccountTokenRow['purpose']
+
+export type NewAccountToken = {
+  /** SHA-256 of the mailed token. */
+  id: string
+  userId: string
+  purpose: AccountTokenPurpose
+  /** The address the token was mailed to (for a verification: the address it proves). */
+  email: string
+  /** Reset tokens: a hash of the password hash they were issued under. */
+  passwordFingerprint: string | null
+  /** Unix seconds. */
+  expiresAt: number
+  createdAt: number
 }
 
 // A type alias, not an interface, so that it is assignable to Record<string, unknown>.
@@ -70,7 +96,15 @@ export interface Store {
      */
     recordLogin: (id: string, at: Date, rehashed?: string, token?: NewRefreshToken) => Promise<void>
     setActive: (id: string, active: boolean) => Promise<void>
+    /** Deletes the user; its refresh and account tokens go with it (foreign keys cascade). */
     remove: (id: string) => Promise<void>
+    /** Changes the given profile fields; the updated user, or undefined when there is no such user. */
+    updateProfile: (id: string, change: ProfileChange) => Promise<User | undefined>
+    /**
+     * Sets the login email and whether it is verified. Throws EmailTakenError
+     * when another user has that (lower-cased) email.
+     */
+    setEmail: (id: string, email: string, verified: boolean) => Promise<void>
     /** New hash, every refresh token of the user revoked (reason `password_change`), and the new login's token stored: one transaction. */
     changePassword: (id: string, passwordHash: string, next: NewRefreshToken, now: number) => Promise<void>
   }
@@ -92,6 +126,18 @@ export interface Store {
     revokeFamily: (userId: string, familyId: string, now: number, reason?: RevokeReason) => Promise<number>
     /** Revokes every live token of the user; `reason` defaults to `logout_all`. */
     revokeUser: (userId: string, now: number, reason?: RevokeReason) => Promise<number>
+    /** Deletes rows whose token has expired; returns how many. */
+    purgeExpired: (now: number) => Promise<number>
+  }
+  accountTokens: {
+    create: (token: NewAccountToken) => Promise<void>
+    byId: (id: string) => Promise<AccountTokenRow | undefined>
+    /**
+     * Marks a token of `purpose` used, if it exists, is unused and has not
+     * expired at `now`, and returns it; otherwise undefined. Of N concurrent
+     * calls for one id at most one returns the row (single use).
+     */
+    consume: (id: string, purpose: AccountTokenPurpose, now: number) => Promise<AccountTokenRow | undefined>
     /** Deletes rows whose token has expired; returns how many. */
     purgeExpired: (now: number) => Promise<number>
   }

@@ -1,0 +1,19 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { publicUser } from '../../../../src/accounts.js'
+import { EmailChangeBody, errors, UserWithDetail } from '../../../../src/schemas.js'
+
+const changeEmail: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('', {
+    schema: { body: EmailChangeBody, response: { 200: UserWithDetail, ...errors(401, 403, 409) } },
+    onRequest: app.authenticate
+  }, async (request) => {
+    const { user, pending } = await app.accounts.changeEmail(request.user, request.body.password, request.body.new_email)
+    request.log.info({ event: pending ? 'email_change_requested' : 'email_changed', userId: user.id }, pending ? 'email change mailed for verification' : 'email changed')
+    return {
+      user: publicUser(user),
+      detail: pending ? 'Verification e-mail sent to the new address; it becomes the login email once verified.' : 'Email changed.'
+    }
+  })
+}
+
+export default changeEmail
