@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import envSchema from 'env-schema'
 
@@ -38,6 +39,16 @@ export interface Config {
   shutdownGrace: number
   serveClient: boolean
   corsOrigins: string[]
+  /**
+   * Shared state of several instances (rate-limit counters): `url` is a
+   * redis:// URL, `keyPrefix` starts every key the service writes. Absent: one
+   * instance, counters in memory.
+   */
+  redis?: { url: string, keyPrefix: string }
+  /** When Redis cannot be reached: refuse login/join with 503 (false, the default) or let them through unlimited (true). */
+  rateLimitFailOpen: boolean
+  /** Processes serving the port (node:cluster); 1 = no cluster. */
+  workers: number
 }
 
 // Everything is a string here on purpose: env vars are strings, and the
@@ -66,7 +77,11 @@ const schema = {
     ARGON2_PARALLELISM: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
     SHUTDOWN_GRACE: { type: 'string', default: '10' },
     SERVE_CLIENT: { type: 'string', default: 'true' },
-    CORS_ORIGINS: { type: 'string', default: '' }
+    CORS_ORIGINS: { type: 'string', default: '' },
+    REDIS_URL: { type: 'string', default: '' },
+    REDIS_KEY_PREFIX: { type: 'string', maxLength: 100, default: 'auth:' },
+    RATE_LIMIT_FAIL_OPEN: { type: 'string', default: 'false' },
+    WORKERS: { type: 'string', default: '1' }
   }
 } as const
 
@@ -92,6 +107,10 @@ interface RawEnv {
   SHUTDOWN_GRACE: string
   SERVE_CLIENT: string
   CORS_ORIGINS: string
+  REDIS_URL: string
+  REDIS_KEY_PREFIX: string
+  RATE_LIMIT_FAIL_OPEN: string
+  WORKERS: string
 }
 
 const UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }
@@ -123,6 +142,32 @@ function parseTrustProxy (value: string): boolean | number | string {
   if (/^(true|false|1|0|yes|no|on|off)$/i.test(v)) return parseBoolean('TRUST_PROXY', v)
   if (/^[0-9a-f.:/,\s]+$/i.test(v)) return v
   throw new ConfigError('TRUST_PROXY', `must be true, false, a hop count or a comma list of addresses/CIDRs, got "${value}"`)
+}
+
+function parseRedisUrl (value: string): string | undefined {
+  const v = value.trim()
+  if (v === '') return undefined
+  let u: URL
+  try { u = new URL(v) } catch { u = new URL('invalid:') }
+  if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || u.hostname === '') {
+    throw new ConfigError('REDIS_URL', `must be a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379/0), got "${redactUrl(v)}"`)
+  }
+  return v
+}
+
+/** A URL as it may appear in an error line: without its password. */
+function redactUrl (value: string): string {
+  return value.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
+}
+
+/** `auto` = the machine's cores; otherwise 1 to 64. */
+function parseWorkers (value: string, cores: number): number {
+  const v = value.trim().toLowerCase()
+  if (v === 'auto') return Math.max(1, cores)
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 64) {
+    throw new ConfigError('WORKERS', `must be a number of processes from 1 to 64, or auto, got "${value}"`)
+  }
+  return Number(v)
 }
 
 function parseDatabase (url: string, cwd: string): Config['database'] {
@@ -205,6 +250,13 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     }
   }
 
+  const redisUrl = parseRedisUrl(raw.REDIS_URL)
+  const workers = parseWorkers(raw.WORKERS, availableParallelism())
+  if (workers > 1 && redisUrl === undefined) {
+    // Each process would count attempts on its own: a limit of 10 would be 10 × WORKERS.
+    throw new ConfigError('WORKERS', `is ${workers}, which requires REDIS_URL (the rate limits must be shared by the processes)`)
+  }
+
   return {
     host: raw.HOST,
     port: raw.PORT,
@@ -227,6 +279,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_ITERATIONS, parallelism: raw.ARGON2_PARALLELISM },
     shutdownGrace: parseDuration('SHUTDOWN_GRACE', raw.SHUTDOWN_GRACE) * 1000,
     serveClient: parseBoolean('SERVE_CLIENT', raw.SERVE_CLIENT),
-    corsOrigins
+    corsOrigins,
+    ...(redisUrl === undefined ? {} : { redis: { url: redisUrl, keyPrefix: raw.REDIS_KEY_PREFIX } }),
+    rateLimitFailOpen: parseBoolean('RATE_LIMIT_FAIL_OPEN', raw.RATE_LIMIT_FAIL_OPEN),
+    workers
   }
 }
