@@ -21,6 +21,12 @@ export interface PostgresOptions {
   max?: number
   /** How long to wait for a connection (new, or a free one from the pool) before failing with 503. */
   connectionTimeoutMillis?: number
+  /**
+   * How long one statement may wait for its answer before failing with 503
+   * (its connection is then discarded): a server or network that stops
+   * answering without closing the connection must not hold a request forever.
+   */
+  queryTimeoutMillis?: number
   /** Errors of idle pooled connections (server restart, network loss); they are dropped from the pool either way. */
   onIdleError?: (err: Error) => void
   /**
@@ -52,7 +58,7 @@ const MAX_ATTEMPTS = 10
 const MIGRATION_LOCK = 0x61757468 // "auth"
 
 /** node-postgres failures that carry no code but mean "the connection is gone / none is available". */
-const CONNECTION_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|Client was closed)/i
+const CONNECTION_MESSAGES = /^(Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|Client was closed)/i
 
 /** The driver's error without drizzle's wrapper (whose message lists the bound values, hashes included). */
 function unwrap (err: unknown): unknown {
@@ -123,11 +129,12 @@ function startError (err: unknown, url: string): DatabaseStartError {
  * several instances may start at once) and returns the Store.
  * Throws DatabaseStartError when the server cannot be used.
  */
-export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis = 5000, onIdleError, userCacheTtlMs = USER_CACHE_TTL_MS, onListener }: PostgresOptions): Promise<Store> {
+export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis = 5000, queryTimeoutMillis = 5000, onIdleError, userCacheTtlMs = USER_CACHE_TTL_MS, onListener }: PostgresOptions): Promise<Store> {
   const pool = new pg.Pool({
     connectionString: url,
     max,
     connectionTimeoutMillis,
+    query_timeout: queryTimeoutMillis,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'auth-service'
@@ -140,20 +147,22 @@ export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis
   pool.on('error', (err) => { onIdleError?.(err) })
   pool.on('connect', (client) => { client.on('error', () => {}) })
   try {
-    const client = await pool.connect()
-    let broken: Error | undefined
+    // A connection of its own, without the pool's statement timeout: waiting
+    // for another instance's migration, or a long one, is not a failure. The
+    // advisory lock is the session's, so it covers every statement drizzle's
+    // migrator runs on this connection (its check of what is applied too).
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis, application_name: 'auth-service-migrate' })
+    client.on('error', () => {})
     try {
+      await client.connect()
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
       try {
         await migrate(drizzle({ client }), { migrationsFolder: migrationsDir.postgres })
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
       }
-    } catch (err) {
-      broken = err as Error
-      throw err
     } finally {
-      client.release(broken)
+      await client.end().catch(() => {})
     }
   } catch (err) {
     await pool.end().catch(() => {})
