@@ -92,6 +92,20 @@ t.test('sqlite: a user deactivated through another process on the file is refuse
   }
 })
 
+t.test('a worker that dies is replaced; the service keeps answering', async (t) => {
+  const server = await cluster(t, { DATABASE_URL: joinPath(tempDir(t), 'auth.db') })
+  const pids = logRecords(server.lines).filter((r) => /listening at/.test(String(r.msg))).map((r) => Number(r.pid))
+  t.equal(pids.length, 2)
+  // A worker that dies within 5 s of listening counts as a failed start (the whole service stops).
+  await new Promise((resolve) => setTimeout(resolve, 5500))
+  process.kill(pids[0]!, 'SIGKILL')
+  for (let i = 0; i < 600 && logRecords(server.lines).filter((r) => /listening at/.test(String(r.msg))).length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  const listening = logRecords(server.lines).filter((r) => /listening at/.test(String(r.msg)))
+  t.equal(listening.length, 3, 'a third worker listens')
+  t.ok(logRecords(server.lines).some((r) => r.msg === 'a worker exited; starting a replacement' && r.worker === pids[0]), 'the primary says so')
+  for (let i = 0; i < 4; i++) t.equal((await call(server.url, '/health')).status, 200)
+})
+
 t.test('WORKERS=2 without REDIS_URL: one line on stderr naming the variables, exit 1', async (t) => {
   const res = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: { ...process.env, NODE_OPTIONS: '', WORKERS: '2', REDIS_URL: '', DATABASE_URL: joinPath(tempDir(t), 'a.db') },
