@@ -221,7 +221,9 @@ function userChangeListener (url: string, connectionTimeoutMillis: number, ttlMs
     }
   }
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis, keepAlive: true, application_name: 'auth-service-listener' })
+    // TCP keep-alive probes after 10 s of silence: a path that dies without a
+    // reset is noticed (then the cache is bypassed) instead of trusted for hours.
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis, keepAlive: true, keepAliveInitialDelayMillis: 10_000, application_name: 'auth-service-listener' })
     client = c
     c.on('error', (err) => { if (client === c) lost(err) })
     c.on('end', () => { if (client === c) lost() })
