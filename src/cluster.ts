@@ -39,6 +39,8 @@ export async function runPrimary (config: Config): Promise<void> {
     const listenedAt = startedAt.get(worker)
     startedAt.delete(worker)
     if (stopping) {
+      // A worker that did not finish cleanly (killed past the grace time, an error) makes the exit code 1.
+      if (code !== 0) exitCode = 1
       if (Object.keys(cluster.workers ?? {}).length === 0) {
         log('info', 'all workers stopped')
         process.exit(exitCode)

@@ -29,7 +29,12 @@ if (config.workers > 1 && cluster.isPrimary) {
 
   // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (new ones get
   // 503), close the database; give up after the grace time.
-  closeWithGrace({ delay: config.shutdownGrace }, async ({ signal, err }) => {
+  // A worker (WORKERS > 1) is stopped by its primary with SIGTERM. Ctrl-C in a
+  // terminal sends SIGINT to the whole process group as well: a worker leaves
+  // that to the primary, since a second signal would make close-with-grace exit
+  // at once, dropping the requests in flight.
+  if (cluster.isWorker) process.on('SIGINT', () => {})
+  closeWithGrace({ delay: config.shutdownGrace, ...(cluster.isWorker ? { skip: ['SIGINT'] } : {}) }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down')
     await app.close()

@@ -106,6 +106,18 @@ t.test('a worker that dies is replaced; the service keeps answering', async (t) 
   for (let i = 0; i < 4; i++) t.equal((await call(server.url, '/health')).status, 200)
 })
 
+t.test('Ctrl-C (SIGINT to the whole process group) stops the workers gracefully, once: exit 0', async (t) => {
+  const database = joinPath(tempDir(t), 'auth.db')
+  const server = await startServer({ WORKERS: '2', JWT_SECRET, REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix(t), DATABASE_URL: database }, { detached: true })
+  t.teardown(() => { try { process.kill(-server.pid, 'SIGKILL') } catch { /* the group is gone */ } })
+  for (let i = 0; i < 600 && server.lines.filter((l) => /listening at/.test(l)).length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  process.kill(-server.pid, 'SIGINT')
+  const { code } = await server.exited
+  t.equal(code, 0, server.lines.slice(-10).join('\n'))
+  t.notOk(server.lines.some((l) => /second SIG|exiting/.test(l)), 'no worker gave up on its requests')
+  t.equal(logRecords(server.lines).filter((r) => r.msg === 'shutting down' && r.role === undefined).length, 2, 'each worker shut down once')
+})
+
 t.test('WORKERS=2 without REDIS_URL: one line on stderr naming the variables, exit 1', async (t) => {
   const res = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: { ...process.env, NODE_OPTIONS: '', WORKERS: '2', REDIS_URL: '', DATABASE_URL: joinPath(tempDir(t), 'a.db') },
