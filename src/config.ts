@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import envSchema from 'env-schema'
 
@@ -54,6 +55,16 @@ export interface Config {
   passwordResetLifetime: number
   /** Seconds. */
   emailVerificationLifetime: number
+  /**
+   * Shared state of several instances (rate-limit counters): `url` is a
+   * redis:// URL, `keyPrefix` starts every key the service writes. Absent: one
+   * instance, counters in memory.
+   */
+  redis?: { url: string, keyPrefix: string }
+  /** When Redis cannot be reached: refuse login/join with 503 (false, the default) or let them through unlimited (true). */
+  rateLimitFailOpen: boolean
+  /** Processes serving the port (node:cluster); 1 = no cluster. */
+  workers: number
 }
 
 export interface MailConfig {
@@ -104,7 +115,11 @@ const schema = {
     EMAIL_VERIFY_URL: { type: 'string', default: '' },
     PASSWORD_RESET_LIFETIME: { type: 'string', default: '1h' },
     EMAIL_VERIFICATION_LIFETIME: { type: 'string', default: '3d' },
-    RATE_LIMIT_MAIL_MAX: { type: 'integer', minimum: 1, default: 5 }
+    RATE_LIMIT_MAIL_MAX: { type: 'integer', minimum: 1, default: 5 },
+    REDIS_URL: { type: 'string', default: '' },
+    REDIS_KEY_PREFIX: { type: 'string', maxLength: 100, default: 'auth:' },
+    RATE_LIMIT_FAIL_OPEN: { type: 'string', default: 'false' },
+    WORKERS: { type: 'string', default: '1' }
   }
 } as const
 
@@ -142,6 +157,10 @@ interface RawEnv {
   PASSWORD_RESET_LIFETIME: string
   EMAIL_VERIFICATION_LIFETIME: string
   RATE_LIMIT_MAIL_MAX: number
+  REDIS_URL: string
+  REDIS_KEY_PREFIX: string
+  RATE_LIMIT_FAIL_OPEN: string
+  WORKERS: string
 }
 
 const UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }
@@ -198,6 +217,32 @@ function parseSmtpUrl (value: string): string | undefined {
     throw new ConfigError('SMTP_URL', 'must be an smtp://[user:password@]host[:port] or smtps://… URL')
   }
   return value
+}
+
+function parseRedisUrl (value: string): string | undefined {
+  const v = value.trim()
+  if (v === '') return undefined
+  let u: URL
+  try { u = new URL(v) } catch { u = new URL('invalid:') }
+  if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || u.hostname === '') {
+    throw new ConfigError('REDIS_URL', `must be a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379/0), got "${redactUrl(v)}"`)
+  }
+  return v
+}
+
+/** A URL as it may appear in an error line: without its password. */
+function redactUrl (value: string): string {
+  return value.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
+}
+
+/** `auto` = the machine's cores; otherwise 1 to 64. */
+function parseWorkers (value: string, cores: number): number {
+  const v = value.trim().toLowerCase()
+  if (v === 'auto') return Math.max(1, cores)
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 64) {
+    throw new ConfigError('WORKERS', `must be a number of processes from 1 to 64, or auto, got "${value}"`)
+  }
+  return Number(v)
 }
 
 function parseDatabase (url: string, cwd: string): Config['database'] {
@@ -282,6 +327,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
   }
 
   const publicUrl = parseHttpUrl('PUBLIC_URL', raw.PUBLIC_URL !== '' ? raw.PUBLIC_URL : `http://${raw.HOST.includes(':') ? `[${raw.HOST}]` : raw.HOST}:${raw.PORT}/`)
+  const redisUrl = parseRedisUrl(raw.REDIS_URL)
+  const workers = parseWorkers(raw.WORKERS, availableParallelism())
+  if (workers > 1 && redisUrl === undefined) {
+    // Each process would count attempts on its own: a limit of 10 would be 10 × WORKERS.
+    throw new ConfigError('WORKERS', `is ${workers}, which requires REDIS_URL (the rate limits must be shared by the processes)`)
+  }
 
   return {
     host: raw.HOST,
@@ -320,6 +371,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     passwordResetUrl: raw.PASSWORD_RESET_URL !== '' ? parseHttpUrl('PASSWORD_RESET_URL', raw.PASSWORD_RESET_URL) : publicUrl,
     emailVerifyUrl: raw.EMAIL_VERIFY_URL !== '' ? parseHttpUrl('EMAIL_VERIFY_URL', raw.EMAIL_VERIFY_URL) : publicUrl,
     passwordResetLifetime: parseDuration('PASSWORD_RESET_LIFETIME', raw.PASSWORD_RESET_LIFETIME),
-    emailVerificationLifetime: parseDuration('EMAIL_VERIFICATION_LIFETIME', raw.EMAIL_VERIFICATION_LIFETIME)
+    emailVerificationLifetime: parseDuration('EMAIL_VERIFICATION_LIFETIME', raw.EMAIL_VERIFICATION_LIFETIME),
+    ...(redisUrl === undefined ? {} : { redis: { url: redisUrl, keyPrefix: raw.REDIS_KEY_PREFIX } }),
+    rateLimitFailOpen: parseBoolean('RATE_LIMIT_FAIL_OPEN', raw.RATE_LIMIT_FAIL_OPEN),
+    workers
   }
 }

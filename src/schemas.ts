@@ -8,10 +8,18 @@ import { Type, type Static } from 'typebox'
  * document the API (OpenAPI) from one declaration.
  */
 
-const Email = Type.String({ format: 'email', maxLength: 254, description: 'Login name; compared case-insensitively.' })
+/**
+ * No NUL character (U+0000) in any string the API reads: PostgreSQL refuses it
+ * in text (SQLite stores it), so the same input must be refused the same way
+ * on both stores, as a validation error, before it reaches either.
+ */
+export const NO_NUL = '^[^\\u0000]*$'
+const Text = (options: Parameters<typeof Type.String>[0] = {}) => Type.String({ pattern: NO_NUL, ...options })
+
+const Email = Text({ format: 'email', maxLength: 254, description: 'Login name; compared case-insensitively.' })
 /** Length and strength are the password policy's job (WEAK_PASSWORD), not the schema's. */
-const Password = Type.String({ maxLength: 1024 })
-const Jwt = Type.String({ minLength: 1, maxLength: 4096 })
+const Password = Text({ maxLength: 1024 })
+const Jwt = Text({ minLength: 1, maxLength: 4096 })
 
 export const UserSchema = Type.Object({
   id: Type.String(),
@@ -26,7 +34,7 @@ export const UserSchema = Type.Object({
 }, { $id: 'User' })
 
 const ProfileFields = {
-  name: Type.Optional(Type.String({ maxLength: 150 })),
+  name: Type.Optional(Text({ maxLength: 150 })),
   gender: Type.Optional(Type.Union([Type.Literal('male'), Type.Literal('female'), Type.Null()])),
   date_of_birth: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.Null()])),
   phone_number: Type.Optional(Type.Union([
@@ -43,7 +51,7 @@ export const JoinBody = Type.Object({
 export type JoinBody = Static<typeof JoinBody>
 
 export const LoginBody = Type.Object({
-  email: Type.String({ minLength: 1, maxLength: 254 }),
+  email: Text({ minLength: 1, maxLength: 254 }),
   password: Password
 }, { additionalProperties: false })
 
@@ -82,7 +90,7 @@ export const EmailBody = Type.Object({
 }, { additionalProperties: false })
 
 /** A mailed one-time token (43 characters as issued). */
-const MailToken = Type.String({ minLength: 1, maxLength: 256 })
+const MailToken = Text({ minLength: 1, maxLength: 256 })
 
 export const PasswordResetConfirmBody = Type.Object({
   token: MailToken,

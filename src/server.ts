@@ -1,3 +1,4 @@
+import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
@@ -11,20 +12,31 @@ try {
   process.exit(1)
 }
 
-let app
-try {
-  app = await buildApp(config)
-  await app.listen({ host: config.host, port: config.port })
-} catch (err) {
-  process.stderr.write(`Cannot start: ${(err as Error).message}\n`)
-  await app?.close().catch(() => {})
-  process.exit(1)
-}
+if (config.workers > 1 && cluster.isPrimary) {
+  // WORKERS=N: this process only supervises; the workers run this file again.
+  const { runPrimary } = await import('./cluster.js')
+  await runPrimary(config)
+} else {
+  let app
+  try {
+    app = await buildApp(config)
+    await app.listen({ host: config.host, port: config.port })
+  } catch (err) {
+    process.stderr.write(`Cannot start: ${(err as Error).message}\n`)
+    await app?.close().catch(() => {})
+    process.exit(1)
+  }
 
-// SIGTERM/SIGINT: stop accepting, let in-flight requests finish (new ones get
-// 503), close the database; give up after the grace time.
-closeWithGrace({ delay: config.shutdownGrace }, async ({ signal, err }) => {
-  if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
-  else app.log.info({ signal }, 'shutting down')
-  await app.close()
-})
+  // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (new ones get
+  // 503), close the database; give up after the grace time.
+  // A worker (WORKERS > 1) is stopped by its primary with SIGTERM. Ctrl-C in a
+  // terminal sends SIGINT to the whole process group as well: a worker leaves
+  // that to the primary, since a second signal would make close-with-grace exit
+  // at once, dropping the requests in flight.
+  if (cluster.isWorker) process.on('SIGINT', () => {})
+  closeWithGrace({ delay: config.shutdownGrace, ...(cluster.isWorker ? { skip: ['SIGINT'] } : {}) }, async ({ signal, err }) => {
+    if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
+    else app.log.info({ signal }, 'shutting down')
+    await app.close()
+  })
+}

@@ -88,7 +88,12 @@ const bad: Array<[string, string, RegExp]> = [
   ['EMAIL_VERIFY_URL', 'ftp://x/', /EMAIL_VERIFY_URL must be an absolute http/],
   ['PASSWORD_RESET_LIFETIME', '0', /PASSWORD_RESET_LIFETIME must be at least 1 second/],
   ['EMAIL_VERIFICATION_LIFETIME', 'soon', /EMAIL_VERIFICATION_LIFETIME must be a duration/],
-  ['RATE_LIMIT_MAIL_MAX', '0', /RATE_LIMIT_MAIL_MAX must be >= 1/]
+  ['RATE_LIMIT_MAIL_MAX', '0', /RATE_LIMIT_MAIL_MAX must be >= 1/],
+  ['REDIS_URL', 'http://127.0.0.1:6379', /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+  ['REDIS_URL', 'redis://', /REDIS_URL must be a redis:\/\//],
+  ['RATE_LIMIT_FAIL_OPEN', 'sometimes', /RATE_LIMIT_FAIL_OPEN must be true or false/],
+  ['WORKERS', '0', /WORKERS must be a number of processes from 1 to 64, or auto/],
+  ['WORKERS', 'many', /WORKERS must be a number of processes/]
 ]
 for (const [variable, value, message] of bad) {
   t.test(`a bad ${variable} is refused naming the variable`, async (t) => {
@@ -138,6 +143,31 @@ t.test('a bad SMTP_URL is refused without repeating it (it may hold a password)'
   const err = configError(t, { SMTP_URL: 'smtp//user:hunter2@mail' })
   t.equal(err.variable, 'SMTP_URL')
   t.notMatch(err.message, /hunter2/)
+})
+
+t.test('several instances: REDIS_URL, REDIS_KEY_PREFIX, RATE_LIMIT_FAIL_OPEN, WORKERS', async (t) => {
+  const plain = cfg(t)
+  t.equal(plain.redis, undefined, 'no Redis by default: counters in memory')
+  t.equal(plain.rateLimitFailOpen, false, 'fail closed by default')
+  t.equal(plain.workers, 1)
+  const shared = cfg(t, { REDIS_URL: 'redis://:pw@127.0.0.1:6380/2', WORKERS: '3', RATE_LIMIT_FAIL_OPEN: 'true' })
+  t.same(shared.redis, { url: 'redis://:pw@127.0.0.1:6380/2', keyPrefix: 'auth:' })
+  t.equal(shared.workers, 3)
+  t.equal(shared.rateLimitFailOpen, true)
+  t.equal(cfg(t, { REDIS_URL: 'redis://h', REDIS_KEY_PREFIX: 'svc1:' }).redis?.keyPrefix, 'svc1:')
+  t.ok(cfg(t, { REDIS_URL: 'redis://h', WORKERS: 'auto' }).workers >= 1, 'auto = the cores')
+})
+
+t.test('WORKERS above 1 without REDIS_URL is refused: the limits would not be shared', async (t) => {
+  const err = configError(t, { WORKERS: '2' })
+  t.equal(err.variable, 'WORKERS')
+  t.equal(err.message, 'WORKERS is 2, which requires REDIS_URL (the rate limits must be shared by the processes)')
+})
+
+t.test('a bad REDIS_URL is named without its password', async (t) => {
+  const err = configError(t, { REDIS_URL: 'http://user:s3cret@h:1' })
+  t.notMatch(err.message, /s3cret/)
+  t.match(err.message, /user:\*\*\*@/)
 })
 
 t.test('SameSite=None requires Secure', async (t) => {

@@ -87,7 +87,11 @@ t.test('join → login → refresh → reuse detection → logout → mypage, on
 
   // Access tokens stay valid until they expire; a deactivated user's do not.
   t.equal((await mypage(app, r2.json().access)).statusCode, 200)
-  await sql.query('UPDATE users SET is_active = false WHERE id = $1', [s.user.id])
+  // Through the store (as an admin command would): the user cache is told at
+  // once (plain SQL beside the service is seen within the cache's TTL, see
+  // test/pg-user-cache.test.ts).
+  await app.store.users.setActive(String(s.user.id), false)
+  t.equal((await sql.query('SELECT is_active FROM users WHERE id = $1', [s.user.id])).rows[0].is_active, false)
   const inactive = await mypage(app, r2.json().access)
   t.equal(inactive.statusCode, 401)
   t.equal(inactive.json().code, 'TOKEN_INVALID')

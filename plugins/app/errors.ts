@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { DrizzleQueryError } from 'drizzle-orm'
 import { ShuttingDownError } from '../../src/errors.js'
+import { NO_NUL } from '../../src/schemas.js'
 
 interface Detail { field: string, message: string }
 
@@ -67,7 +68,9 @@ function validationDetails (err: FastifyError): Detail[] {
     const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.')
     const child = (params.missingProperty ?? params.additionalProperty) as string | undefined
     const field = [path, child].filter((p) => p !== undefined && p !== '').join('.') || (err.validationContext ?? 'body')
-    const message = params.additionalProperty !== undefined ? 'is not an allowed field' : (v.message ?? 'is invalid')
+    const message = params.additionalProperty !== undefined
+      ? 'is not an allowed field'
+      : params.pattern === NO_NUL ? 'must not contain NUL (\\u0000) characters' : (v.message ?? 'is invalid')
     const list = byField.get(field) ?? []
     list.push({ keyword: v.keyword, message, allowed: params.allowedValue })
     byField.set(field, list)

@@ -7,7 +7,13 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const store = await openStore(app.config, { onIdleError: (err) => { app.log.warn({ err }, 'PostgreSQL connection lost') } })
+  const store = await openStore(app.config, {
+    onIdleError: (err) => { app.log.warn({ err }, 'PostgreSQL connection lost') },
+    onListener: (state, err) => {
+      if (state === 'down') app.log.warn({ err: err === undefined ? undefined : { message: err.message } }, 'PostgreSQL user-change listener lost: users are read on every request until it is back')
+      else app.log.info('PostgreSQL user-change listener up: users are cached, changes from every instance are seen at once')
+    }
+  })
   app.decorate('store', store)
   app.addHook('onClose', async () => { await store.close() })
 }, { name: 'store' })

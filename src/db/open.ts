@@ -5,6 +5,8 @@ import type { Store } from './store.js'
 export interface OpenStoreOptions {
   /** Errors of idle pooled PostgreSQL connections (server restart, network loss). */
   onIdleError?: (err: Error) => void
+  /** PostgreSQL: the user-change listener (cache invalidation across instances) went down or came back. */
+  onListener?: (state: 'up' | 'down', err?: Error) => void
 }
 
 /**
@@ -16,7 +18,11 @@ export async function openStore (config: Config, options: OpenStoreOptions = {})
   // The PostgreSQL driver is only loaded when used (it adds ~50 ms to every start).
   if (database.kind === 'postgres') {
     const { openPostgresStore } = await import('./postgres.js')
-    return await openPostgresStore({ url: database.url, ...(options.onIdleError === undefined ? {} : { onIdleError: options.onIdleError }) })
+    return await openPostgresStore({
+      url: database.url,
+      ...(options.onIdleError === undefined ? {} : { onIdleError: options.onIdleError }),
+      ...(options.onListener === undefined ? {} : { onListener: options.onListener })
+    })
   }
   return openSqliteStore({ path: database.path, synchronous: sqliteSynchronous, busyTimeout: sqliteBusyTimeout })
 }

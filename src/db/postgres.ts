@@ -6,7 +6,7 @@ import pg from 'pg'
 import { EmailTakenError, StorageUnavailableError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.pg.js'
-import type { NewRefreshToken, RevokeReason, RotateOutcome, Store } from './store.js'
+import type { NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from './store.js'
 
 const { users, refreshTokens, accountTokens } = schema
 
@@ -21,8 +21,22 @@ export interface PostgresOptions {
   max?: number
   /** How long to wait for a connection (new, or a free one from the pool) before failing with 503. */
   connectionTimeoutMillis?: number
+  /**
+   * How long one statement may wait for its answer before failing with 503
+   * (its connection is then discarded): a server or network that stops
+   * answering without closing the connection must not hold a request forever.
+   */
+  queryTimeoutMillis?: number
   /** Errors of idle pooled connections (server restart, network loss); they are dropped from the pool either way. */
   onIdleError?: (err: Error) => void
+  /**
+   * Longest time a user row is served from this instance's cache. Changes made
+   * through any instance reach every cache at once (NOTIFY); this bounds
+   * changes made beside the service (plain SQL on the table). 0 = no cache.
+   */
+  userCacheTtlMs?: number
+  /** The user-change listener lost its connection (the cache is bypassed until it is back) or got it back. */
+  onListener?: (state: 'up' | 'down', err?: Error) => void
 }
 
 /** The database cannot be used at start: one line, no stack, no password. */
@@ -44,7 +58,7 @@ const MAX_ATTEMPTS = 10
 const MIGRATION_LOCK = 0x61757468 // "auth"
 
 /** node-postgres failures that carry no code but mean "the connection is gone / none is available". */
-const CONNECTION_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|Client was closed)/i
+const CONNECTION_MESSAGES = /^(Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|Client was closed)/i
 
 /** The driver's error without drizzle's wrapper (whose message lists the bound values, hashes included). */
 function unwrap (err: unknown): unknown {
@@ -115,11 +129,12 @@ function startError (err: unknown, url: string): DatabaseStartError {
  * several instances may start at once) and returns the Store.
  * Throws DatabaseStartError when the server cannot be used.
  */
-export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis = 5000, onIdleError }: PostgresOptions): Promise<Store> {
+export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis = 5000, queryTimeoutMillis = 5000, onIdleError, userCacheTtlMs = USER_CACHE_TTL_MS, onListener }: PostgresOptions): Promise<Store> {
   const pool = new pg.Pool({
     connectionString: url,
     max,
     connectionTimeoutMillis,
+    query_timeout: queryTimeoutMillis,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'auth-service'
@@ -132,29 +147,136 @@ export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis
   pool.on('error', (err) => { onIdleError?.(err) })
   pool.on('connect', (client) => { client.on('error', () => {}) })
   try {
-    const client = await pool.connect()
-    let broken: Error | undefined
+    // A connection of its own, without the pool's statement timeout: waiting
+    // for another instance's migration, or a long one, is not a failure. The
+    // advisory lock is the session's, so it covers every statement drizzle's
+    // migrator runs on this connection (its check of what is applied too).
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis, application_name: 'auth-service-migrate' })
+    client.on('error', () => {})
     try {
+      await client.connect()
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
       try {
         await migrate(drizzle({ client }), { migrationsFolder: migrationsDir.postgres })
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
       }
-    } catch (err) {
-      broken = err as Error
-      throw err
     } finally {
-      client.release(broken)
+      await client.end().catch(() => {})
     }
   } catch (err) {
     await pool.end().catch(() => {})
     throw startError(err, url)
   }
-  return createStore(pool, drizzle({ client: pool, schema }))
+  const cache = userCacheTtlMs > 0
+    ? userChangeListener(url, connectionTimeoutMillis, userCacheTtlMs, onListener)
+    : undefined
+  return createStore(pool, drizzle({ client: pool, schema }), cache)
 }
 
-function createStore (pool: pg.Pool, db: Db): Store {
+/** The channel every instance announces a changed user id on, in the transaction that changes it. */
+export const USER_CHANNEL = 'auth_user_changed'
+/** See PostgresOptions.userCacheTtlMs. */
+export const USER_CACHE_TTL_MS = 10_000
+const USERS_CACHED = 4096
+
+/**
+ * Users by id, remembered between requests, kept right across instances:
+ * every write to a user (here or on another instance) sends
+ * NOTIFY auth_user_changed '<id>' in its transaction, and a dedicated
+ * connection LISTENing on that channel drops the id on delivery (PostgreSQL
+ * delivers at commit, so within milliseconds). While that connection is down
+ * nothing is served from the cache (every request reads the row, as without
+ * a cache) and it is emptied when the connection is back, since notifications
+ * sent meanwhile are lost. Rows also expire after `ttlMs`, which bounds
+ * writes made beside the service.
+ */
+function userChangeListener (url: string, connectionTimeoutMillis: number, ttlMs: number, onListener?: PostgresOptions['onListener']) {
+  const rows = new Map<string, { user: User, at: number }>()
+  /** Counts invalidations: a read that saw one happen meanwhile is not remembered (its row may predate the change). */
+  let generation = 0
+  let listening = false
+  let closed = false
+  let client: pg.Client | undefined
+  let retry: NodeJS.Timeout | undefined
+  let attempt = 0
+
+  const invalidate = (id?: string): void => {
+    generation++
+    if (id === undefined) rows.clear()
+    else rows.delete(id)
+  }
+  const lost = (err?: Error): void => {
+    const was = listening
+    listening = false
+    invalidate()
+    const old = client
+    client = undefined
+    old?.removeAllListeners('end')
+    void old?.end().catch(() => {})
+    if (was) onListener?.('down', err)
+    if (!closed && retry === undefined) {
+      retry = setTimeout(() => { retry = undefined; void connect() }, Math.min(100 * 2 ** attempt++, 5000))
+      retry.unref()
+    }
+  }
+  const connect = async (): Promise<void> => {
+    // TCP keep-alive probes after 10 s of silence: a path that dies without a
+    // reset is noticed (then the cache is bypassed) instead of trusted for hours.
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis, keepAlive: true, keepAliveInitialDelayMillis: 10_000, application_name: 'auth-service-listener' })
+    client = c
+    c.on('error', (err) => { if (client === c) lost(err) })
+    c.on('end', () => { if (client === c) lost() })
+    c.on('notification', (msg) => { if (msg.channel === USER_CHANNEL) invalidate(msg.payload) })
+    try {
+      await c.connect()
+      await c.query(`LISTEN ${USER_CHANNEL}`)
+      if (client !== c || closed) { await c.end().catch(() => {}); return }
+      attempt = 0
+      invalidate()
+      listening = true
+      onListener?.('up')
+    } catch (err) {
+      if (client === c) lost(err as Error)
+    }
+  }
+  void connect()
+
+  return {
+    /** The remembered row, if the listener is up and the row is young enough. */
+    get (id: string): User | undefined {
+      if (!listening) return undefined
+      const hit = rows.get(id)
+      if (hit === undefined) return undefined
+      if (Date.now() - hit.at > ttlMs) { rows.delete(id); return undefined }
+      return hit.user
+    },
+    /** Reads `id` with `load` and remembers it, unless an invalidation came in meanwhile. */
+    async load (id: string, load: () => Promise<User | undefined>): Promise<User | undefined> {
+      const before = generation
+      const user = await load()
+      if (user !== undefined && listening && generation === before) {
+        if (rows.size >= USERS_CACHED) rows.delete(rows.keys().next().value as string)
+        rows.set(id, { user: Object.freeze(user), at: Date.now() })
+      }
+      return user
+    },
+    forget: invalidate,
+    isListening: () => listening,
+    async close (): Promise<void> {
+      closed = true
+      if (retry !== undefined) clearTimeout(retry)
+      listening = false
+      const c = client
+      client = undefined
+      await c?.end().catch(() => {})
+    }
+  }
+}
+
+type UserCache = ReturnType<typeof userChangeListener>
+
+function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
   const p = sql.placeholder
   // Hot reads: named statements, parsed once per connection.
   const userById = db.select().from(users).where(eq(users.id, p('id'))).limit(1).prepare('auth_user_by_id')
@@ -170,6 +292,22 @@ function createStore (pool: pg.Pool, db: Db): Store {
   }
   const tokenIn = async (tx: Tx, id: string) =>
     await tx.select().from(refreshTokens).where(eq(refreshTokens.id, p('id'))).limit(1).prepare('auth_token_in_tx').execute({ id })
+  /** Tells every instance's cache (this one's too, on delivery) that user `id` changed; sent at commit. */
+  const notifyUser = async (tx: Tx | typeof db, id: string): Promise<void> => {
+    await tx.execute(sql`SELECT pg_notify(${USER_CHANNEL}, ${id})`)
+  }
+  /** A write to user `id`: one transaction with its NOTIFY; this instance's cached row is dropped whatever the outcome. */
+  const writeUser = async <T>(id: string, work: (tx: Tx) => Promise<T>): Promise<T> => {
+    try {
+      return await inTransaction(async (tx) => {
+        const result = await work(tx)
+        await notifyUser(tx, id)
+        return result
+      })
+    } finally {
+      cache?.forget(id)
+    }
+  }
   const revokeWhere = async (tx: Tx, name: string, where: ReturnType<typeof and>, params: Record<string, unknown>): Promise<number> => {
     const res = await tx.update(refreshTokens).set({ revokedAt: p('now') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
       .where(and(where, isNull(refreshTokens.revokedAt))).prepare(name).execute(params)
@@ -254,24 +392,26 @@ function createStore (pool: pg.Pool, db: Db): Store {
           throw err
         }
       }),
-      byId: guard(async (id) => (await userById.execute({ id }))[0]),
+      byId: guard(async (id) => {
+        if (cache === undefined) return (await userById.execute({ id }))[0]
+        return cache.get(id) ?? await cache.load(id, async () => (await userById.execute({ id }))[0])
+      }),
       byEmail: guard(async (email) => (await userByEmail.execute({ email }))[0]),
       recordLogin: guard(async (id, at, rehashed, token) => {
         const update = async (q: Tx | typeof db): Promise<void> => {
           await q.update(users).set(rehashed === undefined ? { lastLogin: at } : { lastLogin: at, passwordHash: rehashed })
             .where(eq(users.id, id))
         }
-        if (token === undefined) return await update(db)
         // A login: last_login and the new family's first token, or neither.
-        await inTransaction(async (tx) => {
+        await writeUser(id, async (tx) => {
           await update(tx)
-          await txInsertToken(tx, token)
+          if (token !== undefined) await txInsertToken(tx, token)
         })
       }),
-      setActive: guard(async (id, active) => { await db.update(users).set({ isActive: active }).where(eq(users.id, id)) }),
-      remove: guard(async (id) => { await db.delete(users).where(eq(users.id, id)) }),
+      setActive: guard(async (id, active) => { await writeUser(id, async (tx) => { await tx.update(users).set({ isActive: active }).where(eq(users.id, id)) }) }),
+      remove: guard(async (id) => { await writeUser(id, async (tx) => { await tx.delete(users).where(eq(users.id, id)) }) }),
       changePassword: guard(async (id, passwordHash, next, now) => {
-        await inTransaction(async (tx) => {
+        await writeUser(id, async (tx) => {
           await tx.update(users).set({ passwordHash }).where(eq(users.id, id))
           await revokeUser(tx, id, now, 'password_change')
           await txInsertToken(tx, next)
@@ -342,6 +482,7 @@ function createStore (pool: pg.Pool, db: Db): Store {
     async close () {
       if (closed) return
       closed = true
+      await cache?.close()
       await pool.end()
     }
   }

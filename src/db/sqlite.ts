@@ -3,7 +3,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { and, eq, gt, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
+import { readMigrationFiles } from 'drizzle-orm/migrator'
 import { EmailTakenError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.js'
@@ -71,6 +71,33 @@ function guardFile (path: string): <T>(write: () => T) => T {
   }
 }
 
+/**
+ * drizzle's SQLite migrator, in one BEGIN IMMEDIATE transaction: drizzle's own
+ * reads which migrations are applied before it takes the write lock, so two
+ * processes starting at once on an empty file would both apply the first one
+ * (and one fail: "table already exists"). Here the read and the writes happen
+ * under the file's write lock; a second process waits (busy timeout), then
+ * finds nothing left to do. Same bookkeeping (table, hash, created_at) as
+ * drizzle's, so either may run later.
+ */
+export function migrateLocked (sqlite: Database.Database, migrationsFolder: string): number {
+  const migrations = readMigrationFiles({ migrationsFolder })
+  const run = sqlite.transaction(() => {
+    sqlite.exec('CREATE TABLE IF NOT EXISTS "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)')
+    const last = sqlite.prepare('SELECT created_at FROM "__drizzle_migrations" ORDER BY created_at DESC LIMIT 1').pluck().get() as number | string | undefined
+    const record = sqlite.prepare('INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)')
+    let applied = 0
+    for (const migration of migrations) {
+      if (last !== undefined && Number(last) >= migration.folderMillis) continue
+      for (const statement of migration.sql) if (statement.trim() !== '') sqlite.exec(statement)
+      record.run(migration.hash, migration.folderMillis)
+      applied++
+    }
+    return applied
+  })
+  return run.immediate()
+}
+
 /** Opens (creating it and its folder if needed), tunes and migrates the SQLite file. */
 export function openSqliteStore ({ path, synchronous, busyTimeout = 5000 }: SqliteOptions): Store {
   mkdirSync(dirname(path), { recursive: true })
@@ -80,9 +107,8 @@ export function openSqliteStore ({ path, synchronous, busyTimeout = 5000 }: Sqli
     sqlite.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     sqlite.pragma('foreign_keys = ON')
     assertWritable(sqlite, path)
-    const db = drizzle({ client: sqlite, schema })
-    migrate(db, { migrationsFolder: migrationsDir.sqlite })
-    return createStore(sqlite, db, guardFile(path))
+    migrateLocked(sqlite, migrationsDir.sqlite)
+    return createStore(sqlite, drizzle({ client: sqlite, schema }), guardFile(path))
   } catch (err) {
     sqlite.close()
     throw err

@@ -4,8 +4,10 @@ import { join as joinPath } from 'node:path'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import pg from 'pg'
 import t from 'tap'
 import { build, join, PASSWORD, tempDir, testConfig, type Session } from '../helper.js'
+import { testDatabase } from '../pg-helper.js'
 import { envNumber } from './lib/http.js'
 
 /*
@@ -19,6 +21,8 @@ import { envNumber } from './lib/http.js'
  *   of a rotated refresh token, which the contract answers by revoking its family).
  * FUZZ_RUNS (default 100 per property) and FUZZ_SEED (fixed by default, so CI
  * is reproducible) are the knobs; fast-check prints seed and path on failure.
+ * TEST_STORE=postgres runs it all against a PostgreSQL-backed service
+ * (test/reliability/postgres-suites.test.ts does).
  */
 
 const RUNS = envNumber('FUZZ_RUNS', 100)
@@ -37,13 +41,29 @@ interface World {
   app: FastifyInstance
   secret: string
   session: Session
-  dbPath: string
-  snapshot: () => string
+  /** A hash of every row: on SQLite read in place, on PostgreSQL (TEST_STORE=postgres) over a connection of its own. */
+  snapshot: () => string | Promise<string>
   /** Answers seen, by status and code: the fuzzer must reach past the first check. */
   seen: Map<string, number>
 }
 
 async function world (t: Parameters<typeof build>[0]): Promise<World> {
+  const seen = new Map<string, number>()
+  const hash = (rows: unknown): string => createHash('sha256').update(JSON.stringify(rows)).digest('hex')
+  if (process.env.TEST_STORE === 'postgres') {
+    const url = await testDatabase(t)
+    const config = testConfig(t, { DATABASE_URL: url, JWT_SECRET: 'fuzz-postgres-secret-0123456789abcdef' })
+    const app = await build(t, {}, config)
+    const session = await join(app, { email: 'fuzz-owner@example.com' })
+    const reader = new pg.Client({ connectionString: url })
+    await reader.connect()
+    t.teardown(async () => { await reader.end() })
+    const snapshot = async (): Promise<string> => hash([
+      (await reader.query('SELECT * FROM users ORDER BY id')).rows,
+      (await reader.query('SELECT * FROM refresh_tokens ORDER BY id')).rows
+    ])
+    return { app, secret: config.jwtSecret, session, snapshot, seen }
+  }
   const dbPath = joinPath(tempDir(t), 'auth.db')
   const config = testConfig(t, { DATABASE_URL: dbPath })
   const app = await build(t, {}, config)
@@ -52,9 +72,8 @@ async function world (t: Parameters<typeof build>[0]): Promise<World> {
   t.teardown(() => reader.close())
   const users = reader.prepare('SELECT * FROM users ORDER BY id')
   const tokens = reader.prepare('SELECT * FROM refresh_tokens ORDER BY id')
-  const snapshot = (): string => createHash('sha256').update(JSON.stringify([users.all(), tokens.all()])).digest('hex')
-  const seen = new Map<string, number>()
-  return { app, secret: config.jwtSecret, session, dbPath, snapshot, seen }
+  const snapshot = (): string => hash([users.all(), tokens.all()])
+  return { app, secret: config.jwtSecret, session, snapshot, seen }
 }
 
 /** The contract's error shape, or a reason why not. */
@@ -79,7 +98,7 @@ function shapeProblem (res: LightMyRequestResponse): string | undefined {
 
 /** Sends one request and checks the three properties; throws (for fast-check) on a violation. */
 async function probe (w: World, options: InjectOptions): Promise<LightMyRequestResponse> {
-  const before = w.snapshot()
+  const before = await w.snapshot()
   const protoBefore = Object.getOwnPropertyNames(Object.prototype).join(',')
   const res = await w.app.inject(options)
   const code = /"code":"([A-Z_]+)"/.exec(res.body)?.[1]
@@ -90,7 +109,7 @@ async function probe (w: World, options: InjectOptions): Promise<LightMyRequestR
   const what = `${String(options.method)} ${String(options.url)} ${JSON.stringify(options.headers ?? {}).slice(0, 300)} ${String(options.payload ?? '').slice(0, 300)}`
   if (problem !== undefined) throw new Error(`${problem}\n  request: ${what}`)
   // (TOKEN_REVOKED is the one refusal that must write: reuse of a rotated token revokes its family.)
-  if (res.statusCode >= 400 && code !== 'TOKEN_REVOKED' && w.snapshot() !== before) throw new Error(`a rejected request (${res.statusCode} ${res.body.slice(0, 200)}) changed the database\n  request: ${what}`)
+  if (res.statusCode >= 400 && code !== 'TOKEN_REVOKED' && await w.snapshot() !== before) throw new Error(`a rejected request (${res.statusCode} ${res.body.slice(0, 200)}) changed the database\n  request: ${what}`)
   if (Object.getOwnPropertyNames(Object.prototype).join(',') !== protoBefore || ({} as Record<string, unknown>).isAdmin !== undefined) {
     throw new Error(`Object.prototype was polluted\n  request: ${what}`)
   }

@@ -3,6 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
+import { testDatabase } from '../pg-helper.js'
 import { bearer, build, decodeJwt, join, nowSeconds, post, testConfig } from '../helper.js'
 
 /*
@@ -25,8 +26,11 @@ const token = (header: Record<string, unknown>, payload: Record<string, unknown>
 
 interface Ctx { app: FastifyInstance, secret: string, access: Record<string, unknown>, refresh: Record<string, unknown>, accessToken: string, refreshToken: string }
 
+/** The service on SQLite, or on a fresh PostgreSQL database with TEST_STORE=postgres (test/reliability/postgres-suites.test.ts). */
 async function setup (t: Parameters<typeof build>[0]): Promise<Ctx> {
-  const config = testConfig(t)
+  const config = process.env.TEST_STORE === 'postgres'
+    ? testConfig(t, { DATABASE_URL: await testDatabase(t), JWT_SECRET: 'jwt-attacks-postgres-secret-0123456789' })
+    : testConfig(t)
   const app = await build(t, {}, config)
   const s = await join(app)
   return { app, secret: config.jwtSecret, access: decodeJwt(s.access).payload, refresh: decodeJwt(s.refresh).payload, accessToken: s.access, refreshToken: s.refresh }
