@@ -31,7 +31,14 @@ for (const [kind, env] of Object.entries(backends)) {
       ['/account/token/verify', 'token', { token: `${NUL}${s.access}` }],
       ['/account/logout', 'refresh', { refresh: `${s.refresh}${NUL}` }],
       ['/account/password/change', 'old_password', { old_password: `${PASSWORD}${NUL}`, new_password: 'another-Horse-battery-7' }, bearer(s.access)],
-      ['/account/password/change', 'new_password', { old_password: PASSWORD, new_password: `another-Horse${NUL}-battery-7` }, bearer(s.access)]
+      ['/account/password/change', 'new_password', { old_password: PASSWORD, new_password: `another-Horse${NUL}-battery-7` }, bearer(s.access)],
+      ['/account/password/reset', 'email', { email: `${s.email}${NUL}` }],
+      ['/account/password/reset/confirm', 'token', { token: `abc${NUL}`, new_password: 'another-Horse-battery-7' }],
+      ['/account/password/reset/confirm', 'new_password', { token: 'abc', new_password: `another-Horse${NUL}-battery-7` }],
+      ['/account/email/verify', 'token', { token: `${NUL}abc` }],
+      ['/account/email/resend', 'email', { email: `${NUL}${s.email}` }],
+      ['/account/email/change', 'new_email', { password: PASSWORD, new_email: `b${NUL}@example.com` }, bearer(s.access)],
+      ['/account/email/change', 'password', { password: `${PASSWORD}${NUL}`, new_email: 'b@example.com' }, bearer(s.access)]
     ]
     for (const [url, field, body, headers] of cases) {
       const res = await post(app, url, body, headers)
@@ -40,6 +47,11 @@ for (const [kind, env] of Object.entries(backends)) {
       const detail = (res.json().details as Array<{ field: string, message: string }>).find((d) => d.field === field)
       t.ok(detail, `${url}: details name ${field}`)
       if (field !== 'email' && field !== 'phone_number') t.equal(detail?.message, 'must not contain NUL (\\u0000) characters')
+    }
+    for (const [method, field, payload] of [['PATCH', 'name', { name: `Ana${NUL}` }], ['DELETE', 'password', { password: `${PASSWORD}${NUL}` }]] as const) {
+      const res = await app.inject({ method, url: '/account/mypage', payload, headers: bearer(s.access) })
+      t.equal(res.statusCode, 400, `${method} /account/mypage ${field}: ${res.body}`)
+      t.ok((res.json().details as Array<{ field: string }>).some((d) => d.field === field), `${method} /account/mypage: details name ${field}`)
     }
     // Nothing reached the store: the session is intact, no user was created.
     t.equal((await post(app, '/account/login', { email: s.email, password: PASSWORD })).statusCode, 200)
