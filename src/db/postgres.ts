@@ -1,14 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises'
-import { and, DrizzleQueryError, eq, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, DrizzleQueryError, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
 import { EmailTakenError, StorageUnavailableError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.pg.js'
-import type { NewRefreshToken, RotateOutcome, Store } from './store.js'
+import type { ImportOutcome, NewRefreshToken, RotateOutcome, Store } from './store.js'
 
-const { users, refreshTokens } = schema
+const { users, refreshTokens, legacyTokens } = schema
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…` (anything node-postgres accepts). */
@@ -274,7 +274,40 @@ function createStore (pool: pg.Pool, db: Db): Store {
           await revokeUser(tx, id, now)
           await txInsertToken(tx, next)
         })
-      })
+      }),
+      // Operators (issue 14).
+      list: guard(async (limit, afterEmail) => await db.select().from(users)
+        .where(afterEmail === undefined ? undefined : gt(users.email, afterEmail)).orderBy(asc(users.email)).limit(limit)),
+      count: guard(async () => (await db.select({ n: count() }).from(users))[0]?.n ?? 0),
+      byLegacyId: guard(async (legacyId) => (await db.select().from(users).where(eq(users.legacyId, legacyId)).limit(1))[0]),
+      setPassword: guard(async (id, passwordHash, now) => {
+        await inTransaction(async (tx) => {
+          await tx.update(users).set({ passwordHash }).where(eq(users.id, id))
+          await revokeUser(tx, id, now)
+        })
+      }),
+      insertMany: guard(async (rows) => {
+        if (rows.length === 0) return 0
+        return await inTransaction(async (tx) => (await tx.insert(users).values(rows).onConflictDoNothing({ target: users.email })).rowCount ?? 0)
+      }),
+      importMany: guard(async (rows, isForeignHash) => await inTransaction(async (tx) => {
+        const outcomes: ImportOutcome[] = []
+        for (const row of rows) {
+          const { id: _id, email, passwordHash, ...fields } = row
+          const [existing] = await tx.select({ id: users.id, passwordHash: users.passwordHash }).from(users).where(eq(users.email, email)).limit(1)
+          const [owner] = await tx.select({ id: users.id }).from(users).where(eq(users.legacyId, row.legacyId)).limit(1)
+          if (owner !== undefined && owner.id !== existing?.id) {
+            outcomes.push('legacy_id_taken')
+          } else if (existing === undefined) {
+            await tx.insert(users).values(row)
+            outcomes.push('created')
+          } else {
+            await tx.update(users).set(isForeignHash(existing.passwordHash) ? { ...fields, passwordHash } : fields).where(eq(users.id, existing.id))
+            outcomes.push('updated')
+          }
+        }
+        return outcomes
+      }))
     },
     refreshTokens: {
       byId: guard(async (id) => (await tokenById.execute({ id }))[0]),
@@ -299,7 +332,21 @@ function createStore (pool: pg.Pool, db: Db): Store {
       purgeExpired: guard(async (now) => {
         const res = await db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now))
         return res.rowCount ?? 0
-      })
+      }),
+      purge: guard(async (now) => await inTransaction(async (tx) => {
+        const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, now), isNotNull(refreshTokens.revokedAt)))
+        const expired = await tx.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now))
+        const legacy = await tx.delete(legacyTokens).where(lt(legacyTokens.expiresAt, now))
+        return { expired: expired.rowCount ?? 0, revoked: revoked?.n ?? 0, legacyTokens: legacy.rowCount ?? 0 }
+      }))
+    },
+    legacyTokens: {
+      exchange: guard(async (id, expiresAt, first) => await inTransaction(async (tx) => {
+        const used = await tx.insert(legacyTokens).values({ id, expiresAt }).onConflictDoNothing()
+        if (used.rowCount !== 1) return false
+        await txInsertToken(tx, first)
+        return true
+      }))
     },
     ping: guard(async () => { await pool.query('SELECT 1') }),
     async close () {

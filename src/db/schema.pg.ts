@@ -23,7 +23,12 @@ export const users = pgTable('users', {
   isActive: boolean('is_active').notNull().default(true),
   isStaff: boolean('is_staff').notNull().default(false),
   dateJoined: timestamp('date_joined', { withTimezone: true, precision: 3, mode: 'date' }).notNull().defaultNow(),
-  lastLogin: timestamp('last_login', { withTimezone: true, precision: 3, mode: 'date' })
+  lastLogin: timestamp('last_login', { withTimezone: true, precision: 3, mode: 'date' }),
+  // Carried over from Django (`import django`, issue 14).
+  isSuperuser: boolean('is_superuser').notNull().default(false),
+  emailVerified: boolean('email_verified').notNull().default(false),
+  /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
+  legacyId: text('legacy_id').unique()
 })
 
 /** See schema.ts: `id` is the SHA-256 of the token's `jti`; `family_id` groups one login's rotation chain. */
@@ -44,6 +49,12 @@ export const refreshTokens = pgTable('refresh_tokens', {
   index('refresh_tokens_user_family_idx').on(t.userId, t.familyId),
   index('refresh_tokens_expires_idx').on(t.expiresAt)
 ])
+
+/** See schema.ts: simplejwt refresh tokens already exchanged, by SHA-256 of their jti. */
+export const legacyTokens = pgTable('legacy_tokens', {
+  id: text('id').primaryKey(),
+  expiresAt: bigint('expires_at', { mode: 'number' }).notNull()
+}, (t) => [index('legacy_tokens_expires_idx').on(t.expiresAt)])
 
 // Compile-time proof that both dialects produce the same row objects.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false

@@ -14,7 +14,12 @@ export const users = sqliteTable('users', {
   isActive: integer('is_active', { mode: 'boolean' }).notNull().default(true),
   isStaff: integer('is_staff', { mode: 'boolean' }).notNull().default(false),
   dateJoined: integer('date_joined', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
-  lastLogin: integer('last_login', { mode: 'timestamp_ms' })
+  lastLogin: integer('last_login', { mode: 'timestamp_ms' }),
+  // Carried over from Django (`import django`, issue 14).
+  isSuperuser: integer('is_superuser', { mode: 'boolean' }).notNull().default(false),
+  emailVerified: integer('email_verified', { mode: 'boolean' }).notNull().default(false),
+  /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
+  legacyId: text('legacy_id').unique()
 })
 
 /**
@@ -39,6 +44,16 @@ export const refreshTokens = sqliteTable('refresh_tokens', {
   index('refresh_tokens_user_family_idx').on(t.userId, t.familyId),
   index('refresh_tokens_expires_idx').on(t.expiresAt)
 ])
+
+/**
+ * simplejwt refresh tokens already exchanged (SIMPLEJWT_COMPAT): each is
+ * accepted once. `id` is the SHA-256 of the token's jti; kept until `expires_at`.
+ */
+export const legacyTokens = sqliteTable('legacy_tokens', {
+  id: text('id').primaryKey(),
+  /** Unix seconds, as the token's `exp`. */
+  expiresAt: integer('expires_at').notNull()
+}, (t) => [index('legacy_tokens_expires_idx').on(t.expiresAt)])
 
 export type UserRow = typeof users.$inferSelect
 export type NewUserRow = typeof users.$inferInsert

@@ -1,15 +1,15 @@
 import { mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { and, eq, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import { EmailTakenError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.js'
-import type { NewRefreshToken, NewUser, RotateOutcome, Store } from './store.js'
+import type { ImportedUser, ImportOutcome, NewRefreshToken, NewUser, RotateOutcome, Store } from './store.js'
 
-const { users, refreshTokens } = schema
+const { users, refreshTokens, legacyTokens } = schema
 
 export interface SqliteOptions {
   path: string
@@ -184,6 +184,40 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     insertToken.run(next)
   })
 
+  // Operators (issue 14): the command line's bulk writes, each one transaction.
+  const setPassword = sqlite.transaction((id: string, passwordHash: string, now: number) => {
+    db.update(users).set({ passwordHash }).where(eq(users.id, id)).run()
+    revokeUser.run({ userId: id, now })
+  })
+  const insertMany = sqlite.transaction((rows: NewUser[]) =>
+    rows.length === 0 ? 0 : db.insert(users).values(rows).onConflictDoNothing({ target: users.email }).run().changes)
+  const importMany = sqlite.transaction((rows: ImportedUser[], isForeignHash: (hash: string) => boolean) => rows.map((row): ImportOutcome => {
+    const { id: _id, email, passwordHash, ...fields } = row
+    const existing = userByEmail.get({ email })
+    const owner = db.select({ id: users.id }).from(users).where(eq(users.legacyId, row.legacyId)).get()
+    if (owner !== undefined && owner.id !== existing?.id) return 'legacy_id_taken'
+    if (existing === undefined) {
+      db.insert(users).values(row).run()
+      return 'created'
+    }
+    db.update(users).set(isForeignHash(existing.passwordHash) ? { ...fields, passwordHash } : fields).where(eq(users.id, existing.id)).run()
+    knownUsers.forget(existing.id)
+    return 'updated'
+  }))
+  const purge = sqlite.transaction((now: number) => {
+    const [revoked] = db.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, now), isNotNull(refreshTokens.revokedAt))).all()
+    return {
+      expired: db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)).run().changes,
+      revoked: revoked?.n ?? 0,
+      legacyTokens: db.delete(legacyTokens).where(lt(legacyTokens.expiresAt, now)).run().changes
+    }
+  })
+  const exchangeLegacy = sqlite.transaction((id: string, expiresAt: number, first: NewRefreshToken) => {
+    if (db.insert(legacyTokens).values({ id, expiresAt }).onConflictDoNothing().run().changes !== 1) return false
+    insertToken.run(first)
+    return true
+  })
+
   return {
     users: {
       async create (user, firstToken) {
@@ -203,7 +237,16 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async remove (id) { writeUser(id, () => db.delete(users).where(eq(users.id, id)).run()) },
       async changePassword (id, passwordHash, next, now) {
         writeUser(id, () => changePassword.immediate(id, passwordHash, next, now))
-      }
+      },
+      async list (limit, afterEmail) {
+        return db.select().from(users).where(afterEmail === undefined ? undefined : gt(users.email, afterEmail))
+          .orderBy(asc(users.email)).limit(limit).all()
+      },
+      async count () { return db.select({ n: count() }).from(users).all()[0]?.n ?? 0 },
+      async byLegacyId (legacyId) { return db.select().from(users).where(eq(users.legacyId, legacyId)).get() },
+      async setPassword (id, passwordHash, now) { writeUser(id, () => setPassword.immediate(id, passwordHash, now)) },
+      async insertMany (rows) { return write(() => insertMany.immediate(rows)) },
+      async importMany (rows, isForeignHash) { return write(() => importMany.immediate(rows, isForeignHash)) }
     },
     refreshTokens: {
       async byId (id) { return tokenById.get({ id }) },
@@ -216,7 +259,11 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async revokeUser (userId, now) { return write(() => revokeUser.run({ userId, now }).changes) },
       async purgeExpired (now) {
         return write(() => db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)).run().changes)
-      }
+      },
+      async purge (now) { return write(() => purge.immediate(now)) }
+    },
+    legacyTokens: {
+      async exchange (id, expiresAt, first) { return write(() => exchangeLegacy.immediate(id, expiresAt, first)) }
     },
     async ping () { sqlite.prepare('SELECT 1').get() },
     async close () { if (sqlite.open) sqlite.close() }

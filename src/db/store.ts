@@ -12,6 +12,7 @@ export interface NewUser {
   phoneNumber: string | null
   dateJoined: Date
   lastLogin: Date | null
+  isStaff?: boolean
 }
 
 // A type alias, not an interface, so that it is assignable to Record<string, unknown>.
@@ -30,6 +31,32 @@ export type RotateOutcome =
   | 'rotated' // it was live: now revoked, and its successor stored
   | 'reused' // it had been revoked already: its whole family is now revoked
   | 'unknown' // no such token (never issued here, or purged)
+
+/** A user carried over from Django (`import django`): upserted by email. */
+export type ImportedUser = NewUser & {
+  isActive: boolean
+  isStaff: boolean
+  isSuperuser: boolean
+  emailVerified: boolean
+  /** Django's user id, as text. */
+  legacyId: string
+}
+
+/**
+ * What importing one user did. `updated` keeps the service's own password hash
+ * once the user has logged in here (it is no longer a Django hash).
+ */
+export type ImportOutcome = 'created' | 'updated' | 'legacy_id_taken'
+
+/** Rows deleted by a purge. */
+export interface PurgeCounts {
+  /** Expired refresh-token rows, revoked ones included. */
+  expired: number
+  /** Of those, how many had been revoked. */
+  revoked: number
+  /** Exchanged simplejwt tokens past their expiry. */
+  legacyTokens: number
+}
 
 /**
  * Persistence as the domain needs it. Methods are async so that a networked
@@ -56,6 +83,18 @@ export interface Store {
     remove: (id: string) => Promise<void>
     /** New hash, every refresh token of the user revoked, and the new login's token stored: one transaction. */
     changePassword: (id: string, passwordHash: string, next: NewRefreshToken, now: number) => Promise<void>
+
+    // Operators (the command line, issue 14).
+    /** Users ordered by email, `limit` of them after `afterEmail` (keyset paging). */
+    list: (limit: number, afterEmail?: string) => Promise<User[]>
+    count: () => Promise<number>
+    byLegacyId: (legacyId: string) => Promise<User | undefined>
+    /** New hash and every refresh token of the user revoked, one transaction (no new login). */
+    setPassword: (id: string, passwordHash: string, now: number) => Promise<void>
+    /** One transaction: users whose email exists are skipped; returns how many were inserted. */
+    insertMany: (users: NewUser[]) => Promise<number>
+    /** One transaction: each user inserted, or updated when its email exists (see ImportOutcome). */
+    importMany: (users: ImportedUser[], isForeignHash: (hash: string) => boolean) => Promise<ImportOutcome[]>
   }
   refreshTokens: {
     byId: (id: string) => Promise<RefreshTokenRow | undefined>
@@ -70,6 +109,21 @@ export interface Store {
     revokeUser: (userId: string, now: number) => Promise<number>
     /** Deletes rows whose token has expired; returns how many. */
     purgeExpired: (now: number) => Promise<number>
+    /**
+     * Deletes expired rows (live or revoked) and expired exchanged simplejwt
+     * tokens. A revoked row that has not expired is kept: presenting it again
+     * must still be recognised as reuse.
+     */
+    purge: (now: number) => Promise<PurgeCounts>
+  }
+  /** simplejwt refresh tokens (SIMPLEJWT_COMPAT), each exchanged once. */
+  legacyTokens: {
+    /**
+     * Records the token (`id`, SHA-256 of its jti) as used and stores the new
+     * login's first refresh token, in one transaction. False, and nothing
+     * stored, when it had been used already.
+     */
+    exchange: (id: string, expiresAt: number, first: NewRefreshToken) => Promise<boolean>
   }
   /** A cheap round trip, for readiness. */
   ping: () => Promise<void>
