@@ -38,6 +38,10 @@ export interface Config {
   shutdownGrace: number
   serveClient: boolean
   corsOrigins: string[]
+  /** Milliseconds between automatic purges of expired refresh tokens; 0 = never (only `tokens purge`). */
+  tokenPurgeInterval: number
+  /** Accept a Django simplejwt refresh token once at /account/token/refresh (moving a deployment over). */
+  simplejwtCompat: boolean
 }
 
 // Everything is a string here on purpose: env vars are strings, and the
@@ -66,7 +70,9 @@ const schema = {
     ARGON2_PARALLELISM: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
     SHUTDOWN_GRACE: { type: 'string', default: '10' },
     SERVE_CLIENT: { type: 'string', default: 'true' },
-    CORS_ORIGINS: { type: 'string', default: '' }
+    CORS_ORIGINS: { type: 'string', default: '' },
+    TOKEN_PURGE_INTERVAL: { type: 'string', default: '1h' },
+    SIMPLEJWT_COMPAT: { type: 'string', default: 'false' }
   }
 } as const
 
@@ -92,6 +98,8 @@ interface RawEnv {
   SHUTDOWN_GRACE: string
   SERVE_CLIENT: string
   CORS_ORIGINS: string
+  TOKEN_PURGE_INTERVAL: string
+  SIMPLEJWT_COMPAT: string
 }
 
 const UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }
@@ -123,6 +131,14 @@ function parseTrustProxy (value: string): boolean | number | string {
   if (/^(true|false|1|0|yes|no|on|off)$/i.test(v)) return parseBoolean('TRUST_PROXY', v)
   if (/^[0-9a-f.:/,\s]+$/i.test(v)) return v
   throw new ConfigError('TRUST_PROXY', `must be true, false, a hop count or a comma list of addresses/CIDRs, got "${value}"`)
+}
+
+/** TOKEN_PURGE_INTERVAL: a duration up to 24 days (a timer's limit), or 0/off for never. */
+function parsePurgeInterval (value: string): number {
+  if (/^\s*(0|off)\s*$/i.test(value)) return 0
+  const seconds = parseDuration('TOKEN_PURGE_INTERVAL', value)
+  if (seconds > 24 * 86400) throw new ConfigError('TOKEN_PURGE_INTERVAL', `must be at most 24d (or 0 to turn automatic purging off), got "${value}"`)
+  return seconds * 1000
 }
 
 function parseDatabase (url: string, cwd: string): Config['database'] {
@@ -227,6 +243,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_ITERATIONS, parallelism: raw.ARGON2_PARALLELISM },
     shutdownGrace: parseDuration('SHUTDOWN_GRACE', raw.SHUTDOWN_GRACE) * 1000,
     serveClient: parseBoolean('SERVE_CLIENT', raw.SERVE_CLIENT),
-    corsOrigins
+    corsOrigins,
+    tokenPurgeInterval: parsePurgeInterval(raw.TOKEN_PURGE_INTERVAL),
+    simplejwtCompat: parseBoolean('SIMPLEJWT_COMPAT', raw.SIMPLEJWT_COMPAT)
   }
 }

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { NewRefreshToken, Store, User } from './db/store.js'
+import type { NewRefreshToken, PurgeCounts, Store, User } from './db/store.js'
+import type { SimplejwtExchange } from './django/simplejwt.js'
 import { TokenInvalidError, TokenRevokedError } from './errors.js'
 
 export type TokenType = 'access' | 'refresh'
@@ -33,6 +34,8 @@ export interface TokenServiceOptions {
   refreshLifetime: number
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number
+  /** SIMPLEJWT_COMPAT: refresh tokens of the Django deployment, exchanged once (src/django/simplejwt.ts). */
+  simplejwt?: SimplejwtExchange
 }
 
 /** The stored key of a refresh token: SHA-256 of its jti. */
@@ -63,7 +66,7 @@ function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
  */
 export const IAT_LEEWAY = 30
 
-export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, now = Date.now }: TokenServiceOptions) {
+export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, now = Date.now, simplejwt }: TokenServiceOptions) {
   const seconds = (): number => Math.floor(now() / 1000)
 
   function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Claims {
@@ -122,6 +125,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * as stolen: its family is revoked and TOKEN_REVOKED thrown.
      */
     async refresh (refreshToken: string): Promise<TokenPair> {
+      if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.exchange(refreshToken, (user) => mint(user, randomUUID()))
       const claims = decode(refreshToken, 'refresh')
       const user = await activeUser(claims)
       const key = refreshTokenKey(claims.jti)
@@ -162,6 +166,11 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
 
     async purgeExpired (): Promise<number> {
       return await store.refreshTokens.purgeExpired(seconds())
+    },
+
+    /** Expired refresh tokens (revoked ones too, once expired) and expired exchanged simplejwt tokens. */
+    async purge (): Promise<PurgeCounts> {
+      return await store.refreshTokens.purge(seconds())
     }
   }
 }
