@@ -78,7 +78,10 @@ for (const [kind, open] of implementations) {
         isActive: true,
         isStaff: false,
         dateJoined: input.dateJoined,
-        lastLogin: null
+        lastLogin: null,
+        isSuperuser: false,
+        emailVerified: false,
+        legacyId: null
       })
       t.ok(created.dateJoined instanceof Date, 'date_joined is a Date')
       t.equal(created.dateJoined.getTime(), input.dateJoined.getTime(), 'millisecond precision kept')
