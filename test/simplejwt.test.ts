@@ -32,6 +32,7 @@ t.test('a simplejwt refresh token is exchanged once for a pair of this service',
   const second = await refresh(app, django.refresh.alice)
   t.equal(second.statusCode, 401)
   t.equal(second.json().code, 'TOKEN_REVOKED', 'a second presentation is refused')
+  t.equal((await refresh(app, rotated.json().refresh)).json().code, 'TOKEN_REVOKED', '…and ends the login the first one started')
 })
 
 t.test('refused: access tokens, expired, unknown or inactive users, another key, a forged alg', async (t) => {
@@ -64,7 +65,7 @@ t.test('off by default: a simplejwt token is invalid and stays unused', async (t
   // Nothing was recorded: the token can still be exchanged once compat is on.
   const bob = await off.store.users.byLegacyId(String(django.users.bob.id))
   const key = legacyTokenKey(String(decodeJwt(django.refresh.bob).payload.jti))
-  t.equal(await off.store.legacyTokens.exchange(key, nowSeconds() + 60, { id: 'probe', userId: bob?.id ?? '', familyId: 'f', expiresAt: nowSeconds() + 60, createdAt: nowSeconds() }), true)
+  t.equal(await off.store.legacyTokens.exchange(key, nowSeconds() + 60, { id: 'probe', userId: bob?.id ?? '', familyId: 'f', expiresAt: nowSeconds() + 60, createdAt: nowSeconds() }, nowSeconds()), 'exchanged')
 })
 
 t.test('with compat on, this service\'s own tokens refresh as before', async (t) => {

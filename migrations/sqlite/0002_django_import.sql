@@ -1,6 +1,9 @@
 CREATE TABLE `legacy_tokens` (
 	`id` text PRIMARY KEY NOT NULL,
-	`expires_at` integer NOT NULL
+	`user_id` text NOT NULL,
+	`family_id` text NOT NULL,
+	`expires_at` integer NOT NULL,
+	FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
 CREATE INDEX `legacy_tokens_expires_idx` ON `legacy_tokens` (`expires_at`);--> statement-breakpoint

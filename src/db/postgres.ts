@@ -341,11 +341,15 @@ function createStore (pool: pg.Pool, db: Db): Store {
       }))
     },
     legacyTokens: {
-      exchange: guard(async (id, expiresAt, first) => await inTransaction(async (tx) => {
-        const used = await tx.insert(legacyTokens).values({ id, expiresAt }).onConflictDoNothing()
-        if (used.rowCount !== 1) return false
+      exchange: guard(async (id, expiresAt, first, now) => await inTransaction(async (tx) => {
+        const inserted = await tx.insert(legacyTokens).values({ id, userId: first.userId, familyId: first.familyId, expiresAt }).onConflictDoNothing()
+        if (inserted.rowCount !== 1) {
+          const [used] = await tx.select().from(legacyTokens).where(eq(legacyTokens.id, id)).limit(1)
+          if (used !== undefined) await revokeFamily(tx, used.userId, used.familyId, now)
+          return 'reused' as const
+        }
         await txInsertToken(tx, first)
-        return true
+        return 'exchanged' as const
       }))
     },
     ping: guard(async () => { await pool.query('SELECT 1') }),

@@ -53,6 +53,8 @@ export const refreshTokens = pgTable('refresh_tokens', {
 /** See schema.ts: simplejwt refresh tokens already exchanged, by SHA-256 of their jti. */
 export const legacyTokens = pgTable('legacy_tokens', {
   id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  familyId: text('family_id').notNull(),
   expiresAt: bigint('expires_at', { mode: 'number' }).notNull()
 }, (t) => [index('legacy_tokens_expires_idx').on(t.expiresAt)])
 

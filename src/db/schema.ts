@@ -48,9 +48,13 @@ export const refreshTokens = sqliteTable('refresh_tokens', {
 /**
  * simplejwt refresh tokens already exchanged (SIMPLEJWT_COMPAT): each is
  * accepted once. `id` is the SHA-256 of the token's jti; kept until `expires_at`.
+ * A second presentation revokes the login (family) it was exchanged for.
  */
 export const legacyTokens = sqliteTable('legacy_tokens', {
   id: text('id').primaryKey(),
+  /** The login it was exchanged for: revoked if the token is presented again. */
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  familyId: text('family_id').notNull(),
   /** Unix seconds, as the token's `exp`. */
   expiresAt: integer('expires_at').notNull()
 }, (t) => [index('legacy_tokens_expires_idx').on(t.expiresAt)])

@@ -212,10 +212,14 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       legacyTokens: db.delete(legacyTokens).where(lt(legacyTokens.expiresAt, now)).run().changes
     }
   })
-  const exchangeLegacy = sqlite.transaction((id: string, expiresAt: number, first: NewRefreshToken) => {
-    if (db.insert(legacyTokens).values({ id, expiresAt }).onConflictDoNothing().run().changes !== 1) return false
+  const exchangeLegacy = sqlite.transaction((id: string, expiresAt: number, first: NewRefreshToken, now: number) => {
+    if (db.insert(legacyTokens).values({ id, userId: first.userId, familyId: first.familyId, expiresAt }).onConflictDoNothing().run().changes !== 1) {
+      const used = db.select().from(legacyTokens).where(eq(legacyTokens.id, id)).get()
+      if (used !== undefined) revokeFamily.run({ userId: used.userId, familyId: used.familyId, now })
+      return 'reused' as const
+    }
     insertToken.run(first)
-    return true
+    return 'exchanged' as const
   })
 
   return {
@@ -263,7 +267,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async purge (now) { return write(() => purge.immediate(now)) }
     },
     legacyTokens: {
-      async exchange (id, expiresAt, first) { return write(() => exchangeLegacy.immediate(id, expiresAt, first)) }
+      async exchange (id, expiresAt, first, now) { return write(() => exchangeLegacy.immediate(id, expiresAt, first, now)) }
     },
     async ping () { sqlite.prepare('SELECT 1').get() },
     async close () { if (sqlite.open) sqlite.close() }

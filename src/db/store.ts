@@ -120,10 +120,11 @@ export interface Store {
   legacyTokens: {
     /**
      * Records the token (`id`, SHA-256 of its jti) as used and stores the new
-     * login's first refresh token, in one transaction. False, and nothing
-     * stored, when it had been used already.
+     * login's first refresh token, in one transaction: 'exchanged'. When it had
+     * been used already, nothing is stored and the login it was exchanged for
+     * is revoked (reuse = theft, as for this service's own tokens): 'reused'.
      */
-    exchange: (id: string, expiresAt: number, first: NewRefreshToken) => Promise<boolean>
+    exchange: (id: string, expiresAt: number, first: NewRefreshToken, now: number) => Promise<'exchanged' | 'reused'>
   }
   /** A cheap round trip, for readiness. */
   ping: () => Promise<void>

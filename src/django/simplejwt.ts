@@ -81,14 +81,16 @@ export function createSimplejwtExchange ({ secret, store, now = Date.now }: Simp
     /**
      * Verifies the simplejwt refresh token and, the first time it is presented,
      * starts a new login for the imported user whose `legacy_id` is its
-     * `user_id`. A second presentation is TOKEN_REVOKED.
+     * `user_id`. A second presentation is TOKEN_REVOKED and ends the login the
+     * first one started (one of the two presenters holds a stolen copy).
      */
     async exchange (token: string, newLogin: (user: User) => { pair: TokenPair, row: NewRefreshToken }): Promise<TokenPair> {
       const claims = verify(token)
       const user = await store.users.byLegacyId(String(claims.user_id))
       if (user === undefined || !user.isActive) invalid('User not found or inactive.')
       const { pair, row } = newLogin(user)
-      if (!await store.legacyTokens.exchange(legacyTokenKey(claims.jti), claims.exp, row)) throw new TokenRevokedError()
+      const outcome = await store.legacyTokens.exchange(legacyTokenKey(claims.jti), claims.exp, row, Math.floor(now() / 1000))
+      if (outcome === 'reused') throw new TokenRevokedError()
       return pair
     }
   }
