@@ -10,7 +10,7 @@ export const DJANGO_DUMP = join(DJANGO_DIR, 'dumpdata.json')
 interface FixtureUser { id: number, email: string | null, username: string, password: string | null, hash: string }
 export const django = JSON.parse(readFileSync(join(DJANGO_DIR, 'tokens.json'), 'utf8')) as {
   signing_key: string
-  users: Record<'alice' | 'bob' | 'carol' | 'dave' | 'erin' | 'frank' | 'grace' | 'henry' | 'ivan', FixtureUser>
+  users: Record<'alice' | 'bob' | 'carol' | 'dave' | 'erin' | 'frank' | 'grace' | 'henry' | 'ivan' | 'jane' | 'kate', FixtureUser>
   refresh: Record<'alice' | 'bob' | 'carol' | 'erin_inactive' | 'expired' | 'unknown_user' | 'other_key', string>
   access: { alice: string }
 }

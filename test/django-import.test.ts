@@ -23,7 +23,7 @@ t.test('a fresh import carries every field over; a re-run updates and creates no
   const app = await build(t)
   const source = await readDjangoSqlite(DJANGO_DB, 'accounts_user')
   const first = await importDjangoUsers(app.store, source)
-  t.equal(first.created, 7)
+  t.equal(first.created, 9)
   t.equal(first.updated, 0)
   t.same(first.skipped.map((s) => [s.legacyId, s.reason]).sort(), [
     [String(users.henry.id), 'no email address (username "henry")'],
@@ -52,14 +52,14 @@ t.test('a fresh import carries every field over; a re-run updates and creates no
   t.match(await app.store.users.byEmail('dave@example.test'), { emailVerified: false }, 'no account_emailaddress row: unverified')
 
   const again = await importDjangoUsers(app.store, source)
-  t.same([again.created, again.updated, again.skipped.length], [0, 7, 2])
+  t.same([again.created, again.updated, again.skipped.length], [0, 9, 2])
   t.equal((await app.store.users.byEmail('alice@example.test'))?.id, alice?.id, 'the same user')
 })
 
 t.test('dumpdata JSON gives the same users as the database', async (t) => {
   const app = await build(t)
   const summary = await importDjangoUsers(app.store, await readDjangoDumpdata(DJANGO_DUMP))
-  t.same([summary.created, summary.updated, summary.skipped.length], [7, 0, 2])
+  t.same([summary.created, summary.updated, summary.skipped.length], [9, 0, 2])
   t.match(await app.store.users.byEmail('alice@example.test'), { emailVerified: true, dateOfBirth: '1990-01-02', legacyId: String(users.alice.id) })
   t.match(await app.store.users.byEmail('carol@example.test'), { gender: 'male', emailVerified: true })
 })
@@ -67,8 +67,8 @@ t.test('dumpdata JSON gives the same users as the database', async (t) => {
 t.test('login verifies every imported hash type, then the hash is argon2id', async (t) => {
   const app = await build(t)
   await importDjangoUsers(app.store, await readDjangoSqlite(DJANGO_DB, 'accounts_user'))
-  const cases = [users.alice, users.bob, users.carol, users.dave, users.grace]
-  t.same(cases.map((u) => u.hash).sort(), ['argon2', 'pbkdf2_sha1', 'pbkdf2_sha256', 'pbkdf2_sha256', 'scrypt'])
+  const cases = [users.alice, users.bob, users.carol, users.dave, users.grace, users.jane, users.kate]
+  t.same(cases.map((u) => u.hash).sort(), ['argon2', 'bcrypt', 'bcrypt_sha256', 'pbkdf2_sha1', 'pbkdf2_sha256', 'pbkdf2_sha256', 'scrypt'])
   for (const u of cases) {
     const email = (u.email ?? u.username).toLowerCase()
     const before = await app.store.users.byEmail(email)
@@ -93,12 +93,12 @@ t.test('import django on the command line: summary, --report, and its errors', a
   const env = { DATABASE_URL: `file:${join(dir, 'auth.db')}` }
   const res = await cli(['import', 'django', '--db', DJANGO_DB, '--report'], env)
   t.equal(res.code, 0, res.err)
-  t.match(res.out, /^imported from Django: 7 created, 0 updated, 2 skipped$/m)
+  t.match(res.out, /^imported from Django: 9 created, 0 updated, 2 skipped$/m)
   t.match(res.out, /skipped 1: no email address/)
   t.match(res.out, /skipped 1: unusable password/)
   t.match(res.out, /"legacy_id":"8","email":"henry","reason":"no email address \(username \\"henry\\"\)"/)
   const rerun = await cli(['import', 'django', '--json', DJANGO_DUMP], env)
-  t.match(rerun.out, /0 created, 7 updated, 2 skipped/)
+  t.match(rerun.out, /0 created, 9 updated, 2 skipped/)
 
   // Another user with the same email (case aside) in the source is skipped, naming the first.
   const copy = join(dir, 'django.sqlite3')
@@ -158,8 +158,8 @@ t.test('import from a Django PostgreSQL database into a PostgreSQL store', async
   const env = { DATABASE_URL: await testDatabase(t), JWT_SECRET: django.signing_key }
   const res = await cli(['import', 'django', '--db', djangoUrl], env)
   t.equal(res.code, 0, res.err)
-  t.match(res.out, /7 created, 0 updated, 2 skipped/)
-  t.match((await cli(['import', 'django', '--db', djangoUrl], env)).out, /0 created, 7 updated, 2 skipped/)
+  t.match(res.out, /9 created, 0 updated, 2 skipped/)
+  t.match((await cli(['import', 'django', '--db', djangoUrl], env)).out, /0 created, 9 updated, 2 skipped/)
   const shown = JSON.parse((await cli(['users', 'show', 'alice@example.test', '--json'], env)).out) as Record<string, unknown>
   t.match(shown, {
     email: 'alice@example.test', name: 'Alice Kim', gender: 'female', date_of_birth: '1990-01-02', phone_number: '010-1234-5678',

@@ -18,7 +18,8 @@ Carried over: email (the username when the email is empty and the username is an
 address), name (or first_name + last_name), gender ('' becomes null),
 date_of_birth, phone_number, is_active, is_staff, is_superuser, date_joined,
 last_login, email_verified (from allauth's account_emailaddress when present),
-the password hash as it is (pbkdf2_sha256, pbkdf2_sha1, argon2, scrypt; replaced
+the password hash as it is (pbkdf2_sha256, pbkdf2_sha1, argon2, scrypt,
+bcrypt_sha256, bcrypt; replaced
 by argon2id at the user's first login) and Django's id as legacy_id, which
 SIMPLEJWT_COMPAT uses to exchange the deployment's refresh tokens.
 Re-running is safe: users are matched by email and updated; a user who has logged

@@ -1,6 +1,7 @@
-import { pbkdf2, scrypt, timingSafeEqual } from 'node:crypto'
+import { createHash, pbkdf2, scrypt, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
 import { verify as argon2Verify } from '@node-rs/argon2'
+import { bcryptVerify } from './bcrypt.js'
 
 const pbkdf2Async = promisify(pbkdf2)
 const scryptAsync = promisify(scrypt) as (password: string, salt: string, keylen: number, options: { N: number, r: number, p: number, maxmem: number }) => Promise<Buffer>
@@ -8,14 +9,14 @@ const scryptAsync = promisify(scrypt) as (password: string, salt: string, keylen
 /*
  * Password hashes imported from Django (`import django`), verified as Django's
  * own hashers do (django/contrib/auth/hashers.py), with node:crypto's and
- * @node-rs/argon2's asynchronous functions: the work runs on libuv's thread
- * pool, never on the event loop. A user's Django hash is replaced by argon2id
+ * @node-rs/argon2's asynchronous functions (libuv's thread pool) and bcryptjs
+ * in a worker thread (./bcrypt.ts): never on the event loop. A user's Django hash is replaced by argon2id
  * at their first successful login (accounts.login re-hashes whatever is not
  * current argon2id).
  */
 
 /** The Django hash formats this service verifies. */
-export const DJANGO_ALGORITHMS = ['pbkdf2_sha256', 'pbkdf2_sha1', 'argon2', 'scrypt'] as const
+export const DJANGO_ALGORITHMS = ['pbkdf2_sha256', 'pbkdf2_sha1', 'argon2', 'scrypt', 'bcrypt_sha256', 'bcrypt'] as const
 
 /** `pbkdf2_sha256`, `argon2`, … for a Django hash; undefined for anything else (argon2id PHC strings included). */
 export function djangoAlgorithm (stored: string): string | undefined {
@@ -74,6 +75,13 @@ export async function verifyDjangoHash (stored: string, password: string): Promi
       if (memory > MAX_SCRYPT_MEMORY) return false
       const derived = await scryptAsync(password, salt, 64, { N, r: R, p: P, maxmem: memory })
       return sameText(derived.toString('base64'), hash)
+    }
+    if (algorithm === 'bcrypt_sha256' || algorithm === 'bcrypt') {
+      // bcrypt_sha256$$2b$12$…: bcrypt of the hex SHA-256 of the password (no
+      // 72-byte truncation); bcrypt$$2b$12$…: bcrypt of the password itself.
+      const hash = stored.slice(algorithm.length + 1)
+      const input = algorithm === 'bcrypt_sha256' ? createHash('sha256').update(password).digest('hex') : password
+      return await bcryptVerify(input, hash)
     }
     return false
   } catch {
