@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 
 /*
@@ -10,16 +9,18 @@ import { Worker } from 'node:worker_threads'
  * hash, at their first login), keeping the process alive only while it works.
  */
 
-const BCRYPTJS = createRequire(import.meta.url).resolve('bcryptjs')
+/** bcryptjs's ES module, by URL: the worker loads it the same way under tsx and from dist/. */
+const BCRYPTJS = import.meta.resolve('bcryptjs')
 
-// CommonJS, evaluated in the worker: independent of how this file is loaded (tsx, dist).
+// Evaluated in the worker, as a script or a module (it inherits the parent's
+// flags, e.g. --input-type): only dynamic import(), which both have.
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads')
-const bcrypt = require(${JSON.stringify(BCRYPTJS)})
-parentPort.on('message', ({ id, password, hash }) => {
-  let ok = false
-  try { ok = bcrypt.compareSync(password, hash) } catch {}
-  parentPort.postMessage({ id, ok })
+Promise.all([import('node:worker_threads'), import(${JSON.stringify(BCRYPTJS)})]).then(([{ parentPort }, { default: bcrypt }]) => {
+  parentPort.on('message', ({ id, password, hash }) => {
+    let ok = false
+    try { ok = bcrypt.compareSync(password, hash) } catch {}
+    parentPort.postMessage({ id, ok })
+  })
 })
 `
 
