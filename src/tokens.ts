@@ -155,6 +155,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * already revoked or expired (but genuine) token still ends its family.
      */
     async logout (refreshToken: string): Promise<void> {
+      if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.logout(refreshToken)
       const claims = decode(refreshToken, 'refresh', { ignoreExpiration: true })
       const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
       if (row !== undefined) await store.refreshTokens.revokeFamily(row.userId, row.familyId, seconds())

@@ -68,6 +68,16 @@ t.test('off by default: a simplejwt token is invalid and stays unused', async (t
   t.equal(await off.store.legacyTokens.exchange(key, nowSeconds() + 60, { id: 'probe', userId: bob?.id ?? '', familyId: 'f', expiresAt: nowSeconds() + 60, createdAt: nowSeconds() }, nowSeconds()), 'exchanged')
 })
 
+t.test('logout with a simplejwt token retires it; a bad one is refused as usual', async (t) => {
+  const app = await imported(t)
+  const out = await app.inject({ method: 'POST', url: '/account/logout', payload: { refresh: django.refresh.carol } })
+  t.equal(out.statusCode, 200)
+  t.equal((await refresh(app, django.refresh.carol)).json().code, 'TOKEN_REVOKED', 'no longer exchangeable')
+  t.equal((await app.inject({ method: 'POST', url: '/account/logout', payload: { refresh: django.refresh.expired } })).statusCode, 200, 'an expired one: nothing to do')
+  t.equal((await app.inject({ method: 'POST', url: '/account/logout', payload: { refresh: django.refresh.other_key } })).json().code, 'TOKEN_INVALID')
+  t.equal((await refresh(app, django.refresh.bob)).statusCode, 200, 'other tokens unaffected')
+})
+
 t.test('with compat on, this service\'s own tokens refresh as before', async (t) => {
   const app = await imported(t)
   const login = await app.inject({ method: 'POST', url: '/account/login', payload: { email: 'dave@example.test', password: django.users.dave.password } })

@@ -147,6 +147,15 @@ for (const [kind, open] of implementations) {
       t.equal((await store.refreshTokens.byId(unrelated.id))?.revokedAt, null, 'other logins are not')
     })
 
+    t.test('legacyTokens.retire: a retired token is never exchanged', async (t) => {
+      const user = await store.users.create(newUser())
+      await store.legacyTokens.retire('jti-retired', user.id, NOW + 60)
+      await store.legacyTokens.retire('jti-retired', user.id, NOW + 60) // idempotent
+      const next = token(user.id)
+      t.equal(await store.legacyTokens.exchange('jti-retired', NOW + 60, next, NOW), 'reused')
+      t.equal(await store.refreshTokens.byId(next.id), undefined)
+    })
+
     t.test('legacyTokens.exchange: of concurrent exchanges of one jti exactly one succeeds', async (t) => {
       const user = await store.users.create(newUser())
       const results = await Promise.all(Array.from({ length: 10 }, async () => await store.legacyTokens.exchange('jti-race', NOW + 60, token(user.id), NOW)))

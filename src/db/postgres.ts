@@ -350,7 +350,10 @@ function createStore (pool: pg.Pool, db: Db): Store {
         }
         await txInsertToken(tx, first)
         return 'exchanged' as const
-      }))
+      })),
+      retire: guard(async (id, userId, expiresAt) => {
+        await db.insert(legacyTokens).values({ id, userId, familyId: '', expiresAt }).onConflictDoNothing()
+      })
     },
     ping: guard(async () => { await pool.query('SELECT 1') }),
     async close () {

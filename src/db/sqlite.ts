@@ -267,7 +267,10 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async purge (now) { return write(() => purge.immediate(now)) }
     },
     legacyTokens: {
-      async exchange (id, expiresAt, first, now) { return write(() => exchangeLegacy.immediate(id, expiresAt, first, now)) }
+      async exchange (id, expiresAt, first, now) { return write(() => exchangeLegacy.immediate(id, expiresAt, first, now)) },
+      async retire (id, userId, expiresAt) {
+        write(() => db.insert(legacyTokens).values({ id, userId, familyId: '', expiresAt }).onConflictDoNothing().run())
+      }
     },
     async ping () { sqlite.prepare('SELECT 1').get() },
     async close () { if (sqlite.open) sqlite.close() }

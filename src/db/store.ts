@@ -125,6 +125,8 @@ export interface Store {
      * is revoked (reuse = theft, as for this service's own tokens): 'reused'.
      */
     exchange: (id: string, expiresAt: number, first: NewRefreshToken, now: number) => Promise<'exchanged' | 'reused'>
+    /** Logout with a simplejwt token: recorded as used without a login (a later presentation is refused). */
+    retire: (id: string, userId: string, expiresAt: number) => Promise<void>
   }
   /** A cheap round trip, for readiness. */
   ping: () => Promise<void>

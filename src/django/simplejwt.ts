@@ -45,7 +45,7 @@ export interface SimplejwtExchangeOptions {
 
 export function createSimplejwtExchange ({ secret, store, now = Date.now }: SimplejwtExchangeOptions) {
   /** Signature, algorithm and claims; throws the contract's token errors. */
-  function verify (token: string): SimplejwtClaims {
+  function verify (token: string, { ignoreExpiration = false } = {}): SimplejwtClaims {
     const parts = token.split('.')
     if (parts.length !== 3) invalid()
     const [h, p, s] = parts as [string, string, string]
@@ -62,7 +62,7 @@ export function createSimplejwtExchange ({ secret, store, now = Date.now }: Simp
     if (typeof c.exp !== 'number' || typeof c.iat !== 'number' || !Number.isFinite(c.exp) || !Number.isFinite(c.iat)) invalid('Token has no valid lifetime.')
     if (typeof c.user_id !== 'number' && typeof c.user_id !== 'string') invalid('Token has no valid subject.')
     const seconds = Math.floor(now() / 1000)
-    if (c.exp <= seconds) throw new TokenExpiredError()
+    if (c.exp <= seconds && !ignoreExpiration) throw new TokenExpiredError()
     if (c.iat > seconds + IAT_LEEWAY) invalid('Token was issued in the future.')
     return c as SimplejwtClaims
   }
@@ -92,6 +92,18 @@ export function createSimplejwtExchange ({ secret, store, now = Date.now }: Simp
       const outcome = await store.legacyTokens.exchange(legacyTokenKey(claims.jti), claims.exp, row, Math.floor(now() / 1000))
       if (outcome === 'reused') throw new TokenRevokedError()
       return pair
+    },
+
+    /**
+     * Logout with a (genuine) simplejwt refresh token, as simplejwt's blacklist
+     * view would: it can no longer be exchanged. Expired or unknown-user tokens
+     * are accepted and change nothing, as logout is idempotent.
+     */
+    async logout (token: string): Promise<void> {
+      const claims = verify(token, { ignoreExpiration: true })
+      if (claims.exp <= Math.floor(now() / 1000)) return
+      const user = await store.users.byLegacyId(String(claims.user_id))
+      if (user !== undefined) await store.legacyTokens.retire(legacyTokenKey(claims.jti), user.id, claims.exp)
     }
   }
 }
