@@ -25,9 +25,9 @@ t.test('a fresh import carries every field over; a re-run updates and creates no
   const first = await importDjangoUsers(app.store, source)
   t.equal(first.created, 9)
   t.equal(first.updated, 0)
-  t.same(first.skipped.map((s) => [s.legacyId, s.reason]).sort(), [
-    [String(users.henry.id), 'no email address (username "henry")'],
-    [String(users.ivan.id), 'unusable password (no password login in Django)']
+  t.same(first.skipped.map((s) => [s.legacyId, s.reason, s.detail]).sort(), [
+    [String(users.henry.id), 'no email address', 'username "henry"'],
+    [String(users.ivan.id), 'unusable password (no password login in Django)', undefined]
   ])
   const alice = await app.store.users.byEmail('alice@example.test')
   t.match(alice, {
@@ -96,7 +96,7 @@ t.test('import django on the command line: summary, --report, and its errors', a
   t.match(res.out, /^imported from Django: 9 created, 0 updated, 2 skipped$/m)
   t.match(res.out, /skipped 1: no email address/)
   t.match(res.out, /skipped 1: unusable password/)
-  t.match(res.out, /"legacy_id":"8","email":"henry","reason":"no email address \(username \\"henry\\"\)"/)
+  t.match(res.out, /^\{"legacy_id":"8","email":"henry","reason":"no email address","detail":"username \\"henry\\""\}$/m)
   const rerun = await cli(['import', 'django', '--json', DJANGO_DUMP], env)
   t.match(rerun.out, /0 created, 9 updated, 2 skipped/)
 
@@ -108,8 +108,9 @@ t.test('import django on the command line: summary, --report, and its errors', a
   db.prepare("UPDATE accounts_user SET password = 'md5$salt$abc' WHERE id = ?").run(users.carol.id)
   db.close()
   const dupes = await cli(['import', 'django', '--db', copy, '--report'], env)
-  t.match(dupes.out, /same email as Django user 1/)
-  t.match(dupes.out, /unsupported password hash \\"md5\\"/)
+  t.match(dupes.out, /"reason":"same email as an earlier Django user","detail":"Django user 1"/)
+  t.match(dupes.out, /"reason":"unsupported password hash","detail":"md5"/)
+  t.match(dupes.out, /^ {2}skipped 1: unsupported password hash$/m)
 
   const errors: Array<[string[], number, RegExp]> = [
     [['import', 'django'], 2, /^error: give either --db or --json$/],
@@ -127,6 +128,36 @@ t.test('import django on the command line: summary, --report, and its errors', a
     t.match(r.err, message, argv.join(' '))
     t.equal(r.err.split('\n').length, 1, 'one line')
   }
+})
+
+t.test("Django's own auth_user: first_name + last_name, username as the address; --model for dumpdata", async (t) => {
+  const dir = tempDir(t)
+  const env = { DATABASE_URL: `file:${join(dir, 'auth.db')}` }
+  // The columns of django.contrib.auth's auth_user (Django 3.2), as its SQLite backend creates them.
+  const path = join(dir, 'django.sqlite3')
+  const db = new Database(path)
+  db.exec(`CREATE TABLE auth_user (id integer PRIMARY KEY AUTOINCREMENT, password varchar(128) NOT NULL, last_login datetime NULL,
+    is_superuser bool NOT NULL, username varchar(150) NOT NULL UNIQUE, last_name varchar(150) NOT NULL, email varchar(254) NOT NULL,
+    is_staff bool NOT NULL, is_active bool NOT NULL, date_joined datetime NOT NULL, first_name varchar(150) NOT NULL)`)
+  const insert = db.prepare('INSERT INTO auth_user (password, last_login, is_superuser, username, last_name, email, is_staff, is_active, date_joined, first_name) VALUES (?, NULL, 0, ?, ?, ?, 0, 1, ?, ?)')
+  const hash = (await import('node:fs')).readFileSync(DJANGO_DUMP, 'utf8').match(/"password": "(pbkdf2_sha256\$[^"]+)"/)?.[1] ?? ''
+  insert.run(hash, 'lee', 'Lee', 'Min@Example.test', '2020-01-02 03:04:05.123456', 'Min')
+  insert.run(hash, 'park@example.test', 'Park', '', '2020-01-02 03:04:05', 'Ji')
+  db.close()
+  const res = await cli(['import', 'django', '--db', path, '--table', 'auth_user'], env)
+  t.match(res.out, /2 created, 0 updated, 0 skipped/, res.err)
+  const min = JSON.parse((await cli(['users', 'show', 'min@example.test', '--json'], env)).out) as Record<string, unknown>
+  t.match(min, { name: 'Min Lee', date_joined: '2020-01-02T03:04:05.123Z', email_verified: false, gender: null })
+  t.match(JSON.parse((await cli(['users', 'show', 'park@example.test', '--json'], env)).out), { name: 'Ji Park' })
+
+  // Django ids 1 and 2 are now linked: another deployment's users 1 and 2 are refused.
+  t.match((await cli(['import', 'django', '--json', DJANGO_DUMP], env)).out, /7 created, 0 updated, 4 skipped\n.*\n.*\n {2}skipped 2: Django id already linked to another user$/m)
+
+  const fresh = { DATABASE_URL: `file:${join(dir, 'fresh.db')}` }
+  t.match((await cli(['import', 'django', '--json', DJANGO_DUMP, '--model', 'accounts.user'], fresh)).out, /9 created/)
+  const other = await cli(['import', 'django', '--json', DJANGO_DUMP, '--model', 'auth.user'], fresh)
+  t.equal(other.code, 1)
+  t.match(other.err, /holds no auth\.user objects/)
 })
 
 t.test('import from a Django PostgreSQL database into a PostgreSQL store', async (t) => {

@@ -13,7 +13,8 @@ in a READ ONLY transaction).
   --table T        its user table (default accounts_user; Django's own is auth_user)
   --json FILE      instead of --db: "manage.py dumpdata <app>.user account.emailaddress" output
   --model M        with --json, the user model (default: any "<app>.user")
-  --report         print each skipped user and why as JSON lines on standard output
+  --report         print each skipped user as a JSON line on standard output:
+                   {"legacy_id","email","reason"[,"detail"]}
 Carried over: email (the username when the email is empty and the username is an
 address), name (or first_name + last_name), gender ('' becomes null),
 date_of_birth, phone_number, is_active, is_staff, is_superuser, date_joined,
@@ -46,12 +47,11 @@ same email. Exit code 1 if the source cannot be read.`,
       const summary = await importDjangoUsers(store, source)
       ctx.out(`imported from Django: ${summary.created} created, ${summary.updated} updated, ${summary.skipped.length} skipped`)
       const reasons = new Map<string, number>()
-      for (const s of summary.skipped) {
-        const reason = s.reason.replace(/ \(username .*\)$|Django (user|id) \d+/, (m) => m.startsWith(' (') ? '' : 'Django user N')
-        reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
-      }
+      for (const s of summary.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1)
       for (const [reason, n] of reasons) ctx.out(`  skipped ${n}: ${reason}`)
-      if (ctx.values.report === true) for (const s of summary.skipped) ctx.out(JSON.stringify({ legacy_id: s.legacyId, email: s.email, reason: s.reason }))
+      if (ctx.values.report === true) {
+        for (const s of summary.skipped) ctx.out(JSON.stringify({ legacy_id: s.legacyId, email: s.email, reason: s.reason, ...(s.detail === undefined ? {} : { detail: s.detail }) }))
+      }
       return 0
     })
   }

@@ -137,17 +137,29 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/
 export interface ImportSummary {
   created: number
   updated: number
-  skipped: Array<{ legacyId: string, email: string, reason: string }>
+  /** `reason` is one of SKIP_REASONS; `detail` names the case (the username, the hash, the other user). */
+  skipped: Array<{ legacyId: string, email: string, reason: string, detail?: string }>
 }
 
+/** Why a Django user is not imported. */
+export const SKIP_REASONS = {
+  noEmail: 'no email address',
+  unusablePassword: 'unusable password (no password login in Django)',
+  unsupportedHash: 'unsupported password hash',
+  duplicateEmail: 'same email as an earlier Django user',
+  legacyIdTaken: 'Django id already linked to another user'
+} as const
+
+type Skip = { skip: string, detail?: string, email: string }
+
 /** One row → the user to store, or why it is skipped. */
-export function toImportedUser (row: DjangoRow, verified: Set<string>): ImportedUser | { skip: string, email: string } {
+export function toImportedUser (row: DjangoRow, verified: Set<string>): ImportedUser | Skip {
   const legacyId = text(row.id)
   const email = normalizeEmail(text(row.email) !== '' ? text(row.email) : text(row.username))
-  if (!EMAIL.test(email)) return { skip: email === '' ? 'no email address' : `no email address (username "${email}")`, email }
+  if (!EMAIL.test(email)) return { skip: SKIP_REASONS.noEmail, ...(email === '' ? {} : { detail: `username "${email}"` }), email }
   const passwordHash = text(row.password)
-  if (passwordHash === '' || passwordHash.startsWith('!')) return { skip: 'unusable password (no password login in Django)', email }
-  if (!isSupportedDjangoHash(passwordHash)) return { skip: `unsupported password hash "${djangoAlgorithm(passwordHash) ?? passwordHash.split('$')[0] ?? ''}"`, email }
+  if (passwordHash === '' || passwordHash.startsWith('!')) return { skip: SKIP_REASONS.unusablePassword, email }
+  if (!isSupportedDjangoHash(passwordHash)) return { skip: SKIP_REASONS.unsupportedHash, detail: djangoAlgorithm(passwordHash) ?? passwordHash.split('$')[0] ?? '', email }
   const dob = text(row.date_of_birth)
   const name = 'name' in row ? text(row.name) : `${text(row.first_name)} ${text(row.last_name)}`.trim()
   return {
@@ -178,12 +190,12 @@ export async function importDjangoUsers (store: Store, source: DjangoSource, bat
     const user = toImportedUser(row, verified)
     const legacyId = text(row.id)
     if ('skip' in user) {
-      summary.skipped.push({ legacyId, email: user.email, reason: user.skip })
+      summary.skipped.push({ legacyId, email: user.email, reason: user.skip, ...(user.detail === undefined ? {} : { detail: user.detail }) })
       continue
     }
     const first = seen.get(user.email)
     if (first !== undefined) {
-      summary.skipped.push({ legacyId, email: user.email, reason: `same email as Django user ${first}` })
+      summary.skipped.push({ legacyId, email: user.email, reason: SKIP_REASONS.duplicateEmail, detail: `Django user ${first}` })
       continue
     }
     seen.set(user.email, legacyId)
@@ -198,7 +210,7 @@ export async function importDjangoUsers (store: Store, source: DjangoSource, bat
       const user = batch[j] as ImportedUser
       if (outcome === 'created') summary.created++
       else if (outcome === 'updated') summary.updated++
-      else summary.skipped.push({ legacyId: user.legacyId, email: user.email, reason: `Django id ${user.legacyId} is already linked to another user` })
+      else summary.skipped.push({ legacyId: user.legacyId, email: user.email, reason: SKIP_REASONS.legacyIdTaken })
     })
   }
   return summary
