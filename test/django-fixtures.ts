@@ -11,6 +11,6 @@ interface FixtureUser { id: number, email: string | null, username: string, pass
 export const django = JSON.parse(readFileSync(join(DJANGO_DIR, 'tokens.json'), 'utf8')) as {
   signing_key: string
   users: Record<'alice' | 'bob' | 'carol' | 'dave' | 'erin' | 'frank' | 'grace' | 'henry' | 'ivan' | 'jane' | 'kate', FixtureUser>
-  refresh: Record<'alice' | 'bob' | 'carol' | 'erin_inactive' | 'expired' | 'unknown_user' | 'other_key', string>
+  refresh: Record<'alice' | 'bob' | 'carol' | 'erin_inactive' | 'expired' | 'unknown_user' | 'blacklisted' | 'other_key', string>
   access: { alice: string }
 }

@@ -25,6 +25,7 @@ t.test('a fresh import carries every field over; a re-run updates and creates no
   const first = await importDjangoUsers(app.store, source)
   t.equal(first.created, 9)
   t.equal(first.updated, 0)
+  t.equal(first.blacklisted, 1, "simplejwt's blacklisted token carried over")
   t.same(first.skipped.map((s) => [s.legacyId, s.reason, s.detail]).sort(), [
     [String(users.henry.id), 'no email address', 'username "henry"'],
     [String(users.ivan.id), 'unusable password (no password login in Django)', undefined]
@@ -59,7 +60,7 @@ t.test('a fresh import carries every field over; a re-run updates and creates no
 t.test('dumpdata JSON gives the same users as the database', async (t) => {
   const app = await build(t)
   const summary = await importDjangoUsers(app.store, await readDjangoDumpdata(DJANGO_DUMP))
-  t.same([summary.created, summary.updated, summary.skipped.length], [9, 0, 2])
+  t.same([summary.created, summary.updated, summary.skipped.length, summary.blacklisted], [9, 0, 2, 1])
   t.match(await app.store.users.byEmail('alice@example.test'), { emailVerified: true, dateOfBirth: '1990-01-02', legacyId: String(users.alice.id) })
   t.match(await app.store.users.byEmail('carol@example.test'), { gender: 'male', emailVerified: true })
 })
@@ -94,6 +95,7 @@ t.test('import django on the command line: summary, --report, and its errors', a
   const res = await cli(['import', 'django', '--db', DJANGO_DB, '--report'], env)
   t.equal(res.code, 0, res.err)
   t.match(res.out, /^imported from Django: 9 created, 0 updated, 2 skipped$/m)
+  t.match(res.out, /^ {2}1 blacklisted \(logged-out\) simplejwt refresh token\(s\) will be refused$/m)
   t.match(res.out, /skipped 1: no email address/)
   t.match(res.out, /skipped 1: unusable password/)
   t.match(res.out, /^\{"legacy_id":"8","email":"henry","reason":"no email address","detail":"username \\"henry\\""\}$/m)
@@ -151,7 +153,9 @@ t.test("Django's own auth_user: first_name + last_name, username as the address;
   t.match(JSON.parse((await cli(['users', 'show', 'park@example.test', '--json'], env)).out), { name: 'Ji Park' })
 
   // Django ids 1 and 2 are now linked: another deployment's users 1 and 2 are refused.
-  t.match((await cli(['import', 'django', '--json', DJANGO_DUMP], env)).out, /7 created, 0 updated, 4 skipped\n.*\n.*\n {2}skipped 2: Django id already linked to another user$/m)
+  const linked = await cli(['import', 'django', '--json', DJANGO_DUMP], env)
+  t.match(linked.out, /7 created, 0 updated, 4 skipped$/m)
+  t.match(linked.out, /^ {2}skipped 2: Django id already linked to another user$/m)
 
   const fresh = { DATABASE_URL: `file:${join(dir, 'fresh.db')}` }
   t.match((await cli(['import', 'django', '--json', DJANGO_DUMP, '--model', 'accounts.user'], fresh)).out, /9 created/)
@@ -184,12 +188,24 @@ t.test('import from a Django PostgreSQL database into a PostgreSQL store', async
     await client.query('INSERT INTO account_emailaddress (id, email, verified, "primary", user_id) VALUES ($1, $2, $3, $4, $5)',
       [row.id, row.email, row.verified === 1, row.primary === 1, row.user_id])
   }
+  // simplejwt's token_blacklist tables, as its migrations create them.
+  await client.query(`CREATE TABLE token_blacklist_outstandingtoken (id bigserial PRIMARY KEY, token text NOT NULL, created_at timestamptz,
+    expires_at timestamptz NOT NULL, user_id integer REFERENCES accounts_user (id), jti varchar(255) NOT NULL UNIQUE)`)
+  await client.query(`CREATE TABLE token_blacklist_blacklistedtoken (id bigserial PRIMARY KEY, blacklisted_at timestamptz NOT NULL,
+    token_id bigint NOT NULL UNIQUE REFERENCES token_blacklist_outstandingtoken (id))`)
+  for (const row of source.prepare('SELECT * FROM token_blacklist_outstandingtoken').all() as Array<Record<string, unknown>>) {
+    await client.query('INSERT INTO token_blacklist_outstandingtoken (id, token, created_at, expires_at, user_id, jti) VALUES ($1, $2, $3, $4, $5, $6)',
+      [row.id, row.token, `${String(row.created_at)}Z`, `${String(row.expires_at)}Z`, row.user_id, row.jti])
+  }
+  for (const row of source.prepare('SELECT * FROM token_blacklist_blacklistedtoken').all() as Array<Record<string, unknown>>) {
+    await client.query('INSERT INTO token_blacklist_blacklistedtoken (id, blacklisted_at, token_id) VALUES ($1, $2, $3)', [row.id, `${String(row.blacklisted_at)}Z`, row.token_id])
+  }
   source.close()
 
   const env = { DATABASE_URL: await testDatabase(t), JWT_SECRET: django.signing_key }
   const res = await cli(['import', 'django', '--db', djangoUrl], env)
   t.equal(res.code, 0, res.err)
-  t.match(res.out, /9 created, 0 updated, 2 skipped/)
+  t.match(res.out, /9 created, 0 updated, 2 skipped\n.*1 blacklisted/)
   t.match((await cli(['import', 'django', '--db', djangoUrl], env)).out, /0 created, 9 updated, 2 skipped/)
   const shown = JSON.parse((await cli(['users', 'show', 'alice@example.test', '--json'], env)).out) as Record<string, unknown>
   t.match(shown, {

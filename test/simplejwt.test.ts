@@ -42,7 +42,8 @@ t.test('refused: access tokens, expired, unknown or inactive users, another key,
     ['an expired token', django.refresh.expired, 'TOKEN_EXPIRED'],
     ['a user never imported', django.refresh.unknown_user, 'TOKEN_INVALID'],
     ['an inactive user', django.refresh.erin_inactive, 'TOKEN_INVALID'],
-    ['another deployment\'s key', django.refresh.other_key, 'TOKEN_INVALID']
+    ['another deployment\'s key', django.refresh.other_key, 'TOKEN_INVALID'],
+    ['a token blacklisted (logged out) in Django', django.refresh.blacklisted, 'TOKEN_REVOKED']
   ]
   const payload = decodeJwt(django.refresh.carol).payload
   cases.push(['alg none', `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${django.refresh.carol.split('.')[1] ?? ''}.`, 'TOKEN_INVALID'])

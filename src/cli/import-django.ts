@@ -22,7 +22,9 @@ last_login, email_verified (from allauth's account_emailaddress when present),
 the password hash as it is (pbkdf2_sha256, pbkdf2_sha1, argon2, scrypt,
 bcrypt_sha256, bcrypt; replaced
 by argon2id at the user's first login) and Django's id as legacy_id, which
-SIMPLEJWT_COMPAT uses to exchange the deployment's refresh tokens.
+SIMPLEJWT_COMPAT uses to exchange the deployment's refresh tokens. Refresh tokens
+blacklisted by simplejwt's token_blacklist app (logged out) are recorded so that
+they are never exchanged.
 Re-running is safe: users are matched by email and updated; a user who has logged
 in here keeps this service's password. Skipped (with the reason): users without
 an email, with an unusable or unsupported password, or a second user with the
@@ -46,6 +48,7 @@ same email. Exit code 1 if the source cannot be read.`,
     return await withServices(ctx, async ({ store }) => {
       const summary = await importDjangoUsers(store, source)
       ctx.out(`imported from Django: ${summary.created} created, ${summary.updated} updated, ${summary.skipped.length} skipped`)
+      if (summary.blacklisted > 0) ctx.out(`  ${summary.blacklisted} blacklisted (logged-out) simplejwt refresh token(s) will be refused`)
       const reasons = new Map<string, number>()
       for (const s of summary.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1)
       for (const [reason, n] of reasons) ctx.out(`  skipped ${n}: ${reason}`)

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { normalizeEmail } from '../accounts.js'
 import type { ImportedUser, Store } from '../db/store.js'
 import { djangoAlgorithm, isSupportedDjangoHash } from '../passwords/django.js'
+import { legacyTokenKey } from './simplejwt.js'
 
 /**
  * `import django`: users of a Django deployment (the seeds' custom user model,
@@ -17,7 +18,15 @@ export interface DjangoSource {
   users: DjangoRow[]
   /** allauth's account_emailaddress rows (user_id, email, verified), when the table exists. */
   emailAddresses?: DjangoRow[]
+  /**
+   * simplejwt's blacklisted refresh tokens (jti, expires_at, user_id) when its
+   * token_blacklist app is installed: logged-out tokens, never to be exchanged.
+   */
+  blacklisted?: DjangoRow[]
 }
+
+const BLACKLIST_QUERY = `SELECT o.jti AS jti, o.expires_at AS expires_at, o.user_id AS user_id
+  FROM token_blacklist_outstandingtoken o JOIN token_blacklist_blacklistedtoken b ON b.token_id = o.id`
 
 export class DjangoImportError extends Error {
   constructor (message: string) {
@@ -43,7 +52,8 @@ export async function readDjangoSqlite (path: string, table: string): Promise<Dj
     if (!has(table)) throw new DjangoImportError(`${path} has no table "${table}" (name the user table with --table)`)
     const users = db.prepare(`SELECT * FROM "${table}" ORDER BY id`).all() as DjangoRow[]
     const emailAddresses = has('account_emailaddress') ? db.prepare('SELECT user_id, email, verified FROM account_emailaddress').all() as DjangoRow[] : undefined
-    return { users, ...(emailAddresses === undefined ? {} : { emailAddresses }) }
+    const blacklisted = has('token_blacklist_blacklistedtoken') ? db.prepare(BLACKLIST_QUERY).all() as DjangoRow[] : undefined
+    return { users, ...(emailAddresses === undefined ? {} : { emailAddresses }), ...(blacklisted === undefined ? {} : { blacklisted }) }
   } catch (err) {
     if (err instanceof DjangoImportError) throw err
     throw new DjangoImportError(`cannot read ${path}: ${(err as Error).message}`)
@@ -75,8 +85,11 @@ export async function readDjangoPostgres (url: string, table: string): Promise<D
     const emailAddresses = (await columns('account_emailaddress')).length > 0
       ? (await client.query('SELECT user_id::text AS user_id, email, verified FROM account_emailaddress')).rows as DjangoRow[]
       : undefined
+    const blacklisted = (await columns('token_blacklist_blacklistedtoken')).length > 0
+      ? (await client.query(BLACKLIST_QUERY.replace('o.expires_at AS', 'o.expires_at::text AS').replace('o.user_id AS', 'o.user_id::text AS'))).rows as DjangoRow[]
+      : undefined
     await client.query('COMMIT')
-    return { users, ...(emailAddresses === undefined ? {} : { emailAddresses }) }
+    return { users, ...(emailAddresses === undefined ? {} : { emailAddresses }), ...(blacklisted === undefined ? {} : { blacklisted }) }
   } catch (err) {
     if (err instanceof DjangoImportError) throw err
     throw new DjangoImportError(`cannot read ${describeUrl(url)}: ${(err as Error).message}`)
@@ -103,7 +116,10 @@ export async function readDjangoDumpdata (path: string, model?: string): Promise
   const users = objects.filter((o) => isUser(o.model)).map((o) => ({ ...o.fields, id: o.pk }))
   if (users.length === 0) throw new DjangoImportError(`${path} holds no ${model ?? '<app>.user'} objects`)
   const addresses = objects.filter((o) => /\.emailaddress$/i.test(o.model)).map((o) => ({ ...o.fields, user_id: o.fields.user }))
-  return { users, ...(addresses.length > 0 ? { emailAddresses: addresses } : {}) }
+  const outstanding = new Map(objects.filter((o) => o.model === 'token_blacklist.outstandingtoken').map((o) => [String(o.pk), o.fields]))
+  const blacklisted = objects.filter((o) => o.model === 'token_blacklist.blacklistedtoken')
+    .map((o) => outstanding.get(String(o.fields.token))).filter((f) => f !== undefined).map((f) => ({ ...f, user_id: f.user }))
+  return { users, ...(addresses.length > 0 ? { emailAddresses: addresses } : {}), ...(blacklisted.length > 0 ? { blacklisted } : {}) }
 }
 
 const text = (v: unknown): string => (v === null || v === undefined) ? '' : String(v).trim()
@@ -137,6 +153,8 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/
 export interface ImportSummary {
   created: number
   updated: number
+  /** simplejwt tokens blacklisted in Django (logged out), still unexpired, now refused here too. */
+  blacklisted: number
   /** `reason` is one of SKIP_REASONS; `detail` names the case (the username, the hash, the other user). */
   skipped: Array<{ legacyId: string, email: string, reason: string, detail?: string }>
 }
@@ -183,7 +201,7 @@ export function toImportedUser (row: DjangoRow, verified: Set<string>): Imported
 /** Upserts every importable user, in transactions of `batchSize`; never touches the source. */
 export async function importDjangoUsers (store: Store, source: DjangoSource, batchSize = 500): Promise<ImportSummary> {
   const verified = new Set((source.emailAddresses ?? []).filter((a) => bool(a.verified)).map((a) => `${text(a.user_id)} ${normalizeEmail(text(a.email))}`))
-  const summary: ImportSummary = { created: 0, updated: 0, skipped: [] }
+  const summary: ImportSummary = { created: 0, updated: 0, blacklisted: 0, skipped: [] }
   const seen = new Map<string, string>()
   const ready: ImportedUser[] = []
   for (const row of source.users) {
@@ -212,6 +230,18 @@ export async function importDjangoUsers (store: Store, source: DjangoSource, bat
       else if (outcome === 'updated') summary.updated++
       else summary.skipped.push({ legacyId: user.legacyId, email: user.email, reason: SKIP_REASONS.legacyIdTaken })
     })
+  }
+  // A token logged out in Django must not become usable here: each is recorded
+  // as used (SIMPLEJWT_COMPAT then refuses it), whether or not compat is on yet.
+  const nowSeconds = Math.floor(Date.now() / 1000)
+  for (const row of source.blacklisted ?? []) {
+    const jti = text(row.jti)
+    const exp = Math.floor((dateTime(row.expires_at)?.getTime() ?? 0) / 1000)
+    if (jti === '' || exp <= nowSeconds || text(row.user_id) === '') continue
+    const user = await store.users.byLegacyId(text(row.user_id))
+    if (user === undefined) continue
+    await store.legacyTokens.retire(legacyTokenKey(jti), user.id, exp)
+    summary.blacklisted++
   }
   return summary
 }
