@@ -65,6 +65,10 @@ export interface Config {
   rateLimitFailOpen: boolean
   /** Processes serving the port (node:cluster); 1 = no cluster. */
   workers: number
+  /** Milliseconds between automatic purges of expired refresh tokens; 0 = never (only `tokens purge`). */
+  tokenPurgeInterval: number
+  /** Accept a Django simplejwt refresh token once at /account/token/refresh (moving a deployment over). */
+  simplejwtCompat: boolean
 }
 
 export interface MailConfig {
@@ -119,7 +123,9 @@ const schema = {
     REDIS_URL: { type: 'string', default: '' },
     REDIS_KEY_PREFIX: { type: 'string', maxLength: 100, default: 'auth:' },
     RATE_LIMIT_FAIL_OPEN: { type: 'string', default: 'false' },
-    WORKERS: { type: 'string', default: '1' }
+    WORKERS: { type: 'string', default: '1' },
+    TOKEN_PURGE_INTERVAL: { type: 'string', default: '1h' },
+    SIMPLEJWT_COMPAT: { type: 'string', default: 'false' }
   }
 } as const
 
@@ -161,6 +167,8 @@ interface RawEnv {
   REDIS_KEY_PREFIX: string
   RATE_LIMIT_FAIL_OPEN: string
   WORKERS: string
+  TOKEN_PURGE_INTERVAL: string
+  SIMPLEJWT_COMPAT: string
 }
 
 const UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }
@@ -243,6 +251,14 @@ function parseWorkers (value: string, cores: number): number {
     throw new ConfigError('WORKERS', `must be a number of processes from 1 to 64, or auto, got "${value}"`)
   }
   return Number(v)
+}
+
+/** TOKEN_PURGE_INTERVAL: a duration up to 24 days (a timer's limit), or 0/off for never. */
+function parsePurgeInterval (value: string): number {
+  if (/^\s*(0|off)\s*$/i.test(value)) return 0
+  const seconds = parseDuration('TOKEN_PURGE_INTERVAL', value)
+  if (seconds > 24 * 86400) throw new ConfigError('TOKEN_PURGE_INTERVAL', `must be at most 24d (or 0 to turn automatic purging off), got "${value}"`)
+  return seconds * 1000
 }
 
 function parseDatabase (url: string, cwd: string): Config['database'] {
@@ -374,6 +390,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     emailVerificationLifetime: parseDuration('EMAIL_VERIFICATION_LIFETIME', raw.EMAIL_VERIFICATION_LIFETIME),
     ...(redisUrl === undefined ? {} : { redis: { url: redisUrl, keyPrefix: raw.REDIS_KEY_PREFIX } }),
     rateLimitFailOpen: parseBoolean('RATE_LIMIT_FAIL_OPEN', raw.RATE_LIMIT_FAIL_OPEN),
-    workers
+    workers,
+    tokenPurgeInterval: parsePurgeInterval(raw.TOKEN_PURGE_INTERVAL),
+    simplejwtCompat: parseBoolean('SIMPLEJWT_COMPAT', raw.SIMPLEJWT_COMPAT)
   }
 }

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { NewRefreshToken, Store, User } from './db/store.js'
+import type { NewRefreshToken, PurgeCounts, Store, User } from './db/store.js'
+import type { SimplejwtExchange } from './django/simplejwt.js'
 import { EmailNotVerifiedError, TokenInvalidError, TokenRevokedError } from './errors.js'
 import { openSuccessor, sealSuccessor } from './refresh-grace.js'
 
@@ -50,6 +51,8 @@ export interface TokenServiceOptions {
   now?: () => number
   /** Told of grace replays and detected reuse (the HTTP layer logs them). */
   onEvent?: (event: TokenEvent) => void
+  /** SIMPLEJWT_COMPAT: refresh tokens of the Django deployment, exchanged once (src/django/simplejwt.ts). */
+  simplejwt?: SimplejwtExchange
 }
 
 /** The stored key of a refresh token: SHA-256 of its jti. */
@@ -80,7 +83,7 @@ function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
  */
 export const IAT_LEEWAY = 30
 
-export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, now = Date.now, onEvent }: TokenServiceOptions) {
+export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, now = Date.now, onEvent, simplejwt }: TokenServiceOptions) {
   const seconds = (): number => Math.floor(now() / 1000)
 
   function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Claims {
@@ -146,6 +149,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * written (a family never has two live refresh tokens).
      */
     async refresh (refreshToken: string): Promise<TokenPair> {
+      if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.exchange(refreshToken, (user) => mint(user, randomUUID()))
       const claims = decode(refreshToken, 'refresh')
       const user = await activeUser(claims)
       if (requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError()
@@ -194,6 +198,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * already revoked or expired (but genuine) token still ends its family.
      */
     async logout (refreshToken: string): Promise<void> {
+      if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.logout(refreshToken)
       const claims = decode(refreshToken, 'refresh', { ignoreExpiration: true })
       const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
       if (row !== undefined) await store.refreshTokens.revokeFamily(row.userId, row.familyId, seconds(), 'logout')
@@ -205,6 +210,11 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
 
     async purgeExpired (): Promise<number> {
       return await store.refreshTokens.purgeExpired(seconds())
+    },
+
+    /** Expired refresh tokens (revoked ones too, once expired) and expired exchanged simplejwt tokens. */
+    async purge (): Promise<PurgeCounts> {
+      return await store.refreshTokens.purge(seconds())
     }
   }
 }

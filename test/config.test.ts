@@ -211,3 +211,19 @@ t.test('the server exits with one clear line naming a bad variable', async (t) =
   t.match(lines[0], /^Invalid configuration: PORT must be integer/)
   t.notMatch(res.stderr, /\bat .*\.ts:\d+/, 'no stack trace')
 })
+
+// Issue 14: the automatic token purge and the simplejwt exchange.
+t.test('TOKEN_PURGE_INTERVAL: 1h by default, a duration, or 0/off for never', async (t) => {
+  t.equal(cfg(t).tokenPurgeInterval, 3_600_000)
+  t.equal(cfg(t, { TOKEN_PURGE_INTERVAL: '30m' }).tokenPurgeInterval, 1_800_000)
+  t.equal(cfg(t, { TOKEN_PURGE_INTERVAL: '0' }).tokenPurgeInterval, 0)
+  t.equal(cfg(t, { TOKEN_PURGE_INTERVAL: 'off' }).tokenPurgeInterval, 0)
+  t.match(configError(t, { TOKEN_PURGE_INTERVAL: 'hourly' }).message, /^TOKEN_PURGE_INTERVAL must be a duration/)
+  t.match(configError(t, { TOKEN_PURGE_INTERVAL: '30d' }).message, /^TOKEN_PURGE_INTERVAL must be at most 24d/)
+})
+
+t.test('SIMPLEJWT_COMPAT: off by default, a boolean', async (t) => {
+  t.equal(cfg(t).simplejwtCompat, false)
+  t.equal(cfg(t, { SIMPLEJWT_COMPAT: 'true' }).simplejwtCompat, true)
+  t.equal(configError(t, { SIMPLEJWT_COMPAT: 'maybe' }).variable, 'SIMPLEJWT_COMPAT')
+})

@@ -82,7 +82,9 @@ for (const [kind, open] of implementations) {
         isStaff: false,
         dateJoined: input.dateJoined,
         lastLogin: null,
-        emailVerified: false
+        isSuperuser: false,
+        emailVerified: false,
+        legacyId: null
       })
       t.ok(created.dateJoined instanceof Date, 'date_joined is a Date')
       t.equal(created.dateJoined.getTime(), input.dateJoined.getTime(), 'millisecond precision kept')

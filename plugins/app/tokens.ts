@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { createSimplejwtExchange } from '../../src/django/simplejwt.js'
 import { TokenExpiredError, TokenInvalidError } from '../../src/errors.js'
 import { verifiedTokenCache } from '../../src/token-cache.js'
 import { createTokenService, type TokenService } from '../../src/tokens.js'
@@ -6,9 +7,6 @@ import { createTokenService, type TokenService } from '../../src/tokens.js'
 declare module 'fastify' {
   interface FastifyInstance { tokens: TokenService }
 }
-
-/** Purge expired refresh-token rows hourly (and once at start) so the table stays small. */
-const PURGE_EVERY_MS = 60 * 60 * 1000
 
 /** Tokens remembered as verified (see src/token-cache.ts): about 1 KB each. */
 const VERIFIED_CACHE_SIZE = 2048
@@ -27,6 +25,7 @@ export default fp(async (app, opts: { now?: () => number }) => {
       else app.log.warn(event, 'revoked refresh token presented again: its login is revoked')
     },
     requireVerifiedEmail: app.config.emailVerification === 'mandatory',
+    ...(app.config.simplejwtCompat ? { simplejwt: createSimplejwtExchange({ secret: app.config.jwtSecret, store: app.store }) } : {}),
     codec: {
       sign: (claims) => app.jwt.sign(claims),
       verify (token, options) {
@@ -55,15 +54,19 @@ export default fp(async (app, opts: { now?: () => number }) => {
   })
   app.decorate('tokens', tokens)
 
+  // Expired rows (revoked ones too, once expired) are purged at start and every
+  // TOKEN_PURGE_INTERVAL, so the table never grows without bound.
   const purge = async (): Promise<void> => {
     try {
-      const purged = await tokens.purgeExpired()
-      if (purged > 0) app.log.info({ event: 'refresh_tokens_purged', count: purged }, 'expired refresh tokens purged')
+      const purged = await tokens.purge()
+      if (purged.expired + purged.legacyTokens > 0) app.log.info({ event: 'refresh_tokens_purged', count: purged.expired, ...purged }, 'expired refresh tokens purged')
     } catch (err) {
       app.log.warn({ err }, 'purging expired refresh tokens failed')
     }
   }
-  app.addHook('onReady', purge)
-  const timer = setInterval(() => { void purge() }, PURGE_EVERY_MS).unref()
-  app.addHook('onClose', async () => { clearInterval(timer) })
+  if (app.config.tokenPurgeInterval > 0) {
+    app.addHook('onReady', purge)
+    const timer = setInterval(() => { void purge() }, app.config.tokenPurgeInterval).unref()
+    app.addHook('onClose', async () => { clearInterval(timer) })
+  }
 }, { name: 'tokens', dependencies: ['store', '@fastify/jwt'] })

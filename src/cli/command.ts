@@ -21,6 +21,8 @@ export interface CommandContext {
   err: (line: string) => void
   /** True when standard output/error is a terminal (progress bars, prompts). */
   isTTY: boolean
+  /** Rewrites the current line of standard error (progress bars, on a terminal only). */
+  progress?: (text: string) => void
   /** Reads a line from the terminal without echo (password prompts); undefined without a terminal. */
   prompt?: (question: string) => Promise<string>
 }

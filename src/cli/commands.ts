@@ -1,5 +1,9 @@
 import type { Command } from './command.js'
+import { importDjango } from './import-django.js'
 import { migrate } from './migrate.js'
+import { seed } from './seed.js'
+import { tokensPurge } from './tokens.js'
+import { userCommands } from './users.js'
 
 /**
  * Every command of `npm run cli`, in the order `--help` lists them. A command is
@@ -7,5 +11,9 @@ import { migrate } from './migrate.js'
  * calling the same domain functions as the routes.
  */
 export const commands: Command[] = [
-  migrate
+  migrate,
+  ...userCommands,
+  tokensPurge,
+  seed,
+  importDjango
 ]

@@ -35,5 +35,6 @@ process.exitCode = await runCli(process.argv.slice(2), {
   err: (line) => { process.stderr.write(`${line}\n`) },
   isTTY: process.stderr.isTTY === true,
   env: process.env,
+  progress: (text) => { process.stderr.write(`\r${text}\u001b[K`) },
   ...(process.stdin.isTTY ? { prompt: promptHidden } : {})
 })

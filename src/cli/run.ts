@@ -41,6 +41,7 @@ export interface CliIo {
   err: (line: string) => void
   isTTY: boolean
   env: NodeJS.ProcessEnv
+  progress?: (text: string) => void
   prompt?: (question: string) => Promise<string>
 }
 
@@ -84,6 +85,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     out: io.out,
     err: io.err,
     isTTY: io.isTTY,
+    ...(io.progress === undefined ? {} : { progress: io.progress }),
     ...(io.prompt === undefined ? {} : { prompt: io.prompt })
   }
   try {

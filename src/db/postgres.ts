@@ -1,14 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises'
-import { and, DrizzleQueryError, eq, gt, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, DrizzleQueryError, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
 import { EmailTakenError, StorageUnavailableError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.pg.js'
-import type { NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from './store.js'
+import type { ImportOutcome, NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from './store.js'
 
-const { users, refreshTokens, accountTokens } = schema
+const { users, refreshTokens, accountTokens, legacyTokens } = schema
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…` (anything node-postgres accepts). */
@@ -419,17 +419,52 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       }),
       updateProfile: guard(async (id, change) => {
         if (Object.keys(change).length === 0) return (await userById.execute({ id }))[0]
-        const [row] = await db.update(users).set(change).where(eq(users.id, id)).returning()
+        const [row] = await writeUser(id, async (tx) => await tx.update(users).set(change).where(eq(users.id, id)).returning())
         return row
       }),
       setEmail: guard(async (id, email, verified) => {
         try {
-          await db.update(users).set({ email, emailVerified: verified }).where(eq(users.id, id))
+          await writeUser(id, async (tx) => { await tx.update(users).set({ email, emailVerified: verified }).where(eq(users.id, id)) })
         } catch (err) {
           if (codeOf(unwrap(err)) === '23505') throw new EmailTakenError()
           throw err
         }
-      })
+      }),
+      // Operators (issue 14).
+      list: guard(async (limit, afterEmail) => await db.select().from(users)
+        .where(afterEmail === undefined ? undefined : gt(users.email, afterEmail)).orderBy(asc(users.email)).limit(limit)),
+      count: guard(async () => (await db.select({ n: count() }).from(users))[0]?.n ?? 0),
+      byLegacyId: guard(async (legacyId) => (await db.select().from(users).where(eq(users.legacyId, legacyId)).limit(1))[0]),
+      setPassword: guard(async (id, passwordHash, now) => {
+        await writeUser(id, async (tx) => {
+          await tx.update(users).set({ passwordHash }).where(eq(users.id, id))
+          await revokeUser(tx, id, now, 'password_change')
+        })
+      }),
+      insertMany: guard(async (rows) => {
+        if (rows.length === 0) return 0
+        return await inTransaction(async (tx) => (await tx.insert(users).values(rows).onConflictDoNothing({ target: users.email })).rowCount ?? 0)
+      }),
+      importMany: guard(async (rows, isForeignHash) => await inTransaction(async (tx) => {
+        const outcomes: ImportOutcome[] = []
+        for (const row of rows) {
+          const { id: _id, email, passwordHash, ...fields } = row
+          const [existing] = await tx.select({ id: users.id, passwordHash: users.passwordHash }).from(users).where(eq(users.email, email)).limit(1)
+          const [owner] = await tx.select({ id: users.id }).from(users).where(eq(users.legacyId, row.legacyId)).limit(1)
+          if (owner !== undefined && owner.id !== existing?.id) {
+            outcomes.push('legacy_id_taken')
+          } else if (existing === undefined) {
+            await tx.insert(users).values(row)
+            outcomes.push('created')
+          } else {
+            await tx.update(users).set(isForeignHash(existing.passwordHash) ? { ...fields, passwordHash } : fields).where(eq(users.id, existing.id))
+            await notifyUser(tx, existing.id)
+            cache?.forget(existing.id)
+            outcomes.push('updated')
+          }
+        }
+        return outcomes
+      }))
     },
     accountTokens: {
       create: guard(async (token) => { await db.insert(accountTokens).values(token) }),
@@ -476,6 +511,27 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       purgeExpired: guard(async (now) => {
         const res = await db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now))
         return res.rowCount ?? 0
+      }),
+      purge: guard(async (now) => await inTransaction(async (tx) => {
+        const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, now), isNotNull(refreshTokens.revokedAt)))
+        const expired = await tx.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now))
+        const legacy = await tx.delete(legacyTokens).where(lt(legacyTokens.expiresAt, now))
+        return { expired: expired.rowCount ?? 0, revoked: revoked?.n ?? 0, legacyTokens: legacy.rowCount ?? 0 }
+      }))
+    },
+    legacyTokens: {
+      exchange: guard(async (id, expiresAt, first, now) => await inTransaction(async (tx) => {
+        const inserted = await tx.insert(legacyTokens).values({ id, userId: first.userId, familyId: first.familyId, expiresAt }).onConflictDoNothing()
+        if (inserted.rowCount !== 1) {
+          const [used] = await tx.select().from(legacyTokens).where(eq(legacyTokens.id, id)).limit(1)
+          if (used !== undefined) await revokeFamily(tx, used.userId, used.familyId, now, 'reuse')
+          return 'reused' as const
+        }
+        await txInsertToken(tx, first)
+        return 'exchanged' as const
+      })),
+      retire: guard(async (id, userId, expiresAt) => {
+        await db.insert(legacyTokens).values({ id, userId, familyId: '', expiresAt }).onConflictDoNothing()
       })
     },
     ping: guard(async () => { await pool.query('SELECT 1') }),

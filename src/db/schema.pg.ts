@@ -24,7 +24,11 @@ export const users = pgTable('users', {
   isStaff: boolean('is_staff').notNull().default(false),
   emailVerified: boolean('email_verified').notNull().default(false),
   dateJoined: timestamp('date_joined', { withTimezone: true, precision: 3, mode: 'date' }).notNull().defaultNow(),
-  lastLogin: timestamp('last_login', { withTimezone: true, precision: 3, mode: 'date' })
+  lastLogin: timestamp('last_login', { withTimezone: true, precision: 3, mode: 'date' }),
+  // Carried over from Django (`import django`, issue 14).
+  isSuperuser: boolean('is_superuser').notNull().default(false),
+  /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
+  legacyId: text('legacy_id').unique()
 })
 
 /** See schema.ts: `id` is the SHA-256 of the token's `jti`; `family_id` groups one login's rotation chain. */
@@ -65,6 +69,14 @@ export const accountTokens = pgTable('account_tokens', {
   index('account_tokens_user_idx').on(t.userId),
   index('account_tokens_expires_idx').on(t.expiresAt)
 ])
+
+/** See schema.ts: simplejwt refresh tokens already exchanged, by SHA-256 of their jti. */
+export const legacyTokens = pgTable('legacy_tokens', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  familyId: text('family_id').notNull(),
+  expiresAt: bigint('expires_at', { mode: 'number' }).notNull()
+}, (t) => [index('legacy_tokens_expires_idx').on(t.expiresAt)])
 
 // Compile-time proof that both dialects produce the same row objects.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false

@@ -16,7 +16,11 @@ export const users = sqliteTable('users', {
   /** The address in `email` was proven by a verification link (allauth's EmailAddress.verified). */
   emailVerified: integer('email_verified', { mode: 'boolean' }).notNull().default(false),
   dateJoined: integer('date_joined', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
-  lastLogin: integer('last_login', { mode: 'timestamp_ms' })
+  lastLogin: integer('last_login', { mode: 'timestamp_ms' }),
+  // Carried over from Django (`import django`, issue 14).
+  isSuperuser: integer('is_superuser', { mode: 'boolean' }).notNull().default(false),
+  /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
+  legacyId: text('legacy_id').unique()
 })
 
 /**
@@ -84,6 +88,20 @@ export const accountTokens = sqliteTable('account_tokens', {
   index('account_tokens_user_idx').on(t.userId),
   index('account_tokens_expires_idx').on(t.expiresAt)
 ])
+
+/**
+ * simplejwt refresh tokens already exchanged (SIMPLEJWT_COMPAT): each is
+ * accepted once. `id` is the SHA-256 of the token's jti; kept until `expires_at`.
+ * A second presentation revokes the login (family) it was exchanged for.
+ */
+export const legacyTokens = sqliteTable('legacy_tokens', {
+  id: text('id').primaryKey(),
+  /** The login it was exchanged for: revoked if the token is presented again. */
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  familyId: text('family_id').notNull(),
+  /** Unix seconds, as the token's `exp`. */
+  expiresAt: integer('expires_at').notNull()
+}, (t) => [index('legacy_tokens_expires_idx').on(t.expiresAt)])
 
 export type UserRow = typeof users.$inferSelect
 export type NewUserRow = typeof users.$inferInsert

@@ -1,15 +1,15 @@
 import { mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { and, eq, gt, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { readMigrationFiles } from 'drizzle-orm/migrator'
 import { EmailTakenError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.js'
-import type { NewRefreshToken, NewUser, ProfileChange, RevokeReason, RotateGrace, RotateOutcome, Store } from './store.js'
+import type { ImportedUser, ImportOutcome, NewRefreshToken, NewUser, ProfileChange, RevokeReason, RotateGrace, RotateOutcome, Store } from './store.js'
 
-const { users, refreshTokens, accountTokens } = schema
+const { users, refreshTokens, accountTokens, legacyTokens } = schema
 
 export interface SqliteOptions {
   path: string
@@ -234,6 +234,43 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     if (Object.keys(change).length > 0) db.update(users).set(change).where(eq(users.id, id)).run()
     return userById.get({ id })
   }
+  // Operators (issue 14): the command line's bulk writes, each one transaction.
+  const setPassword = sqlite.transaction((id: string, passwordHash: string, now: number) => {
+    db.update(users).set({ passwordHash }).where(eq(users.id, id)).run()
+    revokeUser.run({ userId: id, now, reason: 'password_change' })
+  })
+  const insertMany = sqlite.transaction((rows: NewUser[]) =>
+    rows.length === 0 ? 0 : db.insert(users).values(rows).onConflictDoNothing({ target: users.email }).run().changes)
+  const importMany = sqlite.transaction((rows: ImportedUser[], isForeignHash: (hash: string) => boolean) => rows.map((row): ImportOutcome => {
+    const { id: _id, email, passwordHash, ...fields } = row
+    const existing = userByEmail.get({ email })
+    const owner = db.select({ id: users.id }).from(users).where(eq(users.legacyId, row.legacyId)).get()
+    if (owner !== undefined && owner.id !== existing?.id) return 'legacy_id_taken'
+    if (existing === undefined) {
+      db.insert(users).values(row).run()
+      return 'created'
+    }
+    db.update(users).set(isForeignHash(existing.passwordHash) ? { ...fields, passwordHash } : fields).where(eq(users.id, existing.id)).run()
+    knownUsers.forget(existing.id)
+    return 'updated'
+  }))
+  const purge = sqlite.transaction((now: number) => {
+    const [revoked] = db.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, now), isNotNull(refreshTokens.revokedAt))).all()
+    return {
+      expired: db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)).run().changes,
+      revoked: revoked?.n ?? 0,
+      legacyTokens: db.delete(legacyTokens).where(lt(legacyTokens.expiresAt, now)).run().changes
+    }
+  })
+  const exchangeLegacy = sqlite.transaction((id: string, expiresAt: number, first: NewRefreshToken, now: number) => {
+    if (db.insert(legacyTokens).values({ id, userId: first.userId, familyId: first.familyId, expiresAt }).onConflictDoNothing().run().changes !== 1) {
+      const used = db.select().from(legacyTokens).where(eq(legacyTokens.id, id)).get()
+      if (used !== undefined) revokeFamily.run({ userId: used.userId, familyId: used.familyId, now, reason: 'reuse' })
+      return 'reused' as const
+    }
+    insertToken.run(first)
+    return 'exchanged' as const
+  })
 
   return {
     users: {
@@ -263,7 +300,16 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
           if (isUniqueViolation(err)) throw new EmailTakenError()
           throw err
         }
-      }
+      },
+      async list (limit, afterEmail) {
+        return db.select().from(users).where(afterEmail === undefined ? undefined : gt(users.email, afterEmail))
+          .orderBy(asc(users.email)).limit(limit).all()
+      },
+      async count () { return db.select({ n: count() }).from(users).all()[0]?.n ?? 0 },
+      async byLegacyId (legacyId) { return db.select().from(users).where(eq(users.legacyId, legacyId)).get() },
+      async setPassword (id, passwordHash, now) { writeUser(id, () => setPassword.immediate(id, passwordHash, now)) },
+      async insertMany (rows) { return write(() => insertMany.immediate(rows)) },
+      async importMany (rows, isForeignHash) { return write(() => importMany.immediate(rows, isForeignHash)) }
     },
     accountTokens: {
       async create (token) { write(() => db.insert(accountTokens).values(token).run()) },
@@ -284,6 +330,13 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async revokeUser (userId, now, reason = 'logout_all') { return write(() => revokeUser.run({ userId, now, reason }).changes) },
       async purgeExpired (now) {
         return write(() => db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)).run().changes)
+      },
+      async purge (now) { return write(() => purge.immediate(now)) }
+    },
+    legacyTokens: {
+      async exchange (id, expiresAt, first, now) { return write(() => exchangeLegacy.immediate(id, expiresAt, first, now)) },
+      async retire (id, userId, expiresAt) {
+        write(() => db.insert(legacyTokens).values({ id, userId, familyId: '', expiresAt }).onConflictDoNothing().run())
       }
     },
     async ping () { sqlite.prepare('SELECT 1').get() },

@@ -16,6 +16,7 @@ export interface NewUser {
   lastLogin: Date | null
   /** False when omitted. */
   emailVerified?: boolean
+  isStaff?: boolean
 }
 
 /** The fields a user may edit on their own profile (PATCH /account/mypage). */
@@ -74,6 +75,32 @@ export type RotateOutcome =
   // No such token (never issued here, or purged).
   | { kind: 'unknown' }
 
+/** A user carried over from Django (`import django`): upserted by email. */
+export type ImportedUser = NewUser & {
+  isActive: boolean
+  isStaff: boolean
+  isSuperuser: boolean
+  emailVerified: boolean
+  /** Django's user id, as text. */
+  legacyId: string
+}
+
+/**
+ * What importing one user did. `updated` keeps the service's own password hash
+ * once the user has logged in here (it is no longer a Django hash).
+ */
+export type ImportOutcome = 'created' | 'updated' | 'legacy_id_taken'
+
+/** Rows deleted by a purge. */
+export interface PurgeCounts {
+  /** Expired refresh-token rows, revoked ones included. */
+  expired: number
+  /** Of those, how many had been revoked. */
+  revoked: number
+  /** Exchanged simplejwt tokens past their expiry. */
+  legacyTokens: number
+}
+
 /**
  * Persistence as the domain needs it. Methods are async so that a networked
  * database can stand behind the same interface; each multi-step write is one
@@ -107,6 +134,18 @@ export interface Store {
     setEmail: (id: string, email: string, verified: boolean) => Promise<void>
     /** New hash, every refresh token of the user revoked (reason `password_change`), and the new login's token stored: one transaction. */
     changePassword: (id: string, passwordHash: string, next: NewRefreshToken, now: number) => Promise<void>
+
+    // Operators (the command line, issue 14).
+    /** Users ordered by email, `limit` of them after `afterEmail` (keyset paging). */
+    list: (limit: number, afterEmail?: string) => Promise<User[]>
+    count: () => Promise<number>
+    byLegacyId: (legacyId: string) => Promise<User | undefined>
+    /** New hash and every refresh token of the user revoked, one transaction (no new login). */
+    setPassword: (id: string, passwordHash: string, now: number) => Promise<void>
+    /** One transaction: users whose email exists are skipped; returns how many were inserted. */
+    insertMany: (users: NewUser[]) => Promise<number>
+    /** One transaction: each user inserted, or updated when its email exists (see ImportOutcome). */
+    importMany: (users: ImportedUser[], isForeignHash: (hash: string) => boolean) => Promise<ImportOutcome[]>
   }
   refreshTokens: {
     byId: (id: string) => Promise<RefreshTokenRow | undefined>
@@ -128,6 +167,12 @@ export interface Store {
     revokeUser: (userId: string, now: number, reason?: RevokeReason) => Promise<number>
     /** Deletes rows whose token has expired; returns how many. */
     purgeExpired: (now: number) => Promise<number>
+    /**
+     * Deletes expired rows (live or revoked) and expired exchanged simplejwt
+     * tokens. A revoked row that has not expired is kept: presenting it again
+     * must still be recognised as reuse.
+     */
+    purge: (now: number) => Promise<PurgeCounts>
   }
   accountTokens: {
     create: (token: NewAccountToken) => Promise<void>
@@ -140,6 +185,18 @@ export interface Store {
     consume: (id: string, purpose: AccountTokenPurpose, now: number) => Promise<AccountTokenRow | undefined>
     /** Deletes rows whose token has expired; returns how many. */
     purgeExpired: (now: number) => Promise<number>
+  }
+  /** simplejwt refresh tokens (SIMPLEJWT_COMPAT), each exchanged once. */
+  legacyTokens: {
+    /**
+     * Records the token (`id`, SHA-256 of its jti) as used and stores the new
+     * login's first refresh token, in one transaction: 'exchanged'. When it had
+     * been used already, nothing is stored and the login it was exchanged for
+     * is revoked (reuse = theft, as for this service's own tokens): 'reused'.
+     */
+    exchange: (id: string, expiresAt: number, first: NewRefreshToken, now: number) => Promise<'exchanged' | 'reused'>
+    /** Logout with a simplejwt token: recorded as used without a login (a later presentation is refused). */
+    retire: (id: string, userId: string, expiresAt: number) => Promise<void>
   }
   /** A cheap round trip, for readiness. */
   ping: () => Promise<void>

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { Algorithm, hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2'
+import { djangoAlgorithm, verifyDjangoHash } from './django.js'
 
 export interface Argon2Params { memoryCost: number, timeCost: number, parallelism: number }
 
@@ -41,7 +42,10 @@ export function createPasswordHasher (params: Argon2Params, concurrency = defaul
   const options = { algorithm: Algorithm.Argon2id, ...params }
   const limit = limitConcurrency(concurrency)
   const hash = async (password: string, opts: typeof options): Promise<string> => await limit(async () => await argon2Hash(password, opts))
-  const verify = async (stored: string, password: string): Promise<boolean> => await limit(async () => await argon2Verify(stored, password))
+  // A hash imported from Django (pbkdf2_sha256$…, argon2$…) is verified the
+  // Django way; needsRehash is true for it, so login replaces it with argon2id.
+  const verify = async (stored: string, password: string): Promise<boolean> => await limit(async () =>
+    djangoAlgorithm(stored) === undefined ? await argon2Verify(stored, password) : await verifyDjangoHash(stored, password))
   // A real hash of a random string, verified against when the email is unknown,
   // so a login for a missing account costs the same as one for a real account.
   let decoy: Promise<string> | undefined

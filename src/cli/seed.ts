@@ -1,0 +1,52 @@
+import { seedEmail, seedUsers } from '../seed.js'
+import { CliError, type Command, type CommandContext } from './command.js'
+import { integerOption, stringOption, withServices } from './services.js'
+
+/** A progress bar on a terminal; otherwise a plain line at every tenth. */
+function reporter (ctx: CommandContext): (done: number, total: number) => void {
+  let lastTenth = -1
+  return (done, total) => {
+    if (ctx.isTTY && ctx.progress !== undefined) {
+      const width = 30
+      const filled = Math.round(width * done / total)
+      ctx.progress(`[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.floor(100 * done / total)}% ${done}/${total}`)
+      if (done === total) ctx.err('')
+      return
+    }
+    const tenth = Math.floor(10 * done / total)
+    if (tenth !== lastTenth) {
+      lastTenth = tenth
+      ctx.err(`seeded ${done}/${total}`)
+    }
+  }
+}
+
+export const seed: Command = {
+  name: 'seed',
+  summary: 'create user1@example.test … userN@example.test for load tests',
+  usage: '--number N --password P [--batch B]',
+  help: `Creates users user1@example.test … userN@example.test, all with password P,
+for load-test scripts. The password is hashed once (argon2id, the server's
+parameters) and that hash shared; users are inserted in transactions of B
+(default 2000). Addresses that exist already are left as they are, so a re-run
+only adds what is missing. Progress goes to standard error.
+  --number N     how many users (1 to 10000000)
+  --password P   their password (no policy check: these are test accounts)
+  --batch B      users per transaction (default 2000)`,
+  options: { number: { type: 'string' }, password: { type: 'string' }, batch: { type: 'string' } },
+  async run (ctx) {
+    const number = integerOption(ctx, 'number', undefined, 10_000_000)
+    const password = stringOption(ctx, 'password')
+    if (password === undefined || password === '') throw new CliError('--password is required', 2)
+    const batchSize = integerOption(ctx, 'batch', 2000, 5000)
+    return await withServices(ctx, async ({ store, hasher }) => {
+      const started = performance.now()
+      const { created, existing } = await seedUsers({ store, hasher, number, password, batchSize, onProgress: reporter(ctx) })
+      const seconds = ((performance.now() - started) / 1000).toFixed(1)
+      ctx.out(`seeded ${created} user(s) in ${seconds} s${existing > 0 ? ` (${existing} existed already)` : ''}`)
+      ctx.out(`log in as ${seedEmail(1)} … ${seedEmail(number)} with the --password given:`)
+      ctx.out(`  POST /account/login {"email":"${seedEmail(1)}","password":"<P>"}`)
+      return 0
+    })
+  }
+}

@@ -1,0 +1,55 @@
+import { normalizeEmail } from '../accounts.js'
+import type { Config } from '../config.js'
+import { openStore } from '../db/open.js'
+import type { Store, User } from '../db/store.js'
+import { createPasswordHasher, type PasswordHasher } from '../passwords/hash.js'
+import { CliError, type CommandContext } from './command.js'
+
+export interface Services { config: Config, store: Store, hasher: PasswordHasher }
+
+/** Opens (and migrates) the server's database for one command, closing it afterwards. */
+export async function withServices<T> (ctx: CommandContext, work: (services: Services) => Promise<T>): Promise<T> {
+  const config = ctx.config()
+  const store = await openStore(config)
+  try {
+    return await work({ config, store, hasher: createPasswordHasher(config.argon2) })
+  } finally {
+    await store.close()
+  }
+}
+
+/** A string option, or undefined. */
+export const stringOption = (ctx: CommandContext, name: string): string | undefined => {
+  const v = ctx.values[name]
+  return typeof v === 'string' ? v : undefined
+}
+
+/** A positive integer option (`--limit 10`), or the default; a usage error otherwise. */
+export function integerOption (ctx: CommandContext, name: string, fallback?: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = stringOption(ctx, name)
+  if (v === undefined) {
+    if (fallback === undefined) throw new CliError(`--${name} is required`, 2)
+    return fallback
+  }
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) throw new CliError(`--${name} must be a whole number from 1 to ${max}, got "${v}"`, 2)
+  return Number(v)
+}
+
+/** The password from --password, else asked twice on the terminal; a usage error without either. */
+export async function passwordOption (ctx: CommandContext): Promise<string> {
+  const given = stringOption(ctx, 'password')
+  if (given !== undefined) return given
+  if (ctx.prompt === undefined) throw new CliError('--password is required when there is no terminal to ask on', 2)
+  const first = await ctx.prompt('Password: ')
+  const again = await ctx.prompt('Password (again): ')
+  if (first !== again) throw new CliError('the passwords do not match')
+  return first
+}
+
+/** The user a command names by email; exit code 1 when there is none. */
+export async function userByEmail (store: Store, email: string | undefined): Promise<User> {
+  if (email === undefined || email.trim() === '') throw new CliError('name the user by email', 2)
+  const user = await store.users.byEmail(normalizeEmail(email))
+  if (user === undefined) throw new CliError(`no user with email ${normalizeEmail(email)}`)
+  return user
+}

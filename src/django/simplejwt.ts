@@ -1,0 +1,111 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import type { NewRefreshToken, Store, User } from '../db/store.js'
+import { TokenExpiredError, TokenInvalidError, TokenRevokedError } from '../errors.js'
+import type { TokenPair } from '../tokens.js'
+
+/**
+ * SIMPLEJWT_COMPAT: a refresh token issued by a Django deployment running
+ * djangorestframework-simplejwt (HS256 with its SIGNING_KEY, claims
+ * `token_type`, `exp`, `iat`, `jti`, `user_id` = Django's user id) is accepted
+ * once at /account/token/refresh and exchanged for this service's pair: the
+ * clients that were logged in stay logged in through the switch.
+ *
+ * It is checked here, with its own HS256 verification against the Django key,
+ * independently of how this service signs its own tokens.
+ */
+
+/** Seconds an `iat` may lie in the future (as IAT_LEEWAY in src/tokens.ts). */
+const IAT_LEEWAY = 30
+
+interface SimplejwtClaims { token_type: string, jti: string, exp: number, iat: number, user_id: number | string }
+
+function invalid (why = 'Token is invalid.'): never {
+  throw new TokenInvalidError(why)
+}
+
+function decodePart (part: string | undefined): unknown {
+  try {
+    return JSON.parse(Buffer.from(part ?? '', 'base64url').toString('utf8'))
+  } catch {
+    return undefined
+  }
+}
+
+/** The stored key of an exchanged token: SHA-256 of its jti (the token itself is never stored). */
+export function legacyTokenKey (jti: string): string {
+  return createHash('sha256').update(`simplejwt:${jti}`).digest('base64url')
+}
+
+export interface SimplejwtExchangeOptions {
+  /** The Django deployment's SIGNING_KEY (JWT_SECRET). */
+  secret: string
+  store: Store
+  now?: () => number
+}
+
+export function createSimplejwtExchange ({ secret, store, now = Date.now }: SimplejwtExchangeOptions) {
+  /** Signature, algorithm and claims; throws the contract's token errors. */
+  function verify (token: string, { ignoreExpiration = false } = {}): SimplejwtClaims {
+    const parts = token.split('.')
+    if (parts.length !== 3) invalid()
+    const [h, p, s] = parts as [string, string, string]
+    const header = decodePart(h) as { alg?: unknown } | undefined
+    // HS256 only; a `crit` header names an extension nobody here understands (RFC 7515 §4.1.11).
+    if (header === null || typeof header !== 'object' || header.alg !== 'HS256' || 'crit' in header) invalid()
+    const expected = createHmac('sha256', secret).update(`${h}.${p}`).digest()
+    const given = Buffer.from(s, 'base64url')
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) invalid()
+    const c = decodePart(p) as Partial<SimplejwtClaims> | undefined
+    if (c === null || typeof c !== 'object') invalid()
+    if (c.token_type !== 'refresh') invalid('Token has wrong type: expected a refresh token.')
+    if (typeof c.jti !== 'string' || c.jti === '') invalid('Token has no id.')
+    if (typeof c.exp !== 'number' || typeof c.iat !== 'number' || !Number.isFinite(c.exp) || !Number.isFinite(c.iat)) invalid('Token has no valid lifetime.')
+    if (typeof c.user_id !== 'number' && typeof c.user_id !== 'string') invalid('Token has no valid subject.')
+    const seconds = Math.floor(now() / 1000)
+    if (c.exp <= seconds && !ignoreExpiration) throw new TokenExpiredError()
+    if (c.iat > seconds + IAT_LEEWAY) invalid('Token was issued in the future.')
+    return c as SimplejwtClaims
+  }
+
+  return {
+    /**
+     * True for a token shaped like simplejwt's (a `user_id` and no `sub`, which
+     * every token of this service has). Only routes the token: nothing is trusted
+     * before `exchange` has verified it.
+     */
+    recognises (token: string): boolean {
+      const payload = decodePart(token.split('.')[1]) as Record<string, unknown> | undefined
+      return payload !== null && typeof payload === 'object' && !('sub' in payload) && 'user_id' in payload
+    },
+
+    /**
+     * Verifies the simplejwt refresh token and, the first time it is presented,
+     * starts a new login for the imported user whose `legacy_id` is its
+     * `user_id`. A second presentation is TOKEN_REVOKED and ends the login the
+     * first one started (one of the two presenters holds a stolen copy).
+     */
+    async exchange (token: string, newLogin: (user: User) => { pair: TokenPair, row: NewRefreshToken }): Promise<TokenPair> {
+      const claims = verify(token)
+      const user = await store.users.byLegacyId(String(claims.user_id))
+      if (user === undefined || !user.isActive) invalid('User not found or inactive.')
+      const { pair, row } = newLogin(user)
+      const outcome = await store.legacyTokens.exchange(legacyTokenKey(claims.jti), claims.exp, row, Math.floor(now() / 1000))
+      if (outcome === 'reused') throw new TokenRevokedError()
+      return pair
+    },
+
+    /**
+     * Logout with a (genuine) simplejwt refresh token, as simplejwt's blacklist
+     * view would: it can no longer be exchanged. Expired or unknown-user tokens
+     * are accepted and change nothing, as logout is idempotent.
+     */
+    async logout (token: string): Promise<void> {
+      const claims = verify(token, { ignoreExpiration: true })
+      if (claims.exp <= Math.floor(now() / 1000)) return
+      const user = await store.users.byLegacyId(String(claims.user_id))
+      if (user !== undefined) await store.legacyTokens.retire(legacyTokenKey(claims.jti), user.id, claims.exp)
+    }
+  }
+}
+
+export type SimplejwtExchange = ReturnType<typeof createSimplejwtExchange>

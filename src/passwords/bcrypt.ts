@@ -1,0 +1,64 @@
+import { Worker } from 'node:worker_threads'
+
+/*
+ * bcrypt for Django's `bcrypt_sha256$…` and `bcrypt$…` hashes. Neither
+ * node:crypto nor OpenSSL offers bcrypt, and the native bindings come as
+ * prebuilt binaries; bcryptjs is plain JavaScript, so it runs in a worker
+ * thread of its own: the event loop never computes a bcrypt. One worker,
+ * started at the first bcrypt verification (only users imported with a bcrypt
+ * hash, at their first login), keeping the process alive only while it works.
+ */
+
+/** bcryptjs's ES module, by URL: the worker loads it the same way under tsx and from dist/. */
+const BCRYPTJS = import.meta.resolve('bcryptjs')
+
+// Evaluated in the worker, as a script or a module (it inherits the parent's
+// flags, e.g. --input-type): only dynamic import(), which both have.
+const WORKER_SOURCE = `
+Promise.all([import('node:worker_threads'), import(${JSON.stringify(BCRYPTJS)})]).then(([{ parentPort }, { default: bcrypt }]) => {
+  parentPort.on('message', ({ id, password, hash }) => {
+    let ok = false
+    try { ok = bcrypt.compareSync(password, hash) } catch {}
+    parentPort.postMessage({ id, ok })
+  })
+})
+`
+
+let worker: Worker | undefined
+let nextId = 0
+const waiting = new Map<number, (ok: boolean) => void>()
+
+function getWorker (): Worker {
+  if (worker !== undefined) return worker
+  const w = new Worker(WORKER_SOURCE, { eval: true })
+  w.unref()
+  w.on('message', ({ id, ok }: { id: number, ok: boolean }) => {
+    waiting.get(id)?.(ok)
+    waiting.delete(id)
+    if (waiting.size === 0) w.unref()
+  })
+  const fail = (): void => {
+    // A crashed worker fails the verifications it held; the next one starts a new worker.
+    for (const resolve of waiting.values()) resolve(false)
+    waiting.clear()
+    if (worker === w) worker = undefined
+  }
+  w.on('error', fail)
+  w.on('exit', fail)
+  worker = w
+  return w
+}
+
+/** bcrypt's own check of `password` against a `$2a$`/`$2b$`/`$2y$` hash, in the worker thread. */
+export async function bcryptVerify (password: string, hash: string): Promise<boolean> {
+  if (!/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) return false
+  const rounds = Number(hash.slice(4, 6))
+  if (rounds < 4 || rounds > 16) return false // beyond 16: minutes per check, a hostile import
+  return await new Promise<boolean>((resolve) => {
+    const id = nextId++
+    waiting.set(id, resolve)
+    const w = getWorker()
+    w.ref()
+    w.postMessage({ id, password, hash })
+  })
+}

@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto'
+import type { NewUser, Store } from './db/store.js'
+import type { PasswordHasher } from './passwords/hash.js'
+
+/** The address of seeded user `n` (1-based): load-test scripts rely on exactly these. */
+export const seedEmail = (n: number): string => `user${n}@example.test`
+
+export interface SeedOptions {
+  store: Store
+  hasher: PasswordHasher
+  number: number
+  password: string
+  /** Users per insert transaction. */
+  batchSize?: number
+  /** Called after each batch with the users handled so far. */
+  onProgress?: (done: number, total: number) => void
+  now?: () => number
+}
+
+/**
+ * Users user1@example.test … userN@example.test sharing one password: the
+ * password is hashed ONCE (argon2id, the service's parameters) and that hash
+ * reused, and users are inserted in batches, each in one transaction. Existing
+ * addresses are left as they are (a re-run only adds what is missing).
+ */
+export async function seedUsers ({ store, hasher, number, password, batchSize = 2000, onProgress, now = Date.now }: SeedOptions): Promise<{ created: number, existing: number }> {
+  const passwordHash = await hasher.hash(password)
+  const dateJoined = new Date(now())
+  let created = 0
+  for (let start = 1; start <= number; start += batchSize) {
+    const batch: NewUser[] = []
+    for (let n = start; n < start + batchSize && n <= number; n++) {
+      batch.push({ id: randomUUID(), email: seedEmail(n), passwordHash, name: '', gender: null, dateOfBirth: null, phoneNumber: null, dateJoined, lastLogin: null })
+    }
+    created += await store.users.insertMany(batch)
+    onProgress?.(start - 1 + batch.length, number)
+  }
+  return { created, existing: number - created }
+}
