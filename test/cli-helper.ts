@@ -1,8 +1,7 @@
 import { runCli } from '../src/cli/run.js'
 
 /**
- * Runs one command line in-process, capturing both streams (as test/cli.test.ts
- * does), with a stand-in terminal when `tty` is given: `prompt` answers from
+ * Runs one command line in-process, capturing both streams, with a stand-in terminal when `tty` is given: `prompt` answers from
  * `tty.answers` in order, `progress` records progress-bar frames.
  */
 export async function cli (argv: string[], env: NodeJS.ProcessEnv = {}, tty?: { answers: string[] }): Promise<{ code: number, out: string, err: string, frames: string[] }> {

@@ -1,16 +1,8 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'tap'
-import { runCli } from '../src/cli/run.js'
+import { cli } from './cli-helper.js'
 import { tempDir } from './helper.js'
-
-/** Runs one command line in-process, capturing both streams. */
-export async function cli (argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number, out: string, err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await runCli(argv, { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false, env: { LOG_LEVEL: 'silent', ...env } })
-  return { code, out: out.join('\n'), err: err.join('\n') }
-}
 
 test('--help lists every command; no command is a usage error', async (t) => {
   const help = await cli(['--help'])

@@ -7,7 +7,7 @@ import pg from 'pg'
 import t from 'tap'
 import { openSqliteStore } from '../src/db/sqlite.js'
 import { migrationsDir, projectRoot } from '../src/paths.js'
-import { cli } from './cli.test.js'
+import { cli } from './cli-helper.js'
 import { migrationJournal, tempDir } from './helper.js'
 import { testDatabase } from './pg-helper.js'
 
