@@ -17,9 +17,9 @@ export interface Claims {
 export interface TokenPair { access: string, refresh: string }
 
 /**
- * Signs and checks JWTs (HS256). `verify` throws TokenExpiredError for a past
- * `exp` and TokenInvalidError for anything else wrong (signature, algorithm,
- * shape). The HTTP layer provides it on top of @fastify/jwt.
+ * Signs and checks JWTs. `verify` throws TokenExpiredError for a past `exp`
+ * and TokenInvalidError for anything else wrong (signature, algorithm, kid,
+ * shape). The HTTP layer provides it on top of the keyring (src/keys/).
  */
 export interface TokenCodec {
   sign: (claims: Claims) => string
@@ -66,8 +66,8 @@ export const IAT_LEEWAY = 30
 export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, now = Date.now }: TokenServiceOptions) {
   const seconds = (): number => Math.floor(now() / 1000)
 
-  function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Claims {
-    const claims = asClaims(codec.verify(token, options), expected)
+  async function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Promise<Claims> {
+    const claims = asClaims(await codec.verify(token, options), expected)
     if (claims.iat > seconds() + IAT_LEEWAY) invalid('Token was issued in the future.')
     return claims
   }
@@ -112,7 +112,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
 
     /** The user behind a valid access token; inactive or deleted users are refused. */
     async authenticate (accessToken: string): Promise<{ user: User, claims: Claims }> {
-      const claims = decode(accessToken, 'access')
+      const claims = await decode(accessToken, 'access')
       return { user: await activeUser(claims), claims }
     },
 
@@ -122,7 +122,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * as stolen: its family is revoked and TOKEN_REVOKED thrown.
      */
     async refresh (refreshToken: string): Promise<TokenPair> {
-      const claims = decode(refreshToken, 'refresh')
+      const claims = await decode(refreshToken, 'refresh')
       const user = await activeUser(claims)
       const key = refreshTokenKey(claims.jti)
       const current = await store.refreshTokens.byId(key)
@@ -136,7 +136,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
 
     /** Token verification for gateways: either type, live user, refresh tokens not revoked. */
     async verify (token: string): Promise<Claims> {
-      const claims = decode(token)
+      const claims = await decode(token)
       await activeUser(claims)
       if (claims.token_type === 'refresh') {
         const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
@@ -151,7 +151,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * already revoked or expired (but genuine) token still ends its family.
      */
     async logout (refreshToken: string): Promise<void> {
-      const claims = decode(refreshToken, 'refresh', { ignoreExpiration: true })
+      const claims = await decode(refreshToken, 'refresh', { ignoreExpiration: true })
       const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
       if (row !== undefined) await store.refreshTokens.revokeFamily(row.userId, row.familyId, seconds())
     },

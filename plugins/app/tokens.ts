@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import { TokenExpiredError, TokenInvalidError } from '../../src/errors.js'
 import { verifiedTokenCache } from '../../src/token-cache.js'
 import { createTokenService, type TokenService } from '../../src/tokens.js'
 
@@ -20,24 +19,13 @@ export default fp(async (app) => {
     accessLifetime: app.config.accessTokenLifetime,
     refreshLifetime: app.config.refreshTokenLifetime,
     codec: {
-      sign: (claims) => app.jwt.sign(claims),
-      verify (token, options) {
+      sign: (claims) => app.keys.sign(claims),
+      async verify (token, options) {
         const ignoreExpiration = options?.ignoreExpiration === true
-        let payload: unknown = ignoreExpiration ? undefined : verified.get(token)
-        if (payload !== undefined) return payload
-        try {
-          payload = ignoreExpiration ? app.jwt.verify(token, { ignoreExpiration: true }) : app.jwt.verify(token)
-        } catch (err) {
-          // fast-jwt's codes; everything but expiry is "invalid".
-          if ((err as { code?: string }).code === 'FAST_JWT_EXPIRED') throw new TokenExpiredError()
-          throw new TokenInvalidError('Token is invalid.')
-        }
-        // RFC 7515 §4.1.11: the service understands no JWS extension, so a
-        // `crit` header of any value is refused (fast-jwt lets a falsy one pass).
-        const header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString()) as object
-        if ('crit' in header) {
-          throw new TokenInvalidError('Token is invalid.')
-        }
+        const cached: unknown = ignoreExpiration ? undefined : verified.get(token)
+        if (cached !== undefined) return cached
+        // Picks the key by the token's kid and refuses any other algorithm than that key's.
+        const payload = await app.keys.verify(token, { ignoreExpiration })
         // Access tokens only: a refresh token is presented once (rotation), so
         // remembering it would only churn the cache.
         if (!ignoreExpiration && (payload as { token_type?: unknown } | null)?.token_type === 'access') verified.set(token, payload)
@@ -58,4 +46,4 @@ export default fp(async (app) => {
   app.addHook('onReady', purge)
   const timer = setInterval(() => { void purge() }, PURGE_EVERY_MS).unref()
   app.addHook('onClose', async () => { clearInterval(timer) })
-}, { name: 'tokens', dependencies: ['store', '@fastify/jwt'] })
+}, { name: 'tokens', dependencies: ['store', 'keys'] })

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises'
-import { and, DrizzleQueryError, eq, isNull, lt, sql } from 'drizzle-orm'
+import { and, DrizzleQueryError, eq, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
@@ -8,7 +8,7 @@ import { migrationsDir } from '../paths.js'
 import * as schema from './schema.pg.js'
 import type { NewRefreshToken, RotateOutcome, Store } from './store.js'
 
-const { users, refreshTokens } = schema
+const { users, refreshTokens, signingKeys } = schema
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…` (anything node-postgres accepts). */
@@ -298,6 +298,30 @@ function createStore (pool: pg.Pool, db: Db): Store {
       revokeUser: guard(async (userId, now) => await inTransaction(async (tx) => await revokeUser(tx, userId, now))),
       purgeExpired: guard(async (now) => {
         const res = await db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now))
+        return res.rowCount ?? 0
+      })
+    },
+    signingKeys: {
+      list: guard(async () => await db.select().from(signingKeys)),
+      add: guard(async (key, options) => {
+        try {
+          return await inTransaction(async (tx) => {
+            if ((await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.kid, key.kid))).length > 0) return false
+            const current = await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(isNull(signingKeys.retiredAt))
+            if (options?.onlyIfNone === true && current.length > 0) return false
+            await tx.update(signingKeys).set({ retiredAt: key.createdAt }).where(isNull(signingKeys.retiredAt))
+            await tx.insert(signingKeys).values(key)
+            return true
+          })
+        } catch (err) {
+          // Another instance stored its first key (or this kid) at the same
+          // moment: the unique indexes make one of them win, and that is enough.
+          if (codeOf(unwrap(err)) === '23505') return false
+          throw err
+        }
+      }),
+      purgeRetired: guard(async (before) => {
+        const res = await db.delete(signingKeys).where(and(isNotNull(signingKeys.retiredAt), lt(signingKeys.retiredAt, before)))
         return res.rowCount ?? 0
       })
     },

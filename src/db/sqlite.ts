@@ -1,15 +1,15 @@
 import { mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { and, eq, isNull, lt, sql } from 'drizzle-orm'
+import { and, eq, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import { EmailTakenError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.js'
-import type { NewRefreshToken, NewUser, RotateOutcome, Store } from './store.js'
+import type { NewRefreshToken, NewSigningKey, NewUser, RotateOutcome, Store } from './store.js'
 
-const { users, refreshTokens } = schema
+const { users, refreshTokens, signingKeys } = schema
 
 export interface SqliteOptions {
   path: string
@@ -184,6 +184,15 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     insertToken.run(next)
   })
 
+  const addSigningKey = sqlite.transaction((key: NewSigningKey, onlyIfNone: boolean): boolean => {
+    if (db.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.kid, key.kid)).all().length > 0) return false
+    const current = db.select({ kid: signingKeys.kid }).from(signingKeys).where(isNull(signingKeys.retiredAt)).all()
+    if (onlyIfNone && current.length > 0) return false
+    db.update(signingKeys).set({ retiredAt: key.createdAt }).where(isNull(signingKeys.retiredAt)).run()
+    db.insert(signingKeys).values(key).run()
+    return true
+  })
+
   return {
     users: {
       async create (user, firstToken) {
@@ -216,6 +225,13 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async revokeUser (userId, now) { return write(() => revokeUser.run({ userId, now }).changes) },
       async purgeExpired (now) {
         return write(() => db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)).run().changes)
+      }
+    },
+    signingKeys: {
+      async list () { return db.select().from(signingKeys).all() },
+      async add (key, options) { return write(() => addSigningKey.immediate(key, options?.onlyIfNone === true)) },
+      async purgeRetired (before) {
+        return write(() => db.delete(signingKeys).where(and(isNotNull(signingKeys.retiredAt), lt(signingKeys.retiredAt, before))).run().changes)
       }
     },
     async ping () { sqlite.prepare('SELECT 1').get() },

@@ -1,6 +1,7 @@
-import type { RefreshTokenRow, UserRow } from './schema.js'
+import type { RefreshTokenRow, SigningKeyRow, UserRow } from './schema.js'
 
 export type User = UserRow
+export type SigningKey = SigningKeyRow
 
 export interface NewUser {
   id: string
@@ -22,6 +23,16 @@ export type NewRefreshToken = {
   familyId: string
   /** Unix seconds. */
   expiresAt: number
+  createdAt: number
+}
+
+export type NewSigningKey = {
+  kid: string
+  algorithm: SigningKey['algorithm']
+  /** Private material as stored (sealed when an encryption key is configured). */
+  secret: string
+  publicJwk: string | null
+  /** Unix seconds. */
   createdAt: number
 }
 
@@ -70,6 +81,19 @@ export interface Store {
     revokeUser: (userId: string, now: number) => Promise<number>
     /** Deletes rows whose token has expired; returns how many. */
     purgeExpired: (now: number) => Promise<number>
+  }
+  signingKeys: {
+    /** Every stored key, the signing one (retiredAt null) included. */
+    list: () => Promise<SigningKey[]>
+    /**
+     * In one transaction: retires the signing key (retiredAt = createdAt of
+     * `key`) and stores `key` as the new one. Returns false and changes nothing
+     * when a key with that kid exists already, or, with `onlyIfNone`, when some
+     * key signs already (several instances starting at once: one key wins).
+     */
+    add: (key: NewSigningKey, options?: { onlyIfNone?: boolean }) => Promise<boolean>
+    /** Deletes the keys retired before `before` (Unix seconds); returns how many. */
+    purgeRetired: (before: number) => Promise<number>
   }
   /** A cheap round trip, for readiness. */
   ping: () => Promise<void>

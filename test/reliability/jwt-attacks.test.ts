@@ -113,8 +113,9 @@ t.test('algorithm confusion: asymmetric algorithms, and the public key used as a
   }
 })
 
-t.test('kid injection: no key is looked up by kid', async (t) => {
-  const { app, secret, access } = await setup(t)
+t.test('kid injection: kid only selects among the stored keys, never a file, query or URL', async (t) => {
+  const { app, secret, access, accessToken } = await setup(t)
+  const realKid = decodeJwt(accessToken).header.kid
   const kids: unknown[] = ['../../../../../../../dev/null', '/dev/null', '/proc/self/environ', "' UNION SELECT 'x' --", 'x|id', '${jndi:ldap://127.0.0.1/a}',
     '', 0, null, { $ne: null }, ['a'], 'k'.repeat(2000), 'file:///etc/passwd', 'http://127.0.0.1:1/key']
   for (const kid of kids) {
@@ -123,9 +124,13 @@ t.test('kid injection: no key is looked up by kid', async (t) => {
     for (const key of ['', '\0', 'x', 'null', 'secret', "' UNION SELECT 'x' --"]) {
       await assertRefused(t, app, token(header, access, key), 'access', `kid ${JSON.stringify(kid).slice(0, 40)} signed with ${JSON.stringify(key)}`)
     }
-    // And with the real key the kid changes nothing: the signature alone decides.
-    await assertAccepted(t, app, token(header, access, secret), 'access', `kid ${JSON.stringify(kid).slice(0, 40)} with the real key`)
+    // Even the real key does not help a kid that names no stored key.
+    await assertRefused(t, app, token(header, access, secret), 'access', `kid ${JSON.stringify(kid).slice(0, 40)} with the real key`)
   }
+  // The signing key's own kid, and no kid at all (tokens issued before kids existed), verify.
+  await assertAccepted(t, app, token({ alg: 'HS256', typ: 'JWT', kid: realKid }, access, secret), 'access', 'the real kid and key')
+  await assertAccepted(t, app, token({ alg: 'HS256', typ: 'JWT' }, access, secret), 'access', 'no kid, the legacy key')
+  await assertRefused(t, app, token({ alg: 'HS256', typ: 'JWT', kid: realKid }, access, 'guess'), 'access', 'the real kid, a guessed key')
 })
 
 t.test('jku, x5u, jwk and x5c headers are ignored: no key is fetched or taken from the token', async (t) => {
@@ -154,7 +159,8 @@ t.test('jku, x5u, jwk and x5c headers are ignored: no key is fetched or taken fr
     await assertRefused(t, app, `${input}.${sig}`, 'access', `RS256 with ${what} pointing at the attacker's key`)
     // Same header, HS256 and a guessed key; then the real key (the header changes nothing).
     await assertRefused(t, app, token({ ...header, alg: 'HS256' }, access, 'attacker'), 'access', `HS256 with ${what}, attacker's key`)
-    await assertAccepted(t, app, token({ ...header, alg: 'HS256' }, access, secret), 'access', `HS256 with ${what}, the real key`)
+    // (Without the attacker's kid, which names no stored key and is refused by itself.)
+    await assertAccepted(t, app, token({ ...header, alg: 'HS256', kid: undefined }, access, secret), 'access', `HS256 with ${what}, the real key`)
   }
   t.equal(fetched, 0, 'the key server was never contacted')
 })
