@@ -1,4 +1,5 @@
 import type { Command } from './command.js'
+import { keysList, keysRotate } from './keys.js'
 import { migrate } from './migrate.js'
 
 /**
@@ -7,5 +8,7 @@ import { migrate } from './migrate.js'
  * calling the same domain functions as the routes.
  */
 export const commands: Command[] = [
-  migrate
+  migrate,
+  keysRotate,
+  keysList
 ]

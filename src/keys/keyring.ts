@@ -84,6 +84,7 @@ export function createKeyring (options: KeyringOptions) {
   let signingKid: string | undefined
   const signers = new Map<string, (claims: object) => string>()
   let lastReload = 0
+  let lastUnknownKidReload = -Infinity
   let reloading: Promise<void> | undefined
 
   function load (material: KeyMaterial, verifiesUntil: number): LoadedKey {
@@ -143,8 +144,10 @@ export function createKeyring (options: KeyringOptions) {
   async function lookup (kid: string): Promise<LoadedKey | undefined> {
     const key = keys.get(kid)
     if (key !== undefined) return key
-    // Perhaps a rotation this instance has not read yet: look once, not for every bad token.
-    if (now() - lastReload < UNKNOWN_KID_RELOAD) return undefined
+    // Perhaps a rotation this instance has not read yet: look, but not for
+    // every bad token (a flood of made-up kids costs one read per 5 seconds).
+    if (now() - lastUnknownKidReload < UNKNOWN_KID_RELOAD) return undefined
+    lastUnknownKidReload = now()
     await reloadOnce()
     return keys.get(kid)
   }
