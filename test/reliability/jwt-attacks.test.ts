@@ -285,3 +285,38 @@ t.test("a deleted user's tokens never reach a new account registered with the sa
   t.equal((await post(app, '/account/logout', { refresh: old.refresh })).statusCode, 200, 'logout with the old token is a no-op')
   t.equal((await post(app, '/account/token/refresh', { refresh: fresh.refresh })).statusCode, 200, "the new account's session is untouched")
 })
+
+t.test('asymmetric keys: a token must use its key\'s algorithm; the public key as an HMAC secret, none, or another curve are refused', async (t) => {
+  for (const algorithm of ['EdDSA', 'ES256', 'RS256']) {
+    const config = testConfig(t, { JWT_ALGORITHM: algorithm })
+    const app = await build(t, {}, config)
+    const s = await join(app)
+    const { header, payload } = decodeJwt(s.access)
+    const kid = String(header.kid)
+    const jwk = ((await app.inject({ url: '/.well-known/jwks.json' })).json() as { keys: Array<Record<string, unknown>> }).keys[0] ?? {}
+    const { createPublicKey } = await import('node:crypto')
+    const publicPem = createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' })
+    await assertAccepted(t, app, s.access, 'access', `${algorithm}: the genuine token`)
+    // Classic confusion: HS256 keyed with the published public key, under the real kid.
+    for (const key of [publicPem, JSON.stringify(jwk), String(jwk.x ?? jwk.n), config.jwtSecret]) {
+      await assertRefused(t, app, token({ alg: 'HS256', typ: 'JWT', kid }, payload, key), 'access', `${algorithm} kid, HS256 with ${key.slice(0, 20)}…`)
+    }
+    await assertRefused(t, app, token({ alg: 'none', typ: 'JWT', kid }, payload, null), 'access', `${algorithm} kid, alg none`)
+    // The legacy HS256 secret without kid: refused too once an asymmetric key signs from the start (no HS256 key was ever stored).
+    await assertRefused(t, app, token({ alg: 'HS256', typ: 'JWT' }, payload, config.jwtSecret), 'access', `${algorithm}: kid-less HS256 with the data-dir secret`)
+    // Another algorithm's genuine signature, under this kid.
+    const [, p] = s.access.split('.') as [string, string, string]
+    const others = ['EdDSA', 'ES256', 'RS256'].filter((a) => a !== algorithm)
+    for (const other of others) {
+      const input = `${enc({ alg: other, typ: 'JWT', kid })}.${p}`
+      const pair = other === 'EdDSA' ? generateKeyPairSync('ed25519') : other === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 })
+      const sig = other === 'EdDSA'
+        ? cryptoSign(null, Buffer.from(input), pair.privateKey)
+        : other === 'ES256' ? cryptoSign('sha256', Buffer.from(input), { key: pair.privateKey, dsaEncoding: 'ieee-p1363' }) : createSign('RSA-SHA256').update(input).sign(pair.privateKey)
+      await assertRefused(t, app, `${input}.${sig.toString('base64url')}`, 'access', `${algorithm} kid, an attacker's ${other} signature`)
+    }
+    // Tampered payload under the genuine header and signature.
+    const tampered = `${s.access.split('.')[0] ?? ''}.${enc({ ...payload, sub: 'someone-else', user_id: 'someone-else' })}.${s.access.split('.')[2] ?? ''}`
+    await assertRefused(t, app, tampered, 'access', `${algorithm}: tampered claims`)
+  }
+})
