@@ -176,3 +176,13 @@ t.test('generated keys: each algorithm, kid = RFC 7638 thumbprint, sealing round
   t.equal(sealer.open(sealer.seal('hello')), 'hello')
   t.equal(createSealer(undefined).seal('plain'), 'plain', 'without a key nothing is sealed')
 })
+
+t.test('sqlite: the database file (signing keys, hashes) and its WAL are readable by the owner only', async (t) => {
+  const { statSync } = await import('node:fs')
+  const path = join(tempDir(t), 'auth.db')
+  const store = openSqliteStore({ path, synchronous: 'full' })
+  t.teardown(() => store.close())
+  await keyring(store).init()
+  t.equal(statSync(path).mode & 0o777, 0o600)
+  t.equal(statSync(`${path}-wal`).mode & 0o777, 0o600)
+})

@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { and, eq, isNotNull, isNull, lt, sql } from 'drizzle-orm'
@@ -74,6 +74,11 @@ function guardFile (path: string): <T>(write: () => T) => T {
 /** Opens (creating it and its folder if needed), tunes and migrates the SQLite file. */
 export function openSqliteStore ({ path, synchronous, busyTimeout = 5000 }: SqliteOptions): Store {
   mkdirSync(dirname(path), { recursive: true })
+  // Owner-only: the file holds password hashes and the signing keys (src/keys/).
+  // SQLite gives its -wal and -shm files the database file's permissions.
+  // Failures are left to SQLite's open and assertWritable below, which name the file.
+  try { closeSync(openSync(path, 'wx', 0o600)) } catch { /* exists already, or cannot be created */ }
+  try { chmodSync(path, 0o600) } catch { /* not ours to change (another owner): left as the operator set it */ }
   const sqlite = new Database(path, { timeout: busyTimeout })
   try {
     sqlite.pragma('journal_mode = WAL')
