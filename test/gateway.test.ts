@@ -57,6 +57,19 @@ for (const algorithm of ['EdDSA', 'ES256', 'RS256']) {
     const listed = await cli(['keys', 'list'], env2)
     t.match(listed.out, new RegExp(`${String(kid2)}\\s+${algorithm}\\s+created .* signing`))
     t.notMatch(listed.out, /PRIVATE/, 'no key material is printed')
+
+    // A leaked key is withdrawn at once: even a token verified (and cached) before stops working.
+    t.equal((await cli(['keys', 'revoke', String(kid2)], env2)).code, 1, 'the signing key cannot be revoked')
+    const revoked = await cli(['keys', 'revoke', String(kid1)], env2)
+    t.equal(revoked.code, 0, revoked.err)
+    t.equal((await cli(['keys', 'revoke', String(kid1)], env2)).code, 1, 'an unknown kid')
+    t.equal((await cli(['keys', 'revoke'], env2)).code, 2, 'no kid: usage')
+    await app.keys.reload()
+    const gone = await app.inject({ url: '/account/mypage', headers: bearer(before.access) })
+    t.equal(gone.statusCode, 401, 'a token of the revoked key, verified before, is refused')
+    t.equal(gone.json().code, 'TOKEN_INVALID')
+    t.same((await jwksOf()).keys.map((k) => k.kid), [kid2], 'and the key left the JWKS')
+    t.equal((await app.inject({ url: '/account/mypage', headers: bearer(after.access) })).statusCode, 200)
   })
 }
 

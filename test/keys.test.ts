@@ -119,6 +119,11 @@ for (const [kind, opener] of implementations) {
     t.equal(await store.signingKeys.purgeRetired(300), 0, 'retired at 300 is not before 300')
     t.equal(await store.signingKeys.purgeRetired(301), 1)
     t.same((await store.signingKeys.list()).map((r) => r.kid), ['k3'], 'the signing key is never purged')
+    t.equal(await store.signingKeys.remove('k3'), false, 'nor removed')
+    t.equal(await store.signingKeys.add({ ...k1, kid: 'k4', createdAt: 400 }), true)
+    t.equal(await store.signingKeys.remove('k3'), true, 'a retired key is')
+    t.equal(await store.signingKeys.remove('k3'), false, 'once')
+    t.same((await store.signingKeys.list()).map((r) => r.kid), ['k4'])
   })
 
   t.test(`${kind}: private keys are sealed at rest with JWT_KEYS_ENCRYPTION_KEY`, async (t) => {

@@ -14,6 +14,7 @@ const VERIFIED_CACHE_SIZE = 2048
 
 export default fp(async (app) => {
   const verified = verifiedTokenCache(VERIFIED_CACHE_SIZE)
+  let keysGeneration = app.keys.generation
   const tokens = createTokenService({
     store: app.store,
     accessLifetime: app.config.accessTokenLifetime,
@@ -22,6 +23,11 @@ export default fp(async (app) => {
       sign: (claims) => app.keys.sign(claims),
       async verify (token, options) {
         const ignoreExpiration = options?.ignoreExpiration === true
+        if (app.keys.generation !== keysGeneration) {
+          // A key left the set (rotation overlap over, or withdrawn): no token it verified may skip the check.
+          verified.clear()
+          keysGeneration = app.keys.generation
+        }
         const cached: unknown = ignoreExpiration ? undefined : verified.get(token)
         if (cached !== undefined) return cached
         // Picks the key by the token's kid and refuses any other algorithm than that key's.

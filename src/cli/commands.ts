@@ -1,5 +1,5 @@
 import type { Command } from './command.js'
-import { keysList, keysRotate } from './keys.js'
+import { keysList, keysRevoke, keysRotate } from './keys.js'
 import { migrate } from './migrate.js'
 
 /**
@@ -10,5 +10,6 @@ import { migrate } from './migrate.js'
 export const commands: Command[] = [
   migrate,
   keysRotate,
-  keysList
+  keysList,
+  keysRevoke
 ]

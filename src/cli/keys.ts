@@ -80,3 +80,33 @@ key that signs, or until when a retired key keeps verifying. Never prints key ma
     }
   }
 }
+
+export const keysRevoke: Command = {
+  name: 'keys revoke',
+  summary: 'withdraw a retired key at once (a leaked key): its tokens stop verifying',
+  usage: 'KID',
+  positionals: 1,
+  help: `Deletes the retired key KID from the database: running instances stop accepting
+the tokens it signed within ${KEYS_RELOAD_INTERVAL} seconds (at their next read of the keys),
+and it leaves GET /.well-known/jwks.json. The signing key cannot be revoked: run
+"keys rotate" first, then revoke the key it replaced. Users holding tokens signed
+by it must log in again.`,
+  async run (ctx) {
+    const kid = ctx.positionals[0]
+    if (kid === undefined || kid === '') throw new CliError('which key? "keys revoke KID" ("keys list" shows the kids)', 2)
+    const config = ctx.config()
+    const store = await openStore(config)
+    try {
+      const rows = await store.signingKeys.list()
+      const row = rows.find((r) => r.kid === kid)
+      if (row === undefined) throw new CliError(`no stored key has kid ${kid}`)
+      if (row.retiredAt === null) throw new CliError(`${kid} is the signing key: run "keys rotate" first, then revoke it`)
+      await store.signingKeys.remove(kid)
+      ctx.out(`key ${kid} revoked`)
+      ctx.err(`running instances stop accepting its tokens within ${KEYS_RELOAD_INTERVAL} seconds`)
+      return 0
+    } finally {
+      await store.close()
+    }
+  }
+}

@@ -320,6 +320,10 @@ function createStore (pool: pg.Pool, db: Db): Store {
           throw err
         }
       }),
+      remove: guard(async (kid) => {
+        const res = await db.delete(signingKeys).where(and(eq(signingKeys.kid, kid), isNotNull(signingKeys.retiredAt)))
+        return res.rowCount === 1
+      }),
       purgeRetired: guard(async (before) => {
         const res = await db.delete(signingKeys).where(and(isNotNull(signingKeys.retiredAt), lt(signingKeys.retiredAt, before)))
         return res.rowCount ?? 0

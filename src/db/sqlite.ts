@@ -235,6 +235,9 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     signingKeys: {
       async list () { return db.select().from(signingKeys).all() },
       async add (key, options) { return write(() => addSigningKey.immediate(key, options?.onlyIfNone === true)) },
+      async remove (kid) {
+        return write(() => db.delete(signingKeys).where(and(eq(signingKeys.kid, kid), isNotNull(signingKeys.retiredAt))).run().changes) === 1
+      },
       async purgeRetired (before) {
         return write(() => db.delete(signingKeys).where(and(isNotNull(signingKeys.retiredAt), lt(signingKeys.retiredAt, before))).run().changes)
       }

@@ -92,6 +92,8 @@ export interface Store {
      * key signs already (several instances starting at once: one key wins).
      */
     add: (key: NewSigningKey, options?: { onlyIfNone?: boolean }) => Promise<boolean>
+    /** Deletes one retired key (a leaked one: it stops verifying at once); false when there is no such retired key. */
+    remove: (kid: string) => Promise<boolean>
     /** Deletes the keys retired before `before` (Unix seconds); returns how many. */
     purgeRetired: (before: number) => Promise<number>
   }

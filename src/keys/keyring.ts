@@ -84,6 +84,8 @@ export function createKeyring (options: KeyringOptions) {
   let signingKid: string | undefined
   const signers = new Map<string, (claims: object) => string>()
   let lastReload = 0
+  /** Bumped whenever a key leaves the set: whatever was verified with it must be checked again. */
+  let generation = 0
   let lastUnknownKidReload = -Infinity
   let reloading: Promise<void> | undefined
 
@@ -131,6 +133,7 @@ export function createKeyring (options: KeyringOptions) {
     sign = signerFor(signing)
     signingKid = signing.kid
     for (const kid of signers.keys()) if (kid !== signing.kid) signers.delete(kid)
+    for (const kid of keys.keys()) if (!next.has(kid)) { generation++; break }
     keys = next
     lastReload = t
   }
@@ -237,6 +240,19 @@ export function createKeyring (options: KeyringOptions) {
       const t = now()
       return { keys: [...keys.values()].filter((k) => k.publicJwk !== null && k.verifiesUntil >= t).map((k) => k.publicJwk as Record<string, unknown>) }
     },
+
+    /**
+     * Withdraws a retired key at once (a leaked key): deleted from the table,
+     * so every instance stops accepting it at its next read (≤ 30 s).
+     */
+    async revoke (kid: string): Promise<boolean> {
+      const removed = await store.signingKeys.remove(kid)
+      if (removed) await reloadOnce()
+      return removed
+    },
+
+    /** Changes when a key has left the set (caches of verified tokens must then be emptied). */
+    get generation (): number { return generation },
 
     /** The kid that signs now. */
     get signingKid (): string | undefined { return signingKid },
