@@ -74,7 +74,7 @@ const schema = {
     METRICS: { type: 'string', default: 'false' },
     METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535 },
     PRESSURE_MAX_EVENT_LOOP_DELAY: { type: 'integer', minimum: 0, default: 1000 },
-    PRESSURE_MAX_HASH_QUEUE: { type: 'integer', minimum: 0, default: 64 },
+    PRESSURE_MAX_HASH_QUEUE: { type: 'integer', minimum: 0, default: 128 },
     ACCESS_TOKEN_LIFETIME: { type: 'string', default: '300' },
     REFRESH_TOKEN_LIFETIME: { type: 'string', default: '86400' },
     COOKIE_SECURE: { type: 'string', default: 'true' },

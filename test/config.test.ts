@@ -131,7 +131,7 @@ t.test('gateway settings: defaults, and JWT_PRIVATE_KEY_FILE checked against JWT
   t.equal(c.jwtAlgorithm, 'HS256')
   t.equal(c.jwtSecretExplicit, false)
   t.same(c.metrics, { enabled: false })
-  t.same(c.pressure, { maxEventLoopDelay: 1000, maxHashQueue: 64 })
+  t.same(c.pressure, { maxEventLoopDelay: 1000, maxHashQueue: 128 })
   t.equal(c.introspectionSecret, undefined)
   t.equal(cfg(t, { JWT_SECRET: 's'.repeat(40) }).jwtSecretExplicit, true)
   t.same(cfg(t, { METRICS: 'true', METRICS_PORT: '0' }).metrics, { enabled: true, port: 0 })
