@@ -34,6 +34,9 @@ export interface KeyringOptions {
   now?: () => number
 }
 
+/** A published key (RFC 7517): public members only. */
+export interface PublicJwk { kty: string, kid: string, alg: string, use: string, crv?: string, x?: string, y?: string, n?: string, e?: string }
+
 interface LoadedKey {
   kid: string
   algorithm: Algorithm
@@ -114,6 +117,11 @@ export function createKeyring (options: KeyringOptions) {
     return signer
   }
 
+  /** A key as the store keeps it (private material sealed). */
+  function stored (material: KeyMaterial) {
+    return { kid: material.kid, algorithm: material.algorithm, secret: sealer.seal(material.secret), publicJwk: material.publicJwk === null ? null : JSON.stringify(material.publicJwk) }
+  }
+
   /** Reads the table and replaces the key set; a failure leaves the previous set in place. */
   async function reload (): Promise<void> {
     const rows = await store.signingKeys.list()
@@ -174,24 +182,19 @@ export function createKeyring (options: KeyringOptions) {
       if (options.privateKeyPem !== undefined) {
         const material = fromPrivateKeyPem(options.privateKeyPem, algorithm)
         // A new file takes over signing; one seen before (even retired by a rotation since) does not.
-        await store.signingKeys.add({ ...this.stored(material), createdAt: now() })
+        await store.signingKeys.add({ ...stored(material), createdAt: now() })
       } else if (pinned === undefined) {
         const rows = await store.signingKeys.list()
         const current = rows.find((r) => r.retiredAt === null)
         if (current === undefined) {
           const first = algorithm === 'HS256' ? fromSecret(options.legacySecret) : await generateKey(algorithm)
-          await store.signingKeys.add({ ...this.stored(first), createdAt: now() }, { onlyIfNone: true })
+          await store.signingKeys.add({ ...stored(first), createdAt: now() }, { onlyIfNone: true })
         } else if (current.algorithm !== algorithm) {
           // JWT_ALGORITHM changed: a rotation to the new algorithm; the old keys verify until their tokens expire.
-          await store.signingKeys.add({ ...this.stored(await generateKey(algorithm)), createdAt: now() })
+          await store.signingKeys.add({ ...stored(await generateKey(algorithm)), createdAt: now() })
         }
       }
       await reload()
-    },
-
-    /** A key as the store keeps it (private material sealed). */
-    stored (material: KeyMaterial) {
-      return { kid: material.kid, algorithm: material.algorithm, secret: sealer.seal(material.secret), publicJwk: material.publicJwk === null ? null : JSON.stringify(material.publicJwk) }
     },
 
     /**
@@ -202,7 +205,7 @@ export function createKeyring (options: KeyringOptions) {
       if (pinned !== undefined) throw new Error('JWT_SECRET is set, so it signs every token: change it in the environment instead, or unset it to let the service keep (and rotate) its secrets in the database')
       const material = await generateKey(algorithm)
       const t = now()
-      await store.signingKeys.add({ ...this.stored(material), createdAt: t })
+      await store.signingKeys.add({ ...stored(material), createdAt: t })
       const purged = await store.signingKeys.purgeRetired(t - overlap)
       return { kid: material.kid, algorithm, retiredVerifyUntil: t + overlap, purged }
     },
@@ -236,9 +239,9 @@ export function createKeyring (options: KeyringOptions) {
     },
 
     /** RFC 7517 key set: the public keys that may verify a live token (none under HS256). */
-    jwks (): { keys: Array<Record<string, unknown>> } {
+    jwks (): { keys: PublicJwk[] } {
       const t = now()
-      return { keys: [...keys.values()].filter((k) => k.publicJwk !== null && k.verifiesUntil >= t).map((k) => k.publicJwk as Record<string, unknown>) }
+      return { keys: [...keys.values()].filter((k) => k.publicJwk !== null && k.verifiesUntil >= t).map((k) => k.publicJwk as unknown as PublicJwk) }
     },
 
     /**
