@@ -102,6 +102,11 @@ t.test('forward-auth: any method, Bearer or cookie, user in headers; 401 with a 
     t.equal(res.headers['x-auth-user-email'], s.email)
     t.equal(res.headers['cache-control'], 'no-store')
   }
+  // Envoy's ext_authz appends the original path to the prefix.
+  const envoy = await app.inject({ method: 'DELETE', url: '/account/forward-auth/api/orders/7?x=1', headers: bearer(s.access) })
+  t.equal(envoy.statusCode, 200)
+  t.equal(envoy.headers['x-auth-user-id'], s.user.id)
+  t.equal((await app.inject({ url: '/account/forward-auth/api/orders' })).statusCode, 401)
   // The cookie, on an unsafe method and without any CSRF header: a read that grants nothing.
   const cookie = await app.inject({ method: 'POST', url: '/account/forward-auth', cookies: { access_token: s.access } })
   t.equal(cookie.statusCode, 200)

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { TokenMissingError } from '../../../src/errors.js'
 import { errors } from '../../../src/schemas.js'
@@ -18,17 +19,18 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
  * the one the upstream protects.
  */
 const forwardAuth: FastifyPluginAsyncTypebox = async (app) => {
-  app.all('', {
-    schema: { response: { 200: Type.Object({}), ...errors(401) } },
-    onRequest: async (request, reply) => {
-      const token = BEARER.exec(request.headers.authorization ?? '')?.[1] ?? request.cookies[ACCESS_COOKIE]
-      if (token === undefined || token === '') throw new TokenMissingError()
-      const { user } = await app.tokens.authenticate(token)
-      return await reply.header('cache-control', 'no-store')
-        .header('x-auth-user-id', user.id).header('x-auth-user-email', user.email)
-        .send({})
-    }
-  }, async () => ({}))
+  const response = { 200: Type.Object({}), ...errors(401) }
+  const onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const token = BEARER.exec(request.headers.authorization ?? '')?.[1] ?? request.cookies[ACCESS_COOKIE]
+    if (token === undefined || token === '') throw new TokenMissingError()
+    const { user } = await app.tokens.authenticate(token)
+    return await reply.header('cache-control', 'no-store')
+      .header('x-auth-user-id', user.id).header('x-auth-user-email', user.email)
+      .send({})
+  }
+  app.all('', { schema: { response }, onRequest }, async () => ({}))
+  // Envoy's ext_authz (HTTP service) appends the original path to its path_prefix.
+  app.all('/*', { schema: { response, hide: true }, onRequest }, async () => ({}))
 }
 
 export default forwardAuth
