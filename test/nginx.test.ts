@@ -86,7 +86,11 @@ async function startNginx (t: Test, service: number, upstream: number): Promise<
     const child = spawn(NGINX, ['-p', dir, '-c', joinPath(dir, 'nginx.conf'), '-e', joinPath(dir, 'error.log'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (chunk) => { stderr += String(chunk) })
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code) }))
+    const exited = new Promise<number | null>((resolve) => {
+      child.on('exit', (code) => { resolve(code) })
+      // Not installed: fail with the reason (the tests need nginx; they are never skipped).
+      child.on('error', (err) => { stderr += `${NGINX}: ${err.message}`; resolve(null) })
+    })
     // Ready once it answers (or failed once it exits: the port was taken in between).
     const url = `http://127.0.0.1:${port}`
     const up = await Promise.race([
@@ -104,7 +108,7 @@ async function startNginx (t: Test, service: number, upstream: number): Promise<
     }
     child.kill('SIGKILL')
     await exited
-    if (attempt >= 2) throw new Error(`nginx did not start: ${stderr} ${(() => { try { return readFileSync(joinPath(dir, 'error.log'), 'utf8') } catch { return '' } })()}`)
+    if (attempt >= 2 || stderr.includes('ENOENT')) throw new Error(`nginx did not start: ${stderr} ${(() => { try { return readFileSync(joinPath(dir, 'error.log'), 'utf8') } catch { return '' } })()}`)
   }
 }
 
