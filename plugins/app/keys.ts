@@ -25,7 +25,7 @@ export default fp(async (app) => {
   await keys.init()
   app.decorate('keys', keys)
   const timer = setInterval(() => {
-    keys.refresh().catch((err: unknown) => { app.log.warn({ err }, 'reading the signing keys failed; the previous keys stay in use') })
+    keys.reload().catch((err: unknown) => { app.log.warn({ err }, 'reading the signing keys failed; the previous keys stay in use') })
   }, KEYS_RELOAD_INTERVAL * 1000).unref()
   app.addHook('onClose', async () => { clearInterval(timer) })
 }, { name: 'keys', dependencies: ['store'] })

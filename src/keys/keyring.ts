@@ -86,7 +86,6 @@ export function createKeyring (options: KeyringOptions) {
   let sign: ((claims: object) => string) | undefined
   let signingKid: string | undefined
   const signers = new Map<string, (claims: object) => string>()
-  let lastReload = 0
   /** Bumped whenever a key leaves the set: whatever was verified with it must be checked again. */
   let generation = 0
   let lastUnknownKidReload = -Infinity
@@ -143,7 +142,6 @@ export function createKeyring (options: KeyringOptions) {
     for (const kid of signers.keys()) if (kid !== signing.kid) signers.delete(kid)
     for (const kid of keys.keys()) if (!next.has(kid)) { generation++; break }
     keys = next
-    lastReload = t
   }
 
   /** One reload at a time; callers share it. */
@@ -210,12 +208,8 @@ export function createKeyring (options: KeyringOptions) {
       return { kid: material.kid, algorithm, retiredVerifyUntil: t + overlap, purged }
     },
 
+    /** Re-reads the table (every KEYS_RELOAD_INTERVAL seconds, by plugins/app/keys.ts); throws when it cannot. */
     reload: reloadOnce,
-
-    /** Re-reads the table when it is due; called by a timer (failures are the caller's to log). */
-    async refresh (): Promise<void> {
-      if (now() - lastReload >= KEYS_RELOAD_INTERVAL) await reloadOnce()
-    },
 
     sign (claims: object): string {
       if (sign === undefined) throw new Error('keyring not initialised')
