@@ -36,7 +36,7 @@ const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] 
                DIR/<scenario>.cpuprofile, for Chrome DevTools or speedscope;
                node bench/profile-summary.mjs DIR/<scenario>.cpuprofile prints the heaviest parts
 --startup-runs N: starts timed per way of starting (npm start, node), median reported (3)
-scenarios: startup, health, mypage, mypage-cookie, verify, refresh, refresh-sync-normal,
+scenarios: startup, health, mypage, mypage-cookie, forward-auth, verify, refresh, refresh-sync-normal,
            hash-bound, login, join, mixed, mypage-under-login-storm`
 
 const { values: args } = parseArgs({
@@ -75,7 +75,7 @@ const connections = positive('connections', args.connections, true)
 const startupRuns = positive('startup-runs', args['startup-runs'], true)
 const target = args.target?.replace(/\/+$/, '')
 
-const ALL = ['startup', 'health', 'mypage', 'mypage-cookie', 'verify', 'refresh', 'refresh-sync-normal',
+const ALL = ['startup', 'health', 'mypage', 'mypage-cookie', 'forward-auth', 'verify', 'refresh', 'refresh-sync-normal',
   'hash-bound', 'login', 'join', 'mixed', 'mypage-under-login-storm']
 const only = args.only === undefined ? ALL : args.only.split(',').map((s) => s.trim()).filter((s) => s !== '')
 for (const name of only) {

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import envSchema from 'env-schema'
+import { ALGORITHMS, fromPrivateKeyPem, type Algorithm } from './keys/algorithms.js'
 
 /** A configuration value that cannot be used; `variable` names the offending env var. */
 export class ConfigError extends Error {
@@ -24,7 +25,21 @@ export interface Config {
   sqliteSynchronous: 'full' | 'normal'
   /** Milliseconds a SQLite statement waits for another connection's lock before failing (then 503). */
   sqliteBusyTimeout: number
+  /** The legacy HS256 secret (JWT_SECRET, or the data directory's jwt-secret file). */
   jwtSecret: string
+  /** True when JWT_SECRET was given: under HS256 it then signs every token (src/keys/). */
+  jwtSecretExplicit: boolean
+  jwtAlgorithm: Algorithm
+  /** JWT_PRIVATE_KEY_FILE's content (a PEM private key matching jwtAlgorithm). */
+  jwtPrivateKeyPem?: string
+  /** Encrypts the private keys stored in the database. */
+  jwtKeysEncryptionKey?: string
+  /** Guards POST /account/token/introspect; without it the endpoint is 404. */
+  introspectionSecret?: string
+  /** GET /metrics: off unless METRICS=true; on its own listener when `port` is set. */
+  metrics: { enabled: boolean, port?: number }
+  /** @fastify/under-pressure: above either, requests get 503 + Retry-After. */
+  pressure: { maxEventLoopDelay: number, maxHashQueue: number }
   /** Seconds. */
   accessTokenLifetime: number
   /** Seconds. */
@@ -93,6 +108,14 @@ const schema = {
     SQLITE_SYNCHRONOUS: { type: 'string', enum: ['full', 'normal', 'FULL', 'NORMAL'], default: 'full' },
     SQLITE_BUSY_TIMEOUT: { type: 'integer', minimum: 0, maximum: 600000, default: 5000 },
     JWT_SECRET: { type: 'string' },
+    JWT_ALGORITHM: { type: 'string', enum: [...ALGORITHMS], default: 'HS256' },
+    JWT_PRIVATE_KEY_FILE: { type: 'string' },
+    JWT_KEYS_ENCRYPTION_KEY: { type: 'string' },
+    INTROSPECTION_SECRET: { type: 'string' },
+    METRICS: { type: 'string', default: 'false' },
+    METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535 },
+    PRESSURE_MAX_EVENT_LOOP_DELAY: { type: 'integer', minimum: 0, default: 1000 },
+    PRESSURE_MAX_HASH_QUEUE: { type: 'integer', minimum: 0, default: 128 },
     ACCESS_TOKEN_LIFETIME: { type: 'string', default: '300' },
     REFRESH_TOKEN_LIFETIME: { type: 'string', default: '86400' },
     REFRESH_REUSE_INTERVAL: { type: 'string', default: '10' },
@@ -136,6 +159,14 @@ interface RawEnv {
   SQLITE_SYNCHRONOUS: string
   SQLITE_BUSY_TIMEOUT: number
   JWT_SECRET?: string
+  JWT_ALGORITHM: Algorithm
+  JWT_PRIVATE_KEY_FILE?: string
+  JWT_KEYS_ENCRYPTION_KEY?: string
+  INTROSPECTION_SECRET?: string
+  METRICS: string
+  METRICS_PORT?: number
+  PRESSURE_MAX_EVENT_LOOP_DELAY: number
+  PRESSURE_MAX_HASH_QUEUE: number
   ACCESS_TOKEN_LIFETIME: string
   REFRESH_TOKEN_LIFETIME: string
   REFRESH_REUSE_INTERVAL: string
@@ -307,6 +338,36 @@ function resolveJwtSecret (given: string | undefined, dataDir: string): string {
   }
 }
 
+/** JWT_PRIVATE_KEY_FILE: read once, and refused at start unless it is a private key for JWT_ALGORITHM. */
+function readPrivateKey (file: string | undefined, algorithm: Algorithm, cwd: string): string | undefined {
+  if (file === undefined || file === '') return undefined
+  if (algorithm === 'HS256') throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'is set but JWT_ALGORITHM is HS256; set JWT_ALGORITHM to EdDSA, ES256 or RS256')
+  let pem: string
+  try {
+    pem = readFileSync(resolve(cwd, file), 'utf8')
+  } catch (err) {
+    throw new ConfigError('JWT_PRIVATE_KEY_FILE', `cannot be read: ${(err as Error).message}`)
+  }
+  try {
+    fromPrivateKeyPem(pem, algorithm)
+  } catch (err) {
+    throw new ConfigError('JWT_PRIVATE_KEY_FILE', `${(err as Error).message} (${file})`)
+  }
+  return pem
+}
+
+/** An optional secret that must be long enough to resist guessing when given. */
+function optionalSecret (variable: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined
+  if (Buffer.byteLength(value, 'utf8') < 32) throw new ConfigError(variable, 'must be at least 32 bytes long')
+  return value
+}
+
+/** `{ [key]: value }`, or nothing when value is undefined (exactOptionalPropertyTypes). */
+function optional<K extends string, V> (key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+}
+
 /**
  * Reads and validates the configuration once. Nothing else in the service reads
  * `process.env`. Throws `ConfigError` naming the first bad variable.
@@ -349,6 +410,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     // Each process would count attempts on its own: a limit of 10 would be 10 × WORKERS.
     throw new ConfigError('WORKERS', `is ${workers}, which requires REDIS_URL (the rate limits must be shared by the processes)`)
   }
+  const metricsEnabled = parseBoolean('METRICS', raw.METRICS)
+  if (raw.METRICS_PORT !== undefined && !metricsEnabled) throw new ConfigError('METRICS_PORT', 'is set but METRICS is not true')
 
   return {
     host: raw.HOST,
@@ -358,6 +421,13 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     sqliteSynchronous: raw.SQLITE_SYNCHRONOUS.toLowerCase() as Config['sqliteSynchronous'],
     sqliteBusyTimeout: raw.SQLITE_BUSY_TIMEOUT,
     jwtSecret: resolveJwtSecret(raw.JWT_SECRET, dataDir),
+    jwtSecretExplicit: raw.JWT_SECRET !== undefined && raw.JWT_SECRET !== '',
+    jwtAlgorithm: raw.JWT_ALGORITHM,
+    ...optional('jwtPrivateKeyPem', readPrivateKey(raw.JWT_PRIVATE_KEY_FILE, raw.JWT_ALGORITHM, cwd)),
+    ...optional('jwtKeysEncryptionKey', optionalSecret('JWT_KEYS_ENCRYPTION_KEY', raw.JWT_KEYS_ENCRYPTION_KEY)),
+    ...optional('introspectionSecret', optionalSecret('INTROSPECTION_SECRET', raw.INTROSPECTION_SECRET)),
+    metrics: { enabled: metricsEnabled, ...optional('port', raw.METRICS_PORT) },
+    pressure: { maxEventLoopDelay: raw.PRESSURE_MAX_EVENT_LOOP_DELAY, maxHashQueue: raw.PRESSURE_MAX_HASH_QUEUE },
     accessTokenLifetime,
     refreshTokenLifetime,
     refreshReuseInterval,

@@ -20,6 +20,14 @@ export const StorageUnavailableError = createError('SERVICE_UNAVAILABLE', 'The s
 // instanceof compares codes (a storage error must not pass for this one).
 export const ShuttingDownError = createError('SHUTTING_DOWN', 'The service is shutting down; try again shortly.', 503)
 
+// Answered as SERVICE_UNAVAILABLE with Retry-After: the event loop or the
+// password-hash queue is saturated (@fastify/under-pressure, src/passwords/hash.ts).
+export const OverloadedError = createError('OVERLOADED', 'The service is overloaded; try again shortly.', 503)
+/** GET /ready: the database does not answer (the reason in the message). */
+export const NotReadyError = createError('NOT_READY', 'Not ready: %s', 503)
+/** POST /account/token/introspect without the right INTROSPECTION_SECRET. */
+export const IntrospectionUnauthorizedError = createError('INTROSPECTION_UNAUTHORIZED', 'Introspection requires the introspection secret (Authorization: Bearer or Basic).', 401)
+
 /** A field-level validation failure raised by domain rules the JSON schema cannot express. */
 export class FieldValidationError extends Error {
   readonly code = 'VALIDATION_ERROR'

@@ -107,6 +107,33 @@ export const UserWithDetail = Type.Object({ user: UserSchema, detail: Type.Strin
 export const TokenPair = Type.Object({ access: Type.String(), refresh: Type.String() })
 export const UserWithTokens = Type.Object({ user: UserSchema, access: Type.String(), refresh: Type.String() })
 
+/** RFC 7517 JWK Set: public keys only (never an HS256 secret). */
+export const Jwks = Type.Object({
+  keys: Type.Array(Type.Object({
+    kty: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String(),
+    crv: Type.Optional(Type.String()), x: Type.Optional(Type.String()), y: Type.Optional(Type.String()),
+    n: Type.Optional(Type.String()), e: Type.Optional(Type.String())
+  }))
+})
+
+/** RFC 7662 §2.1: `token`, and an optional `token_type_hint` (access_token, refresh_token). */
+export const IntrospectBody = Type.Object({
+  token: Type.String({ maxLength: 4096 }),
+  token_type_hint: Type.Optional(Type.String({ maxLength: 64 }))
+}, { additionalProperties: false })
+
+/** RFC 7662 §2.2: `{"active": false}` and nothing else for any token that is not live. */
+export const Introspection = Type.Object({
+  active: Type.Boolean(),
+  token_type: Type.Optional(Type.Union([Type.Literal('access'), Type.Literal('refresh')])),
+  sub: Type.Optional(Type.String()),
+  user_id: Type.Optional(Type.String()),
+  email: Type.Optional(Type.String()),
+  exp: Type.Optional(Type.Integer()),
+  iat: Type.Optional(Type.Integer()),
+  jti: Type.Optional(Type.String())
+})
+
 export const ErrorBody = Type.Object({
   statusCode: Type.Integer(),
   error: Type.String(),

@@ -33,6 +33,8 @@ export function verifiedTokenCache (max: number, now: () => number = Date.now) {
       }
       entries.set(token, { payload, expiresAt: exp * 1000 })
     },
+    /** Forgets everything (a signing key was withdrawn: what it verified must be checked again). */
+    clear (): void { entries.clear() },
     get size (): number { return entries.size }
   }
 }

@@ -19,9 +19,9 @@ export interface Claims {
 export interface TokenPair { access: string, refresh: string }
 
 /**
- * Signs and checks JWTs (HS256). `verify` throws TokenExpiredError for a past
- * `exp` and TokenInvalidError for anything else wrong (signature, algorithm,
- * shape). The HTTP layer provides it on top of @fastify/jwt.
+ * Signs and checks JWTs. `verify` throws TokenExpiredError for a past `exp`
+ * and TokenInvalidError for anything else wrong (signature, algorithm, kid,
+ * shape). The HTTP layer provides it on top of the keyring (src/keys/).
  */
 export interface TokenCodec {
   sign: (claims: Claims) => string
@@ -86,8 +86,8 @@ export const IAT_LEEWAY = 30
 export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, now = Date.now, onEvent, simplejwt }: TokenServiceOptions) {
   const seconds = (): number => Math.floor(now() / 1000)
 
-  function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Claims {
-    const claims = asClaims(codec.verify(token, options), expected)
+  async function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Promise<Claims> {
+    const claims = asClaims(await codec.verify(token, options), expected)
     if (claims.iat > seconds() + IAT_LEEWAY) invalid('Token was issued in the future.')
     return claims
   }
@@ -135,7 +135,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
 
     /** The user behind a valid access token; inactive or deleted users are refused. */
     async authenticate (accessToken: string): Promise<{ user: User, claims: Claims }> {
-      const claims = decode(accessToken, 'access')
+      const claims = await decode(accessToken, 'access')
       return { user: await activeUser(claims), claims }
     },
 
@@ -150,7 +150,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      */
     async refresh (refreshToken: string): Promise<TokenPair> {
       if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.exchange(refreshToken, (user) => mint(user, randomUUID()))
-      const claims = decode(refreshToken, 'refresh')
+      const claims = await decode(refreshToken, 'refresh')
       const user = await activeUser(claims)
       if (requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError()
       const key = refreshTokenKey(claims.jti)
@@ -183,7 +183,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
 
     /** Token verification for gateways: either type, live user, refresh tokens not revoked. */
     async verify (token: string): Promise<Claims> {
-      const claims = decode(token)
+      const claims = await decode(token)
       await activeUser(claims)
       if (claims.token_type === 'refresh') {
         const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
@@ -199,7 +199,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      */
     async logout (refreshToken: string): Promise<void> {
       if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.logout(refreshToken)
-      const claims = decode(refreshToken, 'refresh', { ignoreExpiration: true })
+      const claims = await decode(refreshToken, 'refresh', { ignoreExpiration: true })
       const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
       if (row !== undefined) await store.refreshTokens.revokeFamily(row.userId, row.familyId, seconds(), 'logout')
     },

@@ -18,7 +18,7 @@ interface Results {
   targets: Array<{ target: string, value: number, limit: number, met: boolean }>
 }
 
-const HTTP_SCENARIOS = ['health', 'mypage', 'mypage-cookie', 'verify', 'refresh', 'login', 'join', 'mixed',
+const HTTP_SCENARIOS = ['health', 'mypage', 'mypage-cookie', 'forward-auth', 'verify', 'refresh', 'login', 'join', 'mixed',
   'mypage-under-login-storm', 'refresh-sync-normal']
 
 test('npm run bench, smoke: every scenario runs with no non-2xx answer and every figure is produced', async (t) => {

@@ -93,7 +93,15 @@ const bad: Array<[string, string, RegExp]> = [
   ['REDIS_URL', 'redis://', /REDIS_URL must be a redis:\/\//],
   ['RATE_LIMIT_FAIL_OPEN', 'sometimes', /RATE_LIMIT_FAIL_OPEN must be true or false/],
   ['WORKERS', '0', /WORKERS must be a number of processes from 1 to 64, or auto/],
-  ['WORKERS', 'many', /WORKERS must be a number of processes/]
+  ['WORKERS', 'many', /WORKERS must be a number of processes/],
+  ['JWT_ALGORITHM', 'HS512', /JWT_ALGORITHM must be one of HS256, EdDSA, ES256, RS256/],
+  ['JWT_PRIVATE_KEY_FILE', '/nonexistent/key.pem', /JWT_PRIVATE_KEY_FILE is set but JWT_ALGORITHM is HS256/],
+  ['JWT_KEYS_ENCRYPTION_KEY', 'short', /JWT_KEYS_ENCRYPTION_KEY must be at least 32 bytes/],
+  ['INTROSPECTION_SECRET', 'short', /INTROSPECTION_SECRET must be at least 32 bytes/],
+  ['METRICS', 'perhaps', /METRICS must be true or false/],
+  ['METRICS_PORT', '3001', /METRICS_PORT is set but METRICS is not true/],
+  ['PRESSURE_MAX_EVENT_LOOP_DELAY', '-1', /PRESSURE_MAX_EVENT_LOOP_DELAY must be >= 0/],
+  ['PRESSURE_MAX_HASH_QUEUE', 'many', /PRESSURE_MAX_HASH_QUEUE must be integer/]
 ]
 for (const [variable, value, message] of bad) {
   t.test(`a bad ${variable} is refused naming the variable`, async (t) => {
@@ -226,4 +234,29 @@ t.test('SIMPLEJWT_COMPAT: off by default, a boolean', async (t) => {
   t.equal(cfg(t).simplejwtCompat, false)
   t.equal(cfg(t, { SIMPLEJWT_COMPAT: 'true' }).simplejwtCompat, true)
   t.equal(configError(t, { SIMPLEJWT_COMPAT: 'maybe' }).variable, 'SIMPLEJWT_COMPAT')
+})
+
+t.test('gateway settings: defaults, and JWT_PRIVATE_KEY_FILE checked against JWT_ALGORITHM', async (t) => {
+  const c = cfg(t)
+  t.equal(c.jwtAlgorithm, 'HS256')
+  t.equal(c.jwtSecretExplicit, false)
+  t.same(c.metrics, { enabled: false })
+  t.same(c.pressure, { maxEventLoopDelay: 1000, maxHashQueue: 128 })
+  t.equal(c.introspectionSecret, undefined)
+  t.equal(cfg(t, { JWT_SECRET: 's'.repeat(40) }).jwtSecretExplicit, true)
+  t.same(cfg(t, { METRICS: 'true', METRICS_PORT: '0' }).metrics, { enabled: true, port: 0 })
+  const dir = tempDir(t)
+  const { generateKeyPairSync } = await import('node:crypto')
+  const { writeFileSync } = await import('node:fs')
+  const ed = join(dir, 'ed.pem')
+  writeFileSync(ed, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }))
+  t.match(cfg(t, { JWT_ALGORITHM: 'EdDSA', JWT_PRIVATE_KEY_FILE: ed }).jwtPrivateKeyPem, /BEGIN PRIVATE KEY/)
+  t.match(configError(t, { JWT_ALGORITHM: 'ES256', JWT_PRIVATE_KEY_FILE: ed }).message, /^JWT_PRIVATE_KEY_FILE holds a key for EdDSA, but JWT_ALGORITHM is ES256/)
+  t.match(configError(t, { JWT_ALGORITHM: 'RS256', JWT_PRIVATE_KEY_FILE: join(dir, 'missing.pem') }).message, /^JWT_PRIVATE_KEY_FILE cannot be read/)
+  const junk = join(dir, 'junk.pem')
+  writeFileSync(junk, 'not a key')
+  t.match(configError(t, { JWT_ALGORITHM: 'RS256', JWT_PRIVATE_KEY_FILE: junk }).message, /^JWT_PRIVATE_KEY_FILE holds no PEM private key/)
+  const rsa = join(dir, 'rsa1024.pem')
+  writeFileSync(rsa, generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }))
+  t.match(configError(t, { JWT_ALGORITHM: 'RS256', JWT_PRIVATE_KEY_FILE: rsa }).message, /shorter than 2048 bits/)
 })

@@ -173,6 +173,14 @@ export const scenarios: Scenario[] = [
     })
   },
   {
+    name: 'forward-auth',
+    about: 'GET /account/forward-auth with Authorization: Bearer, as a gateway\'s auth subrequest (nginx auth_request)',
+    round: rounds(async (ctx) => {
+      const list = await readSessions(ctx)
+      return (i) => [{ method: 'GET', path: '/account/forward-auth', headers: bearer(at(list, i).access) }]
+    })
+  },
+  {
     name: 'verify',
     about: 'POST /account/token/verify {token: <access>}',
     round: rounds(async (ctx) => {

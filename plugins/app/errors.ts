@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { DrizzleQueryError } from 'drizzle-orm'
-import { ShuttingDownError } from '../../src/errors.js'
+import { NotReadyError, OverloadedError, ShuttingDownError } from '../../src/errors.js'
 import { NO_NUL } from '../../src/schemas.js'
 
 interface Detail { field: string, message: string }
@@ -112,6 +112,12 @@ export default fp(async (app) => {
       // A new request while closing: another instance (or this one restarted) can take it.
       code = 'SERVICE_UNAVAILABLE'
       void reply.header('retry-after', '1')
+    } else if (err instanceof OverloadedError) {
+      // Saturated (under-pressure, the hash queue): shed this request rather than queue it without bound.
+      code = 'SERVICE_UNAVAILABLE'
+      void reply.header('retry-after', '2')
+    } else if (err instanceof NotReadyError) {
+      void reply.header('retry-after', '5')
     } else if (storageCode(err) !== undefined) {
       statusCode = 503
       code = 'SERVICE_UNAVAILABLE'

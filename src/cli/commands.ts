@@ -1,5 +1,6 @@
 import type { Command } from './command.js'
 import { importDjango } from './import-django.js'
+import { keysList, keysRevoke, keysRotate } from './keys.js'
 import { migrate } from './migrate.js'
 import { seed } from './seed.js'
 import { tokensPurge } from './tokens.js'
@@ -15,5 +16,8 @@ export const commands: Command[] = [
   ...userCommands,
   tokensPurge,
   seed,
-  importDjango
+  importDjango,
+  keysRotate,
+  keysList,
+  keysRevoke
 ]

@@ -8,7 +8,7 @@ import { migrationsDir } from '../paths.js'
 import * as schema from './schema.pg.js'
 import type { ImportOutcome, NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from './store.js'
 
-const { users, refreshTokens, accountTokens, legacyTokens } = schema
+const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…` (anything node-postgres accepts). */
@@ -532,6 +532,34 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       })),
       retire: guard(async (id, userId, expiresAt) => {
         await db.insert(legacyTokens).values({ id, userId, familyId: '', expiresAt }).onConflictDoNothing()
+      })
+    },
+    signingKeys: {
+      list: guard(async () => await db.select().from(signingKeys)),
+      add: guard(async (key, options) => {
+        try {
+          return await inTransaction(async (tx) => {
+            if ((await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.kid, key.kid))).length > 0) return false
+            const current = await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(isNull(signingKeys.retiredAt))
+            if (options?.onlyIfNone === true && current.length > 0) return false
+            await tx.update(signingKeys).set({ retiredAt: key.createdAt }).where(isNull(signingKeys.retiredAt))
+            await tx.insert(signingKeys).values(key)
+            return true
+          })
+        } catch (err) {
+          // Another instance stored its first key (or this kid) at the same
+          // moment: the unique indexes make one of them win, and that is enough.
+          if (codeOf(unwrap(err)) === '23505') return false
+          throw err
+        }
+      }),
+      remove: guard(async (kid) => {
+        const res = await db.delete(signingKeys).where(and(eq(signingKeys.kid, kid), isNotNull(signingKeys.retiredAt)))
+        return res.rowCount === 1
+      }),
+      purgeRetired: guard(async (before) => {
+        const res = await db.delete(signingKeys).where(and(isNotNull(signingKeys.retiredAt), lt(signingKeys.retiredAt, before)))
+        return res.rowCount ?? 0
       })
     },
     ping: guard(async () => { await pool.query('SELECT 1') }),

@@ -1,5 +1,6 @@
-import { bigint, boolean, index, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
-import { REVOKE_REASONS, type AccountTokenRow, type RefreshTokenRow, type UserRow } from './schema.js'
+import { sql } from 'drizzle-orm'
+import { bigint, boolean, index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
+import { REVOKE_REASONS, type AccountTokenRow, type RefreshTokenRow, type SigningKeyRow, type UserRow } from './schema.js'
 
 /*
  * The PostgreSQL twin of schema.ts: same tables, same column names, and row
@@ -78,6 +79,18 @@ export const legacyTokens = pgTable('legacy_tokens', {
   expiresAt: bigint('expires_at', { mode: 'number' }).notNull()
 }, (t) => [index('legacy_tokens_expires_idx').on(t.expiresAt)])
 
+/** See schema.ts: the signing keys; the one with `retired_at` null signs. */
+export const signingKeys = pgTable('signing_keys', {
+  kid: text('kid').primaryKey(),
+  algorithm: text('algorithm', { enum: ['HS256', 'EdDSA', 'ES256', 'RS256'] }).notNull(),
+  secret: text('secret').notNull(),
+  publicJwk: text('public_jwk'),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  retiredAt: bigint('retired_at', { mode: 'number' })
+}, () => [
+  uniqueIndex('signing_keys_one_current_idx').on(sql`(1)`).where(sql`retired_at IS NULL`)
+])
+
 // Compile-time proof that both dialects produce the same row objects.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 const sameUser: Same<typeof users.$inferSelect, UserRow> = true
@@ -86,3 +99,5 @@ void sameUser
 const sameAccountToken: Same<typeof accountTokens.$inferSelect, AccountTokenRow> = true
 void sameToken
 void sameAccountToken
+const sameKey: Same<typeof signingKeys.$inferSelect, SigningKeyRow> = true
+void sameKey

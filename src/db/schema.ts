@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 export const users = sqliteTable('users', {
   id: text('id').primaryKey(),
@@ -107,3 +107,27 @@ export type UserRow = typeof users.$inferSelect
 export type NewUserRow = typeof users.$inferInsert
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect
 export type AccountTokenRow = typeof accountTokens.$inferSelect
+
+/**
+ * The keys that sign and verify tokens (src/keys/). `secret` is the private
+ * material — an HS256 secret, or a PKCS#8 PEM private key — sealed with
+ * JWT_KEYS_ENCRYPTION_KEY when that is set. Exactly one row signs: the one
+ * whose `retired_at` is null (a unique partial index makes two impossible,
+ * however many instances start or rotate at once). A retired key keeps
+ * verifying until every token it signed has expired.
+ */
+export const signingKeys = sqliteTable('signing_keys', {
+  kid: text('kid').primaryKey(),
+  algorithm: text('algorithm', { enum: ['HS256', 'EdDSA', 'ES256', 'RS256'] }).notNull(),
+  secret: text('secret').notNull(),
+  /** The public JWK (JSON), published at /.well-known/jwks.json; null for HS256. */
+  publicJwk: text('public_jwk'),
+  /** Unix seconds. */
+  createdAt: integer('created_at').notNull(),
+  /** Unix seconds when a newer key took over signing; null for the signing key. */
+  retiredAt: integer('retired_at')
+}, () => [
+  uniqueIndex('signing_keys_one_current_idx').on(sql`(1)`).where(sql`retired_at IS NULL`)
+])
+
+export type SigningKeyRow = typeof signingKeys.$inferSelect

@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { and, asc, count, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm'
@@ -7,9 +7,9 @@ import { readMigrationFiles } from 'drizzle-orm/migrator'
 import { EmailTakenError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.js'
-import type { ImportedUser, ImportOutcome, NewRefreshToken, NewUser, ProfileChange, RevokeReason, RotateGrace, RotateOutcome, Store } from './store.js'
+import type { ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, RotateGrace, RotateOutcome, Store } from './store.js'
 
-const { users, refreshTokens, accountTokens, legacyTokens } = schema
+const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
 
 export interface SqliteOptions {
   path: string
@@ -101,6 +101,11 @@ export function migrateLocked (sqlite: Database.Database, migrationsFolder: stri
 /** Opens (creating it and its folder if needed), tunes and migrates the SQLite file. */
 export function openSqliteStore ({ path, synchronous, busyTimeout = 5000 }: SqliteOptions): Store {
   mkdirSync(dirname(path), { recursive: true })
+  // Owner-only: the file holds password hashes and the signing keys (src/keys/).
+  // SQLite gives its -wal and -shm files the database file's permissions.
+  // Failures are left to SQLite's open and assertWritable below, which name the file.
+  try { closeSync(openSync(path, 'wx', 0o600)) } catch { /* exists already, or cannot be created */ }
+  try { chmodSync(path, 0o600) } catch { /* not ours to change (another owner): left as the operator set it */ }
   const sqlite = new Database(path, { timeout: busyTimeout })
   try {
     sqlite.pragma('journal_mode = WAL')
@@ -271,6 +276,14 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     insertToken.run(first)
     return 'exchanged' as const
   })
+  const addSigningKey = sqlite.transaction((key: NewSigningKey, onlyIfNone: boolean): boolean => {
+    if (db.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.kid, key.kid)).all().length > 0) return false
+    const current = db.select({ kid: signingKeys.kid }).from(signingKeys).where(isNull(signingKeys.retiredAt)).all()
+    if (onlyIfNone && current.length > 0) return false
+    db.update(signingKeys).set({ retiredAt: key.createdAt }).where(isNull(signingKeys.retiredAt)).run()
+    db.insert(signingKeys).values(key).run()
+    return true
+  })
 
   return {
     users: {
@@ -337,6 +350,16 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async exchange (id, expiresAt, first, now) { return write(() => exchangeLegacy.immediate(id, expiresAt, first, now)) },
       async retire (id, userId, expiresAt) {
         write(() => db.insert(legacyTokens).values({ id, userId, familyId: '', expiresAt }).onConflictDoNothing().run())
+      }
+    },
+    signingKeys: {
+      async list () { return db.select().from(signingKeys).all() },
+      async add (key, options) { return write(() => addSigningKey.immediate(key, options?.onlyIfNone === true)) },
+      async remove (kid) {
+        return write(() => db.delete(signingKeys).where(and(eq(signingKeys.kid, kid), isNotNull(signingKeys.retiredAt))).run().changes) === 1
+      },
+      async purgeRetired (before) {
+        return write(() => db.delete(signingKeys).where(and(isNotNull(signingKeys.retiredAt), lt(signingKeys.retiredAt, before))).run().changes)
       }
     },
     async ping () { sqlite.prepare('SELECT 1').get() },

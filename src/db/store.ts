@@ -1,8 +1,9 @@
-import type { AccountTokenRow, RefreshTokenRow, RevokeReason, UserRow } from './schema.js'
+import type { AccountTokenRow, RefreshTokenRow, RevokeReason, SigningKeyRow, UserRow } from './schema.js'
 
 export type { RevokeReason }
 
 export type User = UserRow
+export type SigningKey = SigningKeyRow
 
 export interface NewUser {
   id: string
@@ -60,6 +61,16 @@ export interface RotateGrace {
   interval: number
   /** The successor (`next`) token sealed under the presented token's jti (src/refresh-grace.ts). */
   sealed: string
+}
+
+export type NewSigningKey = {
+  kid: string
+  algorithm: SigningKey['algorithm']
+  /** Private material as stored (sealed when an encryption key is configured). */
+  secret: string
+  publicJwk: string | null
+  /** Unix seconds. */
+  createdAt: number
 }
 
 /** What rotating a presented refresh token did. */
@@ -197,6 +208,21 @@ export interface Store {
     exchange: (id: string, expiresAt: number, first: NewRefreshToken, now: number) => Promise<'exchanged' | 'reused'>
     /** Logout with a simplejwt token: recorded as used without a login (a later presentation is refused). */
     retire: (id: string, userId: string, expiresAt: number) => Promise<void>
+  }
+  signingKeys: {
+    /** Every stored key, the signing one (retiredAt null) included. */
+    list: () => Promise<SigningKey[]>
+    /**
+     * In one transaction: retires the signing key (retiredAt = createdAt of
+     * `key`) and stores `key` as the new one. Returns false and changes nothing
+     * when a key with that kid exists already, or, with `onlyIfNone`, when some
+     * key signs already (several instances starting at once: one key wins).
+     */
+    add: (key: NewSigningKey, options?: { onlyIfNone?: boolean }) => Promise<boolean>
+    /** Deletes one retired key (a leaked one: it stops verifying at once); false when there is no such retired key. */
+    remove: (kid: string) => Promise<boolean>
+    /** Deletes the keys retired before `before` (Unix seconds); returns how many. */
+    purgeRetired: (before: number) => Promise<number>
   }
   /** A cheap round trip, for readiness. */
   ping: () => Promise<void>

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { Algorithm, hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2'
 import { djangoAlgorithm, verifyDjangoHash } from './django.js'
+import { OverloadedError } from '../errors.js'
 
 export interface Argon2Params { memoryCost: number, timeCost: number, parallelism: number }
 
@@ -14,12 +15,17 @@ export function defaultHashConcurrency (cores = availableParallelism()): number 
   return Math.max(1, Math.min(cores - 1, 3))
 }
 
-/** Runs the given tasks at most `max` at a time, the others waiting in order (FIFO). */
-export function limitConcurrency (max: number) {
+/**
+ * Runs the given tasks at most `max` at a time, the others waiting in order
+ * (FIFO); with `maxWaiting`, a task that would wait behind that many is
+ * refused at once (OverloadedError, a 503) instead of queueing without bound.
+ */
+export function limitConcurrency (max: number, maxWaiting = Infinity) {
   let active = 0
   const waiting: Array<() => void> = []
-  return async function run<T> (task: () => Promise<T>): Promise<T> {
+  const run = async function run<T> (task: () => Promise<T>): Promise<T> {
     if (active < max) active++
+    else if (waiting.length >= maxWaiting) throw new OverloadedError()
     else await new Promise<void>((resolve) => waiting.push(resolve))
     try {
       return await task()
@@ -30,6 +36,7 @@ export function limitConcurrency (max: number) {
       else active--
     }
   }
+  return Object.assign(run, { get waiting (): number { return waiting.length } })
 }
 
 /**
@@ -38,9 +45,9 @@ export function limitConcurrency (max: number) {
  * The result is a PHC string carrying its own parameters, so they can be
  * raised later and old hashes upgraded at the next successful login.
  */
-export function createPasswordHasher (params: Argon2Params, concurrency = defaultHashConcurrency()) {
+export function createPasswordHasher (params: Argon2Params, concurrency = defaultHashConcurrency(), maxWaiting = Infinity) {
   const options = { algorithm: Algorithm.Argon2id, ...params }
-  const limit = limitConcurrency(concurrency)
+  const limit = limitConcurrency(concurrency, maxWaiting)
   const hash = async (password: string, opts: typeof options): Promise<string> => await limit(async () => await argon2Hash(password, opts))
   // A hash imported from Django (pbkdf2_sha256$…, argon2$…) is verified the
   // Django way; needsRehash is true for it, so login replaces it with argon2id.
@@ -51,12 +58,17 @@ export function createPasswordHasher (params: Argon2Params, concurrency = defaul
   let decoy: Promise<string> | undefined
 
   return {
+    /** Hashes waiting for a free slot (the metrics' argon2 queue length). */
+    get queueLength (): number { return limit.waiting },
+
     hash: (password: string): Promise<string> => hash(password, options),
 
     verify: async (stored: string, password: string): Promise<boolean> => {
       try {
         return await verify(stored, password)
-      } catch {
+      } catch (err) {
+        // Overloaded: the same 503 as for an unknown email (verifyDecoy), never a wrong answer.
+        if (err instanceof OverloadedError) throw err
         return false // a corrupt stored hash never logs anybody in
       }
     },
@@ -64,7 +76,11 @@ export function createPasswordHasher (params: Argon2Params, concurrency = defaul
     /** Spends one verification's worth of time and always fails. */
     verifyDecoy: async (password: string): Promise<false> => {
       decoy ??= hash(`decoy:${Math.random()}`, options)
-      await verify(await decoy, password).catch(() => false)
+      const stored = await decoy.catch((err: unknown) => { decoy = undefined; throw err })
+      await verify(stored, password).catch((err: unknown) => {
+        if (err instanceof OverloadedError) throw err
+        return false
+      })
       return false
     },
 

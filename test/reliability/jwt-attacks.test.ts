@@ -117,8 +117,9 @@ t.test('algorithm confusion: asymmetric algorithms, and the public key used as a
   }
 })
 
-t.test('kid injection: no key is looked up by kid', async (t) => {
-  const { app, secret, access } = await setup(t)
+t.test('kid injection: kid only selects among the stored keys, never a file, query or URL', async (t) => {
+  const { app, secret, access, accessToken } = await setup(t)
+  const realKid = decodeJwt(accessToken).header.kid
   const kids: unknown[] = ['../../../../../../../dev/null', '/dev/null', '/proc/self/environ', "' UNION SELECT 'x' --", 'x|id', '${jndi:ldap://127.0.0.1/a}',
     '', 0, null, { $ne: null }, ['a'], 'k'.repeat(2000), 'file:///etc/passwd', 'http://127.0.0.1:1/key']
   for (const kid of kids) {
@@ -127,9 +128,13 @@ t.test('kid injection: no key is looked up by kid', async (t) => {
     for (const key of ['', '\0', 'x', 'null', 'secret', "' UNION SELECT 'x' --"]) {
       await assertRefused(t, app, token(header, access, key), 'access', `kid ${JSON.stringify(kid).slice(0, 40)} signed with ${JSON.stringify(key)}`)
     }
-    // And with the real key the kid changes nothing: the signature alone decides.
-    await assertAccepted(t, app, token(header, access, secret), 'access', `kid ${JSON.stringify(kid).slice(0, 40)} with the real key`)
+    // Even the real key does not help a kid that names no stored key.
+    await assertRefused(t, app, token(header, access, secret), 'access', `kid ${JSON.stringify(kid).slice(0, 40)} with the real key`)
   }
+  // The signing key's own kid, and no kid at all (tokens issued before kids existed), verify.
+  await assertAccepted(t, app, token({ alg: 'HS256', typ: 'JWT', kid: realKid }, access, secret), 'access', 'the real kid and key')
+  await assertAccepted(t, app, token({ alg: 'HS256', typ: 'JWT' }, access, secret), 'access', 'no kid, the legacy key')
+  await assertRefused(t, app, token({ alg: 'HS256', typ: 'JWT', kid: realKid }, access, 'guess'), 'access', 'the real kid, a guessed key')
 })
 
 t.test('jku, x5u, jwk and x5c headers are ignored: no key is fetched or taken from the token', async (t) => {
@@ -158,7 +163,8 @@ t.test('jku, x5u, jwk and x5c headers are ignored: no key is fetched or taken fr
     await assertRefused(t, app, `${input}.${sig}`, 'access', `RS256 with ${what} pointing at the attacker's key`)
     // Same header, HS256 and a guessed key; then the real key (the header changes nothing).
     await assertRefused(t, app, token({ ...header, alg: 'HS256' }, access, 'attacker'), 'access', `HS256 with ${what}, attacker's key`)
-    await assertAccepted(t, app, token({ ...header, alg: 'HS256' }, access, secret), 'access', `HS256 with ${what}, the real key`)
+    // (Without the attacker's kid, which names no stored key and is refused by itself.)
+    await assertAccepted(t, app, token({ ...header, alg: 'HS256', kid: undefined }, access, secret), 'access', `HS256 with ${what}, the real key`)
   }
   t.equal(fetched, 0, 'the key server was never contacted')
 })
@@ -298,4 +304,39 @@ t.test("a deleted user's tokens never reach a new account registered with the sa
   }
   t.equal((await post(app, '/account/logout', { refresh: old.refresh })).statusCode, 200, 'logout with the old token is a no-op')
   t.equal((await post(app, '/account/token/refresh', { refresh: fresh.refresh })).statusCode, 200, "the new account's session is untouched")
+})
+
+t.test('asymmetric keys: a token must use its key\'s algorithm; the public key as an HMAC secret, none, or another curve are refused', async (t) => {
+  for (const algorithm of ['EdDSA', 'ES256', 'RS256']) {
+    const config = testConfig(t, { JWT_ALGORITHM: algorithm })
+    const app = await build(t, {}, config)
+    const s = await join(app)
+    const { header, payload } = decodeJwt(s.access)
+    const kid = String(header.kid)
+    const jwk = ((await app.inject({ url: '/.well-known/jwks.json' })).json() as { keys: Array<Record<string, unknown>> }).keys[0] ?? {}
+    const { createPublicKey } = await import('node:crypto')
+    const publicPem = createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' })
+    await assertAccepted(t, app, s.access, 'access', `${algorithm}: the genuine token`)
+    // Classic confusion: HS256 keyed with the published public key, under the real kid.
+    for (const key of [publicPem, JSON.stringify(jwk), String(jwk.x ?? jwk.n), config.jwtSecret]) {
+      await assertRefused(t, app, token({ alg: 'HS256', typ: 'JWT', kid }, payload, key), 'access', `${algorithm} kid, HS256 with ${key.slice(0, 20)}…`)
+    }
+    await assertRefused(t, app, token({ alg: 'none', typ: 'JWT', kid }, payload, null), 'access', `${algorithm} kid, alg none`)
+    // The legacy HS256 secret without kid: refused too once an asymmetric key signs from the start (no HS256 key was ever stored).
+    await assertRefused(t, app, token({ alg: 'HS256', typ: 'JWT' }, payload, config.jwtSecret), 'access', `${algorithm}: kid-less HS256 with the data-dir secret`)
+    // Another algorithm's genuine signature, under this kid.
+    const [, p] = s.access.split('.') as [string, string, string]
+    const others = ['EdDSA', 'ES256', 'RS256'].filter((a) => a !== algorithm)
+    for (const other of others) {
+      const input = `${enc({ alg: other, typ: 'JWT', kid })}.${p}`
+      const pair = other === 'EdDSA' ? generateKeyPairSync('ed25519') : other === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 })
+      const sig = other === 'EdDSA'
+        ? cryptoSign(null, Buffer.from(input), pair.privateKey)
+        : other === 'ES256' ? cryptoSign('sha256', Buffer.from(input), { key: pair.privateKey, dsaEncoding: 'ieee-p1363' }) : createSign('RSA-SHA256').update(input).sign(pair.privateKey)
+      await assertRefused(t, app, `${input}.${sig.toString('base64url')}`, 'access', `${algorithm} kid, an attacker's ${other} signature`)
+    }
+    // Tampered payload under the genuine header and signature.
+    const tampered = `${s.access.split('.')[0] ?? ''}.${enc({ ...payload, sub: 'someone-else', user_id: 'someone-else' })}.${s.access.split('.')[2] ?? ''}`
+    await assertRefused(t, app, tampered, 'access', `${algorithm}: tampered claims`)
+  }
 })

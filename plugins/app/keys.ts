@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin'
+import { createKeyring, KEYS_RELOAD_INTERVAL, type Keyring } from '../../src/keys/keyring.js'
+
+declare module 'fastify' {
+  interface FastifyInstance { keys: Keyring }
+}
+
+/**
+ * The signing keys (src/keys/): a key for JWT_ALGORITHM is made sure of at
+ * start, and the table re-read every KEYS_RELOAD_INTERVAL seconds so that a
+ * rotation made by `keys rotate` or another instance is picked up without a restart.
+ */
+export default fp(async (app) => {
+  const { config } = app
+  const keys = createKeyring({
+    store: app.store,
+    algorithm: config.jwtAlgorithm,
+    pinnedSecret: config.jwtSecretExplicit ? config.jwtSecret : undefined,
+    legacySecret: config.jwtSecret,
+    privateKeyPem: config.jwtPrivateKeyPem,
+    encryptionKey: config.jwtKeysEncryptionKey,
+    accessLifetime: config.accessTokenLifetime,
+    refreshLifetime: config.refreshTokenLifetime
+  })
+  await keys.init()
+  app.decorate('keys', keys)
+  const timer = setInterval(() => {
+    keys.reload().catch((err: unknown) => { app.log.warn({ err }, 'reading the signing keys failed; the previous keys stay in use') })
+  }, KEYS_RELOAD_INTERVAL * 1000).unref()
+  app.addHook('onClose', async () => { clearInterval(timer) })
+}, { name: 'keys', dependencies: ['store'] })

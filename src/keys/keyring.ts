@@ -1,0 +1,261 @@
+import { createPublicKey } from 'node:crypto'
+import { createSigner, createVerifier } from 'fast-jwt'
+import type { SigningKey, Store } from '../db/store.js'
+import { TokenExpiredError, TokenInvalidError } from '../errors.js'
+import { fromPrivateKeyPem, fromSecret, generateKey, type Algorithm, type KeyMaterial } from './algorithms.js'
+import { createSealer } from './seal.js'
+
+/** Seconds between two reads of the keys table: a rotation reaches every instance within this. */
+export const KEYS_RELOAD_INTERVAL = 30
+/** A token naming an unknown kid triggers a reload, at most this often (seconds). */
+const UNKNOWN_KID_RELOAD = 5
+/** Seconds an `iat` may lie ahead (src/tokens.ts IAT_LEEWAY): a retired key covers it too. */
+const CLOCK_LEEWAY = 30
+const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
+
+export interface KeyringOptions {
+  store: Store
+  algorithm: Algorithm
+  /** JWT_SECRET when set explicitly: under HS256 it signs, always (it is never stored). */
+  pinnedSecret?: string | undefined
+  /**
+   * The HS256 secret of a service that signed before keys existed (JWT_SECRET
+   * or the data directory's jwt-secret file): the first HS256 key, so that
+   * tokens issued before an upgrade (without kid) keep working until they expire.
+   */
+  legacySecret: string
+  /** JWT_PRIVATE_KEY_FILE's PEM: becomes the signing key when it is new to the database. */
+  privateKeyPem?: string | undefined
+  /** JWT_KEYS_ENCRYPTION_KEY. */
+  encryptionKey?: string | undefined
+  /** Seconds. */
+  accessLifetime: number
+  refreshLifetime: number
+  now?: () => number
+}
+
+/** A published key (RFC 7517): public members only. */
+export interface PublicJwk { kty: string, kid: string, alg: string, use: string, crv?: string, x?: string, y?: string, n?: string, e?: string }
+
+interface LoadedKey {
+  kid: string
+  algorithm: Algorithm
+  publicJwk: Record<string, unknown> | null
+  /** Unix seconds after which nothing it signed can still be valid; Infinity while it signs. */
+  verifiesUntil: number
+  verify: (token: string) => unknown
+  verifyIgnoringExpiry: (token: string) => unknown
+}
+
+/** Verification that failed, as the domain's errors (fast-jwt's codes: only expiry is not "invalid"). */
+function refuse (err: unknown): never {
+  if ((err as { code?: string }).code === 'FAST_JWT_EXPIRED') throw new TokenExpiredError()
+  throw new TokenInvalidError('Token is invalid.')
+}
+
+function headerOf (token: string): Record<string, unknown> {
+  const dot = token.indexOf('.')
+  if (dot <= 0) throw new TokenInvalidError('Token is invalid.')
+  let header: unknown
+  try {
+    header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString())
+  } catch {
+    throw new TokenInvalidError('Token is invalid.')
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new TokenInvalidError('Token is invalid.')
+  return header as Record<string, unknown>
+}
+
+/**
+ * The keys that sign and verify tokens, shared by every instance through the
+ * store's `signing_keys` table. One key signs (the newest); the keys it
+ * replaced keep verifying — each only under its own algorithm, picked by the
+ * token's `kid` — until every token they signed has expired, then drop out.
+ * A rotation made elsewhere (`keys rotate`, another instance) is read within
+ * KEYS_RELOAD_INTERVAL seconds, or at once for a token naming a new kid.
+ */
+export function createKeyring (options: KeyringOptions) {
+  const { store, algorithm, accessLifetime, refreshLifetime, now = () => Math.floor(Date.now() / 1000) } = options
+  const sealer = createSealer(options.encryptionKey)
+  const pinned = algorithm === 'HS256' && options.pinnedSecret !== undefined ? fromSecret(options.pinnedSecret) : undefined
+  /** How long a retired key keeps verifying: other instances may sign with it until they reload, then its tokens live on. */
+  const overlap = KEYS_RELOAD_INTERVAL + Math.max(accessLifetime, refreshLifetime) + CLOCK_LEEWAY
+  const legacyKid = fromSecret(options.legacySecret).kid
+
+  let keys = new Map<string, LoadedKey>()
+  let sign: ((claims: object) => string) | undefined
+  let signingKid: string | undefined
+  const signers = new Map<string, (claims: object) => string>()
+  /** Bumped whenever a key leaves the set: whatever was verified with it must be checked again. */
+  let generation = 0
+  let lastUnknownKidReload = -Infinity
+  let reloading: Promise<void> | undefined
+
+  function load (material: KeyMaterial, verifiesUntil: number): LoadedKey {
+    const key = material.algorithm === 'HS256' ? material.secret : createPublicKey(material.secret).export({ type: 'spki', format: 'pem' }).toString()
+    // One verifier per key, accepting that key's algorithm only: a token whose
+    // `alg` differs from its key's (RS256 → HS256 with the public key as
+    // secret, `none`, …) fails here whatever it carries.
+    const base = { key, algorithms: [material.algorithm], requiredClaims: REQUIRED_CLAIMS, cache: false }
+    const verify = createVerifier(base)
+    const verifyIgnoringExpiry = createVerifier({ ...base, ignoreExpiration: true })
+    return { kid: material.kid, algorithm: material.algorithm, publicJwk: material.publicJwk, verifiesUntil, verify, verifyIgnoringExpiry }
+  }
+
+  function materialOf (row: SigningKey): KeyMaterial {
+    return { kid: row.kid, algorithm: row.algorithm, secret: sealer.open(row.secret), publicJwk: row.publicJwk === null ? null : JSON.parse(row.publicJwk) as Record<string, unknown> }
+  }
+
+  function signerFor (material: KeyMaterial): (claims: object) => string {
+    let signer = signers.get(material.kid)
+    if (signer === undefined) {
+      // The claims carry their own `iat`, which fast-jwt keeps.
+      signer = createSigner({ key: material.secret, algorithm: material.algorithm, kid: material.kid }) as (claims: object) => string
+      signers.set(material.kid, signer)
+    }
+    return signer
+  }
+
+  /** A key as the store keeps it (private material sealed). */
+  function stored (material: KeyMaterial) {
+    return { kid: material.kid, algorithm: material.algorithm, secret: sealer.seal(material.secret), publicJwk: material.publicJwk === null ? null : JSON.stringify(material.publicJwk) }
+  }
+
+  /** Reads the table and replaces the key set; a failure leaves the previous set in place. */
+  async function reload (): Promise<void> {
+    const rows = await store.signingKeys.list()
+    const t = now()
+    const next = new Map<string, LoadedKey>()
+    let current: KeyMaterial | undefined
+    for (const row of rows) {
+      const verifiesUntil = row.retiredAt === null ? Infinity : row.retiredAt + overlap
+      if (verifiesUntil < t) continue
+      const material = materialOf(row)
+      next.set(row.kid, load(material, verifiesUntil))
+      if (row.retiredAt === null) current = material
+    }
+    if (pinned !== undefined) next.set(pinned.kid, load(pinned, Infinity))
+    const signing = pinned ?? current
+    if (signing === undefined) throw new Error('no signing key is stored')
+    sign = signerFor(signing)
+    signingKid = signing.kid
+    for (const kid of signers.keys()) if (kid !== signing.kid) signers.delete(kid)
+    for (const kid of keys.keys()) if (!next.has(kid)) { generation++; break }
+    keys = next
+  }
+
+  /** One reload at a time; callers share it. */
+  async function reloadOnce (): Promise<void> {
+    reloading ??= reload().finally(() => { reloading = undefined })
+    await reloading
+  }
+
+  async function lookup (kid: string): Promise<LoadedKey | undefined> {
+    const key = keys.get(kid)
+    if (key !== undefined) return key
+    // Perhaps a rotation this instance has not read yet: look, but not for
+    // every bad token (a flood of made-up kids costs one read per 5 seconds).
+    if (now() - lastUnknownKidReload < UNKNOWN_KID_RELOAD) return undefined
+    lastUnknownKidReload = now()
+    await reloadOnce()
+    return keys.get(kid)
+  }
+
+  function verifyWith (key: LoadedKey | undefined, token: string, ignoreExpiration: boolean): unknown {
+    if (key === undefined || key.verifiesUntil < now()) throw new TokenInvalidError('Token is invalid.')
+    try {
+      return ignoreExpiration ? key.verifyIgnoringExpiry(token) : key.verify(token)
+    } catch (err) {
+      refuse(err)
+    }
+  }
+
+  return {
+    /**
+     * At start: makes sure the database holds a signing key for JWT_ALGORITHM
+     * (the key file's, the legacy HS256 secret, or a new one: with several
+     * instances starting at once, one key wins), then loads the key set.
+     */
+    async init (): Promise<void> {
+      if (options.privateKeyPem !== undefined) {
+        const material = fromPrivateKeyPem(options.privateKeyPem, algorithm)
+        // A new file takes over signing; one seen before (even retired by a rotation since) does not.
+        await store.signingKeys.add({ ...stored(material), createdAt: now() })
+      } else if (pinned === undefined) {
+        const rows = await store.signingKeys.list()
+        const current = rows.find((r) => r.retiredAt === null)
+        if (current === undefined) {
+          const first = algorithm === 'HS256' ? fromSecret(options.legacySecret) : await generateKey(algorithm)
+          await store.signingKeys.add({ ...stored(first), createdAt: now() }, { onlyIfNone: true })
+        } else if (current.algorithm !== algorithm) {
+          // JWT_ALGORITHM changed: a rotation to the new algorithm; the old keys verify until their tokens expire.
+          await store.signingKeys.add({ ...stored(await generateKey(algorithm)), createdAt: now() })
+        }
+      }
+      await reload()
+    },
+
+    /**
+     * A new signing key of JWT_ALGORITHM (`keys rotate`), and the keys no token
+     * can need any more deleted. Refused while an explicit JWT_SECRET signs.
+     */
+    async rotate (): Promise<{ kid: string, algorithm: Algorithm, retiredVerifyUntil: number, purged: number }> {
+      if (pinned !== undefined) throw new Error('JWT_SECRET is set, so it signs every token: change it in the environment instead, or unset it to let the service keep (and rotate) its secrets in the database')
+      const material = await generateKey(algorithm)
+      const t = now()
+      await store.signingKeys.add({ ...stored(material), createdAt: t })
+      const purged = await store.signingKeys.purgeRetired(t - overlap)
+      return { kid: material.kid, algorithm, retiredVerifyUntil: t + overlap, purged }
+    },
+
+    /** Re-reads the table (every KEYS_RELOAD_INTERVAL seconds, by plugins/app/keys.ts); throws when it cannot. */
+    reload: reloadOnce,
+
+    sign (claims: object): string {
+      if (sign === undefined) throw new Error('keyring not initialised')
+      return sign(claims)
+    },
+
+    /**
+     * The payload of a token signed by one of the keys, by its `kid` (a token
+     * without one is from before keys had ids: the legacy HS256 secret's).
+     * Throws TokenExpiredError or TokenInvalidError.
+     */
+    async verify (token: string, opts?: { ignoreExpiration?: boolean }): Promise<unknown> {
+      const header = headerOf(token)
+      // RFC 7515 §4.1.11: the service understands no JWS extension, so a `crit`
+      // header of any value is refused (fast-jwt lets a falsy one pass).
+      if ('crit' in header) throw new TokenInvalidError('Token is invalid.')
+      const kid = header.kid === undefined ? legacyKid : header.kid
+      if (typeof kid !== 'string' || kid === '' || kid.length > 100) throw new TokenInvalidError('Token is invalid.')
+      const key = keys.get(kid) ?? await lookup(kid)
+      return verifyWith(key, token, opts?.ignoreExpiration === true)
+    },
+
+    /** RFC 7517 key set: the public keys that may verify a live token (none under HS256). */
+    jwks (): { keys: PublicJwk[] } {
+      const t = now()
+      return { keys: [...keys.values()].filter((k) => k.publicJwk !== null && k.verifiesUntil >= t).map((k) => k.publicJwk as unknown as PublicJwk) }
+    },
+
+    /**
+     * Withdraws a retired key at once (a leaked key): deleted from the table,
+     * so every instance stops accepting it at its next read (≤ 30 s).
+     */
+    async revoke (kid: string): Promise<boolean> {
+      const removed = await store.signingKeys.remove(kid)
+      if (removed) await reloadOnce()
+      return removed
+    },
+
+    /** Changes when a key has left the set (caches of verified tokens must then be emptied). */
+    get generation (): number { return generation },
+
+    /** The kid that signs now. */
+    get signingKid (): string | undefined { return signingKid },
+    /** Seconds a retired key keeps verifying. */
+    overlap
+  }
+}
+
+export type Keyring = ReturnType<typeof createKeyring>
