@@ -97,6 +97,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
     bodyLimit: BODY_LIMIT,
+    // Fastify's default of 10 s per plugin is too short on a small machine busy
+    // with other work (seen: the autoload of every plugin at once on 2 loaded
+    // cores); a start that hangs still fails, after a minute.
+    pluginTimeout: 60_000,
     // A hop count is valid for proxy-addr though Fastify's types omit it.
     trustProxy: config.trustProxy as boolean | string,
     // Closing: finish in-flight requests, drop idle keep-alives; new requests get
