@@ -26,7 +26,9 @@ if (!existsSync(CHROMIUM)) {
     await page.goto(`${origin}/docs`)
     await page.waitForSelector('.opblock')
     const spec = await (await fetch(`${origin}/openapi.json`)).json() as { paths: Record<string, object> }
-    const operations = Object.values(spec.paths).reduce((n, methods) => n + Object.keys(methods).length, 0)
+    // Swagger UI draws the methods OpenAPI names (a catch-all route may also list others).
+    const drawn = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
+    const operations = Object.values(spec.paths).reduce((n, methods) => n + Object.keys(methods).filter((m) => drawn.has(m)).length, 0)
     t.equal(await page.locator('.opblock').count(), operations, 'one block per documented operation')
     t.ok(await page.locator('.opblock-summary-path', { hasText: '/account/login' }).count() > 0, 'login is listed')
     t.same(problems, [], 'no script error, no CSP violation')
