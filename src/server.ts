@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { createLogDestination } from './log.js'
 
 let config: Config
 try {
@@ -11,9 +12,14 @@ try {
   process.exit(1)
 }
 
+// Log lines are written off the request path, in batches; what is still
+// buffered is written on shutdown below, and on any other exit by the
+// destination's own exit handler.
+const log = createLogDestination()
+
 let app
 try {
-  app = await buildApp(config)
+  app = await buildApp(config, { logStream: log.stream })
   await app.listen({ host: config.host, port: config.port })
 } catch (err) {
   process.stderr.write(`Cannot start: ${(err as Error).message}\n`)
@@ -21,10 +27,17 @@ try {
   process.exit(1)
 }
 
-// SIGTERM/SIGINT: stop accepting, let in-flight requests finish (new ones get
-// 503), close the database; give up after the grace time.
+// SIGTERM/SIGINT, or an uncaught exception: stop accepting, let in-flight
+// requests finish (new ones get 503), close the database, write the last log
+// lines; give up after the grace time.
 closeWithGrace({ delay: config.shutdownGrace }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
   else app.log.info({ signal }, 'shutting down')
-  await app.close()
+  try {
+    await app.close()
+  } finally {
+    const dropped = log.dropped()
+    if (dropped > 0) app.log.warn({ event: 'log_lines_dropped', count: dropped }, 'log lines dropped: the log was not read fast enough')
+    await log.flush()
+  }
 })
