@@ -33,8 +33,6 @@ export interface LogDestination {
   stream: pino.DestinationStream
   /** Writes everything buffered, then resolves (shutdown). */
   flush: () => Promise<void>
-  /** Writes everything buffered before returning (the process is exiting). */
-  flushSync: () => void
   /** Lines dropped so far because the buffer was full. */
   dropped: () => number
 }
@@ -43,8 +41,9 @@ export interface LogDestination {
  * The service's log: pino's asynchronous destination on a file descriptor
  * (stdout by default), so that a request never waits for the write of its
  * line. Lines gather in memory and are written in batches off the request
- * path; `flush`/`flushSync` write what is left when the process stops, and an
- * exit handler does it for any exit, so no line is lost.
+ * path. `flush` writes what is left when the service shuts down; on any
+ * other exit (process.exit, an exception close-with-grace did not get to)
+ * pino's own exit handler writes it synchronously, so no line is lost.
  */
 export function createLogDestination (fd = 1): LogDestination {
   const stream = pino.destination({ dest: fd, sync: false, minLength: LOG_MIN_LENGTH, maxLength: LOG_MAX_LENGTH, periodicFlush: LOG_FLUSH_EVERY_MS })
@@ -52,20 +51,11 @@ export function createLogDestination (fd = 1): LogDestination {
   stream.on('drop', (data: string | Buffer) => {
     for (const byte of Buffer.isBuffer(data) ? data : Buffer.from(data)) if (byte === 10) droppedLines++
   })
-  const flushSync = (): void => {
-    try {
-      stream.flushSync()
-    } catch {
-      // Not open yet (nothing written) or already closed: nothing left to write.
-    }
-  }
-  process.once('exit', flushSync)
   return {
     stream,
     flush: async () => {
       await new Promise<void>((resolve) => { stream.flush(() => { resolve() }) })
     },
-    flushSync,
     dropped: () => droppedLines
   }
 }
