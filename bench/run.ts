@@ -36,8 +36,9 @@ const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] 
                DIR/<scenario>.cpuprofile, for Chrome DevTools or speedscope;
                node bench/profile-summary.mjs DIR/<scenario>.cpuprofile prints the heaviest parts
 --startup-runs N: starts timed per way of starting (npm start, node), median reported (3)
-scenarios: startup, health, mypage, mypage-cookie, verify, refresh, refresh-sync-normal,
-           hash-bound, login, join, mixed, mypage-under-login-storm`
+scenarios: startup, ceiling, health, mypage, mypage-cookie, verify, forward-auth, refresh,
+           refresh-sync-normal, hash-bound, login, join, mixed, mypage-under-login-storm
+           (the ceiling, a bare Fastify /health, runs whenever an HTTP scenario does)`
 
 const { values: args } = parseArgs({
   options: {
@@ -75,7 +76,7 @@ const connections = positive('connections', args.connections, true)
 const startupRuns = positive('startup-runs', args['startup-runs'], true)
 const target = args.target?.replace(/\/+$/, '')
 
-const ALL = ['startup', 'health', 'mypage', 'mypage-cookie', 'verify', 'refresh', 'refresh-sync-normal',
+const ALL = ['startup', 'ceiling', 'health', 'mypage', 'mypage-cookie', 'verify', 'forward-auth', 'refresh', 'refresh-sync-normal',
   'hash-bound', 'login', 'join', 'mixed', 'mypage-under-login-storm']
 const only = args.only === undefined ? ALL : args.only.split(',').map((s) => s.trim()).filter((s) => s !== '')
 for (const name of only) {
@@ -84,8 +85,10 @@ for (const name of only) {
     process.exit(2)
   }
 }
-// Login's figure is read against the hash bound, so measure it whenever login runs.
+// Login's figure is read against the hash bound, so measure it whenever login runs;
+// every HTTP figure is read against the ceiling, so measure it whenever one runs.
 const wanted = new Set(only.includes('login') ? [...only, 'hash-bound'] : only)
+if (only.some((name) => !['startup', 'hash-bound'].includes(name))) wanted.add('ceiling')
 
 const log = (line: string): void => { process.stderr.write(line + '\n') }
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -172,9 +175,10 @@ const f = (n: number | undefined, digits = 0): string => n === undefined || Numb
 
 function table (rows: Row[]): string {
   const health = rows.find((r) => r.name === 'health')?.rps
-  const head = ['scenario', 'conns', 'req/s', '× health', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'CPU µs/req', 'RSS MB']
+  const ceiling = rows.find((r) => r.name === 'ceiling')?.rps
+  const head = ['scenario', 'conns', 'req/s', '× ceiling', '× health', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'CPU µs/req', 'RSS MB']
   const body = rows.map((r) => [
-    r.name, String(r.connections), f(r.rps), health === undefined ? '-' : f(r.rps / health, 2),
+    r.name, String(r.connections), f(r.rps), ceiling === undefined ? '-' : f(r.rps / ceiling, 2), health === undefined ? '-' : f(r.rps / health, 2),
     f(r.latency.p50, 2), f(r.latency.p99, 2), f(r.latency.max, 1),
     String(r.non2xx + r.errors + r.timeouts), f(r.cpuUsPerRequest), f(r.rssMb)
   ])
@@ -199,6 +203,14 @@ function evaluate (rows: Row[], startup: Record<string, number[]> | undefined, b
   }
   const refresh = get('refresh')
   if (refresh !== undefined && health !== undefined) atLeast('refresh req/s ÷ health req/s', refresh.rps / health.rps, 0.3)
+  // Issue 10 §5: against a bare Fastify /health measured in the same run, with the default logging.
+  const ceiling = get('ceiling')
+  if (ceiling !== undefined) {
+    for (const [name, limit] of [['mypage', 0.4], ['verify', 0.35], ['refresh', 0.1]] as const) {
+      const r = get(name)
+      if (r !== undefined) atLeast(`${name} req/s ÷ ceiling req/s`, r.rps / ceiling.rps, limit, name === 'refresh' ? `SQLITE_SYNCHRONOUS=${process.env.SQLITE_SYNCHRONOUS ?? 'full'}` : undefined)
+    }
+  }
   const login = get('login')
   if (login !== undefined && bound !== undefined) atLeast('login req/s ÷ hash bound', login.rps / bound, 0.9)
   const storm = get('mypage-under-login-storm')
@@ -294,6 +306,15 @@ async function main (): Promise<void> {
   try {
     const main = await open('main', benchEnv)
     if (main.service !== undefined) services.push(main.service)
+    // The ceiling: a bare Fastify /health (bench/bare-server.mjs), started with
+    // the same node flags and loaded by the same scenario as the service.
+    let bare: typeof main | undefined
+    if (wanted.has('ceiling')) {
+      const service = await startService(root, {}, undefined, extraFlags, join(root, 'bench', 'bare-server.mjs'))
+      services.push(service)
+      const { profiler: _profiler, ...ctx } = main.ctx
+      bare = { ctx: { ...ctx, origin: service.origin, users: [], serviceCpu: service.cpuSeconds }, service }
+    }
     // The durability trade-off: refresh on a second service committing with
     // synchronous=NORMAL (no fsync per commit), interleaved with the rest.
     let normal: Awaited<ReturnType<typeof open>> | undefined
@@ -310,7 +331,9 @@ async function main (): Promise<void> {
     for (const scenario of scenarios) {
       if (!wanted.has(scenario.name) || scenario.round === undefined) continue
       const round = scenario.round
-      entries.push({ name: scenario.name, about: scenario.about, ...(scenario.extra === undefined ? {} : { extra: scenario.extra }), run: async (seconds, measured) => await round(main.ctx, seconds, measured), on: main })
+      const on = scenario.name === 'ceiling' ? bare : main
+      if (on === undefined) continue
+      entries.push({ name: scenario.name, about: scenario.about, ...(scenario.extra === undefined ? {} : { extra: scenario.extra }), run: async (seconds, measured) => await round(on.ctx, seconds, measured), on })
       // The hash bound goes beside login.
       if (scenario.name === 'login' && wanted.has('hash-bound')) {
         entries.push({ name: 'hash-bound', about: '', run: async (seconds, measured) => { if (measured) await measureBound(seconds); return undefined }, on: main })
@@ -385,6 +408,9 @@ async function main (): Promise<void> {
   writeFileSync(resolve(args.out), JSON.stringify(results, null, 2) + '\n')
 
   const lines = [table(rows), '']
+  const ceilingRow = rows.find((r) => r.name === 'ceiling')
+  const healthRow = rows.find((r) => r.name === 'health')
+  if (ceilingRow !== undefined) lines.push(`ceiling (bare Fastify 5 /health, no plugins, no logging): ${f(ceilingRow.rps)} req/s${healthRow === undefined ? '' : `; the service's /health reaches ${f(healthRow.rps / ceilingRow.rps, 2)} of it at LOG_LEVEL=${process.env.LOG_LEVEL ?? 'info'}`}`)
   if (startup !== undefined) lines.push(`startup (fresh data dir → first 200 on /health), median of 3: npm start ${f(median(startup.npm ?? []))} ms, node dist/src/server.js ${f(median(startup.node ?? []))} ms`)
   const login = rows.find((r) => r.name === 'login')
   if (bound !== undefined) lines.push(`hash bound: ${f(bound, 1)} argon2 verifications/s${login === undefined ? '' : `; login reaches ${f(login.rps, 1)} req/s = ${f(login.rps / bound, 2)} of it`}`)

@@ -152,8 +152,13 @@ let joined = 0
 
 export const scenarios: Scenario[] = [
   {
+    name: 'ceiling',
+    about: 'GET /health on a bare Fastify 5 server (no plugins, no logging; bench/bare-server.mjs) started and loaded like the service',
+    round: rounds(async () => () => [{ method: 'GET', path: '/health' }])
+  },
+  {
     name: 'health',
-    about: 'GET /health: routing, hooks and serialization only (the ceiling)',
+    about: 'GET /health: routing, hooks (security headers, CORS, cookies, request id, logging) and serialization only',
     round: rounds(async () => () => [{ method: 'GET', path: '/health' }])
   },
   {
@@ -178,6 +183,16 @@ export const scenarios: Scenario[] = [
     round: rounds(async (ctx) => {
       const list = await readSessions(ctx)
       return (i) => [postJson('/account/token/verify', { token: at(list, i).access })]
+    })
+  },
+  {
+    // What a gateway's auth subrequest costs. Measured on GET /account/token/verify
+    // with a Bearer header until /account/forward-auth exists; then repoint it.
+    name: 'forward-auth',
+    about: 'GET /account/token/verify with Authorization: Bearer (the forward-auth job; /account/forward-auth is not in this tree)',
+    round: rounds(async (ctx) => {
+      const list = await readSessions(ctx)
+      return (i) => [{ method: 'GET', path: '/account/token/verify', headers: bearer(at(list, i).access) }]
     })
   },
   refreshScenario('refresh', 'POST /account/token/refresh: each connection follows its own rotation chain'),

@@ -122,12 +122,14 @@ export function startFlags (root: string): string[] {
  * Starts `node [start flags] dist/src/server.js` on a free loopback port with a fresh
  * database in a temp dir, and waits for /health. Its log goes to `logFile`
  * (or nowhere: writing it back into this process would cost the load generator).
+ * `script` replaces the service with another server started the same way (the
+ * bare Fastify ceiling, bench/bare-server.mjs).
  */
-export async function startService (root: string, env: Record<string, string>, logFile?: string, nodeFlags: string[] = []): Promise<Service> {
+export async function startService (root: string, env: Record<string, string>, logFile?: string, nodeFlags: string[] = [], script = join(root, 'dist', 'src', 'server.js')): Promise<Service> {
   const dir = mkdtempSync(join(tmpdir(), 'auth-bench-'))
   const port = await freePort()
   const fd = logFile === undefined ? 'ignore' : openSync(logFile, 'a')
-  const child = spawn(process.execPath, [...startFlags(root), ...nodeFlags, join(root, 'dist', 'src', 'server.js')], {
+  const child = spawn(process.execPath, [...startFlags(root), ...nodeFlags, script], {
     cwd: dir,
     env: serviceEnv({ HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: `file:${join(dir, 'auth.db')}`, ...env }),
     stdio: ['ignore', fd, 'pipe']
