@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
 export const REQUEST_ID_HEADER = 'x-request-id'
@@ -13,23 +13,34 @@ const DEBUG_LEVELS = new Set(['debug', 'trace'])
  * it is echoed in `X-Request-Id` so that a client or gateway can quote it.
  */
 export default fp(async (app) => {
-  app.addHook('onRequest', async (request, reply) => {
+  // The request line is built here from fields that cannot hold a secret (no
+  // header, body or query; the request id is checked in src/log.ts), so it is
+  // written by a logger without the redaction pass that every other line pays
+  // (pino runs its wildcard paths over each field: half of the line's cost).
+  const requestLines = app.log.child({}, { redact: [] })
+
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id)
     // Only at debug: a line when a request starts, for following a slow one.
     if (DEBUG_LEVELS.has(request.log.level)) request.log.debug({ method: request.method, path: pathOf(request) }, 'request received')
+    done()
   })
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+  app.addHook('onResponse', (request, reply, done) => {
+    const line: RequestLine = { reqId: request.id, method: request.method }
     const route = request.routeOptions.url
-    request.log.info({
-      method: request.method,
-      // A 404 has no route: its path, without the query, cut to 200 characters.
-      ...(route === undefined ? { path: pathOf(request) } : { route }),
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 100) / 100,
-      ...(request.user?.id === undefined ? {} : { userId: request.user.id })
-    }, 'request')
+    // A 404 has no route: its path, without the query, cut to 200 characters.
+    if (route === undefined) line.path = pathOf(request)
+    else line.route = route
+    line.status = reply.statusCode
+    line.ms = Math.round(reply.elapsedTime * 100) / 100
+    const userId = request.user?.id
+    if (userId !== undefined) line.userId = userId
+    requestLines.info(line, 'request')
+    done()
   })
 }, { name: 'request-log' })
+
+interface RequestLine { reqId: string, method: string, route?: string, path?: string, status?: number, ms?: number, userId?: string }
 
 function pathOf (request: FastifyRequest): string {
   const url = request.url
