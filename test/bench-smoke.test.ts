@@ -11,7 +11,8 @@ import { tempDir } from './helper.js'
 // (BENCHMARKS.md holds the measured figures).
 
 interface Results {
-  startup?: { npmStartMs: number[], nodeMs: number[] }
+  startup?: { npmStartMs: number[], nodeMs: number[], nodeCpuMs: number[], bareMs: number[], bareCpuMs: number[] }
+  fsyncMs?: { start: number, end: number }
   hashBound?: { hashesPerSecond: number, concurrency: number }
   finalRssMb?: number
   scenarios: Array<{ name: string, responses: number, non2xx: number, errors: number, timeouts: number, statusCodes: Record<string, number> }>
@@ -40,6 +41,9 @@ test('npm run bench, smoke: every scenario runs with no non-2xx answer and every
   }
   t.equal(results.startup?.npmStartMs.length, 1, 'npm start timed once')
   t.ok((results.startup?.npmStartMs[0] ?? 0) > 0 && (results.startup?.nodeMs[0] ?? 0) > 0, 'startup figures are times')
+  t.ok((results.startup?.bareMs[0] ?? 0) > 0, 'the bare Fastify server\'s start was timed beside')
+  t.ok((results.startup?.nodeCpuMs[0] ?? 0) > 0 && (results.startup?.bareCpuMs[0] ?? 0) > 0, 'and the CPU time of both starts read')
+  t.ok((results.fsyncMs?.start ?? 0) > 0 && (results.fsyncMs?.end ?? 0) > 0, 'the disk\'s fsync time was probed')
   t.ok((results.hashBound?.hashesPerSecond ?? 0) > 0, 'the hash bound was measured')
   t.ok((results.finalRssMb ?? 0) > 0, 'the service\'s RSS was read')
   t.same(results.targets.map((x) => x.target), [
