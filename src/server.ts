@@ -21,6 +21,8 @@ let app
 try {
   app = await buildApp(config, { logStream: log.stream })
   await app.listen({ host: config.host, port: config.port })
+  // The start's lines ("Server listening at …") at once, not at the first batch.
+  void log.flush()
 } catch (err) {
   process.stderr.write(`Cannot start: ${(err as Error).message}\n`)
   await app?.close().catch(() => {})
