@@ -14,7 +14,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { createHmac, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { cpus, freemem, totalmem, release, platform, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -36,8 +36,9 @@ const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] 
                DIR/<scenario>.cpuprofile, for Chrome DevTools or speedscope;
                node bench/profile-summary.mjs DIR/<scenario>.cpuprofile prints the heaviest parts
 --startup-runs N: starts timed per way of starting (npm start, node), median reported (3)
-scenarios: startup, health, mypage, mypage-cookie, forward-auth, verify, refresh, refresh-sync-normal,
-           hash-bound, login, join, mixed, mypage-under-login-storm`
+scenarios: startup, ceiling, health, mypage, mypage-cookie, verify, forward-auth, refresh,
+           refresh-sync-normal, hash-bound, login, join, mixed, mypage-under-login-storm
+           (the ceiling, a bare Fastify /health, runs whenever an HTTP scenario does)`
 
 const { values: args } = parseArgs({
   options: {
@@ -75,7 +76,7 @@ const connections = positive('connections', args.connections, true)
 const startupRuns = positive('startup-runs', args['startup-runs'], true)
 const target = args.target?.replace(/\/+$/, '')
 
-const ALL = ['startup', 'health', 'mypage', 'mypage-cookie', 'forward-auth', 'verify', 'refresh', 'refresh-sync-normal',
+const ALL = ['startup', 'ceiling', 'health', 'mypage', 'mypage-cookie', 'verify', 'forward-auth', 'refresh', 'refresh-sync-normal',
   'hash-bound', 'login', 'join', 'mixed', 'mypage-under-login-storm']
 const only = args.only === undefined ? ALL : args.only.split(',').map((s) => s.trim()).filter((s) => s !== '')
 for (const name of only) {
@@ -84,8 +85,10 @@ for (const name of only) {
     process.exit(2)
   }
 }
-// Login's figure is read against the hash bound, so measure it whenever login runs.
+// Login's figure is read against the hash bound, so measure it whenever login runs;
+// every HTTP figure is read against the ceiling, so measure it whenever one runs.
 const wanted = new Set(only.includes('login') ? [...only, 'hash-bound'] : only)
+if (only.some((name) => !['startup', 'hash-bound'].includes(name))) wanted.add('ceiling')
 
 const log = (line: string): void => { process.stderr.write(line + '\n') }
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -141,6 +144,31 @@ function calibrate (): number {
   return performance.now() - start
 }
 
+/**
+ * Median time of a 4 KiB write + fsync in the temp directory (where the
+ * services keep their databases), at the start and the end of the run: with
+ * SQLITE_SYNCHRONOUS=full every commit waits for one, so refresh's throughput
+ * follows it (50 connections ÷ commit time) whatever the CPU does.
+ */
+function fsyncProbe (): number {
+  const dir = mkdtempSync(join(tmpdir(), 'auth-bench-fsync-'))
+  const fd = openSync(join(dir, 'probe'), 'w')
+  const times: number[] = []
+  try {
+    const block = Buffer.alloc(4096, 1)
+    for (let i = 0; i < 15; i++) {
+      const start = performance.now()
+      writeSync(fd, block, 0, block.length, 0)
+      fsyncSync(fd)
+      times.push(performance.now() - start)
+    }
+  } finally {
+    closeSync(fd)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return median(times)
+}
+
 async function hashBound (env: Record<string, string>, seconds: number): Promise<Record<string, unknown>> {
   return await new Promise((resolveBound, reject) => {
     const child = spawn(process.execPath, [join(root, 'bench', 'hash-bound.mjs'), String(seconds)], {
@@ -172,9 +200,10 @@ const f = (n: number | undefined, digits = 0): string => n === undefined || Numb
 
 function table (rows: Row[]): string {
   const health = rows.find((r) => r.name === 'health')?.rps
-  const head = ['scenario', 'conns', 'req/s', '× health', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'CPU µs/req', 'RSS MB']
+  const ceiling = rows.find((r) => r.name === 'ceiling')?.rps
+  const head = ['scenario', 'conns', 'req/s', '× ceiling', '× health', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'CPU µs/req', 'RSS MB']
   const body = rows.map((r) => [
-    r.name, String(r.connections), f(r.rps), health === undefined ? '-' : f(r.rps / health, 2),
+    r.name, String(r.connections), f(r.rps), ceiling === undefined ? '-' : f(r.rps / ceiling, 2), health === undefined ? '-' : f(r.rps / health, 2),
     f(r.latency.p50, 2), f(r.latency.p99, 2), f(r.latency.max, 1),
     String(r.non2xx + r.errors + r.timeouts), f(r.cpuUsPerRequest), f(r.rssMb)
   ])
@@ -199,6 +228,14 @@ function evaluate (rows: Row[], startup: Record<string, number[]> | undefined, b
   }
   const refresh = get('refresh')
   if (refresh !== undefined && health !== undefined) atLeast('refresh req/s ÷ health req/s', refresh.rps / health.rps, 0.3)
+  // Issue 10 §5: against a bare Fastify /health measured in the same run, with the default logging.
+  const ceiling = get('ceiling')
+  if (ceiling !== undefined) {
+    for (const [name, limit] of [['mypage', 0.4], ['verify', 0.35], ['refresh', 0.1]] as const) {
+      const r = get(name)
+      if (r !== undefined) atLeast(`${name} req/s ÷ ceiling req/s`, r.rps / ceiling.rps, limit, name === 'refresh' ? `SQLITE_SYNCHRONOUS=${process.env.SQLITE_SYNCHRONOUS ?? 'full'}` : undefined)
+    }
+  }
   const login = get('login')
   if (login !== undefined && bound !== undefined) atLeast('login req/s ÷ hash bound', login.rps / bound, 0.9)
   const storm = get('mypage-under-login-storm')
@@ -223,6 +260,7 @@ async function main (): Promise<void> {
   }
   log(`auth-service bench ${runId}: ${connections} connections, ${duration} s per scenario (+${warmup} s warm-up), load generator: autocannon in this process`)
   const calibration: number[] = [calibrate()]
+  const fsyncs: number[] = [fsyncProbe()]
 
   if (target === undefined) ensureBuilt(root, log)
 
@@ -230,13 +268,30 @@ async function main (): Promise<void> {
   let startup: Record<string, number[]> | undefined
   if (target === undefined && wanted.has('startup')) {
     await fetch('http://127.0.0.1:9/').catch(() => {}) // load fetch itself before timing
-    startup = { npm: [], node: [] }
+    startup = { npm: [], node: [], nodeCpu: [], bare: [], bareCpu: [] }
     for (let i = 0; i < startupRuns; i++) {
-      startup.npm?.push(await measureStartup(root, 'npm', benchEnv))
-      startup.node?.push(await measureStartup(root, 'node', benchEnv))
+      startup.npm?.push((await measureStartup(root, 'npm', benchEnv)).ms)
+      const node = await measureStartup(root, 'node', benchEnv)
+      startup.node?.push(node.ms)
+      if (node.cpuMs !== undefined) startup.nodeCpu?.push(node.cpuMs)
+      // The same start of a bare Fastify server: what node and Fastify alone take now.
+      const bare = await measureStartup(root, 'bare', {})
+      startup.bare?.push(bare.ms)
+      if (bare.cpuMs !== undefined) startup.bareCpu?.push(bare.cpuMs)
     }
-    log(`startup to first 200 on /health: npm start ${startup.npm?.map((x) => f(x)).join(', ')} ms; node ${startup.node?.map((x) => f(x)).join(', ')} ms`)
-    results.startup = { npmStartMs: startup.npm, nodeMs: startup.node, npmStartMedianMs: median(startup.npm ?? []), nodeMedianMs: median(startup.node ?? []) }
+    log(`startup to first 200 on /health: npm start ${startup.npm?.map((x) => f(x)).join(', ')} ms; node ${startup.node?.map((x) => f(x)).join(', ')} ms; bare Fastify ${startup.bare?.map((x) => f(x)).join(', ')} ms`)
+    results.startup = {
+      npmStartMs: startup.npm,
+      nodeMs: startup.node,
+      nodeCpuMs: startup.nodeCpu,
+      bareMs: startup.bare,
+      bareCpuMs: startup.bareCpu,
+      npmStartMedianMs: median(startup.npm ?? []),
+      nodeMedianMs: median(startup.node ?? []),
+      nodeCpuMedianMs: median(startup.nodeCpu ?? []),
+      bareMedianMs: median(startup.bare ?? []),
+      bareCpuMedianMs: median(startup.bareCpu ?? [])
+    }
   }
 
   // The hash bound is measured in rounds among the others (the services idle
@@ -294,6 +349,15 @@ async function main (): Promise<void> {
   try {
     const main = await open('main', benchEnv)
     if (main.service !== undefined) services.push(main.service)
+    // The ceiling: a bare Fastify /health (bench/bare-server.mjs), started with
+    // the same node flags and loaded by the same scenario as the service.
+    let bare: typeof main | undefined
+    if (wanted.has('ceiling')) {
+      const service = await startService(root, {}, undefined, extraFlags, join(root, 'bench', 'bare-server.mjs'))
+      services.push(service)
+      const { profiler: _profiler, ...ctx } = main.ctx
+      bare = { ctx: { ...ctx, origin: service.origin, users: [], serviceCpu: service.cpuSeconds }, service }
+    }
     // The durability trade-off: refresh on a second service committing with
     // synchronous=NORMAL (no fsync per commit), interleaved with the rest.
     let normal: Awaited<ReturnType<typeof open>> | undefined
@@ -310,7 +374,9 @@ async function main (): Promise<void> {
     for (const scenario of scenarios) {
       if (!wanted.has(scenario.name) || scenario.round === undefined) continue
       const round = scenario.round
-      entries.push({ name: scenario.name, about: scenario.about, ...(scenario.extra === undefined ? {} : { extra: scenario.extra }), run: async (seconds, measured) => await round(main.ctx, seconds, measured), on: main })
+      const on = scenario.name === 'ceiling' ? bare : main
+      if (on === undefined) continue
+      entries.push({ name: scenario.name, about: scenario.about, ...(scenario.extra === undefined ? {} : { extra: scenario.extra }), run: async (seconds, measured) => await round(on.ctx, seconds, measured), on })
       // The hash bound goes beside login.
       if (scenario.name === 'login' && wanted.has('hash-bound')) {
         entries.push({ name: 'hash-bound', about: '', run: async (seconds, measured) => { if (measured) await measureBound(seconds); return undefined }, on: main })
@@ -380,12 +446,19 @@ async function main (): Promise<void> {
   results.targets = targets
   results.loadAverageAtEnd = loadavg().map((l) => +l.toFixed(2))
   calibration.push(calibrate())
+  fsyncs.push(fsyncProbe())
+  results.fsyncMs = { start: +(fsyncs[0] ?? 0).toFixed(2), end: +(fsyncs[1] ?? 0).toFixed(2), about: 'median of 15 × (4 KiB write + fsync) in the temp directory' }
   results.calibrationMs = { start: +(calibration[0] ?? 0).toFixed(0), end: +(calibration[1] ?? 0).toFixed(0), about: 'one core: 200k × (HMAC-SHA256 + JSON.stringify); lower is faster' }
   mkdirSync(dirname(resolve(args.out)), { recursive: true })
   writeFileSync(resolve(args.out), JSON.stringify(results, null, 2) + '\n')
 
   const lines = [table(rows), '']
-  if (startup !== undefined) lines.push(`startup (fresh data dir → first 200 on /health), median of 3: npm start ${f(median(startup.npm ?? []))} ms, node dist/src/server.js ${f(median(startup.node ?? []))} ms`)
+  const ceilingRow = rows.find((r) => r.name === 'ceiling')
+  const healthRow = rows.find((r) => r.name === 'health')
+  if (ceilingRow !== undefined) lines.push(`ceiling (bare Fastify 5 /health, no plugins, no logging): ${f(ceilingRow.rps)} req/s${healthRow === undefined ? '' : `; the service's /health reaches ${f(healthRow.rps / ceilingRow.rps, 2)} of it at LOG_LEVEL=${process.env.LOG_LEVEL ?? 'info'}`}`)
+  if (startup !== undefined) {
+    lines.push(`startup (fresh data dir → first 200 on /health), median of ${startupRuns}: npm start ${f(median(startup.npm ?? []))} ms, node dist/src/server.js ${f(median(startup.node ?? []))} ms (${f(median(startup.nodeCpu ?? []))} ms CPU); bare Fastify ${f(median(startup.bare ?? []))} ms (${f(median(startup.bareCpu ?? []))} ms CPU)`)
+  }
   const login = rows.find((r) => r.name === 'login')
   if (bound !== undefined) lines.push(`hash bound: ${f(bound, 1)} argon2 verifications/s${login === undefined ? '' : `; login reaches ${f(login.rps, 1)} req/s = ${f(login.rps / bound, 2)} of it`}`)
   const storm = rows.find((r) => r.name === 'mypage-under-login-storm')
@@ -398,7 +471,7 @@ async function main (): Promise<void> {
   const normal = rows.find((r) => r.name === 'refresh-sync-normal')
   if (full !== undefined && normal !== undefined) lines.push(`refresh: ${f(full.rps)} req/s with SQLITE_SYNCHRONOUS=${process.env.SQLITE_SYNCHRONOUS ?? 'full'} (default), ${f(normal.rps)} req/s with normal`)
   if (finalRss !== undefined) lines.push(`service RSS after the last scenario: ${f(finalRss)} MB (peak ${f(results.peakRssMb as number)} MB)`)
-  lines.push(`machine: ${String((results.machine as Record<string, unknown>).cpus)} × ${String((results.machine as Record<string, unknown>).cpuModel)}; core speed check ${f(calibration[0])} ms at start, ${f(calibration[1])} ms at end (lower is faster); load average ${JSON.stringify((results.machine as Record<string, unknown>).loadAverageAtStart)} → ${JSON.stringify(results.loadAverageAtEnd)}`)
+  lines.push(`machine: ${String((results.machine as Record<string, unknown>).cpus)} × ${String((results.machine as Record<string, unknown>).cpuModel)}; core speed check ${f(calibration[0])} ms at start, ${f(calibration[1])} ms at end (lower is faster); fsync ${f(fsyncs[0], 2)} ms at start, ${f(fsyncs[1], 2)} ms at end; load average ${JSON.stringify((results.machine as Record<string, unknown>).loadAverageAtStart)} → ${JSON.stringify(results.loadAverageAtEnd)}`)
   if (targets.length > 0) {
     lines.push('', 'targets:')
     for (const t of targets) lines.push(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${f(t.value, 2)} (limit ${t.limit})${t.note === undefined ? '' : ` — ${t.note}`}`)

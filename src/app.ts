@@ -2,11 +2,12 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Writable } from 'node:stream'
 import autoload from '@fastify/autoload'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { DestinationStream } from 'pino'
 import fp from 'fastify-plugin'
 import type { Config } from './config.js'
+import { redact, requestId } from './log.js'
 import { securityHeaders as securityHeadersFor } from './security-headers.js'
 
 declare module 'fastify' {
@@ -21,18 +22,6 @@ const compiledRoot = dirname(dirname(fileURLToPath(import.meta.url)))
 // From TypeScript sources (tests, `npm run dev`) a loader (tsx) compiles `.ts`
 // files; autoload cannot detect every loader, so say it.
 if (import.meta.url.endsWith('.ts')) process.env.FASTIFY_AUTOLOAD_TYPESCRIPT ??= '1'
-
-/** Secrets never reach a log line, whatever logs them. */
-const redact = {
-  paths: [
-    'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]',
-    'res.headers["set-cookie"]',
-    'password', 'old_password', 'new_password', 'refresh', 'access', 'token', 'passwordHash',
-    '*.password', '*.old_password', '*.new_password', '*.refresh', '*.access', '*.token', '*.passwordHash',
-    '*.password_hash', 'password_hash'
-  ],
-  censor: '[redacted]'
-}
 
 /**
  * What Node's HTTP parser refuses before a request exists (headers over 16 KiB,
@@ -62,7 +51,7 @@ function clientErrorHandler (securityHeaders: Record<string, string>): (err: Nod
   }
 }
 
-export function loggerOptions (config: Config, stream?: Writable): FastifyServerOptions['logger'] {
+export function loggerOptions (config: Config, stream?: DestinationStream): FastifyServerOptions['logger'] {
   return { level: config.logLevel, redact, ...(stream === undefined ? {} : { stream }) }
 }
 
@@ -86,8 +75,11 @@ export const serviceApp = fp(async function serviceApp (app: FastifyInstance, op
 }, { name: 'service-app' })
 
 export interface BuildOptions {
-  /** Where log lines go (tests capture them); stdout by default. */
-  logStream?: Writable
+  /**
+   * Where log lines go: the server's asynchronous destination (src/log.ts),
+   * a test's capturing stream; stdout, written synchronously, by default.
+   */
+  logStream?: DestinationStream
   /** The token service's clock (milliseconds since the epoch); tests move it instead of sleeping. */
   now?: () => number
 }
@@ -96,6 +88,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   const securityHeaders = securityHeadersFor(config)
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
+    // One line per request, written by plugins/app/request-log.ts, instead of
+    // Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    // X-Request-Id: the caller's when it is safe to log, else a new UUID.
+    requestIdHeader: false,
+    genReqId: (req) => requestId(req.headers['x-request-id']),
     bodyLimit: BODY_LIMIT,
     // Fastify's default of 10 s per plugin is too short on a small machine busy
     // with other work (seen: the autoload of every plugin at once on 2 loaded
@@ -112,7 +110,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     // contract's shape, not with Fastify's own body (code FST_ERR_BAD_URL); no
     // hook has run, so the security headers are set here.
     frameworkErrors: (err, request, reply) => {
-      void reply.headers(securityHeaders)
+      void reply.headers(securityHeaders).header('x-request-id', request.id)
       void request.server.errorHandler(err, request, reply)
     },
     clientErrorHandler: clientErrorHandler(securityHeaders),

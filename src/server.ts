@@ -2,6 +2,7 @@ import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { createLogDestination } from './log.js'
 
 let config: Config
 try {
@@ -17,18 +18,26 @@ if (config.workers > 1 && cluster.isPrimary) {
   const { runPrimary } = await import('./cluster.js')
   await runPrimary(config)
 } else {
+  // Log lines are written off the request path, in batches; what is still
+  // buffered is written on shutdown below, and on any other exit by the
+  // destination's own exit handler.
+  const log = createLogDestination()
+
   let app
   try {
-    app = await buildApp(config)
+    app = await buildApp(config, { logStream: log.stream })
     await app.listen({ host: config.host, port: config.port })
+    // The start's lines ("Server listening at …") at once, not at the first batch.
+    void log.flush()
   } catch (err) {
     process.stderr.write(`Cannot start: ${(err as Error).message}\n`)
     await app?.close().catch(() => {})
     process.exit(1)
   }
 
-  // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (new ones get
-  // 503), close the database; give up after the grace time.
+  // SIGTERM/SIGINT, or an uncaught exception: stop accepting, let in-flight
+  // requests finish (new ones get 503), close the database, write the last log
+  // lines; give up after the grace time.
   // A worker (WORKERS > 1) is stopped by its primary with SIGTERM. Ctrl-C in a
   // terminal sends SIGINT to the whole process group as well: a worker leaves
   // that to the primary, since a second signal would make close-with-grace exit
@@ -37,6 +46,12 @@ if (config.workers > 1 && cluster.isPrimary) {
   closeWithGrace({ delay: config.shutdownGrace, ...(cluster.isWorker ? { skip: ['SIGINT'] } : {}) }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down')
-    await app.close()
+    try {
+      await app.close()
+    } finally {
+      const dropped = log.dropped()
+      if (dropped > 0) app.log.warn({ event: 'log_lines_dropped', count: dropped }, 'log lines dropped: the log was not read fast enough')
+      await log.flush()
+    }
   })
 }

@@ -26,6 +26,8 @@ t.test('CORS_ORIGINS: a listed origin gets credentialed CORS, echoed (never *)',
   t.equal(login.headers['access-control-allow-origin'], 'http://localhost:5173')
   t.equal(login.headers['access-control-allow-credentials'], 'true')
   t.match(String(login.headers['access-control-expose-headers']), /X-CSRF-Token/, 'the CSRF header is readable cross-origin')
+  t.match(String(login.headers['access-control-expose-headers']), /X-Request-Id/, 'so is the request id')
+  t.match(String(pre.headers['access-control-allow-headers']).toLowerCase(), /x-request-id/, 'and a page may send its own')
   t.match(String(login.headers.vary), /Origin/)
 })
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildWithLogs, cookiesOf, PASSWORD, post, uniqueEmail } from './helper.js'
+import { bearer, buildWithLogs, cookiesOf, join, PASSWORD, post, refresh, uniqueEmail } from './helper.js'
 
 t.test('no token, password or hash ever reaches the log, even at trace level', async (t) => {
   const { app, logs } = await buildWithLogs(t, { LOG_LEVEL: 'trace' })
@@ -76,4 +76,80 @@ t.test('a drizzle query error is logged as its cause, never with its params', as
   t.match(text, /no such column/)
   t.notOk(text.includes('$argon2id$'), 'no hash from the params')
   t.notOk(text.includes('who@example.com'), 'no other params')
+})
+
+interface Line { reqId?: string, msg?: string, event?: string, method?: string, route?: string, path?: string, status?: number, ms?: number, userId?: string, [k: string]: unknown }
+const parse = (logs: string[]): Line[] => logs.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Line)
+
+t.test('one line per completed request: method, route, status, time, request id, user id', async (t) => {
+  const { app, logs } = await buildWithLogs(t)
+  const session = await join(app)
+  logs.length = 0
+  const mypage = await app.inject({ url: '/account/mypage?x=secret-query', headers: bearer(session.access) })
+  const missing = await app.inject({ url: '/nowhere/at/all?token=abc' })
+  const lines = parse(logs).filter((l) => l.msg === 'request')
+  t.equal(lines.length, 2, 'one line each')
+  const [a, b] = lines
+  t.match(a, { method: 'GET', route: '/account/mypage', status: 200, userId: session.user.id, reqId: mypage.headers['x-request-id'] })
+  t.type(a?.ms, 'number')
+  t.notOk(JSON.stringify(a).includes('secret-query'), 'no query string')
+  t.match(b, { method: 'GET', path: '/nowhere/at/all', status: 404, reqId: missing.headers['x-request-id'] })
+  t.notOk('userId' in (b ?? {}), 'no user when none is known')
+  t.notOk(logs.join('').includes('incoming request'), 'Fastify\'s own request lines are off')
+})
+
+t.test('X-Request-Id: a caller\'s id is kept, echoed and on every line of its request; a bad one is replaced', async (t) => {
+  const { app, logs } = await buildWithLogs(t)
+  const email = uniqueEmail()
+  await post(app, '/account/join', { email, password: PASSWORD })
+  logs.length = 0
+  const kept = await post(app, '/account/login', { email, password: 'Wrong-password-123' }, { 'x-request-id': 'gw-7f3a.91:edge' })
+  t.equal(kept.headers['x-request-id'], 'gw-7f3a.91:edge', 'echoed')
+  const lines = parse(logs)
+  t.ok(lines.length >= 2, 'the audit line and the request line')
+  for (const line of lines) t.equal(line.reqId, 'gw-7f3a.91:edge', `${line.msg ?? ''} carries the id`)
+
+  const generated = await app.inject({ url: '/health' })
+  t.match(generated.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'a UUID when none is sent')
+  for (const bad of ['with space', 'x'.repeat(129), 'quote"and\\back', '{"json":1}']) {
+    const res = await app.inject({ url: '/health', headers: { 'x-request-id': bad } })
+    t.not(res.headers['x-request-id'], bad, `replaced: ${JSON.stringify(bad.slice(0, 20))}`)
+    t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/)
+  }
+  const malformed = await app.inject({ url: '/%E0%A4%A', headers: { 'x-request-id': 'bad-url-1' } })
+  t.equal(malformed.statusCode, 400)
+  t.equal(malformed.headers['x-request-id'], 'bad-url-1', 'echoed on a malformed URL too')
+})
+
+t.test('one audit line per login, failed login, logout, reuse detection and password change', async (t) => {
+  const { app, logs } = await buildWithLogs(t)
+  const session = await join(app)
+  const audit = (event: string): Line[] => parse(logs).filter((l) => l.event === event)
+
+  logs.length = 0
+  await post(app, '/account/login', { email: session.email, password: 'Wrong-password-123' })
+  const failed = audit('login_failed')
+  t.equal(failed.length, 1, 'login_failed')
+  t.match(failed[0], { code: 'INVALID_CREDENTIALS', ip: '127.0.0.1' })
+
+  logs.length = 0
+  const login = (await post(app, '/account/login', { email: session.email, password: PASSWORD })).json()
+  t.match(audit('login'), [{ userId: session.user.id, ip: '127.0.0.1' }], 'login')
+
+  const rotated = (await refresh(app, login.refresh)).json()
+  logs.length = 0
+  t.equal((await refresh(app, login.refresh)).statusCode, 401, 'a replayed refresh token')
+  // The reuse line (another branch names it refresh_reuse_detected).
+  const reuse = parse(logs).filter((l) => l.event === 'token_revoked' || l.event === 'refresh_reuse_detected')
+  t.equal(reuse.length, 1, 'one reuse line')
+
+  logs.length = 0
+  await post(app, '/account/logout', { refresh: rotated.refresh })
+  t.equal(audit('logout').length, 1, 'logout')
+
+  logs.length = 0
+  await post(app, '/account/password/change', { old_password: PASSWORD, new_password: 'Another-pass-456' }, bearer(session.access))
+  t.match(audit('password_changed'), [{ userId: session.user.id }], 'password_changed')
+
+  for (const line of parse(logs)) t.type(line.reqId, 'string', 'every request-scoped line has its request id')
 })

@@ -35,7 +35,8 @@ async function start (t: Parameters<typeof tempDir>[0], env: NodeJS.ProcessEnv) 
 
 t.test('the server starts on an empty data dir, serves, and stops cleanly on SIGTERM', async (t) => {
   const dir = join(tempDir(t), 'nested', 'data')
-  const { child, url, exited, lines, waitForLine } = await start(t, { DATABASE_URL: `file:${join(dir, 'auth.db')}` })
+  // At debug a line says when a request is received (written within a second).
+  const { child, url, exited, lines, waitForLine } = await start(t, { DATABASE_URL: `file:${join(dir, 'auth.db')}`, LOG_LEVEL: 'debug' })
   const health = await fetch(`${url}/health`)
   t.equal(health.status, 200)
   t.same(await health.json(), { status: 'ok' })
@@ -48,7 +49,7 @@ t.test('the server starts on an empty data dir, serves, and stops cleanly on SIG
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: 'late@example.com', password: 'correct-Horse-battery-9' })
   })
-  await waitForLine(/"url":"\/account\/join".*incoming request/)
+  await waitForLine(/"path":"\/account\/join".*request received/)
   child.kill('SIGTERM')
   t.equal((await inflight).status, 201, 'the accepted request completed')
   t.equal(await exited, 0, 'exit code 0', { output: lines.join('\n').slice(-3000) })

@@ -122,12 +122,14 @@ export function startFlags (root: string): string[] {
  * Starts `node [start flags] dist/src/server.js` on a free loopback port with a fresh
  * database in a temp dir, and waits for /health. Its log goes to `logFile`
  * (or nowhere: writing it back into this process would cost the load generator).
+ * `script` replaces the service with another server started the same way (the
+ * bare Fastify ceiling, bench/bare-server.mjs).
  */
-export async function startService (root: string, env: Record<string, string>, logFile?: string, nodeFlags: string[] = []): Promise<Service> {
+export async function startService (root: string, env: Record<string, string>, logFile?: string, nodeFlags: string[] = [], script = join(root, 'dist', 'src', 'server.js')): Promise<Service> {
   const dir = mkdtempSync(join(tmpdir(), 'auth-bench-'))
   const port = await freePort()
   const fd = logFile === undefined ? 'ignore' : openSync(logFile, 'a')
-  const child = spawn(process.execPath, [...startFlags(root), ...nodeFlags, join(root, 'dist', 'src', 'server.js')], {
+  const child = spawn(process.execPath, [...startFlags(root), ...nodeFlags, script], {
     cwd: dir,
     env: serviceEnv({ HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: `file:${join(dir, 'auth.db')}`, ...env }),
     stdio: ['ignore', fd, 'pipe']
@@ -166,15 +168,20 @@ export async function startService (root: string, env: Record<string, string>, l
 }
 
 /**
- * Time from spawning `npm start` (or `node dist/src/server.js`) on a fresh data
- * directory — database created and migrated, secret generated — to the first
- * 200 on /health. The process group is ended afterwards.
+ * Time from spawning `npm start` (or `node dist/src/server.js`, or the bare
+ * Fastify ceiling `node bench/bare-server.mjs` with the same flags) on a fresh
+ * data directory — database created and migrated, secret generated — to the
+ * first 200 on /health, and the CPU time node had used by then (not for npm,
+ * whose node is a grandchild): on a busy machine the wall time mostly measures
+ * the wait for a core, the CPU time what the start costs. The process group is
+ * ended afterwards.
  */
-export async function measureStartup (root: string, via: 'npm' | 'node', env: Record<string, string>): Promise<number> {
+export async function measureStartup (root: string, via: 'npm' | 'node' | 'bare', env: Record<string, string>): Promise<{ ms: number, cpuMs?: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'auth-bench-start-'))
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
-  const [cmd, args] = via === 'npm' ? npmCommand(['start']) : [process.execPath, [...startFlags(root), join(root, 'dist', 'src', 'server.js')]]
+  const script = join(root, via === 'bare' ? join('bench', 'bare-server.mjs') : join('dist', 'src', 'server.js'))
+  const [cmd, args] = via === 'npm' ? npmCommand(['start']) : [process.execPath, [...startFlags(root), script]]
   const started = performance.now()
   const child = spawn(cmd, args, {
     cwd: root,
@@ -184,7 +191,9 @@ export async function measureStartup (root: string, via: 'npm' | 'node', env: Re
   })
   try {
     await waitForHealth(origin, 15000, 2)
-    return performance.now() - started
+    const ms = performance.now() - started
+    const cpu = via === 'npm' || child.pid === undefined ? undefined : cpuSecondsOf(child.pid)
+    return { ms, ...(cpu === undefined ? {} : { cpuMs: cpu * 1000 }) }
   } finally {
     if (child.pid !== undefined) {
       try { process.kill(-child.pid, 'SIGTERM') } catch {}

@@ -140,7 +140,7 @@ export default fp(async (app) => {
     }
     // RFC 6750: a presented token that failed is "invalid_token"; anything else is a bare challenge.
     if (statusCode === 401) void reply.header('www-authenticate', code.startsWith('TOKEN_') && code !== 'TOKEN_MISSING' ? `Bearer error="invalid_token", error_description="${code}"` : 'Bearer')
-    if (code === 'RATE_LIMITED' || code === 'TOKEN_REVOKED' || code.startsWith('TOKEN_')) request.log.info({ event: code.toLowerCase(), ip: request.ip, url: request.url }, 'auth refused')
+    if (code === 'RATE_LIMITED' || code === 'TOKEN_REVOKED' || code.startsWith('TOKEN_')) request.log.info({ event: code.toLowerCase(), ip: request.ip, url: request.url.split('?')[0] }, 'auth refused')
 
     return await reply.code(statusCode).send({
       statusCode,

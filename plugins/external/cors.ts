@@ -9,10 +9,10 @@ export const autoConfig = (app: FastifyInstance): FastifyCorsOptions => ({
   origin: app.config.corsOrigins.length > 0 ? app.config.corsOrigins : false,
   credentials: true,
   methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
-  allowedHeaders: ['Content-Type', 'Authorization', 'X-CSRF-Token'],
+  allowedHeaders: ['Content-Type', 'Authorization', 'X-CSRF-Token', 'X-Request-Id'],
   // X-CSRF-Token: a page on another host cannot read the API's csrf_token
   // cookie, so token responses also carry its value in this header.
-  exposedHeaders: ['X-CSRF-Token', 'Retry-After', 'WWW-Authenticate'],
+  exposedHeaders: ['X-CSRF-Token', 'Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
   maxAge: 600
 })
 

@@ -44,11 +44,11 @@ function serverEnv (env: Record<string, string>): NodeJS.ProcessEnv {
  * if it exits first. The line is logged at `info`, so LOG_LEVEL stays `info`
  * unless the caller overrides it (and then must not expect to see it).
  */
-export async function startServer (env: Record<string, string>, options: { quiet?: boolean, detached?: boolean } = {}): Promise<ServerProcess> {
+export async function startServer (env: Record<string, string>, options: { quiet?: boolean, detached?: boolean, nodeArgs?: string[] } = {}): Promise<ServerProcess> {
   // Quiet: warnings only (no per-request lines), so the port is chosen here and
   // readiness is polled on /health instead of read from the log.
   const port = options.quiet === true ? await freePort() : 0
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts'], {
     cwd: projectRoot,
     env: serverEnv({ LOG_LEVEL: 'info', ...env, ...(options.quiet === true ? { LOG_LEVEL: 'warn', PORT: String(port) } : {}) }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto'
+import pino from 'pino'
+
+/**
+ * Secrets never reach a log line, whatever logs them: request and response
+ * headers that carry credentials, and any field named like a password, a
+ * token or a hash, at the top level or one level down (`{ body: { password } }`).
+ */
+export const redact = {
+  paths: [
+    'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]',
+    'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie', 'headers["set-cookie"]',
+    'password', 'old_password', 'new_password', 'refresh', 'access', 'token', 'passwordHash', 'password_hash',
+    '*.password', '*.old_password', '*.new_password', '*.refresh', '*.access', '*.token', '*.passwordHash',
+    '*.password_hash'
+  ],
+  censor: '[redacted]'
+}
+
+/** Bytes gathered before a write to the log (a line is ~250 bytes). */
+const LOG_MIN_LENGTH = 4096
+/**
+ * Most bytes waiting to be written: a reader of stdout that stops reading
+ * (a full pipe) cannot make the service grow without bound. Lines beyond it
+ * are dropped and counted (`dropped()`), never blocking a request.
+ */
+const LOG_MAX_LENGTH = 64 * 1024 * 1024
+/** An idle service still writes what it has within this many milliseconds. */
+const LOG_FLUSH_EVERY_MS = 1000
+
+export interface LogDestination {
+  /** The stream pino writes to (asynchronous, buffered). */
+  stream: pino.DestinationStream
+  /** Writes everything buffered, then resolves (shutdown). */
+  flush: () => Promise<void>
+  /** Lines dropped so far because the buffer was full. */
+  dropped: () => number
+}
+
+/**
+ * The service's log: pino's asynchronous destination on a file descriptor
+ * (stdout by default), so that a request never waits for the write of its
+ * line. Lines gather in memory and are written in batches off the request
+ * path. `flush` writes what is left when the service shuts down; on any
+ * other exit (process.exit, an exception close-with-grace did not get to)
+ * pino's own exit handler writes it synchronously, so no line is lost.
+ */
+export function createLogDestination (fd = 1): LogDestination {
+  const stream = pino.destination({ dest: fd, sync: false, minLength: LOG_MIN_LENGTH, maxLength: LOG_MAX_LENGTH, periodicFlush: LOG_FLUSH_EVERY_MS })
+  let droppedLines = 0
+  stream.on('drop', (data: string | Buffer) => {
+    for (const byte of Buffer.isBuffer(data) ? data : Buffer.from(data)) if (byte === 10) droppedLines++
+  })
+  return {
+    stream,
+    flush: async () => {
+      await new Promise<void>((resolve) => { stream.flush(() => { resolve() }) })
+    },
+    dropped: () => droppedLines
+  }
+}
+
+/** An incoming X-Request-Id is kept when it is a plain token of at most 128 characters. */
+const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/
+
+/**
+ * The id of a request: the caller's `X-Request-Id` (a gateway's, so that one
+ * id follows the request through every service) when it is safe to log and
+ * echo, otherwise a new UUID.
+ */
+export function requestId (header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID()
+}
