@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { createKeyring, KEYS_RELOAD_INTERVAL, type Keyring } from '../../src/keys/keyring.js'
+import { KEYS_RELOAD_INTERVAL, keyringFromConfig, type Keyring } from '../../src/keys/keyring.js'
 
 declare module 'fastify' {
   interface FastifyInstance { keys: Keyring }
@@ -11,17 +11,7 @@ declare module 'fastify' {
  * rotation made by `keys rotate` or another instance is picked up without a restart.
  */
 export default fp(async (app) => {
-  const { config } = app
-  const keys = createKeyring({
-    store: app.store,
-    algorithm: config.jwtAlgorithm,
-    pinnedSecret: config.jwtSecretExplicit ? config.jwtSecret : undefined,
-    legacySecret: config.jwtSecret,
-    privateKeyPem: config.jwtPrivateKeyPem,
-    encryptionKey: config.jwtKeysEncryptionKey,
-    accessLifetime: config.accessTokenLifetime,
-    refreshLifetime: config.refreshTokenLifetime
-  })
+  const keys = keyringFromConfig(app.config, app.store)
   await keys.init()
   app.decorate('keys', keys)
   const timer = setInterval(() => {

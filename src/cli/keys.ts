@@ -1,21 +1,6 @@
-import type { Config } from '../config.js'
 import { openStore } from '../db/open.js'
-import type { Store } from '../db/store.js'
-import { createKeyring, KEYS_RELOAD_INTERVAL } from '../keys/keyring.js'
+import { KEYS_RELOAD_INTERVAL, keyringFromConfig } from '../keys/keyring.js'
 import { CliError, type Command } from './command.js'
-
-function keyringFor (config: Config, store: Store) {
-  return createKeyring({
-    store,
-    algorithm: config.jwtAlgorithm,
-    pinnedSecret: config.jwtSecretExplicit ? config.jwtSecret : undefined,
-    legacySecret: config.jwtSecret,
-    privateKeyPem: config.jwtPrivateKeyPem,
-    encryptionKey: config.jwtKeysEncryptionKey,
-    accessLifetime: config.accessTokenLifetime,
-    refreshLifetime: config.refreshTokenLifetime
-  })
-}
 
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
 
@@ -34,7 +19,7 @@ are deleted. Refused while an explicit JWT_SECRET signs HS256 tokens.`,
     const config = ctx.config()
     const store = await openStore(config)
     try {
-      const keyring = keyringFor(config, store)
+      const keyring = keyringFromConfig(config, store)
       await keyring.init()
       const before = keyring.signingKid
       let rotated
@@ -63,7 +48,7 @@ key that signs, or until when a retired key keeps verifying. Never prints key ma
     const config = ctx.config()
     const store = await openStore(config)
     try {
-      const keyring = keyringFor(config, store)
+      const keyring = keyringFromConfig(config, store)
       const now = Math.floor(Date.now() / 1000)
       const rows = (await store.signingKeys.list()).sort((a, b) => a.createdAt - b.createdAt)
       if (config.jwtSecretExplicit && config.jwtAlgorithm === 'HS256') ctx.out('JWT_SECRET is set: it signs every token (HS256); the keys below only verify')

@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
+import type { Config } from '../config.js'
 import type { SigningKey, Store } from '../db/store.js'
 import { TokenExpiredError, TokenInvalidError } from '../errors.js'
 import { fromPrivateKeyPem, fromSecret, generateKey, type Algorithm, type KeyMaterial } from './algorithms.js'
@@ -259,3 +260,17 @@ export function createKeyring (options: KeyringOptions) {
 }
 
 export type Keyring = ReturnType<typeof createKeyring>
+
+/** The keyring the configuration describes: the same for the server and the command line. */
+export function keyringFromConfig (config: Config, store: Store): Keyring {
+  return createKeyring({
+    store,
+    algorithm: config.jwtAlgorithm,
+    pinnedSecret: config.jwtSecretExplicit ? config.jwtSecret : undefined,
+    legacySecret: config.jwtSecret,
+    privateKeyPem: config.jwtPrivateKeyPem,
+    encryptionKey: config.jwtKeysEncryptionKey,
+    accessLifetime: config.accessTokenLifetime,
+    refreshLifetime: config.refreshTokenLifetime
+  })
+}
