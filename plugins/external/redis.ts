@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import fp from 'fastify-plugin'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,7 +29,9 @@ export default fp(async (app) => {
     app.decorate('redisReachable', () => true)
     return
   }
-  const client = new Redis(options.url, {
+  // Loaded only when used: ioredis is a noticeable share of a start.
+  const { Redis: RedisClient } = await import('ioredis')
+  const client = new RedisClient(options.url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: COMMAND_TIMEOUT_MS,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import nodemailer, { type Transporter } from 'nodemailer'
+import type { Transporter } from 'nodemailer'
 import type { MailConfig } from '../config.js'
 import type { MailContent } from './templates.js'
 
@@ -36,11 +36,14 @@ const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, sock
  * the same way, so that a request answers before and independently of it.
  */
 export function createMailer ({ config, log, retryDelay = 1000 }: MailerOptions) {
-  const smtp: Transporter | undefined = config.smtpUrl === undefined
-    ? undefined
-    : nodemailer.createTransport({ url: config.smtpUrl, pool: true, maxConnections: 2, ...SMTP_TIMEOUTS })
-  // Builds the RFC 822 message without sending it (the outbox's .eml files).
-  const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' })
+  // nodemailer is loaded with the first mail, not at every start (it is a
+  // noticeable share of one). `smtp` undefined: the outbox; `composer` builds
+  // the RFC 822 message without sending it (the outbox's .eml files).
+  let transports: Promise<{ smtp: Transporter | undefined, composer: Transporter }> | undefined
+  const transport = async (): Promise<{ smtp: Transporter | undefined, composer: Transporter }> => await (transports ??= import('nodemailer').then(({ default: nodemailer }) => ({
+    smtp: config.smtpUrl === undefined ? undefined : nodemailer.createTransport({ url: config.smtpUrl, pool: true, maxConnections: 2, ...SMTP_TIMEOUTS }),
+    composer: nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' })
+  })))
 
   const stats = { sent: 0, failed: 0 }
   let inFlight = 0
@@ -57,6 +60,7 @@ export function createMailer ({ config, log, retryDelay = 1000 }: MailerOptions)
   }
 
   async function writeToOutbox (mail: OutgoingMail): Promise<string> {
+    const { composer } = await transport()
     const info = await composer.sendMail({ from: config.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html })
     await mkdir(config.outboxDir, { recursive: true, mode: 0o700 })
     const file = join(config.outboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.eml`)
@@ -69,6 +73,7 @@ export function createMailer ({ config, log, retryDelay = 1000 }: MailerOptions)
 
   async function attempt (mail: OutgoingMail, tries: number): Promise<void> {
     try {
+      const { smtp } = await transport()
       if (smtp === undefined) {
         const file = await writeToOutbox(mail)
         log.info({ event: 'mail_written', ...mail.about, file }, `mail written to ${file}`)
@@ -130,8 +135,11 @@ export function createMailer ({ config, log, retryDelay = 1000 }: MailerOptions)
         end()
       }
       timers.clear()
-      smtp?.close()
-      composer.close()
+      if (transports !== undefined) {
+        const { smtp, composer } = await transports
+        smtp?.close()
+        composer.close()
+      }
     }
   }
 }
