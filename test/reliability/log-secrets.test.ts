@@ -46,12 +46,19 @@ t.test('a whole run\'s log, at trace level, holds none of the secrets it used', 
   t.equal((await client.post('/account/token/verify', { token: login.json.refresh })).status, 200)
   t.equal((await client.get('/account/mypage', { authorization: `Bearer ${login.json.refresh as string}x` })).status, 401)
 
-  // Refresh by cookie (CSRF-checked), then a replay of the rotated token.
+  // Refresh by cookie (CSRF-checked), a replay of the rotated token (grace), the chain
+  // moving on, and the first token again (reuse: the family is revoked).
   const cookieHeader = `refresh_token=${cookies.refresh_token!}; csrf_token=${cookies.csrf_token!}`
   const rotated = await client.request('POST', '/account/token/refresh', { headers: { cookie: cookieHeader, 'x-csrf-token': cookies.csrf_token! } })
   t.equal(rotated.status, 200, rotated.body)
   keep(rotated.json.access, rotated.json.refresh, rotated.headers['x-csrf-token'] as string | undefined)
-  t.equal((await client.post('/account/token/refresh', { refresh: cookies.refresh_token })).status, 401, 'the replay is refused')
+  const replayed = await client.post('/account/token/refresh', { refresh: cookies.refresh_token })
+  t.equal(replayed.status, 200, 'a replay inside the grace window')
+  keep(replayed.json.access)
+  const next = await client.post('/account/token/refresh', { refresh: rotated.json.refresh })
+  t.equal(next.status, 200)
+  keep(next.json.access, next.json.refresh)
+  t.equal((await client.post('/account/token/refresh', { refresh: cookies.refresh_token })).status, 401, 'an older token of the chain is refused (reuse)')
 
   const changed = await client.post('/account/password/change', { old_password: PASSWORD, new_password: NEW_PASSWORD }, { authorization: `Bearer ${joined.json.access as string}` })
   t.equal(changed.status, 200)
