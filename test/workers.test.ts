@@ -35,8 +35,15 @@ async function call (url: string, path: string, body?: unknown, headers: Record<
 }
 
 /** The pids that answered requests, from the access log. */
-const servingPids = (server: ServerProcess): Set<unknown> =>
-  new Set(logRecords(server.lines).filter((r) => r.msg === 'request completed').map((r) => r.pid))
+/**
+ * The processes that wrote a request line. Lines are written in batches (at
+ * least every second when quiet, src/log.ts), so wait for them a little.
+ */
+async function servingPids (server: ServerProcess, expected: number): Promise<Set<unknown>> {
+  const seen = (): Set<unknown> => new Set(logRecords(server.lines).filter((r) => r.msg === 'request').map((r) => r.pid))
+  for (let i = 0; i < 50 && seen().size < expected; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  return seen()
+}
 
 for (const kind of ['sqlite', 'postgres'] as const) {
   t.test(`${kind}: WORKERS=2 serves from two processes that act as one, and stops cleanly on SIGTERM`, async (t) => {
@@ -55,7 +62,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       if (i < 4) t.equal(res.status, 401, `failed login ${i + 1}`)
       else t.equal(res.status, 429, `attempt ${i + 1} is over the shared limit of 4`)
     }
-    t.equal(servingPids(server).size, 2, 'both workers answered requests')
+    t.equal((await servingPids(server, 2)).size, 2, 'both workers answered requests')
 
     const me = await call(server.url, '/account/mypage', undefined, { authorization: `Bearer ${String(joined.json.access)}` })
     t.equal(me.status, 200)
