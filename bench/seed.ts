@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.js'
 import { openStore } from '../src/db/open.js'
 import { createPasswordHasher } from '../src/passwords/hash.js'
-import { seedUsers } from '../src/seed.js'
+import { seedUsers } from '../src/accounts/seed.js'
 
 const { values } = parseArgs({ options: { number: { type: 'string', default: '100000' }, batch: { type: 'string', default: '2000' }, postgres: { type: 'string' } } })
 const number = Number(values.number)

@@ -9,7 +9,7 @@ import { buildApp } from '../src/app.js'
 import { openPostgresStore } from '../src/db/postgres.js'
 import { openSqliteStore } from '../src/db/sqlite.js'
 import type { Store } from '../src/db/store.js'
-import { refreshTokenKey } from '../src/tokens.js'
+import { refreshTokenKey } from '../src/tokens/tokens.js'
 import { bearer, cookiesOf, decodeJwt, join, PASSWORD, post, refresh, storeToken, tempDir, testConfig } from './helper.js'
 import { testDatabase } from './pg-helper.js'
 

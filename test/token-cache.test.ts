@@ -1,5 +1,5 @@
 import t from 'tap'
-import { verifiedTokenCache } from '../src/token-cache.js'
+import { verifiedTokenCache } from '../src/tokens/token-cache.js'
 import { bearer, build, decodeJwt, forgeJwt, join, nowSeconds } from './helper.js'
 
 t.test('a verified payload is remembered until its exp, then forgotten', async (t) => {

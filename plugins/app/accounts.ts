@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { createAccountService, type AccountService } from '../../src/accounts.js'
+import { createAccountService, type AccountService } from '../../src/accounts/accounts.js'
 
 declare module 'fastify' {
   interface FastifyInstance { accounts: AccountService }

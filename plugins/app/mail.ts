@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { normalizeEmail } from '../../src/accounts.js'
+import { normalizeEmail } from '../../src/accounts/accounts.js'
 import { RateLimitedError } from '../../src/errors.js'
 import { createMailer, type Mailer } from '../../src/mail/mailer.js'
 

@@ -1,13 +1,13 @@
 import fp from 'fastify-plugin'
 import { createSimplejwtExchange } from '../../src/django/simplejwt.js'
-import { verifiedTokenCache } from '../../src/token-cache.js'
-import { createTokenService, type TokenService } from '../../src/tokens.js'
+import { verifiedTokenCache } from '../../src/tokens/token-cache.js'
+import { createTokenService, type TokenService } from '../../src/tokens/tokens.js'
 
 declare module 'fastify' {
   interface FastifyInstance { tokens: TokenService }
 }
 
-/** Tokens remembered as verified (see src/token-cache.ts): about 1 KB each. */
+/** Tokens remembered as verified (see src/tokens/token-cache.ts): about 1 KB each. */
 const VERIFIED_CACHE_SIZE = 2048
 
 export default fp(async (app, opts: { now?: () => number }) => {

@@ -1,4 +1,4 @@
-import { seedEmail, seedUsers } from '../seed.js'
+import { seedEmail, seedUsers } from '../accounts/seed.js'
 import { CliError, type Command, type CommandContext } from './command.js'
 import { integerOption, stringOption, withServices } from './services.js'
 

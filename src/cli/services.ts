@@ -1,4 +1,4 @@
-import { normalizeEmail } from '../accounts.js'
+import { normalizeEmail } from '../accounts/accounts.js'
 import type { Config } from '../config.js'
 import { openStore } from '../db/open.js'
 import type { Store, User } from '../db/store.js'

@@ -1,5 +1,5 @@
-import { publicUser } from '../accounts.js'
-import { createUserAdmin } from '../admin.js'
+import { publicUser } from '../accounts/accounts.js'
+import { createUserAdmin } from '../accounts/admin.js'
 import type { User } from '../db/store.js'
 import { EmailTakenError, WeakPasswordError } from '../errors.js'
 import { CliError, type Command, type CommandContext } from './command.js'

@@ -53,7 +53,7 @@ export const refreshTokens = sqliteTable('refresh_tokens', {
   /**
    * Set by a rotation while REFRESH_REUSE_INTERVAL is on: the successor token
    * sealed (AES-256-GCM) under a key derived from THIS token's jti, which the
-   * database never holds (src/refresh-grace.ts). Never the token in clear.
+   * database never holds (src/tokens/refresh-grace.ts). Never the token in clear.
    */
   successorSealed: text('successor_sealed')
 }, (t) => [

@@ -59,7 +59,7 @@ export type NewRefreshToken = {
 export interface RotateGrace {
   /** Seconds after a rotation during which a replay of the rotated token gets its successor back. */
   interval: number
-  /** The successor (`next`) token sealed under the presented token's jti (src/refresh-grace.ts). */
+  /** The successor (`next`) token sealed under the presented token's jti (src/tokens/refresh-grace.ts). */
   sealed: string
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { normalizeEmail } from '../accounts.js'
+import { normalizeEmail } from '../accounts/accounts.js'
 import type { ImportedUser, Store } from '../db/store.js'
 import { djangoAlgorithm, isSupportedDjangoHash } from '../passwords/django.js'
 import { legacyTokenKey } from './simplejwt.js'

@@ -10,7 +10,7 @@ import { createSealer } from './seal.js'
 export const KEYS_RELOAD_INTERVAL = 30
 /** A token naming an unknown kid triggers a reload, at most this often (seconds). */
 const UNKNOWN_KID_RELOAD = 5
-/** Seconds an `iat` may lie ahead (src/tokens.ts IAT_LEEWAY): a retired key covers it too. */
+/** Seconds an `iat` may lie ahead (src/tokens/tokens.ts IAT_LEEWAY): a retired key covers it too. */
 const CLOCK_LEEWAY = 30
 const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { refreshTokenKey } from '../../src/tokens.js'
+import { refreshTokenKey } from '../../src/tokens/tokens.js'
 import { Client, prng, sleep, subSeed } from './lib/http.js'
 import { startServer, stopServer } from './lib/server.js'
 

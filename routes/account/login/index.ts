@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { normalizeEmail, publicUser } from '../../../src/accounts.js'
+import { normalizeEmail, publicUser } from '../../../src/accounts/accounts.js'
 import { RateLimitedError } from '../../../src/errors.js'
 import { errors, LoginBody, UserWithTokens } from '../../../src/schemas.js'
 

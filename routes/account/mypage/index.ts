@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { publicUser } from '../../../src/accounts.js'
+import { publicUser } from '../../../src/accounts/accounts.js'
 import { AccountDeleteBody, Detail, errors, ProfileBody, UserSchema } from '../../../src/schemas.js'
 
 const mypage: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { publicUser } from '../../../../src/accounts.js'
+import { publicUser } from '../../../../src/accounts/accounts.js'
 import { EmailVerifyBody, errors, UserWithDetail } from '../../../../src/schemas.js'
 
 const verifyEmail: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { NewUser, Store } from './db/store.js'
-import type { PasswordHasher } from './passwords/hash.js'
+import type { NewUser, Store } from '../db/store.js'
+import type { PasswordHasher } from '../passwords/hash.js'
 
 /** The address of seeded user `n` (1-based): load-test scripts rely on exactly these. */
 export const seedEmail = (n: number): string => `user${n}@example.test`

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { NewRefreshToken, PurgeCounts, Store, User } from './db/store.js'
-import type { SimplejwtExchange } from './django/simplejwt.js'
-import { EmailNotVerifiedError, TokenInvalidError, TokenRevokedError } from './errors.js'
+import type { NewRefreshToken, PurgeCounts, Store, User } from '../db/store.js'
+import type { SimplejwtExchange } from '../django/simplejwt.js'
+import { EmailNotVerifiedError, TokenInvalidError, TokenRevokedError } from '../errors.js'
 import { openSuccessor, sealSuccessor } from './refresh-grace.js'
 
 export type TokenType = 'access' | 'refresh'

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { normalizeEmail } from './accounts.js'
-import type { Store, User } from './db/store.js'
-import { WeakPasswordError } from './errors.js'
-import type { PasswordHasher } from './passwords/hash.js'
-import { passwordProblem } from './passwords/policy.js'
+import type { Store, User } from '../db/store.js'
+import { WeakPasswordError } from '../errors.js'
+import type { PasswordHasher } from '../passwords/hash.js'
+import { passwordProblem } from '../passwords/policy.js'
 
 /**
  * What operators do to accounts (the command line, `users …`): plain functions

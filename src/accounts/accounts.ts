@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { mailTokenKey, newMailToken, passwordFingerprint, tokenLink } from './account-tokens.js'
-import type { Config } from './config.js'
-import type { AccountTokenPurpose, ProfileChange, Store, User } from './db/store.js'
+import type { Config } from '../config.js'
+import type { AccountTokenPurpose, ProfileChange, Store, User } from '../db/store.js'
 import {
   AccountInactiveError, EmailNotVerifiedError, EmailTakenError, FieldValidationError, InvalidCredentialsError,
   InvalidPasswordError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError, WeakPasswordError
-} from './errors.js'
-import type { Mailer } from './mail/mailer.js'
-import { renderMail, type MailLanguage, type MailTemplate } from './mail/templates.js'
-import type { PasswordHasher } from './passwords/hash.js'
-import { passwordProblem } from './passwords/policy.js'
-import type { TokenPair, TokenService } from './tokens.js'
+} from '../errors.js'
+import type { Mailer } from '../mail/mailer.js'
+import { renderMail, type MailLanguage, type MailTemplate } from '../mail/templates.js'
+import type { PasswordHasher } from '../passwords/hash.js'
+import { passwordProblem } from '../passwords/policy.js'
+import type { TokenPair, TokenService } from '../tokens/tokens.js'
 
 export interface JoinInput {
   email: string
