@@ -8,8 +8,9 @@ import { startServer, stopServer, type ServerProcess } from './reliability/lib/s
 /*
  * Two service processes started at the same moment on free ports, sharing one
  * fresh PostgreSQL database and Redis (a key prefix of this test's own), must
- * behave as one service. REFRESH_REUSE_INTERVAL=0: no grace window, every
- * replay of a rotated refresh token is theft (the v1 rule).
+ * behave as one service: first with REFRESH_REUSE_INTERVAL=0 (no grace window,
+ * every replay of a rotated refresh token is theft, the v1 rule), then with the
+ * grace window on.
  */
 
 const JWT_SECRET = 'multi-instance-secret-0123456789abcdef'
@@ -103,4 +104,33 @@ t.test('two instances on one PostgreSQL database and one Redis act as one servic
     t.equal((await call(b.url, '/account/token/refresh', { refresh: changed.json.refresh })).status, 401, 'logged out everywhere: B refuses the refresh token')
   })
 
+})
+
+t.test('with the grace window (REFRESH_REUSE_INTERVAL=10), two instances answer replays with the one successor', async (t) => {
+  const url = await testDatabase(t)
+  const env = { DATABASE_URL: url, JWT_SECRET, REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix(t), REFRESH_REUSE_INTERVAL: '10', RATE_LIMIT_JOIN_MAX: '1000', LOG_LEVEL: 'warn' }
+  const [a, b] = await Promise.all([startServer(env, { quiet: true }), startServer(env, { quiet: true })]) as [ServerProcess, ServerProcess]
+  t.teardown(async () => { await Promise.all([stopServer(a, 'SIGKILL'), stopServer(b, 'SIGKILL')]) })
+  const sql = new pg.Client({ connectionString: url })
+  await sql.connect()
+  t.teardown(async () => { await sql.end() })
+  const liveOf = async (userId: string): Promise<number> =>
+    (await sql.query('SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [userId])).rows[0].n as number
+
+  t.test('rotated on A, replayed on B inside the window: the same successor, nothing minted', async (t) => {
+    const joined = await call(a.url, '/account/join', { email: 'grace-ab@example.com', password: PASSWORD })
+    const rotated = await call(a.url, '/account/token/refresh', { refresh: joined.json.refresh })
+    const replay = await call(b.url, '/account/token/refresh', { refresh: joined.json.refresh })
+    t.equal(replay.status, 200)
+    t.equal(replay.json.refresh, rotated.json.refresh, 'byte for byte the successor A returned')
+    t.equal(await liveOf((joined.json.user as { id: string }).id), 1, 'one live refresh token in the family')
+  })
+
+  t.test('20 concurrent refreshes of one token over both instances: all 200, one refresh token, one live row', async (t) => {
+    const joined = await call(a.url, '/account/join', { email: 'grace-race@example.com', password: PASSWORD })
+    const results = await Promise.all(Array.from({ length: 20 }, async (_, i) => await call(i % 2 === 0 ? a.url : b.url, '/account/token/refresh', { refresh: joined.json.refresh })))
+    t.same(results.map((r) => r.status), Array(20).fill(200), 'every refresh answered 200')
+    t.equal(new Set(results.map((r) => r.json.refresh)).size, 1, 'all with the same refresh token')
+    t.equal(await liveOf((joined.json.user as { id: string }).id), 1, 'one live refresh token in the family')
+  })
 })
