@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto'
 
 /*
  * The grace window (REFRESH_REUSE_INTERVAL) answers a replayed, just-rotated
@@ -15,8 +15,29 @@ const INFO = Buffer.from('auth-service refresh successor v1')
 const IV_BYTES = 12
 const TAG_BYTES = 16
 
-function keyFor (predecessorJti: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', predecessorJti, Buffer.alloc(0), INFO, 32))
+const EXPAND = Buffer.concat([INFO, Buffer.from([1])])
+
+/**
+ * HKDF-SHA256 (RFC 5869) of the jti, empty salt, 32 bytes: extract then one
+ * expand block, written as its two HMACs — the same bytes as `hkdfSync`, at a
+ * fraction of its cost (hkdfSync was a tenth of a refresh's main-thread time).
+ */
+export function keyFor (predecessorJti: string): Buffer {
+  const prk = createHmac('sha256', Buffer.alloc(0)).update(predecessorJti).digest()
+  return createHmac('sha256', prk).update(EXPAND).digest()
+}
+
+/** Random IVs cut from a pooled buffer: one randomBytes call per 256 seals. */
+let ivPool = Buffer.alloc(0)
+let ivOffset = 0
+function freshIv (): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(IV_BYTES * 256)
+    ivOffset = 0
+  }
+  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES)
+  ivOffset += IV_BYTES
+  return iv
 }
 
 /** Binds a sealed value to the two rows it links: it cannot be moved to another row. */
@@ -26,7 +47,7 @@ function aad (predecessorKey: string, successorKey: string): Buffer {
 
 /** `base64url(iv ‖ tag ‖ ciphertext)` of the successor token. */
 export function sealSuccessor (predecessorJti: string, predecessorKey: string, successorKey: string, successor: string): string {
-  const iv = randomBytes(IV_BYTES)
+  const iv = freshIv()
   const cipher = createCipheriv('aes-256-gcm', keyFor(predecessorJti), iv)
   cipher.setAAD(aad(predecessorKey, successorKey))
   const body = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()])
