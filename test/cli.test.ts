@@ -44,3 +44,13 @@ test('a bad configuration is one line naming the variable, exit code 1', async (
   t.equal(res.code, 1)
   t.match(res.err, /^error: invalid configuration: DATABASE_URL/)
 })
+
+test('a word that starts with "-" (a key id may) is taken as the command\'s word, not as an unknown option', async (t) => {
+  const dir = tempDir(t)
+  const res = await cli(['keys', 'revoke', '-AbC_kid'], { DATABASE_URL: `file:${join(dir, 'auth.db')}` })
+  t.equal(res.code, 1, res.err)
+  t.match(res.err, /-AbC_kid/, 'looked up as a kid')
+  const extra = await cli(['keys', 'revoke', 'a', 'b'], { DATABASE_URL: `file:${join(dir, 'auth.db')}` })
+  t.equal(extra.code, 2)
+  t.match(extra.err, /unexpected argument "b"/)
+})

@@ -36,6 +36,33 @@ function findCommand (argv: string[]): { command: Command, rest: string[] } | un
   return best
 }
 
+/**
+ * For a command that takes words (an email, a key id), a word starting with "-"
+ * that names none of its options is one of those words, not an unknown option:
+ * key ids are base64url and may start with "-". It is passed after "--".
+ */
+function asPositionals (args: string[], command: Command): string[] {
+  if ((command.positionals ?? 0) === 0) return args
+  const flags = new Set<string>()
+  for (const [name, option] of Object.entries(command.options ?? {})) {
+    flags.add(`--${name}`)
+    if (option.short !== undefined) flags.add(`-${option.short}`)
+  }
+  const options: string[] = []
+  const words: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string
+    if (arg === '--') { words.push(...args.slice(i + 1)); break }
+    const flag = arg.split('=')[0] as string
+    if (!arg.startsWith('-') || !flags.has(flag)) { words.push(arg); continue }
+    options.push(arg)
+    const takesValue = command.options?.[flag.replace(/^-+/, '')]?.type === 'string' ||
+      Object.values(command.options ?? {}).some((o) => o.type === 'string' && `-${o.short ?? ''}` === flag)
+    if (takesValue && !arg.includes('=') && i + 1 < args.length) options.push(args[++i] as string)
+  }
+  return words.length === 0 ? options : [...options, '--', ...words]
+}
+
 export interface CliIo {
   out: (line: string) => void
   err: (line: string) => void
@@ -68,7 +95,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
   }
   let parsed
   try {
-    parsed = parseArgs({ args: rest, options: command.options ?? {}, allowPositionals: true, strict: true })
+    parsed = parseArgs({ args: asPositionals(rest, command), options: command.options ?? {}, allowPositionals: true, strict: true })
   } catch (err) {
     io.err(`error: ${(err as Error).message.split('\n')[0] ?? ''} ("${PROGRAM} ${command.name} --help")`)
     return 2
