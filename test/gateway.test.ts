@@ -118,7 +118,9 @@ t.test('forward-auth: any method, Bearer or cookie, user in headers; 401 with a 
     ['no token', {}, 'TOKEN_MISSING'],
     ['forged', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, decodeJwt(s.access).payload, 'wrong-secret-wrong-secret-wrong-secret')), 'TOKEN_INVALID'],
     ['expired', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...decodeJwt(s.access).payload, iat: nowSeconds() - 900, exp: nowSeconds() - 600 }, config.jwtSecret)), 'TOKEN_EXPIRED'],
-    ['a refresh token', bearer(s.refresh), 'TOKEN_INVALID']
+    ['a refresh token', bearer(s.refresh), 'TOKEN_INVALID'],
+    // As on every authenticated route: a Bearer header without exactly one credential is malformed.
+    ['Bearer with two words', { authorization: `Bearer ${s.access} extra` }, 'TOKEN_INVALID']
   ]
   for (const [what, headers, code] of cases) {
     const res = await app.inject({ method: 'GET', url: '/account/forward-auth', headers })

@@ -13,6 +13,12 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook: sets `request.user` from the access token, or throws a 401. */
     authenticate: (request: FastifyRequest) => Promise<void>
+    /**
+     * The access token of a request: the Bearer header, else the access_token
+     * cookie (`byCookie`). Throws TOKEN_MISSING when there is neither, and
+     * TOKEN_INVALID for a header that says Bearer without exactly one credential.
+     */
+    presentedAccessToken: (request: FastifyRequest) => { token: string, byCookie: boolean }
     /** The refresh token of a refresh/logout request: body first, else the cookie (CSRF-checked). */
     presentedRefreshToken: (request: FastifyRequest) => string | undefined
   }
@@ -24,22 +30,24 @@ const SAYS_BEARER = /^Bearer(?:[ \t]|$)/i
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 export default fp(async (app) => {
-  app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
-    // A Bearer header wins; otherwise the access_token cookie, which (being sent
-    // by the browser on its own) needs the CSRF check on unsafe methods. A
-    // header that says Bearer but does not carry exactly one credential is a
-    // malformed credential (TOKEN_INVALID, as simplejwt refuses it), not an
-    // absent one; any other scheme (Basic, …) is not ours and is ignored.
+  app.decorate('presentedAccessToken', (request: FastifyRequest) => {
+    // A Bearer header wins; otherwise the access_token cookie. A header that
+    // says Bearer but does not carry exactly one credential is a malformed
+    // credential (TOKEN_INVALID, as simplejwt refuses it), not an absent one;
+    // any other scheme (Basic, …) is not ours and is ignored.
     const header = request.headers.authorization ?? ''
-    let token = BEARER.exec(header)?.[1]
-    if (token === undefined && SAYS_BEARER.test(header)) {
-      throw new TokenInvalidError('Authorization header must be "Bearer" followed by exactly one token.')
-    }
-    if (token === undefined) {
-      token = request.cookies[ACCESS_COOKIE]
-      if (token === undefined || token === '') throw new TokenMissingError()
-      if (!SAFE_METHODS.has(request.method)) app.assertCsrf(request)
-    }
+    const token = BEARER.exec(header)?.[1]
+    if (token !== undefined) return { token, byCookie: false }
+    if (SAYS_BEARER.test(header)) throw new TokenInvalidError('Authorization header must be "Bearer" followed by exactly one token.')
+    const cookie = request.cookies[ACCESS_COOKIE]
+    if (cookie === undefined || cookie === '') throw new TokenMissingError()
+    return { token: cookie, byCookie: true }
+  })
+
+  app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+    const { token, byCookie } = app.presentedAccessToken(request)
+    // The cookie is sent by the browser on its own: unsafe methods need the CSRF check.
+    if (byCookie && !SAFE_METHODS.has(request.method)) app.assertCsrf(request)
     request.user = (await app.tokens.authenticate(token)).user
   })
 

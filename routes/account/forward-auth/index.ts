@@ -1,11 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { TokenMissingError } from '../../../src/errors.js'
 import { errors } from '../../../src/schemas.js'
-import { ACCESS_COOKIE } from '../../../plugins/app/auth-cookies.js'
-
-const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
 
 /**
  * For gateways' auth subrequests (nginx auth_request, Traefik forwardAuth,
@@ -13,7 +9,8 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
  * Answered in onRequest, before any body is read: gateways drop or forward it
  * as they please, and its media type or length must not change the answer.
  *
- * The access token comes from the Bearer header or the access_token cookie.
+ * The access token comes from the Bearer header or the access_token cookie,
+ * read as every authenticated route reads it (app.presentedAccessToken).
  * No CSRF check: the answer is a read (200 or 401, the user's id and email in
  * headers only) and grants nothing; the request the gateway then forwards is
  * the one the upstream protects.
@@ -21,9 +18,7 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
 const forwardAuth: FastifyPluginAsyncTypebox = async (app) => {
   const response = { 200: Type.Object({}), ...errors(401) }
   const onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const token = BEARER.exec(request.headers.authorization ?? '')?.[1] ?? request.cookies[ACCESS_COOKIE]
-    if (token === undefined || token === '') throw new TokenMissingError()
-    const { user } = await app.tokens.authenticate(token)
+    const { user } = await app.tokens.authenticate(app.presentedAccessToken(request).token)
     return await reply.header('cache-control', 'no-store')
       .header('x-auth-user-id', user.id).header('x-auth-user-email', user.email)
       .send({})
