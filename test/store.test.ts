@@ -376,16 +376,16 @@ for (const [kind, open] of implementations) {
       t.equal(await revokedAt(store, live.id), null, 'revocation rolled back')
     })
 
-    t.test('purgeExpired deletes only expired tokens and counts them', async (t) => {
+    t.test('purge deletes only expired tokens and counts them', async (t) => {
       const u = await store.users.create(newUser())
       // Times far in the past, below every other test's tokens.
       const expired = [newToken(u.id, undefined, { expiresAt: 500 }), newToken(u.id, undefined, { expiresAt: 999 })]
       const live = newToken(u.id, undefined, { expiresAt: 1000 })
       for (const tok of [...expired, live]) await storeToken(store, tok)
-      t.equal(await store.refreshTokens.purgeExpired(1000), 2)
+      t.equal((await store.refreshTokens.purge(1000)).expired, 2)
       for (const tok of expired) t.equal(await store.refreshTokens.byId(tok.id), undefined)
       t.ok(await store.refreshTokens.byId(live.id), 'a token expiring exactly now is kept')
-      t.equal(await store.refreshTokens.purgeExpired(1000), 0)
+      t.equal((await store.refreshTokens.purge(1000)).expired, 0)
     })
 
     t.test('updateProfile changes the given fields only and returns the row', async (t) => {

@@ -53,14 +53,17 @@ export default fp(async (app, opts: { now?: () => number }) => {
   })
   app.decorate('tokens', tokens)
 
-  // Expired rows (revoked ones too, once expired) are purged at start and every
-  // TOKEN_PURGE_INTERVAL, so the table never grows without bound.
+  // Expired rows (revoked refresh tokens too, once expired; mailed reset and
+  // verification tokens) are purged at start and every TOKEN_PURGE_INTERVAL,
+  // so no table grows without bound.
   const purge = async (): Promise<void> => {
     try {
       const purged = await tokens.purge()
       if (purged.expired + purged.legacyTokens > 0) app.log.info({ event: 'refresh_tokens_purged', count: purged.expired, ...purged }, 'expired refresh tokens purged')
+      const accountTokens = await app.store.accountTokens.purgeExpired(Math.floor((opts.now?.() ?? Date.now()) / 1000))
+      if (accountTokens > 0) app.log.info({ event: 'account_tokens_purged', count: accountTokens }, 'expired account tokens purged')
     } catch (err) {
-      app.log.warn({ err }, 'purging expired refresh tokens failed')
+      app.log.warn({ err }, 'purging expired tokens failed')
     }
   }
   if (app.config.tokenPurgeInterval > 0) {

@@ -508,10 +508,6 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       })),
       revokeFamily: guard(async (userId, familyId, now, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, now, reason))),
       revokeUser: guard(async (userId, now, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, now, reason))),
-      purgeExpired: guard(async (now) => {
-        const res = await db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now))
-        return res.rowCount ?? 0
-      }),
       purge: guard(async (now) => await inTransaction(async (tx) => {
         const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, now), isNotNull(refreshTokens.revokedAt)))
         const expired = await tx.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now))

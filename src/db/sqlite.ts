@@ -341,9 +341,6 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       },
       async revokeFamily (userId, familyId, now, reason = 'logout') { return write(() => revokeFamily.run({ userId, familyId, now, reason }).changes) },
       async revokeUser (userId, now, reason = 'logout_all') { return write(() => revokeUser.run({ userId, now, reason }).changes) },
-      async purgeExpired (now) {
-        return write(() => db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)).run().changes)
-      },
       async purge (now) { return write(() => purge.immediate(now)) }
     },
     legacyTokens: {

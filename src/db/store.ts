@@ -176,8 +176,6 @@ export interface Store {
     revokeFamily: (userId: string, familyId: string, now: number, reason?: RevokeReason) => Promise<number>
     /** Revokes every live token of the user; `reason` defaults to `logout_all`. */
     revokeUser: (userId: string, now: number, reason?: RevokeReason) => Promise<number>
-    /** Deletes rows whose token has expired; returns how many. */
-    purgeExpired: (now: number) => Promise<number>
     /**
      * Deletes expired rows (live or revoked) and expired exchanged simplejwt
      * tokens. A revoked row that has not expired is kept: presenting it again

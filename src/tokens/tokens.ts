@@ -208,10 +208,6 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
       return await store.refreshTokens.revokeUser(userId, seconds(), 'logout_all')
     },
 
-    async purgeExpired (): Promise<number> {
-      return await store.refreshTokens.purgeExpired(seconds())
-    },
-
     /** Expired refresh tokens (revoked ones too, once expired) and expired exchanged simplejwt tokens. */
     async purge (): Promise<PurgeCounts> {
       return await store.refreshTokens.purge(seconds())
