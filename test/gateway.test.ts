@@ -1,6 +1,6 @@
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import t from 'tap'
-import { runCli } from '../src/cli/run.js'
+import { cli } from './cli-helper.js'
 import { bearer, build, buildWithLogs, decodeJwt, forgeJwt, join, nowSeconds, PASSWORD, post, refresh, testConfig } from './helper.js'
 
 /*
@@ -10,13 +10,6 @@ import { bearer, build, buildWithLogs, decodeJwt, forgeJwt, join, nowSeconds, PA
  */
 
 const INTROSPECTION_SECRET = 'introspection-secret-introspection-secret'
-
-async function cli (argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number, out: string, err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await runCli(argv, { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false, env: { LOG_LEVEL: 'silent', ...env } })
-  return { code, out: out.join('\n'), err: err.join('\n') }
-}
 
 for (const algorithm of ['EdDSA', 'ES256', 'RS256']) {
   t.test(`${algorithm}: jose verifies our tokens against the JWKS, before and after keys rotate`, async (t) => {

@@ -134,12 +134,14 @@ t.test('one audit line per login, failed login, logout, reuse detection and pass
 
   logs.length = 0
   const login = (await post(app, '/account/login', { email: session.email, password: PASSWORD })).json()
+  t.equal(audit('login').length, 1, 'one login line')
   t.match(audit('login'), [{ userId: session.user.id, ip: '127.0.0.1' }], 'login')
 
   const rotated = (await refresh(app, login.refresh)).json()
   logs.length = 0
   t.equal((await refresh(app, login.refresh)).json().refresh, rotated.refresh, 'a replay inside the grace window')
-  t.match(audit('refresh_grace_replay'), [{ userId: session.user.id }], 'one grace-replay line')
+  t.equal(audit('refresh_grace_replay').length, 1, 'one grace-replay line')
+  t.match(audit('refresh_grace_replay'), [{ userId: session.user.id }])
   const next = (await refresh(app, rotated.refresh)).json()
   logs.length = 0
   t.equal((await refresh(app, login.refresh)).statusCode, 401, 'an older token of the chain: reuse')
@@ -152,6 +154,7 @@ t.test('one audit line per login, failed login, logout, reuse detection and pass
 
   logs.length = 0
   await post(app, '/account/password/change', { old_password: PASSWORD, new_password: 'Another-pass-456' }, bearer(session.access))
+  t.equal(audit('password_changed').length, 1, 'one password_changed line')
   t.match(audit('password_changed'), [{ userId: session.user.id }], 'password_changed')
 
   for (const line of parse(logs)) t.type(line.reqId, 'string', 'every request-scoped line has its request id')

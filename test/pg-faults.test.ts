@@ -112,7 +112,7 @@ t.test('the link cut in the middle of 30 joins: every join answered 201 is store
   await relay.restore()
   const stored = (await sql.query('SELECT email FROM users WHERE email = ANY($1)', [emails])).rows.map((r: { email: string }) => r.email)
   for (const email of acknowledged) t.ok(stored.includes(email), `${email} was acknowledged and is stored`)
-  t.pass(`${acknowledged.length} of 30 acknowledged, ${stored.length} stored`)
+  t.ok(acknowledged.length > 0, `${acknowledged.length} of 30 acknowledged (those answered before the cut), ${stored.length} stored`)
   const again = await post(app, '/account/join', { email: 'after-cut@example.com', password: PASSWORD })
   t.equal(again.statusCode, 201, 'joins work again')
 })

@@ -9,7 +9,7 @@ import {
 import type { Mailer } from '../mail/mailer.js'
 import { renderMail, type MailLanguage, type MailTemplate } from '../mail/templates.js'
 import type { PasswordHasher } from '../passwords/hash.js'
-import { passwordProblem } from '../passwords/policy.js'
+import { assertPasswordPolicy } from '../passwords/policy.js'
 import type { TokenPair, TokenService } from '../tokens/tokens.js'
 
 export interface JoinInput {
@@ -73,10 +73,6 @@ export interface AccountServiceOptions {
 }
 
 export function createAccountService ({ store, hasher, tokens, emailVerification = 'none', mail, now = Date.now }: AccountServiceOptions) {
-  function checkPassword (password: string, user: { email: string, name?: string }): void {
-    const problem = passwordProblem(password, user)
-    if (problem !== null) throw new WeakPasswordError(problem)
-  }
 
   const seconds = (): number => Math.floor(now() / 1000)
 
@@ -129,7 +125,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       const email = normalizeEmail(input.email)
       const dob = input.date_of_birth ?? null
       checkDateOfBirth(dob)
-      checkPassword(input.password, { email, name: input.name })
+      assertPasswordPolicy(input.password, { email, name: input.name })
       // Cheap early answer; the unique index still decides races.
       if (await store.users.byEmail(email) !== undefined) throw new EmailTakenError()
       const user = {
@@ -185,7 +181,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
 
     async changePassword (user: User, oldPassword: string, newPassword: string): Promise<TokenPair> {
       if (!await hasher.verify(user.passwordHash, oldPassword)) throw new InvalidPasswordError()
-      checkPassword(newPassword, user)
+      assertPasswordPolicy(newPassword, user)
       return await tokens.reissueAfterPasswordChange(user, await hasher.hash(newPassword))
     },
 
@@ -256,7 +252,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       const key = mailTokenKey(token)
       const user = await resetTokenUser(key)
       // The policy before the token is used up: a weak password can be corrected.
-      checkPassword(newPassword, user)
+      assertPasswordPolicy(newPassword, user)
       const hash = await hasher.hash(newPassword)
       // Single use: of concurrent confirmations only one consumes the token.
       const row = await store.accountTokens.consume(key, 'password_reset', seconds())

@@ -3,7 +3,7 @@ import { normalizeEmail } from './accounts.js'
 import type { Store, User } from '../db/store.js'
 import { WeakPasswordError } from '../errors.js'
 import type { PasswordHasher } from '../passwords/hash.js'
-import { passwordProblem } from '../passwords/policy.js'
+import { assertPasswordPolicy } from '../passwords/policy.js'
 
 /**
  * What operators do to accounts (the command line, `users …`): plain functions
@@ -18,18 +18,12 @@ export interface UserAdminOptions {
 
 export function createUserAdmin ({ store, hasher, now = Date.now }: UserAdminOptions) {
   const seconds = (): number => Math.floor(now() / 1000)
-  function checkPassword (password: string, user: { email: string, name?: string }): void {
-    const problem = passwordProblem(password, user)
-    if (problem !== null) throw new WeakPasswordError(problem)
-  }
 
   return {
-    byEmail: async (email: string): Promise<User | undefined> => await store.users.byEmail(normalizeEmail(email)),
-
     /** A new account (EMAIL_TAKEN if it exists); the password policy applies as at join. */
     async create (input: { email: string, password: string, staff?: boolean }): Promise<User> {
       const email = normalizeEmail(input.email)
-      checkPassword(input.password, { email })
+      assertPasswordPolicy(input.password, { email })
       return await store.users.create({
         id: randomUUID(),
         email,
@@ -63,7 +57,7 @@ export function createUserAdmin ({ store, hasher, now = Date.now }: UserAdminOpt
 
     /** A new password (policy applies); every refresh token of the user is revoked. */
     async setPassword (user: User, password: string): Promise<void> {
-      checkPassword(password, user)
+      assertPasswordPolicy(password, user)
       await store.users.setPassword(user.id, await hasher.hash(password), seconds())
     }
   }

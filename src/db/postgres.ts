@@ -262,7 +262,6 @@ function userChangeListener (url: string, connectionTimeoutMillis: number, ttlMs
       return user
     },
     forget: invalidate,
-    isListening: () => listening,
     async close (): Promise<void> {
       closed = true
       if (retry !== undefined) clearTimeout(retry)

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { WeakPasswordError } from '../errors.js'
 import { commonPasswordsFile } from '../paths.js'
 
 export const MIN_LENGTH = 8
@@ -50,4 +51,10 @@ export function passwordProblem (password: string, context: PasswordContext = {}
     }
   }
   return null
+}
+
+/** The policy as a check: WEAK_PASSWORD with the reason (join, password change, reset, the command line). */
+export function assertPasswordPolicy (password: string, context: PasswordContext = {}): void {
+  const problem = passwordProblem(password, context)
+  if (problem !== null) throw new WeakPasswordError(problem)
 }

@@ -121,7 +121,7 @@ async function accessExpired (issuedAt: number): Promise<void> {
 const cookieNamed = async (context: BrowserContext, name: string) => (await context.cookies()).find((c) => c.name === name)
 
 if (!existsSync(CHROMIUM)) {
-  // CI installs it (.ci/run); a missing browser is a failure, never a skip.
+  // npm test's pretest step (scripts/pretest.sh) installs it; a missing browser is a failure, never a skip.
   t.fail(`${CHROMIUM} is missing: apt-get install -y chromium`)
 } else {
   // The hosts of other origins learn the API's address once it listens.
