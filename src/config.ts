@@ -286,8 +286,8 @@ function parseWorkers (value: string, cores: number): number {
 
 /** TOKEN_PURGE_INTERVAL: a duration up to 24 days (a timer's limit), or 0/off for never. */
 function parsePurgeInterval (value: string): number {
-  if (/^\s*(0|off)\s*$/i.test(value)) return 0
-  const seconds = parseDuration('TOKEN_PURGE_INTERVAL', value)
+  if (/^\s*off\s*$/i.test(value)) return 0
+  const seconds = parseDuration('TOKEN_PURGE_INTERVAL', value, { allowZero: true })
   if (seconds > 24 * 86400) throw new ConfigError('TOKEN_PURGE_INTERVAL', `must be at most 24d (or 0 to turn automatic purging off), got "${value}"`)
   return seconds * 1000
 }

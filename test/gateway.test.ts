@@ -250,6 +250,9 @@ t.test('load shedding: a full hash queue refuses logins with 503 + Retry-After, 
   // An unknown email is shed the same way: overload reveals no account.
   const unknownEmails = await Promise.all(Array.from({ length: 8 }, async (_, i) => await post(app, '/account/login', { email: `nobody${i}@example.com`, password: PASSWORD })))
   t.ok(unknownEmails.every((r) => r.statusCode === 401 || r.statusCode === 503))
+  const shedUnknown = unknownEmails.filter((r) => r.statusCode === 503)
+  t.ok(shedUnknown.length > 0, `unknown emails are shed too (${shedUnknown.length} of 8): they wait for the same hashing slot`)
+  for (const r of shedUnknown) t.equal(r.headers['retry-after'], '2')
   t.equal((await app.inject({ url: '/account/mypage', headers: bearer(s.access) })).statusCode, 200)
 })
 

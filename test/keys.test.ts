@@ -1,3 +1,4 @@
+import { calculateJwkThumbprint, type JWK } from 'jose'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -176,6 +177,9 @@ t.test('generated keys: each algorithm, kid = RFC 7638 thumbprint, sealing round
     t.equal(key.publicJwk?.kid, key.kid)
     t.equal(key.publicJwk?.alg, algorithm)
     t.match(key.kid, /^[\w-]{43}$/)
+    // An independent implementation of RFC 7638 gives the same kid.
+    const { kid: _kid, alg: _alg, use: _use, ...members } = key.publicJwk as Record<string, unknown>
+    t.equal(key.kid, await calculateJwkThumbprint(members as JWK), `${algorithm}: the kid is the key's RFC 7638 thumbprint`)
   }
   const sealer = createSealer('k'.repeat(32))
   t.equal(sealer.open(sealer.seal('hello')), 'hello')

@@ -11,7 +11,7 @@ declare module 'fastify' {
 const VERIFIED_CACHE_SIZE = 2048
 
 export default fp(async (app, opts: { now?: () => number }) => {
-  const verified = verifiedTokenCache(VERIFIED_CACHE_SIZE)
+  const verified = verifiedTokenCache(VERIFIED_CACHE_SIZE, opts.now)
   let keysGeneration = app.keys.generation
   const tokens = createTokenService({
     store: app.store,

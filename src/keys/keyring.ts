@@ -5,13 +5,12 @@ import type { SigningKey, Store } from '../db/store.js'
 import { TokenExpiredError, TokenInvalidError } from '../errors.js'
 import { fromPrivateKeyPem, fromSecret, generateKey, type Algorithm, type KeyMaterial } from './algorithms.js'
 import { createSealer } from './seal.js'
+import { IAT_LEEWAY } from '../tokens/tokens.js'
 
 /** Seconds between two reads of the keys table: a rotation reaches every instance within this. */
 export const KEYS_RELOAD_INTERVAL = 30
 /** A token naming an unknown kid triggers a reload, at most this often (seconds). */
 const UNKNOWN_KID_RELOAD = 5
-/** Seconds an `iat` may lie ahead (src/tokens/tokens.ts IAT_LEEWAY): a retired key covers it too. */
-const CLOCK_LEEWAY = 30
 const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
 
 export interface KeyringOptions {
@@ -80,7 +79,7 @@ export function createKeyring (options: KeyringOptions) {
   const sealer = createSealer(options.encryptionKey)
   const pinned = algorithm === 'HS256' && options.pinnedSecret !== undefined ? fromSecret(options.pinnedSecret) : undefined
   /** How long a retired key keeps verifying: other instances may sign with it until they reload, then its tokens live on. */
-  const overlap = KEYS_RELOAD_INTERVAL + Math.max(accessLifetime, refreshLifetime) + CLOCK_LEEWAY
+  const overlap = KEYS_RELOAD_INTERVAL + Math.max(accessLifetime, refreshLifetime) + IAT_LEEWAY
   const legacyKid = fromSecret(options.legacySecret).kid
 
   let keys = new Map<string, LoadedKey>()
