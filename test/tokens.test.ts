@@ -172,6 +172,7 @@ t.test('GET verify answers gateways with the user in headers', async (t) => {
   t.equal(ok.statusCode, 200)
   t.equal(ok.headers['x-auth-user-id'], s.user.id)
   t.equal(ok.headers['x-auth-user-email'], s.email)
+  t.equal(ok.headers['cache-control'], 'no-store', 'an answer naming a user is never cached (as forward-auth)')
   const byCookie = await app.inject({ url: '/account/token/verify', cookies: { access_token: s.access } })
   t.equal(byCookie.statusCode, 200)
   const none = await app.inject({ url: '/account/token/verify' })

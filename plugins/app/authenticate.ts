@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { User } from '../../src/db/store.js'
 import { TokenInvalidError, TokenMissingError } from '../../src/errors.js'
@@ -19,6 +19,13 @@ declare module 'fastify' {
      * TOKEN_INVALID for a header that says Bearer without exactly one credential.
      */
     presentedAccessToken: (request: FastifyRequest) => { token: string, byCookie: boolean }
+    /**
+     * onRequest hook answering a gateway's auth subrequest (nginx auth_request,
+     * Traefik forwardAuth, Envoy ext_authz) before any body is read: 200 with
+     * the user in X-Auth-User-Id / X-Auth-User-Email (never cached), or the 401.
+     * No CSRF check: the answer is a read and grants nothing by itself.
+     */
+    forwardAuth: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>
     /** The refresh token of a refresh/logout request: body first, else the cookie (CSRF-checked). */
     presentedRefreshToken: (request: FastifyRequest) => string | undefined
   }
@@ -49,6 +56,13 @@ export default fp(async (app) => {
     // The cookie is sent by the browser on its own: unsafe methods need the CSRF check.
     if (byCookie && !SAFE_METHODS.has(request.method)) app.assertCsrf(request)
     request.user = (await app.tokens.authenticate(token)).user
+  })
+
+  app.decorate('forwardAuth', async function forwardAuth (request: FastifyRequest, reply: FastifyReply) {
+    const { user } = await app.tokens.authenticate(app.presentedAccessToken(request).token)
+    return await reply.header('cache-control', 'no-store')
+      .header('x-auth-user-id', user.id).header('x-auth-user-email', user.email)
+      .send({})
   })
 
   app.decorate('presentedRefreshToken', (request: FastifyRequest) => {

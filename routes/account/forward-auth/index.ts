@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { errors } from '../../../src/schemas.js'
 
@@ -10,22 +9,17 @@ import { errors } from '../../../src/schemas.js'
  * as they please, and its media type or length must not change the answer.
  *
  * The access token comes from the Bearer header or the access_token cookie,
- * read as every authenticated route reads it (app.presentedAccessToken).
+ * read as every authenticated route reads it; the answer is app.forwardAuth
+ * (plugins/app/authenticate.ts), shared with GET /account/token/verify.
  * No CSRF check: the answer is a read (200 or 401, the user's id and email in
  * headers only) and grants nothing; the request the gateway then forwards is
  * the one the upstream protects.
  */
 const forwardAuth: FastifyPluginAsyncTypebox = async (app) => {
   const response = { 200: Type.Object({}), ...errors(401) }
-  const onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const { user } = await app.tokens.authenticate(app.presentedAccessToken(request).token)
-    return await reply.header('cache-control', 'no-store')
-      .header('x-auth-user-id', user.id).header('x-auth-user-email', user.email)
-      .send({})
-  }
-  app.all('', { schema: { response }, onRequest }, async () => ({}))
+  app.all('', { schema: { response }, onRequest: app.forwardAuth }, async () => ({}))
   // Envoy's ext_authz (HTTP service) appends the original path to its path_prefix.
-  app.all('/*', { schema: { response, hide: true }, onRequest }, async () => ({}))
+  app.all('/*', { schema: { response, hide: true }, onRequest: app.forwardAuth }, async () => ({}))
 }
 
 export default forwardAuth

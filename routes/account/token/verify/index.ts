@@ -10,16 +10,11 @@ const verify: FastifyPluginAsyncTypebox = async (app) => {
     return {}
   })
 
-  // For gateways' auth subrequests (nginx auth_request, Traefik forwardAuth,
-  // Envoy ext_authz): the access token of the original request, by header or
-  // cookie; 200 with the user in headers, or the usual 401.
+  // v1's gateway check, kept: the same answer as /account/forward-auth (GET only).
   app.get('', {
     schema: { response: { 200: Type.Object({}), ...errors(401) } },
-    onRequest: app.authenticate
-  }, async (request, reply) => {
-    void reply.header('x-auth-user-id', request.user.id).header('x-auth-user-email', request.user.email)
-    return {}
-  })
+    onRequest: app.forwardAuth
+  }, async () => ({}))
 }
 
 export default verify
