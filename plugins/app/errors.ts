@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import { DrizzleQueryError } from 'drizzle-orm'
 import { NotReadyError, OverloadedError, ShuttingDownError } from '../../src/errors.js'
 import { NO_NUL } from '../../src/schemas.js'
+import { pathOf } from './request-log.js'
 
 interface Detail { field: string, message: string }
 
@@ -140,7 +141,7 @@ export default fp(async (app) => {
     }
     // RFC 6750: a presented token that failed is "invalid_token"; anything else is a bare challenge.
     if (statusCode === 401) void reply.header('www-authenticate', code.startsWith('TOKEN_') && code !== 'TOKEN_MISSING' ? `Bearer error="invalid_token", error_description="${code}"` : 'Bearer')
-    if (code === 'RATE_LIMITED' || code === 'TOKEN_REVOKED' || code.startsWith('TOKEN_')) request.log.info({ event: code.toLowerCase(), ip: request.ip, url: request.url.split('?')[0] }, 'auth refused')
+    if (code === 'RATE_LIMITED' || code.startsWith('TOKEN_')) request.log.info({ event: code.toLowerCase(), ip: request.ip, url: pathOf(request) }, 'auth refused')
 
     return await reply.code(statusCode).send({
       statusCode,
@@ -156,7 +157,7 @@ export default fp(async (app) => {
       statusCode: 404,
       error: 'Not Found',
       code: 'NOT_FOUND',
-      message: `Route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)} not found.`
+      message: `Route ${request.method} ${pathOf(request)} not found.`
     })
   })
 }, { name: 'errors' })

@@ -42,7 +42,8 @@ export default fp(async (app) => {
 
 interface RequestLine { reqId: string, method: string, route?: string, path?: string, status?: number, ms?: number, userId?: string }
 
-function pathOf (request: FastifyRequest): string {
+/** A request's path for a log line: without its query string, at most 200 characters. */
+export function pathOf (request: FastifyRequest): string {
   const url = request.url
   const query = url.indexOf('?')
   return (query === -1 ? url : url.slice(0, query)).slice(0, 200)
