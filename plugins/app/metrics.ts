@@ -74,7 +74,7 @@ export default fp(async (app) => {
 
   // Outcomes the routes already answer are counted here, by route and status,
   // so that no handler has to know about metrics.
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
     const status = reply.statusCode
     duration.observe({ method: request.method, route, status_code: status }, reply.elapsedTime / 1000)
@@ -85,6 +85,7 @@ export default fp(async (app) => {
     } else if (route === '/account/token/refresh' && status === 200) {
       metrics.refreshed()
     }
+    done()
   })
 
   const render = async (): Promise<{ type: string, body: string }> => ({ type: registry.contentType, body: await registry.metrics() })
