@@ -85,7 +85,6 @@ export function createKeyring (options: KeyringOptions) {
   let keys = new Map<string, LoadedKey>()
   let sign: ((claims: object) => string) | undefined
   let signingKid: string | undefined
-  const signers = new Map<string, (claims: object) => string>()
   /** Bumped whenever a key leaves the set: whatever was verified with it must be checked again. */
   let generation = 0
   let lastUnknownKidReload = -Infinity
@@ -106,16 +105,6 @@ export function createKeyring (options: KeyringOptions) {
     return { kid: row.kid, algorithm: row.algorithm, secret: sealer.open(row.secret), publicJwk: row.publicJwk === null ? null : JSON.parse(row.publicJwk) as Record<string, unknown> }
   }
 
-  function signerFor (material: KeyMaterial): (claims: object) => string {
-    let signer = signers.get(material.kid)
-    if (signer === undefined) {
-      // The claims carry their own `iat`, which fast-jwt keeps.
-      signer = createSigner({ key: material.secret, algorithm: material.algorithm, kid: material.kid }) as (claims: object) => string
-      signers.set(material.kid, signer)
-    }
-    return signer
-  }
-
   /** A key as the store keeps it (private material sealed). */
   function stored (material: KeyMaterial) {
     return { kid: material.kid, algorithm: material.algorithm, secret: sealer.seal(material.secret), publicJwk: material.publicJwk === null ? null : JSON.stringify(material.publicJwk) }
@@ -126,20 +115,24 @@ export function createKeyring (options: KeyringOptions) {
     const rows = await store.signingKeys.list()
     const t = now()
     const next = new Map<string, LoadedKey>()
-    let current: KeyMaterial | undefined
+    let current: SigningKey | undefined
     for (const row of rows) {
       const verifiesUntil = row.retiredAt === null ? Infinity : row.retiredAt + overlap
       if (verifiesUntil < t) continue
-      const material = materialOf(row)
-      next.set(row.kid, load(material, verifiesUntil))
-      if (row.retiredAt === null) current = material
+      // A kid's material never changes: a key loaded before is kept (only its
+      // end of verification may have moved), not unsealed and rebuilt again.
+      const known = keys.get(row.kid)
+      next.set(row.kid, known !== undefined ? { ...known, verifiesUntil } : load(materialOf(row), verifiesUntil))
+      if (row.retiredAt === null) current = row
     }
-    if (pinned !== undefined) next.set(pinned.kid, load(pinned, Infinity))
-    const signing = pinned ?? current
-    if (signing === undefined) throw new Error('no signing key is stored')
-    sign = signerFor(signing)
-    signingKid = signing.kid
-    for (const kid of signers.keys()) if (kid !== signing.kid) signers.delete(kid)
+    if (pinned !== undefined) next.set(pinned.kid, keys.get(pinned.kid) ?? load(pinned, Infinity))
+    if (pinned === undefined && current === undefined) throw new Error('no signing key is stored')
+    if ((pinned?.kid ?? current?.kid) !== signingKid || sign === undefined) {
+      const signing = pinned ?? materialOf(current as SigningKey)
+      // The claims carry their own `iat`, which fast-jwt keeps.
+      sign = createSigner({ key: signing.secret, algorithm: signing.algorithm, kid: signing.kid }) as (claims: object) => string
+      signingKid = signing.kid
+    }
     for (const kid of keys.keys()) if (!next.has(kid)) { generation++; break }
     keys = next
   }
