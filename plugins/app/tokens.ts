@@ -33,7 +33,9 @@ export default fp(async (app, opts: { now?: () => number }) => {
     ...(app.config.simplejwtCompat ? { simplejwt: createSimplejwtExchange({ secret: app.config.jwtSecret, store: app.store }) } : {}),
     codec: {
       sign: (claims) => app.keys.sign(claims),
-      async verify (token, options) {
+      // Not async: a token found in the cache (most of mypage and forward-auth)
+      // is answered without a promise; only a real verification awaits.
+      verify (token, options) {
         const ignoreExpiration = options?.ignoreExpiration === true
         if (app.keys.generation !== keysGeneration) {
           // A key left the set (rotation overlap over, or withdrawn): no token it verified may skip the check.
@@ -43,11 +45,12 @@ export default fp(async (app, opts: { now?: () => number }) => {
         const cached: unknown = ignoreExpiration ? undefined : verified.get(token)
         if (cached !== undefined) return cached
         // Picks the key by the token's kid and refuses any other algorithm than that key's.
-        const payload = await app.keys.verify(token, { ignoreExpiration })
-        // Access tokens only: a refresh token is presented once (rotation), so
-        // remembering it would only churn the cache.
-        if (!ignoreExpiration && (payload as { token_type?: unknown } | null)?.token_type === 'access') verified.set(token, payload)
-        return payload
+        return app.keys.verify(token, { ignoreExpiration }).then((payload) => {
+          // Access tokens only: a refresh token is presented once (rotation), so
+          // remembering it would only churn the cache.
+          if (!ignoreExpiration && (payload as { token_type?: unknown } | null)?.token_type === 'access') verified.set(token, payload)
+          return payload
+        })
       }
     }
   })
