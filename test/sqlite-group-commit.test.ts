@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { copyFileSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
@@ -6,8 +7,10 @@ import { openSqliteStore } from '../src/db/sqlite.js'
 import type { NewRefreshToken, NewUser } from '../src/db/store.js'
 import { storeToken, tempDir } from './helper.js'
 
-// SQLite's refresh rotations are group-committed: those asked for in one turn
-// of the event loop share one transaction (one fsync), each in a savepoint.
+// SQLite's refresh rotations are written by a thread of their own
+// (src/db/sqlite-rotations.ts) and group-committed: those asked for while a
+// batch is being written share the next transaction (one fsync), each in a
+// savepoint.
 
 const NOW = Math.floor(Date.now() / 1000)
 const user = (): NewUser => {
@@ -51,10 +54,12 @@ t.test('one failing rotation in a batch fails alone, leaving its token untouched
   const bad = token(u.id)
   await storeToken(store, good)
   await storeToken(store, bad)
-  const [ok, failed] = await Promise.allSettled([
+  const [, ok, failed] = await Promise.allSettled([
+    // Keeps the writer busy, so that the next two go together as one batch.
+    store.refreshTokens.rotate(randomUUID(), token(u.id), NOW + 1),
     store.refreshTokens.rotate(good.id, token(u.id, good.familyId), NOW + 1),
-    // Its successor names a user that does not exist: the foreign key refuses it.
-    store.refreshTokens.rotate(bad.id, token(randomUUID(), bad.familyId), NOW + 1)
+    // Its successor's id is taken (by the good token): the primary key refuses it.
+    store.refreshTokens.rotate(bad.id, { ...token(u.id, bad.familyId), id: good.id }, NOW + 1)
   ])
   t.same(ok, { status: 'fulfilled', value: { kind: 'rotated' } })
   t.equal(failed?.status, 'rejected')
@@ -86,19 +91,30 @@ t.test('in one batch with a grace window, the same token rotates once; the rest 
   for (const n of nexts.slice(1)) t.equal(await store.refreshTokens.byId(n.id), undefined, 'no second successor stored')
 })
 
-t.test('a batch whose commit cannot happen fails every rotation in it', async (t) => {
-  const { store } = await setup(t)
+t.test('a rotation into a file removed or replaced under the store fails as storage, and writes nothing', async (t) => {
+  const { store, path } = await setup(t)
   const u = await store.users.create(user())
   const a = token(u.id)
-  const b = token(u.id)
   await storeToken(store, a)
-  await storeToken(store, b)
-  const both = Promise.allSettled([
-    store.refreshTokens.rotate(a.id, token(u.id, a.familyId), NOW + 1),
-    store.refreshTokens.rotate(b.id, token(u.id, b.familyId), NOW + 1)
-  ])
-  // Closed before the batch runs (it waits for the next turn of the event loop).
+  renameSync(path, `${path}.moved`)
+  copyFileSync(`${path}.moved`, path)
+  const moved = await Promise.allSettled([store.refreshTokens.rotate(a.id, token(u.id), NOW + 1)])
+  t.match(moved, [{ status: 'rejected', reason: { code: 'SQLITE_READONLY_DBMOVED' } }])
+  t.equal((await store.refreshTokens.byId(a.id))?.revokedAt, null, 'the token is untouched')
+})
+
+t.test('closing the store first writes the rotations asked for; later ones fail', async (t) => {
+  const { store, path } = await setup(t)
+  const u = await store.users.create(user())
+  const tokens = [token(u.id), token(u.id), token(u.id)]
+  for (const x of tokens) await storeToken(store, x)
+  const all = Promise.allSettled(tokens.map(async (x) => await store.refreshTokens.rotate(x.id, token(u.id), NOW + 1)))
   await store.close()
-  const results = await both
-  t.same(results.map((r) => r.status), ['rejected', 'rejected'])
+  const results = await all
+  t.same(results, tokens.map(() => ({ status: 'fulfilled', value: { kind: 'rotated' } })))
+  t.match(await store.refreshTokens.rotate(tokens[1]!.id, token(u.id), NOW + 1).catch((err: unknown) => err), { code: 'SQLITE_MISUSE' }, 'a closed store rotates nothing')
+  const other = new Database(path, { readonly: true })
+  t.teardown(() => other.close())
+  const revoked = other.prepare('SELECT revoked_at FROM refresh_tokens WHERE id = ?').pluck()
+  t.same(tokens.map((x) => revoked.get(x.id)), [NOW + 1, NOW + 1, NOW + 1], 'what was answered is on disk')
 })

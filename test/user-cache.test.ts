@@ -8,8 +8,9 @@ import { bearer, build, join, PASSWORD, post, tempDir, testConfig } from './help
  * The SQLite store remembers users by id between requests (src/db/sqlite.ts,
  * userCache). A deactivated, deleted or changed user must still be seen at
  * once: after this process's own writes immediately, after another
- * connection's commit (another instance, the sqlite3 shell) from the next
- * event-loop turn on.
+ * connection's change to users (another instance, the sqlite3 shell) from the
+ * next event-loop turn on — seen through the triggers of migration 0006, which
+ * count the changes to users in user_changes.
  */
 
 const nextTurn = async (): Promise<void> => { await new Promise((resolve) => setImmediate(resolve)) }
@@ -20,11 +21,18 @@ function table (t: Parameters<typeof tempDir>[0]): { db: Database.Database, othe
   db.pragma('journal_mode = WAL')
   db.exec('CREATE TABLE u (id TEXT PRIMARY KEY, name TEXT NOT NULL)')
   db.prepare('INSERT INTO u VALUES (?, ?), (?, ?), (?, ?)').run('a', 'Ana', 'b', 'Bo', 'c', 'Cy')
+  // As migration 0006 does for users.
+  db.exec(`CREATE TABLE user_changes (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
+    INSERT INTO user_changes VALUES (1, 0);
+    CREATE TRIGGER u_update AFTER UPDATE ON u BEGIN UPDATE user_changes SET version = version + 1 WHERE id = 1; END;
+    CREATE TRIGGER u_delete AFTER DELETE ON u BEGIN UPDATE user_changes SET version = version + 1 WHERE id = 1; END;
+    CREATE TABLE tokens (id TEXT PRIMARY KEY)`)
   const other = new Database(path)
   t.teardown(() => { other.close(); db.close() })
   const loads: string[] = []
   const byId = db.prepare('SELECT id, name FROM u WHERE id = ?')
-  const cache = userCache(db, (id) => {
+  const version = db.prepare('SELECT version FROM user_changes WHERE id = 1').pluck()
+  const cache = userCache(() => version.get(), (id) => {
     loads.push(id)
     return byId.get(id) as { id: string, name: string } | undefined
   }, 2)
@@ -54,7 +62,7 @@ t.test('forget: this connection\'s own write is seen at once', async (t) => {
   const { db, cache } = table(t)
   t.same(cache.get('a')?.name, 'Ana')
   db.prepare('UPDATE u SET name = ? WHERE id = ?').run('Ann', 'a')
-  t.equal(cache.get('a')?.name, 'Ana', 'without forget the row is remembered (own commits leave data_version alone)')
+  t.equal(cache.get('a')?.name, 'Ana', 'within the turn, without forget, the row is remembered')
   cache.forget('a')
   t.equal(cache.get('a')?.name, 'Ann', 'forgotten: read again')
 })
@@ -70,6 +78,17 @@ t.test('another connection\'s commit empties the cache from the next turn on', a
   t.equal(cache.get('a')?.name, 'Ann', 'the other connection\'s update is seen')
   t.equal(cache.get('b'), undefined, 'the other connection\'s delete is seen')
   t.same(loads, ['a', 'b', 'a', 'b'])
+})
+
+t.test('another connection\'s commits that leave users alone (token rotations) keep the cache', async (t) => {
+  const { other, loads, cache } = table(t)
+  t.equal(cache.get('a')?.name, 'Ana')
+  for (let i = 0; i < 3; i++) {
+    other.prepare('INSERT INTO tokens VALUES (?)').run(`t${i}`)
+    await nextTurn()
+    t.equal(cache.get('a')?.name, 'Ana')
+  }
+  t.same(loads, ['a'], 'read once')
 })
 
 t.test('at most max users: the oldest leaves first', async (t) => {

@@ -482,19 +482,20 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         // The others wait for its row lock, then fail to serialise (REPEATABLE
         // READ) and run again on a snapshot that holds the rotation: the grace
         // path below — in this process or in any other sharing the database.
-        const rotated = await tx.update(refreshTokens).set({
+        const [rotated] = await tx.update(refreshTokens).set({
           revokedAt: p('now') as unknown as number,
           revokeReason: 'rotated',
           successorId: p('successorId') as unknown as string,
           successorSealed: p('sealed') as unknown as string
-        }).where(and(eq(refreshTokens.id, p('id')), isNull(refreshTokens.revokedAt)))
-          .prepare('auth_rotate_live').execute({ id, now, successorId: next.id, sealed: grace?.sealed ?? null })
-        if (rotated.rowCount === 1) {
-          await txInsertToken(tx, next)
+        }).where(and(eq(refreshTokens.id, p('id')), eq(refreshTokens.userId, p('userId')), isNull(refreshTokens.revokedAt)))
+          .returning({ familyId: refreshTokens.familyId })
+          .prepare('auth_rotate_live').execute({ id, userId: next.userId, now, successorId: next.id, sealed: grace?.sealed ?? null })
+        if (rotated !== undefined) {
+          await txInsertToken(tx, { ...next, familyId: rotated.familyId })
           return { kind: 'rotated' }
         }
         const [row] = await tokenIn(tx, id)
-        if (row === undefined) return { kind: 'unknown' }
+        if (row === undefined || row.userId !== next.userId) return { kind: 'unknown' }
         if (grace !== undefined && row.revokeReason === 'rotated' && row.revokedAt !== null && now - row.revokedAt < grace.interval &&
             row.successorId !== null && row.successorSealed !== null) {
           const [successor] = await tokenIn(tx, row.successorId)

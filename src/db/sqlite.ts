@@ -7,7 +7,10 @@ import { readMigrationFiles } from 'drizzle-orm/migrator'
 import { EmailTakenError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.js'
-import type { ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, RotateGrace, RotateOutcome, Store } from './store.js'
+import { rotationWriter } from './sqlite-rotations.js'
+import type { ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, Store } from './store.js'
+
+type RotationWriter = ReturnType<typeof rotationWriter>
 
 const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
 
@@ -54,7 +57,7 @@ function assertWritable (sqlite: Database.Database, path: string): void {
  * raced with the removal is not acknowledged). The error carries SQLite's own
  * code for this case, which the error handler answers 503.
  */
-function guardFile (path: string): <T>(write: () => T) => T {
+function guardFile (path: string): { write: <T>(write: () => T) => T, file: { dev: number, ino: number } } {
   const { dev, ino } = statSync(path)
   const check = (): void => {
     let now
@@ -63,11 +66,14 @@ function guardFile (path: string): <T>(write: () => T) => T {
       throw Object.assign(new Error(`SQLite database ${path} was removed or replaced while in use; restart the service`), { code: 'SQLITE_READONLY_DBMOVED' })
     }
   }
-  return (write) => {
-    check()
-    const result = write()
-    check()
-    return result
+  return {
+    write: (write) => {
+      check()
+      const result = write()
+      check()
+      return result
+    },
+    file: { dev, ino }
   }
 }
 
@@ -113,14 +119,16 @@ export function openSqliteStore ({ path, synchronous, busyTimeout = 5000 }: Sqli
     sqlite.pragma('foreign_keys = ON')
     assertWritable(sqlite, path)
     migrateLocked(sqlite, migrationsDir.sqlite)
-    return createStore(sqlite, drizzle({ client: sqlite, schema }), guardFile(path))
+    const guard = guardFile(path)
+    const rotations = rotationWriter({ path, synchronous: synchronous === 'full' ? 'FULL' : 'NORMAL', busyTimeout, file: guard.file })
+    return createStore(sqlite, drizzle({ client: sqlite, schema }), guard.write, rotations)
   } catch (err) {
     sqlite.close()
     throw err
   }
 }
 
-function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<typeof schema>>, write: <T>(fn: () => T) => T): Store {
+function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<typeof schema>>, write: <T>(fn: () => T) => T, rotations: RotationWriter): Store {
   const p = sql.placeholder
   // Hot statements are prepared once.
   const userById = db.select().from(users).where(eq(users.id, p('id'))).prepare()
@@ -129,12 +137,6 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   const insertToken = db.insert(refreshTokens).values({
     id: p('id'), userId: p('userId'), familyId: p('familyId'), expiresAt: p('expiresAt'), createdAt: p('createdAt')
   }).prepare()
-  const markRotated = db.update(refreshTokens).set({
-    revokedAt: p('now') as unknown as number,
-    revokeReason: 'rotated',
-    successorId: p('successorId') as unknown as string,
-    successorSealed: p('sealed') as unknown as string
-  }).where(and(eq(refreshTokens.id, p('id')), isNull(refreshTokens.revokedAt))).prepare()
   const revokeFamily = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
     .where(and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId')), isNull(refreshTokens.revokedAt))).prepare()
   const revokeUser = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
@@ -146,65 +148,11 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   const recordLastLoginAndHash = db.update(users).set({ lastLogin: p('at') as unknown as Date, passwordHash: p('passwordHash') as unknown as string })
     .where(eq(users.id, p('id'))).prepare()
 
-  const knownUsers = userCache(sqlite, (id) => userById.get({ id }))
+  const usersVersion = sqlite.prepare('SELECT version FROM user_changes WHERE id = 1').pluck()
+  const knownUsers = userCache(() => usersVersion.get(), (id) => userById.get({ id }))
   /** A write to user `id`: the cached row is dropped whatever the outcome. */
   const writeUser = <T>(id: string, fn: () => T): T => {
     try { return write(fn) } finally { knownUsers.forget(id) }
-  }
-
-  // better-sqlite3 transactions are synchronous, so the whole check-and-set runs
-  // without yielding; BEGIN IMMEDIATE also serialises other processes on the
-  // file. In a group-commit batch each rotation is a savepoint of one
-  // transaction, so the second of two rotations of one token sees the first
-  // and takes the grace path.
-  const rotate = sqlite.transaction((id: string, next: NewRefreshToken, now: number, grace: RotateGrace | undefined): RotateOutcome => {
-    if (markRotated.run({ id, now, successorId: next.id, sealed: grace?.sealed ?? null }).changes === 1) {
-      insertToken.run(next)
-      return { kind: 'rotated' }
-    }
-    const row = tokenById.get({ id })
-    if (row === undefined) return { kind: 'unknown' }
-    if (grace !== undefined && row.revokeReason === 'rotated' && row.revokedAt !== null && now - row.revokedAt < grace.interval &&
-        row.successorId !== null && row.successorSealed !== null) {
-      const successor = tokenById.get({ id: row.successorId })
-      if (successor !== undefined && successor.revokedAt === null && successor.familyId === row.familyId) {
-        return { kind: 'replayed', successorId: row.successorId, sealed: row.successorSealed }
-      }
-    }
-    revokeFamily.run({ userId: row.userId, familyId: row.familyId, now, reason: 'reuse' })
-    return { kind: 'reused' }
-  })
-
-  // Group commit: the rotations asked for in one turn of the event loop are
-  // written by one transaction, each in its own savepoint (one failing fails
-  // alone), and answered only once that transaction has committed — fsynced
-  // with synchronous=FULL, so nothing acknowledged is lost. Under load one
-  // commit (one fsync) carries many rotations instead of one each; a lone
-  // rotation waits one setImmediate.
-  interface PendingRotation { id: string, next: NewRefreshToken, now: number, grace: RotateGrace | undefined, resolve: (outcome: RotateOutcome) => void, reject: (err: unknown) => void }
-  let pending: PendingRotation[] = []
-  const rotateBatch = sqlite.transaction((batch: PendingRotation[]) => batch.map((r) => {
-    try {
-      return { outcome: rotate(r.id, r.next, r.now, r.grace) }
-    } catch (error) {
-      return { error }
-    }
-  }))
-  const flushRotations = (): void => {
-    const batch = pending
-    pending = []
-    let results: Array<{ outcome: RotateOutcome } | { error: unknown }>
-    try {
-      results = write(() => rotateBatch.immediate(batch))
-    } catch (err) {
-      for (const r of batch) r.reject(err)
-      return
-    }
-    batch.forEach((r, i) => {
-      const result = results[i]
-      if (result !== undefined && 'outcome' in result) r.resolve(result.outcome)
-      else r.reject(result?.error)
-    })
   }
 
   // `.all()`, not `.get()`: better-sqlite3's get() stops at the first row and
@@ -334,11 +282,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     },
     refreshTokens: {
       async byId (id) { return tokenById.get({ id }) },
-      async rotate (id, next, now, grace) {
-        return await new Promise<RotateOutcome>((resolve, reject) => {
-          if (pending.push({ id, next, now, grace, resolve, reject }) === 1) setImmediate(flushRotations)
-        })
-      },
+      async rotate (id, next, now, grace) { return await rotations.rotate({ id, next, now, grace }) },
       async revokeFamily (userId, familyId, now, reason = 'logout') { return write(() => revokeFamily.run({ userId, familyId, now, reason }).changes) },
       async revokeUser (userId, now, reason = 'logout_all') { return write(() => revokeUser.run({ userId, now, reason }).changes) },
       async purge (now) { return write(() => purge.immediate(now)) }
@@ -360,7 +304,10 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       }
     },
     async ping () { sqlite.prepare('SELECT 1').get() },
-    async close () { if (sqlite.open) sqlite.close() }
+    async close () {
+      await rotations.close()
+      if (sqlite.open) sqlite.close()
+    }
   }
 }
 
@@ -370,12 +317,12 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
  * and that read was most of what separates /account/mypage from /health.
  *
  * Never stale beyond the current event-loop turn: this connection's own writes
- * to a user forget it (the store's write methods call `forget`), and another
- * connection's commit — another instance, the sqlite3 shell, an admin script —
- * changes `PRAGMA data_version`, read once per turn, which empties the cache.
+ * to a user forget it (the store's write methods call `forget`), and any
+ * connection's change to `users` — another instance, the sqlite3 shell, an
+ * admin script — moves `user_changes.version` (triggers, src/db/schema.ts),
+ * read once per turn, which empties the cache.
  */
-export function userCache<U extends object> (sqlite: Database.Database, load: (id: string) => U | undefined, max = 4096) {
-  const dataVersion = sqlite.prepare('PRAGMA data_version').pluck()
+export function userCache<U extends object> (usersVersion: () => unknown, load: (id: string) => U | undefined, max = 4096) {
   const cache = new Map<string, U>()
   let version: unknown
   let checked = false
@@ -383,7 +330,7 @@ export function userCache<U extends object> (sqlite: Database.Database, load: (i
   return {
     get (id: string): U | undefined {
       if (!checked) {
-        const now = dataVersion.get() // may throw (storage fault): then nothing is marked checked
+        const now = usersVersion() // may throw (storage fault): then nothing is marked checked
         if (now !== version) { cache.clear(); version = now }
         checked = true
         setImmediate(uncheck)

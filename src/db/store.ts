@@ -55,6 +55,9 @@ export type NewRefreshToken = {
   createdAt: number
 }
 
+/** The token a rotation stores: it joins the family of the token it replaces. */
+export type RotationSuccessor = Omit<NewRefreshToken, 'familyId'>
+
 /** The grace window of a rotation (REFRESH_REUSE_INTERVAL > 0). */
 export interface RotateGrace {
   /** Seconds after a rotation during which a replay of the rotated token gets its successor back. */
@@ -83,7 +86,7 @@ export type RotateOutcome =
   | { kind: 'replayed', successorId: string, sealed: string }
   // It had been revoked already (and no grace applies): its whole family is now revoked.
   | { kind: 'reused' }
-  // No such token (never issued here, or purged).
+  // No such token of `next.userId` (never issued here, purged, or another user's).
   | { kind: 'unknown' }
 
 /** A user carried over from Django (`import django`): upserted by email. */
@@ -161,17 +164,18 @@ export interface Store {
   refreshTokens: {
     byId: (id: string) => Promise<RefreshTokenRow | undefined>
     /**
-     * One atomic decision. If `id` is live: revokes it (reason `rotated`,
-     * recording `next.id` and `grace.sealed` on it) and stores `next` in its
-     * family → `rotated`. Else, with `grace`, if `id` was revoked as `rotated`
-     * less than `grace.interval` seconds before `now` and its successor is still
-     * live (neither revoked nor itself rotated) → `replayed`, writing nothing.
-     * Else, if `id` exists, revokes its family (reason `reuse`: theft) → `reused`.
-     * Of N concurrent calls for one id, at most one returns `rotated`; with
-     * grace the others (all seeing that rotation) return `replayed` — also
-     * across processes sharing the database.
+     * One atomic decision (the caller need not read the row first). If `id` is a live token
+     * of `next.userId`: revokes it (reason `rotated`, recording `next.id` and
+     * `grace.sealed` on it) and stores `next` in its family → `rotated`. Else,
+     * with `grace`, if `id` was revoked as `rotated` less than `grace.interval`
+     * seconds before `now` and its successor is still live (neither revoked nor
+     * itself rotated) → `replayed`, writing nothing. Else, if `id` is a token of
+     * that user, revokes its family (reason `reuse`: theft) → `reused`; if not
+     * → `unknown`. Of N concurrent calls for one id, at most one returns
+     * `rotated`; with grace the others (all seeing that rotation) return
+     * `replayed` — also across processes sharing the database.
      */
-    rotate: (id: string, next: NewRefreshToken, now: number, grace?: RotateGrace) => Promise<RotateOutcome>
+    rotate: (id: string, next: RotationSuccessor, now: number, grace?: RotateGrace) => Promise<RotateOutcome>
     /** Revokes the live tokens of one login (a family always belongs to one user); `reason` defaults to `logout`. */
     revokeFamily: (userId: string, familyId: string, now: number, reason?: RevokeReason) => Promise<number>
     /** Revokes every live token of the user; `reason` defaults to `logout_all`. */

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { NewRefreshToken, PurgeCounts, Store, User } from '../db/store.js'
+import type { NewRefreshToken, PurgeCounts, RotationSuccessor, Store, User } from '../db/store.js'
 import type { SimplejwtExchange } from '../django/simplejwt.js'
 import { EmailNotVerifiedError, TokenInvalidError, TokenRevokedError } from '../errors.js'
 import { openSuccessor, sealSuccessor } from './refresh-grace.js'
@@ -102,16 +102,25 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return codec.sign({ token_type: 'access', jti: randomUUID(), iat, sub: user.id, user_id: user.id, exp: iat + accessLifetime, email: user.email })
   }
 
-  /** Signs a pair; the refresh token is stored in `familyId` (a new login when omitted). */
-  function mint (user: Pick<User, 'id' | 'email'>, familyId: string): { pair: TokenPair, row: NewRefreshToken } {
+  /**
+   * Signs a pair, and the row of its refresh token without a family: a rotation
+   * puts it in the presented token's (the store does), a login starts one.
+   */
+  function mint (user: Pick<User, 'id' | 'email'>): { pair: TokenPair, row: RotationSuccessor } {
     const iat = seconds()
     const refreshJti = randomUUID()
     const pair: TokenPair = {
       access: signAccess(user, iat),
       refresh: codec.sign({ token_type: 'refresh', jti: refreshJti, iat, sub: user.id, user_id: user.id, exp: iat + refreshLifetime })
     }
-    const row = { id: refreshTokenKey(refreshJti), userId: user.id, familyId, expiresAt: iat + refreshLifetime, createdAt: iat }
+    const row = { id: refreshTokenKey(refreshJti), userId: user.id, expiresAt: iat + refreshLifetime, createdAt: iat }
     return { pair, row }
+  }
+
+  /** A pair that starts a new login (a fresh token family). */
+  function newLogin (user: Pick<User, 'id' | 'email'>): { pair: TokenPair, row: NewRefreshToken } {
+    const { pair, row } = mint(user)
+    return { pair, row: { ...row, familyId: randomUUID() } }
   }
 
   return {
@@ -122,13 +131,11 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * stores in the same transaction as the login itself (Store.users.create's
      * `firstToken` for a join, Store.users.recordLogin's `token` for a login).
      */
-    newLogin (user: Pick<User, 'id' | 'email'>): { pair: TokenPair, row: NewRefreshToken } {
-      return mint(user, randomUUID())
-    },
+    newLogin,
 
     /** Password change: every earlier refresh token of the user is revoked, one new login is started. */
     async reissueAfterPasswordChange (user: User, passwordHash: string): Promise<TokenPair> {
-      const { pair, row } = mint(user, randomUUID())
+      const { pair, row } = newLogin(user)
       await store.users.changePassword(user.id, passwordHash, row, seconds())
       return pair
     },
@@ -149,29 +156,30 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * written (a family never has two live refresh tokens).
      */
     async refresh (refreshToken: string): Promise<TokenPair> {
-      if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.exchange(refreshToken, (user) => mint(user, randomUUID()))
+      if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.exchange(refreshToken, newLogin)
       const claims = await decode(refreshToken, 'refresh')
       const user = await activeUser(claims)
       if (requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError()
       const key = refreshTokenKey(claims.jti)
-      const current = await store.refreshTokens.byId(key)
-      if (current === undefined || current.userId !== user.id) invalid('Token is not known.')
-      const { pair, row } = mint(user, current.familyId)
+      // The successor's family is the presented token's: the store puts it
+      // there (no read before the rotation, which decides everything at once).
+      const { pair, row } = mint(user)
       const grace = reuseInterval > 0 ? { interval: reuseInterval, sealed: sealSuccessor(claims.jti, key, row.id, pair.refresh) } : undefined
       const outcome = await store.refreshTokens.rotate(key, row, seconds(), grace)
       switch (outcome.kind) {
         case 'rotated':
           return pair
         case 'replayed': {
-          const successor = openSuccessor(claims.jti, key, outcome.successorId, outcome.sealed)
-          if (successor === undefined) {
+          const successorToken = openSuccessor(claims.jti, key, outcome.successorId, outcome.sealed)
+          if (successorToken === undefined) {
             // Only a tampered row gets here: no grace without the genuine successor.
-            await store.refreshTokens.revokeFamily(current.userId, current.familyId, seconds(), 'reuse')
+            const current = await store.refreshTokens.byId(key)
+            if (current !== undefined) await store.refreshTokens.revokeFamily(current.userId, current.familyId, seconds(), 'reuse')
             onEvent?.({ event: 'refresh_reuse_detected', userId: user.id })
             throw new TokenRevokedError()
           }
           onEvent?.({ event: 'refresh_grace_replay', userId: user.id })
-          return { access: signAccess(user, seconds()), refresh: successor }
+          return { access: signAccess(user, seconds()), refresh: successorToken }
         }
         case 'reused':
           onEvent?.({ event: 'refresh_reuse_detected', userId: user.id })
