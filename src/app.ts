@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import type { DestinationStream } from 'pino'
 import fp from 'fastify-plugin'
 import type { Config } from './config.js'
-import { redact, requestId } from './log.js'
+import { redact, RequestLogger, requestId } from './log.js'
 import { securityHeaders as securityHeadersFor } from './security-headers.js'
 
 declare module 'fastify' {
@@ -94,6 +94,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     // X-Request-Id: the caller's when it is safe to log, else a new UUID.
     requestIdHeader: false,
     genReqId: (req) => requestId(req.headers['x-request-id']),
+    // request.log is made when first used (most requests never log a line of their own).
+    childLoggerFactory: (logger, bindings, options) => new RequestLogger(logger, bindings, options),
     bodyLimit: BODY_LIMIT,
     // Fastify's default of 10 s per plugin is too short on a small machine busy
     // with other work (seen: the autoload of every plugin at once on 2 loaded

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
 import pino from 'pino'
 
 /**
@@ -70,4 +71,52 @@ const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/
  */
 export function requestId (header: string | string[] | undefined): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID()
+}
+
+type Bindings = Parameters<FastifyBaseLogger['child']>[0]
+type ChildOptions = NonNullable<Parameters<FastifyBaseLogger['child']>[1]>
+
+/**
+ * A request's logger (`request.log`), made only when the request logs
+ * something. Fastify builds a pino child per request, which serialises its
+ * bindings (the request id) through the redaction pass: a few microseconds on
+ * every request, for a logger that most never use (the request line is written
+ * by plugins/app/request-log.ts, on the app's logger). Used, it is that child.
+ */
+export class RequestLogger implements FastifyBaseLogger {
+  #child: FastifyBaseLogger | undefined
+  readonly #parent: FastifyBaseLogger
+  readonly #bindings: Bindings
+  readonly #options: ChildOptions
+
+  constructor (parent: FastifyBaseLogger, bindings: Bindings, options: ChildOptions) {
+    this.#parent = parent
+    this.#bindings = bindings
+    this.#options = options
+  }
+
+  get #logger (): FastifyBaseLogger {
+    this.#child ??= this.#parent.child(this.#bindings, this.#options)
+    return this.#child
+  }
+
+  get level (): string { return this.#child?.level ?? this.#options.level ?? this.#parent.level }
+  set level (level: string) { this.#logger.level = level }
+
+  fatal (...args: unknown[]): void { this.#call('fatal', args) }
+  error (...args: unknown[]): void { this.#call('error', args) }
+  warn (...args: unknown[]): void { this.#call('warn', args) }
+  info (...args: unknown[]): void { this.#call('info', args) }
+  debug (...args: unknown[]): void { this.#call('debug', args) }
+  trace (...args: unknown[]): void { this.#call('trace', args) }
+  silent (..._args: unknown[]): void {}
+
+  #call (level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace', args: unknown[]): void {
+    const logger = this.#logger
+    Reflect.apply(logger[level], logger, args)
+  }
+
+  child (bindings: Bindings, options?: ChildOptions): FastifyBaseLogger {
+    return this.#logger.child(bindings, options)
+  }
 }
