@@ -11,10 +11,12 @@ import { ShuttingDownError } from '../../src/errors.js'
 export default fp(async (app) => {
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onRequest', async () => {
-    if (closing) throw new ShuttingDownError()
+  // Callback hooks, not async ones: no promise for every request.
+  app.addHook('onRequest', (_request, _reply, done) => {
+    done(closing ? new ShuttingDownError() : undefined)
   })
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close')
+    done(null, payload)
   })
 }, { name: 'shutdown' })
