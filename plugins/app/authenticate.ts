@@ -11,8 +11,14 @@ declare module '@fastify/jwt' {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** onRequest hook: sets `request.user` from the access token, or throws a 401. */
-    authenticate: (request: FastifyRequest) => Promise<void>
+    /**
+     * onRequest hook: sets `request.user` from the access token, or fails with
+     * a 401. A callback hook: most requests are answered at once (the token's
+     * verification remembered, the user in memory), with no promise made.
+     */
+    authenticate: (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
+    /** `authenticate` for a handler that needs it only sometimes (logout of every login). */
+    authenticated: (request: FastifyRequest) => Promise<void>
     /**
      * The access token of a request: the Bearer header, else the access_token
      * cookie (`byCookie`). Throws TOKEN_MISSING when there is neither, and
@@ -25,7 +31,7 @@ declare module 'fastify' {
      * the user in X-Auth-User-Id / X-Auth-User-Email (never cached), or the 401.
      * No CSRF check: the answer is a read and grants nothing by itself.
      */
-    forwardAuth: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>
+    forwardAuth: (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
     /** The refresh token of a refresh/logout request: body first, else the cookie (CSRF-checked). */
     presentedRefreshToken: (request: FastifyRequest) => string | undefined
   }
@@ -51,18 +57,51 @@ export default fp(async (app) => {
     return { token: cookie, byCookie: true }
   })
 
-  app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+  /** The user behind the request's access token, at once or later; throws for a missing or malformed one. */
+  const userOf = (request: FastifyRequest): ReturnType<typeof app.tokens.authenticate> => {
     const { token, byCookie } = app.presentedAccessToken(request)
     // The cookie is sent by the browser on its own: unsafe methods need the CSRF check.
     if (byCookie && !SAFE_METHODS.has(request.method)) app.assertCsrf(request)
-    request.user = (await app.tokens.authenticate(token)).user
+    return app.tokens.authenticate(token)
+  }
+
+  app.decorate('authenticate', function authenticate (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) {
+    let found
+    try {
+      found = userOf(request)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    if (found instanceof Promise) {
+      found.then(({ user }) => { request.user = user; done() }, done)
+      return
+    }
+    request.user = found.user
+    done()
   })
 
-  app.decorate('forwardAuth', async function forwardAuth (request: FastifyRequest, reply: FastifyReply) {
-    const { user } = await app.tokens.authenticate(app.presentedAccessToken(request).token)
-    return await reply.header('cache-control', 'no-store')
+  app.decorate('authenticated', async function authenticated (request: FastifyRequest) {
+    request.user = (await userOf(request)).user
+  })
+
+  const answer = (reply: FastifyReply, user: User): void => {
+    void reply.header('cache-control', 'no-store')
       .header('x-auth-user-id', user.id).header('x-auth-user-email', user.email)
       .send({})
+  }
+
+  app.decorate('forwardAuth', function forwardAuth (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
+    let found
+    try {
+      found = app.tokens.authenticate(app.presentedAccessToken(request).token)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    // Answered here: the hook sends the reply, so the route's handler never runs.
+    if (found instanceof Promise) found.then(({ user }) => { answer(reply, user) }, done)
+    else answer(reply, found.user)
   })
 
   app.decorate('presentedRefreshToken', (request: FastifyRequest) => {

@@ -244,6 +244,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
         }
       },
       async byId (id) { return knownUsers.get(id) },
+      byIdNow: (id) => knownUsers.get(id),
       async byEmail (email) { return userByEmail.get({ email }) },
       async recordLogin (id, at, rehashed, token) {
         writeUser(id, () => recordLogin.immediate(id, at, rehashed, token))

@@ -129,6 +129,12 @@ export interface Store {
      */
     create: (user: NewUser, firstToken?: NewRefreshToken) => Promise<User>
     byId: (id: string) => Promise<User | undefined>
+    /**
+     * The same answer at once, for a store that has it without waiting (SQLite:
+     * its user cache, else a synchronous read). Absent where every read is I/O
+     * (PostgreSQL). May throw a storage error.
+     */
+    byIdNow?: (id: string) => User | undefined
     byEmail: (email: string) => Promise<User | undefined>
     /**
      * Sets last_login, and replaces the hash when it was re-hashed with current

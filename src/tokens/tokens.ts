@@ -60,6 +60,13 @@ export function refreshTokenKey (jti: string): string {
   return createHash('sha256').update(jti).digest('base64url')
 }
 
+type MaybePromise<T> = T | Promise<T>
+
+/** `f(value)`, at once for a value, after it for a promise: no promise made where none is needed. */
+function then<T, U> (value: MaybePromise<T>, f: (value: T) => MaybePromise<U>): MaybePromise<U> {
+  return value instanceof Promise ? value.then(f) : f(value)
+}
+
 function invalid (why: string): never {
   throw new TokenInvalidError(why)
 }
@@ -86,16 +93,40 @@ export const IAT_LEEWAY = 30
 export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, now = Date.now, onEvent, simplejwt }: TokenServiceOptions) {
   const seconds = (): number => Math.floor(now() / 1000)
 
-  async function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Promise<Claims> {
-    const claims = asClaims(await codec.verify(token, options), expected)
+  function checked (payload: unknown, expected: TokenType | undefined): Claims {
+    const claims = asClaims(payload, expected)
     if (claims.iat > seconds() + IAT_LEEWAY) invalid('Token was issued in the future.')
     return claims
   }
 
-  async function activeUser (claims: Claims): Promise<User> {
-    const user = await store.users.byId(claims.sub)
+  /** The checked claims; without a promise when the codec answers at once (a remembered access token). */
+  function decodeNow (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): MaybePromise<Claims> {
+    return then(codec.verify(token, options), (payload) => checked(payload, expected))
+  }
+
+  async function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Promise<Claims> {
+    return await decodeNow(token, expected, options)
+  }
+
+  function live (user: User | undefined): User {
     if (user === undefined || !user.isActive) invalid('User not found or inactive.')
     return user
+  }
+
+  /** The token's user, who must exist and be active; without a promise when the store can answer at once. */
+  function activeUserNow (claims: Claims): MaybePromise<User> {
+    return store.users.byIdNow === undefined ? store.users.byId(claims.sub).then(live) : live(store.users.byIdNow(claims.sub))
+  }
+
+  async function activeUser (claims: Claims): Promise<User> {
+    return await activeUserNow(claims)
+  }
+
+  async function notRevoked (claims: Claims): Promise<Claims> {
+    const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
+    if (row === undefined) invalid('Token is not known.')
+    if (row.revokedAt !== null) throw new TokenRevokedError()
+    return claims
   }
 
   function signAccess (user: Pick<User, 'id' | 'email'>, iat: number): string {
@@ -140,10 +171,14 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
       return pair
     },
 
-    /** The user behind a valid access token; inactive or deleted users are refused. */
-    async authenticate (accessToken: string): Promise<{ user: User, claims: Claims }> {
-      const claims = await decode(accessToken, 'access')
-      return { user: await activeUser(claims), claims }
+    /**
+     * The user behind a valid access token; inactive or deleted users are
+     * refused. Answered without a promise when everything is at hand (the
+     * token's verification remembered, the store's user in memory): most
+     * authenticated requests. Throws, or rejects, TokenInvalidError & co.
+     */
+    authenticate (accessToken: string): MaybePromise<{ user: User, claims: Claims }> {
+      return then(decodeNow(accessToken, 'access'), (claims) => then(activeUserNow(claims), (user) => ({ user, claims })))
     },
 
     /**
@@ -189,16 +224,13 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
       }
     },
 
-    /** Token verification for gateways: either type, live user, refresh tokens not revoked. */
-    async verify (token: string): Promise<Claims> {
-      const claims = await decode(token)
-      await activeUser(claims)
-      if (claims.token_type === 'refresh') {
-        const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
-        if (row === undefined) invalid('Token is not known.')
-        if (row.revokedAt !== null) throw new TokenRevokedError()
-      }
-      return claims
+    /**
+     * Token verification for gateways: either type, live user, refresh tokens
+     * not revoked. Like `authenticate`, without a promise for a remembered
+     * access token.
+     */
+    verify (token: string): MaybePromise<Claims> {
+      return then(decodeNow(token), (claims) => then(activeUserNow(claims), () => claims.token_type === 'refresh' ? notRevoked(claims) : claims))
     },
 
     /**

@@ -8,7 +8,7 @@ const logout: FastifyPluginAsyncTypebox = async (app) => {
     preValidation: async (request) => { request.body ??= {} }
   }, async (request, reply) => {
     if (request.body.all === true) {
-      await app.authenticate(request)
+      await app.authenticated(request)
       const revoked = await app.tokens.logoutEverywhere(request.user.id)
       request.log.info({ event: 'logout_all', userId: request.user.id, revoked }, 'logged out everywhere')
     } else {
