@@ -57,7 +57,7 @@ t.test('deactivation, a password change and removal through one instance reach t
   t.pass('deactivation seen by the other instance')
 
   const now = Math.floor(Date.now() / 1000)
-  await a.users.changePassword('u2', 'h2', { id: 'tok', userId: 'u2', familyId: 'f', expiresAt: now + 60, createdAt: now }, now)
+  await a.users.setPassword('u2', 'h2', now, { id: 'tok', userId: 'u2', familyId: 'f', expiresAt: now + 60, createdAt: now })
   await waitFor(async () => (await b.users.byId('u2'))?.passwordHash === 'h2', 'password change seen by b')
   t.pass('password change seen by the other instance')
 

@@ -409,11 +409,11 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       }),
       setActive: guard(async (id, active) => { await writeUser(id, async (tx) => { await tx.update(users).set({ isActive: active }).where(eq(users.id, id)) }) }),
       remove: guard(async (id) => { await writeUser(id, async (tx) => { await tx.delete(users).where(eq(users.id, id)) }) }),
-      changePassword: guard(async (id, passwordHash, next, now) => {
+      setPassword: guard(async (id, passwordHash, now, next) => {
         await writeUser(id, async (tx) => {
           await tx.update(users).set({ passwordHash }).where(eq(users.id, id))
           await revokeUser(tx, id, now, 'password_change')
-          await txInsertToken(tx, next)
+          if (next !== undefined) await txInsertToken(tx, next)
         })
       }),
       updateProfile: guard(async (id, change) => {
@@ -434,12 +434,6 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         .where(afterEmail === undefined ? undefined : gt(users.email, afterEmail)).orderBy(asc(users.email)).limit(limit)),
       count: guard(async () => (await db.select({ n: count() }).from(users))[0]?.n ?? 0),
       byLegacyId: guard(async (legacyId) => (await db.select().from(users).where(eq(users.legacyId, legacyId)).limit(1))[0]),
-      setPassword: guard(async (id, passwordHash, now) => {
-        await writeUser(id, async (tx) => {
-          await tx.update(users).set({ passwordHash }).where(eq(users.id, id))
-          await revokeUser(tx, id, now, 'password_change')
-        })
-      }),
       insertMany: guard(async (rows) => {
         if (rows.length === 0) return 0
         return await inTransaction(async (tx) => (await tx.insert(users).values(rows).onConflictDoNothing({ target: users.email })).rowCount ?? 0)

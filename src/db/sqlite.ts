@@ -223,10 +223,10 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     if (token !== undefined) insertToken.run(token)
   })
 
-  const changePassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, now: number) => {
+  const setPassword = sqlite.transaction((id: string, passwordHash: string, now: number, next: NewRefreshToken | undefined) => {
     db.update(users).set({ passwordHash }).where(eq(users.id, id)).run()
     revokeUser.run({ userId: id, now, reason: 'password_change' })
-    insertToken.run(next)
+    if (next !== undefined) insertToken.run(next)
   })
 
   // Single use: the conditional UPDATE is the whole race (one writer at a time).
@@ -240,10 +240,6 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     return userById.get({ id })
   }
   // Operators (issue 14): the command line's bulk writes, each one transaction.
-  const setPassword = sqlite.transaction((id: string, passwordHash: string, now: number) => {
-    db.update(users).set({ passwordHash }).where(eq(users.id, id)).run()
-    revokeUser.run({ userId: id, now, reason: 'password_change' })
-  })
   const insertMany = sqlite.transaction((rows: NewUser[]) =>
     rows.length === 0 ? 0 : db.insert(users).values(rows).onConflictDoNothing({ target: users.email }).run().changes)
   const importMany = sqlite.transaction((rows: ImportedUser[], isForeignHash: (hash: string) => boolean) => rows.map((row): ImportOutcome => {
@@ -302,8 +298,8 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       },
       async setActive (id, active) { writeUser(id, () => db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()) },
       async remove (id) { writeUser(id, () => db.delete(users).where(eq(users.id, id)).run()) },
-      async changePassword (id, passwordHash, next, now) {
-        writeUser(id, () => changePassword.immediate(id, passwordHash, next, now))
+      async setPassword (id, passwordHash, now, next) {
+        writeUser(id, () => setPassword.immediate(id, passwordHash, now, next))
       },
       async updateProfile (id, change) { return writeUser(id, () => updateProfile(id, change)) },
       async setEmail (id, email, verified) {
@@ -320,7 +316,6 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       },
       async count () { return db.select({ n: count() }).from(users).all()[0]?.n ?? 0 },
       async byLegacyId (legacyId) { return db.select().from(users).where(eq(users.legacyId, legacyId)).get() },
-      async setPassword (id, passwordHash, now) { writeUser(id, () => setPassword.immediate(id, passwordHash, now)) },
       async insertMany (rows) { return write(() => insertMany.immediate(rows)) },
       async importMany (rows, isForeignHash) { return write(() => importMany.immediate(rows, isForeignHash)) }
     },

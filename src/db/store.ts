@@ -143,16 +143,19 @@ export interface Store {
      * when another user has that (lower-cased) email.
      */
     setEmail: (id: string, email: string, verified: boolean) => Promise<void>
-    /** New hash, every refresh token of the user revoked (reason `password_change`), and the new login's token stored: one transaction. */
-    changePassword: (id: string, passwordHash: string, next: NewRefreshToken, now: number) => Promise<void>
+    /**
+     * New hash and every refresh token of the user revoked (reason
+     * `password_change`: no grace window), one transaction; with `next` (a
+     * password change: the new login's first token), that token is stored in
+     * it too. Without it (the operators' `users set-password`) no login starts.
+     */
+    setPassword: (id: string, passwordHash: string, now: number, next?: NewRefreshToken) => Promise<void>
 
     // Operators (the command line, issue 14).
     /** Users ordered by email, `limit` of them after `afterEmail` (keyset paging). */
     list: (limit: number, afterEmail?: string) => Promise<User[]>
     count: () => Promise<number>
     byLegacyId: (legacyId: string) => Promise<User | undefined>
-    /** New hash and every refresh token of the user revoked, one transaction (no new login). */
-    setPassword: (id: string, passwordHash: string, now: number) => Promise<void>
     /** One transaction: users whose email exists are skipped; returns how many were inserted. */
     insertMany: (users: NewUser[]) => Promise<number>
     /** One transaction: each user inserted, or updated when its email exists (see ImportOutcome). */
