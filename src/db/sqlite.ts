@@ -1,13 +1,13 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { and, asc, count, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { readMigrationFiles } from 'drizzle-orm/migrator'
 import { EmailTakenError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.js'
-import type { ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, RotateGrace, RotateOutcome, Store } from './store.js'
+import type { AcceptAccountToken, AccountTokenPurpose, ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, RotateGrace, RotateOutcome, Store } from './store.js'
 
 const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
 
@@ -223,10 +223,37 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     if (token !== undefined) insertToken.run(token)
   })
 
-  const setPassword = sqlite.transaction((id: string, passwordHash: string, now: number, next: NewRefreshToken | undefined) => {
-    db.update(users).set({ passwordHash }).where(eq(users.id, id)).run()
+  /**
+   * A new password, inside a transaction: the hash (and what else changes with
+   * it), every refresh token of the user revoked as a password change (no
+   * grace window), and the new login's first token if there is one.
+   */
+  const writePassword = (id: string, change: { passwordHash: string, emailVerified?: true }, now: number, next: NewRefreshToken | undefined): void => {
+    db.update(users).set(change).where(eq(users.id, id)).run()
     revokeUser.run({ userId: id, now, reason: 'password_change' })
     if (next !== undefined) insertToken.run(next)
+  }
+  const setPassword = sqlite.transaction((id: string, passwordHash: string, now: number, next: NewRefreshToken | undefined) => {
+    writePassword(id, { passwordHash }, now, next)
+  })
+
+  // Mailed tokens are redeemed in BEGIN IMMEDIATE transactions: the checks
+  // below read under the file's write lock, so nothing changes between them
+  // and the writes, and of concurrent redemptions of one token one wins.
+  /** The token and its user, if the token is of one of `purposes`, unused, unexpired, and `accept`ed. */
+  const redeemable = (id: string, purposes: AccountTokenPurpose[], now: number, accept: AcceptAccountToken) => {
+    const token = db.select().from(accountTokens).where(and(eq(accountTokens.id, id), inArray(accountTokens.purpose, purposes),
+      isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, now))).get()
+    const user = token === undefined ? undefined : userById.get({ id: token.userId })
+    if (token === undefined || user === undefined || !accept(token, user)) return undefined
+    db.update(accountTokens).set({ usedAt: now }).where(eq(accountTokens.id, id)).run()
+    return { token, user }
+  }
+  const resetPassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, now: number, accept: AcceptAccountToken) => {
+    const redeemed = redeemable(id, ['password_reset'], now, (token, user) => token.userId === next.userId && accept(token, user))
+    if (redeemed === undefined) return undefined
+    writePassword(redeemed.user.id, { passwordHash, emailVerified: true }, now, next)
+    return userById.get({ id: redeemed.user.id })
   })
 
   // Single use: the conditional UPDATE is the whole race (one writer at a time).
@@ -322,6 +349,9 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     accountTokens: {
       async create (token) { write(() => db.insert(accountTokens).values(token).run()) },
       async byId (id) { return db.select().from(accountTokens).where(eq(accountTokens.id, id)).get() },
+      async resetPassword (id, passwordHash, next, now, accept) {
+        return writeUser(next.userId, () => resetPassword.immediate(id, passwordHash, next, now, accept))
+      },
       async consume (id, purpose, now) { return write(() => consumeToken.all({ id, purpose, now }))[0] },
       async purgeExpired (now) {
         return write(() => db.delete(accountTokens).where(lt(accountTokens.expiresAt, now)).run().changes)

@@ -28,7 +28,15 @@ export interface ProfileChange {
   phoneNumber?: string | null
 }
 
+export type AccountToken = AccountTokenRow
 export type AccountTokenPurpose = AccountTokenRow['purpose']
+
+/**
+ * The domain's last word on a mailed token, asked inside the transaction that
+ * redeems it, with the user's row as that transaction reads it: true lets the
+ * redemption go ahead, false refuses it (nothing is written).
+ */
+export type AcceptAccountToken = (token: AccountToken, user: User) => boolean
 
 export type NewAccountToken = {
   /** SHA-256 of the mailed token. */
@@ -189,6 +197,18 @@ export interface Store {
   accountTokens: {
     create: (token: NewAccountToken) => Promise<void>
     byId: (id: string) => Promise<AccountTokenRow | undefined>
+    /**
+     * A password reset, one transaction. The token `id` must be a
+     * password_reset token, unused and unexpired at `now`, of the user
+     * `next.userId`, and `accept` must approve it. Then the token is marked
+     * used, the user gets `passwordHash` and a verified email, every refresh
+     * token of theirs is revoked (reason `password_change`: no grace window)
+     * and `next` (the new login's first token) is stored. Returns the updated
+     * user; undefined when refused, with nothing written. A failure at any step
+     * writes nothing either: the token stays usable. Of N concurrent calls for
+     * one id at most one succeeds (single use), across processes too.
+     */
+    resetPassword: (id: string, passwordHash: string, next: NewRefreshToken, now: number, accept: AcceptAccountToken) => Promise<User | undefined>
     /**
      * Marks a token of `purpose` used, if it exists, is unused and has not
      * expired at `now`, and returns it; otherwise undefined. Of N concurrent
