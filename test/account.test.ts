@@ -421,11 +421,17 @@ t.test('EMAIL_VERIFICATION=optional: an email change waits for the new address t
   const wanted = uniqueEmail()
   await post(app, '/account/email/change', { password: PASSWORD, new_email: wanted }, bearer(other.access))
   const link = await smtp.mailTo(wanted)
-  await join(app, { email: wanted })
+  const squatter = await join(app, { email: wanted })
   await smtp.mailTo(wanted)
   const taken = await post(app, '/account/email/verify', { token: link.token })
   t.equal(taken.statusCode, 409)
   t.equal(taken.json().code, 'EMAIL_TAKEN')
+  t.match(await me(app, other.access).then((r) => r.json().user), { email: other.email }, 'nothing changed')
+  // The refusal did not use the link up: once the address is free again, it works.
+  t.equal((await del(app, { password: PASSWORD }, bearer(squatter.access))).statusCode, 200)
+  const retried = await post(app, '/account/email/verify', { token: link.token })
+  t.equal(retried.statusCode, 200)
+  t.match(retried.json().user, { email: wanted, email_verified: true })
 })
 
 t.test('EMAIL_VERIFICATION=mandatory: no session until the address is verified', async (t) => {

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import t, { type Test } from 'tap'
+import { EmailTakenError } from '../src/errors.js'
 import { openPostgresStore } from '../src/db/postgres.js'
 import { openSqliteStore } from '../src/db/sqlite.js'
 import type { AccountToken, NewAccountToken, NewRefreshToken, NewUser, Store, User } from '../src/db/store.js'
@@ -10,7 +11,7 @@ import { storeToken, tempDir } from './helper.js'
 import { testDatabase } from './pg-helper.js'
 
 /*
- * Redeeming mailed tokens (accountTokens.resetPassword), on
+ * Redeeming mailed tokens (accountTokens.resetPassword and verifyEmail), on
  * SQLite and PostgreSQL alike: each is one transaction, so a refusal or a
  * failure at any step writes nothing and leaves the token usable, and of
  * concurrent redemptions of one token exactly one succeeds.
@@ -132,6 +133,48 @@ for (const [kind, open, refuseLoginTrigger] of implementations) {
       t.equal((await store.users.byId(r.user.id))?.passwordHash, `hash-${winners[0]}`)
       const stored = (await Promise.all(nexts.map(async (next) => await store.refreshTokens.byId(next.id)))).filter((row) => row !== undefined)
       t.equal(stored.length, 1, 'one new login')
+    })
+
+    t.test('verifyEmail: a verification or an email-change token, found by one lookup; a reset token is not one', async (t) => {
+      const user = await store.users.create(newUser())
+      await store.users.byId(user.id)
+      const verification = mailed(user, { purpose: 'email_verification', passwordFingerprint: null })
+      const change = mailed(user, { purpose: 'email_change', passwordFingerprint: null, email: `new-${user.id}@example.com` })
+      const reset = mailed(user)
+      for (const token of [verification, change, reset]) await store.accountTokens.create(token)
+
+      t.equal(await store.accountTokens.verifyEmail(reset.id, NOW, accept), undefined, 'a reset token')
+      t.equal((await store.accountTokens.byId(reset.id))?.usedAt, null)
+      const verified = await store.accountTokens.verifyEmail(verification.id, NOW + 1, accept)
+      t.match(verified, { id: user.id, email: user.email, emailVerified: true })
+      t.strictSame(await store.users.byId(user.id), verified, 'seen at once (the cached row was dropped)')
+      t.equal(await store.accountTokens.verifyEmail(verification.id, NOW + 1, accept), undefined, 'single use')
+      t.equal((await store.accountTokens.byId(verification.id))?.usedAt, NOW + 1)
+      t.equal(await store.accountTokens.verifyEmail(change.id, NOW + 2, () => false), undefined, 'not accepted')
+      t.equal((await store.accountTokens.byId(change.id))?.usedAt, null, 'and left usable')
+      t.match(await store.accountTokens.verifyEmail(change.id, NOW + 2, accept), { email: change.email, emailVerified: true }, 'an email change applies its address')
+      t.equal((await store.users.byId(user.id))?.email, change.email)
+    })
+
+    t.test('verifyEmail: an address taken meanwhile is EmailTakenError, nothing written; the link works once it is free', async (t) => {
+      const user = await store.users.create(newUser())
+      const wanted = `wanted-${user.id}@example.com`
+      const change = mailed(user, { purpose: 'email_change', passwordFingerprint: null, email: wanted })
+      await store.accountTokens.create(change)
+      const squatter = await store.users.create(newUser({ email: wanted }))
+      await t.rejects(store.accountTokens.verifyEmail(change.id, NOW, accept), EmailTakenError)
+      t.equal((await store.accountTokens.byId(change.id))?.usedAt, null, 'the token is still usable')
+      t.match(await store.users.byId(user.id), { email: user.email, emailVerified: false })
+      await store.users.remove(squatter.id)
+      t.match(await store.accountTokens.verifyEmail(change.id, NOW, accept), { email: wanted, emailVerified: true })
+    })
+
+    t.test('verifyEmail: of 20 concurrent redemptions of one token exactly one succeeds', async (t) => {
+      const user = await store.users.create(newUser())
+      const token = mailed(user, { purpose: 'email_verification', passwordFingerprint: null })
+      await store.accountTokens.create(token)
+      const results = await Promise.all(Array.from({ length: 20 }, async () => await store.accountTokens.verifyEmail(token.id, NOW, accept)))
+      t.equal(results.filter((r) => r !== undefined).length, 1)
     })
   })
 }

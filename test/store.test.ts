@@ -412,29 +412,7 @@ for (const [kind, open] of implementations) {
       id: randomUUID(), userId, purpose: 'password_reset', email: 'a@example.com', passwordFingerprint: 'fp', expiresAt: NOW + 3600, createdAt: NOW, ...over
     })
 
-    t.test('account tokens: consume once, only of its purpose, only before expiry', async (t) => {
-      const u = await store.users.create(newUser())
-      const token = accountToken(u.id)
-      await store.accountTokens.create(token)
-      t.strictSame(await store.accountTokens.byId(token.id), { ...token, usedAt: null })
-      t.equal(await store.accountTokens.consume(token.id, 'email_verification', NOW), undefined, 'another purpose does not match')
-      t.strictSame(await store.accountTokens.consume(token.id, 'password_reset', NOW), { ...token, usedAt: NOW })
-      t.equal(await store.accountTokens.consume(token.id, 'password_reset', NOW), undefined, 'single use')
-      t.equal(await store.accountTokens.consume(randomUUID(), 'password_reset', NOW), undefined, 'unknown')
-
-      const expired = accountToken(u.id, { purpose: 'email_verification', passwordFingerprint: null, expiresAt: NOW })
-      await store.accountTokens.create(expired)
-      t.equal(await store.accountTokens.consume(expired.id, 'email_verification', NOW), undefined, 'expired at its expiry second')
-      t.equal((await store.accountTokens.byId(expired.id))?.usedAt, null, 'and left unused')
-    })
-
-    t.test('account tokens: of 20 concurrent consumptions exactly one succeeds', async (t) => {
-      const u = await store.users.create(newUser())
-      const token = accountToken(u.id)
-      await store.accountTokens.create(token)
-      const results = await Promise.all(Array.from({ length: 20 }, async () => await store.accountTokens.consume(token.id, 'password_reset', NOW)))
-      t.equal(results.filter((r) => r !== undefined).length, 1)
-    })
+    // Redeeming mailed tokens (resetPassword, verifyEmail): test/store-account-tokens.test.ts.
 
     t.test('account tokens go with their user, and expired ones are purged', async (t) => {
       const u = await store.users.create(newUser())

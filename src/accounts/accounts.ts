@@ -281,16 +281,12 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
      * makes its address the login email, verified.
      */
     async verifyEmail (token: string): Promise<User> {
-      const key = mailTokenKey(token)
-      const at = seconds()
-      const row = await store.accountTokens.consume(key, 'email_verification', at) ??
-        await store.accountTokens.consume(key, 'email_change', at)
-      if (row === undefined) throw new VerificationTokenInvalidError()
-      const user = await store.users.byId(row.userId)
-      if (user === undefined || !user.isActive) throw new VerificationTokenInvalidError()
-      if (row.purpose === 'email_verification' && row.email !== user.email) throw new VerificationTokenInvalidError()
-      await store.users.setEmail(user.id, row.email, true)
-      return { ...user, email: row.email, emailVerified: true }
+      // Used up and applied in one transaction: an address taken meanwhile
+      // (EMAIL_TAKEN) or a failure leaves the link usable.
+      const user = await store.accountTokens.verifyEmail(mailTokenKey(token), seconds(), (row, owner) =>
+        owner.isActive && (row.purpose === 'email_change' || row.email === owner.email))
+      if (user === undefined) throw new VerificationTokenInvalidError()
+      return user
     }
   }
 

@@ -503,10 +503,24 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           cache?.forget(next.userId)
         }
       }),
-      // One UPDATE … RETURNING: of concurrent calls exactly one sees used_at IS NULL.
-      consume: guard(async (id, purpose, now) => (await db.update(accountTokens).set({ usedAt: now })
-        .where(and(eq(accountTokens.id, id), eq(accountTokens.purpose, purpose), isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, now)))
-        .returning())[0]),
+      verifyEmail: guard(async (id, now, accept) => {
+        let changed: string | undefined
+        try {
+          return await inTransaction(async (tx) => {
+            const redeemed = await redeemable(tx, id, ['email_verification', 'email_change'], now, accept)
+            if (redeemed === undefined) return undefined
+            changed = redeemed.user.id
+            const [updated] = await tx.update(users).set({ email: redeemed.token.email, emailVerified: true }).where(eq(users.id, redeemed.user.id)).returning()
+            await notifyUser(tx, redeemed.user.id)
+            return updated
+          })
+        } catch (err) {
+          if (codeOf(unwrap(err)) === '23505') throw new EmailTakenError()
+          throw err
+        } finally {
+          if (changed !== undefined) cache?.forget(changed)
+        }
+      }),
       purgeExpired: guard(async (now) => (await db.delete(accountTokens).where(lt(accountTokens.expiresAt, now))).rowCount ?? 0)
     },
     refreshTokens: {

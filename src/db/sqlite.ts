@@ -255,12 +255,13 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     writePassword(redeemed.user.id, { passwordHash, emailVerified: true }, now, next)
     return userById.get({ id: redeemed.user.id })
   })
-
-  // Single use: the conditional UPDATE is the whole race (one writer at a time).
-  const consumeToken = db.update(accountTokens).set({ usedAt: p('now') as unknown as number })
-    .where(and(eq(accountTokens.id, p('id')), eq(accountTokens.purpose, p('purpose') as unknown as 'password_reset'),
-      isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, p('now') as unknown as number)))
-    .returning().prepare()
+  const verifyEmail = sqlite.transaction((id: string, now: number, accept: AcceptAccountToken) => {
+    const redeemed = redeemable(id, ['email_verification', 'email_change'], now, accept)
+    if (redeemed === undefined) return undefined
+    db.update(users).set({ email: redeemed.token.email, emailVerified: true }).where(eq(users.id, redeemed.user.id)).run()
+    knownUsers.forget(redeemed.user.id)
+    return userById.get({ id: redeemed.user.id })
+  })
 
   const updateProfile = (id: string, change: ProfileChange) => {
     if (Object.keys(change).length > 0) db.update(users).set(change).where(eq(users.id, id)).run()
@@ -352,7 +353,14 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async resetPassword (id, passwordHash, next, now, accept) {
         return writeUser(next.userId, () => resetPassword.immediate(id, passwordHash, next, now, accept))
       },
-      async consume (id, purpose, now) { return write(() => consumeToken.all({ id, purpose, now }))[0] },
+      async verifyEmail (id, now, accept) {
+        try {
+          return write(() => verifyEmail.immediate(id, now, accept))
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new EmailTakenError()
+          throw err
+        }
+      },
       async purgeExpired (now) {
         return write(() => db.delete(accountTokens).where(lt(accountTokens.expiresAt, now)).run().changes)
       }

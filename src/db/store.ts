@@ -210,11 +210,15 @@ export interface Store {
      */
     resetPassword: (id: string, passwordHash: string, next: NewRefreshToken, now: number, accept: AcceptAccountToken) => Promise<User | undefined>
     /**
-     * Marks a token of `purpose` used, if it exists, is unused and has not
-     * expired at `now`, and returns it; otherwise undefined. Of N concurrent
-     * calls for one id at most one returns the row (single use).
+     * An address verification, one transaction. The token `id`, of purpose
+     * email_verification or email_change (one lookup for both), unused and
+     * unexpired at `now`, approved by `accept`, is marked used and its address
+     * becomes its user's email, verified. Returns the updated user; undefined
+     * when refused, with nothing written. Throws EmailTakenError when another
+     * user has that address, also with nothing written (the token stays
+     * usable). Single use as resetPassword.
      */
-    consume: (id: string, purpose: AccountTokenPurpose, now: number) => Promise<AccountTokenRow | undefined>
+    verifyEmail: (id: string, now: number, accept: AcceptAccountToken) => Promise<User | undefined>
     /** Deletes rows whose token has expired; returns how many. */
     purgeExpired: (now: number) => Promise<number>
   }
