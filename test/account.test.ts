@@ -293,11 +293,18 @@ for (const kind of ['sqlite', 'postgres'] as const) {
   })
 }
 
-t.test('password reset and resend are rate limited per IP and per email', async (t) => {
-  const { app } = await withSmtp(t, { RATE_LIMIT_MAIL_MAX: '2' })
-  for (const url of ['/account/password/reset', '/account/email/resend']) {
+t.test('password reset, resend and email change are rate limited per IP and per email', async (t) => {
+  const { app } = await withSmtp(t, { RATE_LIMIT_MAIL_MAX: '2', EMAIL_VERIFICATION: 'optional' })
+  const s = await join(app)
+  const routes: Array<[string, (email: string) => Record<string, string>, Record<string, string>]> = [
+    ['/account/password/reset', (email) => ({ email }), {}],
+    ['/account/email/resend', (email) => ({ email }), {}],
+    // Per new address: the address the mail goes to.
+    ['/account/email/change', (email) => ({ password: PASSWORD, new_email: email }), bearer(s.access)]
+  ]
+  for (const [url, body, headers] of routes) {
     const email = uniqueEmail()
-    const fromIp = (ip: string, address = email) => app.inject({ method: 'POST', url, payload: { email: address }, remoteAddress: ip })
+    const fromIp = (ip: string, address = email) => app.inject({ method: 'POST', url, payload: body(address), headers, remoteAddress: ip })
     t.equal((await fromIp('10.0.0.1')).statusCode, 200)
     t.equal((await fromIp('10.0.0.2')).statusCode, 200)
     const limited = await fromIp('10.0.0.3')
