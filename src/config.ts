@@ -48,7 +48,7 @@ export interface Config {
   refreshReuseInterval: number
   cookieSecure: boolean
   cookieSameSite: SameSite
-  /** `mailMax`: password-reset and verification-resend requests per window, per client IP and per email. */
+  /** `mailMax`: password-reset, verification-resend and email-change requests (each its own counters) per window, per client IP and per email. */
   rateLimit: { loginMax: number, joinMax: number, mailMax: number, window: number }
   trustProxy: boolean | number | string
   logLevel: string

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
 import Database from 'better-sqlite3'
+import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { bearer, build, buildWithLogs, cookiesOf, join, PASSWORD, post, refresh, testConfig, uniqueEmail } from './helper.js'
@@ -241,11 +242,69 @@ t.test('password reset through a real SMTP server', async (t) => {
   })
 })
 
-t.test('password reset and resend are rate limited per IP and per email', async (t) => {
-  const { app } = await withSmtp(t, { RATE_LIMIT_MAIL_MAX: '2' })
-  for (const url of ['/account/password/reset', '/account/email/resend']) {
+// A fault while the new password is stored (a trigger refuses the update of
+// the hash, as a full disk or a lost connection would fail it): the link must
+// stay usable and the account unchanged, on either store.
+const PASSWORD_UPDATE_FAULT = {
+  sqlite: {
+    inject: `CREATE TRIGGER refuse_password BEFORE UPDATE OF password_hash ON users BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
+    remove: 'DROP TRIGGER refuse_password'
+  },
+  postgres: {
+    inject: `CREATE FUNCTION refuse_password() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$;
+      CREATE TRIGGER refuse_password BEFORE UPDATE OF password_hash ON users FOR EACH ROW EXECUTE FUNCTION refuse_password()`,
+    remove: 'DROP TRIGGER refuse_password ON users'
+  }
+}
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  t.test(`password reset confirm on ${kind} is one transaction: a fault midway leaves the link usable and nothing changed; concurrent confirmations, one wins`, async (t) => {
+    const url = kind === 'postgres' ? await testDatabase(t) : undefined
+    const { app, smtp, dbPath } = await withSmtp(t, url === undefined ? {} : { DATABASE_URL: url, JWT_SECRET: 'postgres-test-secret-0123456789abcdef' })
+    let sql: (text: string) => Promise<void>
+    if (url === undefined) {
+      const db = new Database(dbPath)
+      t.teardown(() => db.close())
+      sql = async (text) => { db.exec(text) }
+    } else {
+      const client = new pg.Client({ connectionString: url })
+      await client.connect()
+      t.teardown(async () => { await client.end() })
+      sql = async (text) => { await client.query(text) }
+    }
+    const s = await join(app)
+    const token = await resetToken(app, smtp, s.email)
+
+    await sql(PASSWORD_UPDATE_FAULT[kind].inject)
+    const failed = await post(app, '/account/password/reset/confirm', { token, new_password: NEW_PASSWORD })
+    t.equal(failed.statusCode, 500, 'the fault answers 500')
+    t.equal((await post(app, '/account/token/verify', { token: s.refresh })).statusCode, 200, 'the old session is not revoked')
+    t.equal((await me(app, s.access)).json().user.email_verified, false, 'the address is not marked verified')
+    t.equal((await login(app, s.email)).statusCode, 200, 'the old password still works')
+    await sql(PASSWORD_UPDATE_FAULT[kind].remove)
+
+    const confirms = await Promise.all([1, 2, 3].map(async () => await post(app, '/account/password/reset/confirm', { token, new_password: NEW_PASSWORD })))
+    t.same(confirms.map((r) => r.statusCode).sort(), [200, 400, 400], 'the link was not used up by the failed attempt; of concurrent confirmations one wins')
+    t.same(confirms.filter((r) => r.statusCode === 400).map((r) => r.json().code), ['RESET_TOKEN_INVALID', 'RESET_TOKEN_INVALID'])
+    t.equal((await post(app, '/account/token/verify', { token: s.refresh })).json().code, 'TOKEN_REVOKED', 'now the old session is revoked')
+    const session = confirms.find((r) => r.statusCode === 200)?.json()
+    t.equal((await me(app, session.access)).json().user.email_verified, true)
+    t.equal((await login(app, s.email, NEW_PASSWORD)).statusCode, 200)
+  })
+}
+
+t.test('password reset, resend and email change are rate limited per IP and per email', async (t) => {
+  const { app } = await withSmtp(t, { RATE_LIMIT_MAIL_MAX: '2', EMAIL_VERIFICATION: 'optional' })
+  const s = await join(app)
+  const routes: Array<[string, (email: string) => Record<string, string>, Record<string, string>]> = [
+    ['/account/password/reset', (email) => ({ email }), {}],
+    ['/account/email/resend', (email) => ({ email }), {}],
+    // Per new address: the address the mail goes to.
+    ['/account/email/change', (email) => ({ password: PASSWORD, new_email: email }), bearer(s.access)]
+  ]
+  for (const [url, body, headers] of routes) {
     const email = uniqueEmail()
-    const fromIp = (ip: string, address = email) => app.inject({ method: 'POST', url, payload: { email: address }, remoteAddress: ip })
+    const fromIp = (ip: string, address = email) => app.inject({ method: 'POST', url, payload: body(address), headers, remoteAddress: ip })
     t.equal((await fromIp('10.0.0.1')).statusCode, 200)
     t.equal((await fromIp('10.0.0.2')).statusCode, 200)
     const limited = await fromIp('10.0.0.3')
@@ -369,11 +428,17 @@ t.test('EMAIL_VERIFICATION=optional: an email change waits for the new address t
   const wanted = uniqueEmail()
   await post(app, '/account/email/change', { password: PASSWORD, new_email: wanted }, bearer(other.access))
   const link = await smtp.mailTo(wanted)
-  await join(app, { email: wanted })
+  const squatter = await join(app, { email: wanted })
   await smtp.mailTo(wanted)
   const taken = await post(app, '/account/email/verify', { token: link.token })
   t.equal(taken.statusCode, 409)
   t.equal(taken.json().code, 'EMAIL_TAKEN')
+  t.match(await me(app, other.access).then((r) => r.json().user), { email: other.email }, 'nothing changed')
+  // The refusal did not use the link up: once the address is free again, it works.
+  t.equal((await del(app, { password: PASSWORD }, bearer(squatter.access))).statusCode, 200)
+  const retried = await post(app, '/account/email/verify', { token: link.token })
+  t.equal(retried.statusCode, 200)
+  t.match(retried.json().user, { email: wanted, email_verified: true })
 })
 
 t.test('EMAIL_VERIFICATION=mandatory: no session until the address is verified', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bearer, buildWithLogs, cookiesOf, join, PASSWORD, post, refresh, uniqueEmail } from './helper.js'
+import { bearer, buildWithLogs, cookiesOf, decodeJwt, forgeJwt, join, nowSeconds, PASSWORD, post, refresh, uniqueEmail } from './helper.js'
 
 t.test('no token, password or hash ever reaches the log, even at trace level', async (t) => {
   const { app, logs } = await buildWithLogs(t, { LOG_LEVEL: 'trace' })
@@ -158,4 +158,34 @@ t.test('one audit line per login, failed login, logout, reuse detection and pass
   t.match(audit('password_changed'), [{ userId: session.user.id }], 'password_changed')
 
   for (const line of parse(logs)) t.type(line.reqId, 'string', 'every request-scoped line has its request id')
+})
+
+t.test('no audit line for a request without any credential (anonymous forward-auth); one for a refused token', async (t) => {
+  const { app, config, logs } = await buildWithLogs(t)
+  const session = await join(app)
+  const audit = (): Line[] => parse(logs).filter((l) => l.event !== undefined)
+
+  logs.length = 0
+  for (const method of ['GET', 'POST', 'HEAD'] as const) {
+    t.equal((await app.inject({ method, url: '/account/forward-auth/some/public/page' })).statusCode, 401, `${method}: anonymous`)
+  }
+  t.equal((await app.inject({ url: '/account/mypage' })).statusCode, 401, 'any route without a credential')
+  t.same(audit(), [], 'no audit line for an absent credential')
+  t.same(parse(logs).filter((l) => l.msg === 'request').map((l) => l.status), [401, 401, 401, 401], 'the request lines record the 401s')
+
+  const refused: Array<[string, Record<string, string>, string]> = [
+    ['token_invalid', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, decodeJwt(session.access).payload, 'wrong-secret-wrong-secret-wrong-secret')), '/account/forward-auth'],
+    ['token_expired', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...decodeJwt(session.access).payload, iat: nowSeconds() - 900, exp: nowSeconds() - 600 }, config.jwtSecret)), '/account/forward-auth']
+  ]
+  for (const [event, headers, url] of refused) {
+    logs.length = 0
+    t.equal((await app.inject({ url, headers })).statusCode, 401, event)
+    t.match(audit(), [{ event, ip: '127.0.0.1', url }], `one ${event} line`)
+    t.equal(audit().length, 1)
+  }
+  await post(app, '/account/logout', { refresh: session.refresh })
+  logs.length = 0
+  t.equal((await post(app, '/account/token/verify', { token: session.refresh })).json().code, 'TOKEN_REVOKED')
+  t.match(audit(), [{ event: 'token_revoked', url: '/account/token/verify' }], 'one token_revoked line')
+  t.equal(audit().length, 1)
 })

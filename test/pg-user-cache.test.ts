@@ -1,6 +1,6 @@
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import { openPostgresStore, USER_CACHE_TTL_MS } from '../src/db/postgres.js'
+import { openPostgresStore, USER_CACHE_TTL_MS, USER_CHANNEL } from '../src/db/postgres.js'
 import type { NewUser, Store } from '../src/db/store.js'
 import { PG_ADMIN_URL, testDatabase } from './pg-helper.js'
 
@@ -57,7 +57,7 @@ t.test('deactivation, a password change and removal through one instance reach t
   t.pass('deactivation seen by the other instance')
 
   const now = Math.floor(Date.now() / 1000)
-  await a.users.changePassword('u2', 'h2', { id: 'tok', userId: 'u2', familyId: 'f', expiresAt: now + 60, createdAt: now }, now)
+  await a.users.setPassword('u2', 'h2', now, { id: 'tok', userId: 'u2', familyId: 'f', expiresAt: now + 60, createdAt: now })
   await waitFor(async () => (await b.users.byId('u2'))?.passwordHash === 'h2', 'password change seen by b')
   t.pass('password change seen by the other instance')
 
@@ -68,6 +68,44 @@ t.test('deactivation, a password change and removal through one instance reach t
   await a.users.remove('u1')
   await waitFor(async () => (await b.users.byId('u1')) === undefined, 'removal seen by b')
   t.pass('removal seen by the other instance')
+})
+
+// Every NOTIFY makes every instance drop that user's cached row (and read it
+// again): only writes that change the row send one. A login does: last_login
+// is in the row GET /account/mypage answers from, and docs/API.md promises a
+// login is seen by every instance within milliseconds (docs/several-instances.md).
+t.test('NOTIFY only for writes that change a user\'s row: a login, a deactivation, a password; not refreshes, logouts or refused mailed tokens', async (t) => {
+  const { a, sql } = await instances(t)
+  const heard: string[] = []
+  sql.on('notification', (msg) => { if (msg.channel === USER_CHANNEL) heard.push(msg.payload ?? '') })
+  await sql.query(`LISTEN ${USER_CHANNEL}`)
+  await a.users.create(user('u1'))
+  await a.users.create(user('marker'))
+  let flip = false
+  /** The user ids `work` notified: a marker write after it flushes the channel (notifications arrive in commit order). */
+  const notified = async (work: () => Promise<unknown>): Promise<string[]> => {
+    heard.length = 0
+    await work()
+    await a.users.setActive('marker', flip = !flip)
+    await waitFor(() => heard.includes('marker'), 'the marker')
+    return heard.filter((id) => id !== 'marker')
+  }
+  const now = Math.floor(Date.now() / 1000)
+  const token = (familyId = 'f1'): { id: string, userId: string, familyId: string, expiresAt: number, createdAt: number } =>
+    ({ id: `tok-${Math.random()}`, userId: 'u1', familyId, expiresAt: now + 60, createdAt: now })
+  const first = token()
+  const accept = (): boolean => true
+
+  t.same(await notified(async () => { await a.users.recordLogin('u1', new Date(now * 1000), undefined, first) }), ['u1'], 'a login (last_login)')
+  t.same(await notified(async () => await a.refreshTokens.rotate(first.id, token(), now)), [], 'a refresh')
+  t.same(await notified(async () => await a.refreshTokens.revokeFamily('u1', 'f1', now)), [], 'a logout')
+  t.same(await notified(async () => await a.refreshTokens.revokeUser('u1', now)), [], 'a logout everywhere')
+  t.same(await notified(async () => { await a.accountTokens.create({ id: 'mail-1', userId: 'u1', purpose: 'password_reset', email: 'u1@example.com', passwordFingerprint: 'fp', expiresAt: now + 60, createdAt: now }) }), [], 'a mailed token')
+  t.same(await notified(async () => await a.accountTokens.resetPassword('mail-1', 'h2', token('f2'), now, () => false)), [], 'a refused reset')
+  t.same(await notified(async () => await a.accountTokens.verifyEmail('no-such-token', now, accept)), [], 'a refused verification')
+  t.same(await notified(async () => await a.users.updateProfile('u1', {})), [], 'an empty profile change')
+  t.same(await notified(async () => { await a.users.setActive('u1', false) }), ['u1'], 'a deactivation')
+  t.same(await notified(async () => { await a.users.setPassword('u1', 'h3', now) }), ['u1'], 'a password set')
 })
 
 t.test('an instance\'s own write is seen by it at once', async (t) => {

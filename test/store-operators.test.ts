@@ -70,7 +70,7 @@ for (const [kind, open] of implementations) {
       for (const tok of tokens) await storeToken(store, tok)
       await store.users.setPassword(user.id, 'new-hash', NOW + 5)
       t.equal((await store.users.byId(user.id))?.passwordHash, 'new-hash')
-      for (const tok of tokens) t.equal((await store.refreshTokens.byId(tok.id))?.revokedAt, NOW + 5)
+      for (const tok of tokens) t.match(await store.refreshTokens.byId(tok.id), { revokedAt: NOW + 5, revokeReason: 'password_change' }, 'revoked as a password change: no grace window')
     })
 
     t.test('insertMany inserts in one go and leaves existing emails alone', async (t) => {

@@ -264,7 +264,8 @@ for (const [kind, open] of implementations) {
       const ends: Array<[string, (family: string) => Promise<unknown>]> = [
         ['logout', async (family) => await store.refreshTokens.revokeFamily(u.id, family, NOW + 2, 'logout')],
         ['logout everywhere', async () => await store.refreshTokens.revokeUser(u.id, NOW + 2, 'logout_all')],
-        ['password change', async () => await store.users.changePassword(u.id, u.passwordHash, newToken(u.id), NOW + 2)]
+        ['password change', async () => await store.users.setPassword(u.id, u.passwordHash, NOW + 2, newToken(u.id))],
+        ['password set by an operator', async () => await store.users.setPassword(u.id, u.passwordHash, NOW + 2)]
       ]
       for (const [why, end] of ends) {
         const family = randomUUID()
@@ -319,7 +320,7 @@ for (const [kind, open] of implementations) {
           store.refreshTokens.rotate(a.id, b, NOW + 20),
           round % 2 === 0
             ? store.refreshTokens.revokeFamily(u.id, family, NOW + 20)
-            : store.users.changePassword(u.id, u.passwordHash, fresh, NOW + 20)
+            : store.users.setPassword(u.id, u.passwordHash, NOW + 20, fresh)
         ])
         t.ok(outcome.kind === 'rotated' || outcome.kind === 'reused', 'the token was known')
         const successor = await store.refreshTokens.byId(b.id)
@@ -351,14 +352,14 @@ for (const [kind, open] of implementations) {
       t.equal(await store.refreshTokens.revokeFamily(u.id, randomUUID(), NOW), 0)
     })
 
-    t.test('changePassword: new hash, every token revoked, the new login stored', async (t) => {
+    t.test('setPassword with a new login: new hash, every token revoked, the new login stored', async (t) => {
       const u = await store.users.create(newUser())
       const v = await store.users.create(newUser())
       const old = [newToken(u.id), newToken(u.id)]
       const others = newToken(v.id)
       for (const tok of [...old, others]) await storeToken(store, tok)
       const next = newToken(u.id)
-      await store.users.changePassword(u.id, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$Y2hhbmdlZA', next, NOW + 11)
+      await store.users.setPassword(u.id, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$Y2hhbmdlZA', NOW + 11, next)
       t.equal((await store.users.byId(u.id))?.passwordHash, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$Y2hhbmdlZA')
       for (const tok of old) t.equal(await revokedAt(store, tok.id), NOW + 11)
       t.strictSame(await store.refreshTokens.byId(next.id), { ...next, ...UNREVOKED })
@@ -366,12 +367,12 @@ for (const [kind, open] of implementations) {
       t.equal((await store.users.byId(v.id))?.passwordHash, v.passwordHash)
     })
 
-    t.test('changePassword is one transaction: a failing step changes nothing', async (t) => {
+    t.test('setPassword is one transaction: a failing step changes nothing', async (t) => {
       const u = await store.users.create(newUser())
       const live = newToken(u.id)
       await storeToken(store, live)
       // The new token reuses an existing id: the insert (last step) fails.
-      await t.rejects(store.users.changePassword(u.id, 'changed', { ...newToken(u.id), id: live.id }, NOW + 12))
+      await t.rejects(store.users.setPassword(u.id, 'changed', NOW + 12, { ...newToken(u.id), id: live.id }))
       t.equal((await store.users.byId(u.id))?.passwordHash, u.passwordHash, 'hash rolled back')
       t.equal(await revokedAt(store, live.id), null, 'revocation rolled back')
     })
@@ -411,29 +412,7 @@ for (const [kind, open] of implementations) {
       id: randomUUID(), userId, purpose: 'password_reset', email: 'a@example.com', passwordFingerprint: 'fp', expiresAt: NOW + 3600, createdAt: NOW, ...over
     })
 
-    t.test('account tokens: consume once, only of its purpose, only before expiry', async (t) => {
-      const u = await store.users.create(newUser())
-      const token = accountToken(u.id)
-      await store.accountTokens.create(token)
-      t.strictSame(await store.accountTokens.byId(token.id), { ...token, usedAt: null })
-      t.equal(await store.accountTokens.consume(token.id, 'email_verification', NOW), undefined, 'another purpose does not match')
-      t.strictSame(await store.accountTokens.consume(token.id, 'password_reset', NOW), { ...token, usedAt: NOW })
-      t.equal(await store.accountTokens.consume(token.id, 'password_reset', NOW), undefined, 'single use')
-      t.equal(await store.accountTokens.consume(randomUUID(), 'password_reset', NOW), undefined, 'unknown')
-
-      const expired = accountToken(u.id, { purpose: 'email_verification', passwordFingerprint: null, expiresAt: NOW })
-      await store.accountTokens.create(expired)
-      t.equal(await store.accountTokens.consume(expired.id, 'email_verification', NOW), undefined, 'expired at its expiry second')
-      t.equal((await store.accountTokens.byId(expired.id))?.usedAt, null, 'and left unused')
-    })
-
-    t.test('account tokens: of 20 concurrent consumptions exactly one succeeds', async (t) => {
-      const u = await store.users.create(newUser())
-      const token = accountToken(u.id)
-      await store.accountTokens.create(token)
-      const results = await Promise.all(Array.from({ length: 20 }, async () => await store.accountTokens.consume(token.id, 'password_reset', NOW)))
-      t.equal(results.filter((r) => r !== undefined).length, 1)
-    })
+    // Redeeming mailed tokens (resetPassword, verifyEmail): test/store-account-tokens.test.ts.
 
     t.test('account tokens go with their user, and expired ones are purged', async (t) => {
       const u = await store.users.create(newUser())

@@ -8,12 +8,14 @@ import { pathOf } from './request-log.js'
 
 interface Detail { field: string, message: string }
 
-/** Fastify's own error codes → the contract's. */
+/**
+ * Fastify's own error codes → the contract's. (No FST_ERR_CTP_EMPTY_JSON_BODY
+ * or FST_ERR_CTP_INVALID_JSON_BODY: they come from Fastify's JSON parser, which
+ * plugins/app/body.ts replaces; its errors are VALIDATION_ERRORs already.)
+ */
 const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'VALIDATION_ERROR',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'VALIDATION_ERROR',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_ERROR',
   FST_ERR_VALIDATION: 'VALIDATION_ERROR'
 }
@@ -23,8 +25,6 @@ const FASTIFY_CODES: Record<string, string> = {
  * parsed body (the contract: every VALIDATION_ERROR has a non-empty `details`).
  */
 const FASTIFY_DETAILS: Record<string, Detail> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: { field: 'body', message: 'is not valid JSON' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { field: 'body', message: 'is empty, but Content-Type says application/json' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { field: 'content-length', message: 'does not match the size of the body received' },
   FST_ERR_BAD_URL: { field: 'url', message: 'is not a valid URL (malformed %-encoding)' }
 }
@@ -141,7 +141,12 @@ export default fp(async (app) => {
     }
     // RFC 6750: a presented token that failed is "invalid_token"; anything else is a bare challenge.
     if (statusCode === 401) void reply.header('www-authenticate', code.startsWith('TOKEN_') && code !== 'TOKEN_MISSING' ? `Bearer error="invalid_token", error_description="${code}"` : 'Bearer')
-    if (code === 'RATE_LIMITED' || code.startsWith('TOKEN_')) request.log.info({ event: code.toLowerCase(), ip: request.ip, url: pathOf(request) }, 'auth refused')
+    // An audit line for a refused token or a rate limit, not for an absent
+    // credential: that is no security event, and a gateway asks about every
+    // anonymous request (each public page). Its request line records the 401.
+    if (code === 'RATE_LIMITED' || (code.startsWith('TOKEN_') && code !== 'TOKEN_MISSING')) {
+      request.log.info({ event: code.toLowerCase(), ip: request.ip, url: pathOf(request) }, 'auth refused')
+    }
 
     return await reply.code(statusCode).send({
       statusCode,

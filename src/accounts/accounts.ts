@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { mailTokenKey, newMailToken, passwordFingerprint, tokenLink } from './account-tokens.js'
 import type { Config } from '../config.js'
-import type { AccountTokenPurpose, ProfileChange, Store, User } from '../db/store.js'
+import type { AccountToken, AccountTokenPurpose, ProfileChange, Store, User } from '../db/store.js'
 import {
   AccountInactiveError, EmailNotVerifiedError, EmailTakenError, FieldValidationError, InvalidCredentialsError,
   InvalidPasswordError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError, WeakPasswordError
@@ -254,12 +254,15 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       // The policy before the token is used up: a weak password can be corrected.
       assertPasswordPolicy(newPassword, user)
       const hash = await hasher.hash(newPassword)
-      // Single use: of concurrent confirmations only one consumes the token.
-      const row = await store.accountTokens.consume(key, 'password_reset', seconds())
-      if (row === undefined || row.userId !== user.id) throw new ResetTokenInvalidError()
-      const pair = await tokens.reissueAfterPasswordChange(user, hash)
-      if (!user.emailVerified) await store.users.setEmail(user.id, user.email, true)
-      return { user: { ...user, passwordHash: hash, emailVerified: true }, tokens: pair }
+      // One transaction uses the token up, stores the hash, marks the address
+      // verified, ends every session and starts the new one: a failure leaves
+      // the link usable and the account as it was. The checks run again in it
+      // (the password or the address may have changed while hashing), and of
+      // concurrent confirmations one wins.
+      const { pair, row } = tokens.newLogin(user)
+      const updated = await store.accountTokens.resetPassword(key, hash, row, seconds(), resetTokenFits)
+      if (updated === undefined) throw new ResetTokenInvalidError()
+      return { user: updated, tokens: pair }
     },
 
     /** POST /account/email/resend: as the reset request, the same answer for every address. */
@@ -278,16 +281,12 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
      * makes its address the login email, verified.
      */
     async verifyEmail (token: string): Promise<User> {
-      const key = mailTokenKey(token)
-      const at = seconds()
-      const row = await store.accountTokens.consume(key, 'email_verification', at) ??
-        await store.accountTokens.consume(key, 'email_change', at)
-      if (row === undefined) throw new VerificationTokenInvalidError()
-      const user = await store.users.byId(row.userId)
-      if (user === undefined || !user.isActive) throw new VerificationTokenInvalidError()
-      if (row.purpose === 'email_verification' && row.email !== user.email) throw new VerificationTokenInvalidError()
-      await store.users.setEmail(user.id, row.email, true)
-      return { ...user, email: row.email, emailVerified: true }
+      // Used up and applied in one transaction: an address taken meanwhile
+      // (EMAIL_TAKEN) or a failure leaves the link usable.
+      const user = await store.accountTokens.verifyEmail(mailTokenKey(token), seconds(), (row, owner) =>
+        owner.isActive && (row.purpose === 'email_change' || row.email === owner.email))
+      if (user === undefined) throw new VerificationTokenInvalidError()
+      return user
     }
   }
 
@@ -297,12 +296,14 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       throw new ResetTokenInvalidError()
     }
     const user = await store.users.byId(row.userId)
-    // Void once the password or the address changed, by any path.
-    if (user === undefined || !user.isActive || row.email !== user.email || row.passwordFingerprint !== passwordFingerprint(user.passwordHash)) {
-      throw new ResetTokenInvalidError()
-    }
+    if (user === undefined || !resetTokenFits(row, user)) throw new ResetTokenInvalidError()
     return user
   }
+}
+
+/** A reset token is void once its user is deactivated, or the password or the address changed, by any path. */
+function resetTokenFits (row: AccountToken, user: User): boolean {
+  return user.isActive && row.email === user.email && row.passwordFingerprint === passwordFingerprint(user.passwordHash)
 }
 
 export type AccountService = ReturnType<typeof createAccountService>

@@ -1,12 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises'
-import { and, asc, count, DrizzleQueryError, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, DrizzleQueryError, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
 import { EmailTakenError, StorageUnavailableError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.pg.js'
-import type { ImportOutcome, NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from './store.js'
+import type { AcceptAccountToken, AccountTokenPurpose, ImportOutcome, NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from './store.js'
 
 const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
 
@@ -318,6 +318,38 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
     await revokeWhere(tx, 'auth_revoke_user', eq(refreshTokens.userId, p('userId')), { userId, now, reason })
 
   /**
+   * A new password, inside a transaction: the hash (and what else changes with
+   * it), every refresh token of the user revoked as a password change (no
+   * grace window), and the new login's first token if there is one. Returns
+   * the updated user.
+   */
+  const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true }, now: number, next: NewRefreshToken | undefined): Promise<User | undefined> => {
+    const [updated] = await tx.update(users).set(change).where(eq(users.id, id)).returning()
+    await revokeUser(tx, id, now, 'password_change')
+    if (next !== undefined) await txInsertToken(tx, next)
+    return updated
+  }
+
+  /**
+   * A mailed token being redeemed, inside a transaction: the token and its
+   * user, if the token is of one of `purposes`, unused, unexpired, and
+   * `accept`ed; it is then marked used. The token's row is locked (FOR
+   * UPDATE): of concurrent redemptions one goes on, the others wait for it,
+   * fail to serialise (REPEATABLE READ) and run again on a snapshot where the
+   * token is used. The user's row is not locked: the caller updates it, so a
+   * change made to it meanwhile fails to serialise the same way, and the retry
+   * asks `accept` about the row as it is now.
+   */
+  const redeemable = async (tx: Tx, id: string, purposes: AccountTokenPurpose[], now: number, accept: AcceptAccountToken) => {
+    const [token] = await tx.select().from(accountTokens).where(and(eq(accountTokens.id, id), inArray(accountTokens.purpose, purposes),
+      isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, now))).limit(1).for('update')
+    const [user] = token === undefined ? [] : await tx.select().from(users).where(eq(users.id, token.userId)).limit(1)
+    if (token === undefined || user === undefined || !accept(token, user)) return undefined
+    await tx.update(accountTokens).set({ usedAt: now }).where(eq(accountTokens.id, id))
+    return { token, user }
+  }
+
+  /**
    * Runs `work` as one REPEATABLE READ transaction, again from the start when
    * PostgreSQL reports a serialisation failure or deadlock.
    *
@@ -409,12 +441,8 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       }),
       setActive: guard(async (id, active) => { await writeUser(id, async (tx) => { await tx.update(users).set({ isActive: active }).where(eq(users.id, id)) }) }),
       remove: guard(async (id) => { await writeUser(id, async (tx) => { await tx.delete(users).where(eq(users.id, id)) }) }),
-      changePassword: guard(async (id, passwordHash, next, now) => {
-        await writeUser(id, async (tx) => {
-          await tx.update(users).set({ passwordHash }).where(eq(users.id, id))
-          await revokeUser(tx, id, now, 'password_change')
-          await txInsertToken(tx, next)
-        })
+      setPassword: guard(async (id, passwordHash, now, next) => {
+        await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash }, now, next) })
       }),
       updateProfile: guard(async (id, change) => {
         if (Object.keys(change).length === 0) return (await userById.execute({ id }))[0]
@@ -434,12 +462,6 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         .where(afterEmail === undefined ? undefined : gt(users.email, afterEmail)).orderBy(asc(users.email)).limit(limit)),
       count: guard(async () => (await db.select({ n: count() }).from(users))[0]?.n ?? 0),
       byLegacyId: guard(async (legacyId) => (await db.select().from(users).where(eq(users.legacyId, legacyId)).limit(1))[0]),
-      setPassword: guard(async (id, passwordHash, now) => {
-        await writeUser(id, async (tx) => {
-          await tx.update(users).set({ passwordHash }).where(eq(users.id, id))
-          await revokeUser(tx, id, now, 'password_change')
-        })
-      }),
       insertMany: guard(async (rows) => {
         if (rows.length === 0) return 0
         return await inTransaction(async (tx) => (await tx.insert(users).values(rows).onConflictDoNothing({ target: users.email })).rowCount ?? 0)
@@ -468,10 +490,37 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
     accountTokens: {
       create: guard(async (token) => { await db.insert(accountTokens).values(token) }),
       byId: guard(async (id) => (await db.select().from(accountTokens).where(eq(accountTokens.id, id)).limit(1))[0]),
-      // One UPDATE … RETURNING: of concurrent calls exactly one sees used_at IS NULL.
-      consume: guard(async (id, purpose, now) => (await db.update(accountTokens).set({ usedAt: now })
-        .where(and(eq(accountTokens.id, id), eq(accountTokens.purpose, purpose), isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, now)))
-        .returning())[0]),
+      resetPassword: guard(async (id, passwordHash, next, now, accept) => {
+        try {
+          return await inTransaction(async (tx) => {
+            const redeemed = await redeemable(tx, id, ['password_reset'], now, (token, user) => token.userId === next.userId && accept(token, user))
+            if (redeemed === undefined) return undefined
+            const updated = await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true }, now, next)
+            await notifyUser(tx, redeemed.user.id)
+            return updated
+          })
+        } finally {
+          cache?.forget(next.userId)
+        }
+      }),
+      verifyEmail: guard(async (id, now, accept) => {
+        let changed: string | undefined
+        try {
+          return await inTransaction(async (tx) => {
+            const redeemed = await redeemable(tx, id, ['email_verification', 'email_change'], now, accept)
+            if (redeemed === undefined) return undefined
+            changed = redeemed.user.id
+            const [updated] = await tx.update(users).set({ email: redeemed.token.email, emailVerified: true }).where(eq(users.id, redeemed.user.id)).returning()
+            await notifyUser(tx, redeemed.user.id)
+            return updated
+          })
+        } catch (err) {
+          if (codeOf(unwrap(err)) === '23505') throw new EmailTakenError()
+          throw err
+        } finally {
+          if (changed !== undefined) cache?.forget(changed)
+        }
+      }),
       purgeExpired: guard(async (now) => (await db.delete(accountTokens).where(lt(accountTokens.expiresAt, now))).rowCount ?? 0)
     },
     refreshTokens: {

@@ -1,14 +1,14 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { and, asc, count, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { readMigrationFiles } from 'drizzle-orm/migrator'
 import { EmailTakenError } from '../errors.js'
 import { migrationsDir } from '../paths.js'
 import * as schema from './schema.js'
 import { rotationWriter } from './sqlite-rotations.js'
-import type { ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, Store } from './store.js'
+import type { AcceptAccountToken, AccountTokenPurpose, ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, Store } from './store.js'
 
 type RotationWriter = ReturnType<typeof rotationWriter>
 
@@ -171,27 +171,51 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     if (token !== undefined) insertToken.run(token)
   })
 
-  const changePassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, now: number) => {
-    db.update(users).set({ passwordHash }).where(eq(users.id, id)).run()
+  /**
+   * A new password, inside a transaction: the hash (and what else changes with
+   * it), every refresh token of the user revoked as a password change (no
+   * grace window), and the new login's first token if there is one.
+   */
+  const writePassword = (id: string, change: { passwordHash: string, emailVerified?: true }, now: number, next: NewRefreshToken | undefined): void => {
+    db.update(users).set(change).where(eq(users.id, id)).run()
     revokeUser.run({ userId: id, now, reason: 'password_change' })
-    insertToken.run(next)
+    if (next !== undefined) insertToken.run(next)
+  }
+  const setPassword = sqlite.transaction((id: string, passwordHash: string, now: number, next: NewRefreshToken | undefined) => {
+    writePassword(id, { passwordHash }, now, next)
   })
 
-  // Single use: the conditional UPDATE is the whole race (one writer at a time).
-  const consumeToken = db.update(accountTokens).set({ usedAt: p('now') as unknown as number })
-    .where(and(eq(accountTokens.id, p('id')), eq(accountTokens.purpose, p('purpose') as unknown as 'password_reset'),
-      isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, p('now') as unknown as number)))
-    .returning().prepare()
+  // Mailed tokens are redeemed in BEGIN IMMEDIATE transactions: the checks
+  // below read under the file's write lock, so nothing changes between them
+  // and the writes, and of concurrent redemptions of one token one wins.
+  /** The token and its user, if the token is of one of `purposes`, unused, unexpired, and `accept`ed. */
+  const redeemable = (id: string, purposes: AccountTokenPurpose[], now: number, accept: AcceptAccountToken) => {
+    const token = db.select().from(accountTokens).where(and(eq(accountTokens.id, id), inArray(accountTokens.purpose, purposes),
+      isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, now))).get()
+    const user = token === undefined ? undefined : userById.get({ id: token.userId })
+    if (token === undefined || user === undefined || !accept(token, user)) return undefined
+    db.update(accountTokens).set({ usedAt: now }).where(eq(accountTokens.id, id)).run()
+    return { token, user }
+  }
+  const resetPassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, now: number, accept: AcceptAccountToken) => {
+    const redeemed = redeemable(id, ['password_reset'], now, (token, user) => token.userId === next.userId && accept(token, user))
+    if (redeemed === undefined) return undefined
+    writePassword(redeemed.user.id, { passwordHash, emailVerified: true }, now, next)
+    return userById.get({ id: redeemed.user.id })
+  })
+  const verifyEmail = sqlite.transaction((id: string, now: number, accept: AcceptAccountToken) => {
+    const redeemed = redeemable(id, ['email_verification', 'email_change'], now, accept)
+    if (redeemed === undefined) return undefined
+    db.update(users).set({ email: redeemed.token.email, emailVerified: true }).where(eq(users.id, redeemed.user.id)).run()
+    knownUsers.forget(redeemed.user.id)
+    return userById.get({ id: redeemed.user.id })
+  })
 
   const updateProfile = (id: string, change: ProfileChange) => {
     if (Object.keys(change).length > 0) db.update(users).set(change).where(eq(users.id, id)).run()
     return userById.get({ id })
   }
   // Operators (issue 14): the command line's bulk writes, each one transaction.
-  const setPassword = sqlite.transaction((id: string, passwordHash: string, now: number) => {
-    db.update(users).set({ passwordHash }).where(eq(users.id, id)).run()
-    revokeUser.run({ userId: id, now, reason: 'password_change' })
-  })
   const insertMany = sqlite.transaction((rows: NewUser[]) =>
     rows.length === 0 ? 0 : db.insert(users).values(rows).onConflictDoNothing({ target: users.email }).run().changes)
   const importMany = sqlite.transaction((rows: ImportedUser[], isForeignHash: (hash: string) => boolean) => rows.map((row): ImportOutcome => {
@@ -251,8 +275,8 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       },
       async setActive (id, active) { writeUser(id, () => db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()) },
       async remove (id) { writeUser(id, () => db.delete(users).where(eq(users.id, id)).run()) },
-      async changePassword (id, passwordHash, next, now) {
-        writeUser(id, () => changePassword.immediate(id, passwordHash, next, now))
+      async setPassword (id, passwordHash, now, next) {
+        writeUser(id, () => setPassword.immediate(id, passwordHash, now, next))
       },
       async updateProfile (id, change) { return writeUser(id, () => updateProfile(id, change)) },
       async setEmail (id, email, verified) {
@@ -269,14 +293,23 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       },
       async count () { return db.select({ n: count() }).from(users).all()[0]?.n ?? 0 },
       async byLegacyId (legacyId) { return db.select().from(users).where(eq(users.legacyId, legacyId)).get() },
-      async setPassword (id, passwordHash, now) { writeUser(id, () => setPassword.immediate(id, passwordHash, now)) },
       async insertMany (rows) { return write(() => insertMany.immediate(rows)) },
       async importMany (rows, isForeignHash) { return write(() => importMany.immediate(rows, isForeignHash)) }
     },
     accountTokens: {
       async create (token) { write(() => db.insert(accountTokens).values(token).run()) },
       async byId (id) { return db.select().from(accountTokens).where(eq(accountTokens.id, id)).get() },
-      async consume (id, purpose, now) { return write(() => consumeToken.all({ id, purpose, now }))[0] },
+      async resetPassword (id, passwordHash, next, now, accept) {
+        return writeUser(next.userId, () => resetPassword.immediate(id, passwordHash, next, now, accept))
+      },
+      async verifyEmail (id, now, accept) {
+        try {
+          return write(() => verifyEmail.immediate(id, now, accept))
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new EmailTakenError()
+          throw err
+        }
+      },
       async purgeExpired (now) {
         return write(() => db.delete(accountTokens).where(lt(accountTokens.expiresAt, now)).run().changes)
       }

@@ -28,7 +28,15 @@ export interface ProfileChange {
   phoneNumber?: string | null
 }
 
+export type AccountToken = AccountTokenRow
 export type AccountTokenPurpose = AccountTokenRow['purpose']
+
+/**
+ * The domain's last word on a mailed token, asked inside the transaction that
+ * redeems it, with the user's row as that transaction reads it: true lets the
+ * redemption go ahead, false refuses it (nothing is written).
+ */
+export type AcceptAccountToken = (token: AccountToken, user: User) => boolean
 
 export type NewAccountToken = {
   /** SHA-256 of the mailed token. */
@@ -152,16 +160,19 @@ export interface Store {
      * when another user has that (lower-cased) email.
      */
     setEmail: (id: string, email: string, verified: boolean) => Promise<void>
-    /** New hash, every refresh token of the user revoked (reason `password_change`), and the new login's token stored: one transaction. */
-    changePassword: (id: string, passwordHash: string, next: NewRefreshToken, now: number) => Promise<void>
+    /**
+     * New hash and every refresh token of the user revoked (reason
+     * `password_change`: no grace window), one transaction; with `next` (a
+     * password change: the new login's first token), that token is stored in
+     * it too. Without it (the operators' `users set-password`) no login starts.
+     */
+    setPassword: (id: string, passwordHash: string, now: number, next?: NewRefreshToken) => Promise<void>
 
     // Operators (the command line, issue 14).
     /** Users ordered by email, `limit` of them after `afterEmail` (keyset paging). */
     list: (limit: number, afterEmail?: string) => Promise<User[]>
     count: () => Promise<number>
     byLegacyId: (legacyId: string) => Promise<User | undefined>
-    /** New hash and every refresh token of the user revoked, one transaction (no new login). */
-    setPassword: (id: string, passwordHash: string, now: number) => Promise<void>
     /** One transaction: users whose email exists are skipped; returns how many were inserted. */
     insertMany: (users: NewUser[]) => Promise<number>
     /** One transaction: each user inserted, or updated when its email exists (see ImportOutcome). */
@@ -197,11 +208,27 @@ export interface Store {
     create: (token: NewAccountToken) => Promise<void>
     byId: (id: string) => Promise<AccountTokenRow | undefined>
     /**
-     * Marks a token of `purpose` used, if it exists, is unused and has not
-     * expired at `now`, and returns it; otherwise undefined. Of N concurrent
-     * calls for one id at most one returns the row (single use).
+     * A password reset, one transaction. The token `id` must be a
+     * password_reset token, unused and unexpired at `now`, of the user
+     * `next.userId`, and `accept` must approve it. Then the token is marked
+     * used, the user gets `passwordHash` and a verified email, every refresh
+     * token of theirs is revoked (reason `password_change`: no grace window)
+     * and `next` (the new login's first token) is stored. Returns the updated
+     * user; undefined when refused, with nothing written. A failure at any step
+     * writes nothing either: the token stays usable. Of N concurrent calls for
+     * one id at most one succeeds (single use), across processes too.
      */
-    consume: (id: string, purpose: AccountTokenPurpose, now: number) => Promise<AccountTokenRow | undefined>
+    resetPassword: (id: string, passwordHash: string, next: NewRefreshToken, now: number, accept: AcceptAccountToken) => Promise<User | undefined>
+    /**
+     * An address verification, one transaction. The token `id`, of purpose
+     * email_verification or email_change (one lookup for both), unused and
+     * unexpired at `now`, approved by `accept`, is marked used and its address
+     * becomes its user's email, verified. Returns the updated user; undefined
+     * when refused, with nothing written. Throws EmailTakenError when another
+     * user has that address, also with nothing written (the token stays
+     * usable). Single use as resetPassword.
+     */
+    verifyEmail: (id: string, now: number, accept: AcceptAccountToken) => Promise<User | undefined>
     /** Deletes rows whose token has expired; returns how many. */
     purgeExpired: (now: number) => Promise<number>
   }

@@ -167,7 +167,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     /** Password change: every earlier refresh token of the user is revoked, one new login is started. */
     async reissueAfterPasswordChange (user: User, passwordHash: string): Promise<TokenPair> {
       const { pair, row } = newLogin(user)
-      await store.users.changePassword(user.id, passwordHash, row, seconds())
+      await store.users.setPassword(user.id, passwordHash, seconds(), row)
       return pair
     },
 

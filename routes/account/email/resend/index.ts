@@ -4,7 +4,7 @@ import { Detail, EmailBody, errors } from '../../../../src/schemas.js'
 const resend: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
     schema: { body: EmailBody, response: { 200: Detail, ...errors() } },
-    ...app.mailRequestLimits('verify-resend')
+    ...app.ipAndEmailLimits('verify-resend', app.config.rateLimit.mailMax)
   }, async (request) => {
     // The same answer whether or not the address is known or already verified.
     app.accounts.requestVerification(request.body.email)

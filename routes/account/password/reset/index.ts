@@ -4,7 +4,7 @@ import { Detail, EmailBody, errors } from '../../../../src/schemas.js'
 const reset: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
     schema: { body: EmailBody, response: { 200: Detail, ...errors() } },
-    ...app.mailRequestLimits('password-reset')
+    ...app.ipAndEmailLimits('password-reset', app.config.rateLimit.mailMax)
   }, async (request) => {
     // No user enumeration: the same status, body and work for every address;
     // the lookup and the mail happen after the answer.
