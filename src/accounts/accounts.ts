@@ -21,8 +21,24 @@ export interface JoinInput {
   phone_number?: string | null
 }
 
+/**
+ * Shown users, by the stored row they were made from. A row the store
+ * remembers (the SQLite user cache) is frozen and served to every request of
+ * that user until it changes: it is shown once, not once per request.
+ */
+const shown = new WeakMap<User, PublicUser>()
+
 /** The user as the API shows it: never the password hash, never internal flags. */
-export function publicUser (user: User) {
+export function publicUser (user: User): PublicUser {
+  let view = shown.get(user)
+  if (view === undefined) {
+    view = show(user)
+    if (Object.isFrozen(user)) shown.set(user, Object.freeze(view))
+  }
+  return view
+}
+
+function show (user: User) {
   return {
     id: user.id,
     email: user.email,
@@ -36,7 +52,7 @@ export function publicUser (user: User) {
   }
 }
 
-export type PublicUser = ReturnType<typeof publicUser>
+export type PublicUser = ReturnType<typeof show>
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase()
 
