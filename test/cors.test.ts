@@ -117,6 +117,36 @@ t.test('CORS_ORIGINS: a preflight is a 204 with the security headers and X-Reque
   answersLikeAnyRoute(t, other, 'an origin not listed')
 })
 
+t.test('CORS_ORIGINS: an OPTIONS request without Origin or Access-Control-Request-Method is a VALIDATION_ERROR naming what is missing', async (t) => {
+  const app = await build(t, { CORS_ORIGINS: APP })
+  const required = 'is required in a CORS preflight request'
+  for (const [what, headers, missing] of [
+    ['neither', {}, ['origin', 'access-control-request-method']],
+    ['no Access-Control-Request-Method', { origin: APP }, ['access-control-request-method']],
+    ['no Origin', { 'access-control-request-method': 'POST' }, ['origin']],
+    ['an empty Origin', { origin: '', 'access-control-request-method': 'POST' }, ['origin']]
+  ] as const) {
+    for (const [body, extra, payload] of [
+      ['', {}, undefined],
+      [', a text/plain body', { 'content-type': 'text/plain' }, 'email=a@b.c'],
+      [', a malformed JSON body', { 'content-type': 'application/json' }, '{"email":'],
+      [', a body over 16 KiB', { 'content-type': 'application/json' }, JSON.stringify({ email: 'x'.repeat(17 * 1024) })]
+    ] as const) {
+      const res = await app.inject(options({ ...headers, ...extra }, payload))
+      t.equal(res.statusCode, 400, what + body)
+      t.same(res.json(), {
+        statusCode: 400,
+        error: 'Bad Request',
+        code: 'VALIDATION_ERROR',
+        message: missing.map((field) => `${field}: ${required}`).join('; '),
+        details: missing.map((field) => ({ field, message: required }))
+      }, `${what}${body}: the contract's shape`)
+      answersLikeAnyRoute(t, res, what + body)
+    }
+  }
+  t.equal((await app.inject(preflight(APP))).statusCode, 204, 'a preflight still passes')
+})
+
 t.test('token responses repeat the new CSRF value in X-CSRF-Token (for pages on another host)', async (t) => {
   const app = await build(t)
   const s = await joinUser(app)
