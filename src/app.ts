@@ -6,6 +6,9 @@ import autoload from '@fastify/autoload'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { DestinationStream } from 'pino'
 import fp from 'fastify-plugin'
+import errors from '../plugins/app/errors.js'
+import requestLog from '../plugins/app/request-log.js'
+import helmet from '../plugins/external/helmet.js'
 import type { Config } from './config.js'
 import { redact, RequestLogger, requestId } from './log.js'
 import { securityHeaders as securityHeadersFor } from './security-headers.js'
@@ -56,11 +59,25 @@ export function loggerOptions (config: Config, stream?: DestinationStream): Fast
 }
 
 /**
- * The whole service as one plugin: external packages, then the app's own
- * plugins, then the routes — each folder autoloaded, so adding a file is enough.
+ * What every answer carries: the contract's error and not-found handlers, the
+ * X-Request-Id, the security headers. Registered before anything else, because
+ * Fastify gives a route the error handler in force when the route is added, and
+ * runs onRequest hooks in the order they were added: so the routes and hooks of
+ * the packages in plugins/external inherit them too (@fastify/cors's `OPTIONS *`
+ * route and the preflight answer its hook sends, @fastify/swagger-ui's /docs).
+ * These files say `autoload = false`; the plugins that rely on them name them
+ * as dependencies.
+ */
+const answerBasics = [errors, requestLog, helmet]
+
+/**
+ * The whole service as one plugin: what every answer carries, then external
+ * packages, then the app's own plugins, then the routes — each folder
+ * autoloaded, so adding a file is enough.
  */
 export const serviceApp = fp(async function serviceApp (app: FastifyInstance, opts: { config: Config, now?: () => number }) {
   app.decorate('config', opts.config)
+  for (const plugin of answerBasics) await app.register(plugin)
   const dirs = ['plugins/external', 'plugins/app']
   for (const dir of dirs) {
     await app.register(autoload, { dir: join(compiledRoot, dir), options: { config: opts.config, now: opts.now }, forceESM: true })

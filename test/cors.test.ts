@@ -1,5 +1,6 @@
 import { join } from 'node:path'
-import t from 'tap'
+import type { LightMyRequestResponse } from 'fastify'
+import t, { type Test } from 'tap'
 import { loadConfig } from '../src/config.js'
 import { build, cookiesOf, join as joinUser, PASSWORD, post, tempDir } from './helper.js'
 
@@ -50,6 +51,100 @@ t.test('no CORS_ORIGINS (the default): no CORS at all, a preflight is a 404', as
   const get = await app.inject({ url: '/health', headers: { origin: APP } })
   t.equal(get.statusCode, 200)
   t.equal(get.headers['access-control-allow-origin'], undefined)
+})
+
+// @fastify/cors adds an OPTIONS * route and answers preflights from an
+// onRequest hook: both are answered like every other route (the contract's
+// error shape, the security headers, X-Request-Id).
+const contractShape = (res: LightMyRequestResponse): string[] => Object.keys(res.json())
+function answersLikeAnyRoute (t: Test, res: LightMyRequestResponse, what: string): void {
+  t.equal(res.headers['x-request-id'], 'preflight-1', `${what}: X-Request-Id`)
+  t.equal(res.headers['x-content-type-options'], 'nosniff', `${what}: security headers`)
+  t.ok(res.headers['content-security-policy'], `${what}: CSP`)
+}
+const options = (headers: Record<string, string>, payload?: string) => ({
+  method: 'OPTIONS' as const, url: '/account/login', headers: { 'x-request-id': 'preflight-1', ...headers }, payload
+})
+
+t.test('OPTIONS without CORS_ORIGINS: bodies are refused in the contract\'s shape, else 404', async (t) => {
+  const app = await build(t)
+  const preflightHeaders = { origin: APP, 'access-control-request-method': 'POST' }
+  for (const extra of [{}, preflightHeaders]) {
+    const withOrigin = 'origin' in extra ? ' (with Origin, Access-Control-Request-Method)' : ''
+    const text = await app.inject(options({ ...extra, 'content-type': 'text/plain' }, 'email=a@b.c'))
+    t.equal(text.statusCode, 415, `text/plain${withOrigin}`)
+    t.same(text.json(), { statusCode: 415, error: 'Unsupported Media Type', code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported Media Type' }, 'UNSUPPORTED_MEDIA_TYPE')
+    answersLikeAnyRoute(t, text, `text/plain${withOrigin}`)
+
+    const malformed = await app.inject(options({ ...extra, 'content-type': 'application/json' }, '{"email":'))
+    t.equal(malformed.statusCode, 400, `malformed JSON${withOrigin}`)
+    t.match(malformed.json(), { code: 'VALIDATION_ERROR', details: [{ field: 'body', message: /^is not valid JSON/ }] }, 'VALIDATION_ERROR naming the body')
+    t.same(contractShape(malformed), ['statusCode', 'error', 'code', 'message', 'details'], 'the contract\'s fields')
+    answersLikeAnyRoute(t, malformed, `malformed JSON${withOrigin}`)
+
+    const huge = await app.inject(options({ ...extra, 'content-type': 'application/json' }, JSON.stringify({ email: 'x'.repeat(17 * 1024) })))
+    t.equal(huge.statusCode, 413, `a body over 16 KiB${withOrigin}`)
+    t.match(huge.json(), { statusCode: 413, error: 'Payload Too Large', code: 'PAYLOAD_TOO_LARGE', message: String }, 'PAYLOAD_TOO_LARGE')
+    t.same(contractShape(huge), ['statusCode', 'error', 'code', 'message'], 'the contract\'s fields')
+    answersLikeAnyRoute(t, huge, `a body over 16 KiB${withOrigin}`)
+
+    const none = await app.inject(options(extra))
+    t.equal(none.statusCode, 404, `no body${withOrigin}`)
+    t.same(none.json(), { statusCode: 404, error: 'Not Found', code: 'NOT_FOUND', message: 'Route OPTIONS /account/login not found.' }, 'NOT_FOUND')
+    t.equal(none.headers['access-control-allow-origin'], undefined)
+    answersLikeAnyRoute(t, none, `no body${withOrigin}`)
+  }
+})
+
+t.test('CORS_ORIGINS: a preflight is a 204 with the security headers and X-Request-Id, whatever its body', async (t) => {
+  const app = await build(t, { CORS_ORIGINS: APP })
+  const headers = { origin: APP, 'access-control-request-method': 'POST' }
+  for (const [what, extra, payload] of [
+    ['no body', {}, undefined],
+    ['a text/plain body', { 'content-type': 'text/plain' }, 'email=a@b.c'],
+    ['a malformed JSON body', { 'content-type': 'application/json' }, '{"email":'],
+    ['a body over 16 KiB', { 'content-type': 'application/json' }, JSON.stringify({ email: 'x'.repeat(17 * 1024) })]
+  ] as const) {
+    const res = await app.inject(options({ ...headers, ...extra }, payload))
+    t.equal(res.statusCode, 204, what)
+    t.equal(res.body, '', `${what}: no body`)
+    t.equal(res.headers['access-control-allow-origin'], APP, what)
+    answersLikeAnyRoute(t, res, what)
+  }
+  const other = await app.inject(options({ ...headers, origin: 'https://evil.example' }))
+  t.equal(other.statusCode, 204, 'an origin not listed: a preflight without the grant')
+  t.equal(other.headers['access-control-allow-origin'], undefined)
+  answersLikeAnyRoute(t, other, 'an origin not listed')
+})
+
+t.test('CORS_ORIGINS: an OPTIONS request without Origin or Access-Control-Request-Method is a VALIDATION_ERROR naming what is missing', async (t) => {
+  const app = await build(t, { CORS_ORIGINS: APP })
+  const required = 'is required in a CORS preflight request'
+  for (const [what, headers, missing] of [
+    ['neither', {}, ['origin', 'access-control-request-method']],
+    ['no Access-Control-Request-Method', { origin: APP }, ['access-control-request-method']],
+    ['no Origin', { 'access-control-request-method': 'POST' }, ['origin']],
+    ['an empty Origin', { origin: '', 'access-control-request-method': 'POST' }, ['origin']]
+  ] as const) {
+    for (const [body, extra, payload] of [
+      ['', {}, undefined],
+      [', a text/plain body', { 'content-type': 'text/plain' }, 'email=a@b.c'],
+      [', a malformed JSON body', { 'content-type': 'application/json' }, '{"email":'],
+      [', a body over 16 KiB', { 'content-type': 'application/json' }, JSON.stringify({ email: 'x'.repeat(17 * 1024) })]
+    ] as const) {
+      const res = await app.inject(options({ ...headers, ...extra }, payload))
+      t.equal(res.statusCode, 400, what + body)
+      t.same(res.json(), {
+        statusCode: 400,
+        error: 'Bad Request',
+        code: 'VALIDATION_ERROR',
+        message: missing.map((field) => `${field}: ${required}`).join('; '),
+        details: missing.map((field) => ({ field, message: required }))
+      }, `${what}${body}: the contract's shape`)
+      answersLikeAnyRoute(t, res, what + body)
+    }
+  }
+  t.equal((await app.inject(preflight(APP))).statusCode, 204, 'a preflight still passes')
 })
 
 t.test('token responses repeat the new CSRF value in X-CSRF-Token (for pages on another host)', async (t) => {

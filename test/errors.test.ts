@@ -101,6 +101,46 @@ t.test('every route that reads a body parses JSON with the service\'s parser, ne
   t.same(fastifyCodes, [], 'no error from Fastify\'s own JSON parser')
 })
 
+// A route gets the error handler in force when it is added, and onRequest hooks
+// run in the order they were added: a plugin (a package's own, such as
+// @fastify/cors's OPTIONS * route) registered before the errors plugin would
+// answer its errors in Fastify's default shape. src/app.ts registers the errors
+// plugin, the request id and the security headers first; this holds every
+// route to it, whichever plugin adds it.
+t.test('every route answers its errors through the service\'s error handler, with the request id and security headers', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  const routes: Array<[string, string]> = []
+  app.addHook('onRoute', (route) => { for (const method of [route.method].flat()) routes.push([method, route.url]) })
+  // A failure raised by every route's last onRequest hook, after the hooks
+  // that run for every request (request id, security headers, CORS…); the
+  // error handler the route was given answers it.
+  app.addHook('onRoute', (route) => {
+    route.onRequest = [route.onRequest ?? []].flat().concat((request, _reply, done) => {
+      done(request.headers['x-test-failure'] === undefined ? undefined : new Error('secret internal detail'))
+    })
+  })
+  await app.register(serviceApp, { config: testConfig(t, { METRICS: 'true' }) })
+  await app.ready()
+  t.ok(routes.some(([method, url]) => method === 'OPTIONS' && url === '*'), '@fastify/cors\'s OPTIONS * route is among them')
+  t.ok(routes.some(([, url]) => url.startsWith('/docs')), 'and @fastify/swagger-ui\'s')
+  t.ok(routes.length >= 40, `${routes.length} routes`)
+  for (const [method, url] of routes) {
+    const res = await app.inject({ method: method as 'GET', url: url.replace(/^\*$/, '/account/login').replace(/\*$/, 'x'), headers: { 'x-test-failure': '1' } })
+    const what = `${method} ${url}`
+    t.match(res.headers['x-request-id'], /^req-[0-9a-z]+$/, `${what}: X-Request-Id`)
+    t.equal(res.headers['x-content-type-options'], 'nosniff', `${what}: security headers`)
+    if (res.statusCode === 500) {
+      if (method !== 'HEAD') t.same(res.json(), { statusCode: 500, error: 'Internal Server Error', code: 'INTERNAL_ERROR', message: 'Internal server error.' }, `${what}: the service's error handler`)
+    } else {
+      // Refused by an earlier hook: no token.
+      t.equal(res.statusCode, 401, `${what}: ${res.body}`)
+      t.match(res.headers['www-authenticate'], /^Bearer/, `${what}: the service's error handler`)
+      if (method !== 'HEAD') t.same(Object.keys(res.json()), ['statusCode', 'error', 'code', 'message'], `${what}: the contract's shape`)
+    }
+  }
+})
+
 t.test('every VALIDATION_ERROR carries a non-empty details array', async (t) => {
   const app = await build(t)
   const responses = [

@@ -93,6 +93,10 @@ function validationDetails (err: FastifyError): Detail[] {
   return details
 }
 
+// Registered by src/app.ts before every autoloaded folder, so that the routes
+// and hooks of packages inherit it; the folder's autoload skips this file.
+export const autoload = false
+
 /**
  * The one place errors become responses, in the contract's shape:
  * {statusCode, error, code, message[, details]}. Domain errors carry their code;

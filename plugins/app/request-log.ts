@@ -4,6 +4,10 @@ import fp from 'fastify-plugin'
 export const REQUEST_ID_HEADER = 'x-request-id'
 const DEBUG_LEVELS = new Set(['debug', 'trace'])
 
+// Registered by src/app.ts before every autoloaded folder, so that the routes
+// and hooks of packages inherit it; the folder's autoload skips this file.
+export const autoload = false
+
 /**
  * One log line per completed request, in place of Fastify's two (its
  * "incoming request" and "request completed", disabled in src/app.ts): what

@@ -44,7 +44,8 @@ function redisStore (redis: Redis, prefix: string): FastifyRateLimitStoreCtor {
 }
 
 // Nothing is limited globally; routes opt in with `app.rateLimit(...)` hooks
-// (login per IP and per email, join per IP). Counters live in memory, per
+// (join per IP; login, password reset, verification resend and email change
+// per IP and per address through plugins/app/rate-limits.ts). Counters live in memory, per
 // process, or in Redis when REDIS_URL is set (several instances).
 export default fp(async (app: FastifyInstance) => {
   const { redis } = app

@@ -39,7 +39,8 @@ export default fp(async (app) => {
     retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
     lazyConnect: true
   })
-  const failMode = app.config.rateLimitFailOpen ? 'login and join are not rate limited (RATE_LIMIT_FAIL_OPEN=true)' : 'login and join answer 503 (RATE_LIMIT_FAIL_OPEN=false)'
+  // Every route limited through Redis (login, join, password reset, verification resend, email change).
+  const failMode = app.config.rateLimitFailOpen ? 'rate-limited routes go through unlimited (RATE_LIMIT_FAIL_OPEN=true)' : 'rate-limited routes answer 503 (RATE_LIMIT_FAIL_OPEN=false)'
   let reachable = false
   client.on('ready', () => {
     if (!reachable) app.log.info({ redis: 'up' }, 'Redis reachable: rate limits are shared')
