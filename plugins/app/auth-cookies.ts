@@ -1,8 +1,9 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import type { CookieSerializeOptions } from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { CsrfFailedError } from '../../src/errors.js'
+import { pooledRandomBytes } from '../../src/random.js'
 import type { TokenPair } from '../../src/tokens/tokens.js'
 
 declare module 'fastify' {
@@ -34,7 +35,7 @@ export default fp(async (app) => {
   const csrf: CookieSerializeOptions = { ...base, httpOnly: false, path: '/', maxAge: refreshTokenLifetime }
 
   app.decorateReply('setAuthCookies', function (this: FastifyReply, pair: TokenPair) {
-    const csrfValue = randomBytes(32).toString('base64url')
+    const csrfValue = pooledRandomBytes(32).toString('base64url')
     // RFC 6749 §5.1: responses carrying tokens are never cached. The CSRF value
     // is also sent as a header: a page on another host (CORS_ORIGINS) cannot
     // read this host's cookies, only the headers CORS exposes to it.

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto'
+import { pooledRandomBytes } from '../random.js'
 
 /*
  * The grace window (REFRESH_REUSE_INTERVAL) answers a replayed, just-rotated
@@ -27,19 +28,6 @@ export function keyFor (predecessorJti: string): Buffer {
   return createHmac('sha256', prk).update(EXPAND).digest()
 }
 
-/** Random IVs cut from a pooled buffer: one randomBytes call per 256 seals. */
-let ivPool = Buffer.alloc(0)
-let ivOffset = 0
-function freshIv (): Buffer {
-  if (ivOffset + IV_BYTES > ivPool.length) {
-    ivPool = randomBytes(IV_BYTES * 256)
-    ivOffset = 0
-  }
-  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES)
-  ivOffset += IV_BYTES
-  return iv
-}
-
 /** Binds a sealed value to the two rows it links: it cannot be moved to another row. */
 function aad (predecessorKey: string, successorKey: string): Buffer {
   return Buffer.from(`${predecessorKey}\n${successorKey}`)
@@ -47,7 +35,7 @@ function aad (predecessorKey: string, successorKey: string): Buffer {
 
 /** `base64url(iv ‖ tag ‖ ciphertext)` of the successor token. */
 export function sealSuccessor (predecessorJti: string, predecessorKey: string, successorKey: string, successor: string): string {
-  const iv = freshIv()
+  const iv = pooledRandomBytes(IV_BYTES)
   const cipher = createCipheriv('aes-256-gcm', keyFor(predecessorJti), iv)
   cipher.setAAD(aad(predecessorKey, successorKey))
   const body = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()])
