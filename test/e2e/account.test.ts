@@ -5,12 +5,12 @@
  * Mails go to a real SMTP server (smtp-server); the page opens the links they
  * carry, exactly as received.
  */
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { isPath, launchChromium, logIn, visible } from '../browser-helper.js'
 import { join, PASSWORD, testConfig, uniqueEmail } from '../helper.js'
-import { closedPort, smtpSink } from '../smtp-helper.js'
+import { freePort } from '../net-helper.js'
+import { smtpSink } from '../smtp-helper.js'
 
 const NEW_PASSWORD = 'another-Long-phrase-82'
 
@@ -19,7 +19,7 @@ if (browser !== undefined) {
   const smtp = await smtpSink(t)
   // The mails link to the service's own page, so it must know its address
   // (PUBLIC_URL) before it listens: a free port, asked of the OS.
-  const port = await closedPort()
+  const port = await freePort()
   const origin = `http://localhost:${port}`
   const app = await buildApp(testConfig(t, {
     PORT: String(port), PUBLIC_URL: `${origin}/`, SMTP_URL: smtp.url, EMAIL_VERIFICATION: 'optional', RATE_LIMIT_MAIL_MAX: '1000'
@@ -180,7 +180,7 @@ if (browser !== undefined) {
   })
 
   t.test('EMAIL_VERIFICATION=mandatory: join says to verify; a refused login offers the mail again', async (t) => {
-    const strictPort = await closedPort()
+    const strictPort = await freePort()
     const strictOrigin = `http://localhost:${strictPort}`
     const strict = await buildApp(testConfig(t, {
       PORT: String(strictPort), PUBLIC_URL: `${strictOrigin}/`, SMTP_URL: smtp.url, EMAIL_VERIFICATION: 'mandatory', RATE_LIMIT_MAIL_MAX: '1000'

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { projectRoot } from '../../../src/paths.js'
+import { freePort } from '../../net-helper.js'
 
 export interface ServerProcess {
   child: ChildProcess
@@ -70,18 +70,6 @@ export async function startServer (env: Record<string, string>, options: { quiet
     if (options.quiet === true) void pollHealth(`http://127.0.0.1:${port}`, exited).then(resolve, reject)
   })
   return { child, pid: child.pid!, url, lines, exited }
-}
-
-/** A port that was free a moment ago (the quiet start cannot read the one the server picks). */
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.on('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 async function pollHealth (url: string, exited: Promise<unknown>): Promise<string> {
