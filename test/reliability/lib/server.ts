@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { projectRoot } from '../../../src/paths.js'
 import { freePort } from '../../net-helper.js'
+import { childEnv } from '../../process-helper.js'
 
 export interface ServerProcess {
   child: ChildProcess
@@ -15,19 +16,9 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
-/**
- * The environment of a spawned server: this process's, minus the test
- * runner's loader options (tap's NODE_OPTIONS would load its hooks into the
- * server too), plus quiet, fast-to-test defaults and `env`.
- */
+/** The environment of a spawned server (process-helper's childEnv), with quiet, fast-to-test defaults, and `env`. */
 function serverEnv (env: Record<string, string>): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k === 'NODE_OPTIONS' || k.startsWith('TAP') || k.startsWith('_TAPJS')) continue
-    base[k] = v
-  }
-  return {
-    ...base,
+  return childEnv({
     HOST: '127.0.0.1',
     PORT: '0',
     COOKIE_SECURE: 'false',
@@ -35,7 +26,7 @@ function serverEnv (env: Record<string, string>): NodeJS.ProcessEnv {
     RATE_LIMIT_LOGIN_MAX: '1000000',
     RATE_LIMIT_JOIN_MAX: '1000000',
     ...env
-  }
+  })
 }
 
 /**
