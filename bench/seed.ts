@@ -3,11 +3,13 @@
  * for 100,000 well under a minute). Runs the same code as the command line's
  * `seed` against a fresh store and prints one result line per database.
  *
- *   npm run bench:seed -- [--number 100000] [--batch 2000] [--postgres URL]
+ *   npm run bench:seed -- [--number 100000] [--batch 2000] [--sqlite FILE] [--postgres URL]
  *
- * SQLite: a fresh file in a temp directory, with the service's defaults
- * (synchronous=FULL). --postgres URL: an EMPTY database that URL names (its
- * tables are created; drop the database afterwards).
+ * SQLite: a fresh file in a temp directory, removed afterwards, with the
+ * service's defaults (synchronous=FULL); --sqlite FILE: that file instead
+ * (created and migrated when missing, kept). --postgres URL: an EMPTY database
+ * that URL names (its tables are created; drop the database afterwards).
+ * A bad option: one line on standard error, exit code 2.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,9 +20,45 @@ import { openStore } from '../src/db/open.js'
 import { createPasswordHasher } from '../src/passwords/hash.js'
 import { seedUsers } from '../src/accounts/seed.js'
 
-const { values } = parseArgs({ options: { number: { type: 'string', default: '100000' }, batch: { type: 'string', default: '2000' }, postgres: { type: 'string' } } })
-const number = Number(values.number)
-const batchSize = Number(values.batch)
+const USAGE = 'usage: npm run bench:seed -- [--number N] [--batch B] [--sqlite FILE] [--postgres URL]'
+
+/** A usage error: one line on standard error, exit code 2. */
+function usageError (message: string): never {
+  process.stderr.write(`bench:seed: ${message} (${USAGE})\n`)
+  process.exit(2)
+}
+
+function parseOptions () {
+  try {
+    return parseArgs({
+      options: {
+        number: { type: 'string', default: '100000' },
+        batch: { type: 'string', default: '2000' },
+        sqlite: { type: 'string' },
+        postgres: { type: 'string' },
+        help: { type: 'boolean', default: false }
+      }
+    }).values
+  } catch (err) {
+    // node:util's message, e.g. "Unknown option '--numbr'. To specify a positional argument, …": its first sentence.
+    return usageError((err as Error).message.split(/\.\s/)[0] ?? String(err))
+  }
+}
+const values = parseOptions()
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`)
+  process.exit(0)
+}
+
+/** A whole number from 1 to `max`, as the command line's `seed` takes it. */
+function wholeNumber (name: string, value: string, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) usageError(`--${name} must be a whole number from 1 to ${max}, got "${value}"`)
+  return Number(value)
+}
+const number = wholeNumber('number', values.number, 10_000_000)
+const batchSize = wholeNumber('batch', values.batch, 5000)
+if (values.sqlite === '') usageError('--sqlite needs a file name')
+if (values.postgres !== undefined && !/^postgres(ql)?:\/\//.test(values.postgres)) usageError(`--postgres must be a postgres:// URL, got "${values.postgres}"`)
 
 async function run (label: string, env: NodeJS.ProcessEnv): Promise<void> {
   const config = loadConfig({ LOG_LEVEL: 'silent', JWT_SECRET: 'bench-seed-secret-0123456789abcdefghij', ...env })
@@ -38,8 +76,12 @@ async function run (label: string, env: NodeJS.ProcessEnv): Promise<void> {
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-seed-'))
 try {
-  await run('sqlite', { DATABASE_URL: `file:${join(dir, 'auth.db')}` })
+  await run('sqlite', { DATABASE_URL: `file:${values.sqlite ?? join(dir, 'auth.db')}` })
   if (values.postgres !== undefined) await run('postgres', { DATABASE_URL: values.postgres })
+} catch (err) {
+  // A database that cannot be opened or written: one line, not a stack trace.
+  process.stderr.write(`bench:seed: ${(err as Error).message}\n`)
+  process.exitCode = 1
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

@@ -5,8 +5,9 @@ import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { bearer, build, buildWithLogs, cookiesOf, join, PASSWORD, post, refresh, testConfig, uniqueEmail } from './helper.js'
+import { freePort } from './net-helper.js'
 import { testDatabase } from './pg-helper.js'
-import { closedPort, parseMail, smtpSink, type SmtpSink } from './smtp-helper.js'
+import { parseMail, smtpSink, type SmtpSink } from './smtp-helper.js'
 
 /*
  * The account lifecycle (issue 11) over HTTP: profile edit, email change,
@@ -342,7 +343,7 @@ t.test('without SMTP_URL mails are .eml files in <data dir>/outbox (mode 0600), 
 })
 
 t.test('SMTP down: the request still answers; the failure is logged without the token and counted', async (t) => {
-  const port = await closedPort()
+  const port = await freePort()
   const config = testConfig(t, { LOG_LEVEL: 'info', SMTP_URL: `smtp://127.0.0.1:${port}`, SMTP_RETRIES: '1' })
   const { app, logs } = await buildWithLogs(t, {}, config)
   const s = await join(app)

@@ -1,11 +1,58 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { djangoAlgorithm, isSupportedDjangoHash, verifyDjangoHash } from '../src/passwords/django.js'
-import { django } from './django-fixtures.js'
+import { DJANGO_ALGORITHMS, djangoAlgorithm, isSupportedDjangoHash, verifyDjangoHash } from '../src/passwords/django.js'
+import { django, DJANGO_DIR, DJANGO_DUMP } from './django-fixtures.js'
 
 /*
- * Django hash verification on its own: malformed or hostile imported hashes
- * never log anybody in, never throw, and never make the machine work for minutes.
+ * Django hash verification on its own (src/passwords/django.ts). Hashes made
+ * by Django's own hashers verify with their password and with no other; a hash
+ * altered in any part (digest, salt, cost, algorithm) verifies nothing;
+ * malformed or hostile imported hashes never log anybody in, never throw, and
+ * never make the machine work for minutes.
  */
+
+type Algorithm = typeof DJANGO_ALGORITHMS[number]
+interface Made { algorithm: Algorithm, password: string, hash: string }
+
+/** test/fixtures/django/make-hashes.py: three passwords per hasher, hashed by Debian's Django 3.2 (scrypt as Django 4.0 encodes it). */
+const made = (JSON.parse(readFileSync(join(DJANGO_DIR, 'hashes.json'), 'utf8')) as { hashes: Made[] }).hashes
+
+/** The import fixtures (make-fixtures.sh): the users `import django` reads, with their passwords. */
+const dump = JSON.parse(readFileSync(DJANGO_DUMP, 'utf8')) as Array<{ model: string, pk: number, fields: { password: string } }>
+const dumpHashOf = (id: number): string => dump.find((o) => o.model === 'accounts.user' && o.pk === id)?.fields.password ?? ''
+
+/** `s` with the character at `i` replaced by another of the base64 and bcrypt alphabets. */
+const changeAt = (i: number) => (s: string): string => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1)
+/** The hash with its `$`-separated field `index` changed by `change`. */
+const field = (index: number, change: (value: string) => string) => (stored: string): string => {
+  const parts = stored.split('$')
+  parts[index] = change(parts[index] ?? '')
+  return parts.join('$')
+}
+const renamed = (algorithm: string) => (stored: string): string => algorithm + stored.slice(stored.indexOf('$'))
+
+/** Ways to alter each kind of hash besides its digest, every one of which must make it verify nothing. */
+const alterations: Record<Algorithm, Array<[string, (stored: string) => string]>> = {
+  // pbkdf2_sha256$<iterations>$<salt>$<digest>
+  pbkdf2_sha256: [['salt', field(2, changeAt(0))], ['iterations', field(1, () => '259999')], ['algorithm', renamed('pbkdf2_sha1')]],
+  pbkdf2_sha1: [['salt', field(2, changeAt(0))], ['iterations', field(1, () => '259999')], ['algorithm', renamed('pbkdf2_sha256')]],
+  // argon2$argon2id$v=19$m=…,t=…,p=…$<salt>$<digest>
+  argon2: [['salt', field(4, changeAt(0))], ['time cost', field(3, (v) => v.replace('t=2', 't=1'))], ['variant', field(1, () => 'argon2i')]],
+  // scrypt$<N>$<salt>$<r>$<p>$<digest>
+  scrypt: [['salt', field(2, changeAt(0))], ['N', field(1, () => '8192')], ['r', field(3, () => '4')], ['p', field(4, () => '2')]],
+  // bcrypt_sha256$$2b$<cost>$<22 salt characters><31 digest characters>
+  bcrypt_sha256: [['salt', field(4, changeAt(0))], ['cost', field(3, () => '11')], ['algorithm', renamed('bcrypt')]],
+  bcrypt: [['salt', field(4, changeAt(0))], ['cost', field(3, () => '11')], ['algorithm', renamed('bcrypt_sha256')]]
+}
+
+/** Other passwords, each differing from `password` within bcrypt's first 72 bytes. */
+function wrongPasswords (password: string, others: string[]): string[] {
+  const first = password[0] ?? ''
+  const flipped = first === first.toUpperCase() ? first.toLowerCase() : first.toUpperCase()
+  return [flipped + password.slice(1), password.slice(1), '', ...others.filter((p) => p !== password)]
+}
 
 t.test('the algorithm of a Django hash; argon2id PHC strings are not Django hashes', async (t) => {
   t.equal(djangoAlgorithm('pbkdf2_sha256$260000$salt$hash'), 'pbkdf2_sha256')
@@ -16,18 +63,60 @@ t.test('the algorithm of a Django hash; argon2id PHC strings are not Django hash
   t.notOk(isSupportedDjangoHash('!unusable'))
 })
 
-t.test('malformed and hostile hashes are false, not errors', async (t) => {
+t.test('every algorithm the service verifies has hashes made by Django, in both fixture sets', async (t) => {
+  for (const algorithm of DJANGO_ALGORITHMS) {
+    t.equal(made.filter((m) => m.algorithm === algorithm).length, 3, `${algorithm}: hashes.json`)
+    t.ok(Object.values(django.users).some((u) => u.hash === algorithm && u.password !== null), `${algorithm}: an imported user`)
+  }
+})
+
+for (const algorithm of DJANGO_ALGORITHMS) {
+  t.test(`${algorithm}: Django's hashes verify with their own password and no other`, async (t) => {
+    const mine = made.filter((m) => m.algorithm === algorithm)
+    for (const { password, hash } of mine) {
+      t.equal(djangoAlgorithm(hash), algorithm)
+      t.equal(await verifyDjangoHash(hash, password), true, `${JSON.stringify(password)} verifies`)
+      for (const wrong of wrongPasswords(password, mine.map((m) => m.password))) {
+        t.equal(await verifyDjangoHash(hash, wrong), false, `${JSON.stringify(wrong)} does not`)
+      }
+    }
+  })
+
+  t.test(`${algorithm}: a hash altered in any part verifies nothing`, async (t) => {
+    const { password, hash } = made.find((m) => m.algorithm === algorithm) as Made
+    const digestAt = hash.length - 8 // inside the digest, clear of any base64 padding
+    for (const [part, alter] of [['digest', changeAt(digestAt)] as const, ...alterations[algorithm]]) {
+      const altered = alter(hash)
+      t.not(altered, hash, `${part}: the hash is altered`)
+      t.equal(await verifyDjangoHash(altered, password), false, `${part} altered: the right password does not verify`)
+    }
+  })
+}
+
+t.test('bcrypt reads only the first 72 bytes of a password, as Django\'s BCryptPasswordHasher; bcrypt_sha256 reads all', async (t) => {
+  for (const { algorithm, password, hash } of made.filter((m) => m.algorithm.startsWith('bcrypt') && Buffer.byteLength(m.password) > 72)) {
+    const sameStart = `${password.slice(0, 72)}-other-end`
+    t.equal(await verifyDjangoHash(hash, sameStart), algorithm === 'bcrypt', `${algorithm}: a password differing after byte 72`)
+  }
+})
+
+t.test('each imported user\'s hash verifies their own password only', async (t) => {
+  for (const u of Object.values(django.users)) {
+    if (u.password === null) continue
+    t.equal(await verifyDjangoHash(dumpHashOf(u.id), u.password), true, u.hash)
+    t.equal(await verifyDjangoHash(dumpHashOf(u.id), `${u.password} `), false, `${u.hash}: another password`)
+  }
+})
+
+t.test('malformed hashes are false, not errors', async (t) => {
   const bad = [
     'pbkdf2_sha256$abc$salt$hash',
     'pbkdf2_sha256$0$salt$aGFzaA==',
-    'pbkdf2_sha256$999999999$salt$aGFzaA==', // iterations far beyond any Django default
     'pbkdf2_sha256$1000$salt$',
     'pbkdf2_sha1$1000',
     'argon2$notargon$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA',
     'argon2$argon2id$v=19$garbage',
-    'scrypt$1048576$salt$8$1$aGFzaA==', // 1 GiB of memory
     'scrypt$16384$salt$8$x$aGFzaA==',
-    'bcrypt_sha256$$2b$31$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyz01234', // 2^31 rounds
     'bcrypt_sha256$$2b$12$short',
     'bcrypt$nonsense',
     'md5$salt$hash',
@@ -36,14 +125,28 @@ t.test('malformed and hostile hashes are false, not errors', async (t) => {
   for (const stored of bad) t.equal(await verifyDjangoHash(stored, 'password'), false, stored)
 })
 
-t.test('each fixture hash verifies its own password only', async (t) => {
-  const { readFile } = await import('node:fs/promises')
-  const { DJANGO_DUMP } = await import('./django-fixtures.js')
-  const dump = JSON.parse(await readFile(DJANGO_DUMP, 'utf8')) as Array<{ model: string, pk: number, fields: { password: string } }>
-  const hashOf = (id: number): string => dump.find((o) => o.model === 'accounts.user' && o.pk === id)?.fields.password ?? ''
-  for (const u of Object.values(django.users)) {
-    if (u.password === null) continue
-    t.equal(await verifyDjangoHash(hashOf(u.id), u.password), true, u.hash)
-    t.equal(await verifyDjangoHash(hashOf(u.id), `${u.password} `), false, `${u.hash}: another password`)
+/** `verify`'s answer (or 'no answer' after 10 s) and the CPU time the process spent meanwhile, on every thread (libuv's pool, the bcrypt worker). */
+async function cost (verify: Promise<boolean>): Promise<{ answer: boolean | string, cpuMs: number }> {
+  const before = process.cpuUsage()
+  const answer = await Promise.race([verify, sleep(10_000, 'no answer in 10 s', { ref: false })])
+  const { user, system } = process.cpuUsage(before)
+  return { answer, cpuMs: (user + system) / 1000 }
+}
+
+t.test('hostile costs are refused without hashing (deriving them would take from a third of a second to days)', async (t) => {
+  const control = await cost(verifyDjangoHash('pbkdf2_sha256$1000000$salt$aGFzaA==', 'password'))
+  t.ok(control.cpuMs > 100, `a million pbkdf2 iterations are measured (${control.cpuMs} ms)`)
+  const hostile = [
+    'pbkdf2_sha256$999999999$salt$aGFzaA==', // iterations far beyond any Django default
+    'pbkdf2_sha1$10000001$salt$aGFzaA==', // one past the bound
+    'scrypt$1048576$salt$8$1$aGFzaA==', // 1 GiB of memory
+    'scrypt$16384$salt$65$1$aGFzaA==', // one past the bound (256 MiB)
+    'bcrypt_sha256$$2b$31$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyz01234', // 2^31 rounds
+    'bcrypt$$2b$17$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyz01234' // one past the bound
+  ]
+  for (const stored of hostile) {
+    const { answer, cpuMs } = await cost(verifyDjangoHash(stored, 'password'))
+    t.equal(answer, false, stored)
+    t.ok(cpuMs < 100, `${stored}: refused without hashing (${cpuMs} ms of CPU)`)
   }
 })

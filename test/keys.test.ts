@@ -1,15 +1,14 @@
 import { calculateJwkThumbprint, type JWK } from 'jose'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
-import { openPostgresStore } from '../src/db/postgres.js'
+import t from 'tap'
 import { openSqliteStore } from '../src/db/sqlite.js'
 import type { Store } from '../src/db/store.js'
 import { ALGORITHMS, generateKey, secretKid, type Algorithm } from '../src/keys/algorithms.js'
 import { createKeyring, KEYS_RELOAD_INTERVAL, type KeyringOptions } from '../src/keys/keyring.js'
 import { createSealer } from '../src/keys/seal.js'
 import { tempDir } from './helper.js'
-import { testDatabase } from './pg-helper.js'
+import { storeDatabases } from './store-helper.js'
 
 /*
  * The signing keys (src/keys/) against both stores: several instances on one
@@ -17,30 +16,6 @@ import { testDatabase } from './pg-helper.js'
  * verify until their tokens have expired, and a kid's key accepts only its
  * own algorithm.
  */
-
-type Opener = (t: Test) => Promise<{ open: () => Promise<Store> }>
-const implementations: Array<[string, Opener]> = [
-  ['sqlite', async (t) => {
-    const path = join(tempDir(t), 'auth.db')
-    return {
-      open: async () => {
-        const store = openSqliteStore({ path, synchronous: 'full' })
-        t.teardown(() => store.close())
-        return store
-      }
-    }
-  }],
-  ['postgres', async (t) => {
-    const url = await testDatabase(t)
-    return {
-      open: async () => {
-        const store = await openPostgresStore({ url })
-        t.teardown(() => store.close())
-        return store
-      }
-    }
-  }]
-]
 
 const LEGACY = 'legacy-secret-legacy-secret-legacy-secret'
 const claims = (now: number) => ({ token_type: 'access', jti: randomUUID(), iat: now, exp: now + 300, sub: 'u1', user_id: 'u1' })
@@ -51,7 +26,7 @@ function keyring (store: Store, over: Partial<KeyringOptions> = {}) {
 
 const header = (token: string): Record<string, unknown> => JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString()) as Record<string, unknown>
 
-for (const [kind, opener] of implementations) {
+for (const [kind, opener] of storeDatabases) {
   t.test(`${kind}: instances starting at once on one database converge on one signing key`, async (t) => {
     for (const algorithm of ALGORITHMS) {
       const db = await opener(t)

@@ -4,7 +4,8 @@ import t from 'tap'
 import { createMailer, type MailLog } from '../src/mail/mailer.js'
 import { renderMail } from '../src/mail/templates.js'
 import { tempDir } from './helper.js'
-import { closedPort, smtpSink } from './smtp-helper.js'
+import { freePort } from './net-helper.js'
+import { smtpSink } from './smtp-helper.js'
 
 /** A MailLog keeping its lines. */
 function memoryLog (): MailLog & { lines: Array<Record<string, unknown>> } {
@@ -49,7 +50,7 @@ t.test('SMTP: delivered, counted, logged without the link', async (t) => {
 })
 
 t.test('a server that is down: retried with backoff, then given up, logged and counted', async (t) => {
-  const port = await closedPort()
+  const port = await freePort()
   const log = memoryLog()
   const mailer = createMailer({ config: { smtpUrl: `smtp://127.0.0.1:${port}`, from: 'a@b.c', language: 'en', retries: 2, outboxDir: tempDir(t) }, log, retryDelay: 5 })
   t.teardown(() => mailer.close())
@@ -63,7 +64,7 @@ t.test('a server that is down: retried with backoff, then given up, logged and c
 })
 
 t.test('closing gives up a pending retry (logged) and idle resolves', async (t) => {
-  const port = await closedPort()
+  const port = await freePort()
   const log = memoryLog()
   const mailer = createMailer({ config: { smtpUrl: `smtp://127.0.0.1:${port}`, from: 'a@b.c', language: 'en', retries: 5, outboxDir: tempDir(t) }, log, retryDelay: 60_000 })
   mailer.send(mail('a@example.com'))

@@ -10,6 +10,7 @@ import { migrationsDir, projectRoot } from '../src/paths.js'
 import { cli } from './cli-helper.js'
 import { migrationJournal, tempDir } from './helper.js'
 import { testDatabase } from './pg-helper.js'
+import { childEnv } from './process-helper.js'
 
 /*
  * Instances started at the same moment on one empty database migrate it once
@@ -21,18 +22,9 @@ import { testDatabase } from './pg-helper.js'
 
 const JWT_SECRET = 'migrate-test-secret-0123456789abcdef'
 
-function childEnv (env: Record<string, string>): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k === 'NODE_OPTIONS' || k.startsWith('TAP') || k.startsWith('_TAPJS')) continue
-    base[k] = v
-  }
-  return { ...base, LOG_LEVEL: 'silent', JWT_SECRET, ...env }
-}
-
 /** `auth-service migrate` as a process of its own: exit code and output. */
 async function migrateProcess (env: Record<string, string>): Promise<{ code: number | null, out: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'migrate'], { cwd: projectRoot, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'migrate'], { cwd: projectRoot, env: childEnv({ LOG_LEVEL: 'silent', JWT_SECRET, ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout.on('data', (d: Buffer) => { out += String(d) })
   child.stderr.on('data', (d: Buffer) => { out += String(d) })

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
-import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { join as joinPath } from 'node:path'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import t, { type Test } from 'tap'
 import { buildWithLogs, decodeJwt, forgeJwt, join, nowSeconds, tempDir } from './helper.js'
+import { freePort } from './net-helper.js'
 
 /*
  * A real nginx (/usr/sbin/nginx, run as a child process) in front of a tiny
@@ -14,14 +15,6 @@ import { buildWithLogs, decodeJwt, forgeJwt, join, nowSeconds, tempDir } from '.
  */
 
 const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx'
-
-async function freePort (): Promise<number> {
-  const server = createNetServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => { resolve() }))
-  return port
-}
 
 /** The echo upstream: answers 200 with the request's method, path and headers as JSON. */
 async function echoUpstream (t: Test): Promise<number> {

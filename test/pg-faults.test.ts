@@ -1,8 +1,7 @@
-import { connect, createServer, type Server, type Socket } from 'node:net'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { build, join, PASSWORD, post } from './helper.js'
-import { PG_ADMIN_URL, testDatabase } from './pg-helper.js'
+import { pgRelay, testDatabase, type PgRelay } from './pg-helper.js'
 
 /*
  * PostgreSQL faults between the service and the database, made by a TCP relay
@@ -15,55 +14,14 @@ import { PG_ADMIN_URL, testDatabase } from './pg-helper.js'
 
 const JWT_SECRET = 'pg-faults-secret-0123456789abcdefghij'
 
-interface Relay { port: number, cut: () => Promise<void>, freeze: () => void, restore: () => Promise<void> }
-
-async function relay (t: Test): Promise<Relay> {
-  const target = new URL(PG_ADMIN_URL)
-  const sockets = new Set<Socket>()
-  let frozen = false
-  const track = (s: Socket): void => { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => s.destroy()) }
-  let server: Server
-  const listen = async (port: number): Promise<number> => {
-    server = createServer((client) => {
-      track(client)
-      if (frozen) return // accepted, never answered
-      const upstream = connect(Number(target.port || 5432), target.hostname)
-      track(upstream)
-      // Forwarding stops while frozen: nothing is lost or closed, it just never arrives.
-      client.on('data', (d) => { if (!frozen) upstream.write(d) })
-      upstream.on('data', (d) => { if (!frozen) client.write(d) })
-      client.on('close', () => upstream.destroy())
-      upstream.on('close', () => client.destroy())
-    })
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-    return (server.address() as { port: number }).port
-  }
-  const port = await listen(0)
-  const cut = async (): Promise<void> => {
-    const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve()
-    for (const s of sockets) s.destroy()
-    await closed
-  }
-  t.teardown(cut)
-  return {
-    port,
-    cut,
-    freeze: () => { frozen = true },
-    // A frozen path that comes back: its half-dead connections are gone (as a router's reset would).
-    restore: async () => { await cut(); frozen = false; await listen(port) }
-  }
-}
-
-async function viaRelay (t: Test): Promise<{ app: Awaited<ReturnType<typeof build>>, relay: Relay, sql: pg.Client }> {
+async function viaRelay (t: Test): Promise<{ app: Awaited<ReturnType<typeof build>>, relay: PgRelay, sql: pg.Client }> {
   const direct = await testDatabase(t)
-  const r = await relay(t)
-  const url = new URL(direct)
-  url.host = `127.0.0.1:${r.port}`
-  const app = await build(t, { DATABASE_URL: url.toString(), JWT_SECRET })
+  const relay = await pgRelay(t, direct)
+  const app = await build(t, { DATABASE_URL: relay.url, JWT_SECRET })
   const sql = new pg.Client({ connectionString: direct })
   await sql.connect()
   t.teardown(async () => { await sql.end() })
-  return { app, relay: r, sql }
+  return { app, relay, sql }
 }
 
 function assert503 (t: Test, res: Awaited<ReturnType<typeof post>>, what: string): void {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import pg from 'pg'
 import type { Test } from 'tap'
 
@@ -39,4 +40,58 @@ export async function testDatabase (t: Test): Promise<string> {
   await admin(`CREATE DATABASE ${name}`)
   t.teardown(async () => { await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) })
   return withDatabase(PG_ADMIN_URL, name)
+}
+
+export interface PgRelay {
+  /** The URL given, through the relay. */
+  url: string
+  /** The link cut: connections destroyed, new ones refused until `restore`. */
+  cut: () => Promise<void>
+  /** The link frozen, as a dead network path: bytes stop flowing, nothing closes, new connections are accepted and never answered. */
+  freeze: () => void
+  /** The link back on the same port; a frozen link's half-dead connections are gone (as a router's reset would). */
+  restore: () => Promise<void>
+}
+
+/**
+ * A TCP relay of this test's own to the PostgreSQL server of `url`, which the
+ * test cuts or freezes to make network faults (the shared server is never
+ * touched); closed when the test ends.
+ */
+export async function pgRelay (t: Test, url: string): Promise<PgRelay> {
+  const target = new URL(url)
+  const sockets = new Set<Socket>()
+  let frozen = false
+  const track = (s: Socket): void => { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => s.destroy()) }
+  let server: Server
+  const listen = async (port: number): Promise<number> => {
+    server = createServer((client) => {
+      track(client)
+      if (frozen) return // accepted, never answered
+      const upstream = connect(Number(target.port || 5432), target.hostname)
+      track(upstream)
+      // Forwarding stops while frozen: nothing is lost or closed, it just never arrives.
+      client.on('data', (d) => { if (!frozen) upstream.write(d) })
+      upstream.on('data', (d) => { if (!frozen) client.write(d) })
+      client.on('close', () => upstream.destroy())
+      upstream.on('close', () => client.destroy())
+    })
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+    return (server.address() as { port: number }).port
+  }
+  const port = await listen(0)
+  const cut = async (): Promise<void> => {
+    const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve()
+    for (const s of sockets) s.destroy()
+    await closed
+  }
+  t.teardown(cut)
+  const relayed = new URL(url)
+  relayed.host = `127.0.0.1:${port}`
+  return {
+    url: relayed.toString(),
+    cut,
+    freeze: () => { frozen = true },
+    restore: async () => { await cut(); frozen = false; await listen(port) }
+  }
 }

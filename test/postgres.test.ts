@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process'
-import { createServer, connect, type Server, type Socket } from 'node:net'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { buildApp } from '../src/app.js'
 import { DatabaseStartError, openPostgresStore } from '../src/db/postgres.js'
 import { bearer, build, join, migrationJournal, PASSWORD, post, refresh, storeToken, testConfig, uniqueEmail } from './helper.js'
-import { PG_ADMIN_URL, testDatabase } from './pg-helper.js'
+import { PG_ADMIN_URL, pgRelay, testDatabase } from './pg-helper.js'
 
 /*
  * The service on PostgreSQL (DATABASE_URL=postgres://…). Each test gets its
@@ -190,40 +189,10 @@ t.test('migrations: concurrent starts on an empty database all succeed, and re-o
   await t.resolves(again.close(), 'close is idempotent')
 })
 
-/** A TCP relay to PostgreSQL that the test can cut and restore, as a network failure would. */
-async function relay (t: Test): Promise<{ port: number, cut: () => Promise<void>, restore: () => Promise<void> }> {
-  const target = new URL(PG_ADMIN_URL)
-  const sockets = new Set<Socket>()
-  const track = (s: Socket): void => { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => s.destroy()) }
-  let server: Server
-  const listen = async (port: number): Promise<number> => {
-    server = createServer((client) => {
-      const upstream = connect(Number(target.port || 5432), target.hostname)
-      track(client)
-      track(upstream)
-      client.pipe(upstream).pipe(client)
-      client.on('close', () => upstream.destroy())
-      upstream.on('close', () => client.destroy())
-    })
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-    return (server.address() as { port: number }).port
-  }
-  const port = await listen(0)
-  const cut = async (): Promise<void> => {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-    for (const s of sockets) s.destroy()
-    await closed
-  }
-  t.teardown(async () => { if (server.listening) await cut() })
-  return { port, cut, restore: async () => { await listen(port) } }
-}
-
 t.test('PostgreSQL out of reach mid-run → 503 SERVICE_UNAVAILABLE (never a 500), then recovery', async (t) => {
   const direct = await testDatabase(t)
-  const { port, cut, restore } = await relay(t)
-  const viaRelay = new URL(direct)
-  viaRelay.host = `127.0.0.1:${port}`
-  const { app } = await buildOnPostgres(t, viaRelay.toString(), direct)
+  const { url: viaRelay, cut, restore } = await pgRelay(t, direct)
+  const { app } = await buildOnPostgres(t, viaRelay, direct)
   const s = await join(app)
 
   await cut()
@@ -264,10 +233,8 @@ t.test('connections killed by the server (as on a restart) never give a 500; the
 
 t.test('cutting the connection in the middle of transactions fails them cleanly (no crash, 503-class errors)', async (t) => {
   const direct = await testDatabase(t)
-  const { port, cut, restore } = await relay(t)
-  const viaRelay = new URL(direct)
-  viaRelay.host = `127.0.0.1:${port}`
-  const store = await openPostgresStore({ url: viaRelay.toString(), max: 8, connectionTimeoutMillis: 2000 })
+  const { url: viaRelay, cut, restore } = await pgRelay(t, direct)
+  const store = await openPostgresStore({ url: viaRelay, max: 8, connectionTimeoutMillis: 2000 })
   t.teardown(() => store.close())
   const now = Math.floor(Date.now() / 1000)
   await store.users.create({ id: 'u1', email: 'u1@example.com', passwordHash: 'h', name: '', gender: null, dateOfBirth: null, phoneNumber: null, dateJoined: new Date(), lastLogin: null })

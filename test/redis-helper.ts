@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
+import { freePort } from './net-helper.js'
 
 /**
  * The shared Redis the tests use (never flushed, never stopped: every test
@@ -25,18 +25,6 @@ export function redisPrefix (t: Test, url = REDIS_TEST_URL): string {
     }
   })
   return prefix
-}
-
-/** A TCP port free a moment ago. */
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.on('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 export interface DisposableRedis { url: string, port: number, stop: () => Promise<void>, start: () => Promise<void> }

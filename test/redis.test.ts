@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { bearer, build, buildWithLogs, join, PASSWORD, post } from './helper.js'
-import { disposableRedis, freePort, REDIS_TEST_URL, redisPrefix } from './redis-helper.js'
+import { freePort } from './net-helper.js'
+import { disposableRedis, REDIS_TEST_URL, redisPrefix } from './redis-helper.js'
 
 /*
  * REDIS_URL: the rate-limit counters live in Redis, shared by every instance.

@@ -4,14 +4,12 @@ import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { randomUUID } from 'node:crypto'
-import { join as joinPath } from 'node:path'
 import { buildApp } from '../src/app.js'
-import { openPostgresStore } from '../src/db/postgres.js'
-import { openSqliteStore } from '../src/db/sqlite.js'
 import type { Store } from '../src/db/store.js'
 import { refreshTokenKey } from '../src/tokens/tokens.js'
-import { bearer, cookiesOf, decodeJwt, join, PASSWORD, post, refresh, storeToken, tempDir, testConfig } from './helper.js'
+import { bearer, cookiesOf, decodeJwt, join, PASSWORD, post, refresh, storeToken, testConfig } from './helper.js'
 import { testDatabase } from './pg-helper.js'
+import { storeDatabases } from './store-helper.js'
 
 /*
  * The grace window (REFRESH_REUSE_INTERVAL): a rotated refresh token presented
@@ -204,23 +202,10 @@ for (const [kind, backend] of backends) {
  * database's, not the process's. Three stores (three SQLite connections to one
  * file, or three PostgreSQL pools to one database) rotate one token at once.
  */
-const shared: Array<[string, (t: Test) => Promise<Store[]>]> = [
-  ['sqlite', async (t) => {
-    const path = joinPath(tempDir(t), 'auth.db')
-    const stores = [1, 2, 3].map(() => openSqliteStore({ path, synchronous: 'normal' }))
-    t.teardown(async () => { for (const s of stores) await s.close() })
-    return stores
-  }],
-  ['postgres', async (t) => {
-    const url = await testDatabase(t)
-    const stores = await Promise.all([1, 2, 3].map(async () => await openPostgresStore({ url, max: 4 })))
-    t.teardown(async () => { for (const s of stores) await s.close() })
-    return stores
-  }]
-]
-for (const [kind, open] of shared) {
+for (const [kind, database] of storeDatabases) {
   t.test(`${kind}: 18 concurrent rotations of one token through three stores sharing the database: one rotated, 17 replayed`, async (t) => {
-    const stores = await open(t)
+    const db = await database(t)
+    const stores = await Promise.all([1, 2, 3].map(async () => await db.open({ synchronous: 'normal', max: 4 })))
     const [first] = stores as [Store]
     const now = Math.floor(Date.now() / 1000)
     const userId = randomUUID()

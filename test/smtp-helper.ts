@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net'
-import { createServer } from 'node:net'
 import { SMTPServer } from 'smtp-server'
 import type { Test } from 'tap'
 
@@ -97,13 +96,4 @@ export async function smtpSink (t: Test): Promise<SmtpSink> {
       return await new Promise<ReceivedMail>((resolve) => waiting.push({ to, resolve: (m) => { mails.splice(mails.indexOf(m), 1); resolve(m) } }))
     }
   }
-}
-
-/** A loopback port with nothing listening on it (an SMTP server that is down). */
-export async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }

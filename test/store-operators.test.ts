@@ -1,30 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import { join } from 'node:path'
-import t, { type Test } from 'tap'
-import { openPostgresStore } from '../src/db/postgres.js'
-import { openSqliteStore } from '../src/db/sqlite.js'
-import type { ImportedUser, NewRefreshToken, NewUser, Store } from '../src/db/store.js'
-import { storeToken, tempDir } from './helper.js'
-import { testDatabase } from './pg-helper.js'
+import t from 'tap'
+import type { ImportedUser, NewRefreshToken, NewUser } from '../src/db/store.js'
+import { storeToken } from './helper.js'
+import { storeImplementations } from './store-helper.js'
 
 /*
  * The store methods the command line and the Django migration add (issue 14),
  * run against SQLite and PostgreSQL alike.
  */
-
-type Opener = (t: Test) => Promise<Store>
-const implementations: Array<[string, Opener]> = [
-  ['sqlite', async (t) => {
-    const store = openSqliteStore({ path: join(tempDir(t), 'auth.db'), synchronous: 'full' })
-    t.teardown(() => store.close())
-    return store
-  }],
-  ['postgres', async (t) => {
-    const store = await openPostgresStore({ url: await testDatabase(t) })
-    t.teardown(() => store.close())
-    return store
-  }]
-]
 
 const NOW = Math.floor(Date.now() / 1000)
 
@@ -42,7 +25,7 @@ const token = (userId: string, over: Partial<NewRefreshToken> = {}): NewRefreshT
 
 const isDjango = (hash: string): boolean => hash.startsWith('pbkdf2_')
 
-for (const [kind, open] of implementations) {
+for (const [kind, open] of storeImplementations) {
   t.test(kind, async (t) => {
     const store = await open(t)
 

@@ -4,35 +4,19 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { EmailTakenError } from '../src/errors.js'
-import { openPostgresStore } from '../src/db/postgres.js'
 import { openSqliteStore } from '../src/db/sqlite.js'
 import { migrationsDir } from '../src/paths.js'
 import type { NewAccountToken, NewRefreshToken, NewUser, Store } from '../src/db/store.js'
 import { migrationJournal, storeToken, tempDir } from './helper.js'
-import { testDatabase } from './pg-helper.js'
+import { storeImplementations } from './store-helper.js'
 
 /*
  * One contract, two implementations: every test below runs against a SQLite
  * file and against PostgreSQL (a database of its own for this file). Ids and
  * emails are fresh per test, so tests share a store without seeing each other.
  */
-
-type Opener = (t: Test) => Promise<Store>
-const implementations: Array<[string, Opener]> = [
-  ['sqlite', async (t) => {
-    const store = openSqliteStore({ path: join(tempDir(t), 'auth.db'), synchronous: 'full' })
-    t.teardown(() => store.close())
-    return store
-  }],
-  ['postgres', async (t) => {
-    const url = await testDatabase(t)
-    const store = await openPostgresStore({ url })
-    t.teardown(() => store.close())
-    return store
-  }]
-]
 
 const NOW = Math.floor(Date.now() / 1000)
 
@@ -63,7 +47,7 @@ async function revokedAt (store: Store, id: string): Promise<number | null | und
   return (await store.refreshTokens.byId(id))?.revokedAt
 }
 
-for (const [kind, open] of implementations) {
+for (const [kind, open] of storeImplementations) {
   t.test(kind, async (t) => {
     const store = await open(t)
 
@@ -434,7 +418,7 @@ for (const [kind, open] of implementations) {
 }
 
 t.test('both implementations return identical objects for the same rows', async (t) => {
-  const [sqlite, postgres] = await Promise.all(implementations.map(async ([, open]) => await open(t)))
+  const [sqlite, postgres] = await Promise.all(storeImplementations.map(async ([, open]) => await open(t)))
   const input = newUser({ gender: 'male', phoneNumber: null, dateJoined: new Date(Date.UTC(2027, 0, 2, 3, 4, 5, 678)) })
   const rows = await Promise.all([sqlite!, postgres!].map(async (s) => await s.users.create(input)))
   t.strictSame(rows[1], rows[0], 'create')

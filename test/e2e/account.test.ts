@@ -5,45 +5,21 @@
  * Mails go to a real SMTP server (smtp-server); the page opens the links they
  * carry, exactly as received.
  */
-import { existsSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
-import type { FastifyInstance } from 'fastify'
-import { chromium, type Browser, type Page, type Response } from 'playwright-core'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { PASSWORD, testConfig, uniqueEmail } from '../helper.js'
-import { closedPort, smtpSink } from '../smtp-helper.js'
+import { isPath, launchChromium, logIn, visible } from '../browser-helper.js'
+import { join, PASSWORD, testConfig, uniqueEmail } from '../helper.js'
+import { freePort } from '../net-helper.js'
+import { smtpSink } from '../smtp-helper.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
 const NEW_PASSWORD = 'another-Long-phrase-82'
 
-const visible = (id: string): string => `#${id}:not([hidden])`
-const isPath = (path: string, method = 'GET') => (res: Response): boolean =>
-  new URL(res.url()).pathname === path && res.request().method() === method
-
-async function logIn (page: Page, email: string, password = PASSWORD): Promise<Response> {
-  await page.waitForSelector(visible('signed-out'))
-  await page.fill('#login-form [name="email"]', email)
-  await page.fill('#login-form [name="password"]', password)
-  const [res] = await Promise.all([page.waitForResponse(isPath('/account/login', 'POST')), page.click('#login-form button[type="submit"]')])
-  return res
-}
-
-async function joinByApi (app: FastifyInstance, email = uniqueEmail()): Promise<string> {
-  const res = await app.inject({ method: 'POST', url: '/account/join', payload: { email, password: PASSWORD } })
-  if (res.statusCode !== 201) throw new Error(`join failed: ${res.body}`)
-  return email
-}
-
-if (!existsSync(CHROMIUM)) {
-  t.fail(`${CHROMIUM} is missing: apt-get install -y chromium`)
-} else {
+const browser = await launchChromium(t)
+if (browser !== undefined) {
   const smtp = await smtpSink(t)
   // The mails link to the service's own page, so it must know its address
   // (PUBLIC_URL) before it listens: a free port, asked of the OS.
-  const port = await closedPort()
+  const port = await freePort()
   const origin = `http://localhost:${port}`
   const app = await buildApp(testConfig(t, {
     PORT: String(port), PUBLIC_URL: `${origin}/`, SMTP_URL: smtp.url, EMAIL_VERIFICATION: 'optional', RATE_LIMIT_MAIL_MAX: '1000'
@@ -51,10 +27,7 @@ if (!existsSync(CHROMIUM)) {
   await app.listen({ port, host: '127.0.0.1' })
   t.teardown(() => app.close())
 
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
-  t.teardown(() => browser.close())
-
-  async function open (url: string) {
+  const open = async (url: string) => {
     const context = await browser.newContext({ viewport: { width: 900, height: 900 } })
     const page = await context.newPage()
     const problems: string[] = []
@@ -65,7 +38,7 @@ if (!existsSync(CHROMIUM)) {
   }
 
   t.test('the profile form edits the profile (PATCH with the CSRF header)', async (t) => {
-    const email = await joinByApi(app)
+    const { email } = await join(app)
     await smtp.mailTo(email)
     const { page, context, problems } = await open(`${origin}/`)
     await logIn(page, email)
@@ -92,7 +65,7 @@ if (!existsSync(CHROMIUM)) {
   })
 
   t.test('"Forgot password?" mails a link; the link opens the new-password form and signs in', async (t) => {
-    const email = await joinByApi(app)
+    const { email } = await join(app)
     await smtp.mailTo(email)
     const { page, context, problems } = await open(`${origin}/`)
     await page.waitForSelector(visible('signed-out'))
@@ -127,7 +100,7 @@ if (!existsSync(CHROMIUM)) {
   })
 
   t.test('a used reset link shows the API\'s error on the form', async (t) => {
-    const email = await joinByApi(app)
+    const { email } = await join(app)
     await smtp.mailTo(email)
     await app.inject({ method: 'POST', url: '/account/password/reset', payload: { email } })
     const link = /^(http:\/\/\S+#reset)$/m.exec((await smtp.mailTo(email)).body)?.[1] ?? ''
@@ -164,7 +137,7 @@ if (!existsSync(CHROMIUM)) {
   })
 
   t.test('the email form asks for the new address to be verified', async (t) => {
-    const email = await joinByApi(app)
+    const { email } = await join(app)
     await smtp.mailTo(email)
     const { page, context } = await open(`${origin}/`)
     await logIn(page, email)
@@ -185,7 +158,7 @@ if (!existsSync(CHROMIUM)) {
   })
 
   t.test('deleting the account signs out and says so', async (t) => {
-    const email = await joinByApi(app)
+    const { email } = await join(app)
     await smtp.mailTo(email)
     const { page, context, problems } = await open(`${origin}/`)
     await logIn(page, email)
@@ -207,7 +180,7 @@ if (!existsSync(CHROMIUM)) {
   })
 
   t.test('EMAIL_VERIFICATION=mandatory: join says to verify; a refused login offers the mail again', async (t) => {
-    const strictPort = await closedPort()
+    const strictPort = await freePort()
     const strictOrigin = `http://localhost:${strictPort}`
     const strict = await buildApp(testConfig(t, {
       PORT: String(strictPort), PUBLIC_URL: `${strictOrigin}/`, SMTP_URL: smtp.url, EMAIL_VERIFICATION: 'mandatory', RATE_LIMIT_MAIL_MAX: '1000'

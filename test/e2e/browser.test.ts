@@ -14,26 +14,21 @@
  *                           listing it: it cannot read the API's cookies and
  *                           takes the CSRF value from the X-CSRF-Token header.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
-import { chromium, type Browser, type BrowserContext, type Page, type Request, type Response } from 'playwright-core'
+import type { Browser, BrowserContext, Page, Request, Response } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { projectRoot, publicDir } from '../../src/paths.js'
-import { PASSWORD, testConfig, uniqueEmail } from '../helper.js'
+import { greetingFor, isPath, launchChromium, logIn, visible } from '../browser-helper.js'
+import { join as joinByApi, PASSWORD, testConfig, uniqueEmail } from '../helper.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-  // Two hosts of one site for the "other origin, same site" case; nothing leaves the machine.
-  '--host-resolver-rules=MAP *.example.test 127.0.0.1']
 const ACCESS_LIFETIME_MS = 2000
 const ARTIFACTS = join(projectRoot, 'test-artifacts')
-const greetingFor = (email: string): string => `반갑습니다, ${email}님!`
 
 /** A second web server: the client page, its API pointed at `api()`, as another origin would host it. */
 async function clientHost (t: Test, api: () => string): Promise<{ port: number, server: Server }> {
@@ -87,30 +82,11 @@ async function open (browser: Browser, url: string, contextOptions: Parameters<B
   return watch
 }
 
-const visible = (id: string): string => `#${id}:not([hidden])`
-const isPath = (path: string, method = 'GET') => (res: Response): boolean =>
-  new URL(res.url()).pathname === path && res.request().method() === method
-
 async function fillJoin (page: Page, fields: Record<string, string>): Promise<void> {
   for (const [name, value] of Object.entries(fields)) {
     if (name === 'gender') await page.selectOption(`#join-form [name="${name}"]`, value)
     else await page.fill(`#join-form [name="${name}"]`, value)
   }
-}
-
-async function logIn (page: Page, email: string, password = PASSWORD): Promise<Response> {
-  await page.waitForSelector(visible('signed-out'))
-  await page.fill('#login-form [name="email"]', email)
-  await page.fill('#login-form [name="password"]', password)
-  const [res] = await Promise.all([page.waitForResponse(isPath('/account/login', 'POST')), page.click('#login-form button[type="submit"]')])
-  return res
-}
-
-/** Joins through the API directly (not the page), for scenarios that start from a login. */
-async function joinByApi (app: FastifyInstance, email = uniqueEmail()): Promise<string> {
-  const res = await app.inject({ method: 'POST', url: '/account/join', payload: { email, password: PASSWORD } })
-  if (res.statusCode !== 201) throw new Error(`join failed: ${res.body}`)
-  return email
 }
 
 /** Waits until an access token issued at `issuedAt` (ms) has expired, with its cookie. */
@@ -120,10 +96,9 @@ async function accessExpired (issuedAt: number): Promise<void> {
 
 const cookieNamed = async (context: BrowserContext, name: string) => (await context.cookies()).find((c) => c.name === name)
 
-if (!existsSync(CHROMIUM)) {
-  // npm test's pretest step (scripts/pretest.sh) installs it; a missing browser is a failure, never a skip.
-  t.fail(`${CHROMIUM} is missing: apt-get install -y chromium`)
-} else {
+// Two hosts of one site for the "other origin, same site" case; nothing leaves the machine.
+const browser = await launchChromium(t, ['--host-resolver-rules=MAP *.example.test 127.0.0.1'])
+if (browser !== undefined) {
   // The hosts of other origins learn the API's address once it listens.
   let apiOrigin = ''
   const listed = await clientHost(t, () => apiOrigin)
@@ -131,9 +106,6 @@ if (!existsSync(CHROMIUM)) {
   const listedOrigin = `http://localhost:${listed.port}`
   const { app, origin, seen } = await service(t, { CORS_ORIGINS: `${listedOrigin}, http://localhost:1` })
   apiOrigin = origin
-
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
-  t.teardown(() => browser.close())
 
   const email = uniqueEmail()
   let expiredAccessToken = ''
@@ -369,7 +341,7 @@ if (!existsSync(CHROMIUM)) {
     const appOrigin = `http://app.example.test:${appHost.port}`
     const auth = await service(t, { CORS_ORIGINS: appOrigin })
     api = auth.origin.replace('localhost', 'auth.example.test')
-    const authEmail = await joinByApi(auth.app)
+    const { email: authEmail } = await joinByApi(auth.app)
 
     // Its own page, too, works over plain http on a host that is not localhost
     // (no upgrade-insecure-requests when COOKIE_SECURE=false).

@@ -1,24 +1,16 @@
-import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { chromium } from 'playwright-core'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
+import { launchChromium } from '../browser-helper.js'
 import { testConfig } from '../helper.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
-
-if (!existsSync(CHROMIUM)) {
-  t.fail(`${CHROMIUM} is missing: apt-get install -y chromium (npm test's pretest step does)`)
-} else {
+const browser = await launchChromium(t)
+if (browser !== undefined) {
   t.test('/docs renders every operation in a real browser, within the service\'s CSP', async (t) => {
     const app = await buildApp(testConfig(t, { LOG_LEVEL: 'warn' }))
     t.teardown(() => app.close())
     await app.listen({ host: '127.0.0.1', port: 0 })
     const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
-    t.teardown(() => browser.close())
     const page = await browser.newPage()
     const problems: string[] = []
     page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()) })

@@ -7,21 +7,16 @@
  * both tabs stay signed in; with REFRESH_REUSE_INTERVAL=0 (v1) the second is
  * taken as theft — which shows the race really happened.
  */
-import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { chromium, type Browser, type Page, type Route } from 'playwright-core'
+import type { Browser, Page, Route } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
+import { greetingFor, launchChromium, visible } from '../browser-helper.js'
 import { PASSWORD, testConfig, uniqueEmail } from '../helper.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
 /** How long the first refresh is held for the second at most: a guard against a hang, not a timing assertion. */
 const HOLD_LIMIT_MS = 15_000
-const greetingFor = (email: string): string => `반갑습니다, ${email}님!`
-const visible = (id: string): string => `#${id}:not([hidden])`
 
 async function service (t: Test, env: NodeJS.ProcessEnv): Promise<{ app: FastifyInstance, origin: string }> {
   const app = await buildApp(testConfig(t, { LOG_LEVEL: 'silent', ...env }))
@@ -84,13 +79,8 @@ async function twoTabsRacing (t: Test, browser: Browser, origin: string, app: Fa
   return { email, tabs, held, cookies, answers, greetings, context }
 }
 
-if (!existsSync(CHROMIUM)) {
-  // A missing browser is a failure, never a skip.
-  t.fail(`${CHROMIUM} is missing: apt-get install -y chromium`)
-} else {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
-  t.teardown(() => browser.close())
-
+const browser = await launchChromium(t)
+if (browser !== undefined) {
   t.test('two tabs refresh at the same moment without Web Locks: both 200 with one successor, both stay signed in', async (t) => {
     const { app, origin } = await service(t, {})
     const { email, tabs, held, cookies, answers, greetings, context } = await twoTabsRacing(t, browser, origin, app)

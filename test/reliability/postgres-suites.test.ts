@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import t from 'tap'
 import { projectRoot } from '../../src/paths.js'
+import { childEnv } from '../process-helper.js'
 
 /*
  * The fuzz and JWT-attack suites once more, against a PostgreSQL-backed
@@ -9,19 +10,9 @@ import { projectRoot } from '../../src/paths.js'
  * runs as its own process (a plain `node` run of a tap file) and must pass.
  */
 
-/** This process's environment without the test runner's own (tap would treat the child as one of its jobs). */
-function childEnv (): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k === 'NODE_OPTIONS' || k.startsWith('TAP') || k.startsWith('_TAPJS')) continue
-    env[k] = v
-  }
-  return { ...env, TEST_STORE: 'postgres' }
-}
-
 for (const suite of ['fuzz', 'jwt-attacks']) {
   t.test(`${suite} suite on PostgreSQL`, async (t) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `test/reliability/${suite}.test.ts`], { cwd: projectRoot, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', `test/reliability/${suite}.test.ts`], { cwd: projectRoot, env: childEnv({ TEST_STORE: 'postgres' }), stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => { out += String(d) })
     child.stderr.on('data', (d: Buffer) => { out += String(d) })

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { projectRoot } from '../../../src/paths.js'
+import { freePort } from '../../net-helper.js'
+import { childEnv } from '../../process-helper.js'
 
 export interface ServerProcess {
   child: ChildProcess
@@ -15,19 +16,9 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
-/**
- * The environment of a spawned server: this process's, minus the test
- * runner's loader options (tap's NODE_OPTIONS would load its hooks into the
- * server too), plus quiet, fast-to-test defaults and `env`.
- */
+/** The environment of a spawned server (process-helper's childEnv), with quiet, fast-to-test defaults, and `env`. */
 function serverEnv (env: Record<string, string>): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k === 'NODE_OPTIONS' || k.startsWith('TAP') || k.startsWith('_TAPJS')) continue
-    base[k] = v
-  }
-  return {
-    ...base,
+  return childEnv({
     HOST: '127.0.0.1',
     PORT: '0',
     COOKIE_SECURE: 'false',
@@ -35,7 +26,7 @@ function serverEnv (env: Record<string, string>): NodeJS.ProcessEnv {
     RATE_LIMIT_LOGIN_MAX: '1000000',
     RATE_LIMIT_JOIN_MAX: '1000000',
     ...env
-  }
+  })
 }
 
 /**
@@ -70,18 +61,6 @@ export async function startServer (env: Record<string, string>, options: { quiet
     if (options.quiet === true) void pollHealth(`http://127.0.0.1:${port}`, exited).then(resolve, reject)
   })
   return { child, pid: child.pid!, url, lines, exited }
-}
-
-/** A port that was free a moment ago (the quiet start cannot read the one the server picks). */
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.on('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 async function pollHealth (url: string, exited: Promise<unknown>): Promise<string> {
