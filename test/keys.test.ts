@@ -5,7 +5,8 @@ import t from 'tap'
 import { openSqliteStore } from '../src/db/sqlite.js'
 import type { Store } from '../src/db/store.js'
 import { ALGORITHMS, generateKey, secretKid, type Algorithm } from '../src/keys/algorithms.js'
-import { createKeyring, KEYS_RELOAD_INTERVAL, type KeyringOptions } from '../src/keys/keyring.js'
+import { createSigner, createVerifier } from 'fast-jwt'
+import { createKeyring, KEYS_RELOAD_INTERVAL, signerFor, type KeyringOptions } from '../src/keys/keyring.js'
 import { createSealer } from '../src/keys/seal.js'
 import { tempDir } from './helper.js'
 import { storeDatabases } from './store-helper.js'
@@ -169,4 +170,25 @@ t.test('sqlite: the database file (signing keys, hashes) and its WAL are readabl
   await keyring(store).init()
   t.equal(statSync(path).mode & 0o777, 0o600)
   t.equal(statSync(`${path}-wal`).mode & 0o777, 0o600)
+})
+
+t.test('HS256 tokens are signed byte for byte as fast-jwt signs them, and its verifier accepts them', async (t) => {
+  const secret = 's'.repeat(48)
+  const kid = secretKid(secret)
+  const ours = signerFor({ kid, algorithm: 'HS256', secret })
+  const theirs = createSigner({ key: secret, algorithm: 'HS256', kid }) as (claims: object) => string
+  const verify = createVerifier({ key: secret, algorithms: ['HS256'] })
+  const now = Math.floor(Date.now() / 1000)
+  for (const claims of [
+    { token_type: 'access', jti: randomUUID(), iat: now, sub: 'u-1', user_id: 'u-1', exp: now + 300, email: 'ana@example.com' },
+    { token_type: 'refresh', jti: randomUUID(), iat: now, sub: 'u-2', user_id: 'u-2', exp: now + 86400 },
+    { token_type: 'access', jti: randomUUID(), iat: now, sub: 'u-3', user_id: 'u-3', exp: now + 300, email: 'Ünïcode+tag@exämple.com' }
+  ]) {
+    const token = ours(claims)
+    t.equal(token, theirs(claims), `${claims.token_type}: identical to fast-jwt's`)
+    t.same(verify(token), claims)
+    t.same(JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString()), { alg: 'HS256', typ: 'JWT', kid })
+  }
+  const other = signerFor({ kid, algorithm: 'HS256', secret: 't'.repeat(48) })
+  t.throws(() => verify(other({ sub: 'x', exp: now + 60, iat: now })), 'another secret does not verify')
 })
