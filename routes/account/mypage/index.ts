@@ -1,17 +1,29 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 import { publicUser } from '../../../src/accounts/accounts.js'
+import type { User } from '../../../src/db/store.js'
 import { AccountDeleteBody, Detail, errors, ProfileBody, UserSchema } from '../../../src/schemas.js'
 
 const mypage: FastifyPluginAsyncTypebox = async (app) => {
+  // The answer is a function of the user row alone: serialised once per row the
+  // store remembers (frozen, shared until the user changes; see publicUser),
+  // then sent as it is.
+  const rendered = new WeakMap<User, string>()
   app.get('', {
     schema: { response: { 200: Type.Object({ message: Type.String(), user: UserSchema }), ...errors(401, 403) } },
     onRequest: app.authenticate
     // Not async: the answer is at hand, no promise needed.
-  }, (request) => ({
-    message: `반갑습니다, ${request.user.email}님!`,
-    user: publicUser(request.user)
-  }))
+  }, (request, reply) => {
+    const user = request.user
+    let body = rendered.get(user)
+    if (body === undefined) {
+      body = reply.serialize({ message: `반갑습니다, ${user.email}님!`, user: publicUser(user) }) as string
+      if (Object.isFrozen(user)) rendered.set(user, body)
+    }
+    // Already serialised by the route's own serializer: sent as it is.
+    void (reply as FastifyReply).type('application/json; charset=utf-8').send(body)
+  })
 
   // dj-rest-auth's PATCH /user/: the editable profile fields, validated as at join.
   app.patch('', {
