@@ -1,5 +1,5 @@
 import t from 'tap'
-import { pooledRandomBytes } from '../src/random.js'
+import { pooledRandomBytes } from '../src/crypto/random.js'
 
 t.test('pooled random bytes: the size asked for, never the same bytes twice, across refills', async (t) => {
   const seen = new Set<string>()

@@ -3,7 +3,7 @@ import type { CookieSerializeOptions } from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { CsrfFailedError } from '../../src/errors.js'
-import { pooledRandomBytes } from '../../src/random.js'
+import { pooledRandomBytes } from '../../src/crypto/random.js'
 import type { TokenPair } from '../../src/tokens/tokens.js'
 
 declare module 'fastify' {

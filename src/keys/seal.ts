@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import { aeadOpen, aeadSeal } from '../crypto/aead.js'
 
 const PREFIX = 'sealed:v1:'
 
@@ -13,23 +14,15 @@ export function createSealer (encryptionKey: string | undefined) {
   return {
     seal (plain: string): string {
       if (key === undefined) return plain
-      const iv = randomBytes(12)
-      const cipher = createCipheriv('aes-256-gcm', key, iv)
-      const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()])
-      return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')
+      return PREFIX + aeadSeal(key, plain)
     },
     /** Throws a one-line Error when the value is sealed and cannot be opened with this key. */
     open (stored: string): string {
       if (!stored.startsWith(PREFIX)) return stored // stored before encryption was configured
       if (key === undefined) throw new Error('signing keys in the database are encrypted: set JWT_KEYS_ENCRYPTION_KEY')
-      const raw = Buffer.from(stored.slice(PREFIX.length), 'base64url')
-      try {
-        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12))
-        decipher.setAuthTag(raw.subarray(12, 28))
-        return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')
-      } catch {
-        throw new Error('signing keys in the database cannot be decrypted with JWT_KEYS_ENCRYPTION_KEY (wrong key?)')
-      }
+      const plain = aeadOpen(key, stored.slice(PREFIX.length))
+      if (plain === undefined) throw new Error('signing keys in the database cannot be decrypted with JWT_KEYS_ENCRYPTION_KEY (wrong key?)')
+      return plain
     }
   }
 }

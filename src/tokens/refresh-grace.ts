@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto'
-import { pooledRandomBytes } from '../random.js'
+import { createHmac } from 'node:crypto'
+import { aeadOpen, aeadSeal } from '../crypto/aead.js'
 
 /*
  * The grace window (REFRESH_REUSE_INTERVAL) answers a replayed, just-rotated
@@ -13,8 +13,6 @@ import { pooledRandomBytes } from '../random.js'
  */
 
 const INFO = Buffer.from('auth-service refresh successor v1')
-const IV_BYTES = 12
-const TAG_BYTES = 16
 
 const EXPAND = Buffer.concat([INFO, Buffer.from([1])])
 
@@ -33,25 +31,12 @@ function aad (predecessorKey: string, successorKey: string): Buffer {
   return Buffer.from(`${predecessorKey}\n${successorKey}`)
 }
 
-/** `base64url(iv ‖ tag ‖ ciphertext)` of the successor token. */
+/** `base64url(iv ‖ tag ‖ ciphertext)` of the successor token (src/crypto/aead.ts). */
 export function sealSuccessor (predecessorJti: string, predecessorKey: string, successorKey: string, successor: string): string {
-  const iv = pooledRandomBytes(IV_BYTES)
-  const cipher = createCipheriv('aes-256-gcm', keyFor(predecessorJti), iv)
-  cipher.setAAD(aad(predecessorKey, successorKey))
-  const body = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()])
-  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')
+  return aeadSeal(keyFor(predecessorJti), successor, aad(predecessorKey, successorKey))
 }
 
 /** The successor token, or undefined when `sealed` was not made for this jti and these rows. */
 export function openSuccessor (predecessorJti: string, predecessorKey: string, successorKey: string, sealed: string): string | undefined {
-  const raw = Buffer.from(sealed, 'base64url')
-  if (raw.length <= IV_BYTES + TAG_BYTES) return undefined
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', keyFor(predecessorJti), raw.subarray(0, IV_BYTES))
-    decipher.setAAD(aad(predecessorKey, successorKey))
-    decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES))
-    return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8')
-  } catch {
-    return undefined
-  }
+  return aeadOpen(keyFor(predecessorJti), sealed, aad(predecessorKey, successorKey))
 }
