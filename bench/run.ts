@@ -18,7 +18,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, ren
 import { cpus, freemem, totalmem, release, platform, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { parseOptions } from './lib/options.js'
 import { join as joinUser, mapLimit } from './lib/api.js'
 import { mergeMeasured, refreshScenario, scenarios, type Context, type Measured } from './lib/scenarios.js'
 import { ensureBuilt, measureStartup, serviceEnv, startService, type Service } from './lib/service.js'
@@ -40,21 +40,19 @@ scenarios: startup, ceiling, health, mypage, mypage-cookie, verify, forward-auth
            refresh-sync-normal, hash-bound, login, join, mixed, mypage-under-login-storm
            (the ceiling, a bare Fastify /health, runs whenever an HTTP scenario does)`
 
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '8' },
-    warmup: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '50' },
-    only: { type: 'string' },
-    target: { type: 'string' },
-    out: { type: 'string', default: join(root, 'bench', 'results.json') },
-    'server-log': { type: 'string' },
-    profile: { type: 'string' },
-    'node-flags': { type: 'string' },
-    'startup-runs': { type: 'string', default: '3' },
-    help: { type: 'boolean', default: false }
-  }
+const args = parseOptions('bench', USAGE, {
+  duration: { type: 'string', default: '8' },
+  warmup: { type: 'string', default: '2' },
+  rounds: { type: 'string', default: '3' },
+  connections: { type: 'string', default: '50' },
+  only: { type: 'string' },
+  target: { type: 'string' },
+  out: { type: 'string', default: join(root, 'bench', 'results.json') },
+  'server-log': { type: 'string' },
+  profile: { type: 'string' },
+  'node-flags': { type: 'string' },
+  'startup-runs': { type: 'string', default: '3' },
+  help: { type: 'boolean', default: false }
 })
 if (args.help) {
   process.stdout.write(USAGE + '\n')

@@ -14,37 +14,23 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.js'
 import { openStore } from '../src/db/open.js'
 import { createPasswordHasher } from '../src/passwords/hash.js'
 import { seedUsers } from '../src/accounts/seed.js'
+import { parseOptions, usageError as fail } from './lib/options.js'
 
 const USAGE = 'usage: npm run bench:seed -- [--number N] [--batch B] [--sqlite FILE] [--postgres URL]'
 
-/** A usage error: one line on standard error, exit code 2. */
-function usageError (message: string): never {
-  process.stderr.write(`bench:seed: ${message} (${USAGE})\n`)
-  process.exit(2)
-}
+const usageError = (message: string): never => fail('bench:seed', USAGE, message)
 
-function parseOptions () {
-  try {
-    return parseArgs({
-      options: {
-        number: { type: 'string', default: '100000' },
-        batch: { type: 'string', default: '2000' },
-        sqlite: { type: 'string' },
-        postgres: { type: 'string' },
-        help: { type: 'boolean', default: false }
-      }
-    }).values
-  } catch (err) {
-    // node:util's message, e.g. "Unknown option '--numbr'. To specify a positional argument, …": its first sentence.
-    return usageError((err as Error).message.split(/\.\s/)[0] ?? String(err))
-  }
-}
-const values = parseOptions()
+const values = parseOptions('bench:seed', USAGE, {
+  number: { type: 'string', default: '100000' },
+  batch: { type: 'string', default: '2000' },
+  sqlite: { type: 'string' },
+  postgres: { type: 'string' },
+  help: { type: 'boolean', default: false }
+})
 if (values.help) {
   process.stdout.write(`${USAGE}\n`)
   process.exit(0)

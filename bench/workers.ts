@@ -18,24 +18,22 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
 import { join as joinUser, mapLimit } from './lib/api.js'
 import { scenarios, type Context, type Measured } from './lib/scenarios.js'
+import { parseOptions } from './lib/options.js'
 import { ensureBuilt, startService } from './lib/service.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '6' },
-    warmup: { type: 'string', default: '2' },
-    connections: { type: 'string', default: '50' },
-    only: { type: 'string', default: 'health,mypage,refresh,login,mixed' },
-    database: { type: 'string' },
-    redis: { type: 'string', default: 'redis://127.0.0.1:6379/0' },
-    out: { type: 'string', default: join(root, 'bench', 'workers-results.json') }
-  }
+const args = parseOptions('bench:workers', 'usage: npm run bench:workers -- [--duration S] [--warmup S] [--connections N] [--only a,b] [--database URL] [--redis URL] [--out FILE]', {
+  duration: { type: 'string', default: '6' },
+  warmup: { type: 'string', default: '2' },
+  connections: { type: 'string', default: '50' },
+  only: { type: 'string', default: 'health,mypage,refresh,login,mixed' },
+  database: { type: 'string' },
+  redis: { type: 'string', default: 'redis://127.0.0.1:6379/0' },
+  out: { type: 'string', default: join(root, 'bench', 'workers-results.json') }
 })
 const duration = Number(args.duration)
 const warmup = Number(args.warmup)
