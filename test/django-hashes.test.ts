@@ -1,8 +1,10 @@
+import { scryptSync } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { hash as argon2Hash } from '@node-rs/argon2'
 import t from 'tap'
-import { DJANGO_ALGORITHMS, djangoAlgorithm, isSupportedDjangoHash, verifyDjangoHash } from '../src/passwords/django.js'
+import { DJANGO_ALGORITHMS, djangoAlgorithm, djangoHashBeyondLimits, isSupportedDjangoHash, verifyDjangoHash } from '../src/passwords/django.js'
 import { django, DJANGO_DIR, DJANGO_DUMP } from './django-fixtures.js'
 
 /*
@@ -140,7 +142,7 @@ t.test('hostile costs are refused without hashing (deriving them would take from
     'pbkdf2_sha256$999999999$salt$aGFzaA==', // iterations far beyond any Django default
     'pbkdf2_sha1$10000001$salt$aGFzaA==', // one past the bound
     'scrypt$1048576$salt$8$1$aGFzaA==', // 1 GiB of memory
-    'scrypt$16384$salt$65$1$aGFzaA==', // one past the bound (256 MiB)
+    'scrypt$16384$salt$65$1$aGFzaA==', // past the memory bound (128·N·r > 128 MiB)
     'bcrypt_sha256$$2b$31$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyz01234', // 2^31 rounds
     'bcrypt$$2b$17$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyz01234' // one past the bound
   ]
@@ -148,5 +150,58 @@ t.test('hostile costs are refused without hashing (deriving them would take from
     const { answer, cpuMs } = await cost(verifyDjangoHash(stored, 'password'))
     t.equal(answer, false, stored)
     t.ok(cpuMs < 100, `${stored}: refused without hashing (${cpuMs} ms of CPU)`)
+  }
+})
+
+/** A Django argon2 hash from the fixtures with its costs replaced: a real salt and digest, so that only the costs can refuse it. */
+const argon2With = (costs: string): string => field(3, () => costs)(made.find((m) => m.algorithm === 'argon2')?.hash ?? '')
+
+t.test('hostile scrypt and argon2 costs are refused without hashing, just past each limit and far beyond', async (t) => {
+  const control = await cost(verifyDjangoHash('scrypt$16384$salt$8$4$aGFzaA==', 'password'))
+  t.ok(control.cpuMs > 100, `scrypt N·r·p = 2^19 is measured (${control.cpuMs} ms)`)
+  const hostile = [
+    'scrypt$16384$salt$8$17$aGFzaA==', // N·r·p one p past 2^21 (about a second of hashing)
+    'scrypt$2$salt$1$1048577$aGFzaA==', // N·r·p just past 2^21 with the smallest N and r
+    'scrypt$16384$salt$8$1000$aGFzaA==', // the review's hash: 33 s
+    'scrypt$16384$salt$8$16000$aGFzaA==', // what the memory bound alone let through: 9 minutes
+    'scrypt$131072$salt$9$1$aGFzaA==', // 128·N·r = 144 MiB, past 128 MiB (N·r·p within 2^21)
+    argon2With('m=262145,t=2,p=8'), // m one KiB past 256 MiB
+    argon2With('m=4194304,t=1,p=8'), // 4 GiB
+    argon2With('m=65536,t=17,p=4'), // t one past 16
+    argon2With('m=102400,t=1000000,p=8'), // days
+    argon2With('m=262144,t=2,p=65'), // p one past 64
+    argon2With('m=262144,t=2,p=4096'), // p far beyond
+    argon2With('m=218454,t=15,p=8'), // m·t = 3,276,810 KiB, just past 16 times Django's 204,800
+    argon2With('m=262144,t=16,p=8') // m·t: 4 GiB processed, every single cost within its own limit
+  ]
+  for (const stored of hostile) {
+    t.ok(djangoHashBeyondLimits(stored), `${stored}: over a limit (${djangoHashBeyondLimits(stored) ?? ''})`)
+    const { answer, cpuMs } = await cost(verifyDjangoHash(stored, 'password'))
+    t.equal(answer, false, stored)
+    t.ok(cpuMs < 100, `${stored}: refused without hashing (${cpuMs} ms of CPU)`)
+  }
+})
+
+t.test('the limits accept every Django default and costs at each limit', async (t) => {
+  // Every fixture Django made (defaults of Django 3.2 and of 4.0's scrypt) is within the limits.
+  for (const { hash } of made) t.equal(djangoHashBeyondLimits(hash), undefined, hash.slice(0, 40))
+  const atLimits = [
+    'pbkdf2_sha256$10000000$salt$aGFzaA==',
+    'bcrypt$$2b$16$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyz01234',
+    'scrypt$131072$salt$8$2$aGFzaA==', // 128·N·r = 128 MiB, N·r·p = 2^21
+    argon2With('m=262144,t=12,p=64'), // m, p at their limits; m·t within
+    argon2With('m=204800,t=16,p=8') // t and m·t at their limits
+  ]
+  for (const stored of atLimits) t.equal(djangoHashBeyondLimits(stored), undefined, stored)
+  t.match(djangoHashBeyondLimits('scrypt$16384$salt$8$1000$aGFzaA=='), /^scrypt N·r·p 131072000 > 2097152$/)
+  t.match(djangoHashBeyondLimits(argon2With('m=102400,t=2,p=65')), /^argon2 p 65 > 64$/)
+
+  // Hashes in Django's formats at the limits (and Django 1.10 to 3.1's argon2i default) are computed and verify.
+  const scryptHash = (N: number, r: number, p: number): string =>
+    `scrypt$${N}$salt$${r}$${p}$${scryptSync('right', 'salt', 64, { N, r, p, maxmem: 512 * 1024 * 1024 }).toString('base64')}`
+  const argon2iDefault = `argon2${await argon2Hash('right', { algorithm: 1, memoryCost: 512, timeCost: 2, parallelism: 2 })}`
+  for (const stored of [scryptHash(16384, 8, 16), scryptHash(131072, 8, 1), argon2iDefault]) {
+    t.equal(await verifyDjangoHash(stored, 'right'), true, `${stored.slice(0, 40)}: verifies`)
+    t.equal(await verifyDjangoHash(stored, 'wrong'), false, `${stored.slice(0, 40)}: not with another password`)
   }
 })

@@ -108,11 +108,15 @@ t.test('import django on the command line: summary, --report, and its errors', a
   const db = new Database(copy)
   db.prepare("UPDATE accounts_user SET email = 'ALICE@example.test' WHERE id = ?").run(users.bob.id)
   db.prepare("UPDATE accounts_user SET password = 'md5$salt$abc' WHERE id = ?").run(users.carol.id)
+  // A hash whose costs login would refuse to compute is listed, not imported with a password that never works.
+  db.prepare("UPDATE accounts_user SET password = 'scrypt$16384$salt$8$1000$aGFzaA==' WHERE id = ?").run(users.dave.id)
   db.close()
   const dupes = await cli(['import', 'django', '--db', copy, '--report'], env)
   t.match(dupes.out, /"reason":"same email as an earlier Django user","detail":"Django user 1"/)
   t.match(dupes.out, /"reason":"unsupported password hash","detail":"md5"/)
   t.match(dupes.out, /^ {2}skipped 1: unsupported password hash$/m)
+  t.match(dupes.out, /"reason":"password hash costs beyond the limits","detail":"scrypt N·r·p 131072000 > 2097152"/)
+  t.match(dupes.out, /^ {2}skipped 1: password hash costs beyond the limits$/m)
 
   const errors: Array<[string[], number, RegExp]> = [
     [['import', 'django'], 2, /^error: give either --db or --json$/],

@@ -27,8 +27,8 @@ blacklisted by simplejwt's token_blacklist app (logged out) are recorded so that
 they are never exchanged.
 Re-running is safe: users are matched by email and updated; a user who has logged
 in here keeps this service's password. Skipped (with the reason): users without
-an email, with an unusable or unsupported password, or a second user with the
-same email. Exit code 1 if the source cannot be read.`,
+an email, with an unusable or unsupported password or one whose costs are beyond
+the limits login computes, or a second user with the same email. Exit code 1 if the source cannot be read.`,
   options: { db: { type: 'string' }, json: { type: 'string' }, table: { type: 'string' }, model: { type: 'string' }, report: { type: 'boolean' } },
   async run (ctx) {
     const db = stringOption(ctx, 'db')

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { normalizeEmail } from '../accounts/accounts.js'
 import type { ImportedUser, Store } from '../db/store.js'
-import { djangoAlgorithm, isSupportedDjangoHash } from '../passwords/django.js'
+import { djangoAlgorithm, djangoHashBeyondLimits, isSupportedDjangoHash } from '../passwords/django.js'
 import { legacyTokenKey } from './simplejwt.js'
 
 /**
@@ -164,6 +164,12 @@ export const SKIP_REASONS = {
   noEmail: 'no email address',
   unusablePassword: 'unusable password (no password login in Django)',
   unsupportedHash: 'unsupported password hash',
+  /**
+   * Costs (iterations, memory, …) beyond what login computes: such a hash could
+   * never verify here (src/passwords/django.ts), so the user is listed rather
+   * than imported with a password that silently never works.
+   */
+  costsBeyondLimits: 'password hash costs beyond the limits',
   duplicateEmail: 'same email as an earlier Django user',
   legacyIdTaken: 'Django id already linked to another user'
 } as const
@@ -178,6 +184,8 @@ export function toImportedUser (row: DjangoRow, verified: Set<string>): Imported
   const passwordHash = text(row.password)
   if (passwordHash === '' || passwordHash.startsWith('!')) return { skip: SKIP_REASONS.unusablePassword, email }
   if (!isSupportedDjangoHash(passwordHash)) return { skip: SKIP_REASONS.unsupportedHash, detail: djangoAlgorithm(passwordHash) ?? passwordHash.split('$')[0] ?? '', email }
+  const beyond = djangoHashBeyondLimits(passwordHash)
+  if (beyond !== undefined) return { skip: SKIP_REASONS.costsBeyondLimits, detail: beyond, email }
   const dob = text(row.date_of_birth)
   const name = 'name' in row ? text(row.name) : `${text(row.first_name)} ${text(row.last_name)}`.trim()
   return {

@@ -49,11 +49,18 @@ function getWorker (): Worker {
   return w
 }
 
+/**
+ * The highest bcrypt cost verified: 2^16 rounds, 16 times Django's `rounds = 12`
+ * (unchanged since Django 1.4); each step doubles the work, so a hostile cost of
+ * 31 would take days.
+ */
+export const MAX_BCRYPT_COST = 16
+
 /** bcrypt's own check of `password` against a `$2a$`/`$2b$`/`$2y$` hash, in the worker thread. */
 export async function bcryptVerify (password: string, hash: string): Promise<boolean> {
   if (!/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) return false
   const rounds = Number(hash.slice(4, 6))
-  if (rounds < 4 || rounds > 16) return false // beyond 16: minutes per check, a hostile import
+  if (rounds < 4 || rounds > MAX_BCRYPT_COST) return false
   return await new Promise<boolean>((resolve) => {
     const id = nextId++
     waiting.set(id, resolve)
