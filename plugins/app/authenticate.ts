@@ -65,43 +65,40 @@ export default fp(async (app) => {
     return app.tokens.authenticate(token)
   }
 
-  app.decorate('authenticate', function authenticate (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) {
+  /**
+   * Calls `use` with the user `find` names: at once when it is at hand, after
+   * its promise otherwise. A throw or a rejection goes to the hook's `done`.
+   */
+  const withUser = (find: () => ReturnType<typeof app.tokens.authenticate>, done: (err?: Error) => void, use: (user: User) => void): void => {
     let found
     try {
-      found = userOf(request)
+      found = find()
     } catch (err) {
       done(err as Error)
       return
     }
-    if (found instanceof Promise) {
-      found.then(({ user }) => { request.user = user; done() }, done)
-      return
-    }
-    request.user = found.user
-    done()
+    if (found instanceof Promise) found.then(({ user }) => { use(user) }, done)
+    else use(found.user)
+  }
+
+  app.decorate('authenticate', function authenticate (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) {
+    withUser(() => userOf(request), done, (user) => {
+      request.user = user
+      done()
+    })
   })
 
   app.decorate('authenticated', async function authenticated (request: FastifyRequest) {
     request.user = (await userOf(request)).user
   })
 
-  const answer = (reply: FastifyReply, user: User): void => {
-    void reply.header('cache-control', 'no-store')
-      .header('x-auth-user-id', user.id).header('x-auth-user-email', user.email)
-      .send({})
-  }
-
+  // Answered by the hook itself: the route's handler never runs.
   app.decorate('forwardAuth', function forwardAuth (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
-    let found
-    try {
-      found = app.tokens.authenticate(app.presentedAccessToken(request).token)
-    } catch (err) {
-      done(err as Error)
-      return
-    }
-    // Answered here: the hook sends the reply, so the route's handler never runs.
-    if (found instanceof Promise) found.then(({ user }) => { answer(reply, user) }, done)
-    else answer(reply, found.user)
+    withUser(() => app.tokens.authenticate(app.presentedAccessToken(request).token), done, (user) => {
+      void reply.header('cache-control', 'no-store')
+        .header('x-auth-user-id', user.id).header('x-auth-user-email', user.email)
+        .send({})
+    })
   })
 
   app.decorate('presentedRefreshToken', (request: FastifyRequest) => {

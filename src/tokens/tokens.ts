@@ -118,9 +118,6 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return store.users.byIdNow === undefined ? store.users.byId(claims.sub).then(live) : live(store.users.byIdNow(claims.sub))
   }
 
-  async function activeUser (claims: Claims): Promise<User> {
-    return await activeUserNow(claims)
-  }
 
   async function notRevoked (claims: Claims): Promise<Claims> {
     const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
@@ -193,7 +190,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     async refresh (refreshToken: string): Promise<TokenPair> {
       if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.exchange(refreshToken, newLogin)
       const claims = await decode(refreshToken, 'refresh')
-      const user = await activeUser(claims)
+      const user = await activeUserNow(claims)
       if (requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError()
       const key = refreshTokenKey(claims.jti)
       // The successor's family is the presented token's: the store puts it
