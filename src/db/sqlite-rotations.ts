@@ -180,21 +180,14 @@ export function rotationWriter ({ path, synchronous, busyTimeout, file }: Rotati
     worker.postMessage(JSON.stringify(inFlight.map(({ id, next, now, grace }) =>
       ({ id, next: { id: next.id, userId: next.userId, expiresAt: next.expiresAt, createdAt: next.createdAt }, now, grace }))))
   }
-  let sendScheduled = false
-  const sendLater = (): void => {
-    sendScheduled = false
-    send()
-  }
 
   return {
     async rotate (request: RotationRequest): Promise<RotateOutcome> {
       if (closing !== undefined) throw Object.assign(new Error('The database connection is not open'), { code: 'SQLITE_MISUSE' })
       return await new Promise<RotateOutcome>((resolve, reject) => {
-        // Sent after this turn of the event loop: its other rotations go along.
-        if (waiting.push({ ...request, resolve, reject }) === 1 && !sendScheduled) {
-          sendScheduled = true
-          setImmediate(sendLater)
-        }
+        // Sent after this turn of the event loop: its other rotations go along
+        // (or sooner, with the answer to the batch in flight).
+        if (waiting.push({ ...request, resolve, reject }) === 1) setImmediate(send)
       })
     },
 
