@@ -104,8 +104,9 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
     return mail
   }
 
-  /** Stores a one-time token for `user` and queues the mail carrying it to `to`. */
-  async function mailToken (user: User, purpose: AccountTokenPurpose, template: MailTemplate, to: string): Promise<void> {
+  /** Stores a one-time token for `user` and queues the mail carrying it to `to` (the template of the same name as the purpose). */
+  async function mailToken (user: User, purpose: AccountTokenPurpose, to: string): Promise<void> {
+    const template: MailTemplate = purpose
     const m = mailOptions()
     const token = newMailToken()
     const reset = purpose === 'password_reset'
@@ -157,7 +158,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
         lastLogin: emailVerification === 'mandatory' ? null : new Date(now())
       }
       const verify = (created: User): void => {
-        mailer?.later('email_verification', async () => { await mailToken(created, 'email_verification', 'email_verification', created.email) })
+        mailer?.later('email_verification', async () => { await mailToken(created, 'email_verification', created.email) })
       }
       if (emailVerification === 'mandatory') {
         const created = await store.users.create(user)
@@ -229,7 +230,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
         await store.users.setEmail(user.id, email, false)
         return { user: { ...user, email, emailVerified: false }, pending: false }
       }
-      mailOptions().mailer.later('email_change', async () => { await mailToken(user, 'email_change', 'email_change', email) })
+      mailOptions().mailer.later('email_change', async () => { await mailToken(user, 'email_change', email) })
       return { user, pending: true }
     },
 
@@ -254,7 +255,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       mailOptions().mailer.later('password_reset', async () => {
         const user = await store.users.byEmail(email)
         if (user === undefined || !user.isActive) return
-        await mailToken(user, 'password_reset', 'password_reset', user.email)
+        await mailToken(user, 'password_reset', user.email)
       })
     },
 
@@ -287,7 +288,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       mailOptions().mailer.later('email_verification', async () => {
         const user = await store.users.byEmail(email)
         if (user === undefined || !user.isActive || user.emailVerified) return
-        await mailToken(user, 'email_verification', 'email_verification', user.email)
+        await mailToken(user, 'email_verification', user.email)
       })
     },
 
