@@ -125,6 +125,20 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
     m.mailer.send({ to, ...renderMail(template, m.language, { link, email: to, lifetime }), about: { template, userId: user.id } })
   }
 
+  /**
+   * The requests that answer the same for every address (no user enumeration):
+   * the lookup, the token and the mail all happen after the answer, off the
+   * request path, and only a user that `wanted` accepts gets a mail.
+   */
+  function mailUserLater (purpose: AccountTokenPurpose, emailInput: string, wanted: (user: User) => boolean): void {
+    const email = normalizeEmail(emailInput)
+    mailOptions().mailer.later(purpose, async () => {
+      const user = await store.users.byEmail(email)
+      if (user === undefined || !wanted(user)) return
+      await mailToken(user, purpose, user.email)
+    })
+  }
+
   /** The current password of `user`, for the changes that put the account itself at stake. */
   async function confirmPassword (user: User, password: string): Promise<void> {
     if (!await hasher.verify(user.passwordHash, password)) throw new PasswordIncorrectError()
@@ -251,12 +265,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
      * answer, off the request path. Only an active user gets a mail.
      */
     requestPasswordReset (emailInput: string): void {
-      const email = normalizeEmail(emailInput)
-      mailOptions().mailer.later('password_reset', async () => {
-        const user = await store.users.byEmail(email)
-        if (user === undefined || !user.isActive) return
-        await mailToken(user, 'password_reset', user.email)
-      })
+      mailUserLater('password_reset', emailInput, (user) => user.isActive)
     },
 
     /**
@@ -284,12 +293,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
 
     /** POST /account/email/resend: as the reset request, the same answer for every address. */
     requestVerification (emailInput: string): void {
-      const email = normalizeEmail(emailInput)
-      mailOptions().mailer.later('email_verification', async () => {
-        const user = await store.users.byEmail(email)
-        if (user === undefined || !user.isActive || user.emailVerified) return
-        await mailToken(user, 'email_verification', user.email)
-      })
+      mailUserLater('email_verification', emailInput, (user) => user.isActive && !user.emailVerified)
     },
 
     /**
