@@ -173,6 +173,9 @@ const PROFILE_FIELDS = [
   ['phone_number', 'Phone number'], ['email_verified', 'Email verified'], ['date_joined', 'Joined'], ['last_login', 'Last login'], ['id', 'User id']
 ]
 
+/** The fields a user gives at join and edits later (the join and profile forms; ProfileBody in src/schemas.ts). */
+const EDITABLE_FIELDS = ['name', 'gender', 'date_of_birth', 'phone_number']
+
 function showProfile ({ message, user }) {
   $('#greeting').textContent = message
   const list = $('#profile')
@@ -251,7 +254,7 @@ loginForm.addEventListener('submit', (event) => {
 joinForm.addEventListener('submit', (event) => {
   event.preventDefault()
   void busy(joinForm, async () => {
-    const joined = await request('POST', '/account/join', formBody(joinForm, ['name', 'gender', 'date_of_birth', 'phone_number']))
+    const joined = await request('POST', '/account/join', formBody(joinForm, EDITABLE_FIELDS))
     joinForm.reset()
     // EMAIL_VERIFICATION=mandatory: no session until the mailed link is followed.
     if (joined.detail !== undefined) {
@@ -310,7 +313,7 @@ function showNotice (container, text) {
 }
 
 function fillProfileForm (user) {
-  for (const name of ['name', 'gender', 'date_of_birth', 'phone_number']) {
+  for (const name of EDITABLE_FIELDS) {
     profileForm.elements[name].value = user[name] ?? ''
   }
   for (const form of [profileForm, emailForm, deleteForm]) showError(form, undefined)
@@ -368,8 +371,9 @@ profileForm.addEventListener('submit', (event) => {
   event.preventDefault()
   void busy(profileForm, async () => {
     const body = formBody(profileForm)
-    for (const key of ['gender', 'date_of_birth', 'phone_number']) {
-      if (body[key] === '') body[key] = null
+    // An emptied field is cleared: null, but the name is a string ('').
+    for (const key of EDITABLE_FIELDS) {
+      if (key !== 'name' && body[key] === '') body[key] = null
     }
     await request('PATCH', '/account/mypage', body)
     await loadProfile()

@@ -238,8 +238,13 @@ t.test('password reset through a real SMTP server', async (t) => {
     await app.store.users.setActive(s.user.id as string, false)
     const res = await post(app, '/account/password/reset', { email: s.email })
     t.equal(res.statusCode, 200)
+    t.equal(res.body, (await post(app, '/account/password/reset', { email: uniqueEmail() })).body, 'the answer for an unknown address')
     await app.mailer.idle()
     t.notOk(smtp.mails.some((m) => m.to.includes(s.email)))
+    // The same request once the user is active again does mail: the check above could otherwise pass with no mail sent at all.
+    await app.store.users.setActive(s.user.id as string, true)
+    t.equal((await post(app, '/account/password/reset', { email: s.email })).statusCode, 200)
+    t.ok((await smtp.mailTo(s.email)).token, 'reactivated, the same address gets its mail')
   })
 })
 

@@ -104,8 +104,9 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
     return mail
   }
 
-  /** Stores a one-time token for `user` and queues the mail carrying it to `to`. */
-  async function mailToken (user: User, purpose: AccountTokenPurpose, template: MailTemplate, to: string): Promise<void> {
+  /** Stores a one-time token for `user` and queues the mail carrying it to `to` (the template of the same name as the purpose). */
+  async function mailToken (user: User, purpose: AccountTokenPurpose, to: string): Promise<void> {
+    const template: MailTemplate = purpose
     const m = mailOptions()
     const token = newMailToken()
     const reset = purpose === 'password_reset'
@@ -122,6 +123,20 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
     const url = reset ? m.passwordResetUrl : m.emailVerifyUrl
     const link = tokenLink(url, token, url === m.clientPageUrl ? (reset ? 'reset' : 'verify') : undefined)
     m.mailer.send({ to, ...renderMail(template, m.language, { link, email: to, lifetime }), about: { template, userId: user.id } })
+  }
+
+  /**
+   * The requests that answer the same for every address (no user enumeration):
+   * the lookup, the token and the mail all happen after the answer, off the
+   * request path, and only a user that `wanted` accepts gets a mail.
+   */
+  function mailUserLater (purpose: AccountTokenPurpose, emailInput: string, wanted: (user: User) => boolean): void {
+    const email = normalizeEmail(emailInput)
+    mailOptions().mailer.later(purpose, async () => {
+      const user = await store.users.byEmail(email)
+      if (user === undefined || !wanted(user)) return
+      await mailToken(user, purpose, user.email)
+    })
   }
 
   /** The current password of `user`, for the changes that put the account itself at stake. */
@@ -157,7 +172,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
         lastLogin: emailVerification === 'mandatory' ? null : new Date(now())
       }
       const verify = (created: User): void => {
-        mailer?.later('email_verification', async () => { await mailToken(created, 'email_verification', 'email_verification', created.email) })
+        mailer?.later('email_verification', async () => { await mailToken(created, 'email_verification', created.email) })
       }
       if (emailVerification === 'mandatory') {
         const created = await store.users.create(user)
@@ -229,7 +244,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
         await store.users.setEmail(user.id, email, false)
         return { user: { ...user, email, emailVerified: false }, pending: false }
       }
-      mailOptions().mailer.later('email_change', async () => { await mailToken(user, 'email_change', 'email_change', email) })
+      mailOptions().mailer.later('email_change', async () => { await mailToken(user, 'email_change', email) })
       return { user, pending: true }
     },
 
@@ -250,12 +265,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
      * answer, off the request path. Only an active user gets a mail.
      */
     requestPasswordReset (emailInput: string): void {
-      const email = normalizeEmail(emailInput)
-      mailOptions().mailer.later('password_reset', async () => {
-        const user = await store.users.byEmail(email)
-        if (user === undefined || !user.isActive) return
-        await mailToken(user, 'password_reset', 'password_reset', user.email)
-      })
+      mailUserLater('password_reset', emailInput, (user) => user.isActive)
     },
 
     /**
@@ -283,12 +293,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
 
     /** POST /account/email/resend: as the reset request, the same answer for every address. */
     requestVerification (emailInput: string): void {
-      const email = normalizeEmail(emailInput)
-      mailOptions().mailer.later('email_verification', async () => {
-        const user = await store.users.byEmail(email)
-        if (user === undefined || !user.isActive || user.emailVerified) return
-        await mailToken(user, 'email_verification', 'email_verification', user.email)
-      })
+      mailUserLater('email_verification', emailInput, (user) => user.isActive && !user.emailVerified)
     },
 
     /**
