@@ -4,7 +4,7 @@ import type { Config } from '../config.js'
 import type { AccountToken, AccountTokenPurpose, ProfileChange, Store, User } from '../db/store.js'
 import {
   AccountInactiveError, EmailNotVerifiedError, EmailTakenError, FieldValidationError, InvalidCredentialsError,
-  InvalidPasswordError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError, WeakPasswordError
+  InvalidPasswordError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError
 } from '../errors.js'
 import type { Mailer } from '../mail/mailer.js'
 import { renderMail, type MailLanguage, type MailTemplate } from '../mail/templates.js'

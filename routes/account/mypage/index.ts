@@ -13,8 +13,8 @@ const mypage: FastifyPluginAsyncTypebox = async (app) => {
   app.get('', {
     schema: { response: { 200: Type.Object({ message: Type.String(), user: UserSchema }), ...errors(401, 403) } },
     onRequest: app.authenticate
-    // Not async: the answer is at hand, no promise needed.
   }, (request, reply) => {
+    // Not async: the answer is at hand, no promise needed.
     const user = request.user
     let body = rendered.get(user)
     if (body === undefined) {
