@@ -71,5 +71,5 @@ export function apiSecurityHeaders (config: Pick<Config, 'cookieSecure'>): Recor
   }
 }
 
-/** Paths of the JSON API (every route but the client page, its files and /docs). */
-export const API_PATHS = /^\/(?:account(?:\/|$)|health$|ready$|openapi\.json$|\.well-known\/|metrics$)/
+/** Request paths (a query string allowed) of the JSON API: all but the client page, its files and /docs. */
+export const API_PATHS = /^\/(?:account(?:[/?]|$)|(?:health|ready|openapi\.json|metrics)(?:\?|$)|\.well-known\/)/

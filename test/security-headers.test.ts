@@ -43,7 +43,8 @@ t.test('the pages (client page, its files, /docs) and answers without a route: h
   }
 })
 
-t.test('the set is chosen by the route\'s path: the API\'s prefixes, nothing that merely starts like them', async (t) => {
+t.test('the set is chosen by the request\'s path: the API\'s prefixes, nothing that merely starts like them', async (t) => {
   for (const url of ['/account/login', '/account', '/account/forward-auth', '/account/forward-auth/*', '/health', '/ready', '/openapi.json', '/.well-known/jwks.json', '/metrics']) t.ok(API_PATHS.test(url), `${url}: API`)
+  for (const url of ['/health?probe=1', '/account?x', '/account/mypage?tab=2', '/metrics?name[]=x']) t.ok(API_PATHS.test(url), `${url}: API, whatever the query`)
   for (const url of ['/', '/app.js', '/index.html', '/docs', '/docs/static/index.html', '/accounting', '/healthz', '/metrics.html']) t.notOk(API_PATHS.test(url), `${url}: page`)
 })
