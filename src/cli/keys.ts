@@ -1,4 +1,5 @@
 import { KEYS_RELOAD_INTERVAL, keyringFromConfig } from '../keys/keyring.js'
+import { IAT_LEEWAY } from '../tokens/tokens.js'
 import { CliError, type Command } from './command.js'
 import { withServices } from './services.js'
 
@@ -13,7 +14,7 @@ and stores it in the database DATABASE_URL names: it signs every token from then
 on. Running instances pick it up within ${KEYS_RELOAD_INTERVAL} seconds, without a restart. The
 previous keys stay in GET /.well-known/jwks.json and keep verifying until every
 token they signed has expired (the longer of ACCESS_TOKEN_LIFETIME and
-REFRESH_TOKEN_LIFETIME, plus ${KEYS_RELOAD_INTERVAL + 30} seconds), so nobody is logged out; keys past that
+REFRESH_TOKEN_LIFETIME, plus ${KEYS_RELOAD_INTERVAL + IAT_LEEWAY} seconds), so nobody is logged out; keys past that
 are deleted. Refused while an explicit JWT_SECRET signs HS256 tokens.`,
   async run (ctx) {
     return await withServices(ctx, async ({ config, store }) => {
