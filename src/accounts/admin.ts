@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { normalizeEmail } from './accounts.js'
 import type { Store, User } from '../db/store.js'
-import { WeakPasswordError } from '../errors.js'
 import type { PasswordHasher } from '../passwords/hash.js'
 import { assertPasswordPolicy } from '../passwords/policy.js'
 
