@@ -1,4 +1,4 @@
-import { isEmailAddress, publicUser } from '../accounts/accounts.js'
+import { isEmailAddress, normalizeEmail, publicUser } from '../accounts/accounts.js'
 import { createUserAdmin } from '../accounts/admin.js'
 import type { User } from '../db/store.js'
 import { EmailTakenError, WeakPasswordError } from '../errors.js'
@@ -76,8 +76,9 @@ export const usersList: Command = {
   options: { limit: { type: 'string' }, after: { type: 'string' }, ...json },
   async run (ctx) {
     const limit = integerOption(ctx, 'limit', 100, 1_000_000)
+    const after = stringOption(ctx, 'after')
     return await withServices(ctx, async ({ store, hasher }) => {
-      const users = await createUserAdmin({ store, hasher }).list(limit, stringOption(ctx, 'after')?.trim().toLowerCase())
+      const users = await createUserAdmin({ store, hasher }).list(limit, after === undefined ? undefined : normalizeEmail(after))
       for (const user of users) {
         if (ctx.values.json === true) ctx.out(JSON.stringify(adminView(user)))
         else {
