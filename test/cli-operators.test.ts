@@ -70,6 +70,8 @@ t.test('users list: ordered by email, --limit, --after, --json', async (t) => {
   const page = await cli(['users', 'list', '--limit', '1', '--after', 'a@list.test', '--json'], env)
   const rows = page.out.split('\n').map((l) => JSON.parse(l) as { email: string })
   t.same(rows.map((r) => r.email), ['b@list.test'])
+  const upper = await cli(['users', 'list', '--after', ' A@LIST.test', '--json'], env)
+  t.same(upper.out.split('\n').map((l) => (JSON.parse(l) as { email: string }).email), ['b@list.test', 'c@list.test'], '--after compared as logins compare emails')
   for (const bad of ['0', '1.5', 'ten']) {
     const res = await cli(['users', 'list', '--limit', bad], env)
     t.equal(res.code, 2, bad)

@@ -53,4 +53,6 @@ test('a word that starts with "-" (a key id may) is taken as the command\'s word
   const extra = await cli(['keys', 'revoke', 'a', 'b'], { DATABASE_URL: `file:${join(dir, 'auth.db')}` })
   t.equal(extra.code, 2)
   t.match(extra.err, /unexpected argument "b"/)
+  const value = await cli(['users', 'set-password', '--password', 'a-Value-not-a-word-1', 'nobody@example.test'], { DATABASE_URL: `file:${join(dir, 'auth.db')}` })
+  t.equal(value.err, 'error: no user with email nobody@example.test', 'the word after a string option is its value, not a second word')
 })

@@ -56,6 +56,9 @@ export type PublicUser = ReturnType<typeof show>
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase()
 
+/** Shaped like an address (one @, a dot in the domain, no space): the operators' and the Django import's check. */
+export const isEmailAddress = (email: string): boolean => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)
+
 export interface ProfileInput {
   name?: string
   gender?: 'male' | 'female' | null

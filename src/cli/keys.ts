@@ -1,6 +1,7 @@
-import { openStore } from '../db/open.js'
 import { KEYS_RELOAD_INTERVAL, keyringFromConfig } from '../keys/keyring.js'
+import { IAT_LEEWAY } from '../tokens/tokens.js'
 import { CliError, type Command } from './command.js'
+import { withServices } from './services.js'
 
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
 
@@ -13,12 +14,10 @@ and stores it in the database DATABASE_URL names: it signs every token from then
 on. Running instances pick it up within ${KEYS_RELOAD_INTERVAL} seconds, without a restart. The
 previous keys stay in GET /.well-known/jwks.json and keep verifying until every
 token they signed has expired (the longer of ACCESS_TOKEN_LIFETIME and
-REFRESH_TOKEN_LIFETIME, plus ${KEYS_RELOAD_INTERVAL + 30} seconds), so nobody is logged out; keys past that
+REFRESH_TOKEN_LIFETIME, plus ${KEYS_RELOAD_INTERVAL + IAT_LEEWAY} seconds), so nobody is logged out; keys past that
 are deleted. Refused while an explicit JWT_SECRET signs HS256 tokens.`,
   async run (ctx) {
-    const config = ctx.config()
-    const store = await openStore(config)
-    try {
+    return await withServices(ctx, async ({ config, store }) => {
       const keyring = keyringFromConfig(config, store)
       await keyring.init()
       const before = keyring.signingKid
@@ -32,9 +31,7 @@ are deleted. Refused while an explicit JWT_SECRET signs HS256 tokens.`,
       if (before !== undefined) ctx.out(`previous key ${before} verifies until ${iso(rotated.retiredVerifyUntil)}`)
       ctx.err(`running instances sign with the new key within ${KEYS_RELOAD_INTERVAL} seconds${rotated.purged > 0 ? `; ${rotated.purged} expired key(s) deleted` : ''}`)
       return 0
-    } finally {
-      await store.close()
-    }
+    })
   }
 }
 
@@ -45,9 +42,7 @@ export const keysList: Command = {
   help: `Prints one line per stored key: kid, algorithm, created, and "signing" for the
 key that signs, or until when a retired key keeps verifying. Never prints key material.`,
   async run (ctx) {
-    const config = ctx.config()
-    const store = await openStore(config)
-    try {
+    return await withServices(ctx, async ({ config, store }) => {
       const keyring = keyringFromConfig(config, store)
       const now = Math.floor(Date.now() / 1000)
       const rows = (await store.signingKeys.list()).sort((a, b) => a.createdAt - b.createdAt)
@@ -60,9 +55,7 @@ key that signs, or until when a retired key keeps verifying. Never prints key ma
       }
       if (rows.length === 0) ctx.out('no keys stored yet (the server or "keys rotate" creates the first)')
       return 0
-    } finally {
-      await store.close()
-    }
+    })
   }
 }
 
@@ -79,9 +72,7 @@ by it must log in again.`,
   async run (ctx) {
     const kid = ctx.positionals[0]
     if (kid === undefined || kid === '') throw new CliError('which key? "keys revoke KID" ("keys list" shows the kids)', 2)
-    const config = ctx.config()
-    const store = await openStore(config)
-    try {
+    return await withServices(ctx, async ({ store }) => {
       const rows = await store.signingKeys.list()
       const row = rows.find((r) => r.kid === kid)
       if (row === undefined) throw new CliError(`no stored key has kid ${kid}`)
@@ -90,8 +81,6 @@ by it must log in again.`,
       ctx.out(`key ${kid} revoked`)
       ctx.err(`running instances stop accepting its tokens within ${KEYS_RELOAD_INTERVAL} seconds`)
       return 0
-    } finally {
-      await store.close()
-    }
+    })
   }
 }

@@ -43,22 +43,20 @@ function findCommand (argv: string[]): { command: Command, rest: string[] } | un
  */
 function asPositionals (args: string[], command: Command): string[] {
   if ((command.positionals ?? 0) === 0) return args
-  const flags = new Set<string>()
+  const flags = new Map<string, { type: string }>()
   for (const [name, option] of Object.entries(command.options ?? {})) {
-    flags.add(`--${name}`)
-    if (option.short !== undefined) flags.add(`-${option.short}`)
+    flags.set(`--${name}`, option)
+    if (option.short !== undefined) flags.set(`-${option.short}`, option)
   }
   const options: string[] = []
   const words: string[] = []
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string
     if (arg === '--') { words.push(...args.slice(i + 1)); break }
-    const flag = arg.split('=')[0] as string
-    if (!arg.startsWith('-') || !flags.has(flag)) { words.push(arg); continue }
+    const option = arg.startsWith('-') ? flags.get(arg.split('=')[0] as string) : undefined
+    if (option === undefined) { words.push(arg); continue }
     options.push(arg)
-    const takesValue = command.options?.[flag.replace(/^-+/, '')]?.type === 'string' ||
-      Object.values(command.options ?? {}).some((o) => o.type === 'string' && `-${o.short ?? ''}` === flag)
-    if (takesValue && !arg.includes('=') && i + 1 < args.length) options.push(args[++i] as string)
+    if (option.type === 'string' && !arg.includes('=') && i + 1 < args.length) options.push(args[++i] as string)
   }
   return words.length === 0 ? options : [...options, '--', ...words]
 }

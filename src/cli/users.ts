@@ -1,4 +1,4 @@
-import { publicUser } from '../accounts/accounts.js'
+import { isEmailAddress, normalizeEmail, publicUser } from '../accounts/accounts.js'
 import { createUserAdmin } from '../accounts/admin.js'
 import type { User } from '../db/store.js'
 import { EmailTakenError, WeakPasswordError } from '../errors.js'
@@ -55,7 +55,7 @@ Exit code 1 if the email is taken or the password too weak.`,
   async run (ctx) {
     const email = stringOption(ctx, 'email')
     if (email === undefined || email.trim() === '') throw new CliError('--email is required', 2)
-    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email.trim())) throw new CliError(`--email must be an email address, got "${email}"`, 2)
+    if (!isEmailAddress(email.trim())) throw new CliError(`--email must be an email address, got "${email}"`, 2)
     const password = await passwordOption(ctx)
     return await withServices(ctx, async ({ store, hasher }) => {
       const user = await asCliErrors(async () => await createUserAdmin({ store, hasher }).create({ email, password, staff: ctx.values.staff === true }))
@@ -76,8 +76,9 @@ export const usersList: Command = {
   options: { limit: { type: 'string' }, after: { type: 'string' }, ...json },
   async run (ctx) {
     const limit = integerOption(ctx, 'limit', 100, 1_000_000)
+    const after = stringOption(ctx, 'after')
     return await withServices(ctx, async ({ store, hasher }) => {
-      const users = await createUserAdmin({ store, hasher }).list(limit, stringOption(ctx, 'after')?.trim().toLowerCase())
+      const users = await createUserAdmin({ store, hasher }).list(limit, after === undefined ? undefined : normalizeEmail(after))
       for (const user of users) {
         if (ctx.values.json === true) ctx.out(JSON.stringify(adminView(user)))
         else {

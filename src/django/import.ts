@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { normalizeEmail } from '../accounts/accounts.js'
+import { isEmailAddress, normalizeEmail } from '../accounts/accounts.js'
 import type { ImportedUser, Store } from '../db/store.js'
 import { djangoAlgorithm, djangoHashBeyondLimits, isSupportedDjangoHash } from '../passwords/django.js'
 import { legacyTokenKey } from './simplejwt.js'
@@ -148,8 +148,6 @@ function gender (v: unknown): 'male' | 'female' | null {
   return null // Django's '' (not given) and anything else
 }
 
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/
-
 export interface ImportSummary {
   created: number
   updated: number
@@ -180,7 +178,7 @@ type Skip = { skip: string, detail?: string, email: string }
 export function toImportedUser (row: DjangoRow, verified: Set<string>): ImportedUser | Skip {
   const legacyId = text(row.id)
   const email = normalizeEmail(text(row.email) !== '' ? text(row.email) : text(row.username))
-  if (!EMAIL.test(email)) return { skip: SKIP_REASONS.noEmail, ...(email === '' ? {} : { detail: `username "${email}"` }), email }
+  if (!isEmailAddress(email)) return { skip: SKIP_REASONS.noEmail, ...(email === '' ? {} : { detail: `username "${email}"` }), email }
   const passwordHash = text(row.password)
   if (passwordHash === '' || passwordHash.startsWith('!')) return { skip: SKIP_REASONS.unusablePassword, email }
   if (!isSupportedDjangoHash(passwordHash)) return { skip: SKIP_REASONS.unsupportedHash, detail: djangoAlgorithm(passwordHash) ?? passwordHash.split('$')[0] ?? '', email }

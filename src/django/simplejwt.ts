@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import type { NewRefreshToken, Store, User } from '../db/store.js'
 import { TokenExpiredError, TokenInvalidError, TokenRevokedError } from '../errors.js'
-import type { TokenPair } from '../tokens/tokens.js'
+import { IAT_LEEWAY, type TokenPair } from '../tokens/tokens.js'
 
 /**
  * SIMPLEJWT_COMPAT: a refresh token issued by a Django deployment running
@@ -13,9 +13,6 @@ import type { TokenPair } from '../tokens/tokens.js'
  * It is checked here, with its own HS256 verification against the Django key,
  * independently of how this service signs its own tokens.
  */
-
-/** Seconds an `iat` may lie in the future (as IAT_LEEWAY in src/tokens/tokens.ts). */
-const IAT_LEEWAY = 30
 
 interface SimplejwtClaims { token_type: string, jti: string, exp: number, iat: number, user_id: number | string }
 
