@@ -247,31 +247,22 @@ function parseHttpUrl (variable: string, value: string): string {
   return url.toString()
 }
 
-/** `smtp://user:pass@host:port` or `smtps://…`; the error never repeats the value (it may hold a password). */
-function parseSmtpUrl (value: string): string | undefined {
-  if (value.trim() === '') return undefined
-  let url: URL | undefined
-  try { url = new URL(value) } catch { url = undefined }
-  if (url === undefined || !/^smtps?:$/.test(url.protocol) || url.hostname === '') {
-    throw new ConfigError('SMTP_URL', 'must be an smtp://[user:password@]host[:port] or smtps://… URL')
-  }
-  return value
-}
-
-function parseRedisUrl (value: string): string | undefined {
+/**
+ * A URL with credentials (SMTP_URL, REDIS_URL): one of `protocols`, with a host;
+ * undefined when empty. The error shows the value only as far as it parsed as
+ * a URL with a host, with its user's password masked and nothing after the
+ * host (a value that did not parse may hold the password anywhere).
+ */
+function parseCredentialUrl (variable: string, value: string, protocols: readonly string[], expected: string): string | undefined {
   const v = value.trim()
   if (v === '') return undefined
-  let u: URL
-  try { u = new URL(v) } catch { u = new URL('invalid:') }
-  if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || u.hostname === '') {
-    throw new ConfigError('REDIS_URL', `must be a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379/0), got "${redactUrl(v)}"`)
+  let url: URL | undefined
+  try { url = new URL(v) } catch { url = undefined }
+  if (url === undefined || !protocols.includes(url.protocol) || url.hostname === '') {
+    const shown = url === undefined || url.hostname === '' ? '' : `, got "${url.protocol}//${url.username !== '' || url.password !== '' ? `${url.username}:***@` : ''}${url.host}"`
+    throw new ConfigError(variable, `must be ${expected}${shown}`)
   }
   return v
-}
-
-/** A URL as it may appear in an error line: without its password. */
-function redactUrl (value: string): string {
-  return value.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
 }
 
 /** `auto` = the machine's cores; otherwise 1 to 64. */
@@ -404,7 +395,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
   }
 
   const publicUrl = parseHttpUrl('PUBLIC_URL', raw.PUBLIC_URL !== '' ? raw.PUBLIC_URL : `http://${raw.HOST.includes(':') ? `[${raw.HOST}]` : raw.HOST}:${raw.PORT}/`)
-  const redisUrl = parseRedisUrl(raw.REDIS_URL)
+  const redisUrl = parseCredentialUrl('REDIS_URL', raw.REDIS_URL, ['redis:', 'rediss:'], 'a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379/0)')
   const workers = parseWorkers(raw.WORKERS, availableParallelism())
   if (workers > 1 && redisUrl === undefined) {
     // Each process would count attempts on its own: a limit of 10 would be 10 × WORKERS.
@@ -447,7 +438,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     corsOrigins,
     emailVerification: raw.EMAIL_VERIFICATION,
     mail: {
-      smtpUrl: parseSmtpUrl(raw.SMTP_URL),
+      smtpUrl: parseCredentialUrl('SMTP_URL', raw.SMTP_URL, ['smtp:', 'smtps:'], 'an smtp://[user:password@]host[:port] or smtps://… URL'),
       from: raw.MAIL_FROM,
       language: raw.MAIL_LANGUAGE,
       retries: raw.SMTP_RETRIES,

@@ -176,6 +176,13 @@ t.test('a bad REDIS_URL is named without its password', async (t) => {
   const err = configError(t, { REDIS_URL: 'http://user:s3cret@h:1' })
   t.notMatch(err.message, /s3cret/)
   t.match(err.message, /user:\*\*\*@/)
+  // Values that do not parse as a URL with a host hold the password anywhere: they are not repeated.
+  for (const [variable, value] of [['REDIS_URL', 'redis:/user:s3cret@h'], ['REDIS_URL', 'redis:user:s3cret@h'], ['REDIS_URL', 'redis//user:s3cret@h'],
+    ['SMTP_URL', 'smtp:/user:s3cret@mail'], ['SMTP_URL', 'http://user:s3cret@mail/?password=s3cret']] as const) {
+    const bad = configError(t, { [variable]: value })
+    t.equal(bad.variable, variable, value)
+    t.notMatch(bad.message, /s3cret/, `${variable}=${value}: the password is not repeated`)
+  }
 })
 
 t.test('SameSite=None requires Secure', async (t) => {

@@ -65,6 +65,14 @@ function answersLikeAnyRoute (t: Test, res: LightMyRequestResponse, what: string
 const options = (headers: Record<string, string>, payload?: string) => ({
   method: 'OPTIONS' as const, url: '/account/login', headers: { 'x-request-id': 'preflight-1', ...headers }, payload
 })
+// The bodies an OPTIONS request may carry: none, a type no route takes,
+// malformed JSON, more than the 16 KiB limit.
+const BODIES = [
+  ['no body', {}, undefined],
+  ['a text/plain body', { 'content-type': 'text/plain' }, 'email=a@b.c'],
+  ['a malformed JSON body', { 'content-type': 'application/json' }, '{"email":'],
+  ['a body over 16 KiB', { 'content-type': 'application/json' }, JSON.stringify({ email: 'x'.repeat(17 * 1024) })]
+] as const
 
 t.test('OPTIONS without CORS_ORIGINS: bodies are refused in the contract\'s shape, else 404', async (t) => {
   const app = await build(t)
@@ -99,12 +107,7 @@ t.test('OPTIONS without CORS_ORIGINS: bodies are refused in the contract\'s shap
 t.test('CORS_ORIGINS: a preflight is a 204 with the security headers and X-Request-Id, whatever its body', async (t) => {
   const app = await build(t, { CORS_ORIGINS: APP })
   const headers = { origin: APP, 'access-control-request-method': 'POST' }
-  for (const [what, extra, payload] of [
-    ['no body', {}, undefined],
-    ['a text/plain body', { 'content-type': 'text/plain' }, 'email=a@b.c'],
-    ['a malformed JSON body', { 'content-type': 'application/json' }, '{"email":'],
-    ['a body over 16 KiB', { 'content-type': 'application/json' }, JSON.stringify({ email: 'x'.repeat(17 * 1024) })]
-  ] as const) {
+  for (const [what, extra, payload] of BODIES) {
     const res = await app.inject(options({ ...headers, ...extra }, payload))
     t.equal(res.statusCode, 204, what)
     t.equal(res.body, '', `${what}: no body`)
@@ -126,12 +129,8 @@ t.test('CORS_ORIGINS: an OPTIONS request without Origin or Access-Control-Reques
     ['no Origin', { 'access-control-request-method': 'POST' }, ['origin']],
     ['an empty Origin', { origin: '', 'access-control-request-method': 'POST' }, ['origin']]
   ] as const) {
-    for (const [body, extra, payload] of [
-      ['', {}, undefined],
-      [', a text/plain body', { 'content-type': 'text/plain' }, 'email=a@b.c'],
-      [', a malformed JSON body', { 'content-type': 'application/json' }, '{"email":'],
-      [', a body over 16 KiB', { 'content-type': 'application/json' }, JSON.stringify({ email: 'x'.repeat(17 * 1024) })]
-    ] as const) {
+    for (const [bodyName, extra, payload] of BODIES) {
+      const body = `, ${bodyName}`
       const res = await app.inject(options({ ...headers, ...extra }, payload))
       t.equal(res.statusCode, 400, what + body)
       t.same(res.json(), {

@@ -192,3 +192,15 @@ t.test('HS256 tokens are signed byte for byte as fast-jwt signs them, and its ve
   const other = signerFor({ kid, algorithm: 'HS256', secret: 't'.repeat(48) })
   t.throws(() => verify(other({ sub: 'x', exp: now + 60, iat: now })), 'another secret does not verify')
 })
+
+t.test('HS256 without JWT_SECRET: instances with different data-directory secrets still converge on one stored key', async (t) => {
+  const path = join(tempDir(t), 'auth.db')
+  const stores = [openSqliteStore({ path, synchronous: 'normal' }), openSqliteStore({ path, synchronous: 'normal' })]
+  t.teardown(() => { for (const s of stores) s.close() })
+  const [a, b] = [keyring(stores[0]!, { legacySecret: 'a'.repeat(40) }), keyring(stores[1]!, { legacySecret: 'b'.repeat(40) })]
+  await Promise.all([a.init(), b.init()])
+  t.equal(a.signingKid, b.signingKid, 'one signing key: the secret of whichever stored it first')
+  t.ok([secretKid('a'.repeat(40)), secretKid('b'.repeat(40))].includes(String(a.signingKid)))
+  t.ok(await b.verify(a.sign(claims(Math.floor(Date.now() / 1000)))), 'each verifies what the other signs')
+  t.ok(await a.verify(b.sign(claims(Math.floor(Date.now() / 1000)))))
+})

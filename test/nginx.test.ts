@@ -122,7 +122,7 @@ async function send (url: string, method: string, headers: Record<string, string
 }
 
 t.test('nginx auth_request in front of an upstream: Bearer, cookie, refusals, TRUST_PROXY', async (t) => {
-  const { app, config, logs } = await buildWithLogs(t, { TRUST_PROXY: '127.0.0.1', JWT_ALGORITHM: 'EdDSA' })
+  const { app, logs } = await buildWithLogs(t, { TRUST_PROXY: '127.0.0.1', JWT_ALGORITHM: 'EdDSA' })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const service = (app.server.address() as AddressInfo).port
   const nginx = await startNginx(t, service, await echoUpstream(t))
@@ -141,16 +141,18 @@ t.test('nginx auth_request in front of an upstream: Bearer, cookie, refusals, TR
   t.equal(echo(cookie).headers['x-auth-user-id'], s.user.id)
 
   const { payload } = decodeJwt(s.access)
-  const refusals: Array<[string, Record<string, string>]> = [
-    ['missing', {}],
-    ['forged', { authorization: `Bearer ${forgeJwt({ alg: 'HS256', typ: 'JWT' }, payload, 'guess-guess-guess-guess-guess-guess')}` }],
-    ['expired', { authorization: `Bearer ${forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...payload, iat: nowSeconds() - 900, exp: nowSeconds() - 600 }, config.jwtSecret)}` }],
-    ['a spoofed user header', { 'x-auth-user-id': s.user.id as string }]
+  // Expired: signed by the service's own (EdDSA) key, so that expiry, not the signature, refuses it.
+  const refusals: Array<[string, Record<string, string>, string]> = [
+    ['missing', {}, 'Bearer'],
+    ['forged', { authorization: `Bearer ${forgeJwt({ alg: 'HS256', typ: 'JWT' }, payload, 'guess-guess-guess-guess-guess-guess')}` }, 'Bearer error="invalid_token", error_description="TOKEN_INVALID"'],
+    ['expired', { authorization: `Bearer ${app.keys.sign({ ...payload, iat: nowSeconds() - 900, exp: nowSeconds() - 600 })}` }, 'Bearer error="invalid_token", error_description="TOKEN_EXPIRED"'],
+    ['a spoofed user header', { 'x-auth-user-id': s.user.id as string }, 'Bearer']
   ]
-  for (const [what, headers] of refusals) {
+  for (const [what, headers, challenge] of refusals) {
     const res = await send(`${nginx}/api/orders`, 'GET', headers)
     t.equal(res.status, 401, `${what}: 401`)
     t.match(res.headers['www-authenticate'], /^Bearer/, `${what}: the Bearer challenge is passed on`)
+    t.equal(res.headers['www-authenticate'], challenge, `${what}: the service's own challenge, naming why`)
   }
 
   // TRUST_PROXY=127.0.0.1: the service sees the client nginx saw (127.0.0.2), not nginx, nor what the client claims.

@@ -3,16 +3,13 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 
 /**
- * Counters for the security events, callable from any plugin or route
- * (`app.metrics.reuseDetected()`): no-ops when METRICS is off.
+ * Counters for the security events no answer shows (`app.metrics.reuseDetected()`,
+ * called by plugins/app/tokens.ts): no-ops when METRICS is off. What an answer
+ * shows (logins, refreshes, rate limits) is counted by this plugin's own hook.
  */
 export interface Metrics {
-  loginSucceeded: () => void
-  loginFailed: () => void
-  refreshed: () => void
   graceReplay: () => void
   reuseDetected: () => void
-  rateLimited: (route: string) => void
 }
 
 declare module 'fastify' {
@@ -20,7 +17,7 @@ declare module 'fastify' {
 }
 
 const noop = (): void => {}
-const disabled: Metrics = { loginSucceeded: noop, loginFailed: noop, refreshed: noop, graceReplay: noop, reuseDetected: noop, rateLimited: noop }
+const disabled: Metrics = { graceReplay: noop, reuseDetected: noop }
 
 /** Prometheus metrics (prom-client), each app with a registry of its own. */
 async function createMetrics (app: FastifyInstance) {
@@ -49,14 +46,10 @@ async function createMetrics (app: FastifyInstance) {
     collect () { this.set(passwords.queueLength) }
   })
   const metrics: Metrics = {
-    loginSucceeded: () => { logins.inc({ result: 'success' }) },
-    loginFailed: () => { logins.inc({ result: 'failure' }) },
-    refreshed: () => { refreshes.inc() },
     graceReplay: () => { graceReplays.inc() },
-    reuseDetected: () => { reuses.inc() },
-    rateLimited: (route) => { rateLimited.inc({ route }) }
+    reuseDetected: () => { reuses.inc() }
   }
-  return { registry, metrics, duration }
+  return { registry, metrics, duration, logins, refreshes, rateLimited }
 }
 
 /**
@@ -69,7 +62,7 @@ export default fp(async (app) => {
     app.decorate('metrics', disabled)
     return
   }
-  const { metrics, registry, duration } = await createMetrics(app)
+  const { metrics, registry, duration, logins, refreshes, rateLimited } = await createMetrics(app)
   app.decorate('metrics', metrics)
 
   // Outcomes the routes already answer are counted here, by route and status,
@@ -78,12 +71,12 @@ export default fp(async (app) => {
     const route = request.routeOptions.url ?? 'unmatched'
     const status = reply.statusCode
     duration.observe({ method: request.method, route, status_code: status }, reply.elapsedTime / 1000)
-    if (status === 429) metrics.rateLimited(route)
+    if (status === 429) rateLimited.inc({ route })
     if (route === '/account/login') {
-      if (status === 200) metrics.loginSucceeded()
-      else if (status === 401 || status === 403) metrics.loginFailed()
+      if (status === 200) logins.inc({ result: 'success' })
+      else if (status === 401 || status === 403) logins.inc({ result: 'failure' })
     } else if (route === '/account/token/refresh' && status === 200) {
-      metrics.refreshed()
+      refreshes.inc()
     }
     done()
   })

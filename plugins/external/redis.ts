@@ -61,7 +61,8 @@ export default fp(async (app) => {
     app.log.warn({ redis: 'down', err: { message: (err as Error).message } }, `Redis unreachable at start: ${failMode} until it is back`)
   }
   app.decorate('redis', client)
-  app.decorate('redisReachable', () => reachable && client.status === 'ready')
+  // The client's own state; `reachable` above only remembers what was last logged.
+  app.decorate('redisReachable', () => client.status === 'ready')
   app.addHook('onClose', async () => {
     client.removeAllListeners('close')
     if (client.status === 'ready') await client.quit().catch(() => { client.disconnect() })

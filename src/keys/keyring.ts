@@ -160,9 +160,8 @@ export function createKeyring (options: KeyringOptions) {
     await reloading
   }
 
-  async function lookup (kid: string): Promise<LoadedKey | undefined> {
-    const key = keys.get(kid)
-    if (key !== undefined) return key
+  /** A kid not in the set (verify looks in it first, without awaiting). */
+  async function lookupUnknown (kid: string): Promise<LoadedKey | undefined> {
     // Perhaps a rotation this instance has not read yet: look, but not for
     // every bad token (a flood of made-up kids costs one read per 5 seconds).
     if (now() - lastUnknownKidReload < UNKNOWN_KID_RELOAD) return undefined
@@ -238,7 +237,7 @@ export function createKeyring (options: KeyringOptions) {
       if ('crit' in header) throw new TokenInvalidError('Token is invalid.')
       const kid = header.kid === undefined ? legacyKid : header.kid
       if (typeof kid !== 'string' || kid === '' || kid.length > 100) throw new TokenInvalidError('Token is invalid.')
-      const key = keys.get(kid) ?? await lookup(kid)
+      const key = keys.get(kid) ?? await lookupUnknown(kid)
       return verifyWith(key, token, opts?.ignoreExpiration === true)
     },
 
