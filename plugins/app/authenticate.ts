@@ -37,7 +37,8 @@ declare module 'fastify' {
   }
 }
 
-const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
+/** `Authorization: Bearer <one credential>` (RFC 6750), the credential captured. */
+export const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
 /** A header that says Bearer (case-insensitive, RFC 7235), whatever follows. */
 const SAYS_BEARER = /^Bearer(?:[ \t]|$)/i
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])

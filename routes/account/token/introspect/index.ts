@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { parse as parseQuery } from 'node:querystring'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
+import { BEARER } from '../../../../plugins/app/authenticate.js'
 import { FieldValidationError, IntrospectionUnauthorizedError } from '../../../../src/errors.js'
 import { errors, IntrospectBody, Introspection } from '../../../../src/schemas.js'
 
@@ -14,7 +15,7 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
  */
 function presentedSecret (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization ?? ''
-  const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header)
+  const bearer = BEARER.exec(header)
   if (bearer !== null) return bearer[1]
   const basic = /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i.exec(header)
   if (basic === null) return undefined
