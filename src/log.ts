@@ -44,18 +44,53 @@ export interface LogDestination {
  * line. Lines gather in memory and are written in batches off the request
  * path. `flush` writes what is left when the service shuts down; on any
  * other exit (process.exit, an exception close-with-grace did not get to)
- * pino's own exit handler writes it synchronously, so no line is lost.
+ * the exit handler below writes it synchronously, so no line is lost.
+ *
+ * The lines of one event-loop turn reach the destination as one string.
+ * Handed over one by one, each line cost sonic-boom a pass over everything
+ * it already held (it measures the UTF-8 length of its whole last chunk,
+ * kilobytes, on every write): 3 µs of each request, a sixteenth of a
+ * /account/mypage answer's CPU.
  */
 export function createLogDestination (fd = 1): LogDestination {
-  const stream = pino.destination({ dest: fd, sync: false, minLength: LOG_MIN_LENGTH, maxLength: LOG_MAX_LENGTH, periodicFlush: LOG_FLUSH_EVERY_MS })
+  const sonic = pino.destination({ dest: fd, sync: false, minLength: LOG_MIN_LENGTH, maxLength: LOG_MAX_LENGTH, periodicFlush: LOG_FLUSH_EVERY_MS })
   let droppedLines = 0
-  stream.on('drop', (data: string | Buffer) => {
+  sonic.on('drop', (data: string | Buffer) => {
     for (const byte of Buffer.isBuffer(data) ? data : Buffer.from(data)) if (byte === 10) droppedLines++
   })
+  let turn: string[] = []
+  let scheduled = false
+  const handOver = (): void => {
+    scheduled = false
+    if (turn.length === 0) return
+    const lines = turn.length === 1 ? turn[0] as string : turn.join('')
+    turn = []
+    sonic.write(lines)
+  }
+  const flushSync = (): void => {
+    handOver()
+    sonic.flushSync()
+  }
+  // pino's own exit handler for the destination writes what sonic-boom holds;
+  // this one first hands it the current turn's lines.
+  process.once('exit', () => {
+    try { flushSync() } catch { /* closed or never opened: nothing can be written */ }
+  })
+  const stream: pino.DestinationStream & { flushSync: () => void } = {
+    write (line: string): void {
+      turn.push(line)
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(handOver)
+      }
+    },
+    flushSync
+  }
   return {
     stream,
     flush: async () => {
-      await new Promise<void>((resolve) => { stream.flush(() => { resolve() }) })
+      handOver()
+      await new Promise<void>((resolve) => { sonic.flush(() => { resolve() }) })
     },
     dropped: () => droppedLines
   }
