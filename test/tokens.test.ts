@@ -165,6 +165,26 @@ t.test('verify: VALIDATION_ERROR without a token', async (t) => {
   }
 })
 
+t.test('a token field: 1 to 4096 characters counted as code points, no NUL, each rule named in details', async (t) => {
+  const app = await build(t)
+  const detail = async (body: unknown): Promise<{ status: number, message?: string }> => {
+    const res = await post(app, '/account/token/verify', body)
+    const details = res.json().details as Array<{ field: string, message: string }> | undefined
+    return { status: res.statusCode, message: details?.find((d) => d.field === 'token')?.message }
+  }
+  t.same(await detail({ token: '' }), { status: 400, message: 'must NOT have fewer than 1 characters' })
+  t.same(await detail({ token: 'x'.repeat(4097) }), { status: 400, message: 'must NOT have more than 4096 characters' })
+  t.same(await detail({ token: 'a\u0000b' }), { status: 400, message: 'must not contain NUL (\\u0000) characters' })
+  t.same(await detail({ token: `${'x'.repeat(5000)}\u0000` }), { status: 400, message: 'must not contain NUL (\\u0000) characters' }, 'a NUL is named first')
+  // Within the bounds the schema lets it through; the token itself is refused.
+  t.equal((await post(app, '/account/token/verify', { token: 'x'.repeat(4096) })).json().code, 'TOKEN_INVALID', '4096 characters pass the schema')
+  const astral = '\u{1F600}'.repeat(96) // 96 characters, 192 UTF-16 units
+  t.equal((await post(app, '/account/token/verify', { token: 'x'.repeat(4000) + astral })).json().code, 'TOKEN_INVALID', '4096 characters (4192 UTF-16 units) pass: characters are counted')
+  t.same(await detail({ token: 'x'.repeat(4001) + astral }), { status: 400, message: 'must NOT have more than 4096 characters' })
+  const refresh = await post(app, '/account/token/refresh', { refresh: '' })
+  t.same(refresh.json().details, [{ field: 'refresh', message: 'must NOT have fewer than 1 characters' }], 'the same on refresh')
+})
+
 t.test('GET verify answers gateways with the user in headers', async (t) => {
   const app = await build(t)
   const s = await join(app)

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { DrizzleQueryError } from 'drizzle-orm'
 import { NotReadyError, OverloadedError, ShuttingDownError } from '../../src/errors.js'
-import { NO_NUL } from '../../src/schemas.js'
+import { NO_NUL, TOKEN_TEXT } from '../../src/schemas.js'
 import { pathOf } from './request-log.js'
 
 interface Detail { field: string, message: string }
@@ -48,10 +48,6 @@ function storageCode (err: unknown): string | undefined {
 }
 
 /**
- * Ajv errors → one `{field, message}` per problem. A union such as
- * `"male" | "female" | null` fails every branch; its errors are folded into one.
- */
-/**
  * What may be logged of an error. drizzle's DrizzleQueryError puts the query's
  * bound values (a password hash, a token key) in its message, so a query error
  * is logged as its driver-level cause only.
@@ -62,7 +58,33 @@ function loggable (err: unknown): unknown {
   return e
 }
 
-function validationDetails (err: FastifyError): Detail[] {
+/** The value a validation error points at (`instancePath`, a JSON pointer) in what was validated. */
+function valueAt (root: unknown, pointer: string): unknown {
+  let value = root
+  for (const segment of pointer.split('/').slice(1)) {
+    if (value === null || typeof value !== 'object') return undefined
+    value = (value as Record<string, unknown>)[segment.replaceAll('~1', '/').replaceAll('~0', '~')]
+  }
+  return value
+}
+
+/**
+ * What is wrong with a token field (TOKEN_TEXT, one expression for three
+ * rules), in the words of the rule it breaks: as if it were checked by
+ * NO_NUL, `minLength: 1` and `maxLength: 4096`.
+ */
+function tokenTextProblem (value: unknown): string {
+  if (typeof value === 'string' && value.includes('\u0000')) return 'must not contain NUL (\\u0000) characters'
+  return value === '' ? 'must NOT have fewer than 1 characters' : 'must NOT have more than 4096 characters'
+}
+
+const VALIDATED = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' } as const
+
+/**
+ * Ajv errors → one `{field, message}` per problem. A union such as
+ * `"male" | "female" | null` fails every branch; its errors are folded into one.
+ */
+function validationDetails (err: FastifyError, request: FastifyRequest): Detail[] {
   const byField = new Map<string, Array<{ keyword: string, message: string, allowed?: unknown }>>()
   for (const v of err.validation ?? []) {
     const params = v.params as Record<string, unknown>
@@ -71,7 +93,11 @@ function validationDetails (err: FastifyError): Detail[] {
     const field = [path, child].filter((p) => p !== undefined && p !== '').join('.') || (err.validationContext ?? 'body')
     const message = params.additionalProperty !== undefined
       ? 'is not an allowed field'
-      : params.pattern === NO_NUL ? 'must not contain NUL (\\u0000) characters' : (v.message ?? 'is invalid')
+      : params.pattern === NO_NUL
+        ? 'must not contain NUL (\\u0000) characters'
+        : params.pattern === TOKEN_TEXT
+          ? tokenTextProblem(valueAt(request[VALIDATED[err.validationContext ?? 'body']], v.instancePath))
+          : (v.message ?? 'is invalid')
     const list = byField.get(field) ?? []
     list.push({ keyword: v.keyword, message, allowed: params.allowedValue })
     byField.set(field, list)
@@ -111,7 +137,7 @@ export default fp(async (app) => {
 
     if (err.validation !== undefined) {
       code = 'VALIDATION_ERROR'
-      details = validationDetails(err)
+      details = validationDetails(err, request)
       message = 'Invalid request: ' + details.map((d) => `${d.field} ${d.message}`).join('; ')
     } else if (err instanceof ShuttingDownError) {
       // A new request while closing: another instance (or this one restarted) can take it.
