@@ -67,24 +67,22 @@ export function createLogDestination (fd = 1): LogDestination {
     turn = []
     sonic.write(lines)
   }
-  const flushSync = (): void => {
-    handOver()
-    sonic.flushSync()
-  }
-  // pino's own exit handler for the destination writes what sonic-boom holds;
-  // this one first hands it the current turn's lines.
+  // pino's own exit handler for the destination (registered before this one,
+  // so it has run) wrote what sonic-boom held; this one writes the turn's lines.
   process.once('exit', () => {
-    try { flushSync() } catch { /* closed or never opened: nothing can be written */ }
+    try {
+      handOver()
+      sonic.flushSync()
+    } catch { /* closed or never opened: nothing can be written */ }
   })
-  const stream: pino.DestinationStream & { flushSync: () => void } = {
+  const stream: pino.DestinationStream = {
     write (line: string): void {
       turn.push(line)
       if (!scheduled) {
         scheduled = true
         setImmediate(handOver)
       }
-    },
-    flushSync
+    }
   }
   return {
     stream,

@@ -26,8 +26,9 @@ const Password = Text({ maxLength: 1024 })
  * verify, refresh and logout for a 400-character token, against 0.5 µs for
  * this. The count is the same (the `u` flag counts code points, as ajv does).
  */
-export const TOKEN_TEXT = '^[^\\u0000]{1,4096}$'
-const Jwt = Type.String({ pattern: TOKEN_TEXT, description: '1 to 4096 characters, no NUL.' })
+export const TOKEN_MAX_LENGTH = 4096
+export const TOKEN_TEXT = `^[^\\u0000]{1,${TOKEN_MAX_LENGTH}}$`
+const Jwt = Type.String({ pattern: TOKEN_TEXT, description: `1 to ${TOKEN_MAX_LENGTH} characters, no NUL.` })
 
 /**
  * A string or null, as one JSON-schema type list rather than an `anyOf`: the
@@ -134,7 +135,7 @@ export const Jwks = Type.Object({
 
 /** RFC 7662 §2.1: `token`, and an optional `token_type_hint` (access_token, refresh_token). */
 export const IntrospectBody = Type.Object({
-  token: Type.String({ maxLength: 4096 }),
+  token: Type.String({ maxLength: TOKEN_MAX_LENGTH }),
   token_type_hint: Type.Optional(Type.String({ maxLength: 64 }))
 }, { additionalProperties: false })
 

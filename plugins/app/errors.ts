@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { DrizzleQueryError } from 'drizzle-orm'
 import { NotReadyError, OverloadedError, ShuttingDownError } from '../../src/errors.js'
-import { NO_NUL, TOKEN_TEXT } from '../../src/schemas.js'
+import { NO_NUL, TOKEN_MAX_LENGTH, TOKEN_TEXT } from '../../src/schemas.js'
 import { pathOf } from './request-log.js'
 
 interface Detail { field: string, message: string }
@@ -58,6 +58,8 @@ function loggable (err: unknown): unknown {
   return e
 }
 
+const NUL_MESSAGE = 'must not contain NUL (\\u0000) characters'
+
 /** The value a validation error points at (`instancePath`, a JSON pointer) in what was validated. */
 function valueAt (root: unknown, pointer: string): unknown {
   let value = root
@@ -71,11 +73,11 @@ function valueAt (root: unknown, pointer: string): unknown {
 /**
  * What is wrong with a token field (TOKEN_TEXT, one expression for three
  * rules), in the words of the rule it breaks: as if it were checked by
- * NO_NUL, `minLength: 1` and `maxLength: 4096`.
+ * NO_NUL, `minLength: 1` and `maxLength: TOKEN_MAX_LENGTH`.
  */
 function tokenTextProblem (value: unknown): string {
-  if (typeof value === 'string' && value.includes('\u0000')) return 'must not contain NUL (\\u0000) characters'
-  return value === '' ? 'must NOT have fewer than 1 characters' : 'must NOT have more than 4096 characters'
+  if (typeof value === 'string' && value.includes('\u0000')) return NUL_MESSAGE
+  return value === '' ? 'must NOT have fewer than 1 characters' : `must NOT have more than ${TOKEN_MAX_LENGTH} characters`
 }
 
 const VALIDATED = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' } as const
@@ -94,7 +96,7 @@ function validationDetails (err: FastifyError, request: FastifyRequest): Detail[
     const message = params.additionalProperty !== undefined
       ? 'is not an allowed field'
       : params.pattern === NO_NUL
-        ? 'must not contain NUL (\\u0000) characters'
+        ? NUL_MESSAGE
         : params.pattern === TOKEN_TEXT
           ? tokenTextProblem(valueAt(request[VALIDATED[err.validationContext ?? 'body']], v.instancePath))
           : (v.message ?? 'is invalid')
