@@ -18,7 +18,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, ren
 import { cpus, freemem, totalmem, release, platform, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseOptions } from './lib/options.js'
+import { parseOptions, usageChecks } from './lib/options.js'
 import { join as joinUser, mapLimit } from './lib/api.js'
 import { mergeMeasured, refreshScenario, scenarios, type Context, type Measured } from './lib/scenarios.js'
 import { ensureBuilt, measureStartup, serviceEnv, startService, type Service } from './lib/service.js'
@@ -59,19 +59,12 @@ if (args.help) {
   process.exit(0)
 }
 
-function positive (name: string, value: string, integer: boolean): number {
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < 0 || (integer && (!Number.isInteger(n) || n < 1))) {
-    process.stderr.write(`--${name} must be a ${integer ? 'positive integer' : 'number of seconds'}, got "${value}"\n${USAGE}\n`)
-    process.exit(2)
-  }
-  return n
-}
-const duration = positive('duration', args.duration, false)
-const warmup = positive('warmup', args.warmup, false)
-const rounds = positive('rounds', args.rounds, true)
-const connections = positive('connections', args.connections, true)
-const startupRuns = positive('startup-runs', args['startup-runs'], true)
+const check = usageChecks('bench', USAGE)
+const duration = check.number('duration', args.duration)
+const warmup = check.number('warmup', args.warmup)
+const rounds = check.number('rounds', args.rounds, { whole: true })
+const connections = check.number('connections', args.connections, { whole: true })
+const startupRuns = check.number('startup-runs', args['startup-runs'], { whole: true })
 const target = args.target?.replace(/\/+$/, '')
 
 const ALL = ['startup', 'ceiling', 'health', 'mypage', 'mypage-cookie', 'verify', 'forward-auth', 'refresh', 'refresh-sync-normal',
@@ -79,8 +72,7 @@ const ALL = ['startup', 'ceiling', 'health', 'mypage', 'mypage-cookie', 'verify'
 const only = args.only === undefined ? ALL : args.only.split(',').map((s) => s.trim()).filter((s) => s !== '')
 for (const name of only) {
   if (!ALL.includes(name)) {
-    process.stderr.write(`unknown scenario "${name}"\n${USAGE}\n`)
-    process.exit(2)
+    check.fail(`--only: unknown scenario "${name}"`)
   }
 }
 // Login's figure is read against the hash bound, so measure it whenever login runs;

@@ -18,11 +18,11 @@ import { loadConfig } from '../src/config.js'
 import { openStore } from '../src/db/open.js'
 import { createPasswordHasher } from '../src/passwords/hash.js'
 import { seedUsers } from '../src/accounts/seed.js'
-import { parseOptions, usageError as fail } from './lib/options.js'
+import { parseOptions, usageChecks } from './lib/options.js'
 
 const USAGE = 'usage: npm run bench:seed -- [--number N] [--batch B] [--sqlite FILE] [--postgres URL]'
 
-const usageError = (message: string): never => fail('bench:seed', USAGE, message)
+const { fail: usageError, number: numberOption } = usageChecks('bench:seed', USAGE)
 
 const values = parseOptions('bench:seed', USAGE, {
   number: { type: 'string', default: '100000' },
@@ -36,13 +36,8 @@ if (values.help) {
   process.exit(0)
 }
 
-/** A whole number from 1 to `max`, as the command line's `seed` takes it. */
-function wholeNumber (name: string, value: string, max: number): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) usageError(`--${name} must be a whole number from 1 to ${max}, got "${value}"`)
-  return Number(value)
-}
-const number = wholeNumber('number', values.number, 10_000_000)
-const batchSize = wholeNumber('batch', values.batch, 5000)
+const number = numberOption('number', values.number, { whole: true, max: 10_000_000 })
+const batchSize = numberOption('batch', values.batch, { whole: true, max: 5000 })
 if (values.sqlite === '') usageError('--sqlite needs a file name')
 if (values.postgres !== undefined && !/^postgres(ql)?:\/\//.test(values.postgres)) usageError(`--postgres must be a postgres:// URL, got "${values.postgres}"`)
 

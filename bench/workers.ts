@@ -21,37 +21,37 @@ import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { join as joinUser, mapLimit } from './lib/api.js'
 import { scenarios, type Context, type Measured } from './lib/scenarios.js'
-import { parseOptions } from './lib/options.js'
+import { parseOptions, usageChecks } from './lib/options.js'
 import { ensureBuilt, startService } from './lib/service.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-const args = parseOptions('bench:workers', 'usage: npm run bench:workers -- [--duration S] [--warmup S] [--connections N] [--only a,b] [--database URL] [--redis URL] [--out FILE]', {
+const USAGE = 'usage: npm run bench:workers -- [--duration S] [--warmup S] [--connections N] [--only a,b] [--database URL] [--redis URL] [--out FILE]'
+
+const args = parseOptions('bench:workers', USAGE, {
   duration: { type: 'string', default: '6' },
   warmup: { type: 'string', default: '2' },
   connections: { type: 'string', default: '50' },
   only: { type: 'string', default: 'health,mypage,refresh,login,mixed' },
   database: { type: 'string' },
   redis: { type: 'string', default: 'redis://127.0.0.1:6379/0' },
-  out: { type: 'string', default: join(root, 'bench', 'workers-results.json') }
+  out: { type: 'string', default: join(root, 'bench', 'workers-results.json') },
+  help: { type: 'boolean', default: false }
 })
-const duration = Number(args.duration)
-const warmup = Number(args.warmup)
-const connections = Number(args.connections)
-for (const [name, v] of Object.entries({ duration, warmup, connections })) {
-  if (!Number.isFinite(v) || v < 0 || (name === 'connections' && (!Number.isInteger(v) || v < 1))) {
-    process.stderr.write(`--${name} must be a positive number\n`)
-    process.exit(2)
-  }
+if (args.help) {
+  process.stdout.write(`${USAGE}\n`)
+  process.exit(0)
 }
+const check = usageChecks('bench:workers', USAGE)
+const duration = check.number('duration', args.duration)
+const warmup = check.number('warmup', args.warmup)
+const connections = check.number('connections', args.connections, { whole: true })
 const only = args.only.split(',').map((s) => s.trim()).filter((s) => s !== '')
 const chosen = only.map((name) => {
   const s = scenarios.find((x) => x.name === name)
-  if (s?.round === undefined) {
-    process.stderr.write(`--only: "${name}" is not a scenario measured in rounds (${scenarios.filter((x) => x.round !== undefined).map((x) => x.name).join(', ')})\n`)
-    process.exit(2)
-  }
-  return s
+  return s?.round === undefined
+    ? check.fail(`--only: "${name}" is not a scenario measured in rounds (${scenarios.filter((x) => x.round !== undefined).map((x) => x.name).join(', ')})`)
+    : s
 })
 
 const log = (line: string): void => { process.stderr.write(`${line}\n`) }

@@ -20,3 +20,23 @@ for (const [script, name, valued] of [['bench/run.ts', 'bench', '--duration'], [
     }
   })
 }
+
+// A bad value is refused the same way as a bad option, by every script.
+for (const [script, name, args, message] of [
+  ['bench/run.ts', 'bench', ['--duration', 'x'], '--duration must be a number of seconds, got "x"'],
+  ['bench/run.ts', 'bench', ['--rounds', '0'], '--rounds must be a whole number of at least 1, got "0"'],
+  ['bench/run.ts', 'bench', ['--only', 'nope'], '--only: unknown scenario "nope"'],
+  ['bench/workers.ts', 'bench:workers', ['--connections', '1.5'], '--connections must be a whole number of at least 1, got "1.5"'],
+  ['bench/workers.ts', 'bench:workers', ['--only', 'nope'], '--only: "nope" is not a scenario measured in rounds'],
+  ['bench/seed.ts', 'bench:seed', ['--batch', '9000'], '--batch must be a whole number from 1 to 5000, got "9000"']
+] as const) {
+  t.test(`${name} ${args.join(' ')}: one line naming the value, exit code 2`, async (t) => {
+    const res = run(script, [...args])
+    t.equal(res.status, 2, 'exit code 2')
+    const lines = res.stderr.trim().split('\n')
+    t.equal(lines.length, 1, 'one line')
+    t.ok(lines[0]?.startsWith(`${name}: ${message}`), lines[0])
+    t.match(lines[0], `(usage: npm run ${name}`, 'with the usage')
+    t.equal(res.stdout, '', 'nothing measured')
+  })
+}

@@ -19,3 +19,22 @@ export function usageError (script: string, usage: string, message: string): nev
   process.stderr.write(`${script}: ${message} (${usage})\n`)
   process.exit(2)
 }
+
+/**
+ * The usage checks of one script: `number` reads an option's value as a
+ * number (`whole`: an integer of at least 1; else any number of seconds ≥ 0,
+ * at most `max`), and `fail` refuses anything else, each as `usageError`.
+ */
+export function usageChecks (script: string, usage: string) {
+  const first = usage.split('\n')[0] ?? usage
+  const fail = (message: string): never => usageError(script, first, message)
+  return {
+    fail,
+    number (name: string, value: string, { whole = false, max = Infinity }: { whole?: boolean, max?: number } = {}): number {
+      const n = Number(value)
+      const ok = value.trim() !== '' && Number.isFinite(n) && n >= 0 && n <= max && (!whole || (Number.isInteger(n) && n >= 1))
+      if (!ok) fail(`--${name} must be ${whole ? 'a whole number' : 'a number of seconds'}${max === Infinity ? (whole ? ' of at least 1' : '') : ` from ${whole ? 1 : 0} to ${max}`}, got "${value}"`)
+      return n
+    }
+  }
+}
