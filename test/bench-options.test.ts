@@ -35,7 +35,7 @@ for (const [script, name, args, message] of [
     t.equal(res.status, 2, 'exit code 2')
     const lines = res.stderr.trim().split('\n')
     t.equal(lines.length, 1, 'one line')
-    t.ok(lines[0]?.startsWith(`${name}: ${message}`), lines[0])
+    t.ok(lines[0]?.startsWith(`${name}: ${message}`), lines[0] ?? '(no line)')
     t.match(lines[0], `(usage: npm run ${name}`, 'with the usage')
     t.equal(res.stdout, '', 'nothing measured')
   })

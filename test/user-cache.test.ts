@@ -150,3 +150,31 @@ t.test('through the API: the service\'s own writes are seen at once', async (t) 
   await app.store.users.remove(String(s.user.id))
   t.equal((await mypage()).statusCode, 401, 'deleted: refused at the next request')
 })
+
+t.test('the store: its own logins and the writer thread\'s rotations keep other users cached; another connection\'s change does not', async (t) => {
+  const app = await build(t)
+  const a = await join(app)
+  const b = await join(app)
+  const cached = app.store.users.byIdNow?.(a.user.id)
+  t.ok(cached !== undefined && Object.isFrozen(cached), 'a is cached')
+  await nextTurn()
+  t.equal(app.store.users.byIdNow?.(a.user.id), cached, 'same row next turn')
+
+  t.equal((await post(app, '/account/login', { email: b.email, password: PASSWORD })).statusCode, 200, 'b logs in (last_login written)')
+  await nextTurn()
+  t.equal(app.store.users.byIdNow?.(a.user.id), cached, 'b\'s login left a cached')
+  t.not(app.store.users.byIdNow?.(b.user.id), undefined, 'b is read again')
+
+  t.equal((await post(app, '/account/token/refresh', { refresh: b.refresh })).statusCode, 200, 'b refreshes (a rotation on the writer thread\'s connection)')
+  await nextTurn()
+  t.equal(app.store.users.byIdNow?.(a.user.id), cached, 'the rotation left a cached')
+
+  // The migration's triggers on the real file: another connection's change empties the cache.
+  const other = new Database(joinPath(app.config.dataDir, 'auth.db'))
+  t.teardown(() => { other.close() })
+  other.prepare('UPDATE users SET name = ? WHERE id = ?').run('Bea', b.user.id)
+  await nextTurn()
+  const reread = app.store.users.byIdNow?.(a.user.id)
+  t.not(reread, cached, 'a is read again after another connection changed users')
+  t.same(reread, cached, 'with the same content')
+})

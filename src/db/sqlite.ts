@@ -150,9 +150,20 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
 
   const usersVersion = sqlite.prepare('SELECT version FROM user_changes WHERE id = 1').pluck()
   const knownUsers = userCache(() => usersVersion.get(), (id) => userById.get({ id }))
+  /**
+   * Runs `fn` in a transaction under the write lock, and tells the cache the
+   * version its own writes moved `user_changes` to: only another connection's
+   * change to users empties the cache (every login writes `last_login`).
+   */
+  const ownUserWrite = sqlite.transaction((fn: () => unknown) => {
+    const before = usersVersion.get()
+    const result = fn()
+    knownUsers.adopt(before, usersVersion.get())
+    return result
+  })
   /** A write to user `id`: the cached row is dropped whatever the outcome. */
   const writeUser = <T>(id: string, fn: () => T): T => {
-    try { return write(fn) } finally { knownUsers.forget(id) }
+    try { return write(() => ownUserWrite.immediate(fn) as T) } finally { knownUsers.forget(id) }
   }
 
   // `.all()`, not `.get()`: better-sqlite3's get() stops at the first row and
@@ -354,7 +365,8 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
  * to a user forget it (the store's write methods call `forget`), and any
  * connection's change to `users` — another instance, the sqlite3 shell, an
  * admin script — moves `user_changes.version` (triggers, src/db/schema.ts),
- * read once per turn, which empties the cache.
+ * read once per turn, which empties the cache. The moves of this connection's
+ * own writes are `adopt`ed instead: a login (last_login) empties nothing.
  */
 export function userCache<U extends object> (usersVersion: () => unknown, load: (id: string) => U | undefined, max = 4096) {
   const cache = new Map<string, U>()
@@ -379,6 +391,14 @@ export function userCache<U extends object> (usersVersion: () => unknown, load: 
       }
       return user
     },
-    forget (id: string): void { cache.delete(id) }
+    forget (id: string): void { cache.delete(id) },
+    /**
+     * This connection's own write moved the version from `before` to `after`
+     * (both read inside its transaction): if the cache had seen `before`, it
+     * stays valid for every user but the one written (which the writer forgets).
+     */
+    adopt (before: unknown, after: unknown): void {
+      if (version === before) version = after
+    }
   }
 }
