@@ -58,13 +58,13 @@ export function createLogDestination (fd = 1): LogDestination {
   sonic.on('drop', (data: string | Buffer) => {
     for (const byte of Buffer.isBuffer(data) ? data : Buffer.from(data)) if (byte === 10) droppedLines++
   })
-  let turn: string[] = []
+  let turn = ''
   let scheduled = false
   const handOver = (): void => {
     scheduled = false
-    if (turn.length === 0) return
-    const lines = turn.length === 1 ? turn[0] as string : turn.join('')
-    turn = []
+    if (turn === '') return
+    const lines = turn
+    turn = ''
     sonic.write(lines)
   }
   // pino's own exit handler for the destination (registered before this one,
@@ -77,7 +77,7 @@ export function createLogDestination (fd = 1): LogDestination {
   })
   const stream: pino.DestinationStream = {
     write (line: string): void {
-      turn.push(line)
+      turn += line
       if (!scheduled) {
         scheduled = true
         setImmediate(handOver)

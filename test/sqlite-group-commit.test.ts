@@ -55,7 +55,7 @@ t.test('one failing rotation in a batch fails alone, leaving its token untouched
   await storeToken(store, good)
   await storeToken(store, bad)
   const [, ok, failed] = await Promise.allSettled([
-    // Keeps the writer busy, so that the next two go together as one batch.
+    // Asked in one turn, the three go as one batch.
     store.refreshTokens.rotate(randomUUID(), token(u.id), NOW + 1),
     store.refreshTokens.rotate(good.id, token(u.id, good.familyId), NOW + 1),
     // Its successor's id is taken (by the good token): the primary key refuses it.

@@ -171,12 +171,13 @@ export default fp(async (app) => {
     if (code === 'VALIDATION_ERROR' && (details === undefined || details.length === 0)) {
       details = [FASTIFY_DETAILS[err.code] ?? { field: 'request', message: `is invalid: ${message}` }]
     }
+    const refusedToken = code.startsWith('TOKEN_') && code !== 'TOKEN_MISSING'
     // RFC 6750: a presented token that failed is "invalid_token"; anything else is a bare challenge.
-    if (statusCode === 401) void reply.header('www-authenticate', code.startsWith('TOKEN_') && code !== 'TOKEN_MISSING' ? `Bearer error="invalid_token", error_description="${code}"` : 'Bearer')
+    if (statusCode === 401) void reply.header('www-authenticate', refusedToken ? `Bearer error="invalid_token", error_description="${code}"` : 'Bearer')
     // An audit line for a refused token or a rate limit, not for an absent
     // credential: that is no security event, and a gateway asks about every
     // anonymous request (each public page). Its request line records the 401.
-    if (code === 'RATE_LIMITED' || (code.startsWith('TOKEN_') && code !== 'TOKEN_MISSING')) {
+    if (code === 'RATE_LIMITED' || refusedToken) {
       request.log.info({ event: code.toLowerCase(), ip: request.ip, url: pathOf(request) }, 'auth refused')
     }
 

@@ -115,12 +115,13 @@ export function openSqliteStore ({ path, synchronous, busyTimeout = 5000 }: Sqli
   const sqlite = new Database(path, { timeout: busyTimeout })
   try {
     sqlite.pragma('journal_mode = WAL')
-    sqlite.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    const level = synchronous === 'full' ? 'FULL' : 'NORMAL'
+    sqlite.pragma(`synchronous = ${level}`)
     sqlite.pragma('foreign_keys = ON')
     assertWritable(sqlite, path)
     migrateLocked(sqlite, migrationsDir.sqlite)
     const guard = guardFile(path)
-    const rotations = rotationWriter({ path, synchronous: synchronous === 'full' ? 'FULL' : 'NORMAL', busyTimeout, file: guard.file })
+    const rotations = rotationWriter({ path, synchronous: level, busyTimeout, file: guard.file })
     return createStore(sqlite, drizzle({ client: sqlite, schema }), guard.write, rotations)
   } catch (err) {
     sqlite.close()

@@ -104,10 +104,6 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return then(codec.verify(token, options), (payload) => checked(payload, expected))
   }
 
-  async function decode (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): Promise<Claims> {
-    return await decodeNow(token, expected, options)
-  }
-
   function live (user: User | undefined): User {
     if (user === undefined || !user.isActive) invalid('User not found or inactive.')
     return user
@@ -152,7 +148,6 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
   }
 
   return {
-    decode,
 
     /**
      * A new login (a fresh token family): the pair, and the row the caller
@@ -189,7 +184,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      */
     async refresh (refreshToken: string): Promise<TokenPair> {
       if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.exchange(refreshToken, newLogin)
-      const claims = await decode(refreshToken, 'refresh')
+      const claims = await decodeNow(refreshToken, 'refresh')
       const user = await activeUserNow(claims)
       if (requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError()
       const key = refreshTokenKey(claims.jti)
@@ -236,7 +231,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      */
     async logout (refreshToken: string): Promise<void> {
       if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.logout(refreshToken)
-      const claims = await decode(refreshToken, 'refresh', { ignoreExpiration: true })
+      const claims = await decodeNow(refreshToken, 'refresh', { ignoreExpiration: true })
       const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
       if (row !== undefined) await store.refreshTokens.revokeFamily(row.userId, row.familyId, seconds(), 'logout')
     },
