@@ -65,7 +65,7 @@ t.test('the algorithm of a Django hash; argon2id PHC strings are not Django hash
   t.notOk(isSupportedDjangoHash('!unusable'))
 })
 
-t.test('every algorithm the service verifies has hashes made by Django, in both fixture sets', async (t) => {
+t.test('every algorithm the service verifies has hashes in both fixture sets (hashes.json: made by Django\'s hashers)', async (t) => {
   for (const algorithm of DJANGO_ALGORITHMS) {
     t.equal(made.filter((m) => m.algorithm === algorithm).length, 3, `${algorithm}: hashes.json`)
     t.ok(Object.values(django.users).some((u) => u.hash === algorithm && u.password !== null), `${algorithm}: an imported user`)

@@ -104,9 +104,9 @@ function argon2Costs (phc: string): { m: number, t: number, p: number } | undefi
  * are undefined here: verifyDjangoHash refuses them for that.
  */
 export function djangoHashBeyondLimits (stored: string): string | undefined {
-  const over = (name: string, value: number, limit: number): string | undefined =>
-    value > limit ? `${djangoAlgorithm(stored) ?? ''} ${name} ${value} > ${limit}` : undefined
   const algorithm = djangoAlgorithm(stored)
+  const over = (name: string, value: number, limit: number): string | undefined =>
+    value > limit ? `${algorithm ?? ''} ${name} ${value} > ${limit}` : undefined
   if (algorithm === 'pbkdf2_sha256' || algorithm === 'pbkdf2_sha1') {
     const iterations = cost(stored.split('$')[1])
     return Number.isNaN(iterations) ? undefined : over('iterations', iterations, MAX_PBKDF2_ITERATIONS)
@@ -161,7 +161,7 @@ export async function verifyDjangoHash (stored: string, password: string): Promi
       const parts = scryptParts(stored)
       if (parts === undefined) return false
       const { N, r, p, salt, hash } = parts
-      const derived = await scryptAsync(password, salt, 64, { N, r, p, maxmem: 2 * scryptMemory(N, r, p) })
+      const derived = await scryptAsync(password, salt, 64, { N, r, p, maxmem: scryptMemory(N, r, p) })
       return sameText(derived.toString('base64'), hash)
     }
     if (algorithm === 'bcrypt_sha256' || algorithm === 'bcrypt') {
