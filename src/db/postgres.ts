@@ -295,12 +295,16 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
   const notifyUser = async (tx: Tx | typeof db, id: string): Promise<void> => {
     await tx.execute(sql`SELECT pg_notify(${USER_CHANNEL}, ${id})`)
   }
-  /** A write to user `id`: one transaction with its NOTIFY; this instance's cached row is dropped whatever the outcome. */
-  const writeUser = async <T>(id: string, work: (tx: Tx) => Promise<T>): Promise<T> => {
+  /**
+   * A write to user `id`: one transaction with its NOTIFY (unless `changed`
+   * says the work wrote nothing); this instance's cached row is dropped
+   * whatever the outcome.
+   */
+  const writeUser = async <T>(id: string, work: (tx: Tx) => Promise<T>, changed: (result: T) => boolean = () => true): Promise<T> => {
     try {
       return await inTransaction(async (tx) => {
         const result = await work(tx)
-        await notifyUser(tx, id)
+        if (changed(result)) await notifyUser(tx, id)
         return result
       })
     } finally {
@@ -490,19 +494,10 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
     accountTokens: {
       create: guard(async (token) => { await db.insert(accountTokens).values(token) }),
       byId: guard(async (id) => (await db.select().from(accountTokens).where(eq(accountTokens.id, id)).limit(1))[0]),
-      resetPassword: guard(async (id, passwordHash, next, now, accept) => {
-        try {
-          return await inTransaction(async (tx) => {
-            const redeemed = await redeemable(tx, id, ['password_reset'], now, (token, user) => token.userId === next.userId && accept(token, user))
-            if (redeemed === undefined) return undefined
-            const updated = await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true }, now, next)
-            await notifyUser(tx, redeemed.user.id)
-            return updated
-          })
-        } finally {
-          cache?.forget(next.userId)
-        }
-      }),
+      resetPassword: guard(async (id, passwordHash, next, now, accept) => await writeUser(next.userId, async (tx) => {
+        const redeemed = await redeemable(tx, id, ['password_reset'], now, (token, user) => token.userId === next.userId && accept(token, user))
+        return redeemed === undefined ? undefined : await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true }, now, next)
+      }, (updated) => updated !== undefined)),
       verifyEmail: guard(async (id, now, accept) => {
         let changed: string | undefined
         try {
