@@ -1,14 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import pg from 'pg'
 import t, { type Test } from 'tap'
 import { EmailTakenError } from '../src/errors.js'
-import { openPostgresStore } from '../src/db/postgres.js'
-import { openSqliteStore } from '../src/db/sqlite.js'
-import type { AccountToken, NewAccountToken, NewRefreshToken, NewUser, Store, User } from '../src/db/store.js'
-import { storeToken, tempDir } from './helper.js'
-import { testDatabase } from './pg-helper.js'
+import type { AccountToken, NewAccountToken, NewRefreshToken, NewUser, User } from '../src/db/store.js'
+import { storeToken } from './helper.js'
+import { storeDatabases } from './store-helper.js'
 
 /*
  * Redeeming mailed tokens (accountTokens.resetPassword and verifyEmail), on
@@ -20,28 +15,13 @@ import { testDatabase } from './pg-helper.js'
  * faults: a trigger that refuses the last write of a redemption.
  */
 
-interface Opened { store: Store, sql: (text: string) => Promise<void> }
-const implementations: Array<[string, (t: Test) => Promise<Opened>, string]> = [
-  ['sqlite', async (t) => {
-    const path = join(tempDir(t), 'auth.db')
-    const store = openSqliteStore({ path, synchronous: 'full' })
-    t.teardown(() => store.close())
-    const side = new Database(path)
-    t.teardown(() => side.close())
-    return { store, sql: async (text) => { side.exec(text) } }
-  }, `CREATE TRIGGER refuse_login BEFORE INSERT ON refresh_tokens WHEN NEW.family_id = 'injected-fault'
-      BEGIN SELECT RAISE(ABORT, 'injected fault'); END`],
-  ['postgres', async (t) => {
-    const url = await testDatabase(t)
-    const store = await openPostgresStore({ url })
-    t.teardown(() => store.close())
-    const side = new pg.Client({ connectionString: url })
-    await side.connect()
-    t.teardown(async () => { await side.end() })
-    return { store, sql: async (text) => { await side.query(text) } }
-  }, `CREATE FUNCTION refuse_login() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$;
-      CREATE TRIGGER refuse_login BEFORE INSERT ON refresh_tokens FOR EACH ROW WHEN (NEW.family_id = 'injected-fault') EXECUTE FUNCTION refuse_login()`]
-]
+/** The statement that makes a login's token insert fail, per implementation. */
+const REFUSE_LOGIN: Record<string, string> = {
+  sqlite: `CREATE TRIGGER refuse_login BEFORE INSERT ON refresh_tokens WHEN NEW.family_id = 'injected-fault'
+      BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
+  postgres: `CREATE FUNCTION refuse_login() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$;
+      CREATE TRIGGER refuse_login BEFORE INSERT ON refresh_tokens FOR EACH ROW WHEN (NEW.family_id = 'injected-fault') EXECUTE FUNCTION refuse_login()`
+}
 
 const NOW = Math.floor(Date.now() / 1000)
 const accept = (): boolean => true
@@ -57,9 +37,11 @@ const newToken = (userId: string, over: Partial<NewRefreshToken> = {}): NewRefre
 const mailed = (user: User, over: Partial<NewAccountToken> = {}): NewAccountToken =>
   ({ id: randomUUID(), userId: user.id, purpose: 'password_reset', email: user.email, passwordFingerprint: 'fp', expiresAt: NOW + 3600, createdAt: NOW, ...over })
 
-for (const [kind, open, refuseLoginTrigger] of implementations) {
+for (const [kind, database] of storeDatabases) {
   t.test(kind, async (t) => {
-    const { store, sql } = await open(t)
+    const { open, sql } = await database(t)
+    const store = await open()
+    const refuseLoginTrigger = REFUSE_LOGIN[kind] ?? ''
 
     /** A user with one live session and a reset token; the user is read once, so that it is cached. */
     async function resettable (): Promise<{ user: User, session: NewRefreshToken, token: NewAccountToken }> {
