@@ -66,27 +66,33 @@ export default fp(async (app) => {
     return app.tokens.authenticate(token)
   }
 
+  type Found = ReturnType<typeof app.tokens.authenticate>
+  type Done = (err?: Error) => void
+  type Use = (request: FastifyRequest, reply: FastifyReply, user: User, done: Done) => void
+
   /**
-   * Calls `use` with the user `find` names: at once when it is at hand, after
-   * its promise otherwise. A throw or a rejection goes to the hook's `done`.
+   * Calls `use` with the user `find` names for the request: at once when it is
+   * at hand, after its promise otherwise. A throw or a rejection goes to the
+   * hook's `done`. `find` and `use` are made once, not per request.
    */
-  const withUser = (find: () => ReturnType<typeof app.tokens.authenticate>, done: (err?: Error) => void, use: (user: User) => void): void => {
-    let found
+  const withUser = (request: FastifyRequest, reply: FastifyReply, done: Done, find: (request: FastifyRequest) => Found, use: Use): void => {
+    let found: Found
     try {
-      found = find()
+      found = find(request)
     } catch (err) {
       done(err as Error)
       return
     }
-    if (found instanceof Promise) found.then(({ user }) => { use(user) }, done)
-    else use(found.user)
+    if (found instanceof Promise) found.then(({ user }) => { use(request, reply, user, done) }, done)
+    else use(request, reply, found.user, done)
   }
 
-  app.decorate('authenticate', function authenticate (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) {
-    withUser(() => userOf(request), done, (user) => {
-      request.user = user
-      done()
-    })
+  const setUser: Use = (request, _reply, user, done) => {
+    request.user = user
+    done()
+  }
+  app.decorate('authenticate', function authenticate (request: FastifyRequest, reply: FastifyReply, done: Done) {
+    withUser(request, reply, done, userOf, setUser)
   })
 
   app.decorate('authenticated', async function authenticated (request: FastifyRequest) {
@@ -94,12 +100,14 @@ export default fp(async (app) => {
   })
 
   // Answered by the hook itself: the route's handler never runs.
-  app.decorate('forwardAuth', function forwardAuth (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
-    withUser(() => app.tokens.authenticate(app.presentedAccessToken(request).token), done, (user) => {
-      void reply.header('cache-control', 'no-store')
-        .header('x-auth-user-id', user.id).header('x-auth-user-email', user.email)
-        .send({})
-    })
+  const bearerOrCookieUser = (request: FastifyRequest): Found => app.tokens.authenticate(app.presentedAccessToken(request).token)
+  const answerForwardAuth: Use = (_request, reply, user) => {
+    void reply.header('cache-control', 'no-store')
+      .header('x-auth-user-id', user.id).header('x-auth-user-email', user.email)
+      .send({})
+  }
+  app.decorate('forwardAuth', function forwardAuth (request: FastifyRequest, reply: FastifyReply, done: Done) {
+    withUser(request, reply, done, bearerOrCookieUser, answerForwardAuth)
   })
 
   app.decorate('presentedRefreshToken', (request: FastifyRequest) => {
