@@ -11,10 +11,18 @@ import requestLog from '../plugins/app/request-log.js'
 import helmet from '../plugins/external/helmet.js'
 import type { Config } from './config.js'
 import { redact, RequestLogger, requestId } from './log.js'
+import { lazySchemaCompilers } from './schema-compilers.js'
 import { securityHeaders as securityHeadersFor } from './security-headers.js'
 
 declare module 'fastify' {
-  interface FastifyInstance { config: Config }
+  interface FastifyInstance {
+    config: Config
+    /**
+     * Compiles now every body validator and response serializer that is
+     * otherwise compiled at its route's first use (src/schema-compilers.ts).
+     */
+    compileSchemas: () => void
+  }
 }
 
 export const BODY_LIMIT = 16 * 1024
@@ -103,6 +111,7 @@ export interface BuildOptions {
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const securityHeaders = securityHeadersFor(config)
+  const compilers = lazySchemaCompilers()
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
     // One line per request, written by plugins/app/request-log.ts, instead of
@@ -137,8 +146,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       // Bodies are checked as sent: no type coercion, no silent removal of
       // unknown fields (they are an error), every problem reported at once.
       customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true, useDefaults: true }
-    }
+    },
+    // Each route's schemas compiled at its first request, not at start.
+    schemaController: { compilersFactory: compilers.factories }
   })
+  app.decorate('compileSchemas', compilers.compileAll)
   await app.register(serviceApp, { config, now: options.now })
   return app
 }
