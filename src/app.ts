@@ -11,17 +11,17 @@ import requestLog from '../plugins/app/request-log.js'
 import helmet from '../plugins/external/helmet.js'
 import type { Config } from './config.js'
 import { redact, RequestLogger, requestId } from './log.js'
-import { lazySchemaCompilers } from './schema-compilers.js'
+import { lazySchemaCompilers, type LazyCompilers } from './schema-compilers.js'
 import { securityHeaders as securityHeadersFor } from './security-headers.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     /**
-     * Compiles now every body validator and response serializer that is
-     * otherwise compiled at its route's first use (src/schema-compilers.ts).
+     * The route schemas' compilers (src/schema-compilers.ts): what is not
+     * compiled yet, and compiling all of it now.
      */
-    compileSchemas: () => void
+    schemaCompilers: Pick<LazyCompilers, 'compileAll' | 'remaining'>
   }
 }
 
@@ -150,7 +150,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     // Each route's schemas compiled at its first request, not at start.
     schemaController: { compilersFactory: compilers.factories }
   })
-  app.decorate('compileSchemas', compilers.compileAll)
+  app.decorate('schemaCompilers', { compileAll: compilers.compileAll, remaining: compilers.remaining })
+  // Listening: the schemas no request has used yet are compiled between requests.
+  let stopCompiling: (() => void) | undefined
+  app.addHook('onListen', async () => { stopCompiling = compilers.compileInBackground() })
+  app.addHook('onClose', async () => { stopCompiling?.() })
   await app.register(serviceApp, { config, now: options.now })
   return app
 }

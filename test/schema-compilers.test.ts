@@ -7,7 +7,9 @@ import { build } from './helper.js'
 // a broken one would no longer stop the start, so this is where it is caught.
 t.test('every route\'s body validator and response serializers compile', async (t) => {
   const app = await build(t)
-  t.doesNotThrow(() => { app.compileSchemas() })
+  t.ok(app.schemaCompilers.remaining() > 50, `${app.schemaCompilers.remaining()} functions wait for their first use`)
+  t.doesNotThrow(() => { app.schemaCompilers.compileAll() })
+  t.equal(app.schemaCompilers.remaining(), 0)
   t.ok(app.printRoutes().includes('mypage'), 'the service\'s routes were registered')
 })
 
@@ -18,11 +20,11 @@ function appWith (t: Test) {
     schemaController: { compilersFactory: compilers.factories }
   })
   t.teardown(() => app.close())
-  return { app, compileAll: compilers.compileAll }
+  return { app, compilers }
 }
 
 t.test('a schema is compiled at its route\'s first request, not at start', async (t) => {
-  const { app, compileAll } = appWith(t)
+  const { app, compilers: { compileAll } } = appWith(t)
   app.post('/broken', { schema: { body: { type: 'object', properties: { a: { type: 'no-such-type' } } } } }, async () => ({}))
   await t.resolves(async () => { await app.ready() }, 'the start does not compile it')
   t.throws(() => { compileAll() }, /no-such-type|type must be/, 'compiling it now fails')
@@ -31,7 +33,7 @@ t.test('a schema is compiled at its route\'s first request, not at start', async
 })
 
 t.test('the compiled functions are ajv\'s and fast-json-stringify\'s, with Fastify\'s options', async (t) => {
-  const { app, compileAll } = appWith(t)
+  const { app, compilers: { compileAll } } = appWith(t)
   app.post('/echo', {
     schema: {
       body: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 2 }, n: { type: 'integer', default: 3 } } },
@@ -51,4 +53,43 @@ t.test('the compiled functions are ajv\'s and fast-json-stringify\'s, with Fasti
   t.match(message, /n must be integer/, 'allErrors and no coercion: both problems, the string not turned into a number')
 
   t.doesNotThrow(() => { compileAll() }, 'nothing left to compile fails')
+})
+
+t.test('once listening, the service compiles what is left between requests, and stops when closed', async (t) => {
+  const routes = (app: ReturnType<typeof Fastify>): void => {
+    for (const name of ['a', 'b', 'c']) {
+      app.post(`/${name}`, { schema: { body: { type: 'object' }, response: { 200: { type: 'object' }, 400: { type: 'object' } } } }, async () => ({}))
+    }
+  }
+  const { app, compilers } = appWith(t)
+  routes(app)
+  const started: Array<() => void> = []
+  app.addHook('onListen', async () => { started.push(compilers.compileInBackground()) })
+  await app.ready()
+  t.equal(compilers.remaining(), 9, 'nothing compiled at start: 3 validators, 6 serializers')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  for (let turns = 0; compilers.remaining() > 0 && turns < 1000; turns++) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(compilers.remaining(), 0, 'all compiled after listen, without a request')
+
+  const second = appWith(t)
+  routes(second.app)
+  await second.app.ready()
+  const stop = second.compilers.compileInBackground()
+  stop()
+  for (let turns = 0; turns < 20; turns++) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(second.compilers.remaining(), 9, 'stopped: nothing compiled')
+})
+
+t.test('the service starts the background compile when it listens', async (t) => {
+  const app = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const res = await fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/health`)
+  t.equal(res.status, 200)
+  // Every schema compiled within a bounded number of turns, without requests to the routes.
+  let compiledAll = false
+  for (let turns = 0; turns < 2000 && !compiledAll; turns++) {
+    await new Promise((resolve) => setImmediate(resolve))
+    compiledAll = app.schemaCompilers.remaining() === 0
+  }
+  t.ok(compiledAll, 'nothing left to compile')
 })
