@@ -153,7 +153,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.decorate('schemaCompilers', { compileAll: compilers.compileAll, remaining: compilers.remaining })
   // Listening: the schemas no request has used yet are compiled between requests.
   let stopCompiling: (() => void) | undefined
-  app.addHook('onListen', async () => { stopCompiling = compilers.compileInBackground() })
+  app.addHook('onListen', async () => {
+    stopCompiling = compilers.compileInBackground((err, where) => {
+      app.log.error({ event: 'schema_not_compiled', where, err }, `the schema of ${where} does not compile: its requests fail (500)`)
+    })
+  })
   app.addHook('onClose', async () => { stopCompiling?.() })
   await app.register(serviceApp, { config, now: options.now })
   return app

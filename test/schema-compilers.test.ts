@@ -1,10 +1,14 @@
-import Fastify from 'fastify'
+import { Writable } from 'node:stream'
+import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { lazySchemaCompilers } from '../src/schema-compilers.js'
-import { build } from './helper.js'
+import { buildApp } from '../src/app.js'
+import { build, testConfig } from './helper.js'
 
-// Routes' schemas are compiled at their first request (src/schema-compilers.ts):
-// a broken one would no longer stop the start, so this is where it is caught.
+const turn = async (): Promise<void> => { await new Promise((resolve) => setImmediate(resolve)) }
+
+// Functions are compiled at their first use (src/schema-compilers.ts): a broken
+// schema no longer stops the start, so this is where it is caught.
 t.test('every route\'s body validator and response serializers compile', async (t) => {
   const app = await build(t)
   t.ok(app.schemaCompilers.remaining() > 50, `${app.schemaCompilers.remaining()} functions wait for their first use`)
@@ -23,17 +27,22 @@ function appWith (t: Test) {
   return { app, compilers }
 }
 
-t.test('a schema is compiled at its route\'s first request, not at start', async (t) => {
-  const { app, compilers: { compileAll } } = appWith(t)
-  app.post('/broken', { schema: { body: { type: 'object', properties: { a: { type: 'no-such-type' } } } } }, async () => ({}))
+const BROKEN = { body: { type: 'object', properties: { a: { type: 'no-such-type' } } } }
+
+t.test('a schema is compiled at its first use, not at start; one that does not compile fails its requests', async (t) => {
+  const { app, compilers } = appWith(t)
+  app.post('/broken', { schema: BROKEN }, async () => ({}))
   await t.resolves(async () => { await app.ready() }, 'the start does not compile it')
-  t.throws(() => { compileAll() }, /no-such-type|type must be/, 'compiling it now fails')
+  t.equal(compilers.remaining(), 1)
+  t.throws(() => { compilers.compileAll() }, /The schema of POST \/broken body does not compile: schema is invalid/, 'compiling it now fails, naming the route')
+  t.throws(() => { compilers.compileAll() }, /POST \/broken body/, 'and keeps failing: it is not taken for compiled')
+  t.equal(compilers.remaining(), 1)
   const res = await app.inject({ method: 'POST', url: '/broken', payload: { a: 1 } })
-  t.equal(res.statusCode, 500, 'and so does the route\'s first request')
+  t.equal(res.statusCode, 500, 'so does the route\'s request')
 })
 
 t.test('the compiled functions are ajv\'s and fast-json-stringify\'s, with Fastify\'s options', async (t) => {
-  const { app, compilers: { compileAll } } = appWith(t)
+  const { app, compilers } = appWith(t)
   app.post('/echo', {
     schema: {
       body: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 2 }, n: { type: 'integer', default: 3 } } },
@@ -41,55 +50,92 @@ t.test('the compiled functions are ajv\'s and fast-json-stringify\'s, with Fasti
     }
   }, async (request) => ({ ...(request.body as object), secret: 'not in the schema' }))
   await app.ready()
-
-  const ok = await app.inject({ method: 'POST', url: '/echo', payload: { name: 'ab' } })
-  t.equal(ok.statusCode, 200)
-  t.same(ok.json(), { name: 'ab', n: 3 }, 'useDefaults applied; the serializer writes only the schema\'s properties')
+  t.equal(compilers.remaining(), 2, 'one validator and one serializer wait')
 
   const bad = await app.inject({ method: 'POST', url: '/echo', payload: { name: 'a', n: '1' } })
   t.equal(bad.statusCode, 400)
   const message = bad.json().message as string
   t.match(message, /name must NOT have fewer than 2 characters/, 'ajv\'s errors are read from the function Fastify holds')
   t.match(message, /n must be integer/, 'allErrors and no coercion: both problems, the string not turned into a number')
+  t.equal(compilers.remaining(), 1, 'the validator was compiled by the request; the 200 serializer still waits')
 
-  t.doesNotThrow(() => { compileAll() }, 'nothing left to compile fails')
+  const ok = await app.inject({ method: 'POST', url: '/echo', payload: { name: 'ab' } })
+  t.equal(ok.statusCode, 200)
+  t.same(ok.json(), { name: 'ab', n: 3 }, 'useDefaults applied; the serializer writes only the schema\'s properties')
+  t.equal(compilers.remaining(), 0, 'the first 200 compiled its serializer')
 })
 
-t.test('once listening, the service compiles what is left between requests, and stops when closed', async (t) => {
-  const routes = (app: ReturnType<typeof Fastify>): void => {
-    for (const name of ['a', 'b', 'c']) {
-      app.post(`/${name}`, { schema: { body: { type: 'object' }, response: { 200: { type: 'object' }, 400: { type: 'object' } } } }, async () => ({}))
-    }
+function threeRoutes (app: FastifyInstance): void {
+  for (const name of ['a', 'b', 'c']) {
+    app.post(`/${name}`, { schema: { body: { type: 'object' }, response: { 200: { type: 'object' }, 400: { type: 'object' } } } }, async () => ({}))
   }
+}
+
+t.test('the background compile: one function per turn of the event loop, until none is left, or stopped', async (t) => {
   const { app, compilers } = appWith(t)
-  routes(app)
-  const started: Array<() => void> = []
-  app.addHook('onListen', async () => { started.push(compilers.compileInBackground()) })
+  threeRoutes(app)
+  app.post('/broken', { schema: BROKEN }, async () => ({}))
   await app.ready()
-  t.equal(compilers.remaining(), 9, 'nothing compiled at start: 3 validators, 6 serializers')
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  for (let turns = 0; compilers.remaining() > 0 && turns < 1000; turns++) await new Promise((resolve) => setImmediate(resolve))
-  t.equal(compilers.remaining(), 0, 'all compiled after listen, without a request')
+  t.equal(compilers.remaining(), 10, 'nothing compiled at start: 4 validators, 6 serializers')
+  const failures: string[] = []
+  compilers.compileInBackground((_err, where) => { failures.push(where) })
+  const seen = [compilers.remaining()]
+  for (let turns = 0; turns < 100 && failures.length + seen.length < 100; turns++) {
+    await turn()
+    seen.push(compilers.remaining())
+  }
+  t.ok(seen.every((n, i) => i === 0 || seen[i - 1] as number - n <= 1), `at most one per turn: ${seen.join(' ')}`)
+  t.equal(compilers.remaining(), 1, 'all compiled but the broken one')
+  t.same(failures, ['POST /broken body'], 'which was reported once, with its route')
 
   const second = appWith(t)
-  routes(second.app)
+  threeRoutes(second.app)
   await second.app.ready()
-  const stop = second.compilers.compileInBackground()
+  const stop = second.compilers.compileInBackground(() => {})
+  await turn()
+  await turn()
   stop()
-  for (let turns = 0; turns < 20; turns++) await new Promise((resolve) => setImmediate(resolve))
-  t.equal(second.compilers.remaining(), 9, 'stopped: nothing compiled')
+  const left = second.compilers.remaining()
+  t.ok(left < 9, 'it had started')
+  for (let turns = 0; turns < 20; turns++) await turn()
+  t.equal(second.compilers.remaining(), left, 'stopped: nothing more compiled')
 })
 
-t.test('the service starts the background compile when it listens', async (t) => {
+t.test('the service compiles in the background once it listens, and stops when it closes', async (t) => {
   const app = await build(t)
+  const atStart = app.schemaCompilers.remaining()
   await app.listen({ port: 0, host: '127.0.0.1' })
-  const res = await fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/health`)
-  t.equal(res.status, 200)
-  // Every schema compiled within a bounded number of turns, without requests to the routes.
-  let compiledAll = false
-  for (let turns = 0; turns < 2000 && !compiledAll; turns++) {
-    await new Promise((resolve) => setImmediate(resolve))
-    compiledAll = app.schemaCompilers.remaining() === 0
-  }
-  t.ok(compiledAll, 'nothing left to compile')
+  await turn()
+  await turn()
+  await turn()
+  t.ok(app.schemaCompilers.remaining() < atStart, 'listening started it, without a request')
+  await app.close()
+  const left = app.schemaCompilers.remaining()
+  t.ok(left > 0, 'closed before it was done')
+  for (let turns = 0; turns < 50; turns++) await turn()
+  t.equal(app.schemaCompilers.remaining(), left, 'closing stopped it')
+
+  const again = await build(t)
+  await again.listen({ port: 0, host: '127.0.0.1' })
+  for (let turns = 0; turns < 2000 && again.schemaCompilers.remaining() > 0; turns++) await turn()
+  t.equal(again.schemaCompilers.remaining(), 0, 'left alone, it compiles everything')
+})
+
+t.test('the service logs a schema that does not compile, once, with its route', async (t) => {
+  const logs: string[] = []
+  const logStream = new Writable({ write (chunk, _enc, done) { logs.push(String(chunk)); done() } })
+  const app = await buildApp(testConfig(t, { LOG_LEVEL: 'info' }), { logStream })
+  t.teardown(() => app.close())
+  app.post('/broken', { schema: BROKEN }, async () => ({}))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const logged = (): boolean => logs.some((line) => line.includes('schema_not_compiled'))
+  for (let turns = 0; turns < 2000 && !logged(); turns++) await turn()
+  for (let turns = 0; turns < 10; turns++) await turn()
+  t.equal(app.schemaCompilers.remaining(), 1, 'everything compiled but the broken route')
+  const lines = logs.map((line) => JSON.parse(line) as { event?: string, where?: string, level: number, err?: { message: string } })
+    .filter((line) => line.event === 'schema_not_compiled')
+  t.equal(lines.length, 1, 'one line')
+  t.equal(lines[0]?.where, 'POST /broken body')
+  t.equal(lines[0]?.level, 50, 'at error level')
+  t.match(lines[0]?.err?.message, /schema is invalid/)
 })
