@@ -25,85 +25,14 @@ import type { RotateGrace, RotateOutcome, RotationSuccessor } from './store.js'
  * one starts a new worker.
  */
 
-/** better-sqlite3 by URL: the worker loads it the same way under tsx and from dist/. */
-const BETTER_SQLITE3 = import.meta.resolve('better-sqlite3')
+/** The worker's module: beside this file, in src/ (tests, tsx) and in dist/ alike. */
+const WORKER = new URL('./sqlite-rotation-worker.mjs', import.meta.url)
 
 export interface RotationRequest { id: string, next: RotationSuccessor, now: number, grace: RotateGrace | undefined }
 
 type Result = { outcome: RotateOutcome } | { error: Fault }
 interface Fault { message: string, code?: string }
 type Reply = { results: Result[] } | { error: Fault }
-
-// Evaluated in the worker (as a script or a module, whichever the parent's
-// flags make it): only dynamic import(). The columns are those of
-// refreshTokens in src/db/schema.ts. The logic is that of Store.refreshTokens.rotate
-// (src/db/store.ts), as the PostgreSQL store also implements it.
-const WORKER_SOURCE = `
-Promise.all([import('node:worker_threads'), import('node:fs'), import(${JSON.stringify(BETTER_SQLITE3)})])
-  .then(([{ parentPort, workerData }, { statSync }, { default: Database }]) => {
-    const { path, synchronous, busyTimeout, dev, ino } = workerData
-    const db = new Database(path, { timeout: busyTimeout, fileMustExist: true })
-    db.pragma('synchronous = ' + synchronous)
-    db.pragma('foreign_keys = ON')
-    // SQLite opens a file it may not write read-only, without a word: a worker
-    // started while the file was unwritable would stay so after it recovers.
-    // Writing the header's user_version (to its own value) fails instead, and
-    // so does this worker; the next rotation starts another.
-    db.pragma('user_version = ' + Number(db.pragma('user_version', { simple: true })))
-    const markRotated = db.prepare("UPDATE refresh_tokens SET revoked_at = @now, revoke_reason = 'rotated', successor_id = @successorId, successor_sealed = @sealed " +
-      'WHERE id = @id AND user_id = @userId AND revoked_at IS NULL RETURNING family_id').pluck()
-    const insert = db.prepare('INSERT INTO refresh_tokens (id, user_id, family_id, expires_at, created_at) VALUES (@id, @userId, @familyId, @expiresAt, @createdAt)')
-    const byId = db.prepare('SELECT user_id, family_id, revoked_at, revoke_reason, successor_id, successor_sealed FROM refresh_tokens WHERE id = ?')
-    const revokeFamily = db.prepare("UPDATE refresh_tokens SET revoked_at = @now, revoke_reason = 'reuse' WHERE user_id = @userId AND family_id = @familyId AND revoked_at IS NULL")
-
-    const rotate = db.transaction(({ id, next, now, grace }) => {
-      const familyId = markRotated.get({ id, userId: next.userId, now, successorId: next.id, sealed: grace ? grace.sealed : null })
-      if (familyId !== undefined) {
-        insert.run({ id: next.id, userId: next.userId, familyId, expiresAt: next.expiresAt, createdAt: next.createdAt })
-        return { kind: 'rotated' }
-      }
-      const row = byId.get(id)
-      if (row === undefined || row.user_id !== next.userId) return { kind: 'unknown' }
-      if (grace && row.revoke_reason === 'rotated' && row.revoked_at !== null && now - row.revoked_at < grace.interval &&
-          row.successor_id !== null && row.successor_sealed !== null) {
-        const successor = byId.get(row.successor_id)
-        if (successor !== undefined && successor.revoked_at === null && successor.family_id === row.family_id) {
-          return { kind: 'replayed', successorId: row.successor_id, sealed: row.successor_sealed }
-        }
-      }
-      revokeFamily.run({ userId: row.user_id, familyId: row.family_id, now })
-      return { kind: 'reused' }
-    })
-    const fault = (err) => ({ message: String(err && err.message), code: err && typeof err.code === 'string' ? err.code : undefined })
-    const batch = db.transaction((requests) => requests.map((request) => {
-      try { return { outcome: rotate(request) } } catch (err) { return { error: fault(err) } }
-    }))
-    // As the event loop's connection (guardFile in src/db/sqlite.ts): never a
-    // write into a file that was removed or replaced under the service.
-    const assertSameFile = () => {
-      let now
-      try { now = statSync(path) } catch {}
-      if (!now || now.dev !== dev || now.ino !== ino) {
-        throw Object.assign(new Error('SQLite database ' + path + ' was removed or replaced while in use; restart the service'), { code: 'SQLITE_READONLY_DBMOVED' })
-      }
-    }
-    parentPort.on('message', (message) => {
-      if (message === 'close') {
-        db.close()
-        parentPort.close()
-        return
-      }
-      try {
-        assertSameFile()
-        const results = batch.immediate(JSON.parse(message))
-        assertSameFile()
-        parentPort.postMessage(JSON.stringify({ results }))
-      } catch (err) {
-        parentPort.postMessage(JSON.stringify({ error: fault(err) }))
-      }
-    })
-  })
-`
 
 interface Pending extends RotationRequest {
   resolve: (outcome: RotateOutcome) => void
@@ -143,7 +72,8 @@ export function rotationWriter ({ path, synchronous, busyTimeout, file }: Rotati
   }
 
   function start (): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { path, synchronous, busyTimeout, ...file } })
+    // No flags of the parent's (a TypeScript loader under the tests): the worker is plain JavaScript.
+    const w = new Worker(WORKER, { execArgv: [], workerData: { path, synchronous, busyTimeout, ...file } })
     w.on('message', (reply: string) => {
       const batch = inFlight ?? []
       inFlight = undefined

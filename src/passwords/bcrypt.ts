@@ -9,20 +9,8 @@ import { Worker } from 'node:worker_threads'
  * hash, at their first login), keeping the process alive only while it works.
  */
 
-/** bcryptjs's ES module, by URL: the worker loads it the same way under tsx and from dist/. */
-const BCRYPTJS = import.meta.resolve('bcryptjs')
-
-// Evaluated in the worker, as a script or a module (it inherits the parent's
-// flags, e.g. --input-type): only dynamic import(), which both have.
-const WORKER_SOURCE = `
-Promise.all([import('node:worker_threads'), import(${JSON.stringify(BCRYPTJS)})]).then(([{ parentPort }, { default: bcrypt }]) => {
-  parentPort.on('message', ({ id, password, hash }) => {
-    let ok = false
-    try { ok = bcrypt.compareSync(password, hash) } catch {}
-    parentPort.postMessage({ id, ok })
-  })
-})
-`
+/** The worker's module: beside this file, in src/ (tests, tsx) and in dist/ alike. */
+const WORKER = new URL('./bcrypt-worker.mjs', import.meta.url)
 
 let worker: Worker | undefined
 let nextId = 0
@@ -30,7 +18,8 @@ const waiting = new Map<number, (ok: boolean) => void>()
 
 function getWorker (): Worker {
   if (worker !== undefined) return worker
-  const w = new Worker(WORKER_SOURCE, { eval: true })
+  // No flags of the parent's (a TypeScript loader under the tests): the worker is plain JavaScript.
+  const w = new Worker(WORKER, { execArgv: [] })
   w.unref()
   w.on('message', ({ id, ok }: { id: number, ok: boolean }) => {
     waiting.get(id)?.(ok)
