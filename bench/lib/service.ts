@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { waitForHealth } from './api.js'
 
-/** Newest source file (`.ts` under src, plugins, routes) whose compiled `.js` is missing or older. */
+/** Newest source file (`.ts` or `.mjs` under src, plugins, routes) whose compiled `.js` (or copied `.mjs`) is missing or older. */
 function staleSource (root: string): string | undefined {
   const walk = (dir: string): string | undefined => {
     if (!existsSync(dir)) return undefined
@@ -14,7 +14,7 @@ function staleSource (root: string): string | undefined {
       if (entry.isDirectory()) {
         const found = walk(path)
         if (found !== undefined) return found
-      } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+      } else if ((entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) || entry.name.endsWith('.mjs')) {
         const out = join(root, 'dist', relative(root, path)).replace(/\.ts$/, '.js')
         if (!existsSync(out) || statSync(out).mtimeMs < statSync(path).mtimeMs) return relative(root, path)
       }
