@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { copyFileSync, renameSync } from 'node:fs'
+import { copyFileSync, readFileSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
@@ -45,6 +45,44 @@ t.test('rotations asked for together all succeed, and are on disk once answered'
     t.equal((row.get(c.first.id) as { revoked_at: number | null }).revoked_at, NOW + 1, 'presented token revoked')
     t.ok(row.get(c.next.id), 'successor stored')
   }
+})
+
+/**
+ * Commits in the WAL file so far: frames whose header carries the database's
+ * size after the commit (non-zero only on a transaction's last frame), up to
+ * the first frame of an older generation (salts unlike the header's).
+ */
+function walCommits (path: string): number {
+  const wal = readFileSync(`${path}-wal`)
+  if (wal.length < 32) return 0
+  const pageSize = wal.readUInt32BE(8)
+  const salts = wal.subarray(16, 24)
+  let commits = 0
+  for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
+    if (!wal.subarray(at + 8, at + 16).equals(salts)) break
+    if (wal.readUInt32BE(at + 4) !== 0) commits++
+  }
+  return commits
+}
+
+t.test('rotations asked for in one turn are committed together: one transaction, not one each', async (t) => {
+  const { store, path } = await setup(t)
+  const u = await store.users.create(user())
+  const chains = await Promise.all(Array.from({ length: 20 }, async () => {
+    const first = token(u.id)
+    await storeToken(store, first)
+    return { first, next: token(u.id, first.familyId) }
+  }))
+  const before = walCommits(path)
+  const outcomes = await Promise.all(chains.map(async (c) => await store.refreshTokens.rotate(c.first.id, c.next, NOW + 1)))
+  t.same(outcomes, chains.map(() => ({ kind: 'rotated' })))
+  // One for the batch, and one when the writer starts: it rewrites user_version
+  // to prove it may write the file (src/db/sqlite-rotation-worker.mjs).
+  const commits = walCommits(path) - before
+  t.ok(commits >= 1 && commits <= 2, `20 rotations in ${commits} commit(s)`)
+  // The check itself counts commits: one rotation alone is one more.
+  await store.refreshTokens.rotate(chains[0]?.next.id ?? '', token(u.id, chains[0]?.first.familyId), NOW + 2)
+  t.equal(walCommits(path) - before, commits + 1, 'a lone rotation: one commit more')
 })
 
 t.test('one failing rotation in a batch fails alone, leaving its token untouched', async (t) => {
