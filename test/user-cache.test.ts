@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { join as joinPath } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
@@ -151,7 +152,7 @@ t.test('through the API: the service\'s own writes are seen at once', async (t) 
   t.equal((await mypage()).statusCode, 401, 'deleted: refused at the next request')
 })
 
-t.test('the store: its own logins and the writer thread\'s rotations keep other users cached; another connection\'s change does not', async (t) => {
+t.test('the store: its own logins, verifications and the writer thread\'s rotations keep other users cached; another connection\'s change does not', async (t) => {
   const app = await build(t)
   const a = await join(app)
   const b = await join(app)
@@ -168,6 +169,16 @@ t.test('the store: its own logins and the writer thread\'s rotations keep other 
   t.equal((await post(app, '/account/token/refresh', { refresh: b.refresh })).statusCode, 200, 'b refreshes (a rotation on the writer thread\'s connection)')
   await nextTurn()
   t.equal(app.store.users.byIdNow?.(String(a.user.id)), cached, 'the rotation left a cached')
+
+  // An email verification writes users too (found from its token, not named by the caller).
+  const now = Math.floor(Date.now() / 1000)
+  const tokenId = randomUUID()
+  await app.store.accountTokens.create({ id: tokenId, userId: String(b.user.id), purpose: 'email_verification', email: b.email, passwordFingerprint: null, expiresAt: now + 600, createdAt: now })
+  const verified = await app.store.accountTokens.verifyEmail(tokenId, now, () => true)
+  t.equal(verified?.emailVerified, true, 'b verifies the address')
+  await nextTurn()
+  t.equal(app.store.users.byIdNow?.(String(a.user.id)), cached, 'b\'s verification left a cached')
+  t.equal(app.store.users.byIdNow?.(String(b.user.id))?.emailVerified, true, 'b is read again, verified')
 
   // The migration's triggers on the real file: another connection's change empties the cache.
   const other = new Database(joinPath(app.config.dataDir, 'auth.db'))

@@ -162,9 +162,14 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     knownUsers.adopt(before, usersVersion.get())
     return result
   })
+  /**
+   * A write to users whose work forgets each user it changes (email
+   * verification, imports): the version it moves is adopted as for writeUser.
+   */
+  const writeUsers = <T>(fn: () => T): T => write(() => ownUserWrite.immediate(fn) as T)
   /** A write to user `id`: the cached row is dropped whatever the outcome. */
   const writeUser = <T>(id: string, fn: () => T): T => {
-    try { return write(() => ownUserWrite.immediate(fn) as T) } finally { knownUsers.forget(id) }
+    try { return writeUsers(fn) } finally { knownUsers.forget(id) }
   }
 
   // `.all()`, not `.get()`: better-sqlite3's get() stops at the first row and
@@ -306,7 +311,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async count () { return db.select({ n: count() }).from(users).all()[0]?.n ?? 0 },
       async byLegacyId (legacyId) { return db.select().from(users).where(eq(users.legacyId, legacyId)).get() },
       async insertMany (rows) { return write(() => insertMany.immediate(rows)) },
-      async importMany (rows, isForeignHash) { return write(() => importMany.immediate(rows, isForeignHash)) }
+      async importMany (rows, isForeignHash) { return writeUsers(() => importMany(rows, isForeignHash)) }
     },
     accountTokens: {
       async create (token) { write(() => db.insert(accountTokens).values(token).run()) },
@@ -316,7 +321,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       },
       async verifyEmail (id, now, accept) {
         try {
-          return write(() => verifyEmail.immediate(id, now, accept))
+          return writeUsers(() => verifyEmail(id, now, accept))
         } catch (err) {
           if (isUniqueViolation(err)) throw new EmailTakenError()
           throw err
