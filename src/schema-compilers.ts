@@ -12,8 +12,8 @@ import type { FastifyServerOptions } from 'fastify'
  * compiled in the background, one function per turn of the event loop between
  * requests (about 100 ms of CPU in all); a request that comes first compiles
  * its own (a few milliseconds, about 20 for the first body, which also builds
- * ajv). What it costs each request: the wrapper's call and, for a validator,
- * copying ajv's `errors`.
+ * ajv). What it costs each request: the wrapper's call and, for a refused
+ * body, copying ajv's `errors`.
  *
  * A schema that does not compile no longer stops the start: its requests fail
  * (500), the background compile logs it once with its route, and
@@ -83,7 +83,7 @@ function lazyValidator (compile: () => Validate, route: Route, registry: Registr
   const wrapper: Validate = (data, context) => {
     const validate = compiled()
     const result = validate(data, context)
-    wrapper.errors = validate.errors
+    if (result === false) wrapper.errors = validate.errors
     return result
   }
   wrapper.schemaEnv = true
@@ -96,7 +96,7 @@ function lazySerializer (compile: () => Serialize, route: Route, registry: Regis
 }
 
 /** Where a schema applies, for a log line or an error message: `POST /account/login body`. */
-export function describeRoute (route: Route): string {
+function describeRoute (route: Route): string {
   const part = route.httpPart ?? (route.httpStatus === undefined ? undefined : `response ${String(route.httpStatus)}`)
   return [route.method, route.url, part].filter((v) => v !== undefined).map(String).join(' ')
 }
