@@ -18,6 +18,11 @@ export function tempDir (t: Test): string {
 }
 
 /** The config a test runs with: a real SQLite file in a temp dir, plain-http cookies, quiet logs. */
+/** Resolves after the current turn of the event loop (setImmediate). */
+export async function nextTurn (): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve))
+}
+
 export function testConfig (t: Test, env: NodeJS.ProcessEnv = {}): Config {
   return loadConfig({
     DATABASE_URL: `file:${joinPath(tempDir(t), 'auth.db')}`,

@@ -53,14 +53,18 @@ t.test('rotations asked for together all succeed in one commit, and are on disk 
     await storeToken(store, first)
     return { first, next: token(u.id, first.familyId) }
   }))
+  // The writer thread starts at the first rotation and commits once then (it
+  // rewrites user_version to prove it may write the file): started before counting.
+  const warmUp = token(u.id)
+  await storeToken(store, warmUp)
+  t.same(await store.refreshTokens.rotate(warmUp.id, token(u.id, warmUp.familyId), NOW + 1), { kind: 'rotated' }, 'the writer is started')
   const before = walCommits(path)
   const outcomes = await Promise.all(chains.map(async (c) => await store.refreshTokens.rotate(c.first.id, c.next, NOW + 1)))
   t.same(outcomes, chains.map(() => ({ kind: 'rotated' })))
-  // One for the batch, and one when the writer starts: it rewrites user_version
-  // to prove it may write the file (src/db/sqlite-rotation-worker.mjs). With a
-  // transaction per rotation it would be 21.
+  // With a transaction per rotation it would be 20.
   const commits = walCommits(path) - before
   t.ok(commits >= 1 && commits <= 2, `20 rotations in ${commits} commit(s)`)
+  t.equal(commits, 1, 'one batch, one commit')
   // Another connection (another process would see the same) finds every answer committed.
   const other = new Database(path, { readonly: true })
   t.teardown(() => other.close())
@@ -70,7 +74,7 @@ t.test('rotations asked for together all succeed in one commit, and are on disk 
     t.ok(row.get(c.next.id), 'successor stored')
   }
   // The count itself is right: one rotation alone is one commit more.
-  await store.refreshTokens.rotate(chains[0]?.next.id ?? '', token(u.id, chains[0]?.first.familyId), NOW + 2)
+  t.same(await store.refreshTokens.rotate(chains[0]?.next.id ?? '', token(u.id, chains[0]?.first.familyId), NOW + 2), { kind: 'rotated' }, 'a lone rotation')
   t.equal(walCommits(path) - before, commits + 1, 'a lone rotation: one commit more')
 })
 

@@ -3,7 +3,7 @@ import { join as joinPath } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import { userCache } from '../src/db/sqlite.js'
-import { bearer, build, join, PASSWORD, post, tempDir, testConfig } from './helper.js'
+import { bearer, build, join, nextTurn, PASSWORD, post, tempDir, testConfig } from './helper.js'
 
 /*
  * The SQLite store remembers users by id between requests (src/db/sqlite.ts,
@@ -14,7 +14,6 @@ import { bearer, build, join, PASSWORD, post, tempDir, testConfig } from './help
  * count the changes to users in user_changes.
  */
 
-const nextTurn = async (): Promise<void> => { await new Promise((resolve) => setImmediate(resolve)) }
 
 function table (t: Parameters<typeof tempDir>[0]): { db: Database.Database, other: Database.Database, loads: string[], cache: ReturnType<typeof userCache<{ id: string, name: string }>> } {
   const path = joinPath(tempDir(t), 'cache.db')
@@ -161,10 +160,12 @@ t.test('the store: its own logins, verifications and the writer thread\'s rotati
   await nextTurn()
   t.equal(app.store.users.byIdNow?.(String(a.user.id)), cached, 'same row next turn')
 
+  const bBefore = app.store.users.byIdNow?.(String(b.user.id))
   t.equal((await post(app, '/account/login', { email: b.email, password: PASSWORD })).statusCode, 200, 'b logs in (last_login written)')
   await nextTurn()
   t.equal(app.store.users.byIdNow?.(String(a.user.id)), cached, 'b\'s login left a cached')
   t.not(app.store.users.byIdNow?.(String(b.user.id)), undefined, 'b is read again')
+  t.not(app.store.users.byIdNow?.(String(b.user.id)), bBefore, 'a new row for b, not the one cached before its login')
 
   t.equal((await post(app, '/account/token/refresh', { refresh: b.refresh })).statusCode, 200, 'b refreshes (a rotation on the writer thread\'s connection)')
   await nextTurn()
@@ -179,6 +180,13 @@ t.test('the store: its own logins, verifications and the writer thread\'s rotati
   await nextTurn()
   t.equal(app.store.users.byIdNow?.(String(a.user.id)), cached, 'b\'s verification left a cached')
   t.equal(app.store.users.byIdNow?.(String(b.user.id))?.emailVerified, true, 'b is read again, verified')
+
+  // An import updating an existing user (the operators' Django import) writes users too.
+  const row = { ...app.store.users.byIdNow?.(String(b.user.id)), id: randomUUID(), email: b.email, passwordHash: 'x', name: 'Bee', isActive: true, isStaff: false, isSuperuser: false, emailVerified: true, legacyId: '7' }
+  t.same(await app.store.users.importMany([row as Parameters<typeof app.store.users.importMany>[0][number]], () => false), ['updated'], 'b re-imported with a new name')
+  await nextTurn()
+  t.equal(app.store.users.byIdNow?.(String(a.user.id)), cached, 'b\'s import left a cached')
+  t.equal(app.store.users.byIdNow?.(String(b.user.id))?.name, 'Bee', 'b is read again, renamed')
 
   // The migration's triggers on the real file: another connection's change empties the cache.
   const other = new Database(joinPath(app.config.dataDir, 'auth.db'))
