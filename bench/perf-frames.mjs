@@ -11,14 +11,11 @@
 // (perf record's -F), each line also gives microseconds per request.
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
+import { codeArea } from './lib/code-area.mjs'
 
 const { values } = parseArgs({ options: { rps: { type: 'string' }, seconds: { type: 'string', default: '5' }, hz: { type: 'string', default: '2000' }, top: { type: 'string', default: '30' } } })
 
-function groupOf (frame) {
-  return /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame)?.[1] ??
-    /dist\/([^:]+)/.exec(frame)?.[1] ??
-    /(node:[\w/]+)/.exec(frame)?.[1] ?? '(JavaScript, no file)'
-}
+const groupOf = (frame) => codeArea(frame) ?? '(JavaScript, no file)'
 
 const groups = new Map()
 let total = 0

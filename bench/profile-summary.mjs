@@ -6,6 +6,7 @@
 //   node bench/profile-summary.mjs FILE.cpuprofile [top=25] [requests]
 // With the run's response count (bench/results.json), times are also shown in µs per request.
 import { readFileSync } from 'node:fs'
+import { codeArea } from './lib/code-area.mjs'
 
 const [file, topArg, requestsArg] = process.argv.slice(2)
 if (file === undefined) {
@@ -34,11 +35,7 @@ const busy = total - [...idleIds].reduce((a, id) => a + (self.get(id) ?? 0), 0)
 function area (frame) {
   const { url, functionName } = frame
   if (url === '') return functionName.startsWith('(') ? functionName : '(native/builtin)'
-  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
-  if (nm !== null) return nm[1]
-  if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0]
-  const own = /\/dist\/(.+)$/.exec(url)
-  return own !== null ? own[1] : url
+  return codeArea(url) ?? url
 }
 const label = (frame) => `${frame.functionName || '(anonymous)'} ${area(frame)}:${frame.lineNumber + 1}`
 
