@@ -1,0 +1,12 @@
+/*
+ * TypeBox's schema builder, imported by the service from here only.
+ *
+ * TypeBox is about 700 small ES modules: Node 20's loader took 180–220 ms of
+ * the start to find, read and link them (on a machine whose start was 1.2 s),
+ * for a builder that runs once per schema. `npm run build` therefore replaces
+ * this file's compiled form, dist/src/vendor/typebox.js, with one module
+ * bundled by esbuild (scripts/bundle-vendor.mjs). From the sources (tests,
+ * `npm run dev`) it is the package itself.
+ */
+export { Type } from 'typebox'
+export type { Static } from 'typebox'

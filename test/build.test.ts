@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import t from 'tap'
+import { ensureBuilt } from '../bench/lib/service.js'
+import { parseEnv as parseEnvFromSources, schema as envSchemaFromSources } from '../src/config-env.js'
+import * as schemasFromSources from '../src/schemas.js'
+
+// `npm run build` does two things after tsc (docs/design.md, "The build"):
+// it bundles the packages of src/vendor/ (scripts/bundle-vendor.mjs) and
+// replaces dist/src/config-env.js with ajv's standalone code for the
+// environment's schema (scripts/compile-config-env.mjs). The built service
+// must behave as the sources do, and load those packages from nowhere else.
+
+const root = join(import.meta.dirname, '..')
+ensureBuilt(root, (line) => { t.comment(line) })
+const built = async <T>(path: string): Promise<T> => await import(pathToFileURL(join(root, 'dist', path)).href) as T
+
+/** Every compiled .js file of dist/src, dist/plugins and dist/routes. */
+function compiledFiles (): string[] {
+  const files: string[] = []
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) walk(path)
+      else if (entry.name.endsWith('.js') || entry.name.endsWith('.mjs')) files.push(path)
+    }
+  }
+  for (const dir of ['src', 'plugins', 'routes']) walk(join(root, 'dist', dir))
+  return files
+}
+
+t.test('no compiled file imports a bundled package: typebox and drizzle-orm come from dist/src/vendor', async (t) => {
+  // A static import or export at the start of a line (not the examples in the
+  // packages' doc comments), a dynamic import or a require.
+  const importOf = [/^(?:import|export)\b[^;]*?\bfrom\s*['"](?:typebox|drizzle-orm)(?:\/[^'"]*)?['"]/m, /\b(?:import|require)\(\s*['"](?:typebox|drizzle-orm)(?:\/[^'"]*)?['"]/]
+  const offenders = compiledFiles().filter((file) => { const code = readFileSync(file, 'utf8'); return importOf.some((re) => re.test(code)) }).map((file) => relative(root, file))
+  t.same(offenders, [], 'every import of them goes through the bundles')
+  const vendor = readdirSync(join(root, 'dist', 'src', 'vendor'))
+  for (const name of ['typebox.js', 'drizzle.js', 'drizzle-sqlite.js', 'drizzle-postgres.js']) t.ok(vendor.includes(name), `dist/src/vendor/${name} is built`)
+  const typebox = readFileSync(join(root, 'dist', 'src', 'vendor', 'typebox.js'), 'utf8')
+  const imported = [...typebox.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]/gm)].map((m) => m[1])
+  t.ok(imported.every((path) => /^\.\/chunk-\w+\.js$/.test(path)), `the TypeBox bundle imports only the bundles' shared chunks (${imported.join(', ')})`)
+  t.notMatch(typebox, /\bimport\(|\brequire\(/, 'and nothing dynamically')
+})
+
+t.test('the built schemas equal the sources\' (built with the packages themselves)', async (t) => {
+  const schemas = await built<Record<string, unknown>>('src/schemas.js')
+  const sources = schemasFromSources as Record<string, unknown>
+  const names = Object.keys(sources).filter((name) => typeof sources[name] === 'object')
+  t.ok(names.length >= 20, `${names.length} schemas compared`)
+  const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value))
+  for (const name of names) t.same(plain(schemas[name]), plain(sources[name]), name)
+  const errorsOf = schemas.errors as typeof schemasFromSources.errors
+  t.same(plain(errorsOf(400, 401)), plain(schemasFromSources.errors(400, 401)), 'errors()')
+})
+
+t.test('the built drizzle bundles share one set of classes: an error of drizzle-sqlite.js is the class of drizzle.js (the error handler tests the errors of drizzle with instanceof)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'auth-build-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const { openSqliteStore } = await built<typeof import('../src/db/sqlite.js')>('src/db/sqlite.js')
+  const { DrizzleError, sql } = await built<typeof import('../src/vendor/drizzle.js')>('src/vendor/drizzle.js')
+  const { drizzle } = await built<typeof import('../src/vendor/drizzle-sqlite.js')>('src/vendor/drizzle-sqlite.js')
+  const store = openSqliteStore({ path: join(dir, 'auth.db'), synchronous: 'full' })
+  t.teardown(async () => { await store.close() })
+  const id = randomUUID()
+  await store.users.create({ id, email: 'bundle@example.com', passwordHash: 'x', name: 'Bundle', gender: null, dateOfBirth: null, phoneNumber: null, dateJoined: new Date(), lastLogin: null })
+  t.equal((await store.users.byEmail('bundle@example.com'))?.id, id, 'the built SQLite store (migrated at open) writes and reads a user')
+
+  const Database = (await import('better-sqlite3')).default
+  const db = drizzle(new Database(':memory:'))
+  let thrown: unknown
+  try { db.run(sql`SELECT * FROM no_such_table`) } catch (err) { thrown = err }
+  t.ok(thrown instanceof DrizzleError, 'a failed run() through drizzle-sqlite.js throws an instance of drizzle.js\'s DrizzleError')
+})
+
+t.test('the built environment check is env-schema\'s: same values, same errors', async (t) => {
+  const { parseEnv, schema } = await built<typeof import('../src/config-env.js')>('src/config-env.js')
+  t.not(parseEnv, parseEnvFromSources)
+  t.same(schema, JSON.parse(JSON.stringify(envSchemaFromSources)), 'the same schema')
+  t.notMatch(readFileSync(join(root, 'dist', 'src', 'config-env.js'), 'utf8'), /from ['"](env-schema|ajv)['"]|require\(['"](env-schema|ajv)['"]\)/, 'it loads neither env-schema nor ajv')
+
+  const outcome = (parse: typeof parseEnv, env: Record<string, string>): unknown => {
+    try {
+      return { value: parse(env) }
+    } catch (err) {
+      const errors = (err as { errors?: Array<{ instancePath: string, keyword: string, params: unknown }> }).errors
+      return { errors: errors?.map(({ instancePath, keyword, params }) => ({ instancePath, keyword, params })) }
+    }
+  }
+  const cases: Array<[string, Record<string, string>]> = [
+    ['nothing set: every default', {}],
+    ['integers coerced, unknown variables dropped', { PORT: '8080', SQLITE_BUSY_TIMEOUT: '0', PATH: '/usr/bin', HOME: '/root' }],
+    ['every kind of value set', { HOST: '0.0.0.0', JWT_ALGORITHM: 'EdDSA', LOG_LEVEL: 'warn', COOKIE_SAMESITE: 'Strict', EMAIL_VERIFICATION: 'mandatory', MAIL_LANGUAGE: 'ko', REDIS_KEY_PREFIX: 'x:', ARGON2_MEMORY_KIB: '65536' }],
+    ['a number that is not an integer', { PORT: '80.5' }],
+    ['not a number', { PORT: 'eighty' }],
+    ['out of range', { PORT: '70000', RATE_LIMIT_LOGIN_MAX: '0', ARGON2_ITERATIONS: '1' }],
+    ['not one of the allowed values', { LOG_LEVEL: 'loud', JWT_ALGORITHM: 'none', SQLITE_SYNCHRONOUS: 'off' }],
+    ['too short and too long', { HOST: '', MAIL_FROM: 'ab', REDIS_KEY_PREFIX: 'p'.repeat(101) }],
+    ['length in code points, not UTF-16 units', { MAIL_FROM: '😀😀', REDIS_KEY_PREFIX: '😀'.repeat(100) }]
+  ]
+  for (const [name, env] of cases) t.same(outcome(parseEnv, env), outcome(parseEnvFromSources, env), name)
+  t.match(outcome(parseEnv, { PORT: 'eighty' }), { errors: [{ instancePath: '/PORT', keyword: 'type' }] }, 'an error names its variable')
+})
