@@ -1,5 +1,4 @@
-import AjvCompiler from '@fastify/ajv-compiler'
-import SerializerSelector from '@fastify/fast-json-stringify-compiler'
+import { createRequire } from 'node:module'
 import type { FastifyServerOptions } from 'fastify'
 
 /*
@@ -13,7 +12,9 @@ import type { FastifyServerOptions } from 'fastify'
  * requests (about 100 ms of CPU in all); a request that comes first compiles
  * its own (a few milliseconds, about 20 for the first body, which also builds
  * ajv). What it costs each request: the wrapper's call and, for a refused
- * body, copying ajv's `errors`.
+ * body, copying ajv's `errors`. The compilers' packages themselves (ajv,
+ * fast-json-stringify: about 60 ms of module loading) are loaded with the
+ * first function compiled, not at start.
  *
  * A schema that does not compile no longer stops the start: its requests fail
  * (500), the background compile logs it once with its route, and
@@ -120,19 +121,29 @@ export interface LazyCompilers {
   remaining: () => number
 }
 
+/** Both packages are CommonJS: required synchronously, from within a compile. */
+const require = createRequire(import.meta.url)
+
 export function lazySchemaCompilers (): LazyCompilers {
   const registry: Registry = { pending: new Set(), failed: new Map() }
-  // Fastify's defaults, typed here by what this file uses of them.
-  const ajv = AjvCompiler() as unknown as Build<Validate>
-  const fjs = SerializerSelector() as unknown as Build<Serialize>
+  // Fastify's defaults (what it builds when given no compilers), typed here by
+  // what this file uses of them, each made at its first compile.
+  let ajv: Build<Validate> | undefined
+  let fjs: Build<Serialize> | undefined
   const buildValidator: Build<Validate> = (externalSchemas, options) => {
     // ajv itself (formats, keywords) is made with the first validator compiled.
     let compiler: ((route: Route) => Validate) | undefined
-    return (route) => lazyValidator(() => (compiler ??= ajv(externalSchemas, options))(route), route, registry)
+    return (route) => lazyValidator(() => {
+      ajv ??= (require('@fastify/ajv-compiler') as () => Build<Validate>)()
+      return (compiler ??= ajv(externalSchemas, options))(route)
+    }, route, registry)
   }
   const buildSerializer: Build<Serialize> = (externalSchemas, options) => {
     let compiler: ((route: Route) => Serialize) | undefined
-    return (route) => lazySerializer(() => (compiler ??= fjs(externalSchemas, options))(route), route, registry)
+    return (route) => lazySerializer(() => {
+      fjs ??= (require('@fastify/fast-json-stringify-compiler') as () => Build<Serialize>)()
+      return (compiler ??= fjs(externalSchemas, options))(route)
+    }, route, registry)
   }
   const named = (err: unknown, waiting: Waiting): Error =>
     new Error(`The schema of ${describeRoute(waiting.route)} does not compile: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
