@@ -5,8 +5,10 @@ import { join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import { ensureBuilt } from '../bench/lib/service.js'
+import { testDatabase } from './pg-helper.js'
 import { parseEnv as parseEnvFromSources, schema as envSchemaFromSources } from '../src/config-env.js'
 import * as schemasFromSources from '../src/schemas.js'
+import { BUNDLED } from '../scripts/bundle-vendor.mjs'
 
 // `npm run build` does two things after tsc (docs/design.md, "The build"):
 // it bundles the packages of src/vendor/ (scripts/bundle-vendor.mjs) and
@@ -32,17 +34,24 @@ function compiledFiles (): string[] {
   return files
 }
 
-t.test('no compiled file imports a bundled package: typebox and drizzle-orm come from dist/src/vendor', async (t) => {
+t.test('no compiled file imports a bundled package: they come from dist/src/vendor', async (t) => {
+  const bundled = BUNDLED as string[]
+  t.same([...bundled].sort(), ['@fastify/jwt', '@fastify/rate-limit', 'drizzle-orm', 'fast-jwt', 'typebox'])
+  const names = bundled.map((name) => name.replace(/[/]/g, '\\/')).join('|')
   // A static import or export at the start of a line (not the examples in the
   // packages' doc comments), a dynamic import or a require.
-  const importOf = [/^(?:import|export)\b[^;]*?\bfrom\s*['"](?:typebox|drizzle-orm)(?:\/[^'"]*)?['"]/m, /\b(?:import|require)\(\s*['"](?:typebox|drizzle-orm)(?:\/[^'"]*)?['"]/]
+  const importOf = [
+    new RegExp(`^(?:import|export)\\b[^;]*?\\bfrom\\s*['"](?:${names})(?:\\/[^'"]*)?['"]`, 'm'),
+    new RegExp(`\\b(?:import|require|__require)\\(\\s*['"](?:${names})(?:\\/[^'"]*)?['"]`)
+  ]
   const offenders = compiledFiles().filter((file) => { const code = readFileSync(file, 'utf8'); return importOf.some((re) => re.test(code)) }).map((file) => relative(root, file))
   t.same(offenders, [], 'every import of them goes through the bundles')
+  t.ok(importOf[0]?.test("import {\n  x\n} from '@fastify/jwt'") === true && importOf[1]?.test('require("fast-jwt")') === true, 'and an import of one would be found')
   const vendor = readdirSync(join(root, 'dist', 'src', 'vendor'))
-  for (const name of ['typebox.js', 'drizzle.js', 'drizzle-sqlite.js', 'drizzle-postgres.js']) t.ok(vendor.includes(name), `dist/src/vendor/${name} is built`)
+  for (const name of ['typebox.js', 'drizzle.js', 'drizzle-sqlite.js', 'drizzle-postgres.js', 'fastify-jwt.js', 'fast-jwt.js', 'rate-limit.js']) t.ok(vendor.includes(name), `dist/src/vendor/${name} is built`)
   const typebox = readFileSync(join(root, 'dist', 'src', 'vendor', 'typebox.js'), 'utf8')
   const imported = [...typebox.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? '')
-  t.ok(imported.every((path) => /^\.\/chunk-\w+\.js$/.test(path)), `the TypeBox bundle imports only the bundles' shared chunks (${imported.join(', ')})`)
+  t.ok(imported.every((path) => /^(?:\.\/chunk-\w+\.js|node:module)$/.test(path)), `the TypeBox bundle imports only the bundles' shared chunks and the banner's createRequire (${imported.join(', ')})`)
   t.notMatch(typebox, /\bimport\(|\brequire\(/, 'and nothing dynamically')
 })
 
@@ -74,6 +83,39 @@ t.test('the built drizzle bundles share one set of classes: an error of drizzle-
   let thrown: unknown
   try { db.run(sql`SELECT * FROM no_such_table`) } catch (err) { thrown = err }
   t.ok(thrown instanceof DrizzleError, 'a failed run() through drizzle-sqlite.js throws an instance of drizzle.js\'s DrizzleError')
+})
+
+t.test('the built PostgreSQL store (drizzle-postgres.js) migrates, writes, reads and knows a taken email', async (t) => {
+  const url = await testDatabase(t)
+  const { openPostgresStore } = await built<typeof import('../src/db/postgres.js')>('src/db/postgres.js')
+  const { EmailTakenError } = await built<typeof import('../src/errors.js')>('src/errors.js')
+  const store = await openPostgresStore({ url })
+  t.teardown(async () => { await store.close() })
+  const user = { id: randomUUID(), email: 'bundle@example.com', passwordHash: 'x', name: 'Bundle', gender: null, dateOfBirth: null, phoneNumber: null, dateJoined: new Date(), lastLogin: null }
+  await store.users.create(user)
+  t.equal((await store.users.byEmail('bundle@example.com'))?.id, user.id, 'written and read back')
+  // The unique violation reaches the store wrapped in drizzle's DrizzleQueryError,
+  // which the store unwraps with instanceof: the chunk's class, shared.
+  await t.rejects(store.users.create({ ...user, id: randomUUID() }), EmailTakenError)
+})
+
+t.test('the built JWT and rate-limit bundles work inside Fastify', async (t) => {
+  const { default: jwt } = await built<typeof import('../src/vendor/fastify-jwt.js')>('src/vendor/fastify-jwt.js')
+  const { createVerifier } = await built<typeof import('../src/vendor/fast-jwt.js')>('src/vendor/fast-jwt.js')
+  const { default: rateLimit } = await built<typeof import('../src/vendor/rate-limit.js')>('src/vendor/rate-limit.js')
+  const { default: Fastify } = await import('fastify')
+  const app = Fastify()
+  t.teardown(async () => { await app.close() })
+  const secret = 'a'.repeat(32)
+  await app.register(jwt, { secret })
+  await app.register(rateLimit, { max: 2, timeWindow: 60_000 })
+  app.get('/', async () => ({ token: app.jwt.sign({ sub: 'someone' } as never) }))
+  const first = await app.inject('/')
+  t.equal(first.statusCode, 200)
+  const { token } = first.json<{ token: string }>()
+  t.equal((createVerifier({ key: secret }) as (token: string) => { sub: string })(token).sub, 'someone', 'fast-jwt verifies what @fastify/jwt signed')
+  t.equal((await app.inject('/')).statusCode, 200)
+  t.equal((await app.inject('/')).statusCode, 429, 'the third request within the window is refused')
 })
 
 t.test('the built environment check is env-schema\'s: same values, same errors', async (t) => {
