@@ -1,4 +1,5 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import pino from 'pino'
 import fp from 'fastify-plugin'
 
 export const REQUEST_ID_HEADER = 'x-request-id'
@@ -18,10 +19,12 @@ export const autoload = false
  */
 export default fp(async (app) => {
   // The request line is built here from fields that cannot hold a secret (no
-  // header, body or query; the request id is checked in src/log.ts), so it is
-  // written by a logger without the redaction pass that every other line pays
-  // (pino runs its wildcard paths over each field: half of the line's cost).
-  const requestLines = app.log.child({}, { redact: [] })
+  // header, body or query; the request id is checked in src/log.ts), so it
+  // needs neither the redaction pass nor pino's generic serialisation: it is
+  // written as pino would write it — level, time, the logger's bindings (pid,
+  // hostname), the fields, msg — straight to the logger's stream. About 0.7 µs
+  // instead of 1.0 in a micro-benchmark; more under load (less to allocate).
+  const requestLine = requestLineWriter(app.log)
 
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id)
@@ -30,21 +33,47 @@ export default fp(async (app) => {
     done()
   })
   app.addHook('onResponse', (request, reply, done) => {
-    const line: RequestLine = { reqId: request.id, method: request.method }
-    const route = request.routeOptions.url
-    // A 404 has no route: its path, without the query, cut to 200 characters.
-    if (route === undefined) line.path = pathOf(request)
-    else line.route = route
-    line.status = reply.statusCode
-    line.ms = Math.round(reply.elapsedTime * 100) / 100
-    const userId = request.user?.id
-    if (userId !== undefined) line.userId = userId
-    requestLines.info(line, 'request')
+    requestLine(request, reply.statusCode, reply.elapsedTime)
     done()
   })
 }, { name: 'request-log' })
 
-interface RequestLine { reqId: string, method: string, route?: string, path?: string, status?: number, ms?: number, userId?: string }
+/**
+ * Writes `{"level":30,"time":…,"pid":…,"hostname":…,"reqId":…,"method":…,
+ * "route":…,"status":…,"ms":…,"userId":…,"msg":"request"}`: what
+ * `logger.info({ reqId, method, route, status, ms, userId }, 'request')` writes,
+ * in the same order (a test compares the two), when the logger's level lets
+ * info lines through. A 404 has no route: its path instead, without the query,
+ * cut to 200 characters; `userId` once the request was authenticated.
+ */
+export function requestLineWriter (logger: FastifyBaseLogger): (request: FastifyRequest, status: number, elapsedMs: number) => void {
+  const pinoLogger = logger as pino.Logger & Record<symbol, unknown>
+  const stream = pinoLogger[pino.symbols.streamSym] as { write: (line: string) => void }
+  const bindings = pinoLogger[pino.symbols.chindingsSym] as string
+  if (typeof stream?.write !== 'function' || typeof bindings !== 'string') {
+    // Not pino (an app built with `logger: false`): the same fields, through the logger.
+    return (request, status, elapsedMs) => {
+      const route = request.routeOptions.url
+      logger.info({ reqId: request.id, method: request.method, ...(route === undefined ? { path: pathOf(request) } : { route }), status, ms: Math.round(elapsedMs * 100) / 100, ...(request.user === undefined ? {} : { userId: request.user.id }) }, 'request')
+    }
+  }
+  // Route patterns are few and fixed: each is escaped once.
+  const routes = new Map<string, string>()
+  return (request, status, elapsedMs) => {
+    if (!pinoLogger.isLevelEnabled('info')) return
+    const route = request.routeOptions.url
+    let where: string
+    if (route === undefined) {
+      where = `"path":${JSON.stringify(pathOf(request))}`
+    } else {
+      let escaped = routes.get(route)
+      if (escaped === undefined) routes.set(route, escaped = `"route":${JSON.stringify(route)}`)
+      where = escaped
+    }
+    const userId = request.user?.id
+    stream.write(`{"level":30,"time":${Date.now()}${bindings},"reqId":${JSON.stringify(request.id)},"method":${JSON.stringify(request.method)},${where},"status":${status},"ms":${Math.round(elapsedMs * 100) / 100}${userId === undefined ? '' : `,"userId":${JSON.stringify(userId)}`},"msg":"request"}\n`)
+  }
+}
 
 /** A request's path for a log line: without its query string, at most 200 characters. */
 export function pathOf (request: FastifyRequest): string {
