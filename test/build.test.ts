@@ -5,6 +5,7 @@ import { join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import { ensureBuilt } from '../bench/lib/service.js'
+import { build, testConfig } from './helper.js'
 import { testDatabase } from './pg-helper.js'
 import { parseEnv as parseEnvFromSources, schema as envSchemaFromSources } from '../src/config-env.js'
 import * as schemasFromSources from '../src/schemas.js'
@@ -36,7 +37,7 @@ function compiledFiles (): string[] {
 
 t.test('no compiled file imports a bundled package: they come from dist/src/vendor', async (t) => {
   const bundled = BUNDLED as string[]
-  t.same([...bundled].sort(), ['@fastify/jwt', '@fastify/rate-limit', 'drizzle-orm', 'fast-jwt', 'typebox'])
+  t.same([...bundled].sort(), ['@fastify/jwt', '@fastify/rate-limit', '@fastify/static', '@fastify/swagger', '@fastify/swagger-ui', 'drizzle-orm', 'fast-jwt', 'typebox'])
   const names = bundled.map((name) => name.replace(/[/]/g, '\\/')).join('|')
   // A static import or export at the start of a line (not the examples in the
   // packages' doc comments), a dynamic import or a require.
@@ -48,7 +49,7 @@ t.test('no compiled file imports a bundled package: they come from dist/src/vend
   t.same(offenders, [], 'every import of them goes through the bundles')
   t.ok(importOf[0]?.test("import {\n  x\n} from '@fastify/jwt'") === true && importOf[1]?.test('require("fast-jwt")') === true, 'and an import of one would be found')
   const vendor = readdirSync(join(root, 'dist', 'src', 'vendor'))
-  for (const name of ['typebox.js', 'drizzle.js', 'drizzle-sqlite.js', 'drizzle-postgres.js', 'fastify-jwt.js', 'fast-jwt.js', 'rate-limit.js']) t.ok(vendor.includes(name), `dist/src/vendor/${name} is built`)
+  for (const name of ['typebox.js', 'drizzle.js', 'drizzle-sqlite.js', 'drizzle-postgres.js', 'fastify-jwt.js', 'fast-jwt.js', 'rate-limit.js', 'swagger.js']) t.ok(vendor.includes(name), `dist/src/vendor/${name} is built`)
   const typebox = readFileSync(join(root, 'dist', 'src', 'vendor', 'typebox.js'), 'utf8')
   const imported = [...typebox.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? '')
   t.ok(imported.every((path) => /^(?:\.\/chunk-\w+\.js|node:module)$/.test(path)), `the TypeBox bundle imports only the bundles' shared chunks and the banner's createRequire (${imported.join(', ')})`)
@@ -145,4 +146,20 @@ t.test('the built environment check is env-schema\'s: same values, same errors',
   ]
   for (const [name, env] of cases) t.same(outcome(parseEnv, env), outcome(parseEnvFromSources, env), name)
   t.match(outcome(parseEnv, { PORT: 'eighty' }), { errors: [{ instancePath: '/PORT', keyword: 'type' }] }, 'an error names its variable')
+})
+
+t.test('the built app serves the OpenAPI document, /docs with its files and the client page as the sources do', async (t) => {
+  // swagger-ui serves files from its package folder and @fastify/swagger reads
+  // its package.json: the bundle keeps each module's __dirname.
+  const { buildApp } = await built<typeof import('../src/app.js')>('src/app.js')
+  const builtApp = await buildApp(testConfig(t), { logStream: { write () {} } })
+  t.teardown(async () => { await builtApp.close() })
+  const sourceApp = await build(t)
+  for (const url of ['/openapi.json', '/docs', '/docs/', '/docs/json', '/docs/static/swagger-ui.css', '/docs/static/swagger-ui-bundle.js', '/docs/static/logo.svg', '/docs/static/no-such-file.js', '/', '/app.js', '/style.css']) {
+    const [fromBuild, fromSources] = await Promise.all([builtApp.inject(url), sourceApp.inject(url)])
+    t.equal(fromBuild.statusCode, fromSources.statusCode, `${url}: ${fromSources.statusCode}`)
+    t.equal(fromBuild.headers['content-type'], fromSources.headers['content-type'], `${url}: same type`)
+    t.equal(fromBuild.body, fromSources.body, `${url}: same body`)
+  }
+  t.equal((await builtApp.inject('/docs/static/swagger-ui.css')).statusCode, 200, 'a file of swagger-ui\'s own folder')
 })

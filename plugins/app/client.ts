@@ -1,4 +1,4 @@
-import fastifyStatic from '@fastify/static'
+import { fastifyStatic } from '../../src/vendor/swagger.js'
 import fp from 'fastify-plugin'
 import { publicDir } from '../../src/paths.js'
 

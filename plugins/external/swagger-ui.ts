@@ -1,4 +1,4 @@
-import swaggerUi, { type FastifySwaggerUiOptions } from '@fastify/swagger-ui'
+import { swaggerUi, type FastifySwaggerUiOptions } from '../../src/vendor/swagger.js'
 
 // A browsable API reference at GET /docs, drawn from the same OpenAPI document
 // as GET /openapi.json (the routes' TypeBox schemas). Its page loads only its
