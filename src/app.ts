@@ -29,6 +29,9 @@ export const BODY_LIMIT = 16 * 1024
 
 // This file runs as `src/app.ts` (tests) or `dist/src/app.js` (npm start): the
 // autoloaded folders sit beside its `src` folder in either case.
+/** How long after listening the background compile of the route schemas starts. */
+export const BACKGROUND_COMPILE_DELAY_MS = 200
+
 const compiledRoot = dirname(dirname(fileURLToPath(import.meta.url)))
 // From TypeScript sources (tests, `npm run dev`) a loader (tsx) compiles `.ts`
 // files; autoload cannot detect every loader, so say it.
@@ -151,12 +154,15 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     schemaController: { compilersFactory: compilers.factories }
   })
   app.decorate('schemaCompilers', { compileAll: compilers.compileAll, remaining: compilers.remaining })
-  // Listening: the schemas no request has used yet are compiled between requests.
+  // Listening: the schemas no request has used yet are compiled between
+  // requests, from a moment after the start, so that the first requests (a
+  // gateway's health checks) do not wait for the first step, which loads ajv
+  // and fast-json-stringify (about 40 ms).
   let stopCompiling: (() => void) | undefined
   app.addHook('onListen', async () => {
     stopCompiling = compilers.compileInBackground((err, where) => {
       app.log.error({ event: 'schema_not_compiled', where, err }, `the schema of ${where} does not compile: its requests fail (500)`)
-    })
+    }, BACKGROUND_COMPILE_DELAY_MS)
   })
   app.addHook('onClose', async () => { stopCompiling?.() })
   await app.register(serviceApp, { config, now: options.now })

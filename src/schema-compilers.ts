@@ -112,11 +112,12 @@ export interface LazyCompilers {
   compileAll: () => void
   /**
    * Compiles the rest one function per turn of the event loop, between
-   * requests, until none is left; returns a function that stops it. A schema
+   * requests, until none is left, starting `delayMs` from now; returns a
+   * function that stops it. A schema
    * that does not compile is reported to `onError` and left to its requests,
    * which fail the same way.
    */
-  compileInBackground: (onError: (err: unknown, where: string) => void) => () => void
+  compileInBackground: (onError: (err: unknown, where: string) => void, delayMs?: number) => () => void
   /** How many functions are not compiled (yet, or because their schema does not compile). */
   remaining: () => number
 }
@@ -156,20 +157,25 @@ export function lazySchemaCompilers (): LazyCompilers {
       }
       for (const [waiting, err] of registry.failed) throw named(err, waiting)
     },
-    compileInBackground: (onError) => {
-      let timer: NodeJS.Immediate | undefined
+    compileInBackground: (onError, delayMs = 0) => {
+      let immediate: NodeJS.Immediate | undefined
       const step = (): void => {
         const next = registry.pending.values().next()
-        if (next.done === true) { timer = undefined; return }
+        if (next.done === true) { immediate = undefined; return }
         try {
           next.value.force()
         } catch (err) {
           onError(err, describeRoute(next.value.route))
         }
-        timer = setImmediate(step)
+        immediate = setImmediate(step)
       }
-      timer = setImmediate(step)
-      return () => { if (timer !== undefined) clearImmediate(timer) }
+      const start = (): void => { immediate = setImmediate(step) }
+      const timeout = delayMs > 0 ? setTimeout(start, delayMs) : undefined
+      if (timeout === undefined) start()
+      return () => {
+        if (timeout !== undefined) clearTimeout(timeout)
+        if (immediate !== undefined) clearImmediate(immediate)
+      }
     },
     remaining: () => registry.pending.size + registry.failed.size
   }

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { lazySchemaCompilers } from '../src/schema-compilers.js'
-import { buildApp } from '../src/app.js'
+import { BACKGROUND_COMPILE_DELAY_MS, buildApp } from '../src/app.js'
 import { build, nextTurn as turn, testConfig } from './helper.js'
 
 // Functions are compiled at their first use (src/schema-compilers.ts): a broken
@@ -63,6 +63,12 @@ t.test('the compiled functions are ajv\'s and fast-json-stringify\'s, with Fasti
   t.equal(compilers.remaining(), 0, 'the first 200 compiled its serializer')
 })
 
+/** Waits, a turn of the event loop at a time, until `done()` or 10 s. */
+async function until (done: () => boolean): Promise<void> {
+  const deadline = performance.now() + 10_000
+  while (!done() && performance.now() < deadline) await turn()
+}
+
 function threeRoutes (app: FastifyInstance): void {
   for (const name of ['a', 'b', 'c']) {
     app.post(`/${name}`, { schema: { body: { type: 'object' }, response: { 200: { type: 'object' }, 400: { type: 'object' } } } }, async () => ({}))
@@ -98,6 +104,24 @@ t.test('the background compile: one function per turn of the event loop, until n
   t.ok(left > 0 && left < 9, 'it had started, and had not finished')
   for (let turns = 0; turns < 20; turns++) await turn()
   t.equal(second.compilers.remaining(), left, 'stopped: nothing more compiled')
+
+  const third = appWith(t)
+  threeRoutes(third.app)
+  await third.app.ready()
+  third.compilers.compileInBackground(() => {}, 60)
+  for (let turns = 0; turns < 5; turns++) await turn()
+  t.equal(third.compilers.remaining(), 9, 'with a delay: nothing compiled before it')
+  await new Promise((resolve) => setTimeout(resolve, 80))
+  for (let turns = 0; turns < 20; turns++) await turn()
+  t.equal(third.compilers.remaining(), 0, 'and everything after it')
+
+  const fourth = appWith(t)
+  threeRoutes(fourth.app)
+  await fourth.app.ready()
+  fourth.compilers.compileInBackground(() => {}, 30)()
+  await new Promise((resolve) => setTimeout(resolve, 60))
+  for (let turns = 0; turns < 20; turns++) await turn()
+  t.equal(fourth.compilers.remaining(), 9, 'stopped before its delay: nothing compiled')
 })
 
 t.test('the service compiles in the background once it listens, and stops when it closes', async (t) => {
@@ -110,7 +134,11 @@ t.test('the service compiles in the background once it listens, and stops when i
   await turn()
   await turn()
   await turn()
-  t.ok(app.schemaCompilers.remaining() < atStart, 'listening started it, without a request')
+  t.equal(app.schemaCompilers.remaining(), atStart, 'the first moments after listen are left to the first requests')
+  const listened = performance.now()
+  await until(() => app.schemaCompilers.remaining() < atStart)
+  t.ok(app.schemaCompilers.remaining() < atStart, 'then it started, without a request')
+  t.ok(performance.now() - listened >= BACKGROUND_COMPILE_DELAY_MS - 5, `no sooner than ${BACKGROUND_COMPILE_DELAY_MS} ms after listen`)
   await app.close()
   const left = app.schemaCompilers.remaining()
   t.ok(left > 0, 'closed before it was done')
@@ -119,7 +147,7 @@ t.test('the service compiles in the background once it listens, and stops when i
 
   const again = await build(t)
   await again.listen({ port: 0, host: '127.0.0.1' })
-  for (let turns = 0; turns < 2000 && again.schemaCompilers.remaining() > 0; turns++) await turn()
+  await until(() => again.schemaCompilers.remaining() === 0)
   t.equal(again.schemaCompilers.remaining(), 0, 'left alone, it compiles everything')
 })
 
@@ -131,8 +159,7 @@ t.test('the service logs a schema that does not compile, once, with its route', 
   app.post('/broken', { schema: BROKEN }, async () => ({}))
   await app.listen({ port: 0, host: '127.0.0.1' })
   const logged = (): boolean => logs.some((line) => line.includes('schema_not_compiled'))
-  for (let turns = 0; turns < 2000 && !logged(); turns++) await turn()
-  for (let turns = 0; turns < 10; turns++) await turn()
+  await until(() => logged() && app.schemaCompilers.remaining() <= 1)
   t.equal(app.schemaCompilers.remaining(), 1, 'everything compiled but the broken route')
   const lines = logs.map((line) => JSON.parse(line) as { event?: string, where?: string, level: number, err?: { message: string } })
     .filter((line) => line.event === 'schema_not_compiled')
@@ -140,4 +167,22 @@ t.test('the service logs a schema that does not compile, once, with its route', 
   t.equal(lines[0]?.where, 'POST /broken body')
   t.equal(lines[0]?.level, 50, 'at error level')
   t.match(lines[0]?.err?.message, /schema is invalid/)
+})
+
+t.test('GET /health answers before any schema is compiled, with the bytes its schema\'s serializer writes', async (t) => {
+  const app = await build(t)
+  const before = app.schemaCompilers.remaining()
+  const res = await app.inject('/health')
+  t.equal(res.statusCode, 200)
+  t.equal(res.body, '{"status":"ok"}')
+  t.equal(app.schemaCompilers.remaining(), before, 'nothing compiled for it')
+  // The documented schema, serialized by fast-json-stringify, gives the same bytes.
+  const document = app.swagger() as { paths: Record<string, { get: { responses: Record<string, { content: Record<string, { schema: object }> }> } }> }
+  const schema = document.paths['/health']?.get.responses['200']?.content['application/json']?.schema
+  t.ok(schema !== undefined, 'the schema is still documented')
+  const { default: fastJson } = await import('fast-json-stringify')
+  const serialize = fastJson(schema as Parameters<typeof fastJson>[0])
+  for (const payload of [{ status: 'ok' }, { status: 'ok', redis: 'up' }, { status: 'ok', redis: 'down' }]) {
+    t.equal(JSON.stringify(payload), serialize(payload), `${JSON.stringify(payload)}: the same bytes`)
+  }
 })
