@@ -13,7 +13,7 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const vendor = join(root, 'src', 'vendor')
 const out = join(root, 'dist', 'src', 'vendor')
 /** The packages bundled: every other dependency is left to Node to import. */
-export const BUNDLED = ['typebox', 'drizzle-orm', '@fastify/jwt', 'fast-jwt', '@fastify/rate-limit', '@fastify/swagger', '@fastify/swagger-ui', '@fastify/static']
+export const BUNDLED = ['typebox', 'drizzle-orm', '@fastify/jwt', 'fast-jwt', '@fastify/rate-limit', '@fastify/swagger', '@fastify/swagger-ui', '@fastify/static', 'fastify']
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const external = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies, ...pkg.optionalDependencies })
   .filter((name) => !BUNDLED.includes(name))
