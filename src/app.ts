@@ -28,11 +28,11 @@ declare module 'fastify' {
 
 export const BODY_LIMIT = 16 * 1024
 
-// This file runs as `src/app.ts` (tests) or `dist/src/app.js` (npm start): the
-// autoloaded folders sit beside its `src` folder in either case.
 /** How long after listening the background compile of the route schemas starts. */
 export const BACKGROUND_COMPILE_DELAY_MS = 200
 
+// This file runs as `src/app.ts` (tests) or `dist/src/app.js` (npm start): the
+// autoloaded folders sit beside its `src` folder in either case.
 const compiledRoot = dirname(dirname(fileURLToPath(import.meta.url)))
 // From TypeScript sources (tests, `npm run dev`) a loader (tsx) compiles `.ts`
 // files; autoload cannot detect every loader, so say it.

@@ -1,7 +1,7 @@
 /*
  * TypeBox's schema builder, imported by the service from here only.
  *
- * TypeBox is about 700 small ES modules: Node 20's loader took 180–220 ms of
+ * TypeBox is hundreds of small ES modules (373 loaded at start): Node 20's loader took 180–220 ms of
  * the start to find, read and link them (on a machine whose start was 1.2 s),
  * for a builder that runs once per schema. `npm run build` therefore replaces
  * this file's compiled form, dist/src/vendor/typebox.js, with one module
