@@ -1,19 +1,27 @@
 // Part of `npm run build`, after tsc: replaces the compiled re-export modules
-// of src/vendor/ (third-party packages made of hundreds of small ES modules)
-// with esbuild bundles of them, so that Node's loader reads a few files at
-// start instead of hundreds. The code the bundles share is put in common
-// chunks (`splitting`), so that a package's classes and state exist once.
-// Every other package stays an import (or a require, from a CommonJS one). See src/vendor/typebox.ts.
+// of src/vendor/ (third-party packages made of hundreds of small modules) with
+// one esbuild bundle of all of them, dist/src/vendor/vendor.cjs, and each
+// module with a stub that takes its exports from that bundle. One CommonJS file
+// rather than ES modules, because Node 20 can start a CommonJS file from V8's
+// code cache (src/code-cache.ts, made by scripts/code-cache.mjs) and has no way
+// to for an ES module. In the bundle each package is wrapped in a function that
+// runs when the package is first asked for, so a start runs only what it
+// imports (not the PostgreSQL dialect on SQLite, say); and the packages share
+// one copy of what they have in common (drizzle's classes, fast-jwt).
+// Every other package stays a require of Node's. See src/vendor/typebox.ts.
 import { build } from 'esbuild'
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const vendor = join(root, 'src', 'vendor')
 const out = join(root, 'dist', 'src', 'vendor')
-/** The packages bundled: every other dependency is left to Node to import. */
-export const BUNDLED = ['typebox', 'drizzle-orm', '@fastify/jwt', 'fast-jwt', '@fastify/rate-limit', '@fastify/swagger', '@fastify/swagger-ui', '@fastify/static', 'fastify']
+/** The bundle, and what each stub loads it with. */
+export const BUNDLE = 'vendor.cjs'
+/** The packages bundled: every other dependency is left to Node to require. */
+export const BUNDLED = ['typebox', 'drizzle-orm', '@fastify/jwt', 'fast-jwt', '@fastify/rate-limit', '@fastify/swagger', '@fastify/swagger-ui', '@fastify/static', 'fastify', 'pino', '@fastify/cookie', '@fastify/cors', '@fastify/under-pressure']
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const external = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies, ...pkg.optionalDependencies })
   .filter((name) => !BUNDLED.includes(name))
@@ -42,29 +50,49 @@ const keepDirname = {
   }
 }
 
+/** The modules of src/vendor/, by the name of their file without `.ts`. */
+function vendorModules () {
+  return readdirSync(vendor).filter((name) => name.endsWith('.ts')).map((name) => name.slice(0, -3)).sort()
+}
+
+/**
+ * The stub that replaces dist/src/vendor/<name>.js: the module's exports, taken
+ * from the bundle. Their names are read from the bundle itself.
+ */
+function stub (name, exports) {
+  const names = Object.keys(exports).filter((key) => key !== 'default' && /^[A-Za-z_$][\w$]*$/.test(key)).sort()
+  const lines = [
+    `// Built by scripts/bundle-vendor.mjs from src/vendor/${name}.ts: its exports, from the bundle ${BUNDLE}.`,
+    "import { requireWithCodeCache } from '../code-cache.js'",
+    `const m = requireWithCodeCache(new URL('./${BUNDLE}', import.meta.url))[${JSON.stringify(name)}]`
+  ]
+  if ('default' in exports) lines.push('export default m.default')
+  if (names.length > 0) lines.push(`export const { ${names.join(', ')} } = m`)
+  return `${lines.join('\n')}\n`
+}
+
 /** Bundles src/vendor/ into dist/src/vendor/ (run by `npm run build`, after tsc). */
 export async function bundleVendor () {
   rmSync(out, { recursive: true, force: true })
+  const modules = vendorModules()
+  // The bundle's exports: one getter per module, which runs the module (and
+  // the packages it imports) when first read.
+  const entry = `module.exports = {\n${modules.map((name) => `  get ${JSON.stringify(name)} () { return require('./${name}.ts') }`).join(',\n')}\n}\n`
   await build({
-    entryPoints: readdirSync(vendor).filter((name) => name.endsWith('.ts')).map((name) => join(vendor, name)),
-    outdir: out,
+    stdin: { contents: entry, resolveDir: vendor, sourcefile: 'vendor-entry.cjs', loader: 'js' },
+    outfile: join(out, BUNDLE),
     bundle: true,
-    splitting: true,
-    chunkNames: 'chunk-[hash]',
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
     external,
-    // The CommonJS packages require() what stays outside (fastify-plugin, Node's
-    // modules): an ES module has no require, so each file makes its own, and
-    // the path keepDirname's declarations are resolved with.
-    banner: {
-      js: "import { createRequire as __createRequire } from 'node:module'; import { fileURLToPath as __fileURLToPath } from 'node:url'; " +
-        'const require = __createRequire(import.meta.url); const __vendorPath = (path) => __fileURLToPath(new URL(path, import.meta.url));'
-    },
+    // The path keepDirname's declarations are resolved with.
+    banner: { js: "const __vendorPath = (path) => require('node:path').join(__dirname, path);" },
     plugins: [keepDirname],
     logLevel: 'warning'
   })
+  const bundle = createRequire(import.meta.url)(join(out, BUNDLE))
+  for (const name of modules) writeFileSync(join(out, `${name}.js`), stub(name, bundle[name]))
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await bundleVendor()

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import pino from 'pino'
+import pino from './vendor/pino.js'
 
 /**
  * Secrets never reach a log line, whatever logs them: request and response

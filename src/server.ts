@@ -1,6 +1,7 @@
 import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
+import { UNUSED_BECAUSE, unusedCodeCaches } from './code-cache.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createLogDestination } from './log.js'
 
@@ -27,6 +28,9 @@ if (config.workers > 1 && cluster.isPrimary) {
   try {
     app = await buildApp(config, { logStream: log.stream })
     await app.listen({ host: config.host, port: config.port })
+    for (const { file, state } of unusedCodeCaches()) {
+      app.log.warn({ event: 'code_cache_unused', file, state }, `the code cache of ${file} was not used (${UNUSED_BECAUSE[state]}): starts are slower until \`npm run build\` makes it again`)
+    }
     // The start's lines ("Server listening at …") at once, not at the first batch.
     void log.flush()
   } catch (err) {

@@ -1,15 +1,18 @@
+import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { ensureBuilt } from '../bench/lib/service.js'
 import { build, testConfig } from './helper.js'
 import { testDatabase } from './pg-helper.js'
 import { parseEnv as parseEnvFromSources, schema as envSchemaFromSources } from '../src/config-env.js'
 import * as schemasFromSources from '../src/schemas.js'
 import { BUNDLED } from '../scripts/bundle-vendor.mjs'
+import { startFlags } from '../scripts/code-cache.mjs'
+import { childEnv } from './process-helper.js'
 
 // `npm run build` does two things after tsc (docs/design.md, "The build"):
 // it bundles the packages of src/vendor/ (scripts/bundle-vendor.mjs) and
@@ -28,7 +31,7 @@ function compiledFiles (): string[] {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name)
       if (entry.isDirectory()) walk(path)
-      else if (entry.name.endsWith('.js') || entry.name.endsWith('.mjs')) files.push(path)
+      else if (/\.(?:c|m)?js$/.test(entry.name)) files.push(path)
     }
   }
   for (const dir of ['src', 'plugins', 'routes']) walk(join(root, 'dist', dir))
@@ -37,7 +40,7 @@ function compiledFiles (): string[] {
 
 t.test('no compiled file imports a bundled package: they come from dist/src/vendor', async (t) => {
   const bundled = BUNDLED as string[]
-  t.same([...bundled].sort(), ['@fastify/jwt', '@fastify/rate-limit', '@fastify/static', '@fastify/swagger', '@fastify/swagger-ui', 'drizzle-orm', 'fast-jwt', 'fastify', 'typebox'])
+  t.same([...bundled].sort(), ['@fastify/cookie', '@fastify/cors', '@fastify/jwt', '@fastify/rate-limit', '@fastify/static', '@fastify/swagger', '@fastify/swagger-ui', '@fastify/under-pressure', 'drizzle-orm', 'fast-jwt', 'fastify', 'pino', 'typebox'])
   const names = bundled.map((name) => name.replace(/[/]/g, '\\/')).join('|')
   // A static import or export at the start of a line (not the examples in the
   // packages' doc comments), a dynamic import or a require.
@@ -48,12 +51,27 @@ t.test('no compiled file imports a bundled package: they come from dist/src/vend
   const offenders = compiledFiles().filter((file) => { const code = readFileSync(file, 'utf8'); return importOf.some((re) => re.test(code)) }).map((file) => relative(root, file))
   t.same(offenders, [], 'every import of them goes through the bundles')
   t.ok(importOf[0]?.test("import {\n  x\n} from '@fastify/jwt'") === true && importOf[1]?.test('require("fast-jwt")') === true, 'and an import of one would be found')
+  t.ok(compiledFiles().some((file) => file.endsWith('vendor.cjs')), 'the bundle is among the files searched')
   const vendor = readdirSync(join(root, 'dist', 'src', 'vendor'))
-  for (const name of ['typebox.js', 'drizzle.js', 'drizzle-sqlite.js', 'drizzle-postgres.js', 'fastify-jwt.js', 'fast-jwt.js', 'rate-limit.js', 'swagger.js', 'fastify.js']) t.ok(vendor.includes(name), `dist/src/vendor/${name} is built`)
-  const typebox = readFileSync(join(root, 'dist', 'src', 'vendor', 'typebox.js'), 'utf8')
-  const imported = [...typebox.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? '')
-  t.ok(imported.every((path) => /^(?:\.\/chunk-\w+\.js|node:module)$/.test(path)), `the TypeBox bundle imports only the bundles' shared chunks and the banner's createRequire (${imported.join(', ')})`)
-  t.notMatch(typebox, /\bimport\(|\brequire\(/, 'and nothing dynamically')
+  t.same(vendor.sort(), ['drizzle-postgres.js', 'drizzle-sqlite.js', 'drizzle.js', 'fast-jwt.js', 'fastify-jwt.js', 'fastify-plugins.js', 'fastify.js', 'pino.js', 'rate-limit.js', 'swagger.js', 'typebox.js', 'vendor.cjs', 'vendor.cjs.v8cache'], 'dist/src/vendor: a stub per module of src/vendor, the bundle and its code cache')
+  for (const name of vendor.filter((name) => name.endsWith('.js'))) {
+    const stub = readFileSync(join(root, 'dist', 'src', 'vendor', name), 'utf8')
+    const imported = [...stub.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? '')
+    t.same(imported, ['../code-cache.js'], `${name} imports only the loader`)
+    t.match(stub, `requireWithCodeCache(new URL('./vendor.cjs', import.meta.url))[${JSON.stringify(name.slice(0, -3))}]`, `${name} takes its exports from the bundle's ${name.slice(0, -3)}`)
+  }
+})
+
+t.test('each stub exports what its source module exports', async (t) => {
+  const modules = readdirSync(join(root, 'src', 'vendor')).filter((name) => name.endsWith('.ts')).map((name) => name.slice(0, -3))
+  t.equal(modules.length, 11, 'every module of src/vendor')
+  for (const name of modules) {
+    const fromBuild = await built<Record<string, unknown>>(`src/vendor/${name}.js`)
+    const fromSources = await import(`../src/vendor/${name}.js`) as Record<string, unknown>
+    const names = Object.keys(fromSources).sort()
+    t.same(Object.keys(fromBuild).sort(), names, `${name}: ${names.length} names`)
+    t.same(names.map((key) => typeof fromBuild[key]), names.map((key) => typeof fromSources[key]), `${name}: of the same kinds`)
+  }
 })
 
 t.test('the built schemas equal the sources\' (built with the packages themselves)', async (t) => {
@@ -162,4 +180,42 @@ t.test('the built app serves the OpenAPI document, /docs with its files and the 
     t.equal(fromBuild.body, fromSources.body, `${url}: same body`)
   }
   t.equal((await builtApp.inject('/docs/static/swagger-ui.css')).statusCode, 200, 'a file of swagger-ui\'s own folder')
+})
+
+/** The log lines of the built service started with `flags`, up to its "Server listening" line. */
+async function startLines (t: Test, flags: string[]): Promise<Array<Record<string, unknown>>> {
+  const dir = mkdtempSync(join(tmpdir(), 'auth-build-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const child = spawn(process.execPath, [...flags, join(root, 'dist', 'src', 'server.js')], {
+    cwd: root,
+    env: childEnv({ HOST: '127.0.0.1', PORT: '0', DATABASE_URL: `file:${join(dir, 'auth.db')}`, LOG_LEVEL: 'info' }),
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const lines: Array<Record<string, unknown>> = []
+  let text = ''
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`no "Server listening" line in 30 s: ${text}`)) }, 30_000)
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      text += chunk
+      const complete = text.split('\n').slice(0, -1)
+      if (complete.some((line) => line.includes('Server listening'))) { clearTimeout(timer); resolve() }
+    })
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited (${code}): ${text}`)) })
+  }).finally(() => { child.removeAllListeners('exit'); child.kill('SIGTERM') })
+  for (const line of text.split('\n')) if (line.startsWith('{')) lines.push(JSON.parse(line) as Record<string, unknown>)
+  return lines
+}
+
+t.test('the built service starts from the code cache the build made, and says so when it cannot', async (t) => {
+  const flags = startFlags()
+  t.ok(flags.length > 0, `npm start's flags: ${flags.join(' ')}`)
+  const cache = readFileSync(join(root, 'dist', 'src', 'vendor', 'vendor.cjs.v8cache'))
+  t.ok(cache.length > 100_000, `the bundle's cache holds the code a start runs (${Math.round(cache.length / 1024)} KiB)`)
+  const asStarted = await startLines(t, flags)
+  t.ok(asStarted.some((line) => typeof line.msg === 'string' && line.msg.startsWith('Server listening at ')), 'started with npm start\'s flags')
+  t.same(asStarted.filter((line) => line.event === 'code_cache_unused'), [], 'and the cache used: no warning')
+  const otherFlags = await startLines(t, [...flags, '--stack-size=2000'])
+  const warnings = otherFlags.filter((line) => line.event === 'code_cache_unused')
+  t.match(warnings, [{ level: 40, state: 'rejected', file: join(root, 'dist', 'src', 'vendor', 'vendor.cjs') }], 'started with other V8 flags: V8 refuses the cache, the service starts all the same and warns once')
+  t.match(warnings[0]?.msg, /made by another Node version or with other flags\): starts are slower until `npm run build` makes it again/, 'saying why and what to do')
 })

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
+import { startFlags } from '../../scripts/code-cache.mjs'
 import { waitForHealth } from './api.js'
 
 /** Newest source file (`.ts` or `.mjs` under src, plugins, routes) whose compiled `.js` (or copied `.mjs`) is missing or older. */
@@ -107,16 +108,6 @@ async function exited (child: ChildProcess, timeoutMs: number): Promise<boolean>
   })
 }
 
-/**
- * The node flags `npm start` uses (package.json: "node [flags] dist/src/server.js"),
- * so that the service measured is the one `npm start` runs.
- */
-export function startFlags (root: string): string[] {
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }
-  const match = /^node((?:\s+--?[\w-]+(?:=\S+)?)*)\s+dist\/src\/server\.js$/.exec(pkg.scripts?.start?.trim() ?? '')
-  if (match === null) throw new Error(`package.json "start" is not "node [flags] dist/src/server.js": ${pkg.scripts?.start ?? '(none)'}`)
-  return (match[1] ?? '').trim().split(/\s+/).filter((flag) => flag !== '')
-}
 
 /**
  * Starts `node [start flags] dist/src/server.js` on a free loopback port with a fresh

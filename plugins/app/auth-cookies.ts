@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
-import type { CookieSerializeOptions } from '@fastify/cookie'
+import type { CookieSerializeOptions } from '../../src/vendor/fastify-plugins.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { CsrfFailedError } from '../../src/errors.js'

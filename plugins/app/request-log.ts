@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import pino from 'pino'
+import pino from '../../src/vendor/pino.js'
 import fp from 'fastify-plugin'
 
 export const REQUEST_ID_HEADER = 'x-request-id'

@@ -1,4 +1,4 @@
-import cors, { type FastifyCorsOptions } from '@fastify/cors'
+import { cors, type FastifyCorsOptions } from '../../src/vendor/fastify-plugins.js'
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { FieldValidationError } from '../../src/errors.js'
