@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { connect } from 'node:http2'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -218,4 +219,34 @@ t.test('the built service starts from the code cache the build made, and says so
   const warnings = otherFlags.filter((line) => line.event === 'code_cache_unused')
   t.match(warnings, [{ level: 40, state: 'rejected', file: join(root, 'dist', 'src', 'vendor', 'vendor.cjs') }], 'started with other V8 flags: V8 refuses the cache, the service starts all the same and warns once')
   t.match(warnings[0]?.msg, /made by another Node version or with other flags\): starts are slower until `npm run build` makes it again/, 'saying why and what to do')
+})
+
+t.test('the bundle loads node:https and node:http2 when first used, not at start', async (t) => {
+  // A process of its own: this one has loaded them already.
+  const dir = mkdtempSync(join(tmpdir(), 'auth-build-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const script = `
+    const { loadConfig } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist', 'src', 'config.js')).href)})
+    const { buildApp } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist', 'src', 'app.js')).href)})
+    const app = await buildApp(loadConfig({ HOST: '127.0.0.1', PORT: '0', DATABASE_URL: ${JSON.stringify(`file:${join(dir, 'auth.db')}`)} }, ${JSON.stringify(dir)}), { logStream: { write () {} } })
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    console.log(JSON.stringify(process.moduleLoadList.filter((name) => /^NativeModule (https|http2|tls)$/.test(name))))
+    await app.close()`
+  const r = spawnSync(process.execPath, [...startFlags(), '--input-type=module', '-e', script], { cwd: root, env: childEnv(), encoding: 'utf8' })
+  t.equal(r.status, 0, r.stderr)
+  t.same(JSON.parse(r.stdout.trim()), [], 'the built service listening: neither they nor tls loaded')
+
+  const { default: Fastify } = await built<typeof import('../src/vendor/fastify.js')>('src/vendor/fastify.js')
+  const app = Fastify({ http2: true })
+  t.teardown(async () => { await app.close() })
+  app.get('/', async () => ({ over: 'h2' }))
+  const address = await app.listen({ host: '127.0.0.1', port: 0 })
+  const session = connect(address)
+  t.teardown(() => { session.close() })
+  const body = await new Promise<string>((resolve, reject) => {
+    const stream = session.request({ ':path': '/' })
+    let text = ''
+    stream.setEncoding('utf8').on('data', (chunk: string) => { text += chunk }).on('end', () => { resolve(text) }).on('error', reject)
+  })
+  t.same(JSON.parse(body), { over: 'h2' }, 'and a Fastify of the bundle still serves HTTP/2 (node:http2 loaded on use)')
 })
