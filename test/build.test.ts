@@ -221,7 +221,7 @@ t.test('the built service starts from the code cache the build made, and says so
   t.match(warnings[0]?.msg, /made by another Node version or with other flags\): starts are slower until `npm run build` makes it again/, 'saying why and what to do')
 })
 
-t.test('the bundle loads node:https and node:http2 when first used, not at start', async (t) => {
+t.test('a start loads neither node:https and node:http2 (the bundle loads them at first use) nor argon2 (the first password does)', async (t) => {
   // A process of its own: this one has loaded them already.
   const dir = mkdtempSync(join(tmpdir(), 'auth-build-'))
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
@@ -230,11 +230,18 @@ t.test('the bundle loads node:https and node:http2 when first used, not at start
     const { buildApp } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist', 'src', 'app.js')).href)})
     const app = await buildApp(loadConfig({ HOST: '127.0.0.1', PORT: '0', DATABASE_URL: ${JSON.stringify(`file:${join(dir, 'auth.db')}`)} }, ${JSON.stringify(dir)}), { logStream: { write () {} } })
     await app.listen({ host: '127.0.0.1', port: 0 })
-    console.log(JSON.stringify(process.moduleLoadList.filter((name) => /^NativeModule (https|http2|tls)$/.test(name))))
+    const { createRequire } = await import('node:module')
+    const cache = Object.keys(createRequire(import.meta.url).cache)
+    console.log(JSON.stringify({ builtins: process.moduleLoadList.filter((name) => /^NativeModule (https|http2|tls)$/.test(name)), argon2: cache.filter((file) => file.includes('argon2')).length }))
+    const joined = await app.inject({ method: 'POST', url: '/account/join', payload: { email: 'lazy@example.com', password: 'correct-Horse-battery-9', name: 'Lazy' } })
+    console.log(JSON.stringify({ joined: joined.statusCode, argon2: Object.keys(createRequire(import.meta.url).cache).filter((file) => file.includes('argon2')).length }))
     await app.close()`
   const r = spawnSync(process.execPath, [...startFlags(), '--input-type=module', '-e', script], { cwd: root, env: childEnv(), encoding: 'utf8' })
   t.equal(r.status, 0, r.stderr)
-  t.same(JSON.parse(r.stdout.trim()), [], 'the built service listening: neither they nor tls loaded')
+  const [atStart, afterJoin] = r.stdout.trim().split('\n').map((line) => JSON.parse(line) as { builtins?: string[], argon2: number, joined?: number })
+  t.same(atStart, { builtins: [], argon2: 0 }, 'the built service listening: neither node:https, node:http2, tls nor @node-rs/argon2 loaded')
+  t.equal(afterJoin?.joined, 201, 'a join hashes its password')
+  t.ok((afterJoin?.argon2 ?? 0) > 0, 'with @node-rs/argon2, loaded then')
 
   const { default: Fastify } = await built<typeof import('../src/vendor/fastify.js')>('src/vendor/fastify.js')
   const app = Fastify({ http2: true })

@@ -1,6 +1,6 @@
 import { createHash, pbkdf2, scrypt, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
-import { verify as argon2Verify } from '@node-rs/argon2'
+import { loadArgon2 } from './argon2.js'
 import { bcryptVerify, MAX_BCRYPT_COST } from './bcrypt.js'
 
 const pbkdf2Async = promisify(pbkdf2)
@@ -154,7 +154,7 @@ export async function verifyDjangoHash (stored: string, password: string): Promi
       // argon2$argon2id$v=19$m=…,t=…,p=…$salt$hash: argon2-cffi's PHC string after the prefix.
       const phc = stored.slice('argon2'.length)
       if (argon2Costs(phc) === undefined) return false
-      return await argon2Verify(phc, password)
+      return await (await loadArgon2()).verify(phc, password)
     }
     if (algorithm === 'scrypt') {
       // scrypt$<N>$<salt>$<r>$<p>$<base64 hash> (Django 4.0+), 64-byte key.

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os'
-import { Algorithm, hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2'
+import { loadArgon2 } from './argon2.js'
 import { djangoAlgorithm, verifyDjangoHash } from './django.js'
 import { OverloadedError } from '../errors.js'
 
@@ -46,13 +46,15 @@ export function limitConcurrency (max: number, maxWaiting = Infinity) {
  * raised later and old hashes upgraded at the next successful login.
  */
 export function createPasswordHasher (params: Argon2Params, concurrency = defaultHashConcurrency(), maxWaiting = Infinity) {
-  const options = { algorithm: Algorithm.Argon2id, ...params }
   const limit = limitConcurrency(concurrency, maxWaiting)
-  const hash = async (password: string, opts: typeof options): Promise<string> => await limit(async () => await argon2Hash(password, opts))
+  const hash = async (password: string): Promise<string> => await limit(async () => {
+    const { Algorithm, hash } = await loadArgon2()
+    return await hash(password, { algorithm: Algorithm.Argon2id, ...params })
+  })
   // A hash imported from Django (pbkdf2_sha256$…, argon2$…) is verified the
   // Django way; needsRehash is true for it, so login replaces it with argon2id.
   const verify = async (stored: string, password: string): Promise<boolean> => await limit(async () =>
-    djangoAlgorithm(stored) === undefined ? await argon2Verify(stored, password) : await verifyDjangoHash(stored, password))
+    djangoAlgorithm(stored) === undefined ? await (await loadArgon2()).verify(stored, password) : await verifyDjangoHash(stored, password))
   // A real hash of a random string, verified against when the email is unknown,
   // so a login for a missing account costs the same as one for a real account.
   let decoy: Promise<string> | undefined
@@ -61,7 +63,7 @@ export function createPasswordHasher (params: Argon2Params, concurrency = defaul
     /** Hashes waiting for a free slot (the metrics' argon2 queue length). */
     get queueLength (): number { return limit.waiting },
 
-    hash: (password: string): Promise<string> => hash(password, options),
+    hash: (password: string): Promise<string> => hash(password),
 
     verify: async (stored: string, password: string): Promise<boolean> => {
       try {
@@ -75,7 +77,7 @@ export function createPasswordHasher (params: Argon2Params, concurrency = defaul
 
     /** Spends one verification's worth of time and always fails. */
     verifyDecoy: async (password: string): Promise<false> => {
-      decoy ??= hash(`decoy:${Math.random()}`, options)
+      decoy ??= hash(`decoy:${Math.random()}`)
       const stored = await decoy.catch((err: unknown) => { decoy = undefined; throw err })
       await verify(stored, password).catch((err: unknown) => {
         if (err instanceof OverloadedError) throw err
