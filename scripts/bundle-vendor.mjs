@@ -84,6 +84,19 @@ module.exports = new Proxy({}, {
   }
 }
 
+/**
+ * `code` with every character beyond Latin-1 written as a `\u` escape. A few
+ * packages' comments hold such characters (dashes): V8 would then keep the
+ * whole bundle's source, which it holds for the functions it compiles later, at
+ * two bytes a character (5.6 MB instead of 2.8). Escaped, they are the same
+ * comments, and the same strings anywhere else (esbuild escapes those already).
+ * @param {string} code
+ * @returns {string}
+ */
+export function latin1 (code) {
+  return code.replace(/[^\x00-\xff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 /** The modules of src/vendor/, by the name of their file without `.ts`. */
 function vendorModules () {
   return readdirSync(vendor).filter((name) => name.endsWith('.ts')).map((name) => name.slice(0, -3)).sort()
@@ -125,7 +138,9 @@ export async function bundleVendor () {
     plugins: [keepDirname, lazyBuiltins],
     logLevel: 'warning'
   })
-  const bundle = createRequire(import.meta.url)(join(out, BUNDLE))
+  const file = join(out, BUNDLE)
+  writeFileSync(file, latin1(readFileSync(file, 'utf8')))
+  const bundle = createRequire(import.meta.url)(file)
   for (const name of modules) writeFileSync(join(out, `${name}.js`), stub(name, bundle[name]))
 }
 

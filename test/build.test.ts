@@ -11,7 +11,7 @@ import { build, testConfig } from './helper.js'
 import { testDatabase } from './pg-helper.js'
 import { parseEnv as parseEnvFromSources, schema as envSchemaFromSources } from '../src/config-env.js'
 import * as schemasFromSources from '../src/schemas.js'
-import { BUNDLED } from '../scripts/bundle-vendor.mjs'
+import { BUNDLED, latin1 } from '../scripts/bundle-vendor.mjs'
 import { startFlags } from '../scripts/code-cache.mjs'
 import { childEnv } from './process-helper.js'
 
@@ -53,6 +53,11 @@ t.test('no compiled file imports a bundled package: they come from dist/src/vend
   t.same(offenders, [], 'every import of them goes through the bundles')
   t.ok(importOf[0]?.test("import {\n  x\n} from '@fastify/jwt'") === true && importOf[1]?.test('require("fast-jwt")') === true, 'and an import of one would be found')
   t.ok(compiledFiles().some((file) => file.endsWith('vendor.cjs')), 'the bundle is among the files searched')
+  const bundle = readFileSync(join(root, 'dist', 'src', 'vendor', 'vendor.cjs'), 'utf8')
+  t.notMatch(bundle, /[^\x00-\xff]/, 'the bundle is Latin-1 only (V8 keeps its source at one byte a character)')
+  const code = '/* 64–71 — é */ const s = "a – b 😀 é"'
+  t.equal(latin1(code), '/* 64\\u201371 \\u2014 é */ const s = "a \\u2013 b \\ud83d\\ude00 é"', 'the build writes what lies beyond Latin-1 as escapes (é is Latin-1)')
+  t.equal(new Function(`${latin1(code)}; return s`)(), 'a – b 😀 é', 'which are the same string')
   const vendor = readdirSync(join(root, 'dist', 'src', 'vendor'))
   t.same(vendor.sort(), ['drizzle-postgres.js', 'drizzle-sqlite.js', 'drizzle.js', 'fast-jwt.js', 'fastify-jwt.js', 'fastify-plugins.js', 'fastify.js', 'pino.js', 'rate-limit.js', 'swagger.js', 'typebox.js', 'vendor.cjs', 'vendor.cjs.v8cache'], 'dist/src/vendor: a stub per module of src/vendor, the bundle and its code cache')
   for (const name of vendor.filter((name) => name.endsWith('.js'))) {

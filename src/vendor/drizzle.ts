@@ -4,6 +4,6 @@
  * drizzle-sqlite.ts and drizzle-postgres.ts: drizzle-orm is some 110 ES
  * modules on the SQLite store's path, about 100 ms of the start in Node 20's
  * loader. `npm run build` bundles the three (scripts/bundle-vendor.mjs), with
- * the code they share in one chunk, so that drizzle's classes stay one set.
+ * the code they share once, so that drizzle's classes stay one set.
  */
 export * from 'drizzle-orm'
