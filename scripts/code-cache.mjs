@@ -52,7 +52,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   } else {
     // Without a cache the service is the same, only slower to start (and says
     // so when it starts): a failure here is one line, not a failed build.
-    const r = spawnSync(process.execPath, [...startFlags(), self, '--warm'], { cwd: root, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' })
+    const r = spawnSync(process.execPath, [...startFlags(), self, '--warm'], { cwd: root, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', timeout: 120_000 })
     if (r.status !== 0) {
       const reason = (r.stderr ?? '').split('\n').find((line) => /Error/.test(line)) ?? `exit ${r.status ?? r.signal}`
       console.log(`code cache not made (${reason.trim()}): the service starts without it`)

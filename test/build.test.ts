@@ -262,3 +262,13 @@ t.test('a start loads neither node:https and node:http2 (the bundle loads them a
   })
   t.same(JSON.parse(body), { over: 'h2' }, 'and a Fastify of the bundle still serves HTTP/2 (node:http2 loaded on use)')
 })
+
+t.test('a code cache that cannot be made is one line of the build, not a failed build', async (t) => {
+  const cacheFile = join(root, 'dist', 'src', 'vendor', 'vendor.cjs.v8cache')
+  const before = readFileSync(cacheFile)
+  // No temporary folder to start the service in: the step cannot start it.
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'code-cache.mjs')], { cwd: root, env: childEnv({ TMPDIR: join(root, 'no-such-folder', 'tmp') }), encoding: 'utf8' })
+  t.equal(r.status, 0, 'the step exits 0')
+  t.match(r.stdout, /^code cache not made \(.*ENOENT.*\): the service starts without it\n$/, `one line saying why: ${r.stdout.trim()}`)
+  t.ok(readFileSync(cacheFile).equals(before), 'the cache already there is left as it was')
+})
