@@ -133,8 +133,10 @@ export async function bundleVendor () {
     platform: 'node',
     target: 'node20',
     external,
-    // The path keepDirname's declarations are resolved with.
-    banner: { js: "const __vendorPath = (path) => require('node:path').join(__dirname, path);" },
+    // Strict mode for the whole file, as for the ES modules it replaces
+    // (TypeBox and drizzle-orm are ES modules: in a CommonJS bundle they would
+    // run sloppy); then the path keepDirname's declarations are resolved with.
+    banner: { js: "'use strict'; const __vendorPath = (path) => require('node:path').join(__dirname, path);" },
     plugins: [keepDirname, lazyBuiltins],
     logLevel: 'warning'
   })

@@ -55,6 +55,7 @@ t.test('no compiled file imports a bundled package: they come from dist/src/vend
   t.ok(compiledFiles().some((file) => file.endsWith('vendor.cjs')), 'the bundle is among the files searched')
   const bundle = readFileSync(join(root, 'dist', 'src', 'vendor', 'vendor.cjs'), 'utf8')
   t.notMatch(bundle, /[^\x00-\xff]/, 'the bundle is Latin-1 only (V8 keeps its source at one byte a character)')
+  t.ok(bundle.startsWith("'use strict';"), 'and strict mode code from its first line, as ES modules are (the packages converted from them included)')
   const code = '/* 64–71 — é */ const s = "a – b 😀 é"'
   t.equal(latin1(code), '/* 64\\u201371 \\u2014 é */ const s = "a \\u2013 b \\ud83d\\ude00 é"', 'the build writes what lies beyond Latin-1 as escapes (é is Latin-1)')
   t.equal(new Function(`${latin1(code)}; return s`)(), 'a – b 😀 é', 'which are the same string')
