@@ -21,7 +21,7 @@ const out = join(root, 'dist', 'src', 'vendor')
 /** The bundle, and what each stub loads it with. */
 export const BUNDLE = 'vendor.cjs'
 /** The packages bundled: every other dependency is left to Node to require. */
-export const BUNDLED = ['typebox', 'drizzle-orm', '@fastify/jwt', 'fast-jwt', '@fastify/rate-limit', '@fastify/swagger', '@fastify/swagger-ui', '@fastify/static', 'fastify', 'pino', '@fastify/cookie', '@fastify/cors', '@fastify/under-pressure']
+export const BUNDLED = ['typebox', 'drizzle-orm', '@fastify/jwt', 'fast-jwt', '@fastify/rate-limit', '@fastify/swagger', '@fastify/swagger-ui', '@fastify/static', 'fastify', 'pino', '@fastify/cookie', '@fastify/cors', '@fastify/under-pressure', 'fastify-plugin', '@fastify/error', 'close-with-grace', 'secure-json-parse', 'helmet']
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const external = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies, ...pkg.optionalDependencies })
   .filter((name) => !BUNDLED.includes(name))

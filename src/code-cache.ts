@@ -2,7 +2,7 @@ import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { constants, Script } from 'node:vm'
+import { Script } from 'node:vm'
 
 /**
  * Loading a CommonJS file with V8's code cache: the built service's bundle of
@@ -63,12 +63,9 @@ export function requireWithCodeCache (url: URL): unknown {
   // Node's own wrapper for a CommonJS module, so that the file sees the
   // variables it would see if Node had required it.
   const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n})`
-  const script = new Script(source, {
-    filename: file,
-    // An import() in the file is Node's own, as in a file Node loaded itself.
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-    ...(cache.data === undefined ? {} : { cachedData: cache.data })
-  })
+  // No import() in the file: Node 20 cannot give one to code run from a
+  // cache (its importModuleDynamically is lost with the cached code).
+  const script = new Script(source, { filename: file, ...(cache.data === undefined ? {} : { cachedData: cache.data }) })
   const state: CacheState = cache.data !== undefined && script.cachedDataRejected === true ? 'rejected' : cache.state
   const module = { exports: {} as unknown }
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void

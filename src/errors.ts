@@ -1,4 +1,4 @@
-import createError from '@fastify/error'
+import { createError } from './vendor/helpers.js'
 
 /*
  * The domain's typed errors. Each carries the contract's `code` and HTTP status;

@@ -1,5 +1,5 @@
 import cluster from 'node:cluster'
-import closeWithGrace from 'close-with-grace'
+import { closeWithGrace } from './vendor/helpers.js'
 import { buildApp } from './app.js'
 import { UNUSED_BECAUSE, unusedCodeCaches } from './code-cache.js'
 import { ConfigError, loadConfig, type Config } from './config.js'

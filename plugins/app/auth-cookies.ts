@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { CookieSerializeOptions } from '../../src/vendor/fastify-plugins.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import fp from 'fastify-plugin'
+import fp from '../../src/vendor/fastify-plugin.js'
 import { CsrfFailedError } from '../../src/errors.js'
 import { pooledRandomBytes } from '../../src/crypto/random.js'
 import type { TokenPair } from '../../src/tokens/tokens.js'

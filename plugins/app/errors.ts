@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import fp from 'fastify-plugin'
+import fp from '../../src/vendor/fastify-plugin.js'
 import { DrizzleQueryError } from '../../src/vendor/drizzle.js'
 import { NotReadyError, OverloadedError, ShuttingDownError } from '../../src/errors.js'
 import { NO_NUL, TOKEN_MAX_LENGTH, TOKEN_TEXT } from '../../src/schemas.js'

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { FastifyInstance } from 'fastify'
-import fp from 'fastify-plugin'
+import fp from '../../src/vendor/fastify-plugin.js'
 
 /**
  * Counters for the security events no answer shows (`app.metrics.reuseDetected()`,

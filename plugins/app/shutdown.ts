@@ -1,4 +1,4 @@
-import fp from 'fastify-plugin'
+import fp from '../../src/vendor/fastify-plugin.js'
 import { ShuttingDownError } from '../../src/errors.js'
 
 /**

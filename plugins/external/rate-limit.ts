@@ -1,6 +1,6 @@
 import rateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '../../src/vendor/rate-limit.js'
 import type { FastifyInstance } from 'fastify'
-import fp from 'fastify-plugin'
+import fp from '../../src/vendor/fastify-plugin.js'
 import type { Redis } from 'ioredis'
 import { RateLimitedError, StorageUnavailableError } from '../../src/errors.js'
 
