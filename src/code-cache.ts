@@ -24,12 +24,14 @@ export type CacheState = 'accepted' | 'rejected' | 'stale' | 'absent'
 interface Loaded {
   script: Script
   exports: unknown
-  file: string
-  cacheFile: string
   state: CacheState
 }
 
+/** What requireWithCodeCache has loaded, by file. */
 const loaded = new Map<string, Loaded>()
+
+/** Where the code cache of `file` is kept. */
+const cacheFileOf = (file: string): string => `${file}.v8cache`
 
 /** The line that says which bundle a cache was made from. */
 function stamp (file: string): string {
@@ -58,8 +60,7 @@ export function requireWithCodeCache (url: URL): unknown {
   const file = fileURLToPath(url)
   const done = loaded.get(file)
   if (done !== undefined) return done.exports
-  const cacheFile = `${file}.v8cache`
-  const cache = readCache(file, cacheFile)
+  const cache = readCache(file, cacheFileOf(file))
   // Node's own wrapper for a CommonJS module, so that the file sees the
   // variables it would see if Node had required it.
   const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n})`
@@ -70,7 +71,7 @@ export function requireWithCodeCache (url: URL): unknown {
   const module = { exports: {} as unknown }
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void
   wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
-  loaded.set(file, { script, exports: module.exports, file, cacheFile, state })
+  loaded.set(file, { script, exports: module.exports, state })
   return module.exports
 }
 
@@ -81,7 +82,7 @@ export function codeCacheState (url: URL): CacheState | undefined {
 
 /** The files loaded so far without their code cache, and why (the start's warning). */
 export function unusedCodeCaches (): Array<{ file: string, state: Exclude<CacheState, 'accepted'> }> {
-  return [...loaded.values()].flatMap(({ file, state }) => state === 'accepted' ? [] : [{ file, state }])
+  return [...loaded].flatMap(([file, { state }]) => state === 'accepted' ? [] : [{ file, state }])
 }
 
 /** Why a code cache was not used, in words. */
@@ -100,7 +101,8 @@ export const UNUSED_BECAUSE: Record<Exclude<CacheState, 'accepted'>, string> = {
  */
 export function saveCodeCaches (): string[] {
   const written: string[] = []
-  for (const { script, file, cacheFile } of loaded.values()) {
+  for (const [file, { script }] of loaded) {
+    const cacheFile = cacheFileOf(file)
     const temporary = `${cacheFile}.${process.pid}.tmp`
     writeFileSync(temporary, Buffer.concat([Buffer.from(`${stamp(file)}\n`), script.createCachedData()]), { mode: 0o644 })
     renameSync(temporary, cacheFile)
