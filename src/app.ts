@@ -1,17 +1,17 @@
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import autoload from '@fastify/autoload'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import Fastify, { LogController } from './vendor/fastify.js'
-import type { DestinationStream } from './vendor/pino.js'
-import fp from './vendor/fastify-plugin.js'
+import Fastify, { LogController } from 'fastify'
+import type { DestinationStream } from 'pino'
+import fp from 'fastify-plugin'
 import errors from '../plugins/app/errors.js'
 import requestLog from '../plugins/app/request-log.js'
 import helmet from '../plugins/external/helmet.js'
 import type { Config } from './config.js'
 import { redact, RequestLogger, requestId } from './log.js'
+import { codeRoot, fromSources } from './paths.js'
 import { lazySchemaCompilers, type LazyCompilers } from './schema-compilers.js'
 import { securityHeaders as securityHeadersFor } from './security-headers.js'
 
@@ -31,12 +31,9 @@ export const BODY_LIMIT = 16 * 1024
 /** How long after listening the background compile of the route schemas starts. */
 export const BACKGROUND_COMPILE_DELAY_MS = 200
 
-// This file runs as `src/app.ts` (tests) or `dist/src/app.js` (npm start): the
-// autoloaded folders sit beside its `src` folder in either case.
-const compiledRoot = dirname(dirname(fileURLToPath(import.meta.url)))
 // From TypeScript sources (tests, `npm run dev`) a loader (tsx) compiles `.ts`
 // files; autoload cannot detect every loader, so say it.
-if (import.meta.url.endsWith('.ts')) process.env.FASTIFY_AUTOLOAD_TYPESCRIPT ??= '1'
+if (fromSources) process.env.FASTIFY_AUTOLOAD_TYPESCRIPT ??= '1'
 
 /**
  * What Node's HTTP parser refuses before a request exists (headers over 16 KiB,
@@ -92,10 +89,10 @@ export const serviceApp = fp(async function serviceApp (app: FastifyInstance, op
   for (const plugin of answerBasics) await app.register(plugin)
   const dirs = ['plugins/external', 'plugins/app']
   for (const dir of dirs) {
-    await app.register(autoload, { dir: join(compiledRoot, dir), options: { config: opts.config, now: opts.now }, forceESM: true })
+    await app.register(autoload, { dir: join(codeRoot, dir), options: { config: opts.config, now: opts.now }, forceESM: true })
   }
   await app.register(autoload, {
-    dir: join(compiledRoot, 'routes'),
+    dir: join(codeRoot, 'routes'),
     options: { config: opts.config },
     forceESM: true,
     autoHooks: true,

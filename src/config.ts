@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { parseEnv, type RawEnv } from './config-env.js'
+import { parseEnv, type EnvProblem, type RawEnv } from './config-env.js'
 import { ALGORITHMS, fromPrivateKeyPem, type Algorithm } from './keys/algorithms.js'
 
 /** A configuration value that cannot be used; `variable` names the offending env var. */
@@ -263,7 +263,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
   try {
     raw = parseEnv(env)
   } catch (err) {
-    const first = (err as { errors?: Array<{ instancePath: string, message?: string, params?: Record<string, unknown> }> }).errors?.[0]
+    const first = (err as { errors?: EnvProblem[] }).errors?.[0]
     if (first === undefined) throw err
     const variable = first.instancePath.replace(/^\//, '')
     const allowed = first.params?.allowedValues

@@ -1,4 +1,4 @@
-import { createError } from './vendor/helpers.js'
+import createError from '@fastify/error'
 
 /*
  * The domain's typed errors. Each carries the contract's `code` and HTTP status;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import pino from './vendor/pino.js'
+import pino from 'pino'
 
 /**
  * Secrets never reach a log line, whatever logs them: request and response

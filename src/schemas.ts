@@ -1,6 +1,6 @@
 // From typebox itself (as the type provider re-exports it): the provider's own
 // module also loads TypeBox's compiler and value modules, ~100 ms of every start.
-import { Type, type Static } from './vendor/typebox.js'
+import { Type, type Static } from 'typebox'
 
 /*
  * The JSON schemas of the contract (docs/API.md), shared by the routes:

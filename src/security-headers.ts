@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { helmet, type HelmetOptions } from './vendor/helpers.js'
+import helmet, { type HelmetOptions } from 'helmet'
 import type { Config } from './config.js'
 
 /**

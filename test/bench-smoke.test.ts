@@ -50,7 +50,7 @@ test('npm run bench, smoke: every scenario runs with no non-2xx answer and every
     'mypage req/s ÷ health req/s', 'mypage p99 ms', 'verify req/s ÷ health req/s', 'verify p99 ms',
     'refresh req/s ÷ health req/s', 'mypage req/s ÷ ceiling req/s', 'verify req/s ÷ ceiling req/s', 'refresh req/s ÷ ceiling req/s',
     'login req/s ÷ hash bound', 'storm p99 ÷ idle p99',
-    'RSS MB after the full bench', 'npm start → 200 on /health, ms (median)'
+    'RSS MB after the full bench', 'node dist/src/server.js → 200 on /health ÷ bare Fastify (medians)'
   ], 'every target is evaluated')
   for (const x of results.targets) t.ok(Number.isFinite(x.value) && x.value > 0, `${x.target}: a figure (${x.value})`)
   t.match(run.stdout, /\| mypage-under-login-storm\s+\|/, 'the table is printed')

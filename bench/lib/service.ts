@@ -3,26 +3,30 @@ import { existsSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { startFlags } from '../../scripts/code-cache.mjs'
 import { waitForHealth } from './api.js'
 
-/** Newest source file (`.ts` or `.mjs` under src, plugins, routes) whose compiled `.js` (or copied `.mjs`) is missing or older. */
-function staleSource (root: string): string | undefined {
-  const walk = (dir: string): string | undefined => {
-    if (!existsSync(dir)) return undefined
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name)
-      if (entry.isDirectory()) {
-        const found = walk(path)
-        if (found !== undefined) return found
-      } else if ((entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) || entry.name.endsWith('.mjs')) {
-        const out = join(root, 'dist', relative(root, path)).replace(/\.ts$/, '.js')
-        if (!existsSync(out) || statSync(out).mtimeMs < statSync(path).mtimeMs) return relative(root, path)
-      }
+/**
+ * The Node flags of the start script in `dir`'s package.json (`node [flags]
+ * dist/src/server.js`): the service, and the bare Fastify it is compared with,
+ * are started with them.
+ */
+export function startFlags (dir: string): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
+  const match = /^node((?:\s+--?[\w-]+(?:=\S+)?)*)\s+dist\/src\/server\.js$/.exec(scripts?.start?.trim() ?? '')
+  if (match === null) throw new Error(`package.json "start" is not "node [flags] dist/src/server.js": ${scripts?.start ?? '(none)'}`)
+  return (match[1] ?? '').trim().split(/\s+/).filter((flag) => flag !== '')
+}
+
+/** A source file (`.ts` under src, plugins, routes) newer than `than` (ms since the epoch), if any. */
+function newerSource (root: string, than: number): string | undefined {
+  for (const dir of ['src', 'plugins', 'routes']) {
+    for (const entry of readdirSync(join(root, dir), { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith('.ts')) continue
+      const path = join(entry.parentPath, entry.name)
+      if (statSync(path).mtimeMs > than) return relative(root, path)
     }
-    return undefined
   }
-  return walk(join(root, 'src')) ?? walk(join(root, 'plugins')) ?? walk(join(root, 'routes'))
+  return undefined
 }
 
 /** `npm …` the way the current npm runs it (npm_execpath under `npm run`), else from PATH. */
@@ -32,11 +36,12 @@ export function npmCommand (args: string[]): [string, string[]] {
   return ['npm', args]
 }
 
-/** Builds dist/ with `npm run build` unless every compiled file is newer than its source. */
+/** Builds dist/ with `npm run build` unless it is newer than every source file. */
 export function ensureBuilt (root: string, log: (line: string) => void): void {
-  const stale = staleSource(root)
-  if (stale === undefined && existsSync(join(root, 'dist', 'src', 'server.js'))) return
-  log(`building (dist is older than ${stale ?? 'nothing: dist/src/server.js is missing'}) …`)
+  const server = join(root, 'dist', 'src', 'server.js')
+  const stale = existsSync(server) ? newerSource(root, statSync(server).mtimeMs) : 'nothing: dist/src/server.js is missing'
+  if (stale === undefined) return
+  log(`building (dist is older than ${stale}) …`)
   const [cmd, args] = npmCommand(['run', 'build'])
   const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`)

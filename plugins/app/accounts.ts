@@ -1,4 +1,4 @@
-import fp from '../../src/vendor/fastify-plugin.js'
+import fp from 'fastify-plugin'
 import { createAccountService, type AccountService } from '../../src/accounts/accounts.js'
 
 declare module 'fastify' {

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import fp from '../../src/vendor/fastify-plugin.js'
+import fp from 'fastify-plugin'
 import type { User } from '../../src/db/store.js'
 import { TokenInvalidError, TokenMissingError } from '../../src/errors.js'
 import type { Claims } from '../../src/tokens/tokens.js'

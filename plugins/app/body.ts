@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
-import fp from '../../src/vendor/fastify-plugin.js'
-import { sjson } from '../../src/vendor/helpers.js'
+import fp from 'fastify-plugin'
+import sjson from 'secure-json-parse'
 import { FieldValidationError } from '../../src/errors.js'
 
 /**

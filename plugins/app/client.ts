@@ -1,5 +1,5 @@
-import { fastifyStatic } from '../../src/vendor/swagger.js'
-import fp from '../../src/vendor/fastify-plugin.js'
+import fastifyStatic from '@fastify/static'
+import fp from 'fastify-plugin'
 import { publicDir } from '../../src/paths.js'
 
 /**

@@ -1,4 +1,4 @@
-import fp from '../../src/vendor/fastify-plugin.js'
+import fp from 'fastify-plugin'
 import { KEYS_RELOAD_INTERVAL, keyringFromConfig, type Keyring } from '../../src/keys/keyring.js'
 
 declare module 'fastify' {

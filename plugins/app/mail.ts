@@ -1,4 +1,4 @@
-import fp from '../../src/vendor/fastify-plugin.js'
+import fp from 'fastify-plugin'
 import { createMailer, type Mailer } from '../../src/mail/mailer.js'
 
 declare module 'fastify' {

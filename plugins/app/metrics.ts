@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { FastifyInstance } from 'fastify'
-import fp from '../../src/vendor/fastify-plugin.js'
+import fp from 'fastify-plugin'
 
 /**
  * Counters for the security events no answer shows (`app.metrics.reuseDetected()`,

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import fp from '../../src/vendor/fastify-plugin.js'
+import fp from 'fastify-plugin'
 import { normalizeEmail } from '../../src/accounts/accounts.js'
 import { RateLimitedError } from '../../src/errors.js'
 

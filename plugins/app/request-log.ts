@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import pino from '../../src/vendor/pino.js'
-import fp from '../../src/vendor/fastify-plugin.js'
+import pino from 'pino'
+import fp from 'fastify-plugin'
 
 export const REQUEST_ID_HEADER = 'x-request-id'
 const DEBUG_LEVELS = new Set(['debug', 'trace'])

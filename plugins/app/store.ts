@@ -1,4 +1,4 @@
-import fp from '../../src/vendor/fastify-plugin.js'
+import fp from 'fastify-plugin'
 import { openStore } from '../../src/db/open.js'
 import type { Store } from '../../src/db/store.js'
 

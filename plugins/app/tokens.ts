@@ -1,4 +1,4 @@
-import fp from '../../src/vendor/fastify-plugin.js'
+import fp from 'fastify-plugin'
 import { createSimplejwtExchange } from '../../src/django/simplejwt.js'
 import { verifiedTokenCache } from '../../src/tokens/token-cache.js'
 import { createTokenService, type TokenService } from '../../src/tokens/tokens.js'

@@ -1,4 +1,4 @@
-import { cookie } from '../../src/vendor/fastify-plugins.js'
+import cookie from '@fastify/cookie'
 
 // Cookies are set unsigned: their values are JWTs (signed already) or a random
 // CSRF value compared with a header, so a cookie signature would add nothing.

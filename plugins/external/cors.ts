@@ -1,6 +1,6 @@
-import { cors, type FastifyCorsOptions } from '../../src/vendor/fastify-plugins.js'
+import cors, { type FastifyCorsOptions } from '@fastify/cors'
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
-import fp from '../../src/vendor/fastify-plugin.js'
+import fp from 'fastify-plugin'
 import { FieldValidationError } from '../../src/errors.js'
 
 // Credentialed CORS for the origins in CORS_ORIGINS only (none by default, so a

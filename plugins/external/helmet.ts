@@ -1,4 +1,4 @@
-import fp from '../../src/vendor/fastify-plugin.js'
+import fp from 'fastify-plugin'
 import { API_PATHS, apiSecurityHeaders, securityHeaders } from '../../src/security-headers.js'
 
 // Registered by src/app.ts before every autoloaded folder, so that the routes

@@ -1,4 +1,4 @@
-import jwt, { type FastifyJWTOptions } from '../../src/vendor/fastify-jwt.js'
+import jwt, { type FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyInstance } from 'fastify'
 
 // Tokens are signed and verified by the keyring (src/keys/, plugins/app/keys.ts),

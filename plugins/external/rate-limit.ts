@@ -1,6 +1,6 @@
-import rateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '../../src/vendor/rate-limit.js'
+import rateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
-import fp from '../../src/vendor/fastify-plugin.js'
+import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
 import { RateLimitedError, StorageUnavailableError } from '../../src/errors.js'
 

@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import fp from '../../src/vendor/fastify-plugin.js'
+import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
 
 declare module 'fastify' {

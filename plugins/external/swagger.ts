@@ -1,4 +1,4 @@
-import { swagger, type FastifyDynamicSwaggerOptions } from '../../src/vendor/swagger.js'
+import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger'
 
 // The OpenAPI document is generated from the routes' TypeBox schemas and served
 // at GET /openapi.json (routes/openapi.json) — no hand-written API description.

@@ -1,4 +1,4 @@
-import { underPressure, type FastifyUnderPressureOptions } from '../../src/vendor/fastify-plugins.js'
+import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure'
 import type { FastifyInstance } from 'fastify'
 import { OverloadedError } from '../../src/errors.js'
 

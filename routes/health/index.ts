@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '../../src/vendor/typebox.js'
+import { Type } from 'typebox'
 
 const health: FastifyPluginAsyncTypebox = async (app) => {
   // Liveness only: no I/O, so gateways and load tests see the routing ceiling.

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '../../src/vendor/typebox.js'
+import { Type } from 'typebox'
 import { NotReadyError } from '../../src/errors.js'
 import { errors } from '../../src/schemas.js'
 

@@ -1,5 +1,5 @@
-import { sql } from '../vendor/drizzle.js'
-import { bigint, boolean, index, pgTable, text, timestamp, uniqueIndex } from '../vendor/drizzle-postgres.js'
+import { sql } from 'drizzle-orm'
+import { bigint, boolean, index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
 import { REVOKE_REASONS, type AccountTokenRow, type RefreshTokenRow, type SigningKeyRow, type UserRow } from './schema.js'
 
 /*

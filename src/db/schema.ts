@@ -1,5 +1,5 @@
-import { sql } from '../vendor/drizzle.js'
-import { index, integer, sqliteTable, text, uniqueIndex } from '../vendor/drizzle-sqlite.js'
+import { sql } from 'drizzle-orm'
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 export const users = sqliteTable('users', {
   id: text('id').primaryKey(),

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startWorker } from '../paths.js'
 import type { RotateGrace, RotateOutcome, RotationSuccessor } from './store.js'
 
 /*
@@ -24,9 +25,6 @@ import type { RotateGrace, RotateOutcome, RotationSuccessor } from './store.js'
  * alive while idle. If it dies, the rotations it held fail (503) and the next
  * one starts a new worker.
  */
-
-/** The worker's module: beside this file, in src/ (tests, tsx) and in dist/ alike. */
-const WORKER = new URL('./sqlite-rotation-worker.mjs', import.meta.url)
 
 export interface RotationRequest { id: string, next: RotationSuccessor, now: number, grace: RotateGrace | undefined }
 
@@ -72,8 +70,7 @@ export function rotationWriter ({ path, synchronous, busyTimeout, file }: Rotati
   }
 
   function start (): Worker {
-    // No flags of the parent's (a TypeScript loader under the tests): the worker is plain JavaScript.
-    const w = new Worker(WORKER, { execArgv: [], workerData: { path, synchronous, busyTimeout, ...file } })
+    const w = startWorker('db/sqlite-rotation-worker', { workerData: { path, synchronous, busyTimeout, ...file } })
     w.on('message', (reply: string) => {
       const batch = inFlight ?? []
       inFlight = undefined

@@ -1,5 +1,5 @@
 import { createHmac, createPublicKey, createSecretKey } from 'node:crypto'
-import { createSigner, createVerifier } from '../vendor/fast-jwt.js'
+import { createSigner, createVerifier } from 'fast-jwt'
 import type { Config } from '../config.js'
 import type { SigningKey, Store } from '../db/store.js'
 import { TokenExpiredError, TokenInvalidError } from '../errors.js'

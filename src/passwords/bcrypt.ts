@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startWorker } from '../paths.js'
 
 /*
  * bcrypt for Django's `bcrypt_sha256$…` and `bcrypt$…` hashes. Neither
@@ -9,17 +10,13 @@ import { Worker } from 'node:worker_threads'
  * hash, at their first login), keeping the process alive only while it works.
  */
 
-/** The worker's module: beside this file, in src/ (tests, tsx) and in dist/ alike. */
-const WORKER = new URL('./bcrypt-worker.mjs', import.meta.url)
-
 let worker: Worker | undefined
 let nextId = 0
 const waiting = new Map<number, (ok: boolean) => void>()
 
 function getWorker (): Worker {
   if (worker !== undefined) return worker
-  // No flags of the parent's (a TypeScript loader under the tests): the worker is plain JavaScript.
-  const w = new Worker(WORKER, { execArgv: [] })
+  const w = startWorker('passwords/bcrypt-worker')
   w.unref()
   w.on('message', ({ id, ok }: { id: number, ok: boolean }) => {
     waiting.get(id)?.(ok)

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
-import { Type } from '../../../src/vendor/typebox.js'
+import { Type } from 'typebox'
 import { publicUser } from '../../../src/accounts/accounts.js'
 import type { User } from '../../../src/db/store.js'
 import { AccountDeleteBody, Detail, errors, ProfileBody, UserSchema } from '../../../src/schemas.js'

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '../../../../src/vendor/typebox.js'
+import { Type } from 'typebox'
 import { errors, VerifyBody } from '../../../../src/schemas.js'
 
 const verify: FastifyPluginAsyncTypebox = async (app) => {

@@ -4,9 +4,9 @@
 //
 // Run by bench/run.ts in a child process with the service's environment (so the
 // same ARGON2_* values and UV_THREADPOOL_SIZE apply):
-//   node bench/hash-bound.mjs <seconds>   → one JSON line on stdout
-import { loadConfig } from '../dist/src/config.js'
-import * as hashing from '../dist/src/passwords/hash.js'
+//   node --import tsx bench/hash-bound.ts <seconds>   → one JSON line on stdout
+import { loadConfig } from '../src/config.js'
+import * as hashing from '../src/passwords/hash.js'
 
 const seconds = Number(process.argv[2] ?? 3)
 // Enough verifications in flight to keep the hasher busy, as 50 login

@@ -1,7 +1,4 @@
-// @ts-check
 // The SQLite rotation writer's thread (src/db/sqlite-rotations.ts starts it).
-// Plain JavaScript, run by Node as it is from src/ and from dist/ (tsc copies
-// it, allowJs): no TypeScript loader in the worker.
 //
 // The columns are those of refreshTokens in src/db/schema.ts. The logic is that
 // of Store.refreshTokens.rotate (src/db/store.ts), as the PostgreSQL store also
@@ -10,9 +7,8 @@ import { statSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 
-/** @type {{ path: string, synchronous: string, busyTimeout: number, dev: number, ino: number }} */
-const { path, synchronous, busyTimeout, dev, ino } = workerData
-if (parentPort === null) throw new Error('sqlite-rotation-worker.mjs runs as a worker thread')
+const { path, synchronous, busyTimeout, dev, ino } = workerData as { path: string, synchronous: string, busyTimeout: number, dev: number, ino: number }
+if (parentPort === null) throw new Error('sqlite-rotation-worker runs as a worker thread')
 const port = parentPort
 
 const db = new Database(path, { timeout: busyTimeout, fileMustExist: true })
@@ -24,29 +20,27 @@ db.pragma('foreign_keys = ON')
 // does this worker; the next rotation starts another.
 db.pragma('user_version = ' + Number(db.pragma('user_version', { simple: true })))
 
-const markRotated = db.prepare("UPDATE refresh_tokens SET revoked_at = @now, revoke_reason = 'rotated', successor_id = @successorId, successor_sealed = @sealed " +
+const markRotated = db.prepare<Record<string, unknown>, string>("UPDATE refresh_tokens SET revoked_at = @now, revoke_reason = 'rotated', successor_id = @successorId, successor_sealed = @sealed " +
   'WHERE id = @id AND user_id = @userId AND revoked_at IS NULL RETURNING family_id').pluck()
 const insert = db.prepare('INSERT INTO refresh_tokens (id, user_id, family_id, expires_at, created_at) VALUES (@id, @userId, @familyId, @expiresAt, @createdAt)')
 const byId = db.prepare('SELECT user_id, family_id, revoked_at, revoke_reason, successor_id, successor_sealed FROM refresh_tokens WHERE id = ?')
 const revokeFamily = db.prepare("UPDATE refresh_tokens SET revoked_at = @now, revoke_reason = 'reuse' WHERE user_id = @userId AND family_id = @familyId AND revoked_at IS NULL")
 
-/**
- * @typedef {{ id: string, userId: string, expiresAt: number, createdAt: number }} Successor
- * @typedef {{ id: string, next: Successor, now: number, grace?: { interval: number, sealed: string } }} Request
- * @typedef {{ user_id: string, family_id: string, revoked_at: number | null, revoke_reason: string | null, successor_id: string | null, successor_sealed: string | null }} Row
- */
+interface Successor { id: string, userId: string, expiresAt: number, createdAt: number }
+interface Request { id: string, next: Successor, now: number, grace?: { interval: number, sealed: string } }
+interface Row { user_id: string, family_id: string, revoked_at: number | null, revoke_reason: string | null, successor_id: string | null, successor_sealed: string | null }
 
-const rotate = db.transaction((/** @type {Request} */ { id, next, now, grace }) => {
+const rotate = db.transaction(({ id, next, now, grace }: Request) => {
   const familyId = markRotated.get({ id, userId: next.userId, now, successorId: next.id, sealed: grace ? grace.sealed : null })
   if (familyId !== undefined) {
     insert.run({ id: next.id, userId: next.userId, familyId, expiresAt: next.expiresAt, createdAt: next.createdAt })
     return { kind: 'rotated' }
   }
-  const row = /** @type {Row | undefined} */ (byId.get(id))
+  const row = byId.get(id) as Row | undefined
   if (row === undefined || row.user_id !== next.userId) return { kind: 'unknown' }
   if (grace && row.revoke_reason === 'rotated' && row.revoked_at !== null && now - row.revoked_at < grace.interval &&
       row.successor_id !== null && row.successor_sealed !== null) {
-    const successor = /** @type {Row | undefined} */ (byId.get(row.successor_id))
+    const successor = byId.get(row.successor_id) as Row | undefined
     if (successor !== undefined && successor.revoked_at === null && successor.family_id === row.family_id) {
       return { kind: 'replayed', successorId: row.successor_id, sealed: row.successor_sealed }
     }
@@ -55,14 +49,13 @@ const rotate = db.transaction((/** @type {Request} */ { id, next, now, grace }) 
   return { kind: 'reused' }
 })
 
-/** @param {unknown} err */
-const fault = (err) => {
-  const e = /** @type {{ message?: unknown, code?: unknown } | undefined} */ (err)
+const fault = (err: unknown): { message: string, code: string | undefined } => {
+  const e = err as { message?: unknown, code?: unknown } | undefined
   return { message: String(e?.message), code: typeof e?.code === 'string' ? e.code : undefined }
 }
 
 // Each rotation in a savepoint of its own: one failing fails alone.
-const batch = db.transaction((/** @type {Request[]} */ requests) => requests.map((request) => {
+const batch = db.transaction((requests: Request[]) => requests.map((request) => {
   try { return { outcome: rotate(request) } } catch (err) { return { error: fault(err) } }
 }))
 
@@ -76,7 +69,7 @@ const assertSameFile = () => {
   }
 }
 
-port.on('message', (/** @type {string} */ message) => {
+port.on('message', (message: string) => {
   if (message === 'close') {
     db.close()
     port.close()
