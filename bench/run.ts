@@ -34,7 +34,7 @@ const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] 
                of a repeated flag), e.g. --node-flags=--max-semi-space-size=16
 --profile DIR: CPU-profile the service during each measured run (not start-up, set-up or warm-up):
                DIR/<scenario>.cpuprofile, for Chrome DevTools or speedscope;
-               node bench/profile-summary.mjs DIR/<scenario>.cpuprofile prints the heaviest parts
+               npx tsx bench/profile-summary.ts DIR/<scenario>.cpuprofile prints the heaviest parts
 --startup-runs N: starts timed per way of starting (npm start, node), median reported (3)
 scenarios: startup, ceiling, health, mypage, mypage-cookie, verify, forward-auth, refresh,
            refresh-sync-normal, hash-bound, login, join, mixed, mypage-under-login-storm
@@ -160,7 +160,7 @@ function fsyncProbe (): number {
 }
 
 async function hashBound (env: Record<string, string>, seconds: number): Promise<Record<string, unknown>> {
-  return await new Promise((resolveBound, reject) => {
+  return await new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'hash-bound.ts'), String(seconds)], {
       cwd: root,
       env: serviceEnv(env),
@@ -172,7 +172,7 @@ async function hashBound (env: Record<string, string>, seconds: number): Promise
     child.once('exit', (code) => {
       try {
         if (code !== 0) throw new Error(`hash-bound exited with ${String(code)}`)
-        resolveBound(JSON.parse(out) as Record<string, unknown>)
+        resolve(JSON.parse(out) as Record<string, unknown>)
       } catch (err) {
         reject(err)
       }
@@ -323,7 +323,14 @@ async function main (): Promise<void> {
           }
         }
     const ctx: Context = {
-      origin, connections, duration, rounds, warmup, users, runId, log,
+      origin,
+      connections,
+      duration,
+      rounds,
+      warmup,
+      users,
+      runId,
+      log,
       ...(service === undefined ? {} : { serviceCpu: service.cpuSeconds }),
       ...(profiler === undefined ? {} : { profiler })
     }
@@ -432,7 +439,7 @@ async function main (): Promise<void> {
     for (const service of services) await service.stop()
   }
 
-  if (profileDir !== undefined) log(`profiles: ${profileDir}/<scenario>.cpuprofile (node bench/profile-summary.mjs FILE prints the heaviest parts)`)
+  if (profileDir !== undefined) log(`profiles: ${profileDir}/<scenario>.cpuprofile (npx tsx bench/profile-summary.ts FILE prints the heaviest parts)`)
   const targets = evaluate(rows, startup, bound, finalRss)
   // Without the raw latency samples (they made the percentiles).
   results.scenarios = rows.map(({ samples: _samples, ...row }) => row)

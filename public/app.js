@@ -1,3 +1,4 @@
+/* global location, history, CSS */
 // A cookie-only browser client of the auth service (see docs/browser.md, "Using it from
 // a browser"). The access and refresh tokens live in HttpOnly cookies that this
 // script can neither read nor send by hand: the browser attaches them. The

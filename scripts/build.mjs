@@ -36,6 +36,7 @@ export const EXTERNAL = [
  * from node_modules: it is not on the start's path, and bundled, an import()
  * of a CommonJS package would yield only its default export.
  */
+/** @type {import('esbuild').Plugin} */
 const loadedOnDemand = {
   name: 'loaded-on-demand',
   setup (build) {
@@ -43,15 +44,23 @@ const loadedOnDemand = {
   }
 }
 
-/** `.ts` files under `dir` (relative to the project), recursively. */
+/**
+ * `.ts` files under `dir` (relative to the project), recursively.
+ * @param {string} dir
+ * @param {(name: string) => boolean} [keep]
+ * @returns {string[]}
+ */
 function sources (dir, keep = () => true) {
   return readdirSync(join(root, dir), { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') && keep(entry.name))
-    .map((entry) => relative(root, join(entry.parentPath ?? entry.path, entry.name)))
+    .map((entry) => relative(root, join(entry.parentPath, entry.name)))
     .sort()
 }
 
-/** Every file that Node or @fastify/autoload loads by its path. */
+/**
+ * Every file that Node or @fastify/autoload loads by its path.
+ * @returns {string[]}
+ */
 export function entryPoints () {
   return [
     'src/server.ts',

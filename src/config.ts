@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseEnv, type EnvProblem, type RawEnv } from './config-env.js'
-import { ALGORITHMS, fromPrivateKeyPem, type Algorithm } from './keys/algorithms.js'
+import { fromPrivateKeyPem, type Algorithm } from './keys/algorithms.js'
 
 /** A configuration value that cannot be used; `variable` names the offending env var. */
 export class ConfigError extends Error {
@@ -95,7 +95,6 @@ export interface MailConfig {
   retries: number
   outboxDir: string
 }
-
 
 const UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }
 

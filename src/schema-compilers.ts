@@ -155,7 +155,8 @@ export function lazySchemaCompilers (): LazyCompilers {
       for (const waiting of [...registry.pending]) {
         try { waiting.force() } catch { /* now in failed */ }
       }
-      for (const [waiting, err] of registry.failed) throw named(err, waiting)
+      const failed = registry.failed.entries().next()
+      if (failed.done !== true) throw named(failed.value[1], failed.value[0])
     },
     compileInBackground: (onError, delayMs = 0) => {
       let immediate: NodeJS.Immediate | undefined

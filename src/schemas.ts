@@ -1,6 +1,6 @@
 // From typebox itself (as the type provider re-exports it): the provider's own
 // module also loads TypeBox's compiler and value modules, ~100 ms of every start.
-import { Type, type Static } from 'typebox'
+import { Type } from 'typebox'
 
 /*
  * The JSON schemas of the contract (docs/API.md), shared by the routes:
@@ -23,8 +23,7 @@ const Password = Text({ maxLength: 1024 })
  * A token field: 1 to 4096 characters, none of them NUL. One expression rather
  * than `minLength`, `maxLength` and NO_NUL: ajv measures a string's length by
  * walking it character by character, once per keyword, on every verify,
- * refresh and logout (`node bench/token-schema.mjs` compares the two). The
- * count is the same (the `u` flag counts code points, as ajv does).
+ * refresh and logout. The count is the same (the `u` flag counts code points, as ajv does).
  */
 export const TOKEN_MAX_LENGTH = 4096
 export const TOKEN_TEXT = `^[^\\u0000]{1,${TOKEN_MAX_LENGTH}}$`
@@ -65,7 +64,6 @@ export const JoinBody = Type.Object({
   password: Password,
   ...ProfileFields
 }, { additionalProperties: false })
-export type JoinBody = Static<typeof JoinBody>
 
 export const LoginBody = Type.Object({
   email: Text({ minLength: 1, maxLength: 254 }),
@@ -127,9 +125,15 @@ export const UserWithTokens = Type.Object({ user: UserSchema, access: Type.Strin
 /** RFC 7517 JWK Set: public keys only (never an HS256 secret). */
 export const Jwks = Type.Object({
   keys: Type.Array(Type.Object({
-    kty: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String(),
-    crv: Type.Optional(Type.String()), x: Type.Optional(Type.String()), y: Type.Optional(Type.String()),
-    n: Type.Optional(Type.String()), e: Type.Optional(Type.String())
+    kty: Type.String(),
+    kid: Type.String(),
+    alg: Type.String(),
+    use: Type.String(),
+    crv: Type.Optional(Type.String()),
+    x: Type.Optional(Type.String()),
+    y: Type.Optional(Type.String()),
+    n: Type.Optional(Type.String()),
+    e: Type.Optional(Type.String())
   }))
 })
 

@@ -253,7 +253,7 @@ t.test('password reset through a real SMTP server', async (t) => {
 // stay usable and the account unchanged, on either store.
 const PASSWORD_UPDATE_FAULT = {
   sqlite: {
-    inject: `CREATE TRIGGER refuse_password BEFORE UPDATE OF password_hash ON users BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
+    inject: 'CREATE TRIGGER refuse_password BEFORE UPDATE OF password_hash ON users BEGIN SELECT RAISE(ABORT, \'injected fault\'); END',
     remove: 'DROP TRIGGER refuse_password'
   },
   postgres: {

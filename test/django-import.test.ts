@@ -213,8 +213,15 @@ t.test('import from a Django PostgreSQL database into a PostgreSQL store', async
   t.match((await cli(['import', 'django', '--db', djangoUrl], env)).out, /0 created, 9 updated, 2 skipped/)
   const shown = JSON.parse((await cli(['users', 'show', 'alice@example.test', '--json'], env)).out) as Record<string, unknown>
   t.match(shown, {
-    email: 'alice@example.test', name: 'Alice Kim', gender: 'female', date_of_birth: '1990-01-02', phone_number: '010-1234-5678',
-    date_joined: '2021-03-04T05:06:07.890Z', last_login: '2024-05-06T07:08:09.000Z', email_verified: true, legacy_id: String(users.alice.id)
+    email: 'alice@example.test',
+    name: 'Alice Kim',
+    gender: 'female',
+    date_of_birth: '1990-01-02',
+    phone_number: '010-1234-5678',
+    date_joined: '2021-03-04T05:06:07.890Z',
+    last_login: '2024-05-06T07:08:09.000Z',
+    email_verified: true,
+    legacy_id: String(users.alice.id)
   })
   t.match(JSON.parse((await cli(['users', 'show', 'bob@example.test', '--json'], env)).out), { gender: null, email_verified: false })
   const missing = await cli(['import', 'django', '--db', djangoUrl, '--table', 'auth_user'], env)

@@ -295,12 +295,3 @@ t.test('PostgreSQL: two instances on one database share the keys; a rotation on 
   t.equal((await jwtVerify(s2.access, set)).payload.sub, s2.user.id)
   t.equal((await b.inject({ url: '/ready' })).statusCode, 200)
 })
-
-t.test('the build (npm start) includes the /.well-known route: TypeScript skips dot folders unless told', async (t) => {
-  const { spawnSync } = await import('node:child_process')
-  const { createRequire } = await import('node:module')
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
-  const res = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--listFilesOnly'], { encoding: 'utf8', timeout: 60_000 })
-  t.equal(res.status, 0, res.stderr)
-  t.match(res.stdout, /routes\/\.well-known\/jwks\.json\/index\.ts/)
-})

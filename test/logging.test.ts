@@ -36,10 +36,10 @@ t.test('a failing query is logged without its bound values', async (t) => {
   const email = uniqueEmail()
   // Make the next user insert fail inside SQLite (not a unique violation): a
   // trigger raises an error, which drizzle wraps with the statement's values.
-  const db = (await import('better-sqlite3')).default
+  const Database = (await import('better-sqlite3')).default
   const config = app.config
   if (config.database.kind !== 'sqlite') throw new Error('sqlite expected')
-  const raw = new db(config.database.path)
+  const raw = new Database(config.database.path)
   raw.exec("CREATE TRIGGER no_users BEFORE INSERT ON users BEGIN SELECT RAISE(ABORT, 'insert refused'); END")
   raw.close()
   const res = await post(app, '/account/join', { email, password: PASSWORD })

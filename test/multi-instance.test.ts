@@ -101,7 +101,6 @@ t.test('two instances on one PostgreSQL database and one Redis act as one servic
     t.equal(out.status, 200)
     t.equal((await call(b.url, '/account/token/refresh', { refresh: changed.json.refresh })).status, 401, 'logged out everywhere: B refuses the refresh token')
   })
-
 })
 
 t.test('with the grace window (REFRESH_REUSE_INTERVAL=10), two instances answer replays with the one successor', async (t) => {

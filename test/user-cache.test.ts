@@ -14,7 +14,6 @@ import { bearer, build, join, nextTurn, PASSWORD, post, tempDir, testConfig } fr
  * count the changes to users in user_changes.
  */
 
-
 function table (t: Parameters<typeof tempDir>[0]): { db: Database.Database, other: Database.Database, loads: string[], cache: ReturnType<typeof userCache<{ id: string, name: string }>> } {
   const path = joinPath(tempDir(t), 'cache.db')
   const db = new Database(path)

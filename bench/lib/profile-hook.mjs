@@ -8,7 +8,8 @@ import { writeFileSync, renameSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 
-const dir = process.env.BENCH_PROFILE_DIR
+const dir = process.env.BENCH_PROFILE_DIR ?? '.'
+/** @type {Session | undefined} */
 let session
 let n = 0
 

@@ -113,7 +113,6 @@ async function exited (child: ChildProcess, timeoutMs: number): Promise<boolean>
   })
 }
 
-
 /**
  * Starts `node [start flags] dist/src/server.js` on a free loopback port with a fresh
  * database in a temp dir, and waits for /health. Its log goes to `logFile`

@@ -39,12 +39,12 @@ async function createMetrics (app: FastifyInstance) {
   const reuses = new Counter({ name: 'auth_refresh_reuse_detections_total', help: 'Revoked refresh tokens presented again (their family is revoked).', registers: [registry] })
   const rateLimited = new Counter({ name: 'auth_rate_limited_total', help: 'Requests refused by a rate limit, by route.', labelNames: ['route'] as const, registers: [registry] })
   const passwords = app.passwords
-  new Gauge({
+  registry.registerMetric(new Gauge({
     name: 'auth_argon2_queue_length',
     help: 'Password hashes waiting for a free hashing slot.',
-    registers: [registry],
+    registers: [],
     collect () { this.set(passwords.queueLength) }
-  })
+  }))
   const metrics: Metrics = {
     graceReplay: () => { graceReplays.inc() },
     reuseDetected: () => { reuses.inc() }

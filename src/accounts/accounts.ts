@@ -92,7 +92,6 @@ export interface AccountServiceOptions {
 }
 
 export function createAccountService ({ store, hasher, tokens, emailVerification = 'none', mail, now = Date.now }: AccountServiceOptions) {
-
   const seconds = (): number => Math.floor(now() / 1000)
 
   function checkDateOfBirth (dob: string | null | undefined): void {

@@ -38,7 +38,7 @@ async function asCliErrors<T> (work: () => Promise<T>): Promise<T> {
 }
 
 const json = { json: { type: 'boolean' } } as const
-const EMAIL_ARG = `E is the user's email address (case does not matter).`
+const EMAIL_ARG = 'E is the user\'s email address (case does not matter).'
 
 export const usersCreate: Command = {
   name: 'users create',

@@ -114,7 +114,6 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return store.users.byIdNow === undefined ? store.users.byId(claims.sub).then(live) : live(store.users.byIdNow(claims.sub))
   }
 
-
   async function notRevoked (claims: Claims): Promise<Claims> {
     const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
     if (row === undefined) invalid('Token is not known.')

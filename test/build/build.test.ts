@@ -46,12 +46,12 @@ t.test('a stack trace of the built code names the TypeScript file and line', asy
   t.match(r.stderr, new RegExp(`src/passwords/bcrypt-worker\\.ts:${line}\\b`), `and the trace points into the sources (line ${line})`)
 })
 
-t.test('the built service serves the OpenAPI document, /docs with its files, the client page and a login as the sources do', async (t) => {
+t.test('the built service serves the OpenAPI document, /docs with its files, the client page, the JWKS (a route in a dot folder) and a login as the sources do', async (t) => {
   const dir = tempDir(t)
   const server = await startServer({ DATABASE_URL: `file:${join(dir, 'auth.db')}`, SERVE_CLIENT: 'true', LOG_LEVEL: 'warn' }, { quiet: true, built: true })
   t.teardown(async () => { await stopServer(server) })
   const sources = await build(t)
-  for (const url of ['/openapi.json', '/docs', '/docs/', '/docs/json', '/docs/static/swagger-ui.css', '/docs/static/swagger-ui-bundle.js', '/docs/static/logo.svg', '/docs/static/no-such-file.js', '/', '/app.js', '/style.css']) {
+  for (const url of ['/openapi.json', '/docs', '/docs/', '/docs/json', '/docs/static/swagger-ui.css', '/docs/static/swagger-ui-bundle.js', '/docs/static/logo.svg', '/docs/static/no-such-file.js', '/', '/app.js', '/style.css', '/.well-known/jwks.json']) {
     const [fromBuild, fromSources] = await Promise.all([fetch(server.url + url, { redirect: 'manual' }), sources.inject(url)])
     t.equal(fromBuild.status, fromSources.statusCode, `${url}: ${fromSources.statusCode}`)
     t.equal(fromBuild.headers.get('content-type'), fromSources.headers['content-type'] ?? null, `${url}: same type`)

@@ -186,6 +186,7 @@ const bodyFor = (url: string): fc.Arbitrary<string> => fc.oneof(
 const body = fc.constantFrom(...POSTS).chain(bodyFor)
 
 /** A header value a real client could send (latin-1 bytes: UTF-8 text goes over the wire as such). */
+// eslint-disable-next-line no-control-regex -- control characters are what HTTP headers may not carry
 const headerText = (arb: fc.Arbitrary<string>): fc.Arbitrary<string> => arb.map((s) => Buffer.from(s, 'utf8').toString('latin1').replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, ''))
 const contentType = fc.oneof(fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/json; charset=utf-16', 'APPLICATION/JSON',
   'application/json;;', 'application/jsonx', 'text/json', 'application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data', ''), headerText(unicode))
@@ -267,6 +268,7 @@ t.test('token strings wherever a token is read', async (t) => {
     const json = { 'content-type': 'application/json' }
     const csrf = { 'x-csrf-token': 'c' }
     const cookies = (name: string): Record<string, string> => ({ cookie: `${name}=${encodeURIComponent(x)}; csrf_token=c` })
+    // eslint-disable-next-line no-control-regex -- as headerText
     const auth = { authorization: `Bearer ${Buffer.from(x, 'utf8').toString('latin1').replace(/[\u0000-\u001f\u007f]/g, '')}` }
     const requests: Record<string, InjectOptions> = {
       bearer: { method: 'GET', url: '/account/mypage', headers: auth },

@@ -120,6 +120,7 @@ t.test('algorithm confusion: asymmetric algorithms, and the public key used as a
 t.test('kid injection: kid only selects among the stored keys, never a file, query or URL', async (t) => {
   const { app, secret, access, accessToken } = await setup(t)
   const realKid = decodeJwt(accessToken).header.kid
+  // eslint-disable-next-line no-template-curly-in-string -- a log4j-style lookup, sent as text
   const kids: unknown[] = ['../../../../../../../dev/null', '/dev/null', '/proc/self/environ', "' UNION SELECT 'x' --", 'x|id', '${jndi:ldap://127.0.0.1/a}',
     '', 0, null, { $ne: null }, ['a'], 'k'.repeat(2000), 'file:///etc/passwd', 'http://127.0.0.1:1/key']
   for (const kid of kids) {
