@@ -3,13 +3,13 @@
  * (or CRASH_ROUNDS / CRASH_SEED / CRASH_CONCURRENCY / SQLITE_SYNCHRONOUS).
  * Starts the real server, SIGKILLs it under load at seeded random moments,
  * restarts on the same data directory and checks that nothing acknowledged
- * was lost (see test/reliability/crash.ts). Exits 1 on any failure.
+ * was lost (see test/helpers/crash.ts). Exits 1 on any failure.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runCrashTest } from '../test/reliability/crash.js'
-import { envNumber } from '../test/reliability/lib/http.js'
+import { runCrashTest } from '../test/helpers/crash.js'
+import { envNumber } from '../test/helpers/http.js'
 
 const rounds = Number(process.argv[2] ?? envNumber('CRASH_ROUNDS', 10))
 const seed = Number(process.argv[3] ?? envNumber('CRASH_SEED', Math.floor(Math.random() * 2 ** 31)))

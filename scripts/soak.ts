@@ -7,8 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { envNumber } from '../test/reliability/lib/http.js'
-import { runSoak } from '../test/reliability/soak.js'
+import { envNumber } from '../test/helpers/http.js'
+import { runSoak } from '../test/helpers/soak.js'
 
 const seconds = Number(process.argv[2] ?? envNumber('SOAK_SECONDS', 180))
 const concurrency = Number(process.argv[3] ?? envNumber('SOAK_CONCURRENCY', 16))

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { ConfigError, loadConfig, parseDuration } from '../src/config.js'
-import { tempDir } from './helper.js'
+import { tempDir } from './helpers/app.js'
 
 const cfg = (t: Test, env: NodeJS.ProcessEnv = {}) => loadConfig({ DATABASE_URL: join(tempDir(t), 'db.sqlite'), ...env })
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bearer, buildWithLogs, cookiesOf, decodeJwt, forgeJwt, join, nowSeconds, PASSWORD, post, refresh, uniqueEmail } from './helper.js'
+import { bearer, buildWithLogs, cookiesOf, decodeJwt, forgeJwt, join, nowSeconds, PASSWORD, post, refresh, uniqueEmail } from './helpers/app.js'
 
 t.test('no token, password or hash ever reaches the log, even at trace level', async (t) => {
   const { app, logs } = await buildWithLogs(t, { LOG_LEVEL: 'trace' })
@@ -55,7 +55,7 @@ t.test('a drizzle query error is logged as its cause, never with its params', as
   const { DrizzleQueryError } = await import('drizzle-orm')
   const { buildApp } = await import('../src/app.js')
   const { Writable } = await import('node:stream')
-  const { testConfig } = await import('./helper.js')
+  const { testConfig } = await import('./helpers/app.js')
   const logs: string[] = []
   const app = await buildApp(testConfig(t, { LOG_LEVEL: 'info' }), { logStream: new Writable({ write (c, _e, done) { logs.push(String(c)); done() } }) })
   t.teardown(() => app.close())

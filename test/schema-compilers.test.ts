@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { lazySchemaCompilers } from '../src/schema-compilers.js'
 import { BACKGROUND_COMPILE_DELAY_MS, buildApp } from '../src/app.js'
-import { build, nextTurn as turn, testConfig } from './helper.js'
+import { build, nextTurn as turn, testConfig, waitFor } from './helpers/app.js'
 
 // Functions are compiled at their first use (src/schema-compilers.ts): a broken
 // schema no longer stops the start, so this is where it is caught.
@@ -62,12 +62,6 @@ t.test('the compiled functions are ajv\'s and fast-json-stringify\'s, with Fasti
   t.same(ok.json(), { name: 'ab', n: 3 }, 'useDefaults applied; the serializer writes only the schema\'s properties')
   t.equal(compilers.remaining(), 0, 'the first 200 compiled its serializer')
 })
-
-/** Waits, a turn of the event loop at a time, until `done()` or 10 s. */
-async function until (done: () => boolean): Promise<void> {
-  const deadline = performance.now() + 10_000
-  while (!done() && performance.now() < deadline) await turn()
-}
 
 function threeRoutes (app: FastifyInstance): void {
   for (const name of ['a', 'b', 'c']) {
@@ -136,7 +130,7 @@ t.test('the service compiles in the background once it listens, and stops when i
   await turn()
   await turn()
   t.equal(app.schemaCompilers.remaining(), atStart, 'the first moments after listen are left to the first requests')
-  await until(() => app.schemaCompilers.remaining() < atStart)
+  await waitFor(() => app.schemaCompilers.remaining() < atStart, 'a function compiled in the background', 10_000)
   t.ok(app.schemaCompilers.remaining() < atStart, 'then it started, without a request')
   t.ok(performance.now() - listening >= BACKGROUND_COMPILE_DELAY_MS - 2, `no sooner than ${BACKGROUND_COMPILE_DELAY_MS} ms after listen`)
   await app.close()
@@ -147,7 +141,7 @@ t.test('the service compiles in the background once it listens, and stops when i
 
   const again = await build(t)
   await again.listen({ port: 0, host: '127.0.0.1' })
-  await until(() => again.schemaCompilers.remaining() === 0)
+  await waitFor(() => again.schemaCompilers.remaining() === 0, 'every function compiled', 10_000)
   t.equal(again.schemaCompilers.remaining(), 0, 'left alone, it compiles everything')
 })
 
@@ -159,7 +153,7 @@ t.test('the service logs a schema that does not compile, once, with its route', 
   app.post('/broken', { schema: BROKEN }, async () => ({}))
   await app.listen({ port: 0, host: '127.0.0.1' })
   const logged = (): boolean => logs.some((line) => line.includes('schema_not_compiled'))
-  await until(() => logged() && app.schemaCompilers.remaining() <= 1)
+  await waitFor(() => logged() && app.schemaCompilers.remaining() <= 1, 'the broken schema logged, the rest compiled', 10_000)
   t.equal(app.schemaCompilers.remaining(), 1, 'everything compiled but the broken route')
   const lines = logs.map((line) => JSON.parse(line) as { event?: string, where?: string, level: number, err?: { message: string } })
     .filter((line) => line.event === 'schema_not_compiled')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { API_PATHS } from '../src/security-headers.js'
-import { bearer, build, join, post } from './helper.js'
+import { bearer, build, join, post } from './helpers/app.js'
 
 /*
  * Two sets of security headers (src/security-headers.ts): the JSON API's six

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import t from 'tap'
-import { tempDir } from './helper.js'
+import { tempDir } from './helpers/app.js'
 
 /** Starts src/server.ts as a real process on a free port; resolves with its URL. */
 async function start (t: Parameters<typeof tempDir>[0], env: NodeJS.ProcessEnv) {

@@ -55,7 +55,7 @@ function refuse (err: unknown): never {
 
 /**
  * HS256 signing: the JWS compact form with Node's HMAC over a header encoded
- * once — byte for byte what fast-jwt's signer makes (test/keys.test.ts), at
+ * once — byte for byte what fast-jwt's signer makes (test/keys/keyring.test.ts), at
  * half its cost (it encodes the header and converts base64 to base64url with
  * regular expressions on every token; a refresh signs two). The claims are the
  * token service's own, whole seconds. Other algorithms: fast-jwt's signer,

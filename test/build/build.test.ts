@@ -4,16 +4,17 @@ import { join, relative } from 'node:path'
 import t from 'tap'
 import { ensureBuilt } from '../../bench/lib/service.js'
 import { entryPoints } from '../../scripts/build.mjs'
-import { build, PASSWORD, tempDir } from '../helper.js'
-import { testDatabase } from '../pg-helper.js'
-import { childEnv } from '../process-helper.js'
-import { startServer, stopServer } from '../reliability/lib/server.js'
+import { projectRoot } from '../../src/paths.js'
+import { build, PASSWORD, tempDir } from '../helpers/app.js'
+import { testDatabase } from '../helpers/postgres.js'
+import { childEnv } from '../helpers/process.js'
+import { startServer, stopServer } from '../helpers/server.js'
 
 // `npm run build` bundles the sources with their packages into dist/
 // (scripts/build.mjs, docs/design.md "The build"). The built service must
 // answer as the sources do.
 
-const root = join(import.meta.dirname, '..', '..')
+const root = projectRoot
 ensureBuilt(root, (line) => { t.comment(line) })
 
 /** Every file under dist/`dir`, relative to dist/. */

@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import { loadConfig } from '../../src/config.js'
+import { openStore } from '../../src/db/open.js'
+import { cli } from '../helpers/cli.js'
+import { bearer, build, login, nowSeconds, PASSWORD, refresh, storeToken, tempDir } from '../helpers/app.js'
+
+/*
+ * users …, tokens purge and seed, run in-process against a SQLite file; their
+ * effect is checked through the HTTP API of an app on the same file.
+ */
+
+type Env = Record<string, string>
+const envFor = (t: Test): Env => ({ DATABASE_URL: `file:${join(tempDir(t), 'auth.db')}`, JWT_SECRET: 'x'.repeat(40), COOKIE_SECURE: 'false', RATE_LIMIT_LOGIN_MAX: '1000', RATE_LIMIT_JOIN_MAX: '1000' })
+const appOn = async (t: Test, env: Env): Promise<FastifyInstance> => await build(t, {}, loadConfig({ ...env, LOG_LEVEL: 'silent' }))
+const OTHER_PASSWORD = 'another-Staple-horse-42'
+
+async function created (t: Test, env: Env, email: string, ...extra: string[]) {
+  const res = await cli(['users', 'create', '--email', email, '--password', PASSWORD, ...extra], env)
+  t.equal(res.code, 0, res.err)
+  return res
+}
+
+t.test('users create: a user who can log in; --staff; --json; prompts on a terminal', async (t) => {
+  const env = envFor(t)
+  const res = await created(t, env, 'Ann@Example.test', '--staff', '--json')
+  const shown = JSON.parse(res.out) as Record<string, unknown>
+  t.match(shown, { email: 'ann@example.test', is_active: true, is_staff: true, is_superuser: false, legacy_id: null })
+  t.notOk('password_hash' in shown || 'passwordHash' in shown, 'never the hash')
+  const text = await created(t, env, 'ben@example.test')
+  t.match(text.out, /^email\s+ben@example\.test$/m)
+  t.match(text.out, /^is_staff\s+false$/m)
+  const prompted = await cli(['users', 'create', '--email', 'cat@example.test'], env, { answers: [PASSWORD, PASSWORD] })
+  t.equal(prompted.code, 0, prompted.err)
+  const app = await appOn(t, env)
+  for (const email of ['ann@example.test', 'ben@example.test', 'cat@example.test']) t.equal((await login(app, email)).statusCode, 200, email)
+})
+
+t.test('users create: its errors', async (t) => {
+  const env = envFor(t)
+  await created(t, env, 'dup@example.test')
+  const cases: Array<[string[], number, RegExp, { answers: string[] }?]> = [
+    [['--email', 'DUP@example.test', '--password', PASSWORD], 1, /^error: A user with this email already exists\.$/],
+    [['--email', 'weak@example.test', '--password', 'password'], 1, /^error: .*(common|short)/i],
+    [['--password', PASSWORD], 2, /^error: --email is required$/],
+    [['--email', 'not-an-address', '--password', PASSWORD], 2, /^error: --email must be an email address/],
+    [['--email', 'np@example.test'], 2, /^error: --password is required when there is no terminal to ask on$/],
+    [['--email', 'mm@example.test'], 1, /^error: the passwords do not match$/, { answers: [PASSWORD, `${PASSWORD}!`] }],
+    [['--email', 'x@example.test', 'extra'], 2, /^error: unexpected argument "extra"/]
+  ]
+  for (const [args, code, message, tty] of cases) {
+    const res = await cli(['users', 'create', ...args], env, tty)
+    t.equal(res.code, code, args.join(' '))
+    t.match(res.err, message, args.join(' '))
+    t.equal(res.err.split('\n').length, 1, 'one line')
+  }
+})
+
+t.test('users list: ordered by email, --limit, --after, --json', async (t) => {
+  const env = envFor(t)
+  t.match((await cli(['users', 'list'], env)).err, /no users/)
+  for (const e of ['c@list.test', 'a@list.test', 'b@list.test']) await created(t, env, e)
+  const all = await cli(['users', 'list'], env)
+  t.equal(all.code, 0)
+  t.same(all.out.split('\n').map((l) => l.split('\t')[0]), ['a@list.test', 'b@list.test', 'c@list.test'])
+  t.match(all.out, /^a@list\.test\tactive\tjoined \d{4}-.*\tlast login -$/m)
+  const page = await cli(['users', 'list', '--limit', '1', '--after', 'a@list.test', '--json'], env)
+  const rows = page.out.split('\n').map((l) => JSON.parse(l) as { email: string })
+  t.same(rows.map((r) => r.email), ['b@list.test'])
+  const upper = await cli(['users', 'list', '--after', ' A@LIST.test', '--json'], env)
+  t.same(upper.out.split('\n').map((l) => (JSON.parse(l) as { email: string }).email), ['b@list.test', 'c@list.test'], '--after compared as logins compare emails')
+  for (const bad of ['0', '1.5', 'ten']) {
+    const res = await cli(['users', 'list', '--limit', bad], env)
+    t.equal(res.code, 2, bad)
+    t.match(res.err, /^error: --limit must be a whole number/)
+  }
+})
+
+t.test('users show: text, --json, and a missing user', async (t) => {
+  const env = envFor(t)
+  await created(t, env, 'show@example.test')
+  const text = await cli(['users', 'show', 'SHOW@example.test'], env)
+  t.equal(text.code, 0)
+  t.match(text.out, /^email\s+show@example\.test$/m)
+  t.match(text.out, /^last_login\s+-$/m)
+  t.match(JSON.parse((await cli(['users', 'show', 'show@example.test', '--json'], env)).out), { email: 'show@example.test', email_verified: false })
+  const missing = await cli(['users', 'show', 'nobody@example.test'], env)
+  t.equal(missing.code, 1)
+  t.equal(missing.err, 'error: no user with email nobody@example.test')
+  t.equal((await cli(['users', 'show'], env)).code, 2)
+  for (const command of ['deactivate', 'activate', 'delete', 'set-password']) {
+    const res = await cli(['users', command, 'nobody@example.test', '--password', PASSWORD].slice(0, command === 'set-password' ? 5 : 3), env)
+    t.equal(res.code, 1, command)
+    t.equal(res.err, 'error: no user with email nobody@example.test', command)
+  }
+})
+
+t.test('users deactivate refuses logins and revokes tokens at once; activate lets the user log in again', async (t) => {
+  const env = envFor(t)
+  await created(t, env, 'dee@example.test')
+  const app = await appOn(t, env)
+  const session = (await login(app, 'dee@example.test')).json()
+  const res = await cli(['users', 'deactivate', 'dee@example.test'], env)
+  t.equal(res.code, 0, res.err)
+  t.equal(res.out, 'dee@example.test deactivated; 1 refresh token(s) revoked')
+  t.equal((await login(app, 'dee@example.test')).json().code, 'ACCOUNT_INACTIVE')
+  t.equal((await app.inject({ url: '/account/mypage', headers: bearer(session.access) })).statusCode, 401, 'the access token stops working')
+  t.equal((await refresh(app, session.refresh)).statusCode, 401)
+  t.equal((await cli(['users', 'activate', 'dee@example.test'], env)).out, 'dee@example.test activated')
+  t.equal((await login(app, 'dee@example.test')).statusCode, 200)
+  t.equal((await refresh(app, session.refresh)).statusCode, 401, 'tokens revoked at deactivation stay revoked')
+})
+
+t.test('users delete removes the user and every token', async (t) => {
+  const env = envFor(t)
+  await created(t, env, 'del@example.test')
+  const app = await appOn(t, env)
+  const session = (await login(app, 'del@example.test')).json()
+  t.equal((await cli(['users', 'delete', 'del@example.test'], env)).out, 'del@example.test deleted')
+  t.equal((await login(app, 'del@example.test')).json().code, 'INVALID_CREDENTIALS')
+  t.equal((await app.inject({ url: '/account/mypage', headers: bearer(session.access) })).statusCode, 401)
+  t.equal((await refresh(app, session.refresh)).statusCode, 401)
+  t.equal((await cli(['users', 'show', 'del@example.test'], env)).code, 1)
+})
+
+t.test('users set-password: the new password works, the old one and old tokens do not', async (t) => {
+  const env = envFor(t)
+  await created(t, env, 'pw@example.test')
+  const app = await appOn(t, env)
+  const session = (await login(app, 'pw@example.test')).json()
+  const res = await cli(['users', 'set-password', 'pw@example.test', '--password', OTHER_PASSWORD], env)
+  t.equal(res.code, 0, res.err)
+  t.match(res.out, /every refresh token of theirs revoked/)
+  t.equal((await login(app, 'pw@example.test')).json().code, 'INVALID_CREDENTIALS')
+  t.equal((await login(app, 'pw@example.test', OTHER_PASSWORD)).statusCode, 200)
+  t.equal((await refresh(app, session.refresh)).statusCode, 401)
+  const weak = await cli(['users', 'set-password', 'pw@example.test', '--password', 'password'], env)
+  t.equal(weak.code, 1)
+  t.equal((await login(app, 'pw@example.test', OTHER_PASSWORD)).statusCode, 200, 'a refused password changes nothing')
+  const prompted = await cli(['users', 'set-password', 'pw@example.test'], env, { answers: [PASSWORD, PASSWORD] })
+  t.equal(prompted.code, 0, prompted.err)
+  t.equal((await login(app, 'pw@example.test')).statusCode, 200)
+  t.equal((await cli(['users', 'set-password', 'pw@example.test'], env)).code, 2, 'no password and no terminal')
+})
+
+t.test('tokens purge deletes expired rows and counts them; revoked live ones stay', async (t) => {
+  const env = envFor(t)
+  await created(t, env, 'tok@example.test')
+  const store = await openStore(loadConfig(env))
+  const user = await store.users.byEmail('tok@example.test')
+  const row = (expiresAt: number) => ({ id: randomUUID(), userId: user?.id ?? '', familyId: randomUUID(), expiresAt, createdAt: nowSeconds() - 100 })
+  const [expired, expiredRevoked, revoked] = [row(nowSeconds() - 10), row(nowSeconds() - 10), row(nowSeconds() + 3600)]
+  for (const r of [expired, expiredRevoked, revoked]) await storeToken(store, r)
+  await store.refreshTokens.revokeFamily(user?.id ?? '', expiredRevoked.familyId, nowSeconds() - 50)
+  await store.refreshTokens.revokeFamily(user?.id ?? '', revoked.familyId, nowSeconds() - 50)
+  await store.close()
+  const res = await cli(['tokens', 'purge', '--json'], env)
+  t.equal(res.code, 0, res.err)
+  t.same(JSON.parse(res.out), { expired: 2, revoked: 1, legacy_tokens: 0 })
+  t.equal((await cli(['tokens', 'purge'], env)).out, 'purged 0 expired refresh token(s) (0 of them revoked) and 0 exchanged simplejwt token(s)')
+})
+
+t.test('the server purges at start unless TOKEN_PURGE_INTERVAL is 0', async (t) => {
+  for (const [interval, left] of [['1h', 0], ['0', 1]] as const) {
+    const env = { ...envFor(t), TOKEN_PURGE_INTERVAL: interval }
+    await created(t, env, 'auto@example.test')
+    const store = await openStore(loadConfig(env))
+    const user = await store.users.byEmail('auto@example.test')
+    const id = randomUUID()
+    await storeToken(store, { id, userId: user?.id ?? '', familyId: randomUUID(), expiresAt: nowSeconds() - 10, createdAt: nowSeconds() - 100 })
+    await store.close()
+    const app = await appOn(t, env)
+    t.equal((await app.store.refreshTokens.byId(id)) === undefined ? 0 : 1, left, `TOKEN_PURGE_INTERVAL=${interval}`)
+  }
+})
+
+t.test('seed: exactly user1…userN@example.test, one password, progress, a safe re-run', async (t) => {
+  const env = envFor(t)
+  const res = await cli(['seed', '--number', '25', '--password', 'load-test-pw', '--batch', '10'], env)
+  t.equal(res.code, 0, res.err)
+  t.match(res.out, /^seeded 25 user\(s\) in [\d.]+ s$/m)
+  t.match(res.out, /log in as user1@example\.test … user25@example\.test/)
+  t.notMatch(res.out, /load-test-pw/, 'the password is not echoed')
+  t.same(res.err.split('\n'), ['seeded 10/25', 'seeded 20/25', 'seeded 25/25'], 'plain lines without a terminal')
+  const app = await appOn(t, env)
+  for (const n of [1, 13, 25]) t.equal((await login(app, `user${n}@example.test`, 'load-test-pw')).statusCode, 200, `user${n}`)
+  t.equal((await login(app, 'user26@example.test', 'load-test-pw')).statusCode, 401)
+  const hashes = new Set<string>()
+  for (const n of [1, 2, 3]) hashes.add((await app.store.users.byEmail(`user${n}@example.test`))?.passwordHash ?? '')
+  t.equal(hashes.size, 1, 'one hash, shared')
+  // user1 logged in: its hash is current, the login re-hashed nothing.
+  const again = await cli(['seed', '--number', '30', '--password', 'load-test-pw'], env, { answers: [] })
+  t.equal(again.code, 0, again.err)
+  t.match(again.out, /^seeded 5 user\(s\) in [\d.]+ s \(25 existed already\)$/m)
+  t.match(again.frames.at(-1), /^\[#{30}\] 100% 30\/30$/, 'a progress bar on a terminal')
+})
+
+t.test('seed: its usage errors', async (t) => {
+  const env = envFor(t)
+  const cases: Array<[string[], RegExp]> = [
+    [['--password', 'p'], /^error: --number is required$/],
+    [['--number', '0', '--password', 'p'], /^error: --number must be a whole number from 1 to 10000000/],
+    [['--number', '10'], /^error: --password is required$/],
+    [['--number', '10', '--password', 'p', '--batch', '9999'], /^error: --batch must be a whole number from 1 to 5000/]
+  ]
+  for (const [args, message] of cases) {
+    const res = await cli(['seed', ...args], env)
+    t.equal(res.code, 2, args.join(' '))
+    t.match(res.err, message)
+  }
+})
+
+t.test('every new command has --help naming its options', async (t) => {
+  const help: Array<[string, RegExp]> = [
+    ['users create', /--email E.*--password P.*--staff/s],
+    ['users list', /--limit N/],
+    ['users set-password', /--password P/],
+    ['tokens purge', /TOKEN_PURGE_INTERVAL/],
+    ['seed', /--number N.*--password P/s],
+    ['import django', /--db PATH.*--table.*--json FILE/s]
+  ]
+  for (const [name, re] of help) {
+    const res = await cli([...name.split(' '), '--help'])
+    t.equal(res.code, 0, name)
+    t.match(res.out, re, name)
+  }
+  t.match((await cli(['users'])).out, /Commands of "users":/)
+})

@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import type { ImportedUser, NewRefreshToken, NewUser } from '../../src/db/store.js'
+import { storeToken } from '../helpers/app.js'
+import { storeImplementations } from '../helpers/store.js'
+
+/*
+ * The store methods the command line and the Django migration add (issue 14),
+ * run against SQLite and PostgreSQL alike.
+ */
+
+const NOW = Math.floor(Date.now() / 1000)
+
+function newUser (over: Partial<NewUser> = {}): NewUser {
+  const id = randomUUID()
+  return { id, email: `${id}@example.test`, passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$x$y', name: '', gender: null, dateOfBirth: null, phoneNumber: null, dateJoined: new Date(1_700_000_000_123), lastLogin: null, ...over }
+}
+
+function imported (over: Partial<ImportedUser> = {}): ImportedUser {
+  return { ...newUser(), isActive: true, isStaff: false, isSuperuser: false, emailVerified: false, legacyId: randomUUID(), ...over }
+}
+
+const token = (userId: string, over: Partial<NewRefreshToken> = {}): NewRefreshToken =>
+  ({ id: randomUUID(), userId, familyId: randomUUID(), expiresAt: NOW + 3600, createdAt: NOW, ...over })
+
+const isDjango = (hash: string): boolean => hash.startsWith('pbkdf2_')
+
+for (const [kind, open] of storeImplementations) {
+  t.test(kind, async (t) => {
+    const store = await open(t)
+
+    t.test('list pages by email; count counts', async (t) => {
+      const emails = ['b@list.test', 'a@list.test', 'c@list.test']
+      for (const email of emails) await store.users.create(newUser({ email }))
+      const first = await store.users.list(2, 'a@list')
+      t.same(first.map((u) => u.email), ['a@list.test', 'b@list.test'])
+      const next = await store.users.list(2, first[1]?.email)
+      t.equal(next[0]?.email, 'c@list.test')
+      t.ok(await store.users.count() >= 3)
+    })
+
+    t.test('a new user is active, not staff, not superuser, unverified, with no legacy id', async (t) => {
+      const user = await store.users.create(newUser({ isStaff: true }))
+      t.equal(user.isStaff, true)
+      t.equal(user.isSuperuser, false)
+      t.equal(user.emailVerified, false)
+      t.equal(user.legacyId, null)
+    })
+
+    t.test('setPassword: new hash and every refresh token revoked, no new token', async (t) => {
+      const user = await store.users.create(newUser())
+      const tokens = [token(user.id), token(user.id)]
+      for (const tok of tokens) await storeToken(store, tok)
+      await store.users.setPassword(user.id, 'new-hash', NOW + 5)
+      t.equal((await store.users.byId(user.id))?.passwordHash, 'new-hash')
+      for (const tok of tokens) t.match(await store.refreshTokens.byId(tok.id), { revokedAt: NOW + 5, revokeReason: 'password_change' }, 'revoked as a password change: no grace window')
+    })
+
+    t.test('insertMany inserts in one go and leaves existing emails alone', async (t) => {
+      const existing = await store.users.create(newUser({ email: 'seed-1@many.test', name: 'kept' }))
+      const batch = [1, 2, 3].map((n) => newUser({ email: `seed-${n}@many.test` }))
+      t.equal(await store.users.insertMany(batch), 2)
+      t.equal((await store.users.byEmail('seed-1@many.test'))?.id, existing.id)
+      t.ok(await store.users.byEmail('seed-3@many.test'))
+      t.equal(await store.users.insertMany([]), 0)
+    })
+
+    t.test('importMany creates, then updates by email; a user\'s own hash survives a re-import', async (t) => {
+      const a = imported({ email: 'a@import.test', passwordHash: 'pbkdf2_sha256$1$s$h', isStaff: true, isSuperuser: true, emailVerified: true, name: 'A' })
+      const b = imported({ email: 'b@import.test', passwordHash: 'pbkdf2_sha256$1$s$h' })
+      t.same(await store.users.importMany([a, b], isDjango), ['created', 'created'])
+      const stored = await store.users.byLegacyId(a.legacyId)
+      t.match(stored, { email: 'a@import.test', isStaff: true, isSuperuser: true, emailVerified: true, name: 'A', legacyId: a.legacyId })
+      // b logs in here: its hash is no longer a Django hash.
+      const bRow = await store.users.byEmail('b@import.test')
+      await store.users.recordLogin(bRow!.id, new Date(), '$argon2id$own')
+      const again = await store.users.importMany([
+        { ...a, id: randomUUID(), name: 'A2', passwordHash: 'pbkdf2_sha256$2$s$h' },
+        { ...b, id: randomUUID(), name: 'B2', passwordHash: 'pbkdf2_sha256$2$s$h' }
+      ], isDjango)
+      t.same(again, ['updated', 'updated'])
+      const a2 = await store.users.byEmail('a@import.test')
+      t.equal(a2?.id, stored?.id, 'same user, same id')
+      t.equal(a2?.name, 'A2')
+      t.equal(a2?.passwordHash, 'pbkdf2_sha256$2$s$h', 'still a Django hash: replaced')
+      const b2 = await store.users.byEmail('b@import.test')
+      t.equal(b2?.name, 'B2')
+      t.equal(b2?.passwordHash, '$argon2id$own', 'logged in here: kept')
+    })
+
+    t.test('importMany refuses a Django id already linked to another email', async (t) => {
+      const a = imported({ email: 'first@legacy.test' })
+      await store.users.importMany([a], isDjango)
+      t.same(await store.users.importMany([imported({ email: 'second@legacy.test', legacyId: a.legacyId })], isDjango), ['legacy_id_taken'])
+      t.equal(await store.users.byEmail('second@legacy.test'), undefined)
+    })
+
+    t.test('purge deletes expired rows, revoked or not, keeps revoked live ones, counts them', async (t) => {
+      const user = await store.users.create(newUser())
+      const expiredLive = token(user.id, { expiresAt: NOW - 10 })
+      const expiredRevoked = token(user.id, { expiresAt: NOW - 10 })
+      const revokedLive = token(user.id)
+      const live = token(user.id)
+      for (const tok of [expiredLive, expiredRevoked, revokedLive, live]) await storeToken(store, tok)
+      await store.refreshTokens.revokeFamily(user.id, expiredRevoked.familyId, NOW - 20)
+      await store.refreshTokens.revokeFamily(user.id, revokedLive.familyId, NOW - 20)
+      await store.legacyTokens.exchange('old-jti', NOW - 10, token(user.id), NOW - 20)
+      await store.legacyTokens.exchange('new-jti', NOW + 10, token(user.id), NOW - 20)
+      const counts = await store.refreshTokens.purge(NOW)
+      t.same(counts, { expired: 2, revoked: 1, legacyTokens: 1 })
+      t.equal(await store.refreshTokens.byId(expiredLive.id), undefined)
+      t.equal(await store.refreshTokens.byId(expiredRevoked.id), undefined)
+      t.ok(await store.refreshTokens.byId(revokedLive.id), 'revoked but not expired: kept for reuse detection')
+      t.ok(await store.refreshTokens.byId(live.id))
+      t.equal(await store.legacyTokens.exchange('new-jti', NOW + 10, token(user.id), NOW), 'reused', 'a live used jti is still remembered')
+    })
+
+    t.test('legacyTokens.exchange: once; a second presentation stores nothing and revokes the first one\'s login', async (t) => {
+      const user = await store.users.create(newUser())
+      const first = token(user.id)
+      const successor = token(user.id, { familyId: first.familyId })
+      const unrelated = token(user.id)
+      const second = token(user.id)
+      t.equal(await store.legacyTokens.exchange('jti-once', NOW + 60, first, NOW), 'exchanged')
+      await store.refreshTokens.rotate(first.id, successor, NOW + 1)
+      await storeToken(store, unrelated)
+      t.equal(await store.legacyTokens.exchange('jti-once', NOW + 60, second, NOW + 2), 'reused')
+      t.equal(await store.refreshTokens.byId(second.id), undefined, 'no new login')
+      t.equal((await store.refreshTokens.byId(successor.id))?.revokedAt, NOW + 2, 'the exchanged login is revoked')
+      t.equal((await store.refreshTokens.byId(unrelated.id))?.revokedAt, null, 'other logins are not')
+    })
+
+    t.test('legacyTokens.retire: a retired token is never exchanged', async (t) => {
+      const user = await store.users.create(newUser())
+      await store.legacyTokens.retire('jti-retired', user.id, NOW + 60)
+      await store.legacyTokens.retire('jti-retired', user.id, NOW + 60) // idempotent
+      const next = token(user.id)
+      t.equal(await store.legacyTokens.exchange('jti-retired', NOW + 60, next, NOW), 'reused')
+      t.equal(await store.refreshTokens.byId(next.id), undefined)
+    })
+
+    t.test('legacyTokens.exchange: of concurrent exchanges of one jti exactly one succeeds', async (t) => {
+      const user = await store.users.create(newUser())
+      const results = await Promise.all(Array.from({ length: 10 }, async () => await store.legacyTokens.exchange('jti-race', NOW + 60, token(user.id), NOW)))
+      t.equal(results.filter((r) => r === 'exchanged').length, 1)
+    })
+  })
+}

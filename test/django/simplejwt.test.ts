@@ -1,0 +1,87 @@
+import t, { type Test } from 'tap'
+import { importDjangoUsers, readDjangoSqlite } from '../../src/django/import.js'
+import { legacyTokenKey } from '../../src/django/simplejwt.js'
+import { DJANGO_DB, django } from '../helpers/django-fixtures.js'
+import { build, decodeJwt, forgeJwt, nowSeconds, refresh } from '../helpers/app.js'
+
+/*
+ * SIMPLEJWT_COMPAT: refresh tokens minted by djangorestframework-simplejwt
+ * (test/fixtures/django/tokens.json) exchanged once for this service's pair.
+ */
+
+const compat = { SIMPLEJWT_COMPAT: 'true', JWT_SECRET: django.signing_key }
+
+async function imported (t: Test, env: NodeJS.ProcessEnv = compat) {
+  const app = await build(t, env)
+  await importDjangoUsers(app.store, await readDjangoSqlite(DJANGO_DB, 'accounts_user'))
+  return app
+}
+
+t.test('a simplejwt refresh token is exchanged once for a pair of this service', async (t) => {
+  const app = await imported(t)
+  const res = await refresh(app, django.refresh.alice)
+  t.equal(res.statusCode, 200, res.body)
+  const pair = res.json()
+  const alice = await app.store.users.byLegacyId(String(django.users.alice.id))
+  t.equal(decodeJwt(pair.access).payload.sub, alice?.id, 'for the imported user')
+  t.equal(decodeJwt(pair.refresh).payload.token_type, 'refresh')
+  t.equal((await app.inject({ method: 'GET', url: '/account/mypage', headers: { authorization: `Bearer ${pair.access}` } })).json().user.email, 'alice@example.test')
+  const rotated = await refresh(app, pair.refresh)
+  t.equal(rotated.statusCode, 200, 'the new refresh token rotates as usual')
+
+  const second = await refresh(app, django.refresh.alice)
+  t.equal(second.statusCode, 401)
+  t.equal(second.json().code, 'TOKEN_REVOKED', 'a second presentation is refused')
+  t.equal((await refresh(app, rotated.json().refresh)).json().code, 'TOKEN_REVOKED', '…and ends the login the first one started')
+})
+
+t.test('refused: access tokens, expired, unknown or inactive users, another key, a forged alg', async (t) => {
+  const app = await imported(t)
+  const cases: Array<[string, string, string]> = [
+    ['an access token', django.access.alice, 'TOKEN_INVALID'],
+    ['an expired token', django.refresh.expired, 'TOKEN_EXPIRED'],
+    ['a user never imported', django.refresh.unknown_user, 'TOKEN_INVALID'],
+    ['an inactive user', django.refresh.erin_inactive, 'TOKEN_INVALID'],
+    ['another deployment\'s key', django.refresh.other_key, 'TOKEN_INVALID'],
+    ['a token blacklisted (logged out) in Django', django.refresh.blacklisted, 'TOKEN_REVOKED']
+  ]
+  const payload = decodeJwt(django.refresh.carol).payload
+  cases.push(['alg none', `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${django.refresh.carol.split('.')[1] ?? ''}.`, 'TOKEN_INVALID'])
+  cases.push(['HS512 with the right key', forgeJwt({ alg: 'HS512', typ: 'JWT' }, payload, django.signing_key, 'sha512'), 'TOKEN_INVALID'])
+  cases.push(['an iat in the future', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...payload, iat: nowSeconds() + 3600 }, django.signing_key), 'TOKEN_INVALID'])
+  cases.push(['a crit header', forgeJwt({ alg: 'HS256', typ: 'JWT', crit: ['x'] }, payload, django.signing_key), 'TOKEN_INVALID'])
+  for (const [what, token, code] of cases) {
+    const res = await refresh(app, token)
+    t.equal(res.statusCode, 401, what)
+    t.equal(res.json().code, code, what)
+  }
+  t.equal((await refresh(app, django.refresh.carol)).statusCode, 200, 'the refusals used up nothing')
+})
+
+t.test('off by default: a simplejwt token is invalid and stays unused', async (t) => {
+  const off = await imported(t, { JWT_SECRET: django.signing_key })
+  const res = await refresh(off, django.refresh.bob)
+  t.equal(res.statusCode, 401)
+  t.equal(res.json().code, 'TOKEN_INVALID')
+  // Nothing was recorded: the token can still be exchanged once compat is on.
+  const bob = await off.store.users.byLegacyId(String(django.users.bob.id))
+  const key = legacyTokenKey(String(decodeJwt(django.refresh.bob).payload.jti))
+  t.equal(await off.store.legacyTokens.exchange(key, nowSeconds() + 60, { id: 'probe', userId: bob?.id ?? '', familyId: 'f', expiresAt: nowSeconds() + 60, createdAt: nowSeconds() }, nowSeconds()), 'exchanged')
+})
+
+t.test('logout with a simplejwt token retires it; a bad one is refused as usual', async (t) => {
+  const app = await imported(t)
+  const out = await app.inject({ method: 'POST', url: '/account/logout', payload: { refresh: django.refresh.carol } })
+  t.equal(out.statusCode, 200)
+  t.equal((await refresh(app, django.refresh.carol)).json().code, 'TOKEN_REVOKED', 'no longer exchangeable')
+  t.equal((await app.inject({ method: 'POST', url: '/account/logout', payload: { refresh: django.refresh.expired } })).statusCode, 200, 'an expired one: nothing to do')
+  t.equal((await app.inject({ method: 'POST', url: '/account/logout', payload: { refresh: django.refresh.other_key } })).json().code, 'TOKEN_INVALID')
+  t.equal((await refresh(app, django.refresh.bob)).statusCode, 200, 'other tokens unaffected')
+})
+
+t.test('with compat on, this service\'s own tokens refresh as before', async (t) => {
+  const app = await imported(t)
+  const login = await app.inject({ method: 'POST', url: '/account/login', payload: { email: 'dave@example.test', password: django.users.dave.password } })
+  t.equal(login.statusCode, 200)
+  t.equal((await refresh(app, login.json().refresh)).statusCode, 200)
+})

@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { tempDir } from '../helpers/app.js'
+import { Client, type Reply } from '../helpers/http.js'
+import { stopServer, startServer } from '../helpers/server.js'
+
+/*
+ * The whole output of a real server process, from start to exit, at the most
+ * verbose level, holds none of the secrets the run used: passwords (right,
+ * wrong and new), access and refresh tokens in bodies, headers, cookies and a
+ * query string, the CSRF value, the JWT secret, the stored hashes.
+ */
+
+const PASSWORD = 'log-Secrets-passw0rd-1'
+const WRONG = 'Wrong-secret-passw0rd-2'
+const NEW_PASSWORD = 'New-secret-passw0rd-3'
+
+const cookiesOf = (res: Reply): Record<string, string> => {
+  const list = res.headers['set-cookie'] ?? []
+  return Object.fromEntries(list.map((c) => c.split(';')[0]!.split('=')).map(([k, ...v]) => [k!, v.join('=')]))
+}
+
+t.test('a whole run\'s log, at trace level, holds none of the secrets it used', async (t) => {
+  const dir = tempDir(t)
+  const server = await startServer({ DATABASE_URL: join(dir, 'auth.db'), LOG_LEVEL: 'trace' })
+  t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
+  const client = new Client(server.url, 4)
+  t.teardown(() => client.close())
+  const secrets: string[] = [PASSWORD, WRONG, NEW_PASSWORD]
+  const keep = (...values: Array<string | undefined>): void => { for (const v of values) if (v !== undefined && v !== '') secrets.push(v) }
+
+  const joined = await client.post('/account/join', { email: 'secrets@example.com', password: PASSWORD })
+  t.equal(joined.status, 201)
+  keep(joined.json.access, joined.json.refresh)
+  t.equal((await client.post('/account/login', { email: 'secrets@example.com', password: WRONG })).status, 401)
+  const login = await client.post('/account/login', { email: 'secrets@example.com', password: PASSWORD })
+  const cookies = cookiesOf(login)
+  keep(login.json.access, login.json.refresh, cookies.access_token, cookies.refresh_token, cookies.csrf_token)
+
+  const bearer = { authorization: `Bearer ${login.json.access as string}` }
+  t.equal((await client.get('/account/mypage', bearer)).status, 200)
+  t.equal((await client.get('/account/mypage', { cookie: `access_token=${cookies.access_token!}` })).status, 200)
+  t.equal((await client.get(`/account/mypage?access_token=${login.json.access as string}`, bearer)).status, 200)
+  t.equal((await client.get(`/nowhere?token=${login.json.refresh as string}`)).status, 404)
+  t.equal((await client.post('/account/token/verify', { token: login.json.refresh })).status, 200)
+  t.equal((await client.get('/account/mypage', { authorization: `Bearer ${login.json.refresh as string}x` })).status, 401)
+
+  // Refresh by cookie (CSRF-checked), a replay of the rotated token (grace), the chain
+  // moving on, and the first token again (reuse: the family is revoked).
+  const cookieHeader = `refresh_token=${cookies.refresh_token!}; csrf_token=${cookies.csrf_token!}`
+  const rotated = await client.request('POST', '/account/token/refresh', { headers: { cookie: cookieHeader, 'x-csrf-token': cookies.csrf_token! } })
+  t.equal(rotated.status, 200, rotated.body)
+  keep(rotated.json.access, rotated.json.refresh, rotated.headers['x-csrf-token'] as string | undefined)
+  const replayed = await client.post('/account/token/refresh', { refresh: cookies.refresh_token })
+  t.equal(replayed.status, 200, 'a replay inside the grace window')
+  keep(replayed.json.access)
+  const next = await client.post('/account/token/refresh', { refresh: rotated.json.refresh })
+  t.equal(next.status, 200)
+  keep(next.json.access, next.json.refresh)
+  t.equal((await client.post('/account/token/refresh', { refresh: cookies.refresh_token })).status, 401, 'an older token of the chain is refused (reuse)')
+
+  const changed = await client.post('/account/password/change', { old_password: PASSWORD, new_password: NEW_PASSWORD }, { authorization: `Bearer ${joined.json.access as string}` })
+  t.equal(changed.status, 200)
+  keep(changed.json.access, changed.json.refresh)
+  t.equal((await client.post('/account/logout', { refresh: changed.json.refresh })).status, 200)
+  t.equal((await client.post('/account/password/change', { old_password: WRONG, new_password: NEW_PASSWORD }, { authorization: `Bearer ${changed.json.access as string}` })).status, 400)
+
+  const { code } = await stopServer(server)
+  t.equal(code, 0)
+  keep(readFileSync(join(dir, 'jwt-secret'), 'utf8').trim())
+  const text = server.lines.join('\n')
+  t.ok(server.lines.length > 20, `${server.lines.length} lines written`)
+  t.match(text, /"event":"login_failed"/, 'the run was logged (audit lines)')
+  t.match(text, /"msg":"request"/, 'the run was logged (request lines)')
+  for (const secret of secrets) t.notOk(text.includes(secret), `not in the log: ${secret.slice(0, 10)}…`)
+  t.notOk(text.includes('$argon2id$'), 'no password hash')
+  t.notOk(/Bearer\s+ey/.test(text), 'no Authorization header value')
+})
