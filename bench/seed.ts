@@ -1,6 +1,6 @@
 /**
- * `npm run bench:seed`: how long `seed` takes to create N users (issue 14 asks
- * for 100,000 well under a minute). Runs the same code as the command line's
+ * `npm run bench:seed`: how long `seed` takes to create N users (the target,
+ * docs/benchmarks.md: 100,000 well under a minute). Runs the same code as the command line's
  * `seed` against a fresh store and prints one result line per database.
  *
  *   npm run bench:seed -- [--number 100000] [--batch 2000] [--sqlite FILE] [--postgres URL]

@@ -155,7 +155,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   // Listening: the schemas no request has used yet are compiled between
   // requests, from a moment after the start, so that the first requests (a
   // gateway's health checks) do not wait for the first step, which loads ajv
-  // and fast-json-stringify (about 40 ms).
+  // and fast-json-stringify.
   let stopCompiling: (() => void) | undefined
   app.addHook('onListen', async () => {
     stopCompiling = compilers.compileInBackground((err, where) => {

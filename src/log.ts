@@ -47,10 +47,9 @@ export interface LogDestination {
  * the exit handler below writes it synchronously, so no line is lost.
  *
  * The lines of one event-loop turn reach the destination as one string.
- * Handed over one by one, each line cost sonic-boom a pass over everything
- * it already held (it measures the UTF-8 length of its whole last chunk,
- * kilobytes, on every write): 3 µs of each request, a sixteenth of a
- * /account/mypage answer's CPU.
+ * Handed over one by one, each line would cost sonic-boom a pass over
+ * everything it already holds (it measures the UTF-8 length of its whole last
+ * chunk, kilobytes, on every write), on every request.
  */
 export function createLogDestination (fd = 1): LogDestination {
   const sonic = pino.destination({ dest: fd, sync: false, minLength: LOG_MIN_LENGTH, maxLength: LOG_MAX_LENGTH, periodicFlush: LOG_FLUSH_EVERY_MS })

@@ -6,15 +6,14 @@ import type { FastifyServerOptions } from 'fastify'
  * responses), each function compiled at its first use instead of at start: a
  * route's body validator at its first request with a body, the serializer of
  * each status it documents at its first answer with that status. Compiling all
- * of them (190: each route documents several statuses) and ajv itself was a
- * tenth of the start's CPU time. Once the server listens, what is left is
- * compiled in the background, one function per turn of the event loop between
- * requests (about 100 ms of CPU in all); a request that comes first compiles
- * its own (a few milliseconds, about 20 for the first body, which also builds
- * ajv). What it costs each request: the wrapper's call and, for a refused
- * body, copying ajv's `errors`. The compilers' packages themselves (ajv,
- * fast-json-stringify: about 60 ms of module loading) are loaded with the
- * first function compiled, not at start.
+ * of them (each route documents several statuses) and ajv itself would be a
+ * large part of the start. Once the server listens, what is left is compiled
+ * in the background, one function per turn of the event loop between
+ * requests; a request that comes first compiles its own (the first body also
+ * builds ajv). What it costs each request: the wrapper's call and, for a
+ * refused body, copying ajv's `errors`. The compilers' packages themselves
+ * (ajv, fast-json-stringify) are loaded with the first function compiled, not
+ * at start.
  *
  * A schema that does not compile no longer stops the start: its requests fail
  * (500), the background compile logs it once with its route, and
