@@ -218,7 +218,7 @@ function evaluate (rows: Row[], startup: Record<string, number[]> | undefined, b
   }
   const refresh = get('refresh')
   if (refresh !== undefined && health !== undefined) atLeast('refresh req/s ÷ health req/s', refresh.rps / health.rps, 0.3)
-  // Issue 10 §5: against a bare Fastify /health measured in the same run, with the default logging.
+  // Against a bare Fastify /health measured in the same run, with the default logging.
   const ceiling = get('ceiling')
   if (ceiling !== undefined) {
     for (const [name, limit] of [['mypage', 0.4], ['verify', 0.35], ['refresh', 0.1]] as const) {
