@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bearer, build, decodeJwt, join, PASSWORD, post, refresh } from '../../../helpers/app.js'
+import { bearer, build, decodeJwt, join, login, PASSWORD, post, refresh, testConfig } from '../../../helpers/app.js'
 
 const mypage = async (app: Parameters<typeof post>[0], access: string) => await app.inject({ url: '/account/mypage', headers: bearer(access) })
 const verify = async (app: Parameters<typeof post>[0], token: string) => await post(app, '/account/token/verify', { token })
@@ -155,4 +155,16 @@ t.test('password change: INVALID_PASSWORD, WEAK_PASSWORD, TOKEN_MISSING, VALIDAT
   t.equal(bad.statusCode, 400)
   t.equal(bad.json().code, 'VALIDATION_ERROR')
   t.equal((await refresh(app, s.refresh)).statusCode, 200, 'failed changes revoke nothing')
+})
+
+t.test('EMAIL_VERIFICATION=mandatory refuses the refresh of an unverified user', async (t) => {
+  const config = testConfig(t)
+  const before = await build(t, {}, config)
+  const s = await join(before)
+  await before.close()
+  const app = await build(t, {}, { ...config, emailVerification: 'mandatory' })
+  const res = await refresh(app, s.refresh)
+  t.equal(res.statusCode, 403)
+  t.equal(res.json().code, 'EMAIL_NOT_VERIFIED')
+  t.equal((await login(app, s.email)).json().code, 'EMAIL_NOT_VERIFIED')
 })
