@@ -50,3 +50,15 @@ test('the account lifecycle\'s endpoints are documented with their bodies and an
     t.ok(doc.paths[path]?.post?.responses?.['400'], `${path} 400`)
   }
 })
+
+test('GET /openapi.json documents every endpoint from the schemas', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: '/openapi.json' })
+  t.equal(res.statusCode, 200)
+  const doc = res.json()
+  t.match(doc, { openapi: String, info: { title: 'auth-service' } })
+  for (const path of ['/account/join', '/account/login', '/account/token/refresh', '/account/token/verify', '/account/logout', '/account/mypage', '/account/password/change', '/health']) {
+    t.ok(doc.paths[path], path)
+  }
+  t.ok(doc.paths['/account/join'].post.requestBody, 'bodies are documented')
+})
