@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bearer, buildWithLogs, cookiesOf, decodeJwt, forgeJwt, join, nowSeconds, PASSWORD, post, refresh, uniqueEmail } from './helpers/app.js'
+import { bearer, buildWithLogs, captureLogs, cookiesOf, decodeJwt, forgeJwt, join, nowSeconds, PASSWORD, post, refresh, testConfig, uniqueEmail } from './helpers/app.js'
 
 t.test('no token, password or hash ever reaches the log, even at trace level', async (t) => {
   const { app, logs } = await buildWithLogs(t, { LOG_LEVEL: 'trace' })
@@ -54,10 +54,8 @@ t.test('a failing query is logged without its bound values', async (t) => {
 t.test('a drizzle query error is logged as its cause, never with its params', async (t) => {
   const { DrizzleQueryError } = await import('drizzle-orm')
   const { buildApp } = await import('../src/app.js')
-  const { Writable } = await import('node:stream')
-  const { testConfig } = await import('./helpers/app.js')
-  const logs: string[] = []
-  const app = await buildApp(testConfig(t, { LOG_LEVEL: 'info' }), { logStream: new Writable({ write (c, _e, done) { logs.push(String(c)); done() } }) })
+  const { logs, logStream } = captureLogs()
+  const app = await buildApp(testConfig(t, { LOG_LEVEL: 'info' }), { logStream })
   t.teardown(() => app.close())
   app.get('/query-fails', async () => {
     throw new DrizzleQueryError('insert into users values (?, ?)', ['$argon2id$v=19$m=19456$SECRET', 'who@example.com'], Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }))

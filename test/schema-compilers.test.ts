@@ -1,9 +1,8 @@
-import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { lazySchemaCompilers } from '../src/schema-compilers.js'
 import { BACKGROUND_COMPILE_DELAY_MS, buildApp } from '../src/app.js'
-import { build, nextTurn as turn, testConfig, waitFor } from './helpers/app.js'
+import { build, captureLogs, nextTurn as turn, testConfig, waitFor } from './helpers/app.js'
 
 // Functions are compiled at their first use (src/schema-compilers.ts): a broken
 // schema no longer stops the start, so this is where it is caught.
@@ -146,8 +145,7 @@ t.test('the service compiles in the background once it listens, and stops when i
 })
 
 t.test('the service logs a schema that does not compile, once, with its route', async (t) => {
-  const logs: string[] = []
-  const logStream = new Writable({ write (chunk, _enc, done) { logs.push(String(chunk)); done() } })
+  const { logs, logStream } = captureLogs()
   const app = await buildApp(testConfig(t, { LOG_LEVEL: 'info' }), { logStream })
   t.teardown(() => app.close())
   app.post('/broken', { schema: BROKEN }, async () => ({}))

@@ -17,12 +17,12 @@ export function tempDir (t: Test): string {
   return dir
 }
 
-/** The config a test runs with: a real SQLite file in a temp dir, plain-http cookies, quiet logs. */
 /** Resolves after the current turn of the event loop (setImmediate). */
 export async function nextTurn (): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve))
 }
 
+/** The config a test runs with: a real SQLite file in a temp dir, plain-http cookies, quiet logs. */
 export function testConfig (t: Test, env: NodeJS.ProcessEnv = {}): Config {
   return loadConfig({
     DATABASE_URL: `file:${joinPath(tempDir(t), 'auth.db')}`,
@@ -38,6 +38,18 @@ export function testConfig (t: Test, env: NodeJS.ProcessEnv = {}): Config {
   })
 }
 
+/** The SQLite file of a config (testConfig's, unless DATABASE_URL named PostgreSQL). */
+export function sqlitePath (config: Config): string {
+  if (config.database.kind !== 'sqlite') throw new Error(`not a SQLite config: ${config.database.kind}`)
+  return config.database.path
+}
+
+/** A stream for `buildApp`'s `logStream` that keeps every line written to it, as text. */
+export function captureLogs (): { logs: string[], logStream: Writable } {
+  const logs: string[] = []
+  return { logs, logStream: new Writable({ write (chunk, _enc, done) { logs.push(String(chunk)); done() } }) }
+}
+
 export interface Built { app: FastifyInstance, config: Config, logs: string[] }
 
 /** Builds the app (never listening) and closes it when the test ends. */
@@ -47,8 +59,7 @@ export async function build (t: Test, env: NodeJS.ProcessEnv = {}, config = test
 
 /** As `build`, capturing every log line (at `LOG_LEVEL`, default info here) as text. */
 export async function buildWithLogs (t: Test, env: NodeJS.ProcessEnv = {}, config = testConfig(t, { LOG_LEVEL: 'info', ...env })): Promise<Built> {
-  const logs: string[] = []
-  const logStream = new Writable({ write (chunk, _enc, done) { logs.push(String(chunk)); done() } })
+  const { logs, logStream } = captureLogs()
   const app = await buildApp(config, { logStream })
   t.teardown(() => app.close())
   await app.ready()
@@ -56,6 +67,8 @@ export async function buildWithLogs (t: Test, env: NodeJS.ProcessEnv = {}, confi
 }
 
 export const PASSWORD = 'correct-Horse-battery-9'
+/** A second strong password, for changes and resets. */
+export const NEW_PASSWORD = 'another-Long-phrase-82'
 let counter = 0
 export const uniqueEmail = (): string => `user${++counter}-${process.pid}@example.com`
 
@@ -95,6 +108,17 @@ export const refresh = async (app: FastifyInstance, token: string) => await post
 
 export const bearer = (access: string): Record<string, string> => ({ authorization: `Bearer ${access}` })
 
+/** GET /account/mypage with `access` as the Bearer token. */
+export const mypage = async (app: FastifyInstance, access: string) => await app.inject({ url: '/account/mypage', headers: bearer(access) })
+
+/** PATCH /account/mypage (a profile edit) with `headers` as given: no credentials unless they carry them. */
+export const patchMypage = async (app: FastifyInstance, payload: unknown, headers: Record<string, string>) =>
+  await app.inject({ method: 'PATCH', url: '/account/mypage', payload: payload as Record<string, unknown>, headers })
+
+/** DELETE /account/mypage (the account's deletion) with `headers` as given. */
+export const deleteMypage = async (app: FastifyInstance, payload: unknown, headers: Record<string, string>) =>
+  await app.inject({ method: 'DELETE', url: '/account/mypage', payload: payload as Record<string, unknown>, headers })
+
 /** Decodes a JWT's header and payload without checking anything. */
 export function decodeJwt (token: string): { header: Record<string, unknown>, payload: Record<string, unknown> } {
   const [h, p] = token.split('.')
@@ -108,7 +132,7 @@ export function forgeJwt (header: Record<string, unknown>, payload: Record<strin
   return `${body}.${createHmac(algorithm, secret).update(body).digest('base64url')}`
 }
 
-/** The claims of a genuine access token for `session`, for building variants of it. */
+/** The current time as a JWT's `iat`/`exp` count it: whole seconds since the epoch. */
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 
 /**

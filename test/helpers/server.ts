@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
+import type { Test } from 'tap'
 import { projectRoot } from '../../src/paths.js'
 import { freePort } from '../../bench/lib/service.js'
 import { childEnv } from './process.js'
@@ -63,6 +64,13 @@ export async function startServer (env: Record<string, string>, options: { quiet
     if (options.quiet === true) void pollHealth(`http://127.0.0.1:${port}`, exited).then(resolve, reject)
   })
   return { child, pid: child.pid!, url, lines, exited }
+}
+
+/** `startServer` for one test: killed (SIGKILL) when the test ends, if it is still running. */
+export async function startTestServer (t: Test, env: Record<string, string>, options: Parameters<typeof startServer>[1] = {}): Promise<ServerProcess> {
+  const server = await startServer(env, options)
+  t.teardown(async () => { await stopServer(server, 'SIGKILL') })
+  return server
 }
 
 async function pollHealth (url: string, exited: Promise<unknown>): Promise<string> {

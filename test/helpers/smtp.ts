@@ -1,6 +1,9 @@
 import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
 import { SMTPServer } from 'smtp-server'
 import type { Test } from 'tap'
+import type { Config } from '../../src/config.js'
+import { buildWithLogs, post, testConfig } from './app.js'
 
 /** A mail as the test SMTP server received it. */
 export interface ReceivedMail {
@@ -96,4 +99,21 @@ export async function smtpSink (t: Test): Promise<SmtpSink> {
       return await new Promise<ReceivedMail>((resolve) => waiting.push({ to, resolve: (m) => { mails.splice(mails.indexOf(m), 1); resolve(m) } }))
     }
   }
+}
+
+/** The app (as `buildWithLogs`, logging at info) mailing through a fresh `smtpSink`, with no mail rate limit unless `env` sets one. */
+export async function buildWithSmtp (t: Test, env: NodeJS.ProcessEnv = {}): Promise<{ app: FastifyInstance, smtp: SmtpSink, logs: string[], config: Config }> {
+  const smtp = await smtpSink(t)
+  const config = testConfig(t, { LOG_LEVEL: 'info', SMTP_URL: smtp.url, RATE_LIMIT_MAIL_MAX: '1000', ...env })
+  const { app, logs } = await buildWithLogs(t, env, config)
+  return { app, smtp, logs, config }
+}
+
+/** Asks for a reset mail for `email` and returns the token it carries. */
+export async function resetToken (app: FastifyInstance, smtp: SmtpSink, email: string): Promise<string> {
+  const res = await post(app, '/account/password/reset', { email })
+  if (res.statusCode !== 200) throw new Error(`reset failed: ${res.body}`)
+  const token = (await smtp.mailTo(email)).token
+  if (token === undefined) throw new Error('no token in the reset mail')
+  return token
 }

@@ -5,6 +5,7 @@ import type { Test } from 'tap'
 import { openPostgresStore } from '../../src/db/postgres.js'
 import { openSqliteStore } from '../../src/db/sqlite.js'
 import type { Store } from '../../src/db/store.js'
+import type { Config } from '../../src/config.js'
 import { tempDir } from './app.js'
 import { testDatabase } from './postgres.js'
 
@@ -28,45 +29,57 @@ export interface StoreDatabase {
 }
 
 /**
+ * Runs statements on a connection of its own to `database` (a SQLite file or a
+ * PostgreSQL database), beside whatever else uses it: opened at the first
+ * call, closed when the test ends.
+ */
+export function sideSql (t: Test, database: Config['database']): (text: string) => Promise<void> {
+  if (database.kind === 'sqlite') {
+    let side: Database.Database | undefined
+    return async (text) => {
+      if (side === undefined) {
+        const opened = side = new Database(database.path)
+        t.teardown(() => { opened.close() })
+      }
+      side.exec(text)
+    }
+  }
+  let side: pg.Client | undefined
+  return async (text) => {
+    if (side === undefined) {
+      const client = side = new pg.Client({ connectionString: database.url })
+      await client.connect()
+      t.teardown(async () => { await client.end() })
+    }
+    await side.query(text)
+  }
+}
+
+/**
  * Each implementation's fresh, empty database of the test's own (a SQLite
  * file in a temp dir; a PostgreSQL database).
  */
 export const storeDatabases: Array<[string, (t: Test) => Promise<StoreDatabase>]> = [
   ['sqlite', async (t) => {
     const path = join(tempDir(t), 'auth.db')
-    let side: Database.Database | undefined
     return {
       open: async ({ synchronous = 'full' } = {}) => {
         const store = openSqliteStore({ path, synchronous })
         t.teardown(() => store.close())
         return store
       },
-      sql: async (text) => {
-        if (side === undefined) {
-          const opened = side = new Database(path)
-          t.teardown(() => { opened.close() })
-        }
-        side.exec(text)
-      }
+      sql: sideSql(t, { kind: 'sqlite', path })
     }
   }],
   ['postgres', async (t) => {
     const url = await testDatabase(t)
-    let side: pg.Client | undefined
     return {
       open: async ({ max } = {}) => {
         const store = await openPostgresStore({ url, max })
         t.teardown(() => store.close())
         return store
       },
-      sql: async (text) => {
-        if (side === undefined) {
-          const client = side = new pg.Client({ connectionString: url })
-          await client.connect()
-          t.teardown(async () => { await client.end() })
-        }
-        await side.query(text)
-      }
+      sql: sideSql(t, { kind: 'postgres', url })
     }
   }]
 ]

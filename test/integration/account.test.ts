@@ -8,11 +8,9 @@
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { isPath, launchChromium, logIn, visible } from '../helpers/browser.js'
-import { join, PASSWORD, testConfig, uniqueEmail } from '../helpers/app.js'
+import { join, NEW_PASSWORD, PASSWORD, testConfig, uniqueEmail } from '../helpers/app.js'
 import { freePort } from '../../bench/lib/service.js'
 import { smtpSink } from '../helpers/smtp.js'
-
-const NEW_PASSWORD = 'another-Long-phrase-82'
 
 const browser = await launchChromium(t)
 if (browser !== undefined) {
@@ -37,12 +35,18 @@ if (browser !== undefined) {
     return { page, context, problems }
   }
 
-  t.test('the profile form edits the profile (PATCH with the CSRF header)', async (t) => {
+  /** A new account (its verification mail taken) logged in on the client page. */
+  const signedIn = async () => {
     const { email } = await join(app)
     await smtp.mailTo(email)
-    const { page, context, problems } = await open(`${origin}/`)
-    await logIn(page, email)
-    await page.waitForSelector(visible('signed-in'))
+    const opened = await open(`${origin}/`)
+    await logIn(opened.page, email)
+    await opened.page.waitForSelector(visible('signed-in'))
+    return { email, ...opened }
+  }
+
+  t.test('the profile form edits the profile (PATCH with the CSRF header)', async (t) => {
+    const { page, context, problems } = await signedIn()
     t.equal(await page.inputValue('#profile-form [name="name"]'), '', 'the form starts from the profile')
     await page.fill('#profile-form [name="name"]', 'Bora')
     await page.selectOption('#profile-form [name="gender"]', 'female')
@@ -137,11 +141,7 @@ if (browser !== undefined) {
   })
 
   t.test('the email form asks for the new address to be verified', async (t) => {
-    const { email } = await join(app)
-    await smtp.mailTo(email)
-    const { page, context } = await open(`${origin}/`)
-    await logIn(page, email)
-    await page.waitForSelector(visible('signed-in'))
+    const { page, context } = await signedIn()
     const fresh = uniqueEmail()
     await page.fill('#email-form [name="new_email"]', fresh)
     await page.fill('#email-form [name="password"]', 'wrong-Password-1')
@@ -158,11 +158,7 @@ if (browser !== undefined) {
   })
 
   t.test('deleting the account signs out and says so', async (t) => {
-    const { email } = await join(app)
-    await smtp.mailTo(email)
-    const { page, context, problems } = await open(`${origin}/`)
-    await logIn(page, email)
-    await page.waitForSelector(visible('signed-in'))
+    const { email, page, context, problems } = await signedIn()
     await page.fill('#delete-form [name="password"]', 'wrong-Password-1')
     await page.click('#delete-form button[type="submit"]')
     await page.waitForSelector('#delete-form .error:not([hidden])')

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { migrationJournal, PASSWORD, tempDir } from '../helpers/app.js'
 import { testDatabase } from '../helpers/postgres.js'
 import { REDIS_TEST_URL, redisPrefix } from '../helpers/redis.js'
-import { logRecords, startServer, stopServer, type ServerProcess } from '../helpers/server.js'
+import { logRecords, startServer, startTestServer, stopServer, type ServerProcess } from '../helpers/server.js'
 
 /*
  * WORKERS=N: one primary forks N processes sharing the port (node:cluster),
@@ -18,8 +18,7 @@ const JWT_SECRET = 'workers-test-secret-0123456789abcdefgh'
 
 /** Starts WORKERS=2 and resolves once both workers listen. */
 async function cluster (t: Test, env: Record<string, string>): Promise<ServerProcess> {
-  const server = await startServer({ WORKERS: '2', JWT_SECRET, REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix(t), ...env })
-  t.teardown(async () => { await stopServer(server, 'SIGKILL') })
+  const server = await startTestServer(t, { WORKERS: '2', JWT_SECRET, REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix(t), ...env })
   for (let i = 0; i < 600 && server.lines.filter((l) => /listening at/.test(l)).length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 50))
   return server
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { tempDir } from '../helpers/app.js'
 import { Client } from '../helpers/http.js'
-import { logRecords, startServer } from '../helpers/server.js'
+import { logRecords, startTestServer } from '../helpers/server.js'
 
 /*
  * The log is written asynchronously (src/log.ts): lines wait in a buffer and
@@ -15,8 +15,7 @@ const PASSWORD = 'log-flush-Test-passw0rd-7'
 const preload = join(import.meta.dirname, '..', 'helpers', 'throw-on-sigwinch.mjs')
 
 async function underLoad (t: Parameters<typeof tempDir>[0], stop: 'SIGTERM' | 'SIGWINCH'): Promise<void> {
-  const server = await startServer({ DATABASE_URL: join(tempDir(t), 'auth.db'), SHUTDOWN_GRACE: '20' }, { nodeArgs: ['--import', preload] })
-  t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
+  const server = await startTestServer(t, { DATABASE_URL: join(tempDir(t), 'auth.db'), SHUTDOWN_GRACE: '20' }, { nodeArgs: ['--import', preload] })
   const client = new Client(server.url, 32)
   t.teardown(() => client.close())
   const joined = await client.post('/account/join', { email: 'flush@example.com', password: PASSWORD })

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { tempDir } from '../helpers/app.js'
 import { Client, type Reply } from '../helpers/http.js'
-import { stopServer, startServer } from '../helpers/server.js'
+import { startTestServer, stopServer } from '../helpers/server.js'
 
 /*
  * The whole output of a real server process, from start to exit, at the most
@@ -23,8 +23,7 @@ const cookiesOf = (res: Reply): Record<string, string> => {
 
 t.test('a whole run\'s log, at trace level, holds none of the secrets it used', async (t) => {
   const dir = tempDir(t)
-  const server = await startServer({ DATABASE_URL: join(dir, 'auth.db'), LOG_LEVEL: 'trace' })
-  t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
+  const server = await startTestServer(t, { DATABASE_URL: join(dir, 'auth.db'), LOG_LEVEL: 'trace' })
   const client = new Client(server.url, 4)
   t.teardown(() => client.close())
   const secrets: string[] = [PASSWORD, WRONG, NEW_PASSWORD]

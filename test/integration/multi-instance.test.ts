@@ -3,7 +3,7 @@ import t from 'tap'
 import { PASSWORD } from '../helpers/app.js'
 import { testDatabase } from '../helpers/postgres.js'
 import { REDIS_TEST_URL, redisPrefix } from '../helpers/redis.js'
-import { startServer, stopServer, type ServerProcess } from '../helpers/server.js'
+import { startTestServer } from '../helpers/server.js'
 
 /*
  * Two service processes started at the same moment on free ports, sharing one
@@ -39,8 +39,7 @@ t.test('two instances on one PostgreSQL database and one Redis act as one servic
     TRUST_PROXY: 'true'
   }
   // Started together on an empty database: both migrate it, once.
-  const [a, b] = await Promise.all([startServer(env, { quiet: true }), startServer(env, { quiet: true })]) as [ServerProcess, ServerProcess]
-  t.teardown(async () => { await Promise.all([stopServer(a, 'SIGKILL'), stopServer(b, 'SIGKILL')]) })
+  const [a, b] = await Promise.all([startTestServer(t, env, { quiet: true }), startTestServer(t, env, { quiet: true })])
   t.not(a.url, b.url, 'two processes, two ports')
   const sql = new pg.Client({ connectionString: url })
   await sql.connect()
@@ -106,8 +105,7 @@ t.test('two instances on one PostgreSQL database and one Redis act as one servic
 t.test('with the grace window (REFRESH_REUSE_INTERVAL=10), two instances answer replays with the one successor', async (t) => {
   const url = await testDatabase(t)
   const env = { DATABASE_URL: url, JWT_SECRET, REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix(t), REFRESH_REUSE_INTERVAL: '10', RATE_LIMIT_JOIN_MAX: '1000', LOG_LEVEL: 'warn' }
-  const [a, b] = await Promise.all([startServer(env, { quiet: true }), startServer(env, { quiet: true })]) as [ServerProcess, ServerProcess]
-  t.teardown(async () => { await Promise.all([stopServer(a, 'SIGKILL'), stopServer(b, 'SIGKILL')]) })
+  const [a, b] = await Promise.all([startTestServer(t, env, { quiet: true }), startTestServer(t, env, { quiet: true })])
   const sql = new pg.Client({ connectionString: url })
   await sql.connect()
   t.teardown(async () => { await sql.end() })

@@ -4,7 +4,7 @@ import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { tempDir, testConfig } from '../helpers/app.js'
 import { Client, type Reply } from '../helpers/http.js'
-import { logRecords, startServer } from '../helpers/server.js'
+import { logRecords, startTestServer } from '../helpers/server.js'
 
 /*
  * Graceful shutdown, on the real process (server.test.ts covers one request in
@@ -20,8 +20,7 @@ const errorShape = (r: Reply): boolean => r.json !== undefined && typeof r.json.
 
 t.test('SIGTERM under steady load: every accepted request completes, then a clean exit', async (t) => {
   const dir = tempDir(t)
-  const server = await startServer({ DATABASE_URL: join(dir, 'auth.db'), SHUTDOWN_GRACE: '20' })
-  t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
+  const server = await startTestServer(t, { DATABASE_URL: join(dir, 'auth.db'), SHUTDOWN_GRACE: '20' })
   const client = new Client(server.url, 16)
   t.teardown(() => client.close())
 
@@ -101,8 +100,7 @@ t.test('SIGTERM under steady load: every accepted request completes, then a clea
 
 t.test('a request that never finishes cannot hold the process past SHUTDOWN_GRACE', async (t) => {
   const dir = tempDir(t)
-  const server = await startServer({ DATABASE_URL: join(dir, 'auth.db'), SHUTDOWN_GRACE: '1' })
-  t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
+  const server = await startTestServer(t, { DATABASE_URL: join(dir, 'auth.db'), SHUTDOWN_GRACE: '1' })
   // A slow upload: headers announce 100 bytes, 10 arrive, the socket stays open.
   const { port } = new URL(server.url)
   const socket = connect(Number(port), '127.0.0.1')

@@ -1,7 +1,7 @@
 import Fastify, { type RouteOptions } from 'fastify'
 import { test } from 'tap'
 import { serviceApp } from '../../src/app.js'
-import { testConfig } from '../helpers/app.js'
+import { build, testConfig } from '../helpers/app.js'
 
 /**
  * Every route the service serves is in the OpenAPI document (/openapi.json,
@@ -37,4 +37,28 @@ test('every route and each of its responses is in the OpenAPI document', async (
   // The contract's error shape is the documented body of the error statuses.
   const login = doc.paths['/account/login']?.post?.responses?.['401'] as { content?: Record<string, { schema?: { properties?: object } }> } | undefined
   t.hasProps(login?.content?.['application/json']?.schema?.properties ?? {}, ['statusCode', 'error', 'code', 'message'])
+})
+
+test('the account lifecycle\'s endpoints are documented with their bodies and answers', async (t) => {
+  const app = await build(t)
+  const doc = (await app.inject({ url: '/openapi.json' })).json()
+  t.ok(doc.paths['/account/mypage'].patch.requestBody)
+  t.ok(doc.paths['/account/mypage'].delete.requestBody)
+  for (const path of ['/account/email/change', '/account/email/verify', '/account/email/resend', '/account/password/reset', '/account/password/reset/confirm']) {
+    t.ok(doc.paths[path]?.post?.requestBody, path)
+    t.ok(doc.paths[path]?.post?.responses?.['200'], `${path} 200`)
+    t.ok(doc.paths[path]?.post?.responses?.['400'], `${path} 400`)
+  }
+})
+
+test('GET /openapi.json documents every endpoint from the schemas', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: '/openapi.json' })
+  t.equal(res.statusCode, 200)
+  const doc = res.json()
+  t.match(doc, { openapi: String, info: { title: 'auth-service' } })
+  for (const path of ['/account/join', '/account/login', '/account/token/refresh', '/account/token/verify', '/account/logout', '/account/mypage', '/account/password/change', '/health']) {
+    t.ok(doc.paths[path], path)
+  }
+  t.ok(doc.paths['/account/join'].post.requestBody, 'bodies are documented')
 })

@@ -191,22 +191,3 @@ t.test('security headers on every response', async (t) => {
     t.equal(res.headers['x-powered-by'], undefined)
   }
 })
-
-t.test('GET /health', async (t) => {
-  const app = await build(t)
-  const res = await app.inject({ url: '/health' })
-  t.equal(res.statusCode, 200)
-  t.same(res.json(), { status: 'ok' })
-})
-
-t.test('GET /openapi.json documents every endpoint from the schemas', async (t) => {
-  const app = await build(t)
-  const res = await app.inject({ url: '/openapi.json' })
-  t.equal(res.statusCode, 200)
-  const doc = res.json()
-  t.match(doc, { openapi: String, info: { title: 'auth-service' } })
-  for (const path of ['/account/join', '/account/login', '/account/token/refresh', '/account/token/verify', '/account/logout', '/account/mypage', '/account/password/change', '/health']) {
-    t.ok(doc.paths[path], path)
-  }
-  t.ok(doc.paths['/account/join'].post.requestBody, 'bodies are documented')
-})

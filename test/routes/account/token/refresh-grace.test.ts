@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream'
 import Database from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
@@ -7,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { buildApp } from '../../../../src/app.js'
 import type { Store } from '../../../../src/db/store.js'
 import { refreshTokenKey } from '../../../../src/tokens/tokens.js'
-import { bearer, cookiesOf, decodeJwt, join, PASSWORD, post, refresh, storeToken, testConfig } from '../../../helpers/app.js'
+import { bearer, captureLogs, cookiesOf, decodeJwt, join, PASSWORD, post, refresh, sqlitePath, storeToken, testConfig } from '../../../helpers/app.js'
 import { testDatabase } from '../../../helpers/postgres.js'
 import { storeDatabases } from '../../../helpers/store.js'
 
@@ -35,7 +34,7 @@ type Backend = [string, (t: Test) => Promise<{ env: NodeJS.ProcessEnv, rows: (us
 const backends: Backend[] = [
   ['sqlite', async (t) => {
     const config = testConfig(t)
-    const path = config.database.kind === 'sqlite' ? config.database.path : ''
+    const path = sqlitePath(config)
     return {
       env: { DATABASE_URL: `file:${path}` },
       rows: async (userId) => {
@@ -60,8 +59,7 @@ for (const [kind, backend] of backends) {
   async function setup (t: Test, env: NodeJS.ProcessEnv = {}): Promise<Env> {
     const db = await backend(t)
     let offset = 0
-    const logs: string[] = []
-    const logStream = new Writable({ write (chunk, _enc, done) { logs.push(String(chunk)); done() } })
+    const { logs, logStream } = captureLogs()
     const config = testConfig(t, { JWT_SECRET, LOG_LEVEL: 'info', ...db.env, ...env })
     const app = await buildApp(config, { logStream, now: () => Date.now() + offset * 1000 })
     t.teardown(() => app.close())
