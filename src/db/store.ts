@@ -1,4 +1,4 @@
-import type { AccountTokenRow, RefreshTokenRow, RevokeReason, SigningKeyRow, UserRow } from './schema.js'
+import type { AccountTokenRow, RefreshTokenRow, RevokeReason, SigningKeyRow, UserRow } from './sqlite/schema.js'
 
 export type { RevokeReason }
 

@@ -3,12 +3,12 @@ import { copyFileSync, readFileSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
-import { openSqliteStore } from '../../../src/db/sqlite.js'
+import { openSqliteStore } from '../../../src/db/sqlite/store.js'
 import type { NewRefreshToken, NewUser } from '../../../src/db/store.js'
 import { storeToken, tempDir } from '../../helpers/app.js'
 
 // SQLite's refresh rotations are written by a thread of their own
-// (src/db/sqlite-rotations.ts) and group-committed: those asked for while a
+// (src/db/sqlite/rotations.ts) and group-committed: those asked for while a
 // batch is being written share the next transaction (one fsync), each in a
 // savepoint.
 

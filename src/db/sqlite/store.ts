@@ -1,128 +1,26 @@
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
-import { dirname } from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
-import { readMigrationFiles } from 'drizzle-orm/migrator'
-import { EmailTakenError } from '../errors.js'
-import { migrationsDir } from '../paths.js'
+import { EmailTakenError } from '../../errors.js'
+import type { AcceptAccountToken, AccountTokenPurpose, ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, Store } from '../store.js'
+import { openDatabase, type SqliteOptions } from './connection.js'
+import { isUniqueViolation } from './errors.js'
+import { rotationWriter } from './rotations.js'
 import * as schema from './schema.js'
-import { rotationWriter } from './sqlite-rotations.js'
-import type { AcceptAccountToken, AccountTokenPurpose, ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, Store } from './store.js'
+import { userCache } from './user-cache.js'
+
+export type { SqliteOptions }
 
 type RotationWriter = ReturnType<typeof rotationWriter>
 
 const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
 
-export interface SqliteOptions {
-  path: string
-  /**
-   * `full`: every commit is fsynced (WAL), nothing acknowledged is lost even on
-   * power loss. `normal`: commits survive a process crash but the last ones may
-   * roll back on power loss or an OS crash.
-   */
-  synchronous: 'full' | 'normal'
-  /** Milliseconds to wait for another connection's lock (SQLITE_BUSY after that); 5000 by default. */
-  busyTimeout?: number
-}
-
-function isUniqueViolation (err: unknown): boolean {
-  for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-        (e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return true
-  }
-  return false
-}
-
-/**
- * SQLite quietly opens a file it may not write (read-only file system or file)
- * read-only, and an up-to-date migration writes nothing: the service would
- * start and answer 503 to every write. Writing the header's user_version (to
- * its own value) makes the start fail instead, naming the file.
- */
-function assertWritable (sqlite: Database.Database, path: string): void {
+/** Opens (creating it and its folder if needed), tunes and migrates the SQLite file: the SQLite Store. */
+export function openSqliteStore (options: SqliteOptions): Store {
+  const { sqlite, synchronous, busyTimeout, file, write } = openDatabase(options)
   try {
-    sqlite.pragma(`user_version = ${Number(sqlite.pragma('user_version', { simple: true }))}`)
-  } catch (err) {
-    throw new Error(`SQLite database ${path} cannot be written (${(err as Error).message})`, { cause: err })
-  }
-}
-
-/**
- * Runs a write only while the file at `path` is still the file opened. A data
- * directory removed or replaced (a restore) under a running service would
- * otherwise take every later write into an unlinked file: acknowledged, then
- * lost at the next start (SQLite does not notice in WAL mode). Checked before
- * the write (nothing goes into a file that is gone) and after it (a write that
- * raced with the removal is not acknowledged). The error carries SQLite's own
- * code for this case, which the error handler answers 503.
- */
-function guardFile (path: string): { write: <T>(write: () => T) => T, file: { dev: number, ino: number } } {
-  const { dev, ino } = statSync(path)
-  const check = (): void => {
-    let now
-    try { now = statSync(path) } catch { now = undefined }
-    if (now?.dev !== dev || now.ino !== ino) {
-      throw Object.assign(new Error(`SQLite database ${path} was removed or replaced while in use; restart the service`), { code: 'SQLITE_READONLY_DBMOVED' })
-    }
-  }
-  return {
-    write: (write) => {
-      check()
-      const result = write()
-      check()
-      return result
-    },
-    file: { dev, ino }
-  }
-}
-
-/**
- * drizzle's SQLite migrator, in one BEGIN IMMEDIATE transaction: drizzle's own
- * reads which migrations are applied before it takes the write lock, so two
- * processes starting at once on an empty file would both apply the first one
- * (and one fail: "table already exists"). Here the read and the writes happen
- * under the file's write lock; a second process waits (busy timeout), then
- * finds nothing left to do. Same bookkeeping (table, hash, created_at) as
- * drizzle's, so either may run later.
- */
-export function migrateLocked (sqlite: Database.Database, migrationsFolder: string): number {
-  const migrations = readMigrationFiles({ migrationsFolder })
-  const run = sqlite.transaction(() => {
-    sqlite.exec('CREATE TABLE IF NOT EXISTS "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)')
-    const last = sqlite.prepare('SELECT created_at FROM "__drizzle_migrations" ORDER BY created_at DESC LIMIT 1').pluck().get() as number | string | undefined
-    const record = sqlite.prepare('INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)')
-    let applied = 0
-    for (const migration of migrations) {
-      if (last !== undefined && Number(last) >= migration.folderMillis) continue
-      for (const statement of migration.sql) if (statement.trim() !== '') sqlite.exec(statement)
-      record.run(migration.hash, migration.folderMillis)
-      applied++
-    }
-    return applied
-  })
-  return run.immediate()
-}
-
-/** Opens (creating it and its folder if needed), tunes and migrates the SQLite file. */
-export function openSqliteStore ({ path, synchronous, busyTimeout = 5000 }: SqliteOptions): Store {
-  mkdirSync(dirname(path), { recursive: true })
-  // Owner-only: the file holds password hashes and the signing keys (src/keys/).
-  // SQLite gives its -wal and -shm files the database file's permissions.
-  // Failures are left to SQLite's open and assertWritable below, which name the file.
-  try { closeSync(openSync(path, 'wx', 0o600)) } catch { /* exists already, or cannot be created */ }
-  try { chmodSync(path, 0o600) } catch { /* not ours to change (another owner): left as the operator set it */ }
-  const sqlite = new Database(path, { timeout: busyTimeout })
-  try {
-    sqlite.pragma('journal_mode = WAL')
-    const level = synchronous === 'full' ? 'FULL' : 'NORMAL'
-    sqlite.pragma(`synchronous = ${level}`)
-    sqlite.pragma('foreign_keys = ON')
-    assertWritable(sqlite, path)
-    migrateLocked(sqlite, migrationsDir.sqlite)
-    const guard = guardFile(path)
-    const rotations = rotationWriter({ path, synchronous: level, busyTimeout, file: guard.file })
-    return createStore(sqlite, drizzle({ client: sqlite, schema }), guard.write, rotations)
+    const rotations = rotationWriter({ path: options.path, synchronous, busyTimeout, file })
+    return createStore(sqlite, drizzle({ client: sqlite, schema }), write, rotations)
   } catch (err) {
     sqlite.close()
     throw err
@@ -358,53 +256,6 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     async close () {
       await rotations.close()
       if (sqlite.open) sqlite.close()
-    }
-  }
-}
-
-/**
- * Users by id, remembered between requests: every authenticated request reads
- * its user (a deactivated or deleted user's token must stop working at once),
- * and that read was most of what separates /account/mypage from /health.
- *
- * Never stale beyond the current event-loop turn: this connection's own writes
- * to a user forget it (the store's write methods call `forget`), and any
- * connection's change to `users` — another instance, the sqlite3 shell, an
- * admin script — moves `user_changes.version` (triggers, src/db/schema.ts),
- * read once per turn, which empties the cache. The moves of this connection's
- * own writes are `adopt`ed instead: a login (last_login) empties nothing.
- */
-export function userCache<U extends object> (usersVersion: () => unknown, load: (id: string) => U | undefined, max = 4096) {
-  const cache = new Map<string, U>()
-  let version: unknown
-  let checked = false
-  const uncheck = (): void => { checked = false }
-  return {
-    get (id: string): U | undefined {
-      if (!checked) {
-        const now = usersVersion() // may throw (storage fault): then nothing is marked checked
-        if (now !== version) { cache.clear(); version = now }
-        checked = true
-        setImmediate(uncheck)
-      }
-      let user = cache.get(id)
-      if (user === undefined) {
-        user = load(id)
-        if (user !== undefined) {
-          if (cache.size >= max) cache.delete(cache.keys().next().value as string)
-          cache.set(id, Object.freeze(user))
-        }
-      }
-      return user
-    },
-    forget (id: string): void { cache.delete(id) },
-    /**
-     * This connection's own write moved the version from `before` to `after`
-     * (both read inside its transaction): if the cache had seen `before`, it
-     * stays valid for every user but the one written (which the writer forgets).
-     */
-    adopt (before: unknown, after: unknown): void {
-      if (version === before) version = after
     }
   }
 }

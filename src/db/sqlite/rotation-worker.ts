@@ -1,6 +1,6 @@
-// The SQLite rotation writer's thread (src/db/sqlite-rotations.ts starts it).
+// The SQLite rotation writer's thread (src/db/sqlite/rotations.ts starts it).
 //
-// The columns are those of refreshTokens in src/db/schema.ts. The logic is that
+// The columns are those of refreshTokens in src/db/sqlite/schema.ts. The logic is that
 // of Store.refreshTokens.rotate (src/db/store.ts), as the PostgreSQL store also
 // implements it.
 import { statSync } from 'node:fs'
@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 
 const { path, synchronous, busyTimeout, dev, ino } = workerData as { path: string, synchronous: string, busyTimeout: number, dev: number, ino: number }
-if (parentPort === null) throw new Error('sqlite-rotation-worker runs as a worker thread')
+if (parentPort === null) throw new Error('the SQLite rotation worker runs as a worker thread')
 const port = parentPort
 
 const db = new Database(path, { timeout: busyTimeout, fileMustExist: true })
@@ -59,7 +59,7 @@ const batch = db.transaction((requests: Request[]) => requests.map((request) => 
   try { return { outcome: rotate(request) } } catch (err) { return { error: fault(err) } }
 }))
 
-// As the event loop's connection (guardFile in src/db/sqlite.ts): never a write
+// As the event loop's connection (src/db/sqlite/file-guard.ts): never a write
 // into a file that was removed or replaced under the service.
 const assertSameFile = () => {
   let now

@@ -1,12 +1,12 @@
-import { setTimeout as delay } from 'node:timers/promises'
-import { and, asc, count, DrizzleQueryError, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
-import { migrate } from 'drizzle-orm/node-postgres/migrator'
-import pg from 'pg'
-import { EmailTakenError, StorageUnavailableError } from '../errors.js'
-import { migrationsDir } from '../paths.js'
-import * as schema from './schema.pg.js'
-import type { AcceptAccountToken, AccountTokenPurpose, ImportOutcome, NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from './store.js'
+import type pg from 'pg'
+import { EmailTakenError } from '../../errors.js'
+import type { AcceptAccountToken, AccountTokenPurpose, ImportOutcome, NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from '../store.js'
+import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
+import { codeOf, startError, translate, unwrap } from './errors.js'
+import * as schema from './schema.js'
+import { USER_CACHE_TTL_MS, USER_CHANNEL, userChangeListener, type UserCache } from './user-cache.js'
 
 const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
 
@@ -39,54 +39,25 @@ export interface PostgresOptions {
   onListener?: (state: 'up' | 'down', err?: Error) => void
 }
 
-/** The database cannot be used at start: one line, no stack, no password. */
-export class DatabaseStartError extends Error {
-  constructor (message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'DatabaseStartError'
-  }
-}
-
 type Db = NodePgDatabase<typeof schema>
-/** A drizzle handle bound to the one connection a transaction runs on. */
-type Tx = NodePgDatabase
 
-/** Serialisation failure, deadlock: the transaction is safe to run again. */
-const RETRYABLE = new Set(['40001', '40P01'])
-const MAX_ATTEMPTS = 10
-/** Any constant shared by every instance of the service: serialises concurrent migrations. */
-const MIGRATION_LOCK = 0x61757468 // "auth"
-
-/** node-postgres failures that carry no code but mean "the connection is gone / none is available". */
-const CONNECTION_MESSAGES = /^(Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|Client was closed)/i
-
-/** The driver's error without drizzle's wrapper (whose message lists the bound values, hashes included). */
-function unwrap (err: unknown): unknown {
-  while (err instanceof DrizzleQueryError && err.cause !== undefined) err = err.cause
-  return err
-}
-
-/** Connection-class failures: the server is down, unreachable, restarting or out of connections. */
-export const CONNECTION_CODES = /^(08...|57P0[1-3]|53...|E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN))$/
-
-function isConnectionError (err: unknown): boolean {
-  const code = codeOf(err)
-  if (code !== undefined) return CONNECTION_CODES.test(code)
-  return err instanceof Error && CONNECTION_MESSAGES.test(err.message)
-}
-
-function codeOf (err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : undefined
-}
-
-/** What a store method throws: the driver's error, or StorageUnavailableError (503) when the server is out of reach. */
-function translate (err: unknown): unknown {
-  const e = unwrap(err)
-  if (codeOf(e) === undefined && e instanceof Error && CONNECTION_MESSAGES.test(e.message)) {
-    return new StorageUnavailableError({ cause: e })
+/**
+ * Connects, migrates (`migrations/postgres`, under an advisory lock so that
+ * several instances may start at once) and returns the Store.
+ * Throws DatabaseStartError when the server cannot be used.
+ */
+export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis = 5000, queryTimeoutMillis = 5000, onIdleError, userCacheTtlMs = USER_CACHE_TTL_MS, onListener }: PostgresOptions): Promise<Store> {
+  const pool = openPool({ url, max, connectionTimeoutMillis, queryTimeoutMillis, onIdleError })
+  try {
+    await migrateLocked(url, connectionTimeoutMillis)
+  } catch (err) {
+    await pool.end().catch(() => {})
+    throw startError(err, url)
   }
-  return e
+  const cache = userCacheTtlMs > 0
+    ? userChangeListener(url, connectionTimeoutMillis, userCacheTtlMs, onListener)
+    : undefined
+  return createStore(pool, drizzle({ client: pool, schema }), cache)
 }
 
 function guard<A extends unknown[], R> (fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
@@ -99,184 +70,9 @@ function guard<A extends unknown[], R> (fn: (...args: A) => Promise<R>): (...arg
   }
 }
 
-/** `host:port/database` of a URL, never its credentials. */
-export function describeUrl (url: string): string {
-  try {
-    const u = new URL(url)
-    const host = u.searchParams.get('host') ?? (u.hostname === '' ? 'localhost' : u.hostname)
-    return `${host}:${u.port === '' ? '5432' : u.port}${u.pathname === '' ? '/' : u.pathname}`
-  } catch {
-    return 'the configured server'
-  }
-}
-
-/** A start failure as one readable line naming DATABASE_URL. */
-function startError (err: unknown, url: string): DatabaseStartError {
-  const e = unwrap(err)
-  const code = codeOf(e)
-  const where = describeUrl(url)
-  const reason = (e instanceof Error && e.message !== '') ? e.message : (code ?? String(e))
-  let message: string
-  if (code === '28P01' || code === '28000') message = `DATABASE_URL: PostgreSQL at ${where} refused the login: ${reason}`
-  else if (code === '3D000') message = `DATABASE_URL: PostgreSQL at ${where}: ${reason}`
-  else if (isConnectionError(e)) message = `DATABASE_URL: cannot reach PostgreSQL at ${where}: ${reason}`
-  else message = `PostgreSQL at ${where}: cannot prepare the database: ${reason}`
-  return new DatabaseStartError(message, { cause: e })
-}
-
-/**
- * Connects, migrates (`migrations/postgres`, under an advisory lock so that
- * several instances may start at once) and returns the Store.
- * Throws DatabaseStartError when the server cannot be used.
- */
-export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis = 5000, queryTimeoutMillis = 5000, onIdleError, userCacheTtlMs = USER_CACHE_TTL_MS, onListener }: PostgresOptions): Promise<Store> {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max,
-    connectionTimeoutMillis,
-    query_timeout: queryTimeoutMillis,
-    idleTimeoutMillis: 30_000,
-    keepAlive: true,
-    application_name: 'auth-service'
-  })
-  // A connection that breaks must never crash the process. Idle ones are
-  // dropped by the pool (and reported here); one checked out for a transaction
-  // has no listener of its own between statements, so every connection gets a
-  // silent one: its failure surfaces as the failing statement's error instead,
-  // and the pool discards it on release.
-  pool.on('error', (err) => { onIdleError?.(err) })
-  pool.on('connect', (client) => { client.on('error', () => {}) })
-  try {
-    // A connection of its own, without the pool's statement timeout: waiting
-    // for another instance's migration, or a long one, is not a failure. The
-    // advisory lock is the session's, so it covers every statement drizzle's
-    // migrator runs on this connection (its check of what is applied too).
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis, application_name: 'auth-service-migrate' })
-    client.on('error', () => {})
-    try {
-      await client.connect()
-      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
-      try {
-        await migrate(drizzle({ client }), { migrationsFolder: migrationsDir.postgres })
-      } finally {
-        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
-      }
-    } finally {
-      await client.end().catch(() => {})
-    }
-  } catch (err) {
-    await pool.end().catch(() => {})
-    throw startError(err, url)
-  }
-  const cache = userCacheTtlMs > 0
-    ? userChangeListener(url, connectionTimeoutMillis, userCacheTtlMs, onListener)
-    : undefined
-  return createStore(pool, drizzle({ client: pool, schema }), cache)
-}
-
-/** The channel every instance announces a changed user id on, in the transaction that changes it. */
-export const USER_CHANNEL = 'auth_user_changed'
-/** See PostgresOptions.userCacheTtlMs. */
-export const USER_CACHE_TTL_MS = 10_000
-const USERS_CACHED = 4096
-
-/**
- * Users by id, remembered between requests, kept right across instances:
- * every write to a user (here or on another instance) sends
- * NOTIFY auth_user_changed '<id>' in its transaction, and a dedicated
- * connection LISTENing on that channel drops the id on delivery (PostgreSQL
- * delivers at commit, so within milliseconds). While that connection is down
- * nothing is served from the cache (every request reads the row, as without
- * a cache) and it is emptied when the connection is back, since notifications
- * sent meanwhile are lost. Rows also expire after `ttlMs`, which bounds
- * writes made beside the service.
- */
-function userChangeListener (url: string, connectionTimeoutMillis: number, ttlMs: number, onListener?: PostgresOptions['onListener']) {
-  const rows = new Map<string, { user: User, at: number }>()
-  /** Counts invalidations: a read that saw one happen meanwhile is not remembered (its row may predate the change). */
-  let generation = 0
-  let listening = false
-  let closed = false
-  let client: pg.Client | undefined
-  let retry: NodeJS.Timeout | undefined
-  let attempt = 0
-
-  const invalidate = (id?: string): void => {
-    generation++
-    if (id === undefined) rows.clear()
-    else rows.delete(id)
-  }
-  const lost = (err?: Error): void => {
-    const was = listening
-    listening = false
-    invalidate()
-    const old = client
-    client = undefined
-    old?.removeAllListeners('end')
-    void old?.end().catch(() => {})
-    if (was) onListener?.('down', err)
-    if (!closed && retry === undefined) {
-      retry = setTimeout(() => { retry = undefined; void connect() }, Math.min(100 * 2 ** attempt++, 5000))
-      retry.unref()
-    }
-  }
-  const connect = async (): Promise<void> => {
-    // TCP keep-alive probes after 10 s of silence: a path that dies without a
-    // reset is noticed (then the cache is bypassed) instead of trusted for hours.
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis, keepAlive: true, keepAliveInitialDelayMillis: 10_000, application_name: 'auth-service-listener' })
-    client = c
-    c.on('error', (err) => { if (client === c) lost(err) })
-    c.on('end', () => { if (client === c) lost() })
-    c.on('notification', (msg) => { if (msg.channel === USER_CHANNEL) invalidate(msg.payload) })
-    try {
-      await c.connect()
-      await c.query(`LISTEN ${USER_CHANNEL}`)
-      if (client !== c || closed) { await c.end().catch(() => {}); return }
-      attempt = 0
-      invalidate()
-      listening = true
-      onListener?.('up')
-    } catch (err) {
-      if (client === c) lost(err as Error)
-    }
-  }
-  void connect()
-
-  return {
-    /** The remembered row, if the listener is up and the row is young enough. */
-    get (id: string): User | undefined {
-      if (!listening) return undefined
-      const hit = rows.get(id)
-      if (hit === undefined) return undefined
-      if (Date.now() - hit.at > ttlMs) { rows.delete(id); return undefined }
-      return hit.user
-    },
-    /** Reads `id` with `load` and remembers it, unless an invalidation came in meanwhile. */
-    async load (id: string, load: () => Promise<User | undefined>): Promise<User | undefined> {
-      const before = generation
-      const user = await load()
-      if (user !== undefined && listening && generation === before) {
-        if (rows.size >= USERS_CACHED) rows.delete(rows.keys().next().value as string)
-        rows.set(id, { user: Object.freeze(user), at: Date.now() })
-      }
-      return user
-    },
-    forget: invalidate,
-    async close (): Promise<void> {
-      closed = true
-      if (retry !== undefined) clearTimeout(retry)
-      listening = false
-      const c = client
-      client = undefined
-      await c?.end().catch(() => {})
-    }
-  }
-}
-
-type UserCache = ReturnType<typeof userChangeListener>
-
 function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
   const p = sql.placeholder
+  const inTransaction = async <T>(work: (tx: Tx) => Promise<T>): Promise<T> => await runInTransaction(pool, work)
   // Hot reads: named statements, parsed once per connection.
   const userById = db.select().from(users).where(eq(users.id, p('id'))).limit(1).prepare('auth_user_by_id')
   const userByEmail = db.select().from(users).where(eq(users.email, p('email'))).limit(1).prepare('auth_user_by_email')
@@ -351,57 +147,6 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
     if (token === undefined || user === undefined || !accept(token, user)) return undefined
     await tx.update(accountTokens).set({ usedAt: now }).where(eq(accountTokens.id, id))
     return { token, user }
-  }
-
-  /**
-   * Runs `work` as one REPEATABLE READ transaction, again from the start when
-   * PostgreSQL reports a serialisation failure or deadlock.
-   *
-   * Why REPEATABLE READ and not the default READ COMMITTED: a rotation revokes
-   * its token and inserts the successor atomically. A concurrent family/user
-   * revocation whose snapshot predates that commit would, under READ COMMITTED,
-   * skip the now-revoked token and never see the successor — leaving a live
-   * token after logout or a password change. Under REPEATABLE READ it must
-   * update the token the rotation updated, gets a serialisation failure, and
-   * its retry (a fresh snapshot) revokes the successor too. The outcome is
-   * always one a serial execution could give, as with SQLite.
-   */
-  async function inTransaction<T> (work: (tx: Tx) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await transactionOnce(work)
-      } catch (err) {
-        if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(codeOf(unwrap(err)) ?? '')) throw err
-        await delay(Math.random() * 2 * attempt)
-      }
-    }
-  }
-
-  /**
-   * BEGIN … COMMIT on one pooled connection. (Not drizzle's `db.transaction`:
-   * with a pool it never releases the connection when BEGIN itself fails —
-   * after a network blip the pool would stay exhausted.) The connection is
-   * released in every case, and destroyed when it can no longer be trusted.
-   */
-  async function transactionOnce<T> (work: (tx: Tx) => Promise<T>): Promise<T> {
-    const client = await pool.connect()
-    let broken: Error | undefined
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ')
-      try {
-        const result = await work(drizzle({ client }))
-        await client.query('COMMIT')
-        return result
-      } catch (err) {
-        await client.query('ROLLBACK').catch((rollbackErr: Error) => { broken = rollbackErr })
-        throw err
-      }
-    } catch (err) {
-      broken ??= isConnectionError(unwrap(err)) ? err as Error : undefined
-      throw err
-    } finally {
-      client.release(broken)
-    }
   }
 
   let closed = false
