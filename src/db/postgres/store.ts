@@ -108,14 +108,14 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
     }
   }
   const revokeWhere = async (tx: Tx, name: string, where: ReturnType<typeof and>, params: Record<string, unknown>): Promise<number> => {
-    const res = await tx.update(refreshTokens).set({ revokedAt: p('now') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
+    const res = await tx.update(refreshTokens).set({ revokedAt: p('nowSeconds') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
       .where(and(where, isNull(refreshTokens.revokedAt))).prepare(name).execute(params)
     return res.rowCount ?? 0
   }
-  const revokeFamily = async (tx: Tx, userId: string, familyId: string, now: number, reason: RevokeReason): Promise<number> =>
-    await revokeWhere(tx, 'auth_revoke_family', and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId'))), { userId, familyId, now, reason })
-  const revokeUser = async (tx: Tx, userId: string, now: number, reason: RevokeReason): Promise<number> =>
-    await revokeWhere(tx, 'auth_revoke_user', eq(refreshTokens.userId, p('userId')), { userId, now, reason })
+  const revokeFamily = async (tx: Tx, userId: string, familyId: string, nowSeconds: number, reason: RevokeReason): Promise<number> =>
+    await revokeWhere(tx, 'auth_revoke_family', and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId'))), { userId, familyId, nowSeconds, reason })
+  const revokeUser = async (tx: Tx, userId: string, nowSeconds: number, reason: RevokeReason): Promise<number> =>
+    await revokeWhere(tx, 'auth_revoke_user', eq(refreshTokens.userId, p('userId')), { userId, nowSeconds, reason })
 
   /**
    * A new password, inside a transaction: the hash (and what else changes with
@@ -123,9 +123,9 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
    * grace window), and the new login's first token if there is one. Returns
    * the updated user.
    */
-  const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true }, now: number, next: NewRefreshToken | undefined): Promise<User | undefined> => {
+  const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): Promise<User | undefined> => {
     const [updated] = await tx.update(users).set(change).where(eq(users.id, id)).returning()
-    await revokeUser(tx, id, now, 'password_change')
+    await revokeUser(tx, id, nowSeconds, 'password_change')
     if (next !== undefined) await txInsertToken(tx, next)
     return updated
   }
@@ -140,12 +140,12 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
    * change made to it meanwhile fails to serialise the same way, and the retry
    * asks `accept` about the row as it is now.
    */
-  const redeemable = async (tx: Tx, id: string, purposes: AccountTokenPurpose[], now: number, accept: AcceptAccountToken) => {
+  const redeemable = async (tx: Tx, id: string, purposes: AccountTokenPurpose[], nowSeconds: number, accept: AcceptAccountToken) => {
     const [token] = await tx.select().from(accountTokens).where(and(eq(accountTokens.id, id), inArray(accountTokens.purpose, purposes),
-      isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, now))).limit(1).for('update')
+      isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, nowSeconds))).limit(1).for('update')
     const [user] = token === undefined ? [] : await tx.select().from(users).where(eq(users.id, token.userId)).limit(1)
     if (token === undefined || user === undefined || !accept(token, user)) return undefined
-    await tx.update(accountTokens).set({ usedAt: now }).where(eq(accountTokens.id, id))
+    await tx.update(accountTokens).set({ usedAt: nowSeconds }).where(eq(accountTokens.id, id))
     return { token, user }
   }
 
@@ -190,8 +190,8 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       }),
       setActive: guard(async (id, active) => { await writeUser(id, async (tx) => { await tx.update(users).set({ isActive: active }).where(eq(users.id, id)) }) }),
       remove: guard(async (id) => { await writeUser(id, async (tx) => { await tx.delete(users).where(eq(users.id, id)) }) }),
-      setPassword: guard(async (id, passwordHash, now, next) => {
-        await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash }, now, next) })
+      setPassword: guard(async (id, passwordHash, nowSeconds, next) => {
+        await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash }, nowSeconds, next) })
       }),
       updateProfile: guard(async (id, change) => {
         if (Object.keys(change).length === 0) return (await userById.execute({ id }))[0]
@@ -239,15 +239,15 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
     accountTokens: {
       create: guard(async (token) => { await db.insert(accountTokens).values(token) }),
       byId: guard(async (id) => (await db.select().from(accountTokens).where(eq(accountTokens.id, id)).limit(1))[0]),
-      resetPassword: guard(async (id, passwordHash, next, now, accept) => await writeUser(next.userId, async (tx) => {
-        const redeemed = await redeemable(tx, id, ['password_reset'], now, (token, user) => token.userId === next.userId && accept(token, user))
-        return redeemed === undefined ? undefined : await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true }, now, next)
+      resetPassword: guard(async (id, passwordHash, next, nowSeconds, accept) => await writeUser(next.userId, async (tx) => {
+        const redeemed = await redeemable(tx, id, ['password_reset'], nowSeconds, (token, user) => token.userId === next.userId && accept(token, user))
+        return redeemed === undefined ? undefined : await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true }, nowSeconds, next)
       }, (updated) => updated !== undefined)),
-      verifyEmail: guard(async (id, now, accept) => {
+      verifyEmail: guard(async (id, nowSeconds, accept) => {
         let changed: string | undefined
         try {
           return await inTransaction(async (tx) => {
-            const redeemed = await redeemable(tx, id, ['email_verification', 'email_change'], now, accept)
+            const redeemed = await redeemable(tx, id, ['email_verification', 'email_change'], nowSeconds, accept)
             if (redeemed === undefined) return undefined
             changed = redeemed.user.id
             const [updated] = await tx.update(users).set({ email: redeemed.token.email, emailVerified: true }).where(eq(users.id, redeemed.user.id)).returning()
@@ -261,55 +261,55 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           if (changed !== undefined) cache?.forget(changed)
         }
       }),
-      purgeExpired: guard(async (now) => (await db.delete(accountTokens).where(lt(accountTokens.expiresAt, now))).rowCount ?? 0)
+      purgeExpired: guard(async (nowSeconds) => (await db.delete(accountTokens).where(lt(accountTokens.expiresAt, nowSeconds))).rowCount ?? 0)
     },
     refreshTokens: {
       byId: guard(async (id) => (await tokenById.execute({ id }))[0]),
-      rotate: guard(async (id, next, now, grace) => await inTransaction(async (tx): Promise<RotateOutcome> => {
+      rotate: guard(async (id, next, nowSeconds, grace) => await inTransaction(async (tx): Promise<RotateOutcome> => {
         // The conditional UPDATE is the whole race: of concurrent rotations of
         // one token exactly one sees `revoked_at IS NULL` and changes the row.
         // The others wait for its row lock, then fail to serialise (REPEATABLE
         // READ) and run again on a snapshot that holds the rotation: the grace
         // path below — in this process or in any other sharing the database.
         const [rotated] = await tx.update(refreshTokens).set({
-          revokedAt: p('now') as unknown as number,
+          revokedAt: p('nowSeconds') as unknown as number,
           revokeReason: 'rotated',
           successorId: p('successorId') as unknown as string,
           successorSealed: p('sealed') as unknown as string
         }).where(and(eq(refreshTokens.id, p('id')), eq(refreshTokens.userId, p('userId')), isNull(refreshTokens.revokedAt)))
           .returning({ familyId: refreshTokens.familyId })
-          .prepare('auth_rotate_live').execute({ id, userId: next.userId, now, successorId: next.id, sealed: grace?.sealed ?? null })
+          .prepare('auth_rotate_live').execute({ id, userId: next.userId, nowSeconds, successorId: next.id, sealed: grace?.sealed ?? null })
         if (rotated !== undefined) {
           await txInsertToken(tx, { ...next, familyId: rotated.familyId })
           return { kind: 'rotated' }
         }
         const [row] = await tokenIn(tx, id)
         if (row === undefined || row.userId !== next.userId) return { kind: 'unknown' }
-        if (grace !== undefined && row.revokeReason === 'rotated' && row.revokedAt !== null && now - row.revokedAt < grace.interval &&
+        if (grace !== undefined && row.revokeReason === 'rotated' && row.revokedAt !== null && nowSeconds - row.revokedAt < grace.interval &&
             row.successorId !== null && row.successorSealed !== null) {
           const [successor] = await tokenIn(tx, row.successorId)
           if (successor !== undefined && successor.revokedAt === null && successor.familyId === row.familyId) {
             return { kind: 'replayed', successorId: row.successorId, sealed: row.successorSealed }
           }
         }
-        await revokeFamily(tx, row.userId, row.familyId, now, 'reuse')
+        await revokeFamily(tx, row.userId, row.familyId, nowSeconds, 'reuse')
         return { kind: 'reused' }
       })),
-      revokeFamily: guard(async (userId, familyId, now, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, now, reason))),
-      revokeUser: guard(async (userId, now, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, now, reason))),
-      purge: guard(async (now) => await inTransaction(async (tx) => {
-        const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, now), isNotNull(refreshTokens.revokedAt)))
-        const expired = await tx.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now))
-        const legacy = await tx.delete(legacyTokens).where(lt(legacyTokens.expiresAt, now))
+      revokeFamily: guard(async (userId, familyId, nowSeconds, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, nowSeconds, reason))),
+      revokeUser: guard(async (userId, nowSeconds, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason))),
+      purge: guard(async (nowSeconds) => await inTransaction(async (tx) => {
+        const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt)))
+        const expired = await tx.delete(refreshTokens).where(lt(refreshTokens.expiresAt, nowSeconds))
+        const legacy = await tx.delete(legacyTokens).where(lt(legacyTokens.expiresAt, nowSeconds))
         return { expired: expired.rowCount ?? 0, revoked: revoked?.n ?? 0, legacyTokens: legacy.rowCount ?? 0 }
       }))
     },
     legacyTokens: {
-      exchange: guard(async (id, expiresAt, first, now) => await inTransaction(async (tx) => {
+      exchange: guard(async (id, expiresAt, first, nowSeconds) => await inTransaction(async (tx) => {
         const inserted = await tx.insert(legacyTokens).values({ id, userId: first.userId, familyId: first.familyId, expiresAt }).onConflictDoNothing()
         if (inserted.rowCount !== 1) {
           const [used] = await tx.select().from(legacyTokens).where(eq(legacyTokens.id, id)).limit(1)
-          if (used !== undefined) await revokeFamily(tx, used.userId, used.familyId, now, 'reuse')
+          if (used !== undefined) await revokeFamily(tx, used.userId, used.familyId, nowSeconds, 'reuse')
           return 'reused' as const
         }
         await txInsertToken(tx, first)

@@ -26,7 +26,7 @@ import type { RotateGrace, RotateOutcome, RotationSuccessor } from '../store.js'
  * one starts a new worker.
  */
 
-export interface RotationRequest { id: string, next: RotationSuccessor, now: number, grace: RotateGrace | undefined }
+export interface RotationRequest { id: string, next: RotationSuccessor, nowSeconds: number, grace: RotateGrace | undefined }
 
 type Result = { outcome: RotateOutcome } | { error: Fault }
 interface Fault { message: string, code?: string }

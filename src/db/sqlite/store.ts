@@ -36,9 +36,9 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   const insertToken = db.insert(refreshTokens).values({
     id: p('id'), userId: p('userId'), familyId: p('familyId'), expiresAt: p('expiresAt'), createdAt: p('createdAt')
   }).prepare()
-  const revokeFamily = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
+  const revokeFamily = db.update(refreshTokens).set({ revokedAt: p('nowSeconds') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
     .where(and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId')), isNull(refreshTokens.revokedAt))).prepare()
-  const revokeUser = db.update(refreshTokens).set({ revokedAt: p('now') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
+  const revokeUser = db.update(refreshTokens).set({ revokedAt: p('nowSeconds') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
     .where(and(eq(refreshTokens.userId, p('userId')), isNull(refreshTokens.revokedAt))).prepare()
   // Every login writes last_login: prepared too (building and preparing it per
   // call was a fifth of the write's main-thread time).
@@ -91,35 +91,35 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
    * it), every refresh token of the user revoked as a password change (no
    * grace window), and the new login's first token if there is one.
    */
-  const writePassword = (id: string, change: { passwordHash: string, emailVerified?: true }, now: number, next: NewRefreshToken | undefined): void => {
+  const writePassword = (id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): void => {
     db.update(users).set(change).where(eq(users.id, id)).run()
-    revokeUser.run({ userId: id, now, reason: 'password_change' })
+    revokeUser.run({ userId: id, nowSeconds, reason: 'password_change' })
     if (next !== undefined) insertToken.run(next)
   }
-  const setPassword = sqlite.transaction((id: string, passwordHash: string, now: number, next: NewRefreshToken | undefined) => {
-    writePassword(id, { passwordHash }, now, next)
+  const setPassword = sqlite.transaction((id: string, passwordHash: string, nowSeconds: number, next: NewRefreshToken | undefined) => {
+    writePassword(id, { passwordHash }, nowSeconds, next)
   })
 
   // Mailed tokens are redeemed in BEGIN IMMEDIATE transactions: the checks
   // below read under the file's write lock, so nothing changes between them
   // and the writes, and of concurrent redemptions of one token one wins.
   /** The token and its user, if the token is of one of `purposes`, unused, unexpired, and `accept`ed. */
-  const redeemable = (id: string, purposes: AccountTokenPurpose[], now: number, accept: AcceptAccountToken) => {
+  const redeemable = (id: string, purposes: AccountTokenPurpose[], nowSeconds: number, accept: AcceptAccountToken) => {
     const token = db.select().from(accountTokens).where(and(eq(accountTokens.id, id), inArray(accountTokens.purpose, purposes),
-      isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, now))).get()
+      isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, nowSeconds))).get()
     const user = token === undefined ? undefined : userById.get({ id: token.userId })
     if (token === undefined || user === undefined || !accept(token, user)) return undefined
-    db.update(accountTokens).set({ usedAt: now }).where(eq(accountTokens.id, id)).run()
+    db.update(accountTokens).set({ usedAt: nowSeconds }).where(eq(accountTokens.id, id)).run()
     return { token, user }
   }
-  const resetPassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, now: number, accept: AcceptAccountToken) => {
-    const redeemed = redeemable(id, ['password_reset'], now, (token, user) => token.userId === next.userId && accept(token, user))
+  const resetPassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, nowSeconds: number, accept: AcceptAccountToken) => {
+    const redeemed = redeemable(id, ['password_reset'], nowSeconds, (token, user) => token.userId === next.userId && accept(token, user))
     if (redeemed === undefined) return undefined
-    writePassword(redeemed.user.id, { passwordHash, emailVerified: true }, now, next)
+    writePassword(redeemed.user.id, { passwordHash, emailVerified: true }, nowSeconds, next)
     return userById.get({ id: redeemed.user.id })
   })
-  const verifyEmail = sqlite.transaction((id: string, now: number, accept: AcceptAccountToken) => {
-    const redeemed = redeemable(id, ['email_verification', 'email_change'], now, accept)
+  const verifyEmail = sqlite.transaction((id: string, nowSeconds: number, accept: AcceptAccountToken) => {
+    const redeemed = redeemable(id, ['email_verification', 'email_change'], nowSeconds, accept)
     if (redeemed === undefined) return undefined
     db.update(users).set({ email: redeemed.token.email, emailVerified: true }).where(eq(users.id, redeemed.user.id)).run()
     knownUsers.forget(redeemed.user.id)
@@ -146,18 +146,18 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     knownUsers.forget(existing.id)
     return 'updated'
   }))
-  const purge = sqlite.transaction((now: number) => {
-    const [revoked] = db.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, now), isNotNull(refreshTokens.revokedAt))).all()
+  const purge = sqlite.transaction((nowSeconds: number) => {
+    const [revoked] = db.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt))).all()
     return {
-      expired: db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)).run().changes,
+      expired: db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, nowSeconds)).run().changes,
       revoked: revoked?.n ?? 0,
-      legacyTokens: db.delete(legacyTokens).where(lt(legacyTokens.expiresAt, now)).run().changes
+      legacyTokens: db.delete(legacyTokens).where(lt(legacyTokens.expiresAt, nowSeconds)).run().changes
     }
   })
-  const exchangeLegacy = sqlite.transaction((id: string, expiresAt: number, first: NewRefreshToken, now: number) => {
+  const exchangeLegacy = sqlite.transaction((id: string, expiresAt: number, first: NewRefreshToken, nowSeconds: number) => {
     if (db.insert(legacyTokens).values({ id, userId: first.userId, familyId: first.familyId, expiresAt }).onConflictDoNothing().run().changes !== 1) {
       const used = db.select().from(legacyTokens).where(eq(legacyTokens.id, id)).get()
-      if (used !== undefined) revokeFamily.run({ userId: used.userId, familyId: used.familyId, now, reason: 'reuse' })
+      if (used !== undefined) revokeFamily.run({ userId: used.userId, familyId: used.familyId, nowSeconds, reason: 'reuse' })
       return 'reused' as const
     }
     insertToken.run(first)
@@ -190,8 +190,8 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       },
       async setActive (id, active) { writeUser(id, () => db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()) },
       async remove (id) { writeUser(id, () => db.delete(users).where(eq(users.id, id)).run()) },
-      async setPassword (id, passwordHash, now, next) {
-        writeUser(id, () => setPassword.immediate(id, passwordHash, now, next))
+      async setPassword (id, passwordHash, nowSeconds, next) {
+        writeUser(id, () => setPassword.immediate(id, passwordHash, nowSeconds, next))
       },
       async updateProfile (id, change) { return writeUser(id, () => updateProfile(id, change)) },
       async setEmail (id, email, verified) {
@@ -214,30 +214,30 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     accountTokens: {
       async create (token) { write(() => db.insert(accountTokens).values(token).run()) },
       async byId (id) { return db.select().from(accountTokens).where(eq(accountTokens.id, id)).get() },
-      async resetPassword (id, passwordHash, next, now, accept) {
-        return writeUser(next.userId, () => resetPassword.immediate(id, passwordHash, next, now, accept))
+      async resetPassword (id, passwordHash, next, nowSeconds, accept) {
+        return writeUser(next.userId, () => resetPassword.immediate(id, passwordHash, next, nowSeconds, accept))
       },
-      async verifyEmail (id, now, accept) {
+      async verifyEmail (id, nowSeconds, accept) {
         try {
-          return writeUsers(() => verifyEmail(id, now, accept))
+          return writeUsers(() => verifyEmail(id, nowSeconds, accept))
         } catch (err) {
           if (isUniqueViolation(err)) throw new EmailTakenError()
           throw err
         }
       },
-      async purgeExpired (now) {
-        return write(() => db.delete(accountTokens).where(lt(accountTokens.expiresAt, now)).run().changes)
+      async purgeExpired (nowSeconds) {
+        return write(() => db.delete(accountTokens).where(lt(accountTokens.expiresAt, nowSeconds)).run().changes)
       }
     },
     refreshTokens: {
       async byId (id) { return tokenById.get({ id }) },
-      async rotate (id, next, now, grace) { return await rotations.rotate({ id, next, now, grace }) },
-      async revokeFamily (userId, familyId, now, reason = 'logout') { return write(() => revokeFamily.run({ userId, familyId, now, reason }).changes) },
-      async revokeUser (userId, now, reason = 'logout_all') { return write(() => revokeUser.run({ userId, now, reason }).changes) },
-      async purge (now) { return write(() => purge.immediate(now)) }
+      async rotate (id, next, nowSeconds, grace) { return await rotations.rotate({ id, next, nowSeconds, grace }) },
+      async revokeFamily (userId, familyId, nowSeconds, reason = 'logout') { return write(() => revokeFamily.run({ userId, familyId, nowSeconds, reason }).changes) },
+      async revokeUser (userId, nowSeconds, reason = 'logout_all') { return write(() => revokeUser.run({ userId, nowSeconds, reason }).changes) },
+      async purge (nowSeconds) { return write(() => purge.immediate(nowSeconds)) }
     },
     legacyTokens: {
-      async exchange (id, expiresAt, first, now) { return write(() => exchangeLegacy.immediate(id, expiresAt, first, now)) },
+      async exchange (id, expiresAt, first, nowSeconds) { return write(() => exchangeLegacy.immediate(id, expiresAt, first, nowSeconds)) },
       async retire (id, userId, expiresAt) {
         write(() => db.insert(legacyTokens).values({ id, userId, familyId: '', expiresAt }).onConflictDoNothing().run())
       }

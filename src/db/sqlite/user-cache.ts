@@ -18,8 +18,8 @@ export function userCache<U extends object> (usersVersion: () => unknown, load: 
   return {
     get (id: string): U | undefined {
       if (!checked) {
-        const now = usersVersion() // may throw (storage fault): then nothing is marked checked
-        if (now !== version) { cache.clear(); version = now }
+        const current = usersVersion() // may throw (storage fault): then nothing is marked checked
+        if (current !== version) { cache.clear(); version = current }
         checked = true
         setImmediate(uncheck)
       }
