@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { FifoMap } from 'toad-cache'
 import type { User } from '../store.js'
 
 /** The channel every instance announces a changed user id on, in the transaction that changes it. */
@@ -19,7 +20,8 @@ const USERS_CACHED = 4096
  * writes made beside the service.
  */
 export function userChangeListener (url: string, connectionTimeoutMillis: number, ttlMs: number, onListener?: (state: 'up' | 'down', err?: Error) => void) {
-  const rows = new Map<string, { user: User, at: number }>()
+  // As the SQLite store's user cache (first in, first out), with an expiry.
+  const rows = new FifoMap<User>(USERS_CACHED, ttlMs)
   /** Counts invalidations: a read that saw one happen meanwhile is not remembered (its row may predate the change). */
   let generation = 0
   let listening = false
@@ -72,20 +74,13 @@ export function userChangeListener (url: string, connectionTimeoutMillis: number
   return {
     /** The remembered row, if the listener is up and the row is young enough. */
     get (id: string): User | undefined {
-      if (!listening) return undefined
-      const hit = rows.get(id)
-      if (hit === undefined) return undefined
-      if (Date.now() - hit.at > ttlMs) { rows.delete(id); return undefined }
-      return hit.user
+      return listening ? rows.get(id) : undefined
     },
     /** Reads `id` with `load` and remembers it, unless an invalidation came in meanwhile. */
     async load (id: string, load: () => Promise<User | undefined>): Promise<User | undefined> {
       const before = generation
       const user = await load()
-      if (user !== undefined && listening && generation === before) {
-        if (rows.size >= USERS_CACHED) rows.delete(rows.keys().next().value as string)
-        rows.set(id, { user: Object.freeze(user), at: Date.now() })
-      }
+      if (user !== undefined && listening && generation === before) rows.set(id, Object.freeze(user))
       return user
     },
     forget: invalidate,

@@ -1,3 +1,5 @@
+import { FifoMap } from 'toad-cache'
+
 /**
  * Users by id, remembered between requests: every authenticated request reads
  * its user (a deactivated or deleted user's token must stop working at once),
@@ -11,7 +13,8 @@
  * own writes are `adopt`ed instead: a login (last_login) empties nothing.
  */
 export function userCache<U extends object> (usersVersion: () => unknown, load: (id: string) => U | undefined, max = 4096) {
-  const cache = new Map<string, U>()
+  // First in, first out: a hit only looks up, it reorders nothing.
+  const cache = new FifoMap<U>(max)
   let version: unknown
   let checked = false
   const uncheck = (): void => { checked = false }
@@ -26,10 +29,7 @@ export function userCache<U extends object> (usersVersion: () => unknown, load: 
       let user = cache.get(id)
       if (user === undefined) {
         user = load(id)
-        if (user !== undefined) {
-          if (cache.size >= max) cache.delete(cache.keys().next().value as string)
-          cache.set(id, Object.freeze(user))
-        }
+        if (user !== undefined) cache.set(id, Object.freeze(user))
       }
       return user
     },
