@@ -1,8 +1,12 @@
 import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
+import { alias } from 'drizzle-orm/pg-core'
 import type pg from 'pg'
 import { EmailTakenError } from '../../errors.js'
+import { decideRotation } from '../../tokens/rotation.js'
+import { keyInsertion } from '../signing-key-insertion.js'
 import type { AcceptAccountToken, AccountTokenPurpose, ImportOutcome, NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from '../store.js'
+import { importStep } from '../user-import.js'
 import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
 import { codeOf, startError, translate, unwrap } from './errors.js'
 import * as schema from './schema.js'
@@ -85,8 +89,21 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       id: p('id'), userId: p('userId'), familyId: p('familyId'), expiresAt: p('expiresAt'), createdAt: p('createdAt')
     }).prepare('auth_token_insert').execute(token)
   }
-  const tokenIn = async (tx: Tx, id: string) =>
-    await tx.select().from(refreshTokens).where(eq(refreshTokens.id, p('id'))).limit(1).prepare('auth_token_in_tx').execute({ id })
+  /** The presented token and the token it was rotated into, in one statement. */
+  const successors = alias(refreshTokens, 'successor')
+  const withSuccessor = async (tx: Tx, id: string) =>
+    await tx.select({
+      token: {
+        userId: refreshTokens.userId,
+        familyId: refreshTokens.familyId,
+        revokedAt: refreshTokens.revokedAt,
+        revokeReason: refreshTokens.revokeReason,
+        successorId: refreshTokens.successorId,
+        successorSealed: refreshTokens.successorSealed
+      },
+      successor: { familyId: successors.familyId, revokedAt: successors.revokedAt }
+    }).from(refreshTokens).leftJoin(successors, eq(successors.id, refreshTokens.successorId))
+      .where(eq(refreshTokens.id, p('id'))).limit(1).prepare('auth_token_with_successor').execute({ id })
   /** Tells every instance's cache (this one's too, on delivery) that user `id` changed; sent at commit. */
   const notifyUser = async (tx: Tx | typeof db, id: string): Promise<void> => {
     await tx.execute(sql`SELECT pg_notify(${USER_CHANNEL}, ${id})`)
@@ -218,20 +235,16 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       importMany: guard(async (rows, isForeignHash) => await inTransaction(async (tx) => {
         const outcomes: ImportOutcome[] = []
         for (const row of rows) {
-          const { id: _id, email, passwordHash, ...fields } = row
-          const [existing] = await tx.select({ id: users.id, passwordHash: users.passwordHash }).from(users).where(eq(users.email, email)).limit(1)
-          const [owner] = await tx.select({ id: users.id }).from(users).where(eq(users.legacyId, row.legacyId)).limit(1)
-          if (owner !== undefined && owner.id !== existing?.id) {
-            outcomes.push('legacy_id_taken')
-          } else if (existing === undefined) {
-            await tx.insert(users).values(row)
-            outcomes.push('created')
-          } else {
-            await tx.update(users).set(isForeignHash(existing.passwordHash) ? { ...fields, passwordHash } : fields).where(eq(users.id, existing.id))
-            await notifyUser(tx, existing.id)
-            cache?.forget(existing.id)
-            outcomes.push('updated')
+          const [byEmail] = await tx.select({ id: users.id, passwordHash: users.passwordHash }).from(users).where(eq(users.email, row.email)).limit(1)
+          const [byLegacyId] = await tx.select({ id: users.id }).from(users).where(eq(users.legacyId, row.legacyId)).limit(1)
+          const step = importStep(row, byEmail, byLegacyId, isForeignHash)
+          if (step.outcome === 'created') await tx.insert(users).values(row)
+          if (step.outcome === 'updated') {
+            await tx.update(users).set(step.change).where(eq(users.id, step.id))
+            await notifyUser(tx, step.id)
+            cache?.forget(step.id)
           }
+          outcomes.push(step.outcome)
         }
         return outcomes
       }))
@@ -266,11 +279,12 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
     refreshTokens: {
       byId: guard(async (id) => (await tokenById.execute({ id }))[0]),
       rotate: guard(async (id, next, nowSeconds, grace) => await inTransaction(async (tx): Promise<RotateOutcome> => {
-        // The conditional UPDATE is the whole race: of concurrent rotations of
-        // one token exactly one sees `revoked_at IS NULL` and changes the row.
-        // The others wait for its row lock, then fail to serialise (REPEATABLE
-        // READ) and run again on a snapshot that holds the rotation: the grace
-        // path below — in this process or in any other sharing the database.
+        // The conditional UPDATE (isRotatable, src/tokens/rotation.ts, in SQL)
+        // is the whole race: of concurrent rotations of one token exactly one
+        // sees `revoked_at IS NULL` and changes the row. The others wait for
+        // its row lock, then fail to serialise (REPEATABLE READ) and run again
+        // on a snapshot that holds the rotation, where decideRotation finds the
+        // grace path — in this process or in any other sharing the database.
         const [rotated] = await tx.update(refreshTokens).set({
           revokedAt: p('nowSeconds') as unknown as number,
           revokeReason: 'rotated',
@@ -283,20 +297,20 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           await txInsertToken(tx, { ...next, familyId: rotated.familyId })
           return { kind: 'rotated' }
         }
-        const [row] = await tokenIn(tx, id)
-        if (row === undefined || row.userId !== next.userId) return { kind: 'unknown' }
-        if (grace !== undefined && row.revokeReason === 'rotated' && row.revokedAt !== null && nowSeconds - row.revokedAt < grace.interval &&
-            row.successorId !== null && row.successorSealed !== null) {
-          const [successor] = await tokenIn(tx, row.successorId)
-          if (successor !== undefined && successor.revokedAt === null && successor.familyId === row.familyId) {
-            return { kind: 'replayed', successorId: row.successorId, sealed: row.successorSealed }
-          }
+        const [row] = await withSuccessor(tx, id)
+        const decision = decideRotation(row?.token, row?.successor ?? undefined, { userId: next.userId, nowSeconds, grace })
+        switch (decision.kind) {
+          case 'replay': return { kind: 'replayed', successorId: decision.successorId, sealed: decision.sealed }
+          case 'reuse':
+            await revokeFamily(tx, decision.userId, decision.familyId, nowSeconds, 'reuse')
+            return { kind: 'reused' }
+          case 'unknown': return { kind: 'unknown' }
+          case 'rotate': throw new Error('a live token that the rotation\'s UPDATE did not match')
         }
-        await revokeFamily(tx, row.userId, row.familyId, nowSeconds, 'reuse')
-        return { kind: 'reused' }
       })),
       revokeFamily: guard(async (userId, familyId, nowSeconds, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, nowSeconds, reason))),
       revokeUser: guard(async (userId, nowSeconds, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason))),
+      // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.
       purge: guard(async (nowSeconds) => await inTransaction(async (tx) => {
         const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt)))
         const expired = await tx.delete(refreshTokens).where(lt(refreshTokens.expiresAt, nowSeconds))
@@ -324,10 +338,12 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       add: guard(async (key, options) => {
         try {
           return await inTransaction(async (tx) => {
-            if ((await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.kid, key.kid))).length > 0) return false
-            const current = await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(isNull(signingKeys.retiredAt))
-            if (options?.onlyIfNone === true && current.length > 0) return false
-            await tx.update(signingKeys).set({ retiredAt: key.createdAt }).where(isNull(signingKeys.retiredAt))
+            const insertion = keyInsertion(key, {
+              kidTaken: (await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.kid, key.kid))).length > 0,
+              someKeySigns: (await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(isNull(signingKeys.retiredAt))).length > 0
+            }, options?.onlyIfNone === true)
+            if (!insertion.add) return false
+            await tx.update(signingKeys).set({ retiredAt: insertion.retireSigningAt }).where(isNull(signingKeys.retiredAt))
             await tx.insert(signingKeys).values(key)
             return true
           })

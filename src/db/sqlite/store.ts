@@ -2,7 +2,9 @@ import type Database from 'better-sqlite3'
 import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { EmailTakenError } from '../../errors.js'
+import { keyInsertion } from '../signing-key-insertion.js'
 import type { AcceptAccountToken, AccountTokenPurpose, ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, Store } from '../store.js'
+import { importStep } from '../user-import.js'
 import { openDatabase, type SqliteOptions } from './connection.js'
 import { isUniqueViolation } from './errors.js'
 import { rotationWriter } from './rotations.js'
@@ -134,18 +136,17 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   const insertMany = sqlite.transaction((rows: NewUser[]) =>
     rows.length === 0 ? 0 : db.insert(users).values(rows).onConflictDoNothing({ target: users.email }).run().changes)
   const importMany = sqlite.transaction((rows: ImportedUser[], isForeignHash: (hash: string) => boolean) => rows.map((row): ImportOutcome => {
-    const { id: _id, email, passwordHash, ...fields } = row
-    const existing = userByEmail.get({ email })
-    const owner = db.select({ id: users.id }).from(users).where(eq(users.legacyId, row.legacyId)).get()
-    if (owner !== undefined && owner.id !== existing?.id) return 'legacy_id_taken'
-    if (existing === undefined) {
-      db.insert(users).values(row).run()
-      return 'created'
+    const byEmail = userByEmail.get({ email: row.email })
+    const byLegacyId = db.select({ id: users.id }).from(users).where(eq(users.legacyId, row.legacyId)).get()
+    const step = importStep(row, byEmail, byLegacyId, isForeignHash)
+    if (step.outcome === 'created') db.insert(users).values(row).run()
+    if (step.outcome === 'updated') {
+      db.update(users).set(step.change).where(eq(users.id, step.id)).run()
+      knownUsers.forget(step.id)
     }
-    db.update(users).set(isForeignHash(existing.passwordHash) ? { ...fields, passwordHash } : fields).where(eq(users.id, existing.id)).run()
-    knownUsers.forget(existing.id)
-    return 'updated'
+    return step.outcome
   }))
+  // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.
   const purge = sqlite.transaction((nowSeconds: number) => {
     const [revoked] = db.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt))).all()
     return {
@@ -164,10 +165,12 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     return 'exchanged' as const
   })
   const addSigningKey = sqlite.transaction((key: NewSigningKey, onlyIfNone: boolean): boolean => {
-    if (db.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.kid, key.kid)).all().length > 0) return false
-    const current = db.select({ kid: signingKeys.kid }).from(signingKeys).where(isNull(signingKeys.retiredAt)).all()
-    if (onlyIfNone && current.length > 0) return false
-    db.update(signingKeys).set({ retiredAt: key.createdAt }).where(isNull(signingKeys.retiredAt)).run()
+    const insertion = keyInsertion(key, {
+      kidTaken: db.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.kid, key.kid)).all().length > 0,
+      someKeySigns: db.select({ kid: signingKeys.kid }).from(signingKeys).where(isNull(signingKeys.retiredAt)).all().length > 0
+    }, onlyIfNone)
+    if (!insertion.add) return false
+    db.update(signingKeys).set({ retiredAt: insertion.retireSigningAt }).where(isNull(signingKeys.retiredAt)).run()
     db.insert(signingKeys).values(key).run()
     return true
   })
