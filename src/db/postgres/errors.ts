@@ -32,11 +32,30 @@ export function codeOf (err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined
 }
 
-/** What a store method throws: the driver's error, or StorageUnavailableError (503) when the server is out of reach. */
-export function translate (err: unknown): unknown {
+/**
+ * PostgreSQL's "the storage cannot be used right now": connection exceptions
+ * (08xxx), the server shutting down or starting (57P01-03), insufficient
+ * resources (53xxx: disk, memory, too many connections), contention left after
+ * the store's retries (40001, 40P01, 55P03), and the socket errors of an
+ * unreachable server.
+ */
+const UNAVAILABLE = /^(08[0-9A-Z]{3}|57P0[1-3]|53[0-9A-Z]{3}|40001|40P01|55P03|E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN))$/
+
+/**
+ * What the PostgreSQL store throws for a failure: StorageUnavailableError,
+ * with the driver's error as its cause, when the server is out of reach or
+ * cannot serve right now (by its code, or node-postgres's connection messages,
+ * which carry none); otherwise (a bug) the driver's error itself. Never
+ * drizzle's DrizzleQueryError: its message lists the query's bound values
+ * (password hashes, token keys), which must not reach a log.
+ */
+export function domainError (err: unknown): unknown {
   const e = unwrap(err)
-  if (codeOf(e) === undefined && e instanceof Error && CONNECTION_MESSAGES.test(e.message)) {
-    return new StorageUnavailableError({ cause: e })
+  for (let c: unknown = e; c !== null && typeof c === 'object'; c = (c as { cause?: unknown }).cause) {
+    const code = codeOf(c)
+    if (code === undefined ? c instanceof Error && CONNECTION_MESSAGES.test(c.message) : UNAVAILABLE.test(code)) {
+      return new StorageUnavailableError({ cause: e })
+    }
   }
   return e
 }

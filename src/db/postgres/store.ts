@@ -4,11 +4,12 @@ import { alias } from 'drizzle-orm/pg-core'
 import type pg from 'pg'
 import { EmailTakenError } from '../../errors.js'
 import { decideRotation } from '../../tokens/rotation.js'
+import { withDomainErrors } from '../domain-errors.js'
 import { keyInsertion } from '../signing-key-insertion.js'
 import type { AcceptAccountToken, AccountTokenPurpose, ImportOutcome, NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from '../store.js'
 import { importStep } from '../user-import.js'
 import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
-import { codeOf, startError, translate, unwrap } from './errors.js'
+import { codeOf, domainError, startError, unwrap } from './errors.js'
 import * as schema from './schema.js'
 import { USER_CACHE_TTL_MS, USER_CHANNEL, userChangeListener, type UserCache } from './user-cache.js'
 
@@ -61,17 +62,7 @@ export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis
   const cache = userCacheTtlMs > 0
     ? userChangeListener(url, connectionTimeoutMillis, userCacheTtlMs, onListener)
     : undefined
-  return createStore(pool, drizzle({ client: pool, schema }), cache)
-}
-
-function guard<A extends unknown[], R> (fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-  return async (...args) => {
-    try {
-      return await fn(...args)
-    } catch (err) {
-      throw translate(err)
-    }
-  }
+  return withDomainErrors(createStore(pool, drizzle({ client: pool, schema }), cache), domainError)
 }
 
 function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
@@ -170,7 +161,7 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
 
   return {
     users: {
-      create: guard(async (user, firstToken) => {
+      create: async (user, firstToken) => {
         try {
           const insert = async (q: Tx | typeof db) => {
             const [row] = await q.insert(users).values(user).returning()
@@ -188,13 +179,13 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           if (codeOf(unwrap(err)) === '23505') throw new EmailTakenError()
           throw err
         }
-      }),
-      byId: guard(async (id) => {
+      },
+      byId: async (id) => {
         if (cache === undefined) return (await userById.execute({ id }))[0]
         return cache.get(id) ?? await cache.load(id, async () => (await userById.execute({ id }))[0])
-      }),
-      byEmail: guard(async (email) => (await userByEmail.execute({ email }))[0]),
-      recordLogin: guard(async (id, at, rehashed, token) => {
+      },
+      byEmail: async (email) => (await userByEmail.execute({ email }))[0],
+      recordLogin: async (id, at, rehashed, token) => {
         const update = async (q: Tx | typeof db): Promise<void> => {
           await q.update(users).set(rehashed === undefined ? { lastLogin: at } : { lastLogin: at, passwordHash: rehashed })
             .where(eq(users.id, id))
@@ -204,35 +195,35 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           await update(tx)
           if (token !== undefined) await txInsertToken(tx, token)
         })
-      }),
-      setActive: guard(async (id, active) => { await writeUser(id, async (tx) => { await tx.update(users).set({ isActive: active }).where(eq(users.id, id)) }) }),
-      remove: guard(async (id) => { await writeUser(id, async (tx) => { await tx.delete(users).where(eq(users.id, id)) }) }),
-      setPassword: guard(async (id, passwordHash, nowSeconds, next) => {
+      },
+      setActive: async (id, active) => { await writeUser(id, async (tx) => { await tx.update(users).set({ isActive: active }).where(eq(users.id, id)) }) },
+      remove: async (id) => { await writeUser(id, async (tx) => { await tx.delete(users).where(eq(users.id, id)) }) },
+      setPassword: async (id, passwordHash, nowSeconds, next) => {
         await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash }, nowSeconds, next) })
-      }),
-      updateProfile: guard(async (id, change) => {
+      },
+      updateProfile: async (id, change) => {
         if (Object.keys(change).length === 0) return (await userById.execute({ id }))[0]
         const [row] = await writeUser(id, async (tx) => await tx.update(users).set(change).where(eq(users.id, id)).returning())
         return row
-      }),
-      setEmail: guard(async (id, email, verified) => {
+      },
+      setEmail: async (id, email, verified) => {
         try {
           await writeUser(id, async (tx) => { await tx.update(users).set({ email, emailVerified: verified }).where(eq(users.id, id)) })
         } catch (err) {
           if (codeOf(unwrap(err)) === '23505') throw new EmailTakenError()
           throw err
         }
-      }),
+      },
       // Operators (issue 14).
-      list: guard(async (limit, afterEmail) => await db.select().from(users)
-        .where(afterEmail === undefined ? undefined : gt(users.email, afterEmail)).orderBy(asc(users.email)).limit(limit)),
-      count: guard(async () => (await db.select({ n: count() }).from(users))[0]?.n ?? 0),
-      byLegacyId: guard(async (legacyId) => (await db.select().from(users).where(eq(users.legacyId, legacyId)).limit(1))[0]),
-      insertMany: guard(async (rows) => {
+      list: async (limit, afterEmail) => await db.select().from(users)
+        .where(afterEmail === undefined ? undefined : gt(users.email, afterEmail)).orderBy(asc(users.email)).limit(limit),
+      count: async () => (await db.select({ n: count() }).from(users))[0]?.n ?? 0,
+      byLegacyId: async (legacyId) => (await db.select().from(users).where(eq(users.legacyId, legacyId)).limit(1))[0],
+      insertMany: async (rows) => {
         if (rows.length === 0) return 0
         return await inTransaction(async (tx) => (await tx.insert(users).values(rows).onConflictDoNothing({ target: users.email })).rowCount ?? 0)
-      }),
-      importMany: guard(async (rows, isForeignHash) => await inTransaction(async (tx) => {
+      },
+      importMany: async (rows, isForeignHash) => await inTransaction(async (tx) => {
         const outcomes: ImportOutcome[] = []
         for (const row of rows) {
           const [byEmail] = await tx.select({ id: users.id, passwordHash: users.passwordHash }).from(users).where(eq(users.email, row.email)).limit(1)
@@ -247,16 +238,16 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           outcomes.push(step.outcome)
         }
         return outcomes
-      }))
+      })
     },
     accountTokens: {
-      create: guard(async (token) => { await db.insert(accountTokens).values(token) }),
-      byId: guard(async (id) => (await db.select().from(accountTokens).where(eq(accountTokens.id, id)).limit(1))[0]),
-      resetPassword: guard(async (id, passwordHash, next, nowSeconds, accept) => await writeUser(next.userId, async (tx) => {
+      create: async (token) => { await db.insert(accountTokens).values(token) },
+      byId: async (id) => (await db.select().from(accountTokens).where(eq(accountTokens.id, id)).limit(1))[0],
+      resetPassword: async (id, passwordHash, next, nowSeconds, accept) => await writeUser(next.userId, async (tx) => {
         const redeemed = await redeemable(tx, id, ['password_reset'], nowSeconds, (token, user) => token.userId === next.userId && accept(token, user))
         return redeemed === undefined ? undefined : await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true }, nowSeconds, next)
-      }, (updated) => updated !== undefined)),
-      verifyEmail: guard(async (id, nowSeconds, accept) => {
+      }, (updated) => updated !== undefined),
+      verifyEmail: async (id, nowSeconds, accept) => {
         let changed: string | undefined
         try {
           return await inTransaction(async (tx) => {
@@ -273,12 +264,12 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         } finally {
           if (changed !== undefined) cache?.forget(changed)
         }
-      }),
-      purgeExpired: guard(async (nowSeconds) => (await db.delete(accountTokens).where(lt(accountTokens.expiresAt, nowSeconds))).rowCount ?? 0)
+      },
+      purgeExpired: async (nowSeconds) => (await db.delete(accountTokens).where(lt(accountTokens.expiresAt, nowSeconds))).rowCount ?? 0
     },
     refreshTokens: {
-      byId: guard(async (id) => (await tokenById.execute({ id }))[0]),
-      rotate: guard(async (id, next, nowSeconds, grace) => await inTransaction(async (tx): Promise<RotateOutcome> => {
+      byId: async (id) => (await tokenById.execute({ id }))[0],
+      rotate: async (id, next, nowSeconds, grace) => await inTransaction(async (tx): Promise<RotateOutcome> => {
         // The conditional UPDATE (isRotatable, src/tokens/rotation.ts, in SQL)
         // is the whole race: of concurrent rotations of one token exactly one
         // sees `revoked_at IS NULL` and changes the row. The others wait for
@@ -307,19 +298,19 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           case 'unknown': return { kind: 'unknown' }
           case 'rotate': throw new Error('a live token that the rotation\'s UPDATE did not match')
         }
-      })),
-      revokeFamily: guard(async (userId, familyId, nowSeconds, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, nowSeconds, reason))),
-      revokeUser: guard(async (userId, nowSeconds, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason))),
+      }),
+      revokeFamily: async (userId, familyId, nowSeconds, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, nowSeconds, reason)),
+      revokeUser: async (userId, nowSeconds, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason)),
       // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.
-      purge: guard(async (nowSeconds) => await inTransaction(async (tx) => {
+      purge: async (nowSeconds) => await inTransaction(async (tx) => {
         const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt)))
         const expired = await tx.delete(refreshTokens).where(lt(refreshTokens.expiresAt, nowSeconds))
         const legacy = await tx.delete(legacyTokens).where(lt(legacyTokens.expiresAt, nowSeconds))
         return { expired: expired.rowCount ?? 0, revoked: revoked?.n ?? 0, legacyTokens: legacy.rowCount ?? 0 }
-      }))
+      })
     },
     legacyTokens: {
-      exchange: guard(async (id, expiresAt, first, nowSeconds) => await inTransaction(async (tx) => {
+      exchange: async (id, expiresAt, first, nowSeconds) => await inTransaction(async (tx) => {
         const inserted = await tx.insert(legacyTokens).values({ id, userId: first.userId, familyId: first.familyId, expiresAt }).onConflictDoNothing()
         if (inserted.rowCount !== 1) {
           const [used] = await tx.select().from(legacyTokens).where(eq(legacyTokens.id, id)).limit(1)
@@ -328,14 +319,14 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         }
         await txInsertToken(tx, first)
         return 'exchanged' as const
-      })),
-      retire: guard(async (id, userId, expiresAt) => {
+      }),
+      retire: async (id, userId, expiresAt) => {
         await db.insert(legacyTokens).values({ id, userId, familyId: '', expiresAt }).onConflictDoNothing()
-      })
+      }
     },
     signingKeys: {
-      list: guard(async () => await db.select().from(signingKeys)),
-      add: guard(async (key, options) => {
+      list: async () => await db.select().from(signingKeys),
+      add: async (key, options) => {
         try {
           return await inTransaction(async (tx) => {
             const insertion = keyInsertion(key, {
@@ -353,17 +344,17 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           if (codeOf(unwrap(err)) === '23505') return false
           throw err
         }
-      }),
-      remove: guard(async (kid) => {
+      },
+      remove: async (kid) => {
         const res = await db.delete(signingKeys).where(and(eq(signingKeys.kid, kid), isNotNull(signingKeys.retiredAt)))
         return res.rowCount === 1
-      }),
-      purgeRetired: guard(async (before) => {
+      },
+      purgeRetired: async (before) => {
         const res = await db.delete(signingKeys).where(and(isNotNull(signingKeys.retiredAt), lt(signingKeys.retiredAt, before)))
         return res.rowCount ?? 0
-      })
+      }
     },
-    ping: guard(async () => { await pool.query('SELECT 1') }),
+    ping: async () => { await pool.query('SELECT 1') },
     async close () {
       if (closed) return
       closed = true

@@ -2,11 +2,12 @@ import type Database from 'better-sqlite3'
 import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { EmailTakenError } from '../../errors.js'
+import { withDomainErrors } from '../domain-errors.js'
 import { keyInsertion } from '../signing-key-insertion.js'
 import type { AcceptAccountToken, AccountTokenPurpose, ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, Store } from '../store.js'
 import { importStep } from '../user-import.js'
 import { openDatabase, type SqliteOptions } from './connection.js'
-import { isUniqueViolation } from './errors.js'
+import { domainError, isUniqueViolation } from './errors.js'
 import { rotationWriter } from './rotations.js'
 import * as schema from './schema.js'
 import { userCache } from './user-cache.js'
@@ -22,7 +23,7 @@ export function openSqliteStore (options: SqliteOptions): Store {
   const { sqlite, synchronous, busyTimeout, file, write } = openDatabase(options)
   try {
     const rotations = rotationWriter({ path: options.path, synchronous, busyTimeout, file })
-    return createStore(sqlite, drizzle({ client: sqlite, schema }), write, rotations)
+    return withDomainErrors(createStore(sqlite, drizzle({ client: sqlite, schema }), write, rotations), domainError)
   } catch (err) {
     sqlite.close()
     throw err
