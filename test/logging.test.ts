@@ -53,15 +53,15 @@ t.test('a failing query is logged without its bound values', async (t) => {
 
 t.test('a drizzle query error is logged as its cause, never with its params', async (t) => {
   const { DrizzleQueryError } = await import('drizzle-orm')
-  // What the store throws for it (its errors.ts): drizzle's error never leaves a store.
-  const { domainError } = await import('../src/db/sqlite/errors.js')
-  const { domainError: pgDomainError } = await import('../src/db/postgres/errors.js')
   const { buildApp } = await import('../src/app.js')
   const { Writable } = await import('node:stream')
   const { testConfig } = await import('./helpers/app.js')
   const logs: string[] = []
   const app = await buildApp(testConfig(t, { LOG_LEVEL: 'info' }), { logStream: new Writable({ write (c, _e, done) { logs.push(String(c)); done() } }) })
   t.teardown(() => app.close())
+  // What the store throws for it (its errors.ts): drizzle's error never leaves a store.
+  const { domainError } = await import('../src/db/sqlite/errors.js')
+  const { domainError: pgDomainError } = await import('../src/db/postgres/errors.js')
   app.get('/query-fails', async () => {
     throw domainError(new DrizzleQueryError('insert into users values (?, ?)', ['$argon2id$v=19$m=19456$SECRET', 'who@example.com'], Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' })))
   })

@@ -126,7 +126,10 @@ export interface PurgeCounts {
 /**
  * Persistence as the domain needs it. Methods are async so that a networked
  * database can stand behind the same interface; each multi-step write is one
- * transaction.
+ * transaction. A method fails with the domain's errors (src/errors.ts):
+ * StorageUnavailableError when the storage cannot be used right now (the
+ * driver's error as its cause), EmailTakenError where said below; anything
+ * else is a bug, thrown as the driver's own error.
  */
 export interface Store {
   users: {

@@ -19,7 +19,7 @@ export function unwrap (err: unknown): unknown {
 }
 
 /** Connection-class failures: the server is down, unreachable, restarting or out of connections. */
-export const CONNECTION_CODES = /^(08...|57P0[1-3]|53...|E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN))$/
+const CONNECTION_CODES = /^(08...|57P0[1-3]|53...|E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN))$/
 
 export function isConnectionError (err: unknown): boolean {
   const code = codeOf(err)

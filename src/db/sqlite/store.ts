@@ -12,8 +12,6 @@ import { rotationWriter } from './rotations.js'
 import * as schema from './schema.js'
 import { userCache } from './user-cache.js'
 
-export type { SqliteOptions }
-
 type RotationWriter = ReturnType<typeof rotationWriter>
 
 const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
