@@ -15,7 +15,7 @@ export interface OpenStoreOptions {
  */
 export async function openStore (config: Config, options: OpenStoreOptions = {}): Promise<Store> {
   const { database, sqliteSynchronous, sqliteBusyTimeout } = config
-  // The PostgreSQL driver is only loaded when used (it adds ~50 ms to every start).
+  // The PostgreSQL driver is only loaded when used (loading it lengthens every start).
   if (database.kind === 'postgres') {
     const { openPostgresStore } = await import('./postgres/store.js')
     return await openPostgresStore({

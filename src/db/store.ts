@@ -171,7 +171,7 @@ export interface Store {
      */
     setPassword: (id: string, passwordHash: string, nowSeconds: number, next?: NewRefreshToken) => Promise<void>
 
-    // Operators (the command line, issue 14).
+    // Operators (the command line).
     /** Users ordered by email, `limit` of them after `afterEmail` (keyset paging). */
     list: (limit: number, afterEmail?: string) => Promise<User[]>
     count: () => Promise<number>

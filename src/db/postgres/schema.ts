@@ -26,7 +26,7 @@ export const users = pgTable('users', {
   emailVerified: boolean('email_verified').notNull().default(false),
   dateJoined: timestamp('date_joined', { withTimezone: true, precision: 3, mode: 'date' }).notNull().defaultNow(),
   lastLogin: timestamp('last_login', { withTimezone: true, precision: 3, mode: 'date' }),
-  // Carried over from Django (`import django`, issue 14).
+  // Carried over from Django (`import django`).
   isSuperuser: boolean('is_superuser').notNull().default(false),
   /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
   legacyId: text('legacy_id').unique()

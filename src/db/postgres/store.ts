@@ -214,7 +214,7 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           throw err
         }
       },
-      // Operators (issue 14).
+      // Operators (the command line).
       list: async (limit, afterEmail) => await db.select().from(users)
         .where(afterEmail === undefined ? undefined : gt(users.email, afterEmail)).orderBy(asc(users.email)).limit(limit),
       count: async () => (await db.select({ n: count() }).from(users))[0]?.n ?? 0,

@@ -8,7 +8,7 @@ import type { RotateGrace, RotateOutcome, RotationSuccessor } from '../store.js'
  * A rotation is the one write on a hot path: every refresh revokes the
  * presented token and stores its successor, and with SQLITE_SYNCHRONOUS=full
  * its commit waits for an fsync, plus a WAL checkpoint now and then. Written by
- * the event loop's own connection, that was about a third of a refresh's
+ * the event loop's own connection, that was a large share of a refresh's
  * main-thread time (docs/benchmarks.md). Here a worker thread holds a second
  * connection to the same file and does all of it: the event loop only posts
  * the requests and resolves the answers.

@@ -17,7 +17,7 @@ export const users = sqliteTable('users', {
   emailVerified: integer('email_verified', { mode: 'boolean' }).notNull().default(false),
   dateJoined: integer('date_joined', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
   lastLogin: integer('last_login', { mode: 'timestamp_ms' }),
-  // Carried over from Django (`import django`, issue 14).
+  // Carried over from Django (`import django`).
   isSuperuser: integer('is_superuser', { mode: 'boolean' }).notNull().default(false),
   /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
   legacyId: text('legacy_id').unique()

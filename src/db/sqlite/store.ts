@@ -41,8 +41,8 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     .where(and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId')), isNull(refreshTokens.revokedAt))).prepare()
   const revokeUser = db.update(refreshTokens).set({ revokedAt: p('nowSeconds') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
     .where(and(eq(refreshTokens.userId, p('userId')), isNull(refreshTokens.revokedAt))).prepare()
-  // Every login writes last_login: prepared too (building and preparing it per
-  // call was a fifth of the write's main-thread time).
+  // Every login writes last_login: prepared once too, not built and prepared
+  // again by each login (docs/benchmarks.md).
   const recordLastLogin = db.update(users).set({ lastLogin: p('at') as unknown as Date })
     .where(eq(users.id, p('id'))).prepare()
   const recordLastLoginAndHash = db.update(users).set({ lastLogin: p('at') as unknown as Date, passwordHash: p('passwordHash') as unknown as string })
@@ -131,7 +131,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     if (Object.keys(change).length > 0) db.update(users).set(change).where(eq(users.id, id)).run()
     return userById.get({ id })
   }
-  // Operators (issue 14): the command line's bulk writes, each one transaction.
+  // Operators: the command line's bulk writes, each one transaction.
   const insertMany = sqlite.transaction((rows: NewUser[]) =>
     rows.length === 0 ? 0 : db.insert(users).values(rows).onConflictDoNothing({ target: users.email }).run().changes)
   const importMany = sqlite.transaction((rows: ImportedUser[], isForeignHash: (hash: string) => boolean) => rows.map((row): ImportOutcome => {
