@@ -3,6 +3,6 @@ import { defineConfig } from 'drizzle-kit'
 // Only used by `npm run db:generate:pg`; the service applies `migrations/postgres` itself at start.
 export default defineConfig({
   dialect: 'postgresql',
-  schema: './src/db/schema.pg.ts',
+  schema: './src/db/postgres/schema.ts',
   out: './migrations/postgres'
 })

@@ -15,7 +15,24 @@ export const TokenExpiredError = createError('TOKEN_EXPIRED', 'Token has expired
 export const TokenRevokedError = createError('TOKEN_REVOKED', 'Token has been revoked.', 401)
 export const InvalidPasswordError = createError('INVALID_PASSWORD', 'Your old password was entered incorrectly.', 400)
 export const CsrfFailedError = createError('CSRF_FAILED', 'CSRF check failed: the X-CSRF-Token header must match the csrf_token cookie.', 403)
+/**
+ * The storage cannot be used right now (locked, full, read-only, unreachable,
+ * restarting…): what the stores throw for such a failure (their errors.ts),
+ * with the driver's error as `cause`; the shared rate limits too, for Redis.
+ */
 export const StorageUnavailableError = createError('SERVICE_UNAVAILABLE', 'The service cannot reach its storage; try again shortly.', 503)
+/**
+ * The driver's code behind a storage failure (`SQLITE_BUSY`, `57P01`,
+ * `ECONNREFUSED`…), the first along its causes, for logs and GET /ready;
+ * undefined when none has one.
+ */
+export function driverCode (err: Error): string | undefined {
+  for (let e: unknown = err.cause; e !== null && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string') return code
+  }
+  return undefined
+}
 // Answered as SERVICE_UNAVAILABLE; a code of its own because @fastify/error's
 // instanceof compares codes (a storage error must not pass for this one).
 export const ShuttingDownError = createError('SHUTTING_DOWN', 'The service is shutting down; try again shortly.', 503)

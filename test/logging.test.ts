@@ -57,19 +57,31 @@ t.test('a drizzle query error is logged as its cause, never with its params', as
   const { logs, logStream } = captureLogs()
   const app = await buildApp(testConfig(t, { LOG_LEVEL: 'info' }), { logStream })
   t.teardown(() => app.close())
+  // What the store throws for it (its errors.ts): drizzle's error never leaves a store.
+  const { domainError } = await import('../src/db/sqlite/errors.js')
+  const { domainError: pgDomainError } = await import('../src/db/postgres/errors.js')
   app.get('/query-fails', async () => {
-    throw new DrizzleQueryError('insert into users values (?, ?)', ['$argon2id$v=19$m=19456$SECRET', 'who@example.com'], Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }))
+    throw domainError(new DrizzleQueryError('insert into users values (?, ?)', ['$argon2id$v=19$m=19456$SECRET', 'who@example.com'], Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' })))
+  })
+  app.get('/pg-query-fails', async () => {
+    throw pgDomainError(new DrizzleQueryError('select * from users where email = $1', ['pg-who@example.com'], Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })))
   })
   app.get('/query-bug', async () => {
-    throw new DrizzleQueryError('select ?', ['$argon2id$v=19$OTHER'], new Error('no such column'))
+    throw domainError(new DrizzleQueryError('select ?', ['$argon2id$v=19$OTHER'], new Error('no such column')))
   })
   await app.ready()
   const storage = await app.inject({ url: '/query-fails' })
   t.equal(storage.statusCode, 503)
   t.equal(storage.json().code, 'SERVICE_UNAVAILABLE')
   t.ok(Number(storage.headers['retry-after']) > 0)
+  t.equal((await app.inject({ url: '/pg-query-fails' })).statusCode, 503)
   t.equal((await app.inject({ url: '/query-bug' })).statusCode, 500)
   const text = logs.join('')
+  const lines = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { msg?: string, storage?: string, err?: { message?: string } })
+  t.match(lines.filter((l) => l.msg === 'storage unavailable'), [
+    { storage: 'SQLITE_IOERR', err: { message: 'disk I/O error' } },
+    { storage: '57P01', err: { message: 'terminating connection due to administrator command' } }
+  ], 'one line each, with the driver\'s code and message')
   t.match(text, /disk I\/O error/)
   t.match(text, /no such column/)
   t.notOk(text.includes('$argon2id$'), 'no hash from the params')

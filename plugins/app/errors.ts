@@ -1,8 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { DrizzleQueryError } from 'drizzle-orm'
-import { NotReadyError, OverloadedError, ShuttingDownError } from '../../src/errors.js'
+import { driverCode, NotReadyError, OverloadedError, ShuttingDownError, StorageUnavailableError } from '../../src/errors.js'
 import { NO_NUL, TOKEN_MAX_LENGTH, TOKEN_TEXT } from '../../src/schemas.js'
 import { pathOf } from './request-log.js'
 
@@ -27,35 +26,6 @@ const FASTIFY_CODES: Record<string, string> = {
 const FASTIFY_DETAILS: Record<string, Detail> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { field: 'content-length', message: 'does not match the size of the body received' },
   FST_ERR_BAD_URL: { field: 'url', message: 'is not a valid URL (malformed %-encoding)' }
-}
-
-/** SQLite failures that mean "the storage is unavailable right now", not "bad input". */
-const STORAGE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|NOMEM|PROTOCOL|CORRUPT|NOTADB)/
-/**
- * PostgreSQL's: connection exceptions (08xxx), server shutting down or starting
- * (57P01-03), insufficient resources (53xxx: disk, memory, too many connections),
- * contention left after the store's retries (40001, 40P01, 55P03), the socket
- * errors of an unreachable server, and the store's own SERVICE_UNAVAILABLE.
- */
-const PG_STORAGE_CODES = /^(08[0-9A-Z]{3}|57P0[1-3]|53[0-9A-Z]{3}|40001|40P01|55P03|E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN)|SERVICE_UNAVAILABLE)$/
-
-function storageCode (err: unknown): string | undefined {
-  for (let e: unknown = err; e !== null && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && (STORAGE_CODES.test(code) || PG_STORAGE_CODES.test(code))) return code
-  }
-  return undefined
-}
-
-/**
- * What may be logged of an error. drizzle's DrizzleQueryError puts the query's
- * bound values (a password hash, a token key) in its message, so a query error
- * is logged as its driver-level cause only.
- */
-function loggable (err: unknown): unknown {
-  let e = err
-  while (e instanceof DrizzleQueryError && e.cause !== undefined) e = e.cause
-  return e
 }
 
 const NUL_MESSAGE = 'must not contain NUL (\\u0000) characters'
@@ -151,14 +121,17 @@ export default fp(async (app) => {
       void reply.header('retry-after', '2')
     } else if (err instanceof NotReadyError) {
       void reply.header('retry-after', '5')
-    } else if (storageCode(err) !== undefined) {
+    } else if (err instanceof StorageUnavailableError) {
+      // The stores (src/db/*/errors.ts) and the shared rate limits say so;
+      // logged as the driver's error and code when there is one.
       statusCode = 503
       code = 'SERVICE_UNAVAILABLE'
       message = 'The service cannot use its storage right now; try again shortly.'
-      request.log.error({ err: loggable(err), storage: storageCode(err) }, 'storage unavailable')
+      const storage = driverCode(err)
+      request.log.error({ err: storage === undefined ? err : err.cause, storage: storage ?? err.code }, 'storage unavailable')
       void reply.header('retry-after', '5')
     } else if (statusCode >= 500 || statusCode < 400) {
-      request.log.error({ err: loggable(err) }, 'unhandled error')
+      request.log.error({ err }, 'unhandled error')
       statusCode = 500
       code = 'INTERNAL_ERROR'
       message = 'Internal server error.'

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { NotReadyError } from '../../src/errors.js'
+import { driverCode, NotReadyError, StorageUnavailableError } from '../../src/errors.js'
 import { errors } from '../../src/schemas.js'
 
 const ready: FastifyPluginAsyncTypebox = async (app) => {
@@ -12,7 +12,7 @@ const ready: FastifyPluginAsyncTypebox = async (app) => {
     try {
       await app.store.ping()
     } catch (err) {
-      const code = (err as { code?: unknown }).code
+      const code = err instanceof StorageUnavailableError ? driverCode(err) ?? err.code : (err as { code?: unknown }).code
       throw new NotReadyError(`the database does not answer${typeof code === 'string' ? ` (${code})` : ''}`)
     }
     return { status: 'ready' as const }

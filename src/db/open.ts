@@ -1,5 +1,5 @@
 import type { Config } from '../config.js'
-import { openSqliteStore } from './sqlite.js'
+import { openSqliteStore } from './sqlite/store.js'
 import type { Store } from './store.js'
 
 export interface OpenStoreOptions {
@@ -15,9 +15,9 @@ export interface OpenStoreOptions {
  */
 export async function openStore (config: Config, options: OpenStoreOptions = {}): Promise<Store> {
   const { database, sqliteSynchronous, sqliteBusyTimeout } = config
-  // The PostgreSQL driver is only loaded when used (it adds ~50 ms to every start).
+  // The PostgreSQL driver is only loaded when used (loading it lengthens every start).
   if (database.kind === 'postgres') {
-    const { openPostgresStore } = await import('./postgres.js')
+    const { openPostgresStore } = await import('./postgres/store.js')
     return await openPostgresStore({
       url: database.url,
       ...(options.onIdleError === undefined ? {} : { onIdleError: options.onIdleError }),

@@ -1,4 +1,4 @@
-import type { AccountTokenRow, RefreshTokenRow, RevokeReason, SigningKeyRow, UserRow } from './schema.js'
+import type { AccountTokenRow, RefreshTokenRow, RevokeReason, SigningKeyRow, UserRow } from './sqlite/schema.js'
 
 export type { RevokeReason }
 
@@ -126,7 +126,10 @@ export interface PurgeCounts {
 /**
  * Persistence as the domain needs it. Methods are async so that a networked
  * database can stand behind the same interface; each multi-step write is one
- * transaction.
+ * transaction. A method fails with the domain's errors (src/errors.ts):
+ * StorageUnavailableError when the storage cannot be used right now (the
+ * driver's error as its cause), EmailTakenError where said below; anything
+ * else is a bug, thrown as the driver's own error.
  */
 export interface Store {
   users: {
@@ -166,9 +169,9 @@ export interface Store {
      * password change: the new login's first token), that token is stored in
      * it too. Without it (the operators' `users set-password`) no login starts.
      */
-    setPassword: (id: string, passwordHash: string, now: number, next?: NewRefreshToken) => Promise<void>
+    setPassword: (id: string, passwordHash: string, nowSeconds: number, next?: NewRefreshToken) => Promise<void>
 
-    // Operators (the command line, issue 14).
+    // Operators (the command line).
     /** Users ordered by email, `limit` of them after `afterEmail` (keyset paging). */
     list: (limit: number, afterEmail?: string) => Promise<User[]>
     count: () => Promise<number>
@@ -185,31 +188,31 @@ export interface Store {
      * of `next.userId`: revokes it (reason `rotated`, recording `next.id` and
      * `grace.sealed` on it) and stores `next` in its family → `rotated`. Else,
      * with `grace`, if `id` was revoked as `rotated` less than `grace.interval`
-     * seconds before `now` and its successor is still live (neither revoked nor
+     * seconds before `nowSeconds` and its successor is still live (neither revoked nor
      * itself rotated) → `replayed`, writing nothing. Else, if `id` is a token of
      * that user, revokes its family (reason `reuse`: theft) → `reused`; if not
      * → `unknown`. Of N concurrent calls for one id, at most one returns
      * `rotated`; with grace the others (all seeing that rotation) return
      * `replayed` — also across processes sharing the database.
      */
-    rotate: (id: string, next: RotationSuccessor, now: number, grace?: RotateGrace) => Promise<RotateOutcome>
+    rotate: (id: string, next: RotationSuccessor, nowSeconds: number, grace?: RotateGrace) => Promise<RotateOutcome>
     /** Revokes the live tokens of one login (a family always belongs to one user); `reason` defaults to `logout`. */
-    revokeFamily: (userId: string, familyId: string, now: number, reason?: RevokeReason) => Promise<number>
+    revokeFamily: (userId: string, familyId: string, nowSeconds: number, reason?: RevokeReason) => Promise<number>
     /** Revokes every live token of the user; `reason` defaults to `logout_all`. */
-    revokeUser: (userId: string, now: number, reason?: RevokeReason) => Promise<number>
+    revokeUser: (userId: string, nowSeconds: number, reason?: RevokeReason) => Promise<number>
     /**
      * Deletes expired rows (live or revoked) and expired exchanged simplejwt
      * tokens. A revoked row that has not expired is kept: presenting it again
      * must still be recognised as reuse.
      */
-    purge: (now: number) => Promise<PurgeCounts>
+    purge: (nowSeconds: number) => Promise<PurgeCounts>
   }
   accountTokens: {
     create: (token: NewAccountToken) => Promise<void>
     byId: (id: string) => Promise<AccountTokenRow | undefined>
     /**
      * A password reset, one transaction. The token `id` must be a
-     * password_reset token, unused and unexpired at `now`, of the user
+     * password_reset token, unused and unexpired at `nowSeconds`, of the user
      * `next.userId`, and `accept` must approve it. Then the token is marked
      * used, the user gets `passwordHash` and a verified email, every refresh
      * token of theirs is revoked (reason `password_change`: no grace window)
@@ -218,19 +221,19 @@ export interface Store {
      * writes nothing either: the token stays usable. Of N concurrent calls for
      * one id at most one succeeds (single use), across processes too.
      */
-    resetPassword: (id: string, passwordHash: string, next: NewRefreshToken, now: number, accept: AcceptAccountToken) => Promise<User | undefined>
+    resetPassword: (id: string, passwordHash: string, next: NewRefreshToken, nowSeconds: number, accept: AcceptAccountToken) => Promise<User | undefined>
     /**
      * An address verification, one transaction. The token `id`, of purpose
      * email_verification or email_change (one lookup for both), unused and
-     * unexpired at `now`, approved by `accept`, is marked used and its address
+     * unexpired at `nowSeconds`, approved by `accept`, is marked used and its address
      * becomes its user's email, verified. Returns the updated user; undefined
      * when refused, with nothing written. Throws EmailTakenError when another
      * user has that address, also with nothing written (the token stays
      * usable). Single use as resetPassword.
      */
-    verifyEmail: (id: string, now: number, accept: AcceptAccountToken) => Promise<User | undefined>
+    verifyEmail: (id: string, nowSeconds: number, accept: AcceptAccountToken) => Promise<User | undefined>
     /** Deletes rows whose token has expired; returns how many. */
-    purgeExpired: (now: number) => Promise<number>
+    purgeExpired: (nowSeconds: number) => Promise<number>
   }
   /** simplejwt refresh tokens (SIMPLEJWT_COMPAT), each exchanged once. */
   legacyTokens: {
@@ -240,7 +243,7 @@ export interface Store {
      * been used already, nothing is stored and the login it was exchanged for
      * is revoked (reuse = theft, as for this service's own tokens): 'reused'.
      */
-    exchange: (id: string, expiresAt: number, first: NewRefreshToken, now: number) => Promise<'exchanged' | 'reused'>
+    exchange: (id: string, expiresAt: number, first: NewRefreshToken, nowSeconds: number) => Promise<'exchanged' | 'reused'>
     /** Logout with a simplejwt token: recorded as used without a login (a later presentation is refused). */
     retire: (id: string, userId: string, expiresAt: number) => Promise<void>
   }

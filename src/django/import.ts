@@ -66,7 +66,7 @@ export async function readDjangoSqlite (path: string, table: string): Promise<Dj
 export async function readDjangoPostgres (url: string, table: string): Promise<DjangoSource> {
   if (!IDENTIFIER.test(table)) throw new DjangoImportError(`--table must be a table name, got "${table}"`)
   const { default: pg } = await import('pg')
-  const { describeUrl } = await import('../db/postgres.js')
+  const { describeUrl } = await import('../db/postgres/errors.js')
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 })
   try {
     await client.connect()

@@ -6,8 +6,9 @@ import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import t from 'tap'
 import { EmailTakenError } from '../../src/errors.js'
-import { openSqliteStore } from '../../src/db/sqlite.js'
+import { openSqliteStore } from '../../src/db/sqlite/store.js'
 import { migrationsDir } from '../../src/paths.js'
+import { isPurgeable } from '../../src/tokens/rotation.js'
 import type { NewAccountToken, NewRefreshToken, NewUser, Store } from '../../src/db/store.js'
 import { migrationJournal, storeToken, tempDir } from '../helpers/app.js'
 import { storeImplementations } from '../helpers/store.js'
@@ -373,6 +374,23 @@ for (const [kind, open] of storeImplementations) {
       t.equal((await store.refreshTokens.purge(1000)).expired, 0)
     })
 
+    t.test('purge deletes the rows isPurgeable names (src/tokens/rotation.ts), revoked or not, and keeps the others', async (t) => {
+      const u = await store.users.create(newUser())
+      // Times far in the past, below every other test's tokens but the purge test's above.
+      const at = 2000
+      const rows = [at - 1, at, at + 1].flatMap((expiresAt) => [false, true].map((revoked) => ({ token: newToken(u.id, undefined, { expiresAt }), revoked })))
+      for (const { token, revoked } of rows) {
+        await storeToken(store, token)
+        if (revoked) await store.refreshTokens.revokeFamily(u.id, token.familyId, at - 10)
+      }
+      const counts = await store.refreshTokens.purge(at)
+      t.ok(counts.expired >= 2 && counts.revoked >= 1, `counted: ${JSON.stringify(counts)}`)
+      for (const { token, revoked } of rows) {
+        const kept = await store.refreshTokens.byId(token.id) !== undefined
+        t.equal(kept, !isPurgeable(token, at), `expires ${token.expiresAt - at} s from the purge, ${revoked ? 'revoked' : 'live'}: ${kept ? 'kept' : 'deleted'}`)
+      }
+    })
+
     t.test('updateProfile changes the given fields only and returns the row', async (t) => {
       const u = await store.users.create(newUser())
       const updated = await store.users.updateProfile(u.id, { name: 'Bo', phoneNumber: null })
@@ -452,6 +470,9 @@ t.test('sqlite: every refresh_tokens lookup the store makes is an index search, 
   const cases: Array<[string, string, RegExp]> = [
     ['a token by id', 'SELECT * FROM refresh_tokens WHERE id = ?', /USING INDEX sqlite_autoindex_refresh_tokens_1/],
     ['rotation', 'UPDATE refresh_tokens SET revoked_at = 1 WHERE id = ? AND revoked_at IS NULL', /USING INDEX sqlite_autoindex_refresh_tokens_1/],
+    ['a rotated token and its successor (the rotation writer, src/db/sqlite/rotation-worker.ts)',
+      'SELECT t.*, s.family_id, s.revoked_at FROM refresh_tokens t LEFT JOIN refresh_tokens s ON s.id = t.successor_id WHERE t.id = ?',
+      /SEARCH t USING INDEX sqlite_autoindex_refresh_tokens_1 \(id=\?\); SEARCH s USING INDEX sqlite_autoindex_refresh_tokens_1 \(id=\?\)/],
     ['a family (logout, reuse)', 'UPDATE refresh_tokens SET revoked_at = 1 WHERE user_id = ? AND family_id = ? AND revoked_at IS NULL', /USING INDEX refresh_tokens_user_family_idx \(user_id=\? AND family_id=\?\)/],
     ['a user (logout everywhere, password change)', 'UPDATE refresh_tokens SET revoked_at = 1 WHERE user_id = ? AND revoked_at IS NULL', /USING (COVERING )?INDEX refresh_tokens_user_family_idx \(user_id=\?\)/],
     ['the cascade from users', 'DELETE FROM refresh_tokens WHERE user_id = ?', /USING (COVERING )?INDEX refresh_tokens_user_family_idx \(user_id=\?\)/],

@@ -35,14 +35,17 @@ t.test('a frozen network path: login, join and refresh answer 503 + Retry-After 
   const { app, relay } = await viaRelay(t)
   const s = await join(app)
   relay.freeze()
-  const [login, joined, refreshed] = await Promise.all([
+  const [login, joined, refreshed, ready] = await Promise.all([
     post(app, '/account/login', { email: s.email, password: PASSWORD }),
     post(app, '/account/join', { email: 'frozen@example.com', password: PASSWORD }),
-    post(app, '/account/token/refresh', { refresh: s.refresh })
+    post(app, '/account/token/refresh', { refresh: s.refresh }),
+    app.inject({ url: '/ready' })
   ])
   assert503(t, login, 'login')
   assert503(t, joined, 'join')
   assert503(t, refreshed, 'refresh')
+  t.equal(ready.statusCode, 503, `ready: ${ready.body}`)
+  t.match(ready.json(), { code: 'NOT_READY', message: /^Not ready: the database does not answer \((SERVICE_UNAVAILABLE|08...|57P0[1-3]|E[A-Z]+)\)$/ }, 'ready: the reason, by the driver\'s code')
 
   await relay.restore()
   t.equal((await post(app, '/account/login', { email: s.email, password: PASSWORD })).statusCode, 200, 'the pool reconnects')

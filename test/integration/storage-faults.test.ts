@@ -6,6 +6,7 @@ import Database from 'better-sqlite3'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config.js'
+import { domainError } from '../../src/db/sqlite/errors.js'
 import { projectRoot } from '../../src/paths.js'
 import { bearer, build, join, login, PASSWORD, post, type Session, tempDir, uniqueEmail } from '../helpers/app.js'
 
@@ -153,6 +154,15 @@ t.test('a database locked by another process: writes get 503 + Retry-After, read
   t.equal((await login(app, c.email, NEW_PASSWORD)).json().code, 'INVALID_CREDENTIALS', 'the refused password change changed nothing')
   t.equal((await verify(app, c.refresh)).statusCode, 200, '…and revoked nothing')
   t.equal((await login(app, c.email)).statusCode, 200)
+})
+
+t.test('GET /ready names the driver\'s code of a storage failure', async (t) => {
+  const app = await build(t)
+  app.store.ping = async () => { throw domainError(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' })) }
+  const res = await app.inject({ url: '/ready' })
+  t.equal(res.statusCode, 503)
+  t.same(res.json(), { statusCode: 503, error: 'Service Unavailable', code: 'NOT_READY', message: 'Not ready: the database does not answer (SQLITE_IOERR)' })
+  t.equal(res.headers['retry-after'], '5')
 })
 
 t.test('a database held exclusively by another process: the start fails (SQLITE_BUSY), and succeeds once it is released', async (t) => {

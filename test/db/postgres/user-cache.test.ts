@@ -1,6 +1,7 @@
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import { openPostgresStore, USER_CACHE_TTL_MS, USER_CHANNEL } from '../../../src/db/postgres.js'
+import { openPostgresStore } from '../../../src/db/postgres/store.js'
+import { USER_CACHE_TTL_MS, USER_CHANNEL } from '../../../src/db/postgres/user-cache.js'
 import type { NewUser, Store } from '../../../src/db/store.js'
 import { PG_ADMIN_URL, testDatabase } from '../../helpers/postgres.js'
 import { waitFor } from '../../helpers/app.js'

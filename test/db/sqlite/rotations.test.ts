@@ -3,12 +3,13 @@ import { copyFileSync, readFileSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
-import { openSqliteStore } from '../../../src/db/sqlite.js'
+import { openSqliteStore } from '../../../src/db/sqlite/store.js'
+import { StorageUnavailableError } from '../../../src/errors.js'
 import type { NewRefreshToken, NewUser } from '../../../src/db/store.js'
 import { storeToken, tempDir } from '../../helpers/app.js'
 
 // SQLite's refresh rotations are written by a thread of their own
-// (src/db/sqlite-rotations.ts) and group-committed: those asked for while a
+// (src/db/sqlite/rotations.ts) and group-committed: those asked for while a
 // batch is being written share the next transaction (one fsync), each in a
 // savepoint.
 
@@ -130,7 +131,8 @@ t.test('a rotation into a file removed or replaced under the store fails as stor
   renameSync(path, `${path}.moved`)
   copyFileSync(`${path}.moved`, path)
   const moved = await Promise.allSettled([store.refreshTokens.rotate(a.id, token(u.id), NOW + 1)])
-  t.match(moved, [{ status: 'rejected', reason: { code: 'SQLITE_READONLY_DBMOVED' } }])
+  t.match(moved, [{ status: 'rejected', reason: { code: 'SERVICE_UNAVAILABLE', cause: { code: 'SQLITE_READONLY_DBMOVED' } } }])
+  t.ok((moved[0] as PromiseRejectedResult).reason instanceof StorageUnavailableError, 'the domain\'s storage error, the driver\'s as its cause')
   t.equal((await store.refreshTokens.byId(a.id))?.revokedAt, null, 'the token is untouched')
 })
 

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto'
 import { join as joinPath } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
-import { userCache } from '../../../src/db/sqlite.js'
+import { userCache } from '../../../src/db/sqlite/user-cache.js'
 import { bearer, build, join, nextTurn, PASSWORD, post, tempDir, testConfig } from '../../helpers/app.js'
 
 /*
- * The SQLite store remembers users by id between requests (src/db/sqlite.ts,
+ * The SQLite store remembers users by id between requests (src/db/sqlite/user-cache.ts,
  * userCache). A deactivated, deleted or changed user must still be seen at
  * once: after this process's own writes immediately, after another
  * connection's change to users (another instance, the sqlite3 shell) from the

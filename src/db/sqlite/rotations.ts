@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads'
-import { startWorker } from '../paths.js'
-import type { RotateGrace, RotateOutcome, RotationSuccessor } from './store.js'
+import { startWorker } from '../../paths.js'
+import type { RotateGrace, RotateOutcome, RotationSuccessor } from '../store.js'
 
 /*
  * SQLite refresh rotations, written by a thread of their own.
@@ -8,7 +8,7 @@ import type { RotateGrace, RotateOutcome, RotationSuccessor } from './store.js'
  * A rotation is the one write on a hot path: every refresh revokes the
  * presented token and stores its successor, and with SQLITE_SYNCHRONOUS=full
  * its commit waits for an fsync, plus a WAL checkpoint now and then. Written by
- * the event loop's own connection, that was about a third of a refresh's
+ * the event loop's own connection, that was a large share of a refresh's
  * main-thread time (docs/benchmarks.md). Here a worker thread holds a second
  * connection to the same file and does all of it: the event loop only posts
  * the requests and resolves the answers.
@@ -26,7 +26,7 @@ import type { RotateGrace, RotateOutcome, RotationSuccessor } from './store.js'
  * one starts a new worker.
  */
 
-export interface RotationRequest { id: string, next: RotationSuccessor, now: number, grace: RotateGrace | undefined }
+export interface RotationRequest { id: string, next: RotationSuccessor, nowSeconds: number, grace: RotateGrace | undefined }
 
 type Result = { outcome: RotateOutcome } | { error: Fault }
 interface Fault { message: string, code?: string }
@@ -70,7 +70,7 @@ export function rotationWriter ({ path, synchronous, busyTimeout, file }: Rotati
   }
 
   function start (): Worker {
-    const w = startWorker('db/sqlite-rotation-worker', { workerData: { path, synchronous, busyTimeout, ...file } })
+    const w = startWorker('db/sqlite/rotation-worker', { workerData: { path, synchronous, busyTimeout, ...file } })
     w.on('message', (reply: string) => {
       const batch = inFlight ?? []
       inFlight = undefined

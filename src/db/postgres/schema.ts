@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm'
 import { bigint, boolean, index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
-import { REVOKE_REASONS, type AccountTokenRow, type RefreshTokenRow, type SigningKeyRow, type UserRow } from './schema.js'
+import { REVOKE_REASONS, type AccountTokenRow, type RefreshTokenRow, type SigningKeyRow, type UserRow } from '../sqlite/schema.js'
 
 /*
- * The PostgreSQL twin of schema.ts: same tables, same column names, and row
+ * The PostgreSQL twin of src/db/sqlite/schema.ts: same tables, same column names, and row
  * types identical to the SQLite ones (checked below at compile time), so the
  * Store interface hands callers the same objects whichever database is used.
  * `date_joined`/`last_login` are `timestamptz(3)` (→ Date, millisecond precision
@@ -26,13 +26,13 @@ export const users = pgTable('users', {
   emailVerified: boolean('email_verified').notNull().default(false),
   dateJoined: timestamp('date_joined', { withTimezone: true, precision: 3, mode: 'date' }).notNull().defaultNow(),
   lastLogin: timestamp('last_login', { withTimezone: true, precision: 3, mode: 'date' }),
-  // Carried over from Django (`import django`, issue 14).
+  // Carried over from Django (`import django`).
   isSuperuser: boolean('is_superuser').notNull().default(false),
   /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
   legacyId: text('legacy_id').unique()
 })
 
-/** See schema.ts: `id` is the SHA-256 of the token's `jti`; `family_id` groups one login's rotation chain. */
+/** See src/db/sqlite/schema.ts: `id` is the SHA-256 of the token's `jti`; `family_id` groups one login's rotation chain. */
 export const refreshTokens = pgTable('refresh_tokens', {
   id: text('id').primaryKey(),
   userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
@@ -41,10 +41,10 @@ export const refreshTokens = pgTable('refresh_tokens', {
   expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
   /** Unix seconds; null while the token may still be used. */
   revokedAt: bigint('revoked_at', { mode: 'number' }),
-  /** See schema.ts: only a `rotated` token may be replayed in the grace window. */
+  /** See src/db/sqlite/schema.ts: only a `rotated` token may be replayed in the grace window. */
   revokeReason: text('revoke_reason', { enum: REVOKE_REASONS }),
   createdAt: bigint('created_at', { mode: 'number' }).notNull(),
-  /** See schema.ts: the successor's key, and the successor sealed under this token's jti. */
+  /** See src/db/sqlite/schema.ts: the successor's key, and the successor sealed under this token's jti. */
   successorId: text('successor_id'),
   successorSealed: text('successor_sealed')
 }, (t) => [
@@ -56,7 +56,7 @@ export const refreshTokens = pgTable('refresh_tokens', {
   index('refresh_tokens_expires_idx').on(t.expiresAt)
 ])
 
-/** See schema.ts: mailed one-time tokens (reset, verification), stored as SHA-256. */
+/** See src/db/sqlite/schema.ts: mailed one-time tokens (reset, verification), stored as SHA-256. */
 export const accountTokens = pgTable('account_tokens', {
   id: text('id').primaryKey(),
   userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
@@ -71,7 +71,7 @@ export const accountTokens = pgTable('account_tokens', {
   index('account_tokens_expires_idx').on(t.expiresAt)
 ])
 
-/** See schema.ts: simplejwt refresh tokens already exchanged, by SHA-256 of their jti. */
+/** See src/db/sqlite/schema.ts: simplejwt refresh tokens already exchanged, by SHA-256 of their jti. */
 export const legacyTokens = pgTable('legacy_tokens', {
   id: text('id').primaryKey(),
   userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
@@ -79,7 +79,7 @@ export const legacyTokens = pgTable('legacy_tokens', {
   expiresAt: bigint('expires_at', { mode: 'number' }).notNull()
 }, (t) => [index('legacy_tokens_expires_idx').on(t.expiresAt)])
 
-/** See schema.ts: the signing keys; the one with `retired_at` null signs. */
+/** See src/db/sqlite/schema.ts: the signing keys; the one with `retired_at` null signs. */
 export const signingKeys = pgTable('signing_keys', {
   kid: text('kid').primaryKey(),
   algorithm: text('algorithm', { enum: ['HS256', 'EdDSA', 'ES256', 'RS256'] }).notNull(),

@@ -17,7 +17,7 @@ export const users = sqliteTable('users', {
   emailVerified: integer('email_verified', { mode: 'boolean' }).notNull().default(false),
   dateJoined: integer('date_joined', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
   lastLogin: integer('last_login', { mode: 'timestamp_ms' }),
-  // Carried over from Django (`import django`, issue 14).
+  // Carried over from Django (`import django`).
   isSuperuser: integer('is_superuser', { mode: 'boolean' }).notNull().default(false),
   /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
   legacyId: text('legacy_id').unique()
@@ -136,11 +136,11 @@ export type SigningKeyRow = typeof signingKeys.$inferSelect
  * One row whose `version` counts the changes to `users` made by any
  * connection: triggers (migration 0006) bump it on every UPDATE or DELETE of a
  * user, whoever runs it — this process, another instance, the sqlite3 shell.
- * The user cache (src/db/sqlite.ts) reads it once per turn of the event loop
- * and forgets every user when it moved. Unlike `PRAGMA data_version`, which
- * changes with any other connection's commit, it does not move when only
- * tokens were written (the refresh rotations are written by a connection of
- * their own, src/db/sqlite-rotations.ts).
+ * The user cache (src/db/sqlite/user-cache.ts) reads it once per turn of the
+ * event loop and forgets every user when it moved. Unlike `PRAGMA
+ * data_version`, which changes with any other connection's commit, it does not
+ * move when only tokens were written (the refresh rotations are written by a
+ * connection of their own, src/db/sqlite/rotations.ts).
  */
 export const userChanges = sqliteTable('user_changes', {
   id: integer('id').primaryKey(),

@@ -1,0 +1,365 @@
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
+import { alias } from 'drizzle-orm/pg-core'
+import type pg from 'pg'
+import { EmailTakenError } from '../../errors.js'
+import { decideRotation } from '../../tokens/rotation.js'
+import { withDomainErrors } from '../domain-errors.js'
+import { keyInsertion } from '../signing-key-insertion.js'
+import type { AcceptAccountToken, AccountTokenPurpose, ImportOutcome, NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from '../store.js'
+import { importStep } from '../user-import.js'
+import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
+import { codeOf, domainError, startError, unwrap } from './errors.js'
+import * as schema from './schema.js'
+import { USER_CACHE_TTL_MS, USER_CHANNEL, userChangeListener, type UserCache } from './user-cache.js'
+
+const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
+
+export interface PostgresOptions {
+  /** `postgres://user:password@host:port/database?…` (anything node-postgres accepts). */
+  url: string
+  /**
+   * Connections in the pool. The work per request is a few short statements;
+   * on a small machine (2 cores, the database often on the same host) more
+   * connections than a few per core only queue inside PostgreSQL instead of here.
+   */
+  max?: number
+  /** How long to wait for a connection (new, or a free one from the pool) before failing with 503. */
+  connectionTimeoutMillis?: number
+  /**
+   * How long one statement may wait for its answer before failing with 503
+   * (its connection is then discarded): a server or network that stops
+   * answering without closing the connection must not hold a request forever.
+   */
+  queryTimeoutMillis?: number
+  /** Errors of idle pooled connections (server restart, network loss); they are dropped from the pool either way. */
+  onIdleError?: (err: Error) => void
+  /**
+   * Longest time a user row is served from this instance's cache. Changes made
+   * through any instance reach every cache at once (NOTIFY); this bounds
+   * changes made beside the service (plain SQL on the table). 0 = no cache.
+   */
+  userCacheTtlMs?: number
+  /** The user-change listener lost its connection (the cache is bypassed until it is back) or got it back. */
+  onListener?: (state: 'up' | 'down', err?: Error) => void
+}
+
+type Db = NodePgDatabase<typeof schema>
+
+/**
+ * Connects, migrates (`migrations/postgres`, under an advisory lock so that
+ * several instances may start at once) and returns the Store.
+ * Throws DatabaseStartError when the server cannot be used.
+ */
+export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis = 5000, queryTimeoutMillis = 5000, onIdleError, userCacheTtlMs = USER_CACHE_TTL_MS, onListener }: PostgresOptions): Promise<Store> {
+  const pool = openPool({ url, max, connectionTimeoutMillis, queryTimeoutMillis, onIdleError })
+  try {
+    await migrateLocked(url, connectionTimeoutMillis)
+  } catch (err) {
+    await pool.end().catch(() => {})
+    throw startError(err, url)
+  }
+  const cache = userCacheTtlMs > 0
+    ? userChangeListener(url, connectionTimeoutMillis, userCacheTtlMs, onListener)
+    : undefined
+  return withDomainErrors(createStore(pool, drizzle({ client: pool, schema }), cache), domainError)
+}
+
+function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
+  const p = sql.placeholder
+  const inTransaction = async <T>(work: (tx: Tx) => Promise<T>): Promise<T> => await runInTransaction(pool, work)
+  // Hot reads: named statements, parsed once per connection.
+  const userById = db.select().from(users).where(eq(users.id, p('id'))).limit(1).prepare('auth_user_by_id')
+  const userByEmail = db.select().from(users).where(eq(users.email, p('email'))).limit(1).prepare('auth_user_by_email')
+  const tokenById = db.select().from(refreshTokens).where(eq(refreshTokens.id, p('id'))).limit(1).prepare('auth_token_by_id')
+
+  // Statements run inside a transaction are bound to its connection, so they
+  // are built per call; their names still let each connection parse them once.
+  const txInsertToken = async (tx: Tx, token: NewRefreshToken): Promise<void> => {
+    await tx.insert(refreshTokens).values({
+      id: p('id'), userId: p('userId'), familyId: p('familyId'), expiresAt: p('expiresAt'), createdAt: p('createdAt')
+    }).prepare('auth_token_insert').execute(token)
+  }
+  /** The presented token and the token it was rotated into, in one statement. */
+  const successors = alias(refreshTokens, 'successor')
+  const withSuccessor = async (tx: Tx, id: string) =>
+    await tx.select({
+      token: {
+        userId: refreshTokens.userId,
+        familyId: refreshTokens.familyId,
+        revokedAt: refreshTokens.revokedAt,
+        revokeReason: refreshTokens.revokeReason,
+        successorId: refreshTokens.successorId,
+        successorSealed: refreshTokens.successorSealed
+      },
+      successor: { familyId: successors.familyId, revokedAt: successors.revokedAt }
+    }).from(refreshTokens).leftJoin(successors, eq(successors.id, refreshTokens.successorId))
+      .where(eq(refreshTokens.id, p('id'))).limit(1).prepare('auth_token_with_successor').execute({ id })
+  /** Tells every instance's cache (this one's too, on delivery) that user `id` changed; sent at commit. */
+  const notifyUser = async (tx: Tx | typeof db, id: string): Promise<void> => {
+    await tx.execute(sql`SELECT pg_notify(${USER_CHANNEL}, ${id})`)
+  }
+  /**
+   * A write to user `id`: one transaction with its NOTIFY (unless `changed`
+   * says the work wrote nothing); this instance's cached row is dropped
+   * whatever the outcome.
+   */
+  const writeUser = async <T>(id: string, work: (tx: Tx) => Promise<T>, changed: (result: T) => boolean = () => true): Promise<T> => {
+    try {
+      return await inTransaction(async (tx) => {
+        const result = await work(tx)
+        if (changed(result)) await notifyUser(tx, id)
+        return result
+      })
+    } finally {
+      cache?.forget(id)
+    }
+  }
+  const revokeWhere = async (tx: Tx, name: string, where: ReturnType<typeof and>, params: Record<string, unknown>): Promise<number> => {
+    const res = await tx.update(refreshTokens).set({ revokedAt: p('nowSeconds') as unknown as number, revokeReason: p('reason') as unknown as RevokeReason })
+      .where(and(where, isNull(refreshTokens.revokedAt))).prepare(name).execute(params)
+    return res.rowCount ?? 0
+  }
+  const revokeFamily = async (tx: Tx, userId: string, familyId: string, nowSeconds: number, reason: RevokeReason): Promise<number> =>
+    await revokeWhere(tx, 'auth_revoke_family', and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId'))), { userId, familyId, nowSeconds, reason })
+  const revokeUser = async (tx: Tx, userId: string, nowSeconds: number, reason: RevokeReason): Promise<number> =>
+    await revokeWhere(tx, 'auth_revoke_user', eq(refreshTokens.userId, p('userId')), { userId, nowSeconds, reason })
+
+  /**
+   * A new password, inside a transaction: the hash (and what else changes with
+   * it), every refresh token of the user revoked as a password change (no
+   * grace window), and the new login's first token if there is one. Returns
+   * the updated user.
+   */
+  const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): Promise<User | undefined> => {
+    const [updated] = await tx.update(users).set(change).where(eq(users.id, id)).returning()
+    await revokeUser(tx, id, nowSeconds, 'password_change')
+    if (next !== undefined) await txInsertToken(tx, next)
+    return updated
+  }
+
+  /**
+   * A mailed token being redeemed, inside a transaction: the token and its
+   * user, if the token is of one of `purposes`, unused, unexpired, and
+   * `accept`ed; it is then marked used. The token's row is locked (FOR
+   * UPDATE): of concurrent redemptions one goes on, the others wait for it,
+   * fail to serialise (REPEATABLE READ) and run again on a snapshot where the
+   * token is used. The user's row is not locked: the caller updates it, so a
+   * change made to it meanwhile fails to serialise the same way, and the retry
+   * asks `accept` about the row as it is now.
+   */
+  const redeemable = async (tx: Tx, id: string, purposes: AccountTokenPurpose[], nowSeconds: number, accept: AcceptAccountToken) => {
+    const [token] = await tx.select().from(accountTokens).where(and(eq(accountTokens.id, id), inArray(accountTokens.purpose, purposes),
+      isNull(accountTokens.usedAt), gt(accountTokens.expiresAt, nowSeconds))).limit(1).for('update')
+    const [user] = token === undefined ? [] : await tx.select().from(users).where(eq(users.id, token.userId)).limit(1)
+    if (token === undefined || user === undefined || !accept(token, user)) return undefined
+    await tx.update(accountTokens).set({ usedAt: nowSeconds }).where(eq(accountTokens.id, id))
+    return { token, user }
+  }
+
+  let closed = false
+
+  return {
+    users: {
+      create: async (user, firstToken) => {
+        try {
+          const insert = async (q: Tx | typeof db) => {
+            const [row] = await q.insert(users).values(user).returning()
+            if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
+            return row
+          }
+          if (firstToken === undefined) return await insert(db)
+          // A join: the user and its first refresh token, or neither.
+          return await inTransaction(async (tx) => {
+            const row = await insert(tx)
+            await txInsertToken(tx, firstToken)
+            return row
+          })
+        } catch (err) {
+          if (codeOf(unwrap(err)) === '23505') throw new EmailTakenError()
+          throw err
+        }
+      },
+      byId: async (id) => {
+        if (cache === undefined) return (await userById.execute({ id }))[0]
+        return cache.get(id) ?? await cache.load(id, async () => (await userById.execute({ id }))[0])
+      },
+      byEmail: async (email) => (await userByEmail.execute({ email }))[0],
+      recordLogin: async (id, at, rehashed, token) => {
+        const update = async (q: Tx | typeof db): Promise<void> => {
+          await q.update(users).set(rehashed === undefined ? { lastLogin: at } : { lastLogin: at, passwordHash: rehashed })
+            .where(eq(users.id, id))
+        }
+        // A login: last_login and the new family's first token, or neither.
+        await writeUser(id, async (tx) => {
+          await update(tx)
+          if (token !== undefined) await txInsertToken(tx, token)
+        })
+      },
+      setActive: async (id, active) => { await writeUser(id, async (tx) => { await tx.update(users).set({ isActive: active }).where(eq(users.id, id)) }) },
+      remove: async (id) => { await writeUser(id, async (tx) => { await tx.delete(users).where(eq(users.id, id)) }) },
+      setPassword: async (id, passwordHash, nowSeconds, next) => {
+        await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash }, nowSeconds, next) })
+      },
+      updateProfile: async (id, change) => {
+        if (Object.keys(change).length === 0) return (await userById.execute({ id }))[0]
+        const [row] = await writeUser(id, async (tx) => await tx.update(users).set(change).where(eq(users.id, id)).returning())
+        return row
+      },
+      setEmail: async (id, email, verified) => {
+        try {
+          await writeUser(id, async (tx) => { await tx.update(users).set({ email, emailVerified: verified }).where(eq(users.id, id)) })
+        } catch (err) {
+          if (codeOf(unwrap(err)) === '23505') throw new EmailTakenError()
+          throw err
+        }
+      },
+      // Operators (the command line).
+      list: async (limit, afterEmail) => await db.select().from(users)
+        .where(afterEmail === undefined ? undefined : gt(users.email, afterEmail)).orderBy(asc(users.email)).limit(limit),
+      count: async () => (await db.select({ n: count() }).from(users))[0]?.n ?? 0,
+      byLegacyId: async (legacyId) => (await db.select().from(users).where(eq(users.legacyId, legacyId)).limit(1))[0],
+      insertMany: async (rows) => {
+        if (rows.length === 0) return 0
+        return await inTransaction(async (tx) => (await tx.insert(users).values(rows).onConflictDoNothing({ target: users.email })).rowCount ?? 0)
+      },
+      importMany: async (rows, isForeignHash) => await inTransaction(async (tx) => {
+        const outcomes: ImportOutcome[] = []
+        for (const row of rows) {
+          const [byEmail] = await tx.select({ id: users.id, passwordHash: users.passwordHash }).from(users).where(eq(users.email, row.email)).limit(1)
+          const [byLegacyId] = await tx.select({ id: users.id }).from(users).where(eq(users.legacyId, row.legacyId)).limit(1)
+          const step = importStep(row, byEmail, byLegacyId, isForeignHash)
+          if (step.outcome === 'created') await tx.insert(users).values(row)
+          if (step.outcome === 'updated') {
+            await tx.update(users).set(step.change).where(eq(users.id, step.id))
+            await notifyUser(tx, step.id)
+            cache?.forget(step.id)
+          }
+          outcomes.push(step.outcome)
+        }
+        return outcomes
+      })
+    },
+    accountTokens: {
+      create: async (token) => { await db.insert(accountTokens).values(token) },
+      byId: async (id) => (await db.select().from(accountTokens).where(eq(accountTokens.id, id)).limit(1))[0],
+      resetPassword: async (id, passwordHash, next, nowSeconds, accept) => await writeUser(next.userId, async (tx) => {
+        const redeemed = await redeemable(tx, id, ['password_reset'], nowSeconds, (token, user) => token.userId === next.userId && accept(token, user))
+        return redeemed === undefined ? undefined : await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true }, nowSeconds, next)
+      }, (updated) => updated !== undefined),
+      verifyEmail: async (id, nowSeconds, accept) => {
+        let changed: string | undefined
+        try {
+          return await inTransaction(async (tx) => {
+            const redeemed = await redeemable(tx, id, ['email_verification', 'email_change'], nowSeconds, accept)
+            if (redeemed === undefined) return undefined
+            changed = redeemed.user.id
+            const [updated] = await tx.update(users).set({ email: redeemed.token.email, emailVerified: true }).where(eq(users.id, redeemed.user.id)).returning()
+            await notifyUser(tx, redeemed.user.id)
+            return updated
+          })
+        } catch (err) {
+          if (codeOf(unwrap(err)) === '23505') throw new EmailTakenError()
+          throw err
+        } finally {
+          if (changed !== undefined) cache?.forget(changed)
+        }
+      },
+      purgeExpired: async (nowSeconds) => (await db.delete(accountTokens).where(lt(accountTokens.expiresAt, nowSeconds))).rowCount ?? 0
+    },
+    refreshTokens: {
+      byId: async (id) => (await tokenById.execute({ id }))[0],
+      rotate: async (id, next, nowSeconds, grace) => await inTransaction(async (tx): Promise<RotateOutcome> => {
+        // The conditional UPDATE (isRotatable, src/tokens/rotation.ts, in SQL)
+        // is the whole race: of concurrent rotations of one token exactly one
+        // sees `revoked_at IS NULL` and changes the row. The others wait for
+        // its row lock, then fail to serialise (REPEATABLE READ) and run again
+        // on a snapshot that holds the rotation, where decideRotation finds the
+        // grace path — in this process or in any other sharing the database.
+        const [rotated] = await tx.update(refreshTokens).set({
+          revokedAt: p('nowSeconds') as unknown as number,
+          revokeReason: 'rotated',
+          successorId: p('successorId') as unknown as string,
+          successorSealed: p('sealed') as unknown as string
+        }).where(and(eq(refreshTokens.id, p('id')), eq(refreshTokens.userId, p('userId')), isNull(refreshTokens.revokedAt)))
+          .returning({ familyId: refreshTokens.familyId })
+          .prepare('auth_rotate_live').execute({ id, userId: next.userId, nowSeconds, successorId: next.id, sealed: grace?.sealed ?? null })
+        if (rotated !== undefined) {
+          await txInsertToken(tx, { ...next, familyId: rotated.familyId })
+          return { kind: 'rotated' }
+        }
+        const [row] = await withSuccessor(tx, id)
+        const decision = decideRotation(row?.token, row?.successor ?? undefined, { userId: next.userId, nowSeconds, grace })
+        switch (decision.kind) {
+          case 'replay': return { kind: 'replayed', successorId: decision.successorId, sealed: decision.sealed }
+          case 'reuse':
+            await revokeFamily(tx, decision.userId, decision.familyId, nowSeconds, 'reuse')
+            return { kind: 'reused' }
+          case 'unknown': return { kind: 'unknown' }
+          case 'rotate': throw new Error('a live token that the rotation\'s UPDATE did not match')
+        }
+      }),
+      revokeFamily: async (userId, familyId, nowSeconds, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, nowSeconds, reason)),
+      revokeUser: async (userId, nowSeconds, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason)),
+      // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.
+      purge: async (nowSeconds) => await inTransaction(async (tx) => {
+        const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt)))
+        const expired = await tx.delete(refreshTokens).where(lt(refreshTokens.expiresAt, nowSeconds))
+        const legacy = await tx.delete(legacyTokens).where(lt(legacyTokens.expiresAt, nowSeconds))
+        return { expired: expired.rowCount ?? 0, revoked: revoked?.n ?? 0, legacyTokens: legacy.rowCount ?? 0 }
+      })
+    },
+    legacyTokens: {
+      exchange: async (id, expiresAt, first, nowSeconds) => await inTransaction(async (tx) => {
+        const inserted = await tx.insert(legacyTokens).values({ id, userId: first.userId, familyId: first.familyId, expiresAt }).onConflictDoNothing()
+        if (inserted.rowCount !== 1) {
+          const [used] = await tx.select().from(legacyTokens).where(eq(legacyTokens.id, id)).limit(1)
+          if (used !== undefined) await revokeFamily(tx, used.userId, used.familyId, nowSeconds, 'reuse')
+          return 'reused' as const
+        }
+        await txInsertToken(tx, first)
+        return 'exchanged' as const
+      }),
+      retire: async (id, userId, expiresAt) => {
+        await db.insert(legacyTokens).values({ id, userId, familyId: '', expiresAt }).onConflictDoNothing()
+      }
+    },
+    signingKeys: {
+      list: async () => await db.select().from(signingKeys),
+      add: async (key, options) => {
+        try {
+          return await inTransaction(async (tx) => {
+            const insertion = keyInsertion(key, {
+              kidTaken: (await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.kid, key.kid))).length > 0,
+              someKeySigns: (await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(isNull(signingKeys.retiredAt))).length > 0
+            }, options?.onlyIfNone === true)
+            if (!insertion.add) return false
+            await tx.update(signingKeys).set({ retiredAt: insertion.retireSigningAt }).where(isNull(signingKeys.retiredAt))
+            await tx.insert(signingKeys).values(key)
+            return true
+          })
+        } catch (err) {
+          // Another instance stored its first key (or this kid) at the same
+          // moment: the unique indexes make one of them win, and that is enough.
+          if (codeOf(unwrap(err)) === '23505') return false
+          throw err
+        }
+      },
+      remove: async (kid) => {
+        const res = await db.delete(signingKeys).where(and(eq(signingKeys.kid, kid), isNotNull(signingKeys.retiredAt)))
+        return res.rowCount === 1
+      },
+      purgeRetired: async (before) => {
+        const res = await db.delete(signingKeys).where(and(isNotNull(signingKeys.retiredAt), lt(signingKeys.retiredAt, before)))
+        return res.rowCount ?? 0
+      }
+    },
+    ping: async () => { await pool.query('SELECT 1') },
+    async close () {
+      if (closed) return
+      closed = true
+      await cache?.close()
+      await pool.end()
+    }
+  }
+}

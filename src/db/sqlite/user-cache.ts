@@ -1,0 +1,46 @@
+import { FifoMap } from 'toad-cache'
+
+/**
+ * Users by id, remembered between requests: every authenticated request reads
+ * its user (a deactivated or deleted user's token must stop working at once),
+ * and that read was most of what separates /account/mypage from /health.
+ *
+ * Never stale beyond the current event-loop turn: this connection's own writes
+ * to a user forget it (the store's write methods call `forget`), and any
+ * connection's change to `users` — another instance, the sqlite3 shell, an
+ * admin script — moves `user_changes.version` (triggers, src/db/sqlite/schema.ts),
+ * read once per turn, which empties the cache. The moves of this connection's
+ * own writes are `adopt`ed instead: a login (last_login) empties nothing.
+ */
+export function userCache<U extends object> (usersVersion: () => unknown, load: (id: string) => U | undefined, max = 4096) {
+  // First in, first out: a hit only looks up, it reorders nothing.
+  const cache = new FifoMap<U>(max)
+  let version: unknown
+  let checked = false
+  const uncheck = (): void => { checked = false }
+  return {
+    get (id: string): U | undefined {
+      if (!checked) {
+        const current = usersVersion() // may throw (storage fault): then nothing is marked checked
+        if (current !== version) { cache.clear(); version = current }
+        checked = true
+        setImmediate(uncheck)
+      }
+      let user = cache.get(id)
+      if (user === undefined) {
+        user = load(id)
+        if (user !== undefined) cache.set(id, Object.freeze(user))
+      }
+      return user
+    },
+    forget (id: string): void { cache.delete(id) },
+    /**
+     * This connection's own write moved the version from `before` to `after`
+     * (both read inside its transaction): if the cache had seen `before`, it
+     * stays valid for every user but the one written (which the writer forgets).
+     */
+    adopt (before: unknown, after: unknown): void {
+      if (version === before) version = after
+    }
+  }
+}
