@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { User } from '../../src/db/store.js'
 import { TokenInvalidError, TokenMissingError } from '../../src/errors.js'
-import type { Claims } from '../../src/tokens/tokens.js'
+import type { Claims } from '../../src/tokens/claims.js'
 import { ACCESS_COOKIE, REFRESH_COOKIE } from './auth-cookies.js'
 
 declare module '@fastify/jwt' {

@@ -10,7 +10,8 @@ import type { Mailer } from '../mail/mailer.js'
 import { renderMail, type MailLanguage, type MailTemplate } from '../mail/templates.js'
 import type { PasswordHasher } from '../passwords/hash.js'
 import { assertPasswordPolicy } from '../passwords/policy.js'
-import type { TokenPair, TokenService } from '../tokens/tokens.js'
+import type { TokenPair } from '../tokens/claims.js'
+import type { TokenService } from '../tokens/tokens.js'
 
 export interface JoinInput {
   email: string

@@ -1,5 +1,5 @@
 import { KEYS_RELOAD_INTERVAL, keyringFromConfig } from '../keys/keyring.js'
-import { IAT_LEEWAY } from '../tokens/tokens.js'
+import { IAT_LEEWAY } from '../tokens/claims.js'
 import { CliError, type Command } from './command.js'
 import { withServices } from './services.js'
 

@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import type { NewRefreshToken, Store, User } from '../db/store.js'
 import { TokenExpiredError, TokenInvalidError, TokenRevokedError } from '../errors.js'
-import { IAT_LEEWAY, type TokenPair } from '../tokens/tokens.js'
+import { IAT_LEEWAY, type TokenPair } from '../tokens/claims.js'
 
 /**
  * SIMPLEJWT_COMPAT: a refresh token issued by a Django deployment running

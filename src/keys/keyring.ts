@@ -5,7 +5,7 @@ import type { SigningKey, Store } from '../db/store.js'
 import { TokenExpiredError, TokenInvalidError } from '../errors.js'
 import { fromPrivateKeyPem, fromSecret, generateKey, type Algorithm, type KeyMaterial } from './algorithms.js'
 import { createSealer } from './seal.js'
-import { IAT_LEEWAY } from '../tokens/tokens.js'
+import { IAT_LEEWAY } from '../tokens/claims.js'
 
 /** Seconds between two reads of the keys table: a rotation reaches every instance within this. */
 export const KEYS_RELOAD_INTERVAL = 30

@@ -2,21 +2,8 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { NewRefreshToken, PurgeCounts, RotationSuccessor, Store, User } from '../db/store.js'
 import type { SimplejwtExchange } from '../django/simplejwt.js'
 import { EmailNotVerifiedError, TokenInvalidError, TokenRevokedError } from '../errors.js'
+import { IAT_LEEWAY, type Claims, type TokenPair, type TokenType } from './claims.js'
 import { openSuccessor, sealSuccessor } from './refresh-grace.js'
-
-export type TokenType = 'access' | 'refresh'
-
-export interface Claims {
-  token_type: TokenType
-  jti: string
-  iat: number
-  exp: number
-  sub: string
-  user_id: string
-  email?: string
-}
-
-export interface TokenPair { access: string, refresh: string }
 
 /**
  * Signs and checks JWTs. `verify` throws TokenExpiredError for a past `exp`
@@ -83,12 +70,6 @@ function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
   if (typeof c.exp !== 'number' || typeof c.iat !== 'number' || !Number.isFinite(c.exp) || !Number.isFinite(c.iat)) invalid('Token has no valid lifetime.')
   return c as Claims
 }
-
-/**
- * Seconds an `iat` may lie ahead of this clock (other instances' clocks). A
- * token issued later than that is refused, as PyJWT (simplejwt) does.
- */
-export const IAT_LEEWAY = 30
 
 export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, now = Date.now, onEvent, simplejwt }: TokenServiceOptions) {
   const seconds = (): number => Math.floor(now() / 1000)
