@@ -13,7 +13,7 @@ const VERIFIED_CACHE_SIZE = 2048
 export default fp(async (app, opts: { now?: () => number }) => {
   const verified = verifiedTokenCache(VERIFIED_CACHE_SIZE, opts.now)
   let keysGeneration = app.keys.generation
-  const tokens = createTokenService({
+  const service = createTokenService({
     store: app.store,
     accessLifetime: app.config.accessTokenLifetime,
     refreshLifetime: app.config.refreshTokenLifetime,
@@ -30,7 +30,6 @@ export default fp(async (app, opts: { now?: () => number }) => {
       }
     },
     requireVerifiedEmail: app.config.emailVerification === 'mandatory',
-    ...(app.config.simplejwtCompat ? { simplejwt: createSimplejwtExchange({ secret: app.config.jwtSecret, store: app.store }) } : {}),
     codec: {
       sign: (claims) => app.keys.sign(claims),
       // Not async: a token found in the cache (most of mypage and forward-auth)
@@ -54,14 +53,24 @@ export default fp(async (app, opts: { now?: () => number }) => {
       }
     }
   })
-  app.decorate('tokens', tokens)
+  // SIMPLEJWT_COMPAT: a refresh token of the Django deployment (recognised by
+  // its shape) is exchanged once, or retired by a logout, instead of being
+  // read as one of this service's.
+  const compat = app.config.simplejwtCompat ? createSimplejwtExchange({ secret: app.config.jwtSecret, store: app.store }) : undefined
+  app.decorate('tokens', compat === undefined
+    ? service
+    : {
+        ...service,
+        refresh: async (token: string) => compat.recognises(token) ? await compat.exchange(token, service.newLogin) : await service.refresh(token),
+        logout: async (token: string) => { await (compat.recognises(token) ? compat.logout(token) : service.logout(token)) }
+      })
 
   // Expired rows (revoked refresh tokens too, once expired; mailed reset and
   // verification tokens) are purged at start and every TOKEN_PURGE_INTERVAL,
   // so no table grows without bound.
   const purge = async (): Promise<void> => {
     try {
-      const purged = await tokens.purge()
+      const purged = await service.purge()
       if (purged.expired + purged.legacyTokens > 0) app.log.info({ event: 'refresh_tokens_purged', count: purged.expired, ...purged }, 'expired refresh tokens purged')
       const accountTokens = await app.store.accountTokens.purgeExpired(Math.floor((opts.now?.() ?? Date.now()) / 1000))
       if (accountTokens > 0) app.log.info({ event: 'account_tokens_purged', count: accountTokens }, 'expired account tokens purged')

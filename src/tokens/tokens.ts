@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { NewRefreshToken, PurgeCounts, RotationSuccessor, Store, User } from '../db/store.js'
-import type { SimplejwtExchange } from '../django/simplejwt.js'
 import { EmailNotVerifiedError, TokenInvalidError, TokenRevokedError } from '../errors.js'
 import { IAT_LEEWAY, type Claims, type TokenPair, type TokenType } from './claims.js'
 import { openSuccessor, sealSuccessor } from './refresh-grace.js'
@@ -38,8 +37,6 @@ export interface TokenServiceOptions {
   now?: () => number
   /** Told of grace replays and detected reuse (the HTTP layer logs them). */
   onEvent?: (event: TokenEvent) => void
-  /** SIMPLEJWT_COMPAT: refresh tokens of the Django deployment, exchanged once (src/django/simplejwt.ts). */
-  simplejwt?: SimplejwtExchange
 }
 
 /** The stored key of a refresh token: SHA-256 of its jti. */
@@ -71,7 +68,7 @@ function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
   return c as Claims
 }
 
-export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, now = Date.now, onEvent, simplejwt }: TokenServiceOptions) {
+export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, now = Date.now, onEvent }: TokenServiceOptions) {
   const seconds = (): number => Math.floor(now() / 1000)
 
   function checked (payload: unknown, expected: TokenType | undefined): Claims {
@@ -163,7 +160,6 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * written (a family never has two live refresh tokens).
      */
     async refresh (refreshToken: string): Promise<TokenPair> {
-      if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.exchange(refreshToken, newLogin)
       const claims = await decodeNow(refreshToken, 'refresh')
       const user = await activeUserNow(claims)
       if (requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError()
@@ -210,7 +206,6 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * already revoked or expired (but genuine) token still ends its family.
      */
     async logout (refreshToken: string): Promise<void> {
-      if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.logout(refreshToken)
       const claims = await decodeNow(refreshToken, 'refresh', { ignoreExpiration: true })
       const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
       if (row !== undefined) await store.refreshTokens.revokeFamily(row.userId, row.familyId, seconds(), 'logout')
@@ -220,7 +215,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
       return await store.refreshTokens.revokeUser(userId, seconds(), 'logout_all')
     },
 
-    /** Expired refresh tokens (revoked ones too, once expired) and expired exchanged simplejwt tokens. */
+    /** Expired refresh tokens (revoked ones too, once expired) and the store's expired legacy-token rows (PurgeCounts). */
     async purge (): Promise<PurgeCounts> {
       return await store.refreshTokens.purge(seconds())
     }
