@@ -10,15 +10,15 @@ declare module 'fastify' {
 /** Tokens remembered as verified (see src/tokens/token-cache.ts): about 1 KB each. */
 const VERIFIED_CACHE_SIZE = 2048
 
-export default fp(async (app, opts: { now?: () => number }) => {
-  const verified = verifiedTokenCache(VERIFIED_CACHE_SIZE, opts.now)
+export default fp(async (app, opts: { nowMs?: () => number }) => {
+  const verified = verifiedTokenCache(VERIFIED_CACHE_SIZE, opts.nowMs)
   let keysGeneration = app.keys.generation
   const service = createTokenService({
     store: app.store,
     accessLifetime: app.config.accessTokenLifetime,
     refreshLifetime: app.config.refreshTokenLifetime,
     reuseInterval: app.config.refreshReuseInterval,
-    now: opts.now,
+    nowMs: opts.nowMs,
     // Logged (never with the token) and counted.
     onEvent: (event) => {
       if (event.event === 'refresh_grace_replay') {
@@ -72,7 +72,7 @@ export default fp(async (app, opts: { now?: () => number }) => {
     try {
       const purged = await service.purge()
       if (purged.expired + purged.legacyTokens > 0) app.log.info({ event: 'refresh_tokens_purged', count: purged.expired, ...purged }, 'expired refresh tokens purged')
-      const accountTokens = await app.store.accountTokens.purgeExpired(Math.floor((opts.now?.() ?? Date.now()) / 1000))
+      const accountTokens = await app.store.accountTokens.purgeExpired(Math.floor((opts.nowMs?.() ?? Date.now()) / 1000))
       if (accountTokens > 0) app.log.info({ event: 'account_tokens_purged', count: accountTokens }, 'expired account tokens purged')
     } catch (err) {
       app.log.warn({ err }, 'purging expired tokens failed')

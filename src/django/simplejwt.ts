@@ -38,10 +38,10 @@ export interface SimplejwtExchangeOptions {
   /** The Django deployment's SIGNING_KEY (JWT_SECRET). */
   secret: string
   store: Store
-  now?: () => number
+  nowMs?: () => number
 }
 
-export function createSimplejwtExchange ({ secret, store, now = Date.now }: SimplejwtExchangeOptions) {
+export function createSimplejwtExchange ({ secret, store, nowMs = Date.now }: SimplejwtExchangeOptions) {
   // The form, the algorithm (HS256: `none` and every other one refused) and the
   // signature. Expiry is left to `verify`, after the claims: a token of the
   // wrong type is TOKEN_INVALID whether or not it has expired, as before
@@ -64,7 +64,7 @@ export function createSimplejwtExchange ({ secret, store, now = Date.now }: Simp
     if (typeof c.jti !== 'string' || c.jti === '') invalid('Token has no id.')
     if (typeof c.exp !== 'number' || typeof c.iat !== 'number' || !Number.isFinite(c.exp) || !Number.isFinite(c.iat)) invalid('Token has no valid lifetime.')
     if (typeof c.user_id !== 'number' && typeof c.user_id !== 'string') invalid('Token has no valid subject.')
-    const seconds = Math.floor(now() / 1000)
+    const seconds = Math.floor(nowMs() / 1000)
     if (c.exp <= seconds && !ignoreExpiration) throw new TokenExpiredError()
     if (c.iat > seconds + IAT_LEEWAY) invalid('Token was issued in the future.')
     return c as SimplejwtClaims
@@ -92,7 +92,7 @@ export function createSimplejwtExchange ({ secret, store, now = Date.now }: Simp
       const user = await store.users.byLegacyId(String(claims.user_id))
       if (user === undefined || !user.isActive) invalid('User not found or inactive.')
       const { pair, row } = newLogin(user)
-      const outcome = await store.legacyTokens.exchange(legacyTokenKey(claims.jti), claims.exp, row, Math.floor(now() / 1000))
+      const outcome = await store.legacyTokens.exchange(legacyTokenKey(claims.jti), claims.exp, row, Math.floor(nowMs() / 1000))
       if (outcome === 'reused') throw new TokenRevokedError()
       return pair
     },
@@ -104,7 +104,7 @@ export function createSimplejwtExchange ({ secret, store, now = Date.now }: Simp
      */
     async logout (token: string): Promise<void> {
       const claims = verify(token, { ignoreExpiration: true })
-      if (claims.exp <= Math.floor(now() / 1000)) return
+      if (claims.exp <= Math.floor(nowMs() / 1000)) return
       const user = await store.users.byLegacyId(String(claims.user_id))
       if (user !== undefined) await store.legacyTokens.retire(legacyTokenKey(claims.jti), user.id, claims.exp)
     }

@@ -31,7 +31,8 @@ export interface KeyringOptions {
   /** Seconds. */
   accessLifetime: number
   refreshLifetime: number
-  now?: () => number
+  /** Unix seconds; injectable for tests. */
+  nowSeconds?: () => number
 }
 
 /** A published key (RFC 7517): public members only. */
@@ -93,7 +94,7 @@ function headerOf (token: string): Record<string, unknown> {
  * KEYS_RELOAD_INTERVAL seconds, or at once for a token naming a new kid.
  */
 export function createKeyring (options: KeyringOptions) {
-  const { store, algorithm, accessLifetime, refreshLifetime, now = () => Math.floor(Date.now() / 1000) } = options
+  const { store, algorithm, accessLifetime, refreshLifetime, nowSeconds = () => Math.floor(Date.now() / 1000) } = options
   const sealer = createSealer(options.encryptionKey)
   const pinned = algorithm === 'HS256' && options.pinnedSecret !== undefined ? fromSecret(options.pinnedSecret) : undefined
   /** How long a retired key keeps verifying: other instances may sign with it until they reload, then its tokens live on. */
@@ -131,7 +132,7 @@ export function createKeyring (options: KeyringOptions) {
   /** Reads the table and replaces the key set; a failure leaves the previous set in place. */
   async function reload (): Promise<void> {
     const rows = await store.signingKeys.list()
-    const t = now()
+    const t = nowSeconds()
     const next = new Map<string, LoadedKey>()
     let current: SigningKey | undefined
     for (const row of rows) {
@@ -164,14 +165,14 @@ export function createKeyring (options: KeyringOptions) {
   async function lookupUnknown (kid: string): Promise<LoadedKey | undefined> {
     // Perhaps a rotation this instance has not read yet: look, but not for
     // every bad token (a flood of made-up kids costs one read per 5 seconds).
-    if (now() - lastUnknownKidReload < UNKNOWN_KID_RELOAD) return undefined
-    lastUnknownKidReload = now()
+    if (nowSeconds() - lastUnknownKidReload < UNKNOWN_KID_RELOAD) return undefined
+    lastUnknownKidReload = nowSeconds()
     await reloadOnce()
     return keys.get(kid)
   }
 
   function verifyWith (key: LoadedKey | undefined, token: string, ignoreExpiration: boolean): unknown {
-    if (key === undefined || key.verifiesUntil < now()) throw new TokenInvalidError('Token is invalid.')
+    if (key === undefined || key.verifiesUntil < nowSeconds()) throw new TokenInvalidError('Token is invalid.')
     try {
       return ignoreExpiration ? key.verifyIgnoringExpiry(token) : key.verify(token)
     } catch (err) {
@@ -189,16 +190,16 @@ export function createKeyring (options: KeyringOptions) {
       if (options.privateKeyPem !== undefined) {
         const material = fromPrivateKeyPem(options.privateKeyPem, algorithm)
         // A new file takes over signing; one seen before (even retired by a rotation since) does not.
-        await store.signingKeys.add({ ...stored(material), createdAt: now() })
+        await store.signingKeys.add({ ...stored(material), createdAt: nowSeconds() })
       } else if (pinned === undefined) {
         const rows = await store.signingKeys.list()
         const current = rows.find((r) => r.retiredAt === null)
         if (current === undefined) {
           const first = algorithm === 'HS256' ? fromSecret(options.legacySecret) : await generateKey(algorithm)
-          await store.signingKeys.add({ ...stored(first), createdAt: now() }, { onlyIfNone: true })
+          await store.signingKeys.add({ ...stored(first), createdAt: nowSeconds() }, { onlyIfNone: true })
         } else if (current.algorithm !== algorithm) {
           // JWT_ALGORITHM changed: a rotation to the new algorithm; the old keys verify until their tokens expire.
-          await store.signingKeys.add({ ...stored(await generateKey(algorithm)), createdAt: now() })
+          await store.signingKeys.add({ ...stored(await generateKey(algorithm)), createdAt: nowSeconds() })
         }
       }
       await reload()
@@ -211,7 +212,7 @@ export function createKeyring (options: KeyringOptions) {
     async rotate (): Promise<{ kid: string, algorithm: Algorithm, retiredVerifyUntil: number, purged: number }> {
       if (pinned !== undefined) throw new Error('JWT_SECRET is set, so it signs every token: change it in the environment instead, or unset it to let the service keep (and rotate) its secrets in the database')
       const material = await generateKey(algorithm)
-      const t = now()
+      const t = nowSeconds()
       await store.signingKeys.add({ ...stored(material), createdAt: t })
       const purged = await store.signingKeys.purgeRetired(t - overlap)
       return { kid: material.kid, algorithm, retiredVerifyUntil: t + overlap, purged }
@@ -243,7 +244,7 @@ export function createKeyring (options: KeyringOptions) {
 
     /** RFC 7517 key set: the public keys that may verify a live token (none under HS256). */
     jwks (): { keys: PublicJwk[] } {
-      const t = now()
+      const t = nowSeconds()
       return { keys: [...keys.values()].filter((k) => k.publicJwk !== null && k.verifiesUntil >= t).map((k) => k.publicJwk as unknown as PublicJwk) }
     },
 

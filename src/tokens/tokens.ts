@@ -34,7 +34,7 @@ export interface TokenServiceOptions {
   /** EMAIL_VERIFICATION=mandatory: a refresh for a user whose address is not verified is refused. */
   requireVerifiedEmail?: boolean
   /** Milliseconds since the epoch; injectable for tests. */
-  now?: () => number
+  nowMs?: () => number
   /** Told of grace replays and detected reuse (the HTTP layer logs them). */
   onEvent?: (event: TokenEvent) => void
 }
@@ -68,8 +68,8 @@ function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
   return c as Claims
 }
 
-export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, now = Date.now, onEvent }: TokenServiceOptions) {
-  const seconds = (): number => Math.floor(now() / 1000)
+export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, nowMs = Date.now, onEvent }: TokenServiceOptions) {
+  const seconds = (): number => Math.floor(nowMs() / 1000)
 
   function checked (payload: unknown, expected: TokenType | undefined): Claims {
     const claims = asClaims(payload, expected)

@@ -57,8 +57,8 @@ for (const [kind, opener] of storeDatabases) {
     const db = await opener(t)
     let now = 1_800_000_000
     const clock = () => now
-    const a = keyring(await db.open(), { algorithm: 'EdDSA', now: clock })
-    const b = keyring(await db.open(), { algorithm: 'EdDSA', now: clock })
+    const a = keyring(await db.open(), { algorithm: 'EdDSA', nowSeconds: clock })
+    const b = keyring(await db.open(), { algorithm: 'EdDSA', nowSeconds: clock })
     await a.init()
     await b.init()
     const oldKid = a.signingKid
