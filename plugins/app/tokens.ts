@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { createSimplejwtExchange } from '../../src/django/simplejwt.js'
+import { legacySecret } from '../../src/keys/legacy-secret.js'
 import { verifiedTokenCache } from '../../src/tokens/token-cache.js'
 import { createTokenService, type TokenService } from '../../src/tokens/tokens.js'
 
@@ -56,7 +57,7 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
   // SIMPLEJWT_COMPAT: a refresh token of the Django deployment (recognised by
   // its shape) is exchanged once, or retired by a logout, instead of being
   // read as one of this service's.
-  const compat = app.config.simplejwtCompat ? createSimplejwtExchange({ secret: app.config.jwtSecret, store: app.store }) : undefined
+  const compat = app.config.simplejwtCompat ? createSimplejwtExchange({ secret: legacySecret(app.config), store: app.store }) : undefined
   app.decorate('tokens', compat === undefined
     ? service
     : {

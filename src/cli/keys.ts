@@ -46,7 +46,7 @@ key that signs, or until when a retired key keeps verifying. Never prints key ma
       const keyring = keyringFromConfig(config, store)
       const nowSeconds = Math.floor(Date.now() / 1000)
       const rows = (await store.signingKeys.list()).sort((a, b) => a.createdAt - b.createdAt)
-      if (config.jwtSecretExplicit && config.jwtAlgorithm === 'HS256') ctx.out('JWT_SECRET is set: it signs every token (HS256); the keys below only verify')
+      if (config.jwtSecret !== undefined && config.jwtAlgorithm === 'HS256') ctx.out('JWT_SECRET is set: it signs every token (HS256); the keys below only verify')
       for (const row of rows) {
         const state = row.retiredAt === null
           ? 'signing'

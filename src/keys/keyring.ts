@@ -4,6 +4,7 @@ import type { Config } from '../config.js'
 import type { SigningKey, Store } from '../db/store.js'
 import { TokenExpiredError, TokenInvalidError } from '../errors.js'
 import { fromPrivateKeyPem, fromSecret, generateKey, type Algorithm, type KeyMaterial } from './algorithms.js'
+import { legacySecret } from './legacy-secret.js'
 import { createSealer } from './seal.js'
 import { IAT_LEEWAY } from '../tokens/claims.js'
 
@@ -270,13 +271,17 @@ export function createKeyring (options: KeyringOptions) {
 
 export type Keyring = ReturnType<typeof createKeyring>
 
-/** The keyring the configuration describes: the same for the server and the command line. */
+/**
+ * The keyring the configuration describes: the same for the server and the
+ * command line. Without JWT_SECRET this makes the data directory's secret on
+ * the first start (src/keys/legacy-secret.ts).
+ */
 export function keyringFromConfig (config: Config, store: Store): Keyring {
   return createKeyring({
     store,
     algorithm: config.jwtAlgorithm,
-    pinnedSecret: config.jwtSecretExplicit ? config.jwtSecret : undefined,
-    legacySecret: config.jwtSecret,
+    pinnedSecret: config.jwtSecret,
+    legacySecret: legacySecret(config),
     privateKeyPem: config.jwtPrivateKeyPem,
     encryptionKey: config.jwtKeysEncryptionKey,
     accessLifetime: config.accessTokenLifetime,

@@ -2,6 +2,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose'
 import t from 'tap'
 import { cli } from '../helpers/cli.js'
 import { bearer, build, buildWithLogs, decodeJwt, forgeJwt, join, nowSeconds, PASSWORD, post, refresh, testConfig } from '../helpers/app.js'
+import { legacySecret } from '../../src/keys/legacy-secret.js'
 
 /*
  * Behind a gateway (issue 12): JWKS and rotation checked with an independent
@@ -110,7 +111,7 @@ t.test('forward-auth: any method, Bearer or cookie, user in headers; 401 with a 
   const cases: Array<[string, Record<string, string>, string]> = [
     ['no token', {}, 'TOKEN_MISSING'],
     ['forged', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, decodeJwt(s.access).payload, 'wrong-secret-wrong-secret-wrong-secret')), 'TOKEN_INVALID'],
-    ['expired', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...decodeJwt(s.access).payload, iat: nowSeconds() - 900, exp: nowSeconds() - 600 }, config.jwtSecret)), 'TOKEN_EXPIRED'],
+    ['expired', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...decodeJwt(s.access).payload, iat: nowSeconds() - 900, exp: nowSeconds() - 600 }, legacySecret(config))), 'TOKEN_EXPIRED'],
     ['a refresh token', bearer(s.refresh), 'TOKEN_INVALID'],
     // As on every authenticated route: a Bearer header without exactly one credential is malformed.
     ['Bearer with two words', { authorization: `Bearer ${s.access} extra` }, 'TOKEN_INVALID']

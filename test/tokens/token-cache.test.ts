@@ -1,6 +1,7 @@
 import t from 'tap'
 import { verifiedTokenCache } from '../../src/tokens/token-cache.js'
 import { bearer, build, decodeJwt, forgeJwt, join, nowSeconds } from '../helpers/app.js'
+import { legacySecret } from '../../src/keys/legacy-secret.js'
 
 t.test('a verified payload is remembered until its exp, then forgotten', async (t) => {
   let now = 1_000_000
@@ -60,7 +61,7 @@ t.test('through the API: an expired token is refused even after being remembered
   const s = await join(app)
   const { header, payload } = decodeJwt(s.access)
   // Valid for one more second, then expired.
-  const shortLived = forgeJwt(header, { ...payload, exp: nowSeconds() + 1 }, app.config.jwtSecret)
+  const shortLived = forgeJwt(header, { ...payload, exp: nowSeconds() + 1 }, legacySecret(app.config))
   const first = await app.inject({ url: '/account/mypage', headers: bearer(shortLived) })
   t.equal(first.statusCode, 200)
   await new Promise((resolve) => setTimeout(resolve, 2100))
