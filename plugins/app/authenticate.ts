@@ -17,8 +17,13 @@ declare module 'fastify' {
      * verification remembered, the user in memory), with no promise made.
      */
     authenticate: (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
-    /** `authenticate` for a handler that needs it only sometimes (logout of every login). */
-    authenticated: (request: FastifyRequest) => Promise<void>
+    /**
+     * For a handler that needs the user only sometimes (logout of every
+     * login): the user behind the request's access token, checked as
+     * `authenticate` checks it and set as `request.user`; rejects with a 401
+     * (or CSRF_FAILED) otherwise.
+     */
+    requireUser: (request: FastifyRequest) => Promise<User>
     /**
      * The access token of a request: the Bearer header, else the access_token
      * cookie (`byCookie`). Throws TOKEN_MISSING when there is neither, and
@@ -95,8 +100,9 @@ export default fp(async (app) => {
     withUser(request, reply, done, userOf, setUser)
   })
 
-  app.decorate('authenticated', async function authenticated (request: FastifyRequest) {
+  app.decorate('requireUser', async function requireUser (request: FastifyRequest) {
     request.user = (await userOf(request)).user
+    return request.user
   })
 
   // Answered by the hook itself: the route's handler never runs.
