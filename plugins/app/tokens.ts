@@ -1,19 +1,13 @@
 import fp from 'fastify-plugin'
 import { createSimplejwtExchange } from '../../src/django/simplejwt.js'
 import { legacySecret } from '../../src/keys/legacy-secret.js'
-import { verifiedTokenCache } from '../../src/tokens/token-cache.js'
 import { createTokenService, type TokenService } from '../../src/tokens/tokens.js'
 
 declare module 'fastify' {
   interface FastifyInstance { tokens: TokenService }
 }
 
-/** Tokens remembered as verified (see src/tokens/token-cache.ts): about 1 KB each. */
-const VERIFIED_CACHE_SIZE = 2048
-
 export default fp(async (app, opts: { nowMs?: () => number }) => {
-  const verified = verifiedTokenCache(VERIFIED_CACHE_SIZE, opts.nowMs)
-  let keysGeneration = app.keys.generation
   const service = createTokenService({
     store: app.store,
     accessLifetime: app.config.accessTokenLifetime,
@@ -31,27 +25,12 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
       }
     },
     requireVerifiedEmail: app.config.emailVerification === 'mandatory',
+    // The keyring picks the key by the token's kid, refuses any other algorithm
+    // than that key's, and remembers what it verified (src/keys/keyring.ts):
+    // a remembered token is answered without a promise.
     codec: {
       sign: (claims) => app.keys.sign(claims),
-      // Not async: a token found in the cache (most of mypage and forward-auth)
-      // is answered without a promise; only a real verification awaits.
-      verify (token, options) {
-        const ignoreExpiration = options?.ignoreExpiration === true
-        if (app.keys.generation !== keysGeneration) {
-          // A key left the set (rotation overlap over, or withdrawn): no token it verified may skip the check.
-          verified.clear()
-          keysGeneration = app.keys.generation
-        }
-        const cached: unknown = ignoreExpiration ? undefined : verified.get(token)
-        if (cached !== undefined) return cached
-        // Picks the key by the token's kid and refuses any other algorithm than that key's.
-        return app.keys.verify(token, { ignoreExpiration }).then((payload) => {
-          // Access tokens only: a refresh token is presented once (rotation), so
-          // remembering it would only churn the cache.
-          if (!ignoreExpiration && (payload as { token_type?: unknown } | null)?.token_type === 'access') verified.set(token, payload)
-          return payload
-        })
-      }
+      verify: (token, options) => app.keys.verifyNow(token, options)
     }
   })
   // SIMPLEJWT_COMPAT: a refresh token of the Django deployment (recognised by

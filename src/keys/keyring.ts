@@ -12,7 +12,16 @@ import { IAT_LEEWAY } from '../tokens/claims.js'
 export const KEYS_RELOAD_INTERVAL = 30
 /** A token naming an unknown kid triggers a reload, at most this often (seconds). */
 const UNKNOWN_KID_RELOAD = 5
-const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
+/** Claims without which fast-jwt refuses a token (their types and values are the token service's to check). */
+export const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
+/**
+ * Tokens each key's verifier remembers once verified (fast-jwt's `cache`, an
+ * LRU, about 1 KB a token), until their `exp`. A client sends the same access
+ * token with every request of its lifetime; a remembered one skips only the
+ * decoding and signature check: its claims and user are checked on every use
+ * by the token service. A refusal is never served from it.
+ */
+export const VERIFIED_TOKENS_CACHED = 2048
 
 export interface KeyringOptions {
   store: Store
@@ -42,12 +51,16 @@ export interface PublicJwk { kty: string, kid: string, alg: string, use: string,
 interface LoadedKey {
   kid: string
   algorithm: Algorithm
+  /** What verifies its tokens: the HS256 secret, or the public key (SPKI PEM). */
+  key: string
   publicJwk: Record<string, unknown> | null
   /** Unix seconds after which nothing it signed can still be valid; Infinity while it signs. */
   verifiesUntil: number
   verify: (token: string) => unknown
   verifyIgnoringExpiry: (token: string) => unknown
 }
+
+type MaybePromise<T> = T | Promise<T>
 
 /** Verification that failed, as the domain's errors (fast-jwt's codes: only expiry is not "invalid"). */
 function refuse (err: unknown): never {
@@ -73,17 +86,18 @@ export function signerFor (material: Pick<KeyMaterial, 'kid' | 'algorithm' | 'se
   }
 }
 
-function headerOf (token: string): Record<string, unknown> {
+function invalid (): never {
+  throw new TokenInvalidError('Token is invalid.')
+}
+
+function headerOf (token: string): unknown {
   const dot = token.indexOf('.')
-  if (dot <= 0) throw new TokenInvalidError('Token is invalid.')
-  let header: unknown
+  if (dot <= 0) invalid()
   try {
-    header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString())
+    return JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString())
   } catch {
-    throw new TokenInvalidError('Token is invalid.')
+    invalid()
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new TokenInvalidError('Token is invalid.')
-  return header as Record<string, unknown>
 }
 
 /**
@@ -105,20 +119,20 @@ export function createKeyring (options: KeyringOptions) {
   let keys = new Map<string, LoadedKey>()
   let sign: ((claims: object) => string) | undefined
   let signingKid: string | undefined
-  /** Bumped whenever a key leaves the set: whatever was verified with it must be checked again. */
-  let generation = 0
   let lastUnknownKidReload = -Infinity
   let reloading: Promise<void> | undefined
 
   function load (material: KeyMaterial, verifiesUntil: number): LoadedKey {
     const key = material.algorithm === 'HS256' ? material.secret : createPublicKey(material.secret).export({ type: 'spki', format: 'pem' }).toString()
-    // One verifier per key, accepting that key's algorithm only: a token whose
-    // `alg` differs from its key's (RS256 → HS256 with the public key as
-    // secret, `none`, …) fails here whatever it carries.
-    const base = { key, algorithms: [material.algorithm], requiredClaims: REQUIRED_CLAIMS, cache: false }
-    const verify = createVerifier(base)
-    const verifyIgnoringExpiry = createVerifier({ ...base, ignoreExpiration: true })
-    return { kid: material.kid, algorithm: material.algorithm, publicJwk: material.publicJwk, verifiesUntil, verify, verifyIgnoringExpiry }
+    // One verifier per key, accepting that key's algorithm only (keyFor refuses
+    // any other too): a token whose `alg` differs from its key's (RS256 → HS256
+    // with the public key as secret, `none`, …) fails whatever it carries. Its
+    // cache holds only what this key verified, and is never reached once the
+    // key has left the set, since keyFor refuses its kid.
+    const base = { key, algorithms: [material.algorithm], requiredClaims: REQUIRED_CLAIMS }
+    const verify = createVerifier({ ...base, cache: VERIFIED_TOKENS_CACHED })
+    const verifyIgnoringExpiry = createVerifier({ ...base, cache: false, ignoreExpiration: true })
+    return { kid: material.kid, algorithm: material.algorithm, key, publicJwk: material.publicJwk, verifiesUntil, verify, verifyIgnoringExpiry }
   }
 
   function materialOf (row: SigningKey): KeyMaterial {
@@ -152,7 +166,6 @@ export function createKeyring (options: KeyringOptions) {
       sign = signerFor(signing)
       signingKid = signing.kid
     }
-    for (const kid of keys.keys()) if (!next.has(kid)) { generation++; break }
     keys = next
   }
 
@@ -172,13 +185,43 @@ export function createKeyring (options: KeyringOptions) {
     return keys.get(kid)
   }
 
-  function verifyWith (key: LoadedKey | undefined, token: string, ignoreExpiration: boolean): unknown {
-    if (key === undefined || key.verifiesUntil < nowSeconds()) throw new TokenInvalidError('Token is invalid.')
+  /** The key may verify a token of `alg` now: known, within its time, and that token's algorithm its own. */
+  function usable (key: LoadedKey | undefined, alg: unknown): LoadedKey {
+    if (key === undefined || key.verifiesUntil < nowSeconds() || alg !== key.algorithm) invalid()
+    return key
+  }
+
+  /**
+   * The key a token's header names by its `kid` (a token without one is from
+   * before keys had ids: the legacy HS256 secret's). At once for a key in the
+   * set; a promise only when an unknown kid makes it read the table first.
+   * Throws, or rejects, TokenInvalidError.
+   */
+  function loadedKeyFor (header: unknown): MaybePromise<LoadedKey> {
+    if (header === null || typeof header !== 'object' || Array.isArray(header)) invalid()
+    const h = header as Record<string, unknown>
+    // RFC 7515 §4.1.11: the service understands no JWS extension, so a `crit`
+    // header of any value is refused (fast-jwt lets a falsy one pass).
+    if ('crit' in h) invalid()
+    const kid = h.kid === undefined ? legacyKid : h.kid
+    if (typeof kid !== 'string' || kid === '' || kid.length > 100) invalid()
+    const key = keys.get(kid)
+    return key !== undefined ? usable(key, h.alg) : lookupUnknown(kid).then((found) => usable(found, h.alg))
+  }
+
+  function verifyWith (key: LoadedKey, token: string, ignoreExpiration: boolean): unknown {
     try {
       return ignoreExpiration ? key.verifyIgnoringExpiry(token) : key.verify(token)
     } catch (err) {
       refuse(err)
     }
+  }
+
+  /** `verify`, without a promise when the token's key is in the set (nearly always). */
+  function verifyNow (token: string, opts?: { ignoreExpiration?: boolean }): MaybePromise<unknown> {
+    const ignoreExpiration = opts?.ignoreExpiration === true
+    const key = loadedKeyFor(headerOf(token))
+    return key instanceof Promise ? key.then((k) => verifyWith(k, token, ignoreExpiration)) : verifyWith(key, token, ignoreExpiration)
   }
 
   return {
@@ -228,19 +271,28 @@ export function createKeyring (options: KeyringOptions) {
     },
 
     /**
-     * The payload of a token signed by one of the keys, by its `kid` (a token
-     * without one is from before keys had ids: the legacy HS256 secret's).
-     * Throws TokenExpiredError or TokenInvalidError.
+     * The payload of a token signed by one of the keys, the one its `kid`
+     * names (a token without one is from before keys had ids: the legacy
+     * HS256 secret's), and with that key's algorithm only. Rejects with
+     * TokenExpiredError or TokenInvalidError.
      */
     async verify (token: string, opts?: { ignoreExpiration?: boolean }): Promise<unknown> {
-      const header = headerOf(token)
-      // RFC 7515 §4.1.11: the service understands no JWS extension, so a `crit`
-      // header of any value is refused (fast-jwt lets a falsy one pass).
-      if ('crit' in header) throw new TokenInvalidError('Token is invalid.')
-      const kid = header.kid === undefined ? legacyKid : header.kid
-      if (typeof kid !== 'string' || kid === '' || kid.length > 100) throw new TokenInvalidError('Token is invalid.')
-      const key = keys.get(kid) ?? await lookupUnknown(kid)
-      return verifyWith(key, token, opts?.ignoreExpiration === true)
+      return await verifyNow(token, opts)
+    },
+
+    /** `verify`, answered without a promise when the token's key is in the set; throws then. */
+    verifyNow,
+
+    /**
+     * What verifies the token whose header this is (the HS256 secret or the
+     * public key, PEM): what `verify` picks, refusing what it refuses before
+     * any signature is checked — an unknown or malformed kid, a key past its
+     * time, an `alg` that is not the key's, any `crit` header. For @fastify/jwt
+     * (plugins/external/jwt.ts), which verifies the requests' access tokens.
+     */
+    keyFor (header: unknown): MaybePromise<string> {
+      const key = loadedKeyFor(header)
+      return key instanceof Promise ? key.then((k) => k.key) : key.key
     },
 
     /** RFC 7517 key set: the public keys that may verify a live token (none under HS256). */
@@ -258,9 +310,6 @@ export function createKeyring (options: KeyringOptions) {
       if (removed) await reloadOnce()
       return removed
     },
-
-    /** Changes when a key has left the set (caches of verified tokens must then be emptied). */
-    get generation (): number { return generation },
 
     /** The kid that signs now. */
     get signingKid (): string | undefined { return signingKid },

@@ -77,7 +77,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return claims
   }
 
-  /** The checked claims; without a promise when the codec answers at once (a remembered access token). */
+  /** The checked claims; without a promise when the codec answers at once (a remembered token). */
   function decodeNow (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): MaybePromise<Claims> {
     return then(codec.verify(token, options), (payload) => checked(payload, expected))
   }
@@ -141,13 +141,15 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     },
 
     /**
-     * The user behind a valid access token; inactive or deleted users are
-     * refused. Answered without a promise when everything is at hand (the
-     * token's verification remembered, the store's user in memory): most
-     * authenticated requests. Throws, or rejects, TokenInvalidError & co.
+     * The user behind a request's access token, given its payload once its
+     * signature and expiry are verified (by @fastify/jwt with the keyring's
+     * keys, plugins/app/authenticate.ts): the claims are checked as for every
+     * token, and inactive or deleted users refused. Answered without a promise
+     * when the store has the user in memory: most authenticated requests.
+     * Throws, or rejects, TokenInvalidError.
      */
-    authenticate (accessToken: string): MaybePromise<{ user: User, claims: Claims }> {
-      return then(decodeNow(accessToken, 'access'), (claims) => then(activeUserNow(claims), (user) => ({ user, claims })))
+    accessTokenUser (payload: unknown): MaybePromise<User> {
+      return activeUserNow(checked(payload, 'access'))
     },
 
     /**
@@ -194,8 +196,8 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
 
     /**
      * Token verification for gateways: either type, live user, refresh tokens
-     * not revoked. Like `authenticate`, without a promise for a remembered
-     * access token.
+     * not revoked. Like `accessTokenUser`, without a promise for a remembered
+     * access token whose user is in memory.
      */
     verify (token: string): MaybePromise<Claims> {
       return then(decodeNow(token), (claims) => then(activeUserNow(claims), () => claims.token_type === 'refresh' ? notRevoked(claims) : claims))
