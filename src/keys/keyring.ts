@@ -16,10 +16,10 @@ const UNKNOWN_KID_RELOAD = 5
 export const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
 /**
  * Tokens each key's verifier remembers once verified (fast-jwt's `cache`, an
- * LRU, about 1 KB a token), until their `exp`. A client sends the same access
- * token with every request of its lifetime; a remembered one skips only the
- * decoding and signature check: its claims and user are checked on every use
- * by the token service. A refusal is never served from it.
+ * LRU), no longer than their `exp`. A client sends the same access token with
+ * every request of its lifetime; a remembered one skips only its decoding and
+ * signature check: its claims and user are checked on every use by the token
+ * service. A refusal is never served from it.
  */
 export const VERIFIED_TOKENS_CACHED = 2048
 
