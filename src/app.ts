@@ -84,12 +84,12 @@ const answerBasics = [errors, requestLog, helmet]
  * packages, then the app's own plugins, then the routes — each folder
  * autoloaded, so adding a file is enough.
  */
-export const serviceApp = fp(async function serviceApp (app: FastifyInstance, opts: { config: Config, now?: () => number }) {
+export const serviceApp = fp(async function serviceApp (app: FastifyInstance, opts: { config: Config, nowMs?: () => number }) {
   app.decorate('config', opts.config)
   for (const plugin of answerBasics) await app.register(plugin)
   const dirs = ['plugins/external', 'plugins/app']
   for (const dir of dirs) {
-    await app.register(autoload, { dir: join(codeRoot, dir), options: { config: opts.config, now: opts.now }, forceESM: true })
+    await app.register(autoload, { dir: join(codeRoot, dir), options: { config: opts.config, nowMs: opts.nowMs }, forceESM: true })
   }
   await app.register(autoload, {
     dir: join(codeRoot, 'routes'),
@@ -107,7 +107,7 @@ export interface BuildOptions {
    */
   logStream?: DestinationStream
   /** The token service's clock (milliseconds since the epoch); tests move it instead of sleeping. */
-  now?: () => number
+  nowMs?: () => number
 }
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -163,6 +163,6 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     }, BACKGROUND_COMPILE_DELAY_MS)
   })
   app.addHook('onClose', async () => { stopCompiling?.() })
-  await app.register(serviceApp, { config, now: options.now })
+  await app.register(serviceApp, { config, nowMs: options.nowMs })
   return app
 }

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseEnv, type EnvProblem, type RawEnv } from './config-env.js'
@@ -20,15 +19,17 @@ export interface Config {
   port: number
   /** `sqlite` file path (absolute) or a `postgres://` URL. */
   database: { kind: 'sqlite', path: string } | { kind: 'postgres', url: string }
-  /** Directory holding the SQLite file and the generated JWT secret. */
+  /** Directory holding the SQLite file and the generated JWT secret (src/keys/legacy-secret.ts). */
   dataDir: string
   sqliteSynchronous: 'full' | 'normal'
   /** Milliseconds a SQLite statement waits for another connection's lock before failing (then 503). */
   sqliteBusyTimeout: number
-  /** The legacy HS256 secret (JWT_SECRET, or the data directory's jwt-secret file). */
-  jwtSecret: string
-  /** True when JWT_SECRET was given: under HS256 it then signs every token (src/keys/). */
-  jwtSecretExplicit: boolean
+  /**
+   * JWT_SECRET (at least 32 bytes) when given: under HS256 it then signs every
+   * token (src/keys/). Unset, the keys use a secret generated in the data
+   * directory (src/keys/legacy-secret.ts).
+   */
+  jwtSecret?: string
   jwtAlgorithm: Algorithm
   /** JWT_PRIVATE_KEY_FILE's content (a PEM private key matching jwtAlgorithm). */
   jwtPrivateKeyPem?: string
@@ -187,42 +188,6 @@ function parseDatabase (url: string, cwd: string): Config['database'] {
   return { kind: 'sqlite', path: resolve(cwd, path) }
 }
 
-/**
- * The HS256 key: JWT_SECRET when given (≥ 32 bytes), else one generated on the
- * first start and kept in the data directory with mode 0600, so that a restart
- * does not log everybody out.
- */
-function resolveJwtSecret (given: string | undefined, dataDir: string): string {
-  if (given !== undefined && given !== '') {
-    if (Buffer.byteLength(given, 'utf8') < 32) {
-      throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes long')
-    }
-    return given
-  }
-  const file = join(dataDir, 'jwt-secret')
-  try {
-    mkdirSync(dataDir, { recursive: true })
-  } catch (err) {
-    throw new ConfigError('DATABASE_URL', `data directory ${dataDir} cannot be created: ${(err as Error).message}`)
-  }
-  try {
-    // `wx`: never overwrite a secret another process wrote first.
-    writeFileSync(file, randomBytes(48).toString('base64url'), { flag: 'wx', mode: 0o600 })
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new ConfigError('JWT_SECRET', `is not set and ${file} cannot be written: ${(err as Error).message}`)
-    }
-  }
-  try {
-    chmodSync(file, 0o600)
-    const secret = readFileSync(file, 'utf8').trim()
-    if (Buffer.byteLength(secret) < 32) throw new Error('the file holds fewer than 32 bytes')
-    return secret
-  } catch (err) {
-    throw new ConfigError('JWT_SECRET', `is not set and ${file} cannot be used: ${(err as Error).message}`)
-  }
-}
-
 /** JWT_PRIVATE_KEY_FILE: read once, and refused at start unless it is a private key for JWT_ALGORITHM. */
 function readPrivateKey (file: string | undefined, algorithm: Algorithm, cwd: string): string | undefined {
   if (file === undefined || file === '') return undefined
@@ -255,7 +220,9 @@ function optional<K extends string, V> (key: K, value: V | undefined): { [P in K
 
 /**
  * Reads and validates the configuration once. Nothing else in the service reads
- * `process.env`. Throws `ConfigError` naming the first bad variable.
+ * `process.env`, and nothing is written: the generated secret is made where the
+ * keys are handled (src/keys/legacy-secret.ts). Throws `ConfigError` naming the
+ * first bad variable.
  */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   let raw: RawEnv
@@ -305,8 +272,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     dataDir,
     sqliteSynchronous: raw.SQLITE_SYNCHRONOUS.toLowerCase() as Config['sqliteSynchronous'],
     sqliteBusyTimeout: raw.SQLITE_BUSY_TIMEOUT,
-    jwtSecret: resolveJwtSecret(raw.JWT_SECRET, dataDir),
-    jwtSecretExplicit: raw.JWT_SECRET !== undefined && raw.JWT_SECRET !== '',
+    ...optional('jwtSecret', optionalSecret('JWT_SECRET', raw.JWT_SECRET)),
     jwtAlgorithm: raw.JWT_ALGORITHM,
     ...optional('jwtPrivateKeyPem', readPrivateKey(raw.JWT_PRIVATE_KEY_FILE, raw.JWT_ALGORITHM, cwd)),
     ...optional('jwtKeysEncryptionKey', optionalSecret('JWT_KEYS_ENCRYPTION_KEY', raw.JWT_KEYS_ENCRYPTION_KEY)),

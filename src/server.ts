@@ -5,12 +5,16 @@ import type { Config } from './config.js'
 // Node 22 and later keep the compiled code of the modules loaded after this
 // call between starts (Node 20 has no such call), hence the imports below.
 if ('enableCompileCache' in module && typeof module.enableCompileCache === 'function') module.enableCompileCache()
-const [{ default: closeWithGrace }, { buildApp }, { ConfigError, loadConfig }, { createLogDestination }] =
-  await Promise.all([import('close-with-grace'), import('./app.js'), import('./config.js'), import('./log.js')])
+const [{ default: closeWithGrace }, { buildApp }, { ConfigError, loadConfig }, { legacySecret }, { createLogDestination }] =
+  await Promise.all([import('close-with-grace'), import('./app.js'), import('./config.js'), import('./keys/legacy-secret.js'), import('./log.js')])
 
 let config: Config
 try {
   config = loadConfig()
+  // Without JWT_SECRET, the secret the keys start from is generated in the data
+  // directory before anything else opens it: a directory that cannot hold it
+  // is reported as the configuration it is.
+  legacySecret(config)
 } catch (err) {
   // One clear line naming the variable, no stack.
   process.stderr.write(`Invalid configuration: ${err instanceof ConfigError ? err.message : String(err)}\n`)

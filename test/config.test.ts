@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { ConfigError, loadConfig, parseDuration } from '../src/config.js'
@@ -31,7 +31,7 @@ t.test('defaults match the contract', async (t) => {
   t.same(c.rateLimit, { loginMax: 10, joinMax: 20, mailMax: 5, window: 60 })
   t.equal(c.trustProxy, false)
   t.equal(c.sqliteSynchronous, 'full')
-  t.ok(Buffer.byteLength(c.jwtSecret) >= 32, 'a generated secret of at least 32 bytes')
+  t.equal(c.jwtSecret, undefined, 'no JWT_SECRET: the keys generate one (test/keys/legacy-secret.test.ts)')
 })
 
 t.test('durations accept seconds and 5m / 1h / 1d', async (t) => {
@@ -203,15 +203,11 @@ t.test('a given JWT_SECRET is used as is and nothing is written', async (t) => {
   t.notOk(existsSync(join(dir, 'jwt-secret')))
 })
 
-t.test('without JWT_SECRET one is generated once, kept with mode 0600', async (t) => {
-  const dir = tempDir(t)
-  const first = loadConfig({ DATABASE_URL: join(dir, 'a.db') }).jwtSecret
-  const file = join(dir, 'jwt-secret')
-  t.equal(statSync(file).mode & 0o777, 0o600)
-  t.equal(readFileSync(file, 'utf8'), first)
-  t.equal(loadConfig({ DATABASE_URL: join(dir, 'a.db') }).jwtSecret, first, 'the same secret on the next start')
-  const other = tempDir(t)
-  t.not(loadConfig({ DATABASE_URL: join(other, 'a.db') }).jwtSecret, first, 'another data dir gets its own')
+t.test('reading the configuration writes nothing, JWT_SECRET or not', async (t) => {
+  const dir = join(tempDir(t), 'not-yet')
+  t.equal(loadConfig({ DATABASE_URL: join(dir, 'a.db') }).jwtSecret, undefined)
+  t.equal(loadConfig({ DATABASE_URL: join(dir, 'a.db'), JWT_SECRET: '' }).jwtSecret, undefined, 'an empty JWT_SECRET is no JWT_SECRET')
+  t.notOk(existsSync(dir), 'no data directory, no jwt-secret file: src/keys/ makes them')
 })
 
 t.test('the server exits with one clear line naming a bad variable', async (t) => {
@@ -246,11 +242,11 @@ t.test('SIMPLEJWT_COMPAT: off by default, a boolean', async (t) => {
 t.test('gateway settings: defaults, and JWT_PRIVATE_KEY_FILE checked against JWT_ALGORITHM', async (t) => {
   const c = cfg(t)
   t.equal(c.jwtAlgorithm, 'HS256')
-  t.equal(c.jwtSecretExplicit, false)
+  t.equal(c.jwtSecret, undefined)
   t.same(c.metrics, { enabled: false })
   t.same(c.pressure, { maxEventLoopDelay: 1000, maxHashQueue: 128 })
   t.equal(c.introspectionSecret, undefined)
-  t.equal(cfg(t, { JWT_SECRET: 's'.repeat(40) }).jwtSecretExplicit, true)
+  t.equal(cfg(t, { JWT_SECRET: 's'.repeat(40) }).jwtSecret, 's'.repeat(40))
   t.same(cfg(t, { METRICS: 'true', METRICS_PORT: '0' }).metrics, { enabled: true, port: 0 })
   const dir = tempDir(t)
   const { generateKeyPairSync } = await import('node:crypto')

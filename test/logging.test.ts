@@ -1,5 +1,6 @@
 import t from 'tap'
 import { bearer, buildWithLogs, captureLogs, cookiesOf, decodeJwt, forgeJwt, join, nowSeconds, PASSWORD, post, refresh, testConfig, uniqueEmail } from './helpers/app.js'
+import { legacySecret } from '../src/keys/legacy-secret.js'
 
 t.test('no token, password or hash ever reaches the log, even at trace level', async (t) => {
   const { app, logs } = await buildWithLogs(t, { LOG_LEVEL: 'trace' })
@@ -185,7 +186,7 @@ t.test('no audit line for a request without any credential (anonymous forward-au
 
   const refused: Array<[string, Record<string, string>, string]> = [
     ['token_invalid', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, decodeJwt(session.access).payload, 'wrong-secret-wrong-secret-wrong-secret')), '/account/forward-auth'],
-    ['token_expired', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...decodeJwt(session.access).payload, iat: nowSeconds() - 900, exp: nowSeconds() - 600 }, config.jwtSecret)), '/account/forward-auth']
+    ['token_expired', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...decodeJwt(session.access).payload, iat: nowSeconds() - 900, exp: nowSeconds() - 600 }, legacySecret(config))), '/account/forward-auth']
   ]
   for (const [event, headers, url] of refused) {
     logs.length = 0

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { CsrfFailedError } from '../../src/errors.js'
 import { pooledRandomBytes } from '../../src/crypto/random.js'
-import type { TokenPair } from '../../src/tokens/tokens.js'
+import type { TokenPair } from '../../src/tokens/claims.js'
 
 declare module 'fastify' {
   interface FastifyReply {

@@ -1,12 +1,20 @@
+import type { TokenOrHeader, VerifyOptions } from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { User } from '../../src/db/store.js'
-import { TokenInvalidError, TokenMissingError } from '../../src/errors.js'
-import type { Claims } from '../../src/tokens/tokens.js'
+import { TokenExpiredError, TokenInvalidError, TokenMissingError } from '../../src/errors.js'
+import type { Claims } from '../../src/tokens/claims.js'
 import { ACCESS_COOKIE, REFRESH_COOKIE } from './auth-cookies.js'
 
 declare module '@fastify/jwt' {
-  interface FastifyJWT { payload: Claims, user: User }
+  interface FastifyJWT {
+    payload: Claims
+    /**
+     * The request's user: @fastify/jwt puts the verified claims here, and the
+     * hooks below replace them with the live user before any handler runs.
+     */
+    user: User
+  }
 }
 
 declare module 'fastify' {
@@ -17,14 +25,13 @@ declare module 'fastify' {
      * verification remembered, the user in memory), with no promise made.
      */
     authenticate: (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
-    /** `authenticate` for a handler that needs it only sometimes (logout of every login). */
-    authenticated: (request: FastifyRequest) => Promise<void>
     /**
-     * The access token of a request: the Bearer header, else the access_token
-     * cookie (`byCookie`). Throws TOKEN_MISSING when there is neither, and
-     * TOKEN_INVALID for a header that says Bearer without exactly one credential.
+     * For a handler that needs the user only sometimes (logout of every
+     * login): the user behind the request's access token, checked as
+     * `authenticate` checks it and set as `request.user`; rejects with a 401
+     * (or CSRF_FAILED) otherwise.
      */
-    presentedAccessToken: (request: FastifyRequest) => { token: string, byCookie: boolean }
+    requireUser: (request: FastifyRequest) => Promise<User>
     /**
      * onRequest hook answering a gateway's auth subrequest (nginx auth_request,
      * Traefik forwardAuth, Envoy ext_authz) before any body is read: 200 with
@@ -43,71 +50,165 @@ export const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
 const SAYS_BEARER = /^Bearer(?:[ \t]|$)/i
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
-export default fp(async (app) => {
-  app.decorate('presentedAccessToken', (request: FastifyRequest) => {
-    // A Bearer header wins; otherwise the access_token cookie. A header that
-    // says Bearer but does not carry exactly one credential is a malformed
-    // credential (TOKEN_INVALID, as simplejwt refuses it), not an absent one;
-    // any other scheme (Basic, …) is not ours and is ignored.
-    const header = request.headers.authorization ?? ''
-    const token = BEARER.exec(header)?.[1]
-    if (token !== undefined) return { token, byCookie: false }
-    if (SAYS_BEARER.test(header)) throw new TokenInvalidError('Authorization header must be "Bearer" followed by exactly one token.')
-    const cookie = request.cookies[ACCESS_COOKIE]
-    if (cookie === undefined || cookie === '') throw new TokenMissingError()
-    return { token: cookie, byCookie: true }
-  })
+/**
+ * The access token of a request: the Bearer header, else the access_token
+ * cookie (`byCookie`). A header that says Bearer but does not carry exactly
+ * one credential is a malformed credential (TOKEN_INVALID, as simplejwt
+ * refuses it), not an absent one; any other scheme (Basic, …) is not ours and
+ * is ignored. Neither: TOKEN_MISSING. @fastify/jwt's `extractToken`
+ * (plugins/external/jwt.ts).
+ */
+export function presentedAccessToken (request: FastifyRequest): { token: string, byCookie: boolean } {
+  const header = request.headers.authorization ?? ''
+  const token = BEARER.exec(header)?.[1]
+  if (token !== undefined) return { token, byCookie: false }
+  if (SAYS_BEARER.test(header)) throw new TokenInvalidError('Authorization header must be "Bearer" followed by exactly one token.')
+  const cookie = request.cookies[ACCESS_COOKIE]
+  if (cookie === undefined || cookie === '') throw new TokenMissingError()
+  return { token: cookie, byCookie: true }
+}
 
-  /** The user behind the request's access token, at once or later; throws for a missing or malformed one. */
-  const userOf = (request: FastifyRequest): ReturnType<typeof app.tokens.authenticate> => {
-    const { token, byCookie } = app.presentedAccessToken(request)
-    // The cookie is sent by the browser on its own: unsafe methods need the CSRF check.
-    if (byCookie && !SAFE_METHODS.has(request.method)) app.assertCsrf(request)
-    return app.tokens.authenticate(token)
+/**
+ * Failures of the keyring itself while finding a token's key (its table
+ * unreadable, a stored key that cannot be opened): not a verdict on the
+ * token, so they reach the error handler as they are (a 503 for storage).
+ */
+const keyringFailures = new WeakSet<object>()
+
+/**
+ * @fastify/jwt's `secret` (plugins/external/jwt.ts): the key for a token, from
+ * the keyring by the token's kid (src/keys/). Refused (TOKEN_INVALID) for an
+ * unknown or malformed kid, an `alg` that is not that key's, or a `crit`
+ * header, before any signature is checked. A key withdrawn (`keys revoke`) or
+ * past its time is no longer found, so what its verifier remembered is never
+ * reached again.
+ */
+export function keyOfToken (request: FastifyRequest, decoded: TokenOrHeader, cb: (err: Error | null, key: string | undefined) => void): void {
+  const refused = (err: unknown): void => {
+    if ((err as { code?: unknown } | null)?.code !== 'TOKEN_INVALID' && typeof err === 'object' && err !== null) keyringFailures.add(err)
+    cb(err as Error, undefined)
   }
+  let key: string | Promise<string>
+  try {
+    key = request.server.keys.keyFor((decoded as { header?: unknown }).header)
+  } catch (err) {
+    refused(err)
+    return
+  }
+  if (typeof key === 'string') cb(null, key)
+  else key.then((found) => { cb(null, found) }, refused)
+}
 
-  type Found = ReturnType<typeof app.tokens.authenticate>
-  type Done = (err?: Error) => void
-  type Use = (request: FastifyRequest, reply: FastifyReply, user: User, done: Done) => void
+/** @fastify/jwt's codes for "no token" and "expired" (fast-jwt's too); its other codes, and fast-jwt's, are TOKEN_INVALID. */
+const NO_TOKEN = new Set(['FST_JWT_NO_AUTHORIZATION_IN_HEADER', 'FST_JWT_NO_AUTHORIZATION_IN_COOKIE', 'FST_JWT_BAD_REQUEST', 'FST_JWT_BAD_COOKIE_REQUEST'])
+const EXPIRED = new Set(['FST_JWT_AUTHORIZATION_TOKEN_EXPIRED', 'FAST_JWT_EXPIRED'])
+/** The contract's token errors (presentedAccessToken's, the keyring's): already in its words. */
+const OURS = new Set(['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_EXPIRED'])
 
-  /**
-   * Calls `use` with the user `find` names for the request: at once when it is
-   * at hand, after its promise otherwise. A throw or a rejection goes to the
-   * hook's `done`. `find` and `use` are made once, not per request.
-   */
-  const withUser = (request: FastifyRequest, reply: FastifyReply, done: Done, find: (request: FastifyRequest) => Found, use: Use): void => {
-    let found: Found
+/**
+ * What @fastify/jwt reports, as the contract's error: its codes (FST_JWT_…)
+ * and fast-jwt's (FAST_JWT_…, or a plain error from an absurd claim such as
+ * an `nbf` of 1e400) never reach a client. Every report is a verdict on the
+ * token — TOKEN_MISSING, TOKEN_EXPIRED for a past `exp`, else TOKEN_INVALID —
+ * except the keyring's own failures, which pass as they are.
+ */
+export function contractError (err: Error): Error {
+  if (keyringFailures.has(err)) return err
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string') {
+    if (OURS.has(code)) return err
+    if (EXPIRED.has(code)) return new TokenExpiredError()
+    if (NO_TOKEN.has(code)) return new TokenMissingError()
+  }
+  return new TokenInvalidError('Token is invalid.')
+}
+
+// No options: @fastify/jwt then verifies with one verifier per key (kept by
+// key), while any options object, even an empty one, makes it build a new
+// verifier, and so an empty cache, for every request.
+const NO_OPTIONS = null as unknown as Partial<VerifyOptions>
+
+type Done = (err?: Error) => void
+
+export default fp(async (app) => {
+  const { tokens } = app
+
+  /** The live user behind a verified payload, as request.user; then `done()`, or `done(err)`. */
+  const verified = (request: FastifyRequest, done: Done, err: Error | null, payload: unknown): void => {
+    if (err !== null) {
+      done(contractError(err))
+      return
+    }
+    let user: User | Promise<User>
     try {
-      found = find(request)
+      user = tokens.accessTokenUser(payload)
     } catch (err) {
       done(err as Error)
       return
     }
-    if (found instanceof Promise) found.then(({ user }) => { use(request, reply, user, done) }, done)
-    else use(request, reply, found.user, done)
+    if (user instanceof Promise) {
+      user.then((found) => { request.user = found; done() }, done)
+    } else {
+      request.user = user
+      done()
+    }
   }
 
-  const setUser: Use = (request, _reply, user, done) => {
-    request.user = user
-    done()
+  /**
+   * Verifies the request's access token with @fastify/jwt (found by
+   * presentedAccessToken, its key picked by kid from the keyring, its
+   * verification remembered), has the token service check its claims and
+   * user, and calls `done()` with the user in request.user, or `done(err)`
+   * with the contract's error. Without a promise when both answer at once.
+   */
+  const withUser = (request: FastifyRequest, done: Done): void => {
+    let inline = true
+    let early: [Error | null, unknown] | undefined
+    request.jwtVerify(NO_OPTIONS, (err, payload) => {
+      if (inline) early = [err, payload]
+      // Answered later (an unknown kid made the keyring read the table): go on
+      // in a turn of its own, outside @fastify/jwt's try/catch, which would
+      // call back a second time with anything thrown further on.
+      else process.nextTick(verified, request, done, err, payload)
+    })
+    inline = false
+    if (early !== undefined) verified(request, done, early[0], early[1])
   }
-  app.decorate('authenticate', function authenticate (request: FastifyRequest, reply: FastifyReply, done: Done) {
-    withUser(request, reply, done, userOf, setUser)
+
+  /** The cookie is sent by the browser on its own: unsafe methods need the CSRF check, before the token is read. */
+  const assertCsrfIfCookie = (request: FastifyRequest): void => {
+    if (!SAFE_METHODS.has(request.method) && presentedAccessToken(request).byCookie) app.assertCsrf(request)
+  }
+
+  app.decorate('authenticate', function authenticate (request: FastifyRequest, _reply: FastifyReply, done: Done) {
+    try {
+      assertCsrfIfCookie(request)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    withUser(request, done)
   })
 
-  app.decorate('authenticated', async function authenticated (request: FastifyRequest) {
-    request.user = (await userOf(request)).user
+  app.decorate('requireUser', async function requireUser (request: FastifyRequest) {
+    assertCsrfIfCookie(request)
+    await new Promise<void>((resolve, reject) => {
+      withUser(request, (err) => { if (err === undefined) resolve(); else reject(err) })
+    })
+    return request.user
   })
 
   // Answered by the hook itself: the route's handler never runs.
-  const bearerOrCookieUser = (request: FastifyRequest): Found => app.tokens.authenticate(app.presentedAccessToken(request).token)
-  const answerForwardAuth: Use = (_request, reply, user) => {
-    void reply.header('cache-control', 'no-store')
-      .header('x-auth-user-id', user.id).header('x-auth-user-email', user.email)
-      .send({})
-  }
   app.decorate('forwardAuth', function forwardAuth (request: FastifyRequest, reply: FastifyReply, done: Done) {
-    withUser(request, reply, done, bearerOrCookieUser, answerForwardAuth)
+    withUser(request, (err) => {
+      if (err !== undefined) {
+        done(err)
+        return
+      }
+      void reply.header('cache-control', 'no-store')
+        .header('x-auth-user-id', request.user.id).header('x-auth-user-email', request.user.email)
+        .send({})
+    })
   })
 
   app.decorate('presentedRefreshToken', (request: FastifyRequest) => {
@@ -118,4 +219,4 @@ export default fp(async (app) => {
     app.assertCsrf(request)
     return fromCookie
   })
-}, { name: 'authenticate', dependencies: ['tokens', 'auth-cookies'] })
+}, { name: 'authenticate', dependencies: ['tokens', 'auth-cookies', '@fastify/jwt'] })

@@ -1,24 +1,19 @@
 import fp from 'fastify-plugin'
 import { createSimplejwtExchange } from '../../src/django/simplejwt.js'
-import { verifiedTokenCache } from '../../src/tokens/token-cache.js'
+import { legacySecret } from '../../src/keys/legacy-secret.js'
 import { createTokenService, type TokenService } from '../../src/tokens/tokens.js'
 
 declare module 'fastify' {
   interface FastifyInstance { tokens: TokenService }
 }
 
-/** Tokens remembered as verified (see src/tokens/token-cache.ts): about 1 KB each. */
-const VERIFIED_CACHE_SIZE = 2048
-
-export default fp(async (app, opts: { now?: () => number }) => {
-  const verified = verifiedTokenCache(VERIFIED_CACHE_SIZE, opts.now)
-  let keysGeneration = app.keys.generation
-  const tokens = createTokenService({
+export default fp(async (app, opts: { nowMs?: () => number }) => {
+  const service = createTokenService({
     store: app.store,
     accessLifetime: app.config.accessTokenLifetime,
     refreshLifetime: app.config.refreshTokenLifetime,
     reuseInterval: app.config.refreshReuseInterval,
-    now: opts.now,
+    nowMs: opts.nowMs,
     // Logged (never with the token) and counted.
     onEvent: (event) => {
       if (event.event === 'refresh_grace_replay') {
@@ -30,40 +25,34 @@ export default fp(async (app, opts: { now?: () => number }) => {
       }
     },
     requireVerifiedEmail: app.config.emailVerification === 'mandatory',
-    ...(app.config.simplejwtCompat ? { simplejwt: createSimplejwtExchange({ secret: app.config.jwtSecret, store: app.store }) } : {}),
+    // The keyring picks the key by the token's kid, refuses any other algorithm
+    // than that key's, and remembers what it verified (src/keys/keyring.ts):
+    // a remembered token is answered without a promise.
     codec: {
       sign: (claims) => app.keys.sign(claims),
-      // Not async: a token found in the cache (most of mypage and forward-auth)
-      // is answered without a promise; only a real verification awaits.
-      verify (token, options) {
-        const ignoreExpiration = options?.ignoreExpiration === true
-        if (app.keys.generation !== keysGeneration) {
-          // A key left the set (rotation overlap over, or withdrawn): no token it verified may skip the check.
-          verified.clear()
-          keysGeneration = app.keys.generation
-        }
-        const cached: unknown = ignoreExpiration ? undefined : verified.get(token)
-        if (cached !== undefined) return cached
-        // Picks the key by the token's kid and refuses any other algorithm than that key's.
-        return app.keys.verify(token, { ignoreExpiration }).then((payload) => {
-          // Access tokens only: a refresh token is presented once (rotation), so
-          // remembering it would only churn the cache.
-          if (!ignoreExpiration && (payload as { token_type?: unknown } | null)?.token_type === 'access') verified.set(token, payload)
-          return payload
-        })
-      }
+      verify: (token, options) => app.keys.verifyNow(token, options)
     }
   })
-  app.decorate('tokens', tokens)
+  // SIMPLEJWT_COMPAT: a refresh token of the Django deployment (recognised by
+  // its shape) is exchanged once, or retired by a logout, instead of being
+  // read as one of this service's.
+  const compat = app.config.simplejwtCompat ? createSimplejwtExchange({ secret: legacySecret(app.config), store: app.store }) : undefined
+  app.decorate('tokens', compat === undefined
+    ? service
+    : {
+        ...service,
+        refresh: async (token: string) => compat.recognises(token) ? await compat.exchange(token, service.newLogin) : await service.refresh(token),
+        logout: async (token: string) => { await (compat.recognises(token) ? compat.logout(token) : service.logout(token)) }
+      })
 
   // Expired rows (revoked refresh tokens too, once expired; mailed reset and
   // verification tokens) are purged at start and every TOKEN_PURGE_INTERVAL,
   // so no table grows without bound.
   const purge = async (): Promise<void> => {
     try {
-      const purged = await tokens.purge()
+      const purged = await service.purge()
       if (purged.expired + purged.legacyTokens > 0) app.log.info({ event: 'refresh_tokens_purged', count: purged.expired, ...purged }, 'expired refresh tokens purged')
-      const accountTokens = await app.store.accountTokens.purgeExpired(Math.floor((opts.now?.() ?? Date.now()) / 1000))
+      const accountTokens = await app.store.accountTokens.purgeExpired(Math.floor((opts.nowMs?.() ?? Date.now()) / 1000))
       if (accountTokens > 0) app.log.info({ event: 'account_tokens_purged', count: accountTokens }, 'expired account tokens purged')
     } catch (err) {
       app.log.warn({ err }, 'purging expired tokens failed')

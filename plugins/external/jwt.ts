@@ -1,18 +1,27 @@
 import jwt, { type FastifyJWTOptions } from '@fastify/jwt'
-import type { FastifyInstance } from 'fastify'
+import { ALGORITHMS } from '../../src/keys/algorithms.js'
+import { REQUIRED_CLAIMS, VERIFIED_TOKENS_CACHED } from '../../src/keys/keyring.js'
+import { keyOfToken, presentedAccessToken } from '../app/authenticate.js'
 
-// Tokens are signed and verified by the keyring (src/keys/, plugins/app/keys.ts),
-// not by this plugin: it stays for `request.user` and its types. Its own
-// sign/verify are HS256-only with the legacy secret and used by nothing; a
-// token naming any other algorithm (`none`, RS256 with the secret as a
-// "public key", …) would fail them too.
-export const autoConfig = (app: FastifyInstance): FastifyJWTOptions => ({
-  secret: app.config.jwtSecret,
-  sign: { algorithm: 'HS256' },
+// @fastify/jwt reads, verifies and remembers the requests' access tokens and
+// sets request.user (plugins/app/authenticate.ts turns its errors into the
+// contract's and puts the live user there). It only verifies (`public`): the
+// keyring signs every token.
+export const autoConfig: FastifyJWTOptions = {
+  secret: { public: keyOfToken },
+  // The secret callback needs the header (kid, alg, crit), not only the claims.
+  decode: { complete: true },
   verify: {
-    algorithms: ['HS256'],
-    requiredClaims: ['exp', 'iat', 'jti', 'sub', 'token_type']
+    // The contract's rules (a Bearer header, else the access_token cookie),
+    // stricter than @fastify/jwt's own reading of the header.
+    extractToken: (request) => presentedAccessToken(request).token,
+    // Every algorithm a key may have; keyOfToken holds each token to its own key's
+    // (and refuses its kid once the key is gone: its verifier is never reached).
+    algorithms: [...ALGORITHMS],
+    requiredClaims: REQUIRED_CLAIMS,
+    // One cache per key's verifier; refusals are not served from it.
+    cache: VERIFIED_TOKENS_CACHED
   }
-})
+}
 
 export default jwt

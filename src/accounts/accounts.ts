@@ -10,7 +10,8 @@ import type { Mailer } from '../mail/mailer.js'
 import { renderMail, type MailLanguage, type MailTemplate } from '../mail/templates.js'
 import type { PasswordHasher } from '../passwords/hash.js'
 import { assertPasswordPolicy } from '../passwords/policy.js'
-import type { TokenPair, TokenService } from '../tokens/tokens.js'
+import type { TokenPair } from '../tokens/claims.js'
+import type { TokenService } from '../tokens/tokens.js'
 
 export interface JoinInput {
   email: string
@@ -88,15 +89,15 @@ export interface AccountServiceOptions {
   emailVerification?: Config['emailVerification']
   /** Needed by the flows that send mail (reset, verification, email change). */
   mail?: AccountMailOptions
-  now?: () => number
+  nowMs?: () => number
 }
 
-export function createAccountService ({ store, hasher, tokens, emailVerification = 'none', mail, now = Date.now }: AccountServiceOptions) {
-  const seconds = (): number => Math.floor(now() / 1000)
+export function createAccountService ({ store, hasher, tokens, emailVerification = 'none', mail, nowMs = Date.now }: AccountServiceOptions) {
+  const seconds = (): number => Math.floor(nowMs() / 1000)
 
   function checkDateOfBirth (dob: string | null | undefined): void {
     // The schema checks the format (a real calendar date); "in the past" needs a clock.
-    if (dob !== null && dob !== undefined && dob >= new Date(now()).toISOString().slice(0, 10)) {
+    if (dob !== null && dob !== undefined && dob >= new Date(nowMs()).toISOString().slice(0, 10)) {
       throw new FieldValidationError([{ field: 'date_of_birth', message: 'must be a date in the past' }])
     }
   }
@@ -169,9 +170,9 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
         gender: input.gender ?? null,
         dateOfBirth: dob,
         phoneNumber: input.phone_number ?? null,
-        dateJoined: new Date(now()),
+        dateJoined: new Date(nowMs()),
         // Joining logs the user in (tokens are issued), as dj-rest-auth's register does.
-        lastLogin: emailVerification === 'mandatory' ? null : new Date(now())
+        lastLogin: emailVerification === 'mandatory' ? null : new Date(nowMs())
       }
       const verify = (created: User): void => {
         mailer?.later('email_verification', async () => { await mailToken(created, 'email_verification', created.email) })
@@ -203,7 +204,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       if (!await hasher.verify(found.passwordHash, password)) throw new InvalidCredentialsError()
       if (!found.isActive) throw new AccountInactiveError()
       if (emailVerification === 'mandatory' && !found.emailVerified) throw new EmailNotVerifiedError()
-      const at = new Date(now())
+      const at = new Date(nowMs())
       const rehashed = hasher.needsRehash(found.passwordHash) ? await hasher.hash(password) : undefined
       // last_login and the new refresh token: one transaction (one commit), so
       // a login refused by the storage leaves no trace.

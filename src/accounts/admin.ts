@@ -12,11 +12,11 @@ import { assertPasswordPolicy } from '../passwords/policy.js'
 export interface UserAdminOptions {
   store: Store
   hasher: PasswordHasher
-  now?: () => number
+  nowMs?: () => number
 }
 
-export function createUserAdmin ({ store, hasher, now = Date.now }: UserAdminOptions) {
-  const seconds = (): number => Math.floor(now() / 1000)
+export function createUserAdmin ({ store, hasher, nowMs = Date.now }: UserAdminOptions) {
+  const seconds = (): number => Math.floor(nowMs() / 1000)
 
   return {
     /** A new account (EMAIL_TAKEN if it exists); the password policy applies as at join. */
@@ -31,7 +31,7 @@ export function createUserAdmin ({ store, hasher, now = Date.now }: UserAdminOpt
         gender: null,
         dateOfBirth: null,
         phoneNumber: null,
-        dateJoined: new Date(now()),
+        dateJoined: new Date(nowMs()),
         lastLogin: null,
         isStaff: input.staff === true
       })

@@ -14,7 +14,7 @@ export interface SeedOptions {
   batchSize?: number
   /** Called after each batch with the users handled so far. */
   onProgress?: (done: number, total: number) => void
-  now?: () => number
+  nowMs?: () => number
 }
 
 /**
@@ -23,9 +23,9 @@ export interface SeedOptions {
  * reused, and users are inserted in batches, each in one transaction. Existing
  * addresses are left as they are (a re-run only adds what is missing).
  */
-export async function seedUsers ({ store, hasher, number, password, batchSize = 2000, onProgress, now = Date.now }: SeedOptions): Promise<{ created: number, existing: number }> {
+export async function seedUsers ({ store, hasher, number, password, batchSize = 2000, onProgress, nowMs = Date.now }: SeedOptions): Promise<{ created: number, existing: number }> {
   const passwordHash = await hasher.hash(password)
-  const dateJoined = new Date(now())
+  const dateJoined = new Date(nowMs())
   let created = 0
   for (let start = 1; start <= number; start += batchSize) {
     const batch: NewUser[] = []

@@ -1,5 +1,5 @@
 import { KEYS_RELOAD_INTERVAL, keyringFromConfig } from '../keys/keyring.js'
-import { IAT_LEEWAY } from '../tokens/tokens.js'
+import { IAT_LEEWAY } from '../tokens/claims.js'
 import { CliError, type Command } from './command.js'
 import { withServices } from './services.js'
 
@@ -44,13 +44,13 @@ key that signs, or until when a retired key keeps verifying. Never prints key ma
   async run (ctx) {
     return await withServices(ctx, async ({ config, store }) => {
       const keyring = keyringFromConfig(config, store)
-      const now = Math.floor(Date.now() / 1000)
+      const nowSeconds = Math.floor(Date.now() / 1000)
       const rows = (await store.signingKeys.list()).sort((a, b) => a.createdAt - b.createdAt)
-      if (config.jwtSecretExplicit && config.jwtAlgorithm === 'HS256') ctx.out('JWT_SECRET is set: it signs every token (HS256); the keys below only verify')
+      if (config.jwtSecret !== undefined && config.jwtAlgorithm === 'HS256') ctx.out('JWT_SECRET is set: it signs every token (HS256); the keys below only verify')
       for (const row of rows) {
         const state = row.retiredAt === null
           ? 'signing'
-          : row.retiredAt + keyring.overlap >= now ? `verifies until ${iso(row.retiredAt + keyring.overlap)}` : 'expired'
+          : row.retiredAt + keyring.overlap >= nowSeconds ? `verifies until ${iso(row.retiredAt + keyring.overlap)}` : 'expired'
         ctx.out(`${row.kid}  ${row.algorithm.padEnd(5)}  created ${iso(row.createdAt)}  ${state}`)
       }
       if (rows.length === 0) ctx.out('no keys stored yet (the server or "keys rotate" creates the first)')

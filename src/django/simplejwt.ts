@@ -1,7 +1,8 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import { createVerifier } from 'fast-jwt'
 import type { NewRefreshToken, Store, User } from '../db/store.js'
 import { TokenExpiredError, TokenInvalidError, TokenRevokedError } from '../errors.js'
-import { IAT_LEEWAY, type TokenPair } from '../tokens/tokens.js'
+import { IAT_LEEWAY, type TokenPair } from '../tokens/claims.js'
 
 /**
  * SIMPLEJWT_COMPAT: a refresh token issued by a Django deployment running
@@ -10,8 +11,8 @@ import { IAT_LEEWAY, type TokenPair } from '../tokens/tokens.js'
  * once at /account/token/refresh and exchanged for this service's pair: the
  * clients that were logged in stay logged in through the switch.
  *
- * It is checked here, with its own HS256 verification against the Django key,
- * independently of how this service signs its own tokens.
+ * It is checked here, with a verifier of its own for the Django key (HS256
+ * only), independently of how this service signs its own tokens.
  */
 
 interface SimplejwtClaims { token_type: string, jti: string, exp: number, iat: number, user_id: number | string }
@@ -37,28 +38,33 @@ export interface SimplejwtExchangeOptions {
   /** The Django deployment's SIGNING_KEY (JWT_SECRET). */
   secret: string
   store: Store
-  now?: () => number
+  nowMs?: () => number
 }
 
-export function createSimplejwtExchange ({ secret, store, now = Date.now }: SimplejwtExchangeOptions) {
+export function createSimplejwtExchange ({ secret, store, nowMs = Date.now }: SimplejwtExchangeOptions) {
+  // The form, the algorithm (HS256: `none` and every other one refused) and the
+  // signature. Expiry is left to `verify`, after the claims: a token of the
+  // wrong type is TOKEN_INVALID whether or not it has expired, as before
+  // (simplejwt tokens carry no `nbf`, which is not read either).
+  const verifySigned = createVerifier({ key: secret, algorithms: ['HS256'], complete: true, ignoreExpiration: true, ignoreNotBefore: true, cache: false })
+
   /** Signature, algorithm and claims; throws the contract's token errors. */
   function verify (token: string, { ignoreExpiration = false } = {}): SimplejwtClaims {
-    const parts = token.split('.')
-    if (parts.length !== 3) invalid()
-    const [h, p, s] = parts as [string, string, string]
-    const header = decodePart(h) as { alg?: unknown } | undefined
-    // HS256 only; a `crit` header names an extension nobody here understands (RFC 7515 §4.1.11).
-    if (header === null || typeof header !== 'object' || header.alg !== 'HS256' || 'crit' in header) invalid()
-    const expected = createHmac('sha256', secret).update(`${h}.${p}`).digest()
-    const given = Buffer.from(s, 'base64url')
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) invalid()
-    const c = decodePart(p) as Partial<SimplejwtClaims> | undefined
-    if (c === null || typeof c !== 'object') invalid()
+    let decoded: { header: Record<string, unknown>, payload: unknown }
+    try {
+      decoded = verifySigned(token) as typeof decoded
+    } catch {
+      invalid()
+    }
+    // A `crit` header names an extension nobody here understands (RFC 7515
+    // §4.1.11): refused whatever its value (fast-jwt lets a falsy one pass).
+    if ('crit' in decoded.header) invalid()
+    const c = decoded.payload as Partial<SimplejwtClaims>
     if (c.token_type !== 'refresh') invalid('Token has wrong type: expected a refresh token.')
     if (typeof c.jti !== 'string' || c.jti === '') invalid('Token has no id.')
     if (typeof c.exp !== 'number' || typeof c.iat !== 'number' || !Number.isFinite(c.exp) || !Number.isFinite(c.iat)) invalid('Token has no valid lifetime.')
     if (typeof c.user_id !== 'number' && typeof c.user_id !== 'string') invalid('Token has no valid subject.')
-    const seconds = Math.floor(now() / 1000)
+    const seconds = Math.floor(nowMs() / 1000)
     if (c.exp <= seconds && !ignoreExpiration) throw new TokenExpiredError()
     if (c.iat > seconds + IAT_LEEWAY) invalid('Token was issued in the future.')
     return c as SimplejwtClaims
@@ -86,7 +92,7 @@ export function createSimplejwtExchange ({ secret, store, now = Date.now }: Simp
       const user = await store.users.byLegacyId(String(claims.user_id))
       if (user === undefined || !user.isActive) invalid('User not found or inactive.')
       const { pair, row } = newLogin(user)
-      const outcome = await store.legacyTokens.exchange(legacyTokenKey(claims.jti), claims.exp, row, Math.floor(now() / 1000))
+      const outcome = await store.legacyTokens.exchange(legacyTokenKey(claims.jti), claims.exp, row, Math.floor(nowMs() / 1000))
       if (outcome === 'reused') throw new TokenRevokedError()
       return pair
     },
@@ -98,7 +104,7 @@ export function createSimplejwtExchange ({ secret, store, now = Date.now }: Simp
      */
     async logout (token: string): Promise<void> {
       const claims = verify(token, { ignoreExpiration: true })
-      if (claims.exp <= Math.floor(now() / 1000)) return
+      if (claims.exp <= Math.floor(nowMs() / 1000)) return
       const user = await store.users.byLegacyId(String(claims.user_id))
       if (user !== undefined) await store.legacyTokens.retire(legacyTokenKey(claims.jti), user.id, claims.exp)
     }

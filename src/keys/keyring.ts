@@ -4,14 +4,24 @@ import type { Config } from '../config.js'
 import type { SigningKey, Store } from '../db/store.js'
 import { TokenExpiredError, TokenInvalidError } from '../errors.js'
 import { fromPrivateKeyPem, fromSecret, generateKey, type Algorithm, type KeyMaterial } from './algorithms.js'
+import { legacySecret } from './legacy-secret.js'
 import { createSealer } from './seal.js'
-import { IAT_LEEWAY } from '../tokens/tokens.js'
+import { IAT_LEEWAY } from '../tokens/claims.js'
 
 /** Seconds between two reads of the keys table: a rotation reaches every instance within this. */
 export const KEYS_RELOAD_INTERVAL = 30
 /** A token naming an unknown kid triggers a reload, at most this often (seconds). */
 const UNKNOWN_KID_RELOAD = 5
-const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
+/** Claims without which fast-jwt refuses a token (their types and values are the token service's to check). */
+export const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
+/**
+ * Tokens each key's verifier remembers once verified (fast-jwt's `cache`, an
+ * LRU), no longer than their `exp`. A client sends the same access token with
+ * every request of its lifetime; a remembered one skips only its decoding and
+ * signature check: its claims and user are checked on every use by the token
+ * service. A refusal is never served from it.
+ */
+export const VERIFIED_TOKENS_CACHED = 2048
 
 export interface KeyringOptions {
   store: Store
@@ -31,7 +41,8 @@ export interface KeyringOptions {
   /** Seconds. */
   accessLifetime: number
   refreshLifetime: number
-  now?: () => number
+  /** Unix seconds; injectable for tests. */
+  nowSeconds?: () => number
 }
 
 /** A published key (RFC 7517): public members only. */
@@ -40,12 +51,16 @@ export interface PublicJwk { kty: string, kid: string, alg: string, use: string,
 interface LoadedKey {
   kid: string
   algorithm: Algorithm
+  /** What verifies its tokens: the HS256 secret, or the public key (SPKI PEM). */
+  key: string
   publicJwk: Record<string, unknown> | null
   /** Unix seconds after which nothing it signed can still be valid; Infinity while it signs. */
   verifiesUntil: number
   verify: (token: string) => unknown
   verifyIgnoringExpiry: (token: string) => unknown
 }
+
+type MaybePromise<T> = T | Promise<T>
 
 /** Verification that failed, as the domain's errors (fast-jwt's codes: only expiry is not "invalid"). */
 function refuse (err: unknown): never {
@@ -71,17 +86,18 @@ export function signerFor (material: Pick<KeyMaterial, 'kid' | 'algorithm' | 'se
   }
 }
 
-function headerOf (token: string): Record<string, unknown> {
+function invalid (): never {
+  throw new TokenInvalidError('Token is invalid.')
+}
+
+function headerOf (token: string): unknown {
   const dot = token.indexOf('.')
-  if (dot <= 0) throw new TokenInvalidError('Token is invalid.')
-  let header: unknown
+  if (dot <= 0) invalid()
   try {
-    header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString())
+    return JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString())
   } catch {
-    throw new TokenInvalidError('Token is invalid.')
+    invalid()
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new TokenInvalidError('Token is invalid.')
-  return header as Record<string, unknown>
 }
 
 /**
@@ -93,7 +109,7 @@ function headerOf (token: string): Record<string, unknown> {
  * KEYS_RELOAD_INTERVAL seconds, or at once for a token naming a new kid.
  */
 export function createKeyring (options: KeyringOptions) {
-  const { store, algorithm, accessLifetime, refreshLifetime, now = () => Math.floor(Date.now() / 1000) } = options
+  const { store, algorithm, accessLifetime, refreshLifetime, nowSeconds = () => Math.floor(Date.now() / 1000) } = options
   const sealer = createSealer(options.encryptionKey)
   const pinned = algorithm === 'HS256' && options.pinnedSecret !== undefined ? fromSecret(options.pinnedSecret) : undefined
   /** How long a retired key keeps verifying: other instances may sign with it until they reload, then its tokens live on. */
@@ -103,20 +119,20 @@ export function createKeyring (options: KeyringOptions) {
   let keys = new Map<string, LoadedKey>()
   let sign: ((claims: object) => string) | undefined
   let signingKid: string | undefined
-  /** Bumped whenever a key leaves the set: whatever was verified with it must be checked again. */
-  let generation = 0
   let lastUnknownKidReload = -Infinity
   let reloading: Promise<void> | undefined
 
   function load (material: KeyMaterial, verifiesUntil: number): LoadedKey {
     const key = material.algorithm === 'HS256' ? material.secret : createPublicKey(material.secret).export({ type: 'spki', format: 'pem' }).toString()
-    // One verifier per key, accepting that key's algorithm only: a token whose
-    // `alg` differs from its key's (RS256 → HS256 with the public key as
-    // secret, `none`, …) fails here whatever it carries.
-    const base = { key, algorithms: [material.algorithm], requiredClaims: REQUIRED_CLAIMS, cache: false }
-    const verify = createVerifier(base)
-    const verifyIgnoringExpiry = createVerifier({ ...base, ignoreExpiration: true })
-    return { kid: material.kid, algorithm: material.algorithm, publicJwk: material.publicJwk, verifiesUntil, verify, verifyIgnoringExpiry }
+    // One verifier per key, accepting that key's algorithm only (keyFor refuses
+    // any other too): a token whose `alg` differs from its key's (RS256 → HS256
+    // with the public key as secret, `none`, …) fails whatever it carries. Its
+    // cache holds only what this key verified, and is never reached once the
+    // key has left the set, since keyFor refuses its kid.
+    const base = { key, algorithms: [material.algorithm], requiredClaims: REQUIRED_CLAIMS }
+    const verify = createVerifier({ ...base, cache: VERIFIED_TOKENS_CACHED })
+    const verifyIgnoringExpiry = createVerifier({ ...base, cache: false, ignoreExpiration: true })
+    return { kid: material.kid, algorithm: material.algorithm, key, publicJwk: material.publicJwk, verifiesUntil, verify, verifyIgnoringExpiry }
   }
 
   function materialOf (row: SigningKey): KeyMaterial {
@@ -131,7 +147,7 @@ export function createKeyring (options: KeyringOptions) {
   /** Reads the table and replaces the key set; a failure leaves the previous set in place. */
   async function reload (): Promise<void> {
     const rows = await store.signingKeys.list()
-    const t = now()
+    const t = nowSeconds()
     const next = new Map<string, LoadedKey>()
     let current: SigningKey | undefined
     for (const row of rows) {
@@ -150,7 +166,6 @@ export function createKeyring (options: KeyringOptions) {
       sign = signerFor(signing)
       signingKid = signing.kid
     }
-    for (const kid of keys.keys()) if (!next.has(kid)) { generation++; break }
     keys = next
   }
 
@@ -164,19 +179,49 @@ export function createKeyring (options: KeyringOptions) {
   async function lookupUnknown (kid: string): Promise<LoadedKey | undefined> {
     // Perhaps a rotation this instance has not read yet: look, but not for
     // every bad token (a flood of made-up kids costs one read per 5 seconds).
-    if (now() - lastUnknownKidReload < UNKNOWN_KID_RELOAD) return undefined
-    lastUnknownKidReload = now()
+    if (nowSeconds() - lastUnknownKidReload < UNKNOWN_KID_RELOAD) return undefined
+    lastUnknownKidReload = nowSeconds()
     await reloadOnce()
     return keys.get(kid)
   }
 
-  function verifyWith (key: LoadedKey | undefined, token: string, ignoreExpiration: boolean): unknown {
-    if (key === undefined || key.verifiesUntil < now()) throw new TokenInvalidError('Token is invalid.')
+  /** The key may verify a token of `alg` now: known, within its time, and that token's algorithm its own. */
+  function usable (key: LoadedKey | undefined, alg: unknown): LoadedKey {
+    if (key === undefined || key.verifiesUntil < nowSeconds() || alg !== key.algorithm) invalid()
+    return key
+  }
+
+  /**
+   * The key a token's header names by its `kid` (a token without one is from
+   * before keys had ids: the legacy HS256 secret's). At once for a key in the
+   * set; a promise only when an unknown kid makes it read the table first.
+   * Throws, or rejects, TokenInvalidError.
+   */
+  function loadedKeyFor (header: unknown): MaybePromise<LoadedKey> {
+    if (header === null || typeof header !== 'object' || Array.isArray(header)) invalid()
+    const h = header as Record<string, unknown>
+    // RFC 7515 §4.1.11: the service understands no JWS extension, so a `crit`
+    // header of any value is refused (fast-jwt lets a falsy one pass).
+    if ('crit' in h) invalid()
+    const kid = h.kid === undefined ? legacyKid : h.kid
+    if (typeof kid !== 'string' || kid === '' || kid.length > 100) invalid()
+    const key = keys.get(kid)
+    return key !== undefined ? usable(key, h.alg) : lookupUnknown(kid).then((found) => usable(found, h.alg))
+  }
+
+  function verifyWith (key: LoadedKey, token: string, ignoreExpiration: boolean): unknown {
     try {
       return ignoreExpiration ? key.verifyIgnoringExpiry(token) : key.verify(token)
     } catch (err) {
       refuse(err)
     }
+  }
+
+  /** `verify`, without a promise when the token's key is in the set (nearly always). */
+  function verifyNow (token: string, opts?: { ignoreExpiration?: boolean }): MaybePromise<unknown> {
+    const ignoreExpiration = opts?.ignoreExpiration === true
+    const key = loadedKeyFor(headerOf(token))
+    return key instanceof Promise ? key.then((k) => verifyWith(k, token, ignoreExpiration)) : verifyWith(key, token, ignoreExpiration)
   }
 
   return {
@@ -189,16 +234,16 @@ export function createKeyring (options: KeyringOptions) {
       if (options.privateKeyPem !== undefined) {
         const material = fromPrivateKeyPem(options.privateKeyPem, algorithm)
         // A new file takes over signing; one seen before (even retired by a rotation since) does not.
-        await store.signingKeys.add({ ...stored(material), createdAt: now() })
+        await store.signingKeys.add({ ...stored(material), createdAt: nowSeconds() })
       } else if (pinned === undefined) {
         const rows = await store.signingKeys.list()
         const current = rows.find((r) => r.retiredAt === null)
         if (current === undefined) {
           const first = algorithm === 'HS256' ? fromSecret(options.legacySecret) : await generateKey(algorithm)
-          await store.signingKeys.add({ ...stored(first), createdAt: now() }, { onlyIfNone: true })
+          await store.signingKeys.add({ ...stored(first), createdAt: nowSeconds() }, { onlyIfNone: true })
         } else if (current.algorithm !== algorithm) {
           // JWT_ALGORITHM changed: a rotation to the new algorithm; the old keys verify until their tokens expire.
-          await store.signingKeys.add({ ...stored(await generateKey(algorithm)), createdAt: now() })
+          await store.signingKeys.add({ ...stored(await generateKey(algorithm)), createdAt: nowSeconds() })
         }
       }
       await reload()
@@ -211,7 +256,7 @@ export function createKeyring (options: KeyringOptions) {
     async rotate (): Promise<{ kid: string, algorithm: Algorithm, retiredVerifyUntil: number, purged: number }> {
       if (pinned !== undefined) throw new Error('JWT_SECRET is set, so it signs every token: change it in the environment instead, or unset it to let the service keep (and rotate) its secrets in the database')
       const material = await generateKey(algorithm)
-      const t = now()
+      const t = nowSeconds()
       await store.signingKeys.add({ ...stored(material), createdAt: t })
       const purged = await store.signingKeys.purgeRetired(t - overlap)
       return { kid: material.kid, algorithm, retiredVerifyUntil: t + overlap, purged }
@@ -226,24 +271,33 @@ export function createKeyring (options: KeyringOptions) {
     },
 
     /**
-     * The payload of a token signed by one of the keys, by its `kid` (a token
-     * without one is from before keys had ids: the legacy HS256 secret's).
-     * Throws TokenExpiredError or TokenInvalidError.
+     * The payload of a token signed by one of the keys, the one its `kid`
+     * names (a token without one is from before keys had ids: the legacy
+     * HS256 secret's), and with that key's algorithm only. Rejects with
+     * TokenExpiredError or TokenInvalidError.
      */
     async verify (token: string, opts?: { ignoreExpiration?: boolean }): Promise<unknown> {
-      const header = headerOf(token)
-      // RFC 7515 §4.1.11: the service understands no JWS extension, so a `crit`
-      // header of any value is refused (fast-jwt lets a falsy one pass).
-      if ('crit' in header) throw new TokenInvalidError('Token is invalid.')
-      const kid = header.kid === undefined ? legacyKid : header.kid
-      if (typeof kid !== 'string' || kid === '' || kid.length > 100) throw new TokenInvalidError('Token is invalid.')
-      const key = keys.get(kid) ?? await lookupUnknown(kid)
-      return verifyWith(key, token, opts?.ignoreExpiration === true)
+      return await verifyNow(token, opts)
+    },
+
+    /** `verify`, answered without a promise when the token's key is in the set; throws then. */
+    verifyNow,
+
+    /**
+     * What verifies the token whose header this is (the HS256 secret or the
+     * public key, PEM): what `verify` picks, refusing what it refuses before
+     * any signature is checked — an unknown or malformed kid, a key past its
+     * time, an `alg` that is not the key's, any `crit` header. For @fastify/jwt
+     * (plugins/external/jwt.ts), which verifies the requests' access tokens.
+     */
+    keyFor (header: unknown): MaybePromise<string> {
+      const key = loadedKeyFor(header)
+      return key instanceof Promise ? key.then((k) => k.key) : key.key
     },
 
     /** RFC 7517 key set: the public keys that may verify a live token (none under HS256). */
     jwks (): { keys: PublicJwk[] } {
-      const t = now()
+      const t = nowSeconds()
       return { keys: [...keys.values()].filter((k) => k.publicJwk !== null && k.verifiesUntil >= t).map((k) => k.publicJwk as unknown as PublicJwk) }
     },
 
@@ -257,9 +311,6 @@ export function createKeyring (options: KeyringOptions) {
       return removed
     },
 
-    /** Changes when a key has left the set (caches of verified tokens must then be emptied). */
-    get generation (): number { return generation },
-
     /** The kid that signs now. */
     get signingKid (): string | undefined { return signingKid },
     /** Seconds a retired key keeps verifying. */
@@ -269,13 +320,17 @@ export function createKeyring (options: KeyringOptions) {
 
 export type Keyring = ReturnType<typeof createKeyring>
 
-/** The keyring the configuration describes: the same for the server and the command line. */
+/**
+ * The keyring the configuration describes: the same for the server and the
+ * command line. Without JWT_SECRET this makes the data directory's secret on
+ * the first start (src/keys/legacy-secret.ts).
+ */
 export function keyringFromConfig (config: Config, store: Store): Keyring {
   return createKeyring({
     store,
     algorithm: config.jwtAlgorithm,
-    pinnedSecret: config.jwtSecretExplicit ? config.jwtSecret : undefined,
-    legacySecret: config.jwtSecret,
+    pinnedSecret: config.jwtSecret,
+    legacySecret: legacySecret(config),
     privateKeyPem: config.jwtPrivateKeyPem,
     encryptionKey: config.jwtKeysEncryptionKey,
     accessLifetime: config.accessTokenLifetime,

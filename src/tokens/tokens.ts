@@ -1,22 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { NewRefreshToken, PurgeCounts, RotationSuccessor, Store, User } from '../db/store.js'
-import type { SimplejwtExchange } from '../django/simplejwt.js'
 import { EmailNotVerifiedError, TokenInvalidError, TokenRevokedError } from '../errors.js'
+import { IAT_LEEWAY, type Claims, type TokenPair, type TokenType } from './claims.js'
 import { openSuccessor, sealSuccessor } from './refresh-grace.js'
-
-export type TokenType = 'access' | 'refresh'
-
-export interface Claims {
-  token_type: TokenType
-  jti: string
-  iat: number
-  exp: number
-  sub: string
-  user_id: string
-  email?: string
-}
-
-export interface TokenPair { access: string, refresh: string }
 
 /**
  * Signs and checks JWTs. `verify` throws TokenExpiredError for a past `exp`
@@ -48,11 +34,9 @@ export interface TokenServiceOptions {
   /** EMAIL_VERIFICATION=mandatory: a refresh for a user whose address is not verified is refused. */
   requireVerifiedEmail?: boolean
   /** Milliseconds since the epoch; injectable for tests. */
-  now?: () => number
+  nowMs?: () => number
   /** Told of grace replays and detected reuse (the HTTP layer logs them). */
   onEvent?: (event: TokenEvent) => void
-  /** SIMPLEJWT_COMPAT: refresh tokens of the Django deployment, exchanged once (src/django/simplejwt.ts). */
-  simplejwt?: SimplejwtExchange
 }
 
 /** The stored key of a refresh token: SHA-256 of its jti. */
@@ -84,14 +68,8 @@ function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
   return c as Claims
 }
 
-/**
- * Seconds an `iat` may lie ahead of this clock (other instances' clocks). A
- * token issued later than that is refused, as PyJWT (simplejwt) does.
- */
-export const IAT_LEEWAY = 30
-
-export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, now = Date.now, onEvent, simplejwt }: TokenServiceOptions) {
-  const seconds = (): number => Math.floor(now() / 1000)
+export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, nowMs = Date.now, onEvent }: TokenServiceOptions) {
+  const seconds = (): number => Math.floor(nowMs() / 1000)
 
   function checked (payload: unknown, expected: TokenType | undefined): Claims {
     const claims = asClaims(payload, expected)
@@ -99,7 +77,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return claims
   }
 
-  /** The checked claims; without a promise when the codec answers at once (a remembered access token). */
+  /** The checked claims; without a promise when the codec answers at once (a remembered token). */
   function decodeNow (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): MaybePromise<Claims> {
     return then(codec.verify(token, options), (payload) => checked(payload, expected))
   }
@@ -163,13 +141,15 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     },
 
     /**
-     * The user behind a valid access token; inactive or deleted users are
-     * refused. Answered without a promise when everything is at hand (the
-     * token's verification remembered, the store's user in memory): most
-     * authenticated requests. Throws, or rejects, TokenInvalidError & co.
+     * The user behind a request's access token, given its payload once its
+     * signature and expiry are verified (by @fastify/jwt with the keyring's
+     * keys, plugins/app/authenticate.ts): the claims are checked as for every
+     * token, and inactive or deleted users refused. Answered without a promise
+     * when the store has the user in memory: most authenticated requests.
+     * Throws, or rejects, TokenInvalidError.
      */
-    authenticate (accessToken: string): MaybePromise<{ user: User, claims: Claims }> {
-      return then(decodeNow(accessToken, 'access'), (claims) => then(activeUserNow(claims), (user) => ({ user, claims })))
+    accessTokenUser (payload: unknown): MaybePromise<User> {
+      return activeUserNow(checked(payload, 'access'))
     },
 
     /**
@@ -182,7 +162,6 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * written (a family never has two live refresh tokens).
      */
     async refresh (refreshToken: string): Promise<TokenPair> {
-      if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.exchange(refreshToken, newLogin)
       const claims = await decodeNow(refreshToken, 'refresh')
       const user = await activeUserNow(claims)
       if (requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError()
@@ -217,8 +196,8 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
 
     /**
      * Token verification for gateways: either type, live user, refresh tokens
-     * not revoked. Like `authenticate`, without a promise for a remembered
-     * access token.
+     * not revoked. Like `accessTokenUser`, without a promise for a remembered
+     * access token whose user is in memory.
      */
     verify (token: string): MaybePromise<Claims> {
       return then(decodeNow(token), (claims) => then(activeUserNow(claims), () => claims.token_type === 'refresh' ? notRevoked(claims) : claims))
@@ -229,7 +208,6 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * already revoked or expired (but genuine) token still ends its family.
      */
     async logout (refreshToken: string): Promise<void> {
-      if (simplejwt?.recognises(refreshToken) === true) return await simplejwt.logout(refreshToken)
       const claims = await decodeNow(refreshToken, 'refresh', { ignoreExpiration: true })
       const row = await store.refreshTokens.byId(refreshTokenKey(claims.jti))
       if (row !== undefined) await store.refreshTokens.revokeFamily(row.userId, row.familyId, seconds(), 'logout')
@@ -239,7 +217,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
       return await store.refreshTokens.revokeUser(userId, seconds(), 'logout_all')
     },
 
-    /** Expired refresh tokens (revoked ones too, once expired) and expired exchanged simplejwt tokens. */
+    /** Expired refresh tokens (revoked ones too, once expired) and the store's expired legacy-token rows (PurgeCounts). */
     async purge (): Promise<PurgeCounts> {
       return await store.refreshTokens.purge(seconds())
     }

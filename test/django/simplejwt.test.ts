@@ -50,6 +50,13 @@ t.test('refused: access tokens, expired, unknown or inactive users, another key,
   cases.push(['HS512 with the right key', forgeJwt({ alg: 'HS512', typ: 'JWT' }, payload, django.signing_key, 'sha512'), 'TOKEN_INVALID'])
   cases.push(['an iat in the future', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...payload, iat: nowSeconds() + 3600 }, django.signing_key), 'TOKEN_INVALID'])
   cases.push(['a crit header', forgeJwt({ alg: 'HS256', typ: 'JWT', crit: ['x'] }, payload, django.signing_key), 'TOKEN_INVALID'])
+  cases.push(['a crit header of a falsy value', forgeJwt({ alg: 'HS256', typ: 'JWT', crit: null }, payload, django.signing_key), 'TOKEN_INVALID'])
+  // The type is checked before the expiry: an expired access token is not a refresh token.
+  const access = decodeJwt(django.access.alice).payload
+  cases.push(['an expired access token', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...access, iat: nowSeconds() - 600, exp: nowSeconds() - 300 }, django.signing_key), 'TOKEN_INVALID'])
+  cases.push(['a padded signature', `${django.refresh.carol}=`, 'TOKEN_INVALID'])
+  cases.push(['no jti', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...payload, jti: '' }, django.signing_key), 'TOKEN_INVALID'])
+  cases.push(['exp not a number', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...payload, exp: String(payload.exp) }, django.signing_key), 'TOKEN_INVALID'])
   for (const [what, token, code] of cases) {
     const res = await refresh(app, token)
     t.equal(res.statusCode, 401, what)

@@ -57,8 +57,8 @@ for (const [kind, opener] of storeDatabases) {
     const db = await opener(t)
     let now = 1_800_000_000
     const clock = () => now
-    const a = keyring(await db.open(), { algorithm: 'EdDSA', now: clock })
-    const b = keyring(await db.open(), { algorithm: 'EdDSA', now: clock })
+    const a = keyring(await db.open(), { algorithm: 'EdDSA', nowSeconds: clock })
+    const b = keyring(await db.open(), { algorithm: 'EdDSA', nowSeconds: clock })
     await a.init()
     await b.init()
     const oldKid = a.signingKid
@@ -203,4 +203,51 @@ t.test('HS256 without JWT_SECRET: instances with different data-directory secret
   t.ok([secretKid('a'.repeat(40)), secretKid('b'.repeat(40))].includes(String(a.signingKid)))
   t.ok(await b.verify(a.sign(claims(Math.floor(Date.now() / 1000)))), 'each verifies what the other signs')
   t.ok(await a.verify(b.sign(claims(Math.floor(Date.now() / 1000)))))
+})
+
+t.test('keyFor: the key a header names, refused before any signature for what verify refuses', async (t) => {
+  const store = openSqliteStore({ path: join(tempDir(t), 'auth.db'), synchronous: 'normal' })
+  t.teardown(() => store.close())
+  let nowSeconds = Math.floor(Date.now() / 1000)
+  const hs = keyring(store, { nowSeconds: () => nowSeconds })
+  await hs.init()
+  const kid = String(hs.signingKid)
+  t.equal(hs.keyFor({ alg: 'HS256', typ: 'JWT', kid }), LEGACY, 'the HS256 key: its secret, at once')
+  t.equal(hs.keyFor({ alg: 'HS256', typ: 'JWT' }), LEGACY, 'no kid: the legacy secret')
+  const refused: Array<[string, unknown]> = [
+    ['another algorithm', { alg: 'HS512', kid }], ['alg none', { alg: 'none', kid }], ['no alg', { kid }],
+    ['a crit header', { alg: 'HS256', kid, crit: ['b64'] }], ['a falsy crit header', { alg: 'HS256', kid, crit: null }],
+    ['a kid that is no string', { alg: 'HS256', kid: 7 }], ['an empty kid', { alg: 'HS256', kid: '' }], ['a kid of 101 characters', { alg: 'HS256', kid: 'k'.repeat(101) }],
+    ['no header object', null], ['an array', [kid]]
+  ]
+  for (const [what, header] of refused) t.throws(() => hs.keyFor(header), { code: 'TOKEN_INVALID' }, what)
+  await t.rejects(async () => await hs.keyFor({ alg: 'HS256', kid: 'hs-unknown' }), { code: 'TOKEN_INVALID' }, 'an unknown kid: after a look at the table')
+
+  const ed = keyring(store, { algorithm: 'EdDSA', nowSeconds: () => nowSeconds })
+  await ed.init()
+  const edKid = String(ed.signingKid)
+  t.match(ed.keyFor({ alg: 'EdDSA', kid: edKid }), /^-----BEGIN PUBLIC KEY-----/, 'an asymmetric key: its public key')
+  t.throws(() => ed.keyFor({ alg: 'HS256', kid: edKid }), { code: 'TOKEN_INVALID' }, 'HS256 under an EdDSA kid')
+  // The HS256 key, retired by the switch to EdDSA, verifies until its tokens have expired, then not.
+  await ed.reload()
+  t.equal(ed.keyFor({ alg: 'HS256', kid }), LEGACY)
+  nowSeconds += ed.overlap + 1
+  t.throws(() => ed.keyFor({ alg: 'HS256', kid }), { code: 'TOKEN_INVALID' }, 'past its time')
+})
+
+t.test('verifyNow: at once for a key in the set, remembering what it verified; a promise only for a kid it must look up', async (t) => {
+  const store = openSqliteStore({ path: join(tempDir(t), 'auth.db'), synchronous: 'normal' })
+  t.teardown(() => store.close())
+  const ring = keyring(store)
+  await ring.init()
+  const token = ring.sign(claims(Math.floor(Date.now() / 1000)))
+  const first = ring.verifyNow(token)
+  t.notOk(first instanceof Promise, 'no promise')
+  t.equal(ring.verifyNow(token), first, 'the remembered payload itself')
+  t.not(ring.verifyNow(token, { ignoreExpiration: true }), first, 'verified again when expiry is ignored (logout)')
+  t.throws(() => ring.verifyNow(`${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`), { code: 'TOKEN_INVALID' })
+  const unknown = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: 'hs-unknown' })).toString('base64url')}.${token.split('.').slice(1).join('.')}`
+  const later = ring.verifyNow(unknown)
+  t.ok(later instanceof Promise, 'an unknown kid: a promise')
+  await t.rejects(later as Promise<unknown>, { code: 'TOKEN_INVALID' })
 })

@@ -9,6 +9,7 @@ import t from 'tap'
 import { build, join, PASSWORD, tempDir, testConfig, type Session } from '../helpers/app.js'
 import { testDatabase } from '../helpers/postgres.js'
 import { envNumber } from '../helpers/http.js'
+import { legacySecret } from '../../src/keys/legacy-secret.js'
 
 /*
  * Property-based fuzzing of every endpoint: bodies (random JSON, wrong types,
@@ -62,7 +63,7 @@ async function world (t: Parameters<typeof build>[0]): Promise<World> {
       (await reader.query('SELECT * FROM users ORDER BY id')).rows,
       (await reader.query('SELECT * FROM refresh_tokens ORDER BY id')).rows
     ])
-    return { app, secret: config.jwtSecret, session, snapshot, seen }
+    return { app, secret: legacySecret(config), session, snapshot, seen }
   }
   const dbPath = joinPath(tempDir(t), 'auth.db')
   const config = testConfig(t, { DATABASE_URL: dbPath })
@@ -73,7 +74,7 @@ async function world (t: Parameters<typeof build>[0]): Promise<World> {
   const users = reader.prepare('SELECT * FROM users ORDER BY id')
   const tokens = reader.prepare('SELECT * FROM refresh_tokens ORDER BY id')
   const snapshot = (): string => hash([users.all(), tokens.all()])
-  return { app, secret: config.jwtSecret, session, snapshot, seen }
+  return { app, secret: legacySecret(config), session, snapshot, seen }
 }
 
 /** The contract's error shape, or a reason why not. */

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { testDatabase } from '../helpers/postgres.js'
 import { bearer, build, decodeJwt, join, nowSeconds, post, testConfig } from '../helpers/app.js'
+import { legacySecret } from '../../src/keys/legacy-secret.js'
 
 /*
  * The JWT attack catalogue (RFC 8725 "JWT Best Current Practices", OWASP JWT
@@ -33,7 +34,7 @@ async function setup (t: Parameters<typeof build>[0]): Promise<Ctx> {
     : testConfig(t)
   const app = await build(t, {}, config)
   const s = await join(app)
-  return { app, secret: config.jwtSecret, access: decodeJwt(s.access).payload, refresh: decodeJwt(s.refresh).payload, accessToken: s.access, refreshToken: s.refresh }
+  return { app, secret: legacySecret(config), access: decodeJwt(s.access).payload, refresh: decodeJwt(s.refresh).payload, accessToken: s.access, refreshToken: s.refresh }
 }
 
 /** Status and code of a token at every door it may knock on. */
@@ -319,12 +320,12 @@ t.test('asymmetric keys: a token must use its key\'s algorithm; the public key a
     const publicPem = createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' })
     await assertAccepted(t, app, s.access, 'access', `${algorithm}: the genuine token`)
     // Classic confusion: HS256 keyed with the published public key, under the real kid.
-    for (const key of [publicPem, JSON.stringify(jwk), String(jwk.x ?? jwk.n), config.jwtSecret]) {
+    for (const key of [publicPem, JSON.stringify(jwk), String(jwk.x ?? jwk.n), legacySecret(config)]) {
       await assertRefused(t, app, token({ alg: 'HS256', typ: 'JWT', kid }, payload, key), 'access', `${algorithm} kid, HS256 with ${key.slice(0, 20)}…`)
     }
     await assertRefused(t, app, token({ alg: 'none', typ: 'JWT', kid }, payload, null), 'access', `${algorithm} kid, alg none`)
     // The legacy HS256 secret without kid: refused too once an asymmetric key signs from the start (no HS256 key was ever stored).
-    await assertRefused(t, app, token({ alg: 'HS256', typ: 'JWT' }, payload, config.jwtSecret), 'access', `${algorithm}: kid-less HS256 with the data-dir secret`)
+    await assertRefused(t, app, token({ alg: 'HS256', typ: 'JWT' }, payload, legacySecret(config)), 'access', `${algorithm}: kid-less HS256 with the data-dir secret`)
     // Another algorithm's genuine signature, under this kid.
     const [, p] = s.access.split('.') as [string, string, string]
     const others = ['EdDSA', 'ES256', 'RS256'].filter((a) => a !== algorithm)

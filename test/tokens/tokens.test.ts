@@ -1,5 +1,6 @@
 import t from 'tap'
 import { bearer, build, decodeJwt, forgeJwt, join, nowSeconds, post, refresh, testConfig } from '../helpers/app.js'
+import { legacySecret } from '../../src/keys/legacy-secret.js'
 
 const mypage = async (app: Parameters<typeof post>[0], access: string) => await app.inject({ url: '/account/mypage', headers: bearer(access) })
 
@@ -93,19 +94,19 @@ t.test('rejected tokens: alg none, wrong secret, other algorithm, tampered, malf
     ['alg none, no signature', `${enc({ alg: 'none', typ: 'JWT' })}.${p}.`, 'TOKEN_INVALID'],
     ['alg None, original signature', `${enc({ alg: 'None', typ: 'JWT' })}.${p}.${sig}`, 'TOKEN_INVALID'],
     ['wrong secret', forgeJwt(header, payload, 'x'.repeat(48)), 'TOKEN_INVALID'],
-    ['HS512 with the right secret', forgeJwt({ alg: 'HS512', typ: 'JWT' }, payload, config.jwtSecret, 'sha512'), 'TOKEN_INVALID'],
+    ['HS512 with the right secret', forgeJwt({ alg: 'HS512', typ: 'JWT' }, payload, legacySecret(config), 'sha512'), 'TOKEN_INVALID'],
     ['tampered payload', `${h}.${enc({ ...payload, sub: 'someone-else', user_id: 'someone-else' })}.${sig}`, 'TOKEN_INVALID'],
     ['tampered signature', `${h}.${p}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`, 'TOKEN_INVALID'],
     ['two segments', `${h}.${p}`, 'TOKEN_INVALID'],
     ['garbage', 'not-a-jwt', 'TOKEN_INVALID'],
     ['non-JSON payload', `${h}.${Buffer.from('{oops').toString('base64url')}.${sig}`, 'TOKEN_INVALID'],
-    ['expired', forgeJwt(header, { ...payload, iat: nowSeconds() - 600, exp: nowSeconds() - 10 }, config.jwtSecret), 'TOKEN_EXPIRED'],
-    ['no exp', forgeJwt(header, { ...payload, exp: undefined }, config.jwtSecret), 'TOKEN_INVALID'],
-    ['no token_type', forgeJwt(header, { ...payload, token_type: undefined }, config.jwtSecret), 'TOKEN_INVALID'],
-    ['unknown token_type', forgeJwt(header, { ...payload, token_type: 'id' }, config.jwtSecret), 'TOKEN_INVALID'],
-    ['user_id differs from sub', forgeJwt(header, { ...payload, user_id: 'other' }, config.jwtSecret), 'TOKEN_INVALID'],
-    ['exp not a number', forgeJwt(header, { ...payload, exp: 'tomorrow' }, config.jwtSecret), 'TOKEN_INVALID'],
-    ['unknown user', forgeJwt(header, { ...payload, sub: 'ghost', user_id: 'ghost' }, config.jwtSecret), 'TOKEN_INVALID']
+    ['expired', forgeJwt(header, { ...payload, iat: nowSeconds() - 600, exp: nowSeconds() - 10 }, legacySecret(config)), 'TOKEN_EXPIRED'],
+    ['no exp', forgeJwt(header, { ...payload, exp: undefined }, legacySecret(config)), 'TOKEN_INVALID'],
+    ['no token_type', forgeJwt(header, { ...payload, token_type: undefined }, legacySecret(config)), 'TOKEN_INVALID'],
+    ['unknown token_type', forgeJwt(header, { ...payload, token_type: 'id' }, legacySecret(config)), 'TOKEN_INVALID'],
+    ['user_id differs from sub', forgeJwt(header, { ...payload, user_id: 'other' }, legacySecret(config)), 'TOKEN_INVALID'],
+    ['exp not a number', forgeJwt(header, { ...payload, exp: 'tomorrow' }, legacySecret(config)), 'TOKEN_INVALID'],
+    ['unknown user', forgeJwt(header, { ...payload, sub: 'ghost', user_id: 'ghost' }, legacySecret(config)), 'TOKEN_INVALID']
   ]
   for (const [what, token, code] of cases) {
     const res = await mypage(app, token)
@@ -124,7 +125,7 @@ t.test('an expired refresh token cannot refresh', async (t) => {
   const app = await build(t, {}, config)
   const s = await join(app)
   const { header, payload } = decodeJwt(s.refresh)
-  const expired = forgeJwt(header, { ...payload, exp: nowSeconds() - 1 }, config.jwtSecret)
+  const expired = forgeJwt(header, { ...payload, exp: nowSeconds() - 1 }, legacySecret(config))
   const res = await refresh(app, expired)
   t.equal(res.statusCode, 401)
   t.equal(res.json().code, 'TOKEN_EXPIRED')
@@ -135,7 +136,7 @@ t.test('a token signed for a refresh that was never stored is refused', async (t
   const app = await build(t, {}, config)
   const s = await join(app)
   const { header, payload } = decodeJwt(s.refresh)
-  const unknown = forgeJwt(header, { ...payload, jti: 'never-issued' }, config.jwtSecret)
+  const unknown = forgeJwt(header, { ...payload, jti: 'never-issued' }, legacySecret(config))
   t.equal((await refresh(app, unknown)).json().code, 'TOKEN_INVALID')
   t.equal((await post(app, '/account/token/verify', { token: unknown })).json().code, 'TOKEN_INVALID')
 })

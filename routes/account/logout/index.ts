@@ -8,9 +8,9 @@ const logout: FastifyPluginAsyncTypebox = async (app) => {
     preValidation: async (request) => { request.body ??= {} }
   }, async (request, reply) => {
     if (request.body.all === true) {
-      await app.authenticated(request)
-      const revoked = await app.tokens.logoutEverywhere(request.user.id)
-      request.log.info({ event: 'logout_all', userId: request.user.id, revoked }, 'logged out everywhere')
+      const user = await app.requireUser(request)
+      const revoked = await app.tokens.logoutEverywhere(user.id)
+      request.log.info({ event: 'logout_all', userId: user.id, revoked }, 'logged out everywhere')
     } else {
       const presented = app.presentedRefreshToken(request)
       if (presented !== undefined) await app.tokens.logout(presented)

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { bearer, build, decodeJwt, forgeJwt, join, nowSeconds, testConfig } from '../../helpers/app.js'
+import { legacySecret } from '../../../src/keys/legacy-secret.js'
 
 t.test('forward-auth: any method, Bearer or cookie, user in headers; 401 with a Bearer challenge', async (t) => {
   const config = testConfig(t)
@@ -27,7 +28,7 @@ t.test('forward-auth: any method, Bearer or cookie, user in headers; 401 with a 
   const cases: Array<[string, Record<string, string>, string]> = [
     ['no token', {}, 'TOKEN_MISSING'],
     ['forged', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, decodeJwt(s.access).payload, 'wrong-secret-wrong-secret-wrong-secret')), 'TOKEN_INVALID'],
-    ['expired', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...decodeJwt(s.access).payload, iat: nowSeconds() - 900, exp: nowSeconds() - 600 }, config.jwtSecret)), 'TOKEN_EXPIRED'],
+    ['expired', bearer(forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...decodeJwt(s.access).payload, iat: nowSeconds() - 900, exp: nowSeconds() - 600 }, legacySecret(config))), 'TOKEN_EXPIRED'],
     ['a refresh token', bearer(s.refresh), 'TOKEN_INVALID'],
     // As on every authenticated route: a Bearer header without exactly one credential is malformed.
     ['Bearer with two words', { authorization: `Bearer ${s.access} extra` }, 'TOKEN_INVALID']

@@ -61,7 +61,7 @@ for (const [kind, backend] of backends) {
     let offset = 0
     const { logs, logStream } = captureLogs()
     const config = testConfig(t, { JWT_SECRET, LOG_LEVEL: 'info', ...db.env, ...env })
-    const app = await buildApp(config, { logStream, now: () => Date.now() + offset * 1000 })
+    const app = await buildApp(config, { logStream, nowMs: () => Date.now() + offset * 1000 })
     t.teardown(() => app.close())
     await app.ready()
     return { app, logs, advance: (s) => { offset += s }, rows: db.rows }
