@@ -1,12 +1,12 @@
 import jwt, { type FastifyJWTOptions } from '@fastify/jwt'
 import { ALGORITHMS } from '../../src/keys/algorithms.js'
-import { REQUIRED_CLAIMS, VERIFIED_TOKENS_CACHED } from '../../src/keys/keyring.js'
+import { REQUIRED_CLAIMS } from '../../src/keys/keyring.js'
 import { keyOfToken, presentedAccessToken } from '../app/authenticate.js'
 
-// @fastify/jwt reads, verifies and remembers the requests' access tokens and
-// sets request.user (plugins/app/authenticate.ts turns its errors into the
-// contract's and puts the live user there). It only verifies (`public`): the
-// keyring signs every token.
+// @fastify/jwt finds and verifies the requests' access tokens and sets
+// request.user (plugins/app/authenticate.ts remembers what it verified, turns
+// its errors into the contract's and puts the live user there). It only
+// verifies (`public`): the keyring signs every token.
 export const autoConfig: FastifyJWTOptions = {
   secret: { public: keyOfToken },
   // The secret callback needs the header (kid, alg, crit), not only the claims.
@@ -18,9 +18,7 @@ export const autoConfig: FastifyJWTOptions = {
     // Every algorithm a key may have; keyOfToken holds each token to its own key's
     // (and refuses its kid once the key is gone: its verifier is never reached).
     algorithms: [...ALGORITHMS],
-    requiredClaims: REQUIRED_CLAIMS,
-    // One cache per key's verifier; refusals are not served from it.
-    cache: VERIFIED_TOKENS_CACHED
+    requiredClaims: REQUIRED_CLAIMS
   }
 }
 

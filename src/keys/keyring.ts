@@ -1,5 +1,6 @@
 import { createHmac, createPublicKey, createSecretKey } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
+import { FifoMap } from 'toad-cache'
 import type { Config } from '../config.js'
 import type { SigningKey, Store } from '../db/store.js'
 import { TokenExpiredError, TokenInvalidError } from '../errors.js'
@@ -15,11 +16,14 @@ const UNKNOWN_KID_RELOAD = 5
 /** Claims without which fast-jwt refuses a token (their types and values are the token service's to check). */
 export const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
 /**
- * Tokens each key's verifier remembers once verified (fast-jwt's `cache`, an
- * LRU), no longer than their `exp`. A client sends the same access token with
- * every request of its lifetime; a remembered one skips only its decoding and
- * signature check: its claims and user are checked on every use by the token
- * service. A refusal is never served from it.
+ * Access tokens remembered as verified, by their exact text, until their
+ * `exp` (the oldest leave first beyond this many). A client sends the same
+ * access token with every request of its lifetime; a remembered one skips
+ * only its decoding and signature check: its claims and user are checked on
+ * every use by the token service. Only successes are kept, so a flood of bad
+ * tokens cannot grow memory or push good ones out; a key that leaves the set
+ * empties it. Keyed by the text rather than by a hash of it (fast-jwt's own
+ * cache): hashing every token costs more than the lookup saves.
  */
 export const VERIFIED_TOKENS_CACHED = 2048
 
@@ -121,17 +125,16 @@ export function createKeyring (options: KeyringOptions) {
   let signingKid: string | undefined
   let lastUnknownKidReload = -Infinity
   let reloading: Promise<void> | undefined
+  const verified = new FifoMap<{ payload: unknown, expiresAtMs: number }>(VERIFIED_TOKENS_CACHED, 0)
 
   function load (material: KeyMaterial, verifiesUntil: number): LoadedKey {
     const key = material.algorithm === 'HS256' ? material.secret : createPublicKey(material.secret).export({ type: 'spki', format: 'pem' }).toString()
     // One verifier per key, accepting that key's algorithm only (keyFor refuses
     // any other too): a token whose `alg` differs from its key's (RS256 → HS256
-    // with the public key as secret, `none`, …) fails whatever it carries. Its
-    // cache holds only what this key verified, and is never reached once the
-    // key has left the set, since keyFor refuses its kid.
+    // with the public key as secret, `none`, …) fails whatever it carries.
     const base = { key, algorithms: [material.algorithm], requiredClaims: REQUIRED_CLAIMS }
-    const verify = createVerifier({ ...base, cache: VERIFIED_TOKENS_CACHED })
-    const verifyIgnoringExpiry = createVerifier({ ...base, cache: false, ignoreExpiration: true })
+    const verify = createVerifier(base)
+    const verifyIgnoringExpiry = createVerifier({ ...base, ignoreExpiration: true })
     return { kid: material.kid, algorithm: material.algorithm, key, publicJwk: material.publicJwk, verifiesUntil, verify, verifyIgnoringExpiry }
   }
 
@@ -166,7 +169,24 @@ export function createKeyring (options: KeyringOptions) {
       sign = signerFor(signing)
       signingKid = signing.kid
     }
+    // A key withdrawn or past its time: nothing it verified may skip the check.
+    for (const kid of keys.keys()) if (!next.has(kid)) { verified.clear(); break }
     keys = next
+  }
+
+  /** The payload of an access token verified earlier and not expired since, if any. */
+  function remembered (token: string): unknown {
+    const hit = verified.get(token)
+    if (hit === undefined) return undefined
+    if (Date.now() < hit.expiresAtMs) return hit.payload
+    verified.delete(token)
+    return undefined
+  }
+
+  /** Remembers a payload just verified: access tokens only (a refresh token is presented once), with a usable `exp`. */
+  function remember (token: string, payload: unknown): void {
+    const { token_type: type, exp } = (payload ?? {}) as { token_type?: unknown, exp?: unknown }
+    if (type === 'access' && typeof exp === 'number' && Number.isFinite(exp)) verified.set(token, { payload, expiresAtMs: exp * 1000 })
   }
 
   /** One reload at a time; callers share it. */
@@ -210,16 +230,21 @@ export function createKeyring (options: KeyringOptions) {
   }
 
   function verifyWith (key: LoadedKey, token: string, ignoreExpiration: boolean): unknown {
+    let payload: unknown
     try {
-      return ignoreExpiration ? key.verifyIgnoringExpiry(token) : key.verify(token)
+      payload = ignoreExpiration ? key.verifyIgnoringExpiry(token) : key.verify(token)
     } catch (err) {
       refuse(err)
     }
+    if (!ignoreExpiration) remember(token, payload)
+    return payload
   }
 
-  /** `verify`, without a promise when the token's key is in the set (nearly always). */
+  /** `verify`, without a promise when the token is remembered or its key is in the set (nearly always). */
   function verifyNow (token: string, opts?: { ignoreExpiration?: boolean }): MaybePromise<unknown> {
     const ignoreExpiration = opts?.ignoreExpiration === true
+    const known = ignoreExpiration ? undefined : remembered(token)
+    if (known !== undefined) return known
     const key = loadedKeyFor(headerOf(token))
     return key instanceof Promise ? key.then((k) => verifyWith(k, token, ignoreExpiration)) : verifyWith(key, token, ignoreExpiration)
   }
@@ -280,8 +305,18 @@ export function createKeyring (options: KeyringOptions) {
       return await verifyNow(token, opts)
     },
 
-    /** `verify`, answered without a promise when the token's key is in the set; throws then. */
+    /** `verify`, answered without a promise when the token is remembered or its key is in the set; throws then. */
     verifyNow,
+
+    /**
+     * An access token's payload as verified earlier (by `verify` or by
+     * @fastify/jwt for a request: plugins/app/authenticate.ts), while its `exp`
+     * has not passed and every key that was in the set when it was verified still is.
+     */
+    remembered,
+
+    /** Remembers a payload that has just passed verification (access tokens with a usable `exp` only). */
+    remember,
 
     /**
      * What verifies the token whose header this is (the HS256 secret or the

@@ -1,6 +1,6 @@
 import { TokenError } from 'fast-jwt'
 import t from 'tap'
-import { TokenExpiredError, TokenInvalidError, TokenMissingError } from '../../../src/errors.js'
+import { StorageUnavailableError, TokenExpiredError, TokenInvalidError, TokenMissingError } from '../../../src/errors.js'
 import { contractError, keyOfToken } from '../../../plugins/app/authenticate.js'
 import { bearer, build, decodeJwt, forgeJwt, join } from '../../helpers/app.js'
 
@@ -58,7 +58,8 @@ t.test('through the API: the keys table unreadable while looking up a new kid is
   const s = await join(app)
   const { header, payload } = decodeJwt(s.access)
   const unknownKid = forgeJwt({ ...header, kid: 'hs-not-a-stored-key-000' }, payload, 'some-secret-some-secret-some-secret')
-  app.store.signingKeys.list = async () => { throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }) }
+  // What the store throws when its file fails (src/db/sqlite/errors.ts).
+  app.store.signingKeys.list = async () => { throw new StorageUnavailableError({ cause: Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }) }) }
   const res = await app.inject({ url: '/account/mypage', headers: bearer(unknownKid) })
   t.equal(res.statusCode, 503)
   t.equal(res.json().code, 'SERVICE_UNAVAILABLE')

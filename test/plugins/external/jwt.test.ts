@@ -6,57 +6,68 @@ import { VERIFIED_TOKENS_CACHED } from '../../../src/keys/keyring.js'
 import { bearer, build, decodeJwt, forgeJwt, join, nowSeconds, testConfig, type Session } from '../../helpers/app.js'
 
 /*
- * @fastify/jwt reads and verifies the requests' access tokens with the
- * keyring's keys (plugins/external/jwt.ts) and remembers what it verified
- * (fast-jwt's `cache`): a remembered token skips only its signature and
- * expiry check, never the claims and the user; a refusal is never
- * remembered; the memory is bounded; an expired token is never served.
+ * @fastify/jwt finds and verifies the requests' access tokens with the
+ * keyring's keys (plugins/external/jwt.ts); the keyring remembers what was
+ * verified (plugins/app/authenticate.ts asks it first): a remembered token
+ * skips only its signature and expiry check, never the claims and the user; a
+ * refusal is never remembered; the memory is bounded; an expired token is
+ * never served; a key that leaves the set empties it.
  */
 
-interface Probe { app: FastifyInstance, session: Session, secret: string, verified: (token: string) => Promise<unknown> }
+interface Probe { app: FastifyInstance, session: Session, secret: string, mypage: (token: string) => Promise<number> }
 
-/** The app with a route that shows what @fastify/jwt hands over for a token (the payload object itself). */
 async function probe (t: Test): Promise<Probe> {
   const config = testConfig(t)
   const app = await buildApp(config)
   t.teardown(() => app.close())
-  let last: unknown
-  app.get('/probe', (request, reply) => {
-    // No options, as plugins/app/authenticate.ts calls it.
-    request.jwtVerify(null as never, (err, payload) => {
-      last = payload
-      void reply.code(err === null ? 200 : 401).send({})
-    })
-  })
   await app.ready()
   const session = await join(app)
-  const verified = async (token: string): Promise<unknown> => {
-    last = undefined
-    const res = await app.inject({ url: '/probe', headers: bearer(token) })
-    if (res.statusCode !== 200) throw new Error(`refused: ${res.statusCode}`)
-    return last
-  }
-  return { app, session, secret: legacySecret(config), verified }
+  const mypage = async (token: string): Promise<number> => (await app.inject({ url: '/account/mypage', headers: bearer(token) })).statusCode
+  return { app, session, secret: legacySecret(config), mypage }
 }
 
-t.test('a verified token is remembered: its later requests get the very payload verified first', async (t) => {
-  const { session, secret, verified } = await probe(t)
-  const first = await verified(session.access)
-  t.match(first, { token_type: 'access', sub: session.user.id })
-  t.equal(await verified(session.access), first, 'the same object: not decoded and checked again')
+t.test('a token @fastify/jwt verified for a request is remembered: its later requests use the very payload verified first', async (t) => {
+  const { app, session, secret, mypage } = await probe(t)
+  t.equal(await mypage(session.access), 200)
+  const first = app.keys.remembered(session.access)
+  t.match(first, { token_type: 'access', sub: session.user.id }, 'remembered after its first request')
+  let verifications = 0
+  const verify = app.jwt.verify
+  app.jwt.verify = ((...args: Parameters<typeof verify>) => { verifications++; return verify(...args) }) as typeof verify
+  t.equal(await mypage(session.access), 200)
+  t.equal(app.keys.remembered(session.access), first, 'the same object: not decoded and checked again')
   const { header, payload } = decodeJwt(session.access)
   const other = forgeJwt(header, { ...payload, jti: 'another' }, secret)
-  t.not(await verified(other), first, 'another token is verified on its own')
+  t.equal(app.keys.remembered(other), undefined, 'another token is not')
+  t.equal(await mypage(other), 200)
+  t.not(app.keys.remembered(other), first, 'it is verified on its own')
+  t.equal(verifications, 0, 'requests never go through @fastify/jwt\'s decorator verify')
 })
 
-t.test(`at most ${VERIFIED_TOKENS_CACHED} tokens per key are remembered: the least recently used leaves first`, async (t) => {
-  const { session, secret, verified } = await probe(t)
-  const first = await verified(session.access)
+t.test(`at most ${VERIFIED_TOKENS_CACHED} tokens are remembered: the oldest leaves first`, async (t) => {
+  const { app, session, secret, mypage } = await probe(t)
+  await mypage(session.access)
+  const first = app.keys.remembered(session.access)
+  t.ok(first !== undefined)
   const { header, payload } = decodeJwt(session.access)
-  for (let i = 0; i < VERIFIED_TOKENS_CACHED; i++) await verified(forgeJwt(header, { ...payload, jti: `filler-${i}` }, secret))
-  const again = await verified(session.access)
-  t.not(again, first, 'verified again: it had been forgotten')
-  t.same(again, first, 'with the same claims')
+  for (let i = 0; i < VERIFIED_TOKENS_CACHED; i++) app.keys.verifyNow(forgeJwt(header, { ...payload, jti: `filler-${i}` }, secret))
+  t.equal(app.keys.remembered(session.access), undefined, 'forgotten')
+  t.equal(await mypage(session.access), 200, 'and verified again')
+  t.not(app.keys.remembered(session.access), first, 'a new verification')
+  t.same(app.keys.remembered(session.access), first, 'of the same claims')
+})
+
+t.test('refresh tokens, refusals and expiry-ignoring verifications are not remembered', async (t) => {
+  const { app, session, secret } = await probe(t)
+  await app.keys.verify(session.refresh)
+  t.equal(app.keys.remembered(session.refresh), undefined, 'a refresh token (presented once)')
+  const { header, payload } = decodeJwt(session.access)
+  const forged = forgeJwt(header, { ...payload, jti: 'forged' }, 'wrong-secret-wrong-secret-wrong-secret')
+  await t.rejects(app.keys.verify(forged), { code: 'TOKEN_INVALID' })
+  t.equal(app.keys.remembered(forged), undefined, 'a refusal')
+  const logout = forgeJwt(header, { ...payload, jti: 'logout' }, secret)
+  await app.keys.verify(logout, { ignoreExpiration: true })
+  t.equal(app.keys.remembered(logout), undefined, 'a verification that ignored expiry')
 })
 
 t.test('a refusal is not remembered: a token not yet valid is accepted once it is', async (t) => {
