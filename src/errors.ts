@@ -33,6 +33,17 @@ export function driverCode (err: Error): string | undefined {
   }
   return undefined
 }
+/**
+ * An error as one line for an operator (the command line, a failed start):
+ * its message, and for an unavailable storage the driver's own reason too
+ * ("database is locked", "connect ECONNREFUSED …"), which says what to fix.
+ */
+export function oneLine (err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const cause = err instanceof StorageUnavailableError && err.cause instanceof Error ? err.cause.message : undefined
+  return (cause === undefined || cause === '' ? err.message : `${err.message} (${cause})`).split('\n')[0] ?? ''
+}
+
 // Answered as SERVICE_UNAVAILABLE; a code of its own because @fastify/error's
 // instanceof compares codes (a storage error must not pass for this one).
 export const ShuttingDownError = createError('SHUTTING_DOWN', 'The service is shutting down; try again shortly.', 503)

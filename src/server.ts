@@ -5,8 +5,8 @@ import type { Config } from './config.js'
 // Node 22 and later keep the compiled code of the modules loaded after this
 // call between starts (Node 20 has no such call), hence the imports below.
 if ('enableCompileCache' in module && typeof module.enableCompileCache === 'function') module.enableCompileCache()
-const [{ default: closeWithGrace }, { buildApp }, { ConfigError, loadConfig }, { legacySecret }, { createLogDestination }] =
-  await Promise.all([import('close-with-grace'), import('./app.js'), import('./config.js'), import('./keys/legacy-secret.js'), import('./log.js')])
+const [{ default: closeWithGrace }, { buildApp }, { ConfigError, loadConfig }, { oneLine }, { legacySecret }, { createLogDestination }] =
+  await Promise.all([import('close-with-grace'), import('./app.js'), import('./config.js'), import('./errors.js'), import('./keys/legacy-secret.js'), import('./log.js')])
 
 let config: Config
 try {
@@ -38,7 +38,7 @@ if (config.workers > 1 && cluster.isPrimary) {
     // The start's lines ("Server listening at …") at once, not at the first batch.
     void log.flush()
   } catch (err) {
-    process.stderr.write(`Cannot start: ${(err as Error).message}\n`)
+    process.stderr.write(`Cannot start: ${oneLine(err)}\n`)
     await app?.close().catch(() => {})
     process.exit(1)
   }

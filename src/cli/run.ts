@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, type Config } from '../config.js'
+import { oneLine } from '../errors.js'
 import { CliError, type Command, type CommandContext } from './command.js'
 import { commands } from './commands.js'
 
@@ -124,7 +125,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       io.err(`error: invalid configuration: ${err.message}`)
       return 1
     }
-    io.err(`error: ${(err as Error).message ?? String(err)}`)
+    io.err(`error: ${oneLine(err)}`)
     return 1
   }
 }

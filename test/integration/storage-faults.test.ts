@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config.js'
 import { domainError } from '../../src/db/sqlite/errors.js'
 import { projectRoot } from '../../src/paths.js'
 import { bearer, build, join, login, PASSWORD, post, type Session, tempDir, uniqueEmail } from '../helpers/app.js'
+import { cli } from '../helpers/cli.js'
 
 /*
  * Storage faults: a locked database, a full disk, a read-only file system, a
@@ -163,6 +164,18 @@ t.test('GET /ready names the driver\'s code of a storage failure', async (t) => 
   t.equal(res.statusCode, 503)
   t.same(res.json(), { statusCode: 503, error: 'Service Unavailable', code: 'NOT_READY', message: 'Not ready: the database does not answer (SQLITE_IOERR)' })
   t.equal(res.headers['retry-after'], '5')
+})
+
+t.test('the command line on a locked database: one line naming the file and the driver\'s reason, exit 1', async (t) => {
+  const path = joinPath(tempDir(t), 'auth.db')
+  const env = { DATABASE_URL: path, SQLITE_BUSY_TIMEOUT: '50', JWT_SECRET: 'k'.repeat(32) }
+  t.equal((await cli(['users', 'create', '--email', 'first@example.test', '--password', PASSWORD], env)).code, 0, 'made on a free file')
+  const other = new Database(path)
+  t.teardown(() => { if (other.open) other.close() })
+  other.exec('BEGIN EXCLUSIVE')
+  const res = await cli(['users', 'create', '--email', 'second@example.test', '--password', PASSWORD], env)
+  t.equal(res.code, 1)
+  t.match(res.err, /^error: SQLite database \S+auth\.db cannot be written \(database is locked\)$/)
 })
 
 t.test('a database held exclusively by another process: the start fails (SQLITE_BUSY), and succeeds once it is released', async (t) => {
