@@ -138,11 +138,30 @@ export const Jwks = Type.Object({
   }))
 })
 
-/** RFC 7662 §2.1: `token`, and an optional `token_type_hint` (access_token, refresh_token). */
+/**
+ * RFC 7662 §2.1: `token`, and an optional `token_type_hint` (access_token,
+ * refresh_token); `client_id` and `client_secret` when the client authenticates
+ * in the body (RFC 6749 §2.3.1, client_secret_post), checked before this schema.
+ */
 export const IntrospectBody = Type.Object({
   token: Type.String({ maxLength: TOKEN_MAX_LENGTH }),
-  token_type_hint: Type.Optional(Type.String({ maxLength: 64 }))
+  token_type_hint: Type.Optional(Type.String({ maxLength: 64 })),
+  client_id: Type.Optional(Type.String({ maxLength: 1024 })),
+  client_secret: Type.Optional(Type.String({ maxLength: 8192 }))
 }, { additionalProperties: false })
+
+/**
+ * RFC 8414 authorization-server metadata: only what the service really offers
+ * (routes/.well-known/oauth-authorization-server/).
+ */
+export const AuthorizationServerMetadata = Type.Object({
+  issuer: Type.String(),
+  jwks_uri: Type.Optional(Type.String()),
+  introspection_endpoint: Type.Optional(Type.String()),
+  introspection_endpoint_auth_methods_supported: Type.Optional(Type.Array(Type.String())),
+  response_types_supported: Type.Array(Type.String()),
+  grant_types_supported: Type.Array(Type.String())
+})
 
 /** RFC 7662 §2.2: `{"active": false}` and nothing else for any token that is not live. */
 export const Introspection = Type.Object({
