@@ -54,7 +54,9 @@ export const OverloadedError = createError('OVERLOADED', 'The service is overloa
 /** GET /ready: the database does not answer (the reason in the message). */
 export const NotReadyError = createError('NOT_READY', 'Not ready: %s', 503)
 /** POST /account/token/introspect without the right INTROSPECTION_SECRET. */
-export const IntrospectionUnauthorizedError = createError('INTROSPECTION_UNAUTHORIZED', 'Introspection requires the introspection secret (Authorization: Bearer or Basic).', 401)
+export const IntrospectionUnauthorizedError = createError('INTROSPECTION_UNAUTHORIZED', 'Introspection requires the introspection secret (Authorization: Bearer or Basic, or client_id and client_secret in the body).', 401)
+/** POST /account/token/introspect with client credentials both in the Authorization header and in the body (RFC 6749 §2.3: one method per request). */
+export const IntrospectionMultipleCredentialsError = createError('INTROSPECTION_MULTIPLE_CREDENTIALS', 'Client credentials were given both in the Authorization header and in the body; use one method per request.', 400)
 
 /** A field-level validation failure raised by domain rules the JSON schema cannot express. */
 export class FieldValidationError extends Error {

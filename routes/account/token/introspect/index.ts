@@ -3,18 +3,19 @@ import { parse as parseQuery } from 'node:querystring'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { BEARER } from '../../../../plugins/app/authenticate.js'
-import { FieldValidationError, IntrospectionUnauthorizedError } from '../../../../src/errors.js'
+import { FieldValidationError, IntrospectionMultipleCredentialsError, IntrospectionUnauthorizedError } from '../../../../src/errors.js'
 import { errors, IntrospectBody, Introspection } from '../../../../src/schemas.js'
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
 
 /**
- * The secret presented as `Authorization: Bearer <secret>` or as the password
- * of `Basic` credentials (any client id), compared in constant time (SHA-256
- * digests of equal length: neither the content nor the length leaks).
+ * The secret presented in the Authorization header: `Bearer <secret>`, or the
+ * password of `Basic` credentials (any client id). `null` without the header;
+ * undefined when the header holds no usable secret.
  */
-function presentedSecret (request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization ?? ''
+function headerSecret (request: FastifyRequest): string | undefined | null {
+  const header = request.headers.authorization
+  if (header === undefined || header === '') return null
   const bearer = BEARER.exec(header)
   if (bearer !== null) return bearer[1]
   const basic = /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i.exec(header)
@@ -28,6 +29,18 @@ function presentedSecret (request: FastifyRequest): string | undefined {
   } catch {
     return decoded.slice(colon + 1)
   }
+}
+
+/**
+ * The secret presented in the body (RFC 6749 §2.3.1, client_secret_post):
+ * `client_secret` with a `client_id` (any), both strings. `null` when the body
+ * has no `client_secret`; undefined when it has one that is not usable. A
+ * `client_id` alone is no credential (some clients send it beside Basic).
+ */
+function bodySecret (body: unknown): string | undefined | null {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || !Object.hasOwn(body, 'client_secret')) return null
+  const { client_id: id, client_secret: secret } = body as Record<string, unknown>
+  return typeof id === 'string' && typeof secret === 'string' ? secret : undefined
 }
 
 /**
@@ -52,10 +65,18 @@ const introspect: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('', {
     schema: { body: IntrospectBody, response: { 200: Introspection, ...errors(401) } },
-    // Authenticated before the body is read: without the secret nothing is parsed.
-    onRequest: async (request) => {
-      const presented = presentedSecret(request)
-      if (presented === undefined || !timingSafeEqual(digest(presented), expected)) throw new IntrospectionUnauthorizedError()
+    // Authenticated once the body is parsed (it may hold the credentials), and
+    // before it is validated or its token looked at: without the secret a
+    // request learns nothing of the schema or the token (only a body that does
+    // not parse is refused first, as on any route). The secrets are compared as
+    // SHA-256 digests of equal length, in constant time: neither content nor length leaks.
+    preValidation: async (request) => {
+      const fromHeader = headerSecret(request)
+      const fromBody = bodySecret(request.body)
+      // RFC 6749 §2.3: a client uses one authentication method per request.
+      if (fromHeader !== null && fromBody !== null) throw new IntrospectionMultipleCredentialsError()
+      const presented = fromHeader !== null ? fromHeader : fromBody
+      if (presented === null || presented === undefined || !timingSafeEqual(digest(presented), expected)) throw new IntrospectionUnauthorizedError()
     }
   }, async (request, reply) => {
     void reply.header('cache-control', 'no-store')
