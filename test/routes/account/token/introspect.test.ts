@@ -51,3 +51,81 @@ t.test('introspection (RFC 7662): Basic or Bearer secret, form or JSON body, act
   const elsewhere = await app.inject({ method: 'POST', url: '/account/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `email=${s.email}&password=${PASSWORD}` })
   t.equal(elsewhere.statusCode, 415)
 })
+
+t.test('introspection with client_secret_post: client_id and client_secret in the form or JSON body', async (t) => {
+  const app = await build(t, { INTROSPECTION_SECRET })
+  const s = await join(app)
+  const form = async (body: string, headers: Record<string, string> = {}) =>
+    await app.inject({ method: 'POST', url: '/account/token/introspect', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, payload: body })
+  const credentials = `client_id=gateway&client_secret=${encodeURIComponent(INTROSPECTION_SECRET)}`
+
+  const active = await form(`token=${encodeURIComponent(s.access)}&${credentials}`)
+  t.equal(active.statusCode, 200)
+  t.equal(active.headers['cache-control'], 'no-store')
+  t.match(active.json(), { active: true, token_type: 'access', sub: s.user.id, email: s.email })
+  t.notOk('client_id' in active.json() || 'client_secret' in active.json(), 'the credentials are not echoed')
+  const json = await post(app, '/account/token/introspect', { token: s.refresh, client_id: 'gateway', client_secret: INTROSPECTION_SECRET })
+  t.equal(json.statusCode, 200)
+  t.match(json.json(), { active: true, token_type: 'refresh', sub: s.user.id })
+  t.equal((await post(app, '/account/token/introspect', { token: s.access, client_id: '', client_secret: INTROSPECTION_SECRET })).statusCode, 200, 'any client id, as with Basic')
+  await post(app, '/account/logout', { refresh: s.refresh })
+  t.same((await form(`token=${encodeURIComponent(s.refresh)}&${credentials}`)).json(), { active: false }, 'a revoked refresh token')
+  t.same((await form(`token=junk&${credentials}`)).json(), { active: false }, 'junk')
+  // A client id beside header credentials is no second method (some clients always send it).
+  const basic = { authorization: `Basic ${Buffer.from(`gateway:${INTROSPECTION_SECRET}`).toString('base64')}` }
+  t.equal((await form(`token=${encodeURIComponent(s.access)}&client_id=gateway`, basic)).statusCode, 200)
+})
+
+t.test('introspection: credentials in the header and in the body at once are 400 INTROSPECTION_MULTIPLE_CREDENTIALS', async (t) => {
+  const app = await build(t, { INTROSPECTION_SECRET })
+  const s = await join(app)
+  const right = `Basic ${Buffer.from(`gateway:${INTROSPECTION_SECRET}`).toString('base64')}`
+  for (const [what, authorization, secret] of [
+    ['right Basic, right body secret', right, INTROSPECTION_SECRET],
+    ['right Bearer, right body secret', `Bearer ${INTROSPECTION_SECRET}`, INTROSPECTION_SECRET],
+    ['right Basic, wrong body secret', right, 'nope'],
+    ['wrong Basic, right body secret', `Basic ${Buffer.from('gateway:nope').toString('base64')}`, INTROSPECTION_SECRET],
+    ['an unusable header, right body secret', 'Digest whatever', INTROSPECTION_SECRET]] as const) {
+    for (const [type, payload] of [
+      ['form', `token=${encodeURIComponent(s.access)}&client_id=gateway&client_secret=${encodeURIComponent(secret)}`],
+      ['JSON', JSON.stringify({ token: s.access, client_id: 'gateway', client_secret: secret })]] as const) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/account/token/introspect',
+        headers: { authorization, 'content-type': type === 'form' ? 'application/x-www-form-urlencoded' : 'application/json' },
+        payload
+      })
+      t.equal(res.statusCode, 400, `${what} (${type})`)
+      t.match(res.json(), { statusCode: 400, code: 'INTROSPECTION_MULTIPLE_CREDENTIALS', message: /both in the Authorization header and in the body/ }, `${what} (${type})`)
+      t.notMatch(res.body, /"active"/, 'nothing of the token')
+    }
+  }
+})
+
+t.test('introspection: a wrong or incomplete secret in the body is the same 401 as a wrong one in the header', async (t) => {
+  const app = await build(t, { INTROSPECTION_SECRET })
+  const s = await join(app)
+  const inHeader = await post(app, '/account/token/introspect', { token: s.access }, { authorization: `Basic ${Buffer.from('gateway:nope').toString('base64')}` })
+  t.equal(inHeader.statusCode, 401)
+  const expected = { status: inHeader.statusCode, body: inHeader.json(), challenge: inHeader.headers['www-authenticate'] }
+  t.match(expected.body, { code: 'INTROSPECTION_UNAUTHORIZED' })
+  for (const [what, body] of [
+    ['wrong secret', { token: s.access, client_id: 'gateway', client_secret: 'nope' }],
+    ['the secret with a prefix', { token: s.access, client_id: 'gateway', client_secret: `${INTROSPECTION_SECRET}x` }],
+    ['no client_id', { token: s.access, client_secret: INTROSPECTION_SECRET }],
+    ['client_secret not a string', { token: s.access, client_id: 'gateway', client_secret: 5 }],
+    ['client_id not a string', { token: s.access, client_id: ['gateway'], client_secret: INTROSPECTION_SECRET }],
+    ['client_id alone', { token: s.access, client_id: 'gateway' }],
+    // Authentication comes before the schema: without the secret, no VALIDATION_ERROR tells what is expected.
+    ['wrong secret, no token', { client_id: 'gateway', client_secret: 'nope' }],
+    ['wrong secret, an unknown field', { token: s.access, client_id: 'gateway', client_secret: 'nope', scope: 'x' }]] as const) {
+    const res = await post(app, '/account/token/introspect', body)
+    t.same({ status: res.statusCode, body: res.json(), challenge: res.headers['www-authenticate'] }, expected, what)
+  }
+  const form = await app.inject({ method: 'POST', url: '/account/token/introspect', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${encodeURIComponent(s.access)}&client_id=gateway&client_secret=nope` })
+  t.same({ status: form.statusCode, body: form.json(), challenge: form.headers['www-authenticate'] }, expected, 'in a form')
+  // With the right secret, the schema applies as before.
+  const extra = await post(app, '/account/token/introspect', { token: s.access, client_id: 'gateway', client_secret: INTROSPECTION_SECRET, scope: 'x' })
+  t.equal(extra.statusCode, 400)
+  t.equal(extra.json().code, 'VALIDATION_ERROR')
+})
