@@ -76,7 +76,8 @@ t.test('openid-client 6: discovery by issuer URL, then introspection with client
   for (const config of [
     await discovery(new URL(issuer), 'resource-server', 'not-the-secret', undefined, options),
     await discovery(new URL(issuer), 'resource-server', undefined, ClientSecretBasic('not-the-secret'), options)]) {
-    await t.rejects(tokenIntrospection(config, s.access), { status: 401 })
+    const refused = await tokenIntrospection(config, s.access).then(() => undefined, (err: unknown) => err)
+    t.match(refused, { status: 401 })
   }
 })
 
