@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { createSimplejwtExchange } from '../../src/django/simplejwt.js'
 import { legacySecret } from '../../src/keys/legacy-secret.js'
-import { createTokenService, type TokenService } from '../../src/tokens/tokens.js'
+import { createTokenService, tokenCodec, type TokenService } from '../../src/tokens/tokens.js'
 
 declare module 'fastify' {
   interface FastifyInstance { tokens: TokenService }
@@ -28,10 +28,7 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
     // The keyring picks the key by the token's kid, refuses any other algorithm
     // than that key's, and remembers what it verified (src/keys/keyring.ts):
     // a remembered token is answered without a promise.
-    codec: {
-      sign: (claims) => app.keys.sign(claims),
-      verify: (token, options) => app.keys.verifyNow(token, options)
-    }
+    codec: tokenCodec(app.keys)
   })
   // SIMPLEJWT_COMPAT: a refresh token of the Django deployment (recognised by
   // its shape) is exchanged once, or retired by a logout, instead of being

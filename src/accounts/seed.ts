@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto'
 import type { NewUser, Store } from '../db/store.js'
 import type { PasswordHasher } from '../passwords/hash.js'
 
-/** The address of seeded user `n` (1-based): load-test scripts rely on exactly these. */
-export const seedEmail = (n: number): string => `user${n}@example.test`
+/** The addresses seeded users get, `{n}` from 1: load-test scripts rely on exactly these. */
+export const SEED_PATTERN = 'user{n}@example.test'
+export const seedEmail = (n: number): string => SEED_PATTERN.replace('{n}', String(n))
 
 export interface SeedOptions {
   store: Store

@@ -3,6 +3,7 @@ import { importDjango } from './import-django.js'
 import { keysList, keysRevoke, keysRotate } from './keys.js'
 import { migrate } from './migrate.js'
 import { seed } from './seed.js'
+import { tokensIssue } from './tokens-issue.js'
 import { tokensPurge } from './tokens.js'
 import { userCommands } from './users.js'
 
@@ -15,6 +16,7 @@ export const commands: Command[] = [
   migrate,
   ...userCommands,
   tokensPurge,
+  tokensIssue,
   seed,
   importDjango,
   keysRotate,

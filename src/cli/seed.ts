@@ -1,30 +1,12 @@
-import { seedEmail, seedUsers } from '../accounts/seed.js'
-import { CliError, type Command, type CommandContext } from './command.js'
-import { integerOption, stringOption, withServices } from './services.js'
-
-/** A progress bar on a terminal; otherwise a plain line at every tenth. */
-function reporter (ctx: CommandContext): (done: number, total: number) => void {
-  let lastTenth = -1
-  return (done, total) => {
-    if (ctx.isTTY && ctx.progress !== undefined) {
-      const width = 30
-      const filled = Math.round(width * done / total)
-      ctx.progress(`[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.floor(100 * done / total)}% ${done}/${total}`)
-      if (done === total) ctx.err('')
-      return
-    }
-    const tenth = Math.floor(10 * done / total)
-    if (tenth !== lastTenth) {
-      lastTenth = tenth
-      ctx.err(`seeded ${done}/${total}`)
-    }
-  }
-}
+import { SEED_PATTERN, seedEmail, seedUsers } from '../accounts/seed.js'
+import { CliError, type Command } from './command.js'
+import { issueAndReport, issueOutput } from './tokens-issue.js'
+import { integerOption, reporter, stringOption, withServices } from './services.js'
 
 export const seed: Command = {
   name: 'seed',
   summary: 'create user1@example.test … userN@example.test for load tests',
-  usage: '--number N --password P [--batch B]',
+  usage: '--number N --password P [--batch B] [--tokens FILE [--lifetime D] [--format jsonl|csv]]',
   help: `Creates users user1@example.test … userN@example.test, all with password P,
 for load-test scripts. The password is hashed once (argon2id, the server's
 parameters) and that hash shared; users are inserted in transactions of B
@@ -32,20 +14,29 @@ parameters) and that hash shared; users are inserted in transactions of B
 only adds what is missing. Progress goes to standard error.
   --number N     how many users (1 to 10000000)
   --password P   their password (no policy check: these are test accounts)
-  --batch B      users per transaction (default 2000)`,
-  options: { number: { type: 'string' }, password: { type: 'string' }, batch: { type: 'string' } },
+  --batch B      users per transaction (default 2000)
+  --tokens FILE  then log every one of them in, as "tokens issue" does, writing
+                 their tokens to FILE (mode 0600); --lifetime and --format as there`,
+  options: { number: { type: 'string' }, password: { type: 'string' }, batch: { type: 'string' }, tokens: { type: 'string' }, lifetime: { type: 'string' }, format: { type: 'string' } },
   async run (ctx) {
     const number = integerOption(ctx, 'number', undefined, 10_000_000)
     const password = stringOption(ctx, 'password')
     if (password === undefined || password === '') throw new CliError('--password is required', 2)
     const batchSize = integerOption(ctx, 'batch', 2000, 5000)
-    return await withServices(ctx, async ({ store, hasher }) => {
+    const tokensFile = stringOption(ctx, 'tokens')
+    if (tokensFile === undefined && (ctx.values.lifetime !== undefined || ctx.values.format !== undefined)) throw new CliError('--lifetime and --format go with --tokens FILE', 2)
+    const tokenOutput = tokensFile === undefined ? undefined : issueOutput(ctx, ctx.config(), tokensFile)
+    return await withServices(ctx, async ({ config, store, hasher }) => {
       const started = performance.now()
-      const { created, existing } = await seedUsers({ store, hasher, number, password, batchSize, onProgress: reporter(ctx) })
+      const { created, existing } = await seedUsers({ store, hasher, number, password, batchSize, onProgress: reporter(ctx, 'seeded') })
       const seconds = ((performance.now() - started) / 1000).toFixed(1)
       ctx.out(`seeded ${created} user(s) in ${seconds} s${existing > 0 ? ` (${existing} existed already)` : ''}`)
       ctx.out(`log in as ${seedEmail(1)} … ${seedEmail(number)} with the --password given:`)
       ctx.out(`  POST /account/login {"email":"${seedEmail(1)}","password":"<P>"}`)
+      if (tokenOutput !== undefined) {
+        const emails = Array.from({ length: number }, (_, i) => seedEmail(i + 1))
+        await issueAndReport(ctx, config, store, { emails, pattern: SEED_PATTERN }, tokenOutput)
+      }
       return 0
     })
   }

@@ -53,3 +53,22 @@ export async function userByEmail (store: Store, email: string | undefined): Pro
   if (user === undefined) throw new CliError(`no user with email ${normalizeEmail(email)}`)
   return user
 }
+
+/** A progress bar on a terminal; otherwise a plain line at every tenth. */
+export function reporter (ctx: CommandContext, verb: string): (done: number, total: number) => void {
+  let lastTenth = -1
+  return (done, total) => {
+    if (ctx.isTTY && ctx.progress !== undefined) {
+      const width = 30
+      const filled = Math.round(width * done / total)
+      ctx.progress(`[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.floor(100 * done / total)}% ${done}/${total}`)
+      if (done === total) ctx.err('')
+      return
+    }
+    const tenth = Math.floor(10 * done / total)
+    if (tenth !== lastTenth) {
+      lastTenth = tenth
+      ctx.err(`${verb} ${done}/${total}`)
+    }
+  }
+}

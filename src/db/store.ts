@@ -176,6 +176,8 @@ export interface Store {
     list: (limit: number, afterEmail?: string) => Promise<User[]>
     count: () => Promise<number>
     byLegacyId: (legacyId: string) => Promise<User | undefined>
+    /** The users among these (lower-cased) emails, in no particular order; the unknown ones are simply absent. */
+    byEmails: (emails: string[]) => Promise<User[]>
     /** One transaction: users whose email exists are skipped; returns how many were inserted. */
     insertMany: (users: NewUser[]) => Promise<number>
     /** One transaction: each user inserted, or updated when its email exists (see ImportOutcome). */
@@ -206,6 +208,8 @@ export interface Store {
      * must still be recognised as reuse.
      */
     purge: (nowSeconds: number) => Promise<PurgeCounts>
+    /** Operators (`tokens issue`): stores these first tokens of new logins in one transaction; returns how many. */
+    insertMany: (rows: NewRefreshToken[]) => Promise<number>
   }
   accountTokens: {
     create: (token: NewAccountToken) => Promise<void>

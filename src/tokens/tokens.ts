@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { NewRefreshToken, PurgeCounts, RotationSuccessor, Store, User } from '../db/store.js'
+import type { Keyring } from '../keys/keyring.js'
 import { EmailNotVerifiedError, TokenInvalidError, TokenRevokedError } from '../errors.js'
 import { IAT_LEEWAY, type Claims, type TokenPair, type TokenType } from './claims.js'
 import { openSuccessor, sealSuccessor } from './refresh-grace.js'
@@ -12,6 +13,11 @@ import { openSuccessor, sealSuccessor } from './refresh-grace.js'
 export interface TokenCodec {
   sign: (claims: Claims) => string
   verify: (token: string, options?: { ignoreExpiration?: boolean }) => unknown
+}
+
+/** The codec of a keyring: the server's (plugins/app/tokens.ts) and the command line's alike. */
+export function tokenCodec (keys: Pick<Keyring, 'sign' | 'verifyNow'>): TokenCodec {
+  return { sign: (claims) => keys.sign(claims), verify: (token, options) => keys.verifyNow(token, options) }
 }
 
 /** Security events worth a log line (and a metric); never a token. */
@@ -99,28 +105,32 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return claims
   }
 
-  function signAccess (user: Pick<User, 'id' | 'email'>, iat: number): string {
-    return codec.sign({ token_type: 'access', jti: randomUUID(), iat, sub: user.id, user_id: user.id, exp: iat + accessLifetime, email: user.email })
+  function signAccess (user: Pick<User, 'id' | 'email'>, iat: number, lifetime = accessLifetime): string {
+    return codec.sign({ token_type: 'access', jti: randomUUID(), iat, sub: user.id, user_id: user.id, exp: iat + lifetime, email: user.email })
   }
 
   /**
    * Signs a pair, and the row of its refresh token without a family: a rotation
    * puts it in the presented token's (the store does), a login starts one.
    */
-  function mint (user: Pick<User, 'id' | 'email'>): { pair: TokenPair, row: RotationSuccessor } {
+  function mint (user: Pick<User, 'id' | 'email'>, accessTokenLifetime?: number): { pair: TokenPair, row: RotationSuccessor } {
     const iat = seconds()
     const refreshJti = randomUUID()
     const pair: TokenPair = {
-      access: signAccess(user, iat),
+      access: signAccess(user, iat, accessTokenLifetime),
       refresh: codec.sign({ token_type: 'refresh', jti: refreshJti, iat, sub: user.id, user_id: user.id, exp: iat + refreshLifetime })
     }
     const row = { id: refreshTokenKey(refreshJti), userId: user.id, expiresAt: iat + refreshLifetime, createdAt: iat }
     return { pair, row }
   }
 
-  /** A pair that starts a new login (a fresh token family). */
-  function newLogin (user: Pick<User, 'id' | 'email'>): { pair: TokenPair, row: NewRefreshToken } {
-    const { pair, row } = mint(user)
+  /**
+   * A pair that starts a new login (a fresh token family). `accessLifetime`
+   * overrides ACCESS_TOKEN_LIFETIME for this access token only (the operators'
+   * `tokens issue`); later refreshes get the usual lifetime.
+   */
+  function newLogin (user: Pick<User, 'id' | 'email'>, options?: { accessLifetime?: number }): { pair: TokenPair, row: NewRefreshToken } {
+    const { pair, row } = mint(user, options?.accessLifetime)
     return { pair, row: { ...row, familyId: randomUUID() } }
   }
 

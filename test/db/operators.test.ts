@@ -39,6 +39,30 @@ for (const [kind, open] of storeImplementations) {
       t.ok(await store.users.count() >= 3)
     })
 
+    t.test('byEmails: the users among the addresses, the unknown ones absent', async (t) => {
+      const a = await store.users.create(newUser({ email: 'a@many.test' }))
+      const b = await store.users.create(newUser({ email: 'b@many.test' }))
+      const found = await store.users.byEmails(['b@many.test', 'nobody@many.test', 'a@many.test'])
+      t.same(found.map((u) => u.id).sort(), [a.id, b.id].sort())
+      t.same(await store.users.byEmails([]), [])
+    })
+
+    t.test('refreshTokens.insertMany: every row stored, each a live token of its login', async (t) => {
+      const user = await store.users.create(newUser())
+      const rows = Array.from({ length: 3 }, () => token(user.id))
+      t.equal(await store.refreshTokens.insertMany(rows), 3)
+      for (const row of rows) t.match(await store.refreshTokens.byId(row.id), { userId: user.id, familyId: row.familyId, revokedAt: null })
+      t.equal(await store.refreshTokens.insertMany([]), 0)
+      t.equal(await store.refreshTokens.revokeUser(user.id, NOW), 3, 'revocable as any login')
+    })
+
+    t.test('refreshTokens.insertMany: one transaction — a failing row stores none', async (t) => {
+      const user = await store.users.create(newUser())
+      const good = token(user.id)
+      await t.rejects(store.refreshTokens.insertMany([good, token('no-such-user')]))
+      t.equal(await store.refreshTokens.byId(good.id), undefined)
+    })
+
     t.test('a new user is active, not staff, not superuser, unverified, with no legacy id', async (t) => {
       const user = await store.users.create(newUser({ isStaff: true }))
       t.equal(user.isStaff, true)

@@ -219,6 +219,7 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         .where(afterEmail === undefined ? undefined : gt(users.email, afterEmail)).orderBy(asc(users.email)).limit(limit),
       count: async () => (await db.select({ n: count() }).from(users))[0]?.n ?? 0,
       byLegacyId: async (legacyId) => (await db.select().from(users).where(eq(users.legacyId, legacyId)).limit(1))[0],
+      byEmails: async (emails) => emails.length === 0 ? [] : await db.select().from(users).where(inArray(users.email, emails)),
       insertMany: async (rows) => {
         if (rows.length === 0) return 0
         return await inTransaction(async (tx) => (await tx.insert(users).values(rows).onConflictDoNothing({ target: users.email })).rowCount ?? 0)
@@ -302,6 +303,8 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       revokeFamily: async (userId, familyId, nowSeconds, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, nowSeconds, reason)),
       revokeUser: async (userId, nowSeconds, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason)),
       // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.
+      // One multi-row INSERT: a batch is one statement (atomic) and one round trip.
+      insertMany: async (rows) => rows.length === 0 ? 0 : (await db.insert(refreshTokens).values(rows)).rowCount ?? 0,
       purge: async (nowSeconds) => await inTransaction(async (tx) => {
         const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt)))
         const expired = await tx.delete(refreshTokens).where(lt(refreshTokens.expiresAt, nowSeconds))

@@ -134,6 +134,10 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   // Operators: the command line's bulk writes, each one transaction.
   const insertMany = sqlite.transaction((rows: NewUser[]) =>
     rows.length === 0 ? 0 : db.insert(users).values(rows).onConflictDoNothing({ target: users.email }).run().changes)
+  const insertTokens = sqlite.transaction((rows: NewRefreshToken[]) => {
+    for (const row of rows) insertToken.run(row)
+    return rows.length
+  })
   const importMany = sqlite.transaction((rows: ImportedUser[], isForeignHash: (hash: string) => boolean) => rows.map((row): ImportOutcome => {
     const byEmail = userByEmail.get({ email: row.email })
     const byLegacyId = db.select({ id: users.id }).from(users).where(eq(users.legacyId, row.legacyId)).get()
@@ -211,6 +215,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async count () { return db.select({ n: count() }).from(users).all()[0]?.n ?? 0 },
       async byLegacyId (legacyId) { return db.select().from(users).where(eq(users.legacyId, legacyId)).get() },
       async insertMany (rows) { return write(() => insertMany.immediate(rows)) },
+      async byEmails (emails) { return emails.length === 0 ? [] : db.select().from(users).where(inArray(users.email, emails)).all() },
       async importMany (rows, isForeignHash) { return writeUsers(() => importMany(rows, isForeignHash)) }
     },
     accountTokens: {
@@ -236,7 +241,8 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async rotate (id, next, nowSeconds, grace) { return await rotations.rotate({ id, next, nowSeconds, grace }) },
       async revokeFamily (userId, familyId, nowSeconds, reason = 'logout') { return write(() => revokeFamily.run({ userId, familyId, nowSeconds, reason }).changes) },
       async revokeUser (userId, nowSeconds, reason = 'logout_all') { return write(() => revokeUser.run({ userId, nowSeconds, reason }).changes) },
-      async purge (nowSeconds) { return write(() => purge.immediate(nowSeconds)) }
+      async purge (nowSeconds) { return write(() => purge.immediate(nowSeconds)) },
+      async insertMany (rows) { return write(() => insertTokens.immediate(rows)) }
     },
     legacyTokens: {
       async exchange (id, expiresAt, first, nowSeconds) { return write(() => exchangeLegacy.immediate(id, expiresAt, first, nowSeconds)) },
