@@ -51,7 +51,7 @@ const introspect: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('', {
-    schema: { body: IntrospectBody, response: { 200: Introspection, ...errors(401) } },
+    schema: { tags: ['gateway'], body: IntrospectBody, response: { 200: Introspection, ...errors(401) } },
     // Authenticated before the body is read: without the secret nothing is parsed.
     onRequest: async (request) => {
       const presented = presentedSecret(request)
