@@ -14,6 +14,7 @@
  *                           listing it: it cannot read the API's cookies and
  *                           takes the CSRF value from the X-CSRF-Token header.
  */
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -140,6 +141,26 @@ if (browser !== undefined) {
     }
     t.notMatch(scriptView.storage, /eyJ/, 'no JWT in web storage')
     expiredAccessToken = cookies.access_token?.value ?? ''
+
+    // The greeting is Korean: the page names a Korean face for each platform,
+    // and where the system has one (fontconfig says so) its Hangul is drawn with it.
+    const family = await page.evaluate(() => getComputedStyle(document.querySelector('#greeting')!).fontFamily)
+    for (const face of ['"Noto Sans CJK KR"', '"Apple SD Gothic Neo"', '"Malgun Gothic"']) t.ok(family.includes(face), `the font stack names ${face}`)
+    t.equal(await page.getAttribute('#greeting', 'lang'), 'ko')
+    const cdp = await context.newCDPSession(page)
+    await cdp.send('DOM.enable')
+    await cdp.send('CSS.enable')
+    const { root } = await cdp.send('DOM.getDocument')
+    const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector: '#greeting' })
+    const { fonts } = await cdp.send('CSS.getPlatformFontsForNode', { nodeId })
+    const hangul = [...greetingFor(email)].filter((c) => /\p{Script=Hangul}/u.test(c)).length
+    const koreanFaces = spawnSync('fc-list', [':lang=ko', 'family'], { encoding: 'utf8' }).stdout.trim()
+    if (koreanFaces !== '') {
+      t.ok(fonts.some((f) => /CJK|KR|Gothic|Nanum|Source Han/i.test(f.familyName) && f.glyphCount >= hangul),
+        `the ${hangul} Hangul characters are drawn with a Korean face (${JSON.stringify(fonts)}; installed: ${koreanFaces.split('\n')[0] ?? ''})`)
+    } else {
+      t.ok(fonts.length > 0, 'no Korean face on this system: the greeting is drawn with the fallbacks')
+    }
 
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: join(ARTIFACTS, 'browser-logged-in.png'), fullPage: true })
