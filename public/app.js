@@ -23,6 +23,18 @@ export class ApiError extends Error {
   }
 }
 
+/** The session's cookies were set by the service but not kept by the browser. */
+function cookiesRefused () {
+  const plainHttp = location.protocol === 'http:' && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(location.hostname)
+  return new ApiError(0, {
+    code: 'COOKIES_REFUSED',
+    message: plainHttp
+      ? 'The browser refused the session cookies: the service marks them Secure (COOKIE_SECURE=true) and this page is plain http. ' +
+        'Open the page over https, or set COOKIE_SECURE=false on a plain-http test host.'
+      : 'The browser refused the session cookies: allow cookies for this site, then log in again.'
+  })
+}
+
 function readCookie (name) {
   for (const part of document.cookie.split(';')) {
     const eq = part.indexOf('=')
@@ -63,6 +75,9 @@ async function send (method, path, body) {
   if (CROSS_ORIGIN && freshCsrf !== null) localStorage.setItem(CSRF_STORE, freshCsrf)
   const data = await res.json().catch(() => null)
   if (!res.ok) throw new ApiError(res.status, data)
+  // A token answer sets the csrf_token cookie (and says its value in
+  // X-CSRF-Token): on this origin, no such cookie means the browser refused it.
+  if (!CROSS_ORIGIN && freshCsrf !== null && readCookie('csrf_token') === undefined) throw cookiesRefused()
   // Token-issuing answers repeat the tokens in the body for non-browser
   // clients; this page relies on the cookies and drops them at once.
   if (data !== null && typeof data === 'object') {

@@ -4,7 +4,7 @@
 # everything is present; one clear line for anything that cannot be had (the
 # tests that need it then fail and say why — they are never skipped).
 #
-#   Chromium (browser tests), nginx (gateway tests), Debian's Django + DRF +
+#   Chromium (browser tests), nginx and openssl (gateway tests), Debian's Django + DRF +
 #   simplejwt (the Django fixtures' generator): Debian packages.
 #   PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379: started when down.
 set -uo pipefail
@@ -12,6 +12,8 @@ set -uo pipefail
 packages=()
 [ -x /usr/bin/chromium ] || packages+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || packages+=(nginx)
+# The nginx test serves docs/gateway.md's block over TLS with a certificate it makes.
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)
 /usr/bin/python3 -c 'import django, rest_framework, rest_framework_simplejwt' >/dev/null 2>&1 \
   || packages+=(python3-django python3-djangorestframework python3-djangorestframework-simplejwt)
 

@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster'
-import type { Config } from './config.js'
+import { plainHttpCookieWarning, type Config } from './config.js'
 import { openStore } from './db/open.js'
 
 /** A worker that dies this soon after it started listening is a crash loop, not a one-off: the primary gives up. */
@@ -79,5 +79,8 @@ export async function runPrimary (config: Config): Promise<void> {
   }
 
   log('info', `starting ${config.workers} workers`, { workers: config.workers })
+  // Said once here rather than by every worker (plugins/app/auth-cookies.ts).
+  const warning = plainHttpCookieWarning(config)
+  if (warning !== undefined) log('warn', warning, { event: 'secure_cookies_over_http', publicUrl: config.publicUrl, cookieSecure: config.cookieSecure })
   for (let i = 0; i < config.workers; i++) fork()
 }

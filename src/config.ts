@@ -316,3 +316,24 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     simplejwtCompat: parseBoolean('SIMPLEJWT_COMPAT', raw.SIMPLEJWT_COMPAT)
   }
 }
+
+/** Loopback hosts, where browsers keep `Secure` cookies over plain http (they count as secure contexts). */
+const LOOPBACK_HOST = /^(?:localhost|.+\.localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i
+
+/**
+ * Why a valid configuration will still fail in browsers, as one line naming the
+ * variables; undefined when nothing is wrong. One case: COOKIE_SECURE=true
+ * (the default) while PUBLIC_URL is plain http on a host other than loopback,
+ * e.g. a staging host behind nginx without TLS. Browsers drop `Secure`
+ * cookies set over http there, so logins answer 200 and nothing sticks.
+ * Logged once at start (plugins/app/auth-cookies.ts; the primary under
+ * WORKERS, src/cluster.ts), not refused: a TLS proxy in front that PUBLIC_URL
+ * does not describe yet is a working deployment.
+ */
+export function plainHttpCookieWarning (config: Pick<Config, 'publicUrl' | 'cookieSecure'>): string | undefined {
+  const url = new URL(config.publicUrl)
+  if (!config.cookieSecure || url.protocol !== 'http:' || LOOPBACK_HOST.test(url.hostname)) return undefined
+  return `PUBLIC_URL is ${config.publicUrl} (plain http on a host other than loopback) while COOKIE_SECURE=true: ` +
+    'browsers drop Secure cookies over http, so logins through the page will not stick. ' +
+    'Serve it over https and set PUBLIC_URL to the https address, or set COOKIE_SECURE=false for a plain-http test deployment.'
+}

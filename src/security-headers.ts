@@ -6,14 +6,25 @@ import type { Config } from './config.js'
  * helmet's options for this service. The client page at `/` loads only its own
  * script and stylesheet, so the default CSP (self only) fits it.
  */
-function securityHeaderOptions (config: Pick<Config, 'cookieSecure'>): HelmetOptions {
+function securityHeaderOptions (config: HeaderConfig): HelmetOptions {
   return {
     // An auth API is never framed, and its answers never cached.
     frameguard: { action: 'deny' },
-    // Plain-http deployments (COOKIE_SECURE=false) must not ask browsers to fetch
-    // the page's own script over https, which is not there (localhost is exempt).
-    contentSecurityPolicy: { directives: { upgradeInsecureRequests: config.cookieSecure ? [] : null } }
+    // `upgrade-insecure-requests` only where the page is served over https
+    // (PUBLIC_URL): on a plain-http host (staging, COOKIE_SECURE whatever it
+    // is) it would make browsers fetch the page's own script and stylesheet
+    // over https, which is not there, and the page would never start
+    // (localhost is exempt, so only other hosts showed it).
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: servedOverHttps(config) ? [] : null } }
   }
+}
+
+/** What the headers depend on. */
+type HeaderConfig = Pick<Config, 'publicUrl'>
+
+/** Whether the service's public address (PUBLIC_URL) is https. */
+export function servedOverHttps (config: HeaderConfig): boolean {
+  return config.publicUrl.startsWith('https:')
 }
 
 /**
@@ -39,7 +50,7 @@ const computed = new WeakMap<object, Record<string, string>>()
  * sets them on every route's answer and the answers given before any hook
  * runs (src/app.ts) share the same object.
  */
-export function securityHeaders (config: Pick<Config, 'cookieSecure'>): Record<string, string> {
+export function securityHeaders (config: HeaderConfig): Record<string, string> {
   let headers = computed.get(config)
   if (headers === undefined) {
     headers = helmetHeaders(securityHeaderOptions(config))
@@ -58,7 +69,7 @@ export function securityHeaders (config: Pick<Config, 'cookieSecure'>): Record<s
  * the others (X-XSS-Protection, X-Download-Options, X-DNS-Prefetch-Control, …)
  * only concern HTML pages, which keep `securityHeaders`.
  */
-export function apiSecurityHeaders (config: Pick<Config, 'cookieSecure'>): Record<string, string> {
+export function apiSecurityHeaders (config: HeaderConfig): Record<string, string> {
   const page = securityHeaders(config)
   const pick = (name: string): Record<string, string> => page[name] === undefined ? {} : { [name]: page[name] }
   return {

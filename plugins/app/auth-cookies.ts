@@ -1,7 +1,9 @@
+import cluster from 'node:cluster'
 import { timingSafeEqual } from 'node:crypto'
 import type { CookieSerializeOptions } from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { plainHttpCookieWarning } from '../../src/config.js'
 import { CsrfFailedError } from '../../src/errors.js'
 import { pooledRandomBytes } from '../../src/crypto/random.js'
 import type { TokenPair } from '../../src/tokens/claims.js'
@@ -26,6 +28,11 @@ export const CSRF_HEADER = 'x-csrf-token'
 
 export default fp(async (app) => {
   const { cookieSecure, cookieSameSite, accessTokenLifetime, refreshTokenLifetime } = app.config
+  // Once per start: under WORKERS the primary says it (src/cluster.ts), not each worker.
+  const warning = plainHttpCookieWarning(app.config)
+  if (warning !== undefined && !cluster.isWorker) {
+    app.log.warn({ event: 'secure_cookies_over_http', publicUrl: app.config.publicUrl, cookieSecure }, warning)
+  }
   const base: CookieSerializeOptions = { secure: cookieSecure, sameSite: cookieSameSite }
   const access: CookieSerializeOptions = { ...base, httpOnly: true, path: '/', maxAge: accessTokenLifetime }
   // Only the /account endpoints (refresh, logout) ever need the refresh token.

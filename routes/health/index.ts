@@ -12,6 +12,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     // schema it compiles. A health check right after the start answers at once.
     serializerCompiler: () => (data) => JSON.stringify(data),
     schema: {
+      tags: ['operations'],
       response: {
         200: Type.Object({
           status: Type.Literal('ok'),

@@ -6,7 +6,7 @@ import { errors } from '../../src/schemas.js'
 const ready: FastifyPluginAsyncTypebox = async (app) => {
   // Readiness: the database answers. /health stays the liveness check (no I/O).
   app.get('', {
-    schema: { response: { 200: Type.Object({ status: Type.Literal('ready') }), ...errors() } }
+    schema: { tags: ['operations'], response: { 200: Type.Object({ status: Type.Literal('ready') }), ...errors() } }
   }, async (_request, reply) => {
     void reply.header('cache-control', 'no-store')
     try {

@@ -1,6 +1,8 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { chromium, type Browser, type Page, type Response } from 'playwright-core'
 import type { Test } from 'tap'
+import { projectRoot } from '../../src/paths.js'
 import { PASSWORD } from './app.js'
 
 /** Debian's Chromium (npm test's pretest step installs it). */
@@ -44,4 +46,35 @@ export async function logIn (page: Page, email: string, password = PASSWORD): Pr
   await page.fill('#login-form [name="password"]', password)
   const [res] = await Promise.all([page.waitForResponse(isPath('/account/login', 'POST')), page.click('#login-form button[type="submit"]')])
   return res
+}
+
+/** The picture of the client page at the top of docs/browser.md. */
+export const SCREENSHOT = join(projectRoot, 'docs', 'screenshot.png')
+
+/** Width and height of a PNG file (its IHDR chunk). */
+export function pngSize (path: string): { width: number, height: number } {
+  const head = readFileSync(path).subarray(0, 24)
+  if (head.toString('latin1', 1, 4) !== 'PNG') throw new Error(`${path} is not a PNG`)
+  return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) }
+}
+
+/**
+ * docs/screenshot.png is `page`, whole. With UPDATE_SCREENSHOT=1 in the
+ * environment it is rewritten from `page`; otherwise the test checks that it
+ * still has the page's size, within a line or two of text (fonts differ
+ * between machines), so that a page that gained or lost a form or a field
+ * fails until the picture is regenerated (docs/browser.md says how).
+ */
+export async function checkScreenshot (t: Test, page: Page): Promise<void> {
+  if (process.env.UPDATE_SCREENSHOT === '1') {
+    const before = Date.now()
+    await page.screenshot({ path: SCREENSHOT, fullPage: true })
+    t.ok(statSync(SCREENSHOT).mtimeMs >= before - 1000, `${SCREENSHOT} rewritten`)
+    return
+  }
+  const now = await page.evaluate(() => ({ width: window.innerWidth, height: document.documentElement.scrollHeight }))
+  const shot = pngSize(SCREENSHOT)
+  const hint = `docs/screenshot.png is ${shot.width}×${shot.height}, the page is now ${now.width}×${now.height}: regenerate it (UPDATE_SCREENSHOT=1, docs/browser.md)`
+  t.equal(shot.width, now.width, hint)
+  t.ok(Math.abs(shot.height - now.height) <= 48, hint)
 }

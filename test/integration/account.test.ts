@@ -7,7 +7,7 @@
  */
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { isPath, launchChromium, logIn, visible } from '../helpers/browser.js'
+import { greetingFor, isPath, launchChromium, logIn, checkScreenshot, visible } from '../helpers/browser.js'
 import { join, NEW_PASSWORD, PASSWORD, testConfig, uniqueEmail } from '../helpers/app.js'
 import { freePort } from '../../bench/lib/service.js'
 import { smtpSink } from '../helpers/smtp.js'
@@ -120,13 +120,17 @@ if (browser !== undefined) {
   })
 
   t.test('the verification link confirms the address', async (t) => {
-    const email = uniqueEmail()
+    // A fixed address and a full profile: this page, verified, is docs/screenshot.png.
+    const email = 'ana@example.com'
     const { page, context, problems } = await open(`${origin}/`)
     await page.waitForSelector(visible('signed-out'))
-    await page.fill('#join-form [name="email"]', email)
-    await page.fill('#join-form [name="password"]', PASSWORD)
+    for (const [name, value] of Object.entries({ email, password: PASSWORD, name: 'Ana', date_of_birth: '1990-04-01', phone_number: '+82 10-1234-5678' })) {
+      await page.fill(`#join-form [name="${name}"]`, value)
+    }
+    await page.selectOption('#join-form [name="gender"]', 'female')
     await page.click('#join-form button[type="submit"]')
     await page.waitForSelector(visible('signed-in'))
+    t.equal(await page.textContent('#greeting'), greetingFor(email))
     t.equal(await page.textContent('#profile dd[data-field="email_verified"]'), 'no')
     const link = /^(http:\/\/\S+#verify)$/m.exec((await smtp.mailTo(email)).body)?.[1] ?? ''
     t.ok(link.startsWith(`${origin}/?token=`))
@@ -137,6 +141,10 @@ if (browser !== undefined) {
     t.equal(await page.textContent('#notice'), 'Email verified.')
     t.equal(new URL(page.url()).search, '', 'the token is gone from the address bar')
     t.same(problems, [])
+    // The signed-in page with everything it offers: the verified profile, its
+    // edit form, the email change and the deletion, as docs/screenshot.png shows it.
+    for (const form of ['#profile-form', '#email-form', '#delete-form']) t.ok(await page.isVisible(form), `${form} shown`)
+    await checkScreenshot(t, page)
     await context.close()
   })
 

@@ -14,6 +14,7 @@
  *                           listing it: it cannot read the API's cookies and
  *                           takes the CSRF value from the X-CSRF-Token header.
  */
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -26,6 +27,7 @@ import { buildApp } from '../../src/app.js'
 import { projectRoot, publicDir } from '../../src/paths.js'
 import { greetingFor, isPath, launchChromium, logIn, visible } from '../helpers/browser.js'
 import { join as joinByApi, PASSWORD, testConfig, uniqueEmail } from '../helpers/app.js'
+import { freePort } from '../../bench/lib/service.js'
 
 const ACCESS_LIFETIME_MS = 2000
 const ARTIFACTS = join(projectRoot, 'test-artifacts')
@@ -139,6 +141,26 @@ if (browser !== undefined) {
     }
     t.notMatch(scriptView.storage, /eyJ/, 'no JWT in web storage')
     expiredAccessToken = cookies.access_token?.value ?? ''
+
+    // The greeting is Korean: the page names a Korean face for each platform,
+    // and where the system has one (fontconfig says so) its Hangul is drawn with it.
+    const family = await page.evaluate(() => getComputedStyle(document.querySelector('#greeting')!).fontFamily)
+    for (const face of ['"Noto Sans CJK KR"', '"Apple SD Gothic Neo"', '"Malgun Gothic"']) t.ok(family.includes(face), `the font stack names ${face}`)
+    t.equal(await page.getAttribute('#greeting', 'lang'), 'ko')
+    const cdp = await context.newCDPSession(page)
+    await cdp.send('DOM.enable')
+    await cdp.send('CSS.enable')
+    const { root } = await cdp.send('DOM.getDocument')
+    const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector: '#greeting' })
+    const { fonts } = await cdp.send('CSS.getPlatformFontsForNode', { nodeId })
+    const hangul = [...greetingFor(email)].filter((c) => /\p{Script=Hangul}/u.test(c)).length
+    const koreanFaces = spawnSync('fc-list', [':lang=ko', 'family'], { encoding: 'utf8' }).stdout.trim()
+    if (koreanFaces !== '') {
+      t.ok(fonts.some((f) => /CJK|KR|Gothic|Nanum|Source Han/i.test(f.familyName) && f.glyphCount >= hangul),
+        `the ${hangul} Hangul characters are drawn with a Korean face (${JSON.stringify(fonts)}; installed: ${koreanFaces.split('\n')[0] ?? ''})`)
+    } else {
+      t.ok(fonts.length > 0, 'no Korean face on this system: the greeting is drawn with the fallbacks')
+    }
 
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: join(ARTIFACTS, 'browser-logged-in.png'), fullPage: true })
@@ -344,7 +366,7 @@ if (browser !== undefined) {
     const { email: authEmail } = await joinByApi(auth.app)
 
     // Its own page, too, works over plain http on a host that is not localhost
-    // (no upgrade-insecure-requests when COOKIE_SECURE=false).
+    // (no upgrade-insecure-requests while PUBLIC_URL is http).
     const own = await open(browser, `${api}/`)
     await own.page.waitForSelector(visible('signed-out'))
     t.same(own.problems, [], 'app.js and style.css loaded from http://auth.example.test')
@@ -381,5 +403,54 @@ if (browser !== undefined) {
     t.equal(await page.evaluate(() => localStorage.getItem('auth-service.csrf')), null, 'and the page forgot the CSRF value')
     t.same(problems, [])
     await context.close()
+  })
+
+  /** The service at http://staging.example.test:PORT, started with `env` (PUBLIC_URL may name that address). */
+  async function stagingHost (t: Test, env: (origin: string) => NodeJS.ProcessEnv): Promise<{ app: FastifyInstance, origin: string }> {
+    const port = await freePort()
+    const origin = `http://staging.example.test:${port}`
+    const app = await buildApp(testConfig(t, { LOG_LEVEL: 'silent', ...env(origin) }))
+    t.teardown(() => app.close())
+    await app.listen({ port, host: '127.0.0.1' })
+    return { app, origin }
+  }
+
+  t.test('a plain-http staging host with COOKIE_SECURE=true: the page starts, and says why a login does not stick', async (t) => {
+    // Issue 24: the CSP's upgrade-insecure-requests made app.js and style.css
+    // https URLs, and the page stayed at "Checking your session…".
+    const { app, origin: staging } = await stagingHost(t, (origin) => ({ COOKIE_SECURE: 'true', PUBLIC_URL: `${origin}/` }))
+    const { email: stagingEmail } = await joinByApi(app)
+    const { page, context, problems } = await open(browser, `${staging}/`)
+    await page.waitForSelector(visible('signed-out'))
+    t.same(problems, [], 'app.js and style.css loaded over plain http')
+    const login = await logIn(page, stagingEmail)
+    t.equal(login.status(), 200, 'the service accepted the login')
+    await page.waitForSelector('#login-form .error:not([hidden])')
+    t.match(await page.textContent('#login-form .error'), /refused the session cookies: the service marks them Secure \(COOKIE_SECURE=true\) and this page is plain http/)
+    t.ok(await page.isVisible('#login-form'), 'still on the login form, not a half-signed-in page')
+    t.same(await context.cookies(), [], 'the browser kept none of the Secure cookies')
+    t.same(problems, [])
+    await context.close()
+  })
+
+  t.test('a page whose script cannot run says so instead of "Checking your session…" forever', async (t) => {
+    // app.js unreachable, style.css fine: the warning appears after a few seconds.
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.route('**/app.js', async (route) => { await route.abort() })
+    await page.goto(`${origin}/`)
+    t.ok(await page.isVisible('#loading'), 'still loading')
+    t.notOk(await page.isVisible('#loading .stalled'), 'no warning at once')
+    await page.waitForSelector('#loading .stalled', { state: 'visible', timeout: 20_000 })
+    t.match(await page.textContent('#loading .stalled'), /This page's script \(app\.js\) has not started/)
+    await context.close()
+
+    // Both files refused, as when a page reached over http asks for https
+    // (PUBLIC_URL says https, the host has no TLS): unstyled, the warning shows at once.
+    const { origin: staging } = await stagingHost(t, () => ({ COOKIE_SECURE: 'true', PUBLIC_URL: 'https://staging.example.test/' }))
+    const upgraded = await open(browser, `${staging}/`)
+    t.ok(await upgraded.page.isVisible('#loading .stalled'), 'the warning is shown without waiting')
+    t.notOk(await upgraded.page.isVisible('#signed-out'), 'the script never ran')
+    await upgraded.context.close()
   })
 }

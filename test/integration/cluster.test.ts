@@ -99,7 +99,8 @@ t.test('sqlite: a user deactivated through another process on the file is refuse
 })
 
 t.test('a worker that dies is replaced; the service keeps answering', async (t) => {
-  const server = await cluster(t, { DATABASE_URL: joinPath(tempDir(t), 'auth.db') })
+  // Secure cookies on a plain-http staging host: warned about once by the primary, by no worker.
+  const server = await cluster(t, { DATABASE_URL: joinPath(tempDir(t), 'auth.db'), PUBLIC_URL: 'http://staging.example.test/', COOKIE_SECURE: 'true' })
   const pids = logRecords(server.lines).filter((r) => /listening at/.test(String(r.msg))).map((r) => Number(r.pid))
   t.equal(pids.length, 2)
   // A worker that dies within 5 s of listening counts as a failed start (the whole service stops).
@@ -110,6 +111,9 @@ t.test('a worker that dies is replaced; the service keeps answering', async (t) 
   t.equal(listening.length, 3, 'a third worker listens')
   t.ok(logRecords(server.lines).some((r) => r.msg === 'a worker exited; starting a replacement' && r.worker === pids[0]), 'the primary says so')
   for (let i = 0; i < 4; i++) t.equal((await call(server.url, '/health')).status, 200)
+  const warnings = logRecords(server.lines).filter((r) => r.event === 'secure_cookies_over_http')
+  t.equal(warnings.length, 1, 'three workers started, one warning')
+  t.match(warnings[0], { role: 'primary', level: 40, publicUrl: 'http://staging.example.test/', cookieSecure: true, msg: /PUBLIC_URL .*COOKIE_SECURE=true/ })
 })
 
 t.test('Ctrl-C (SIGINT to the whole process group) stops the workers gracefully, once: exit 0', async (t) => {

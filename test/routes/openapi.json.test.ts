@@ -62,3 +62,54 @@ test('GET /openapi.json documents every endpoint from the schemas', async (t) =>
   }
   t.ok(doc.paths['/account/join'].post.requestBody, 'bodies are documented')
 })
+
+/** Each operation's area (docs/API.md), as /docs groups them. */
+const AREAS: Record<string, Record<string, string>> = {
+  '/account/login': { post: 'tokens' },
+  '/account/token/refresh': { post: 'tokens' },
+  '/account/token/verify': { post: 'tokens', get: 'gateway' },
+  '/account/logout': { post: 'tokens' },
+  '/account/join': { post: 'account' },
+  '/account/mypage': { get: 'account', patch: 'lifecycle', delete: 'lifecycle' },
+  '/account/password/change': { post: 'account' },
+  '/account/email/change': { post: 'lifecycle' },
+  '/account/email/verify': { post: 'lifecycle' },
+  '/account/email/resend': { post: 'lifecycle' },
+  '/account/password/reset': { post: 'lifecycle' },
+  '/account/password/reset/confirm': { post: 'lifecycle' },
+  '/account/forward-auth': { get: 'gateway' },
+  '/account/token/introspect': { post: 'gateway' },
+  '/.well-known/jwks.json': { get: 'gateway' },
+  '/health': { get: 'operations' },
+  '/ready': { get: 'operations' }
+}
+
+test('operations are tagged by area (tokens, account, lifecycle, gateway, operations), each with one listed tag', async (t) => {
+  const app = await build(t, { INTROSPECTION_SECRET: 'i'.repeat(40) })
+  const doc = (await app.inject({ url: '/openapi.json' })).json() as { tags: Array<{ name: string, description: string }>, paths: Record<string, Record<string, { tags?: string[] }>> }
+  t.same(doc.tags.map((tag) => tag.name), ['tokens', 'account', 'lifecycle', 'gateway', 'operations'], 'the areas, in this order')
+  for (const tag of doc.tags) t.ok(tag.description.length > 10, `${tag.name} is described`)
+  const used = new Set<string>()
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      t.equal(op.tags?.length, 1, `${method} ${path}: one tag`)
+      t.ok(doc.tags.some((tag) => tag.name === op.tags?.[0]), `${method} ${path}: a listed tag, not swagger's "default"`)
+      used.add(op.tags?.[0] ?? '')
+    }
+  }
+  t.same([...used].sort(), ['account', 'gateway', 'lifecycle', 'operations', 'tokens'], 'every area has operations')
+  for (const [path, methods] of Object.entries(AREAS)) {
+    for (const [method, tag] of Object.entries(methods)) t.same(doc.paths[path]?.[method]?.tags, [tag], `${method} ${path}: ${tag}`)
+  }
+})
+
+test('/account/forward-auth is documented once (GET), though every method is answered', async (t) => {
+  const app = await build(t)
+  const doc = (await app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { description?: string }>> }
+  t.same(Object.keys(doc.paths['/account/forward-auth'] ?? {}), ['get'], 'no TRACE, QUERY, PUT… copies')
+  t.match(doc.paths['/account/forward-auth']?.get?.description, /every method alike/i, 'the description says any method')
+  t.same(Object.keys(doc.paths).filter((path) => path.startsWith('/account/forward-auth/')), [], 'nor the paths below it')
+  for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'QUERY'] as const) {
+    t.equal((await app.inject({ method, url: '/account/forward-auth' })).statusCode, 401, `${method} answered (401 without a token)`)
+  }
+})

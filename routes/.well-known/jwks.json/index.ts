@@ -7,7 +7,7 @@ const jwks: FastifyPluginAsyncTypebox = async (app) => {
   // lacks a key that still signs live tokens for longer than that.
   const maxAge = Math.max(1, Math.min(300, Math.floor(app.config.accessTokenLifetime / 2)))
   app.get('', {
-    schema: { response: { 200: Jwks } }
+    schema: { tags: ['gateway'], response: { 200: Jwks } }
   }, async (_request, reply) => {
     void reply.header('cache-control', `public, max-age=${maxAge}`)
     return app.keys.jwks()

@@ -42,7 +42,7 @@ const metadata: FastifyPluginAsyncTypebox = async (app) => {
   // together, and a restart that changes either shows within the same time.
   const maxAge = Math.max(1, Math.min(300, Math.floor(app.config.accessTokenLifetime / 2)))
   app.get('', {
-    schema: { response: { 200: AuthorizationServerMetadata } }
+    schema: { tags: ['gateway'], response: { 200: AuthorizationServerMetadata } }
   }, async (_request, reply) => {
     void reply.header('cache-control', `public, max-age=${maxAge}`)
     return document

@@ -7,7 +7,7 @@ const join: FastifyPluginAsyncTypebox = async (app) => {
   // EMAIL_VERIFICATION=mandatory: no tokens until the address is verified (allauth).
   const mandatory = app.config.emailVerification === 'mandatory'
   app.post('', {
-    schema: { body: JoinBody, response: { 201: mandatory ? UserWithDetail : UserWithTokens, ...errors(409) } },
+    schema: { tags: ['account'], body: JoinBody, response: { 201: mandatory ? UserWithDetail : UserWithTokens, ...errors(409) } },
     onRequest: app.rateLimit({ max: joinMax, timeWindow: window * 1000, keyGenerator: (req) => `join:${req.ip}` })
   }, async (request, reply) => {
     const { user, tokens } = await app.accounts.join(request.body)

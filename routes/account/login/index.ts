@@ -4,7 +4,7 @@ import { errors, LoginBody, UserWithTokens } from '../../../src/schemas.js'
 
 const login: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { body: LoginBody, response: { 200: UserWithTokens, ...errors(401, 403) } },
+    schema: { tags: ['tokens'], body: LoginBody, response: { 200: UserWithTokens, ...errors(401, 403) } },
     // Per client IP and per email: every attempt counts.
     ...app.ipAndEmailLimits('login', app.config.rateLimit.loginMax)
   }, async (request, reply) => {

@@ -4,7 +4,7 @@ import { errors, LogoutBody } from '../../../src/schemas.js'
 
 const logout: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { body: LogoutBody, response: { 200: Type.Object({ detail: Type.String() }), ...errors(401, 403) } },
+    schema: { tags: ['tokens'], body: LogoutBody, response: { 200: Type.Object({ detail: Type.String() }), ...errors(401, 403) } },
     preValidation: async (request) => { request.body ??= {} }
   }, async (request, reply) => {
     if (request.body.all === true) {

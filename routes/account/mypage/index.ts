@@ -11,7 +11,7 @@ const mypage: FastifyPluginAsyncTypebox = async (app) => {
   // then sent as it is.
   const rendered = new WeakMap<User, string>()
   app.get('', {
-    schema: { response: { 200: Type.Object({ message: Type.String(), user: UserSchema }), ...errors(401, 403) } },
+    schema: { tags: ['account'], response: { 200: Type.Object({ message: Type.String(), user: UserSchema }), ...errors(401, 403) } },
     onRequest: app.authenticate
   }, (request, reply) => {
     // Not async: the answer is at hand, no promise needed.
@@ -27,7 +27,7 @@ const mypage: FastifyPluginAsyncTypebox = async (app) => {
 
   // dj-rest-auth's PATCH /user/: the editable profile fields, validated as at join.
   app.patch('', {
-    schema: { body: ProfileBody, response: { 200: Type.Object({ user: UserSchema }), ...errors(401, 403) } },
+    schema: { tags: ['lifecycle'], body: ProfileBody, response: { 200: Type.Object({ user: UserSchema }), ...errors(401, 403) } },
     onRequest: app.authenticate
   }, async (request) => {
     const user = await app.accounts.updateProfile(request.user, request.body)
@@ -37,7 +37,7 @@ const mypage: FastifyPluginAsyncTypebox = async (app) => {
 
   // The password in a DELETE body: Fastify parses JSON bodies on DELETE as on POST.
   app.delete('', {
-    schema: { body: AccountDeleteBody, response: { 200: Detail, ...errors(401, 403) } },
+    schema: { tags: ['lifecycle'], body: AccountDeleteBody, response: { 200: Detail, ...errors(401, 403) } },
     onRequest: app.authenticate
   }, async (request, reply) => {
     await app.accounts.deleteAccount(request.user, request.body.password)

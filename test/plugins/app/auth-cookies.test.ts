@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, cookiesOf, join, PASSWORD, post, uniqueEmail } from '../../helpers/app.js'
+import { build, buildWithLogs, cookiesOf, join, PASSWORD, post, uniqueEmail } from '../../helpers/app.js'
 
 type Inject = Awaited<ReturnType<typeof build>>
 
@@ -113,4 +113,29 @@ t.test('password change by cookie needs the CSRF header; by Bearer it does not',
   t.equal((await post(app, '/account/login', { email: s.email, password: PASSWORD })).statusCode, 200, 'the password did not change')
   const ok = await app.inject({ method: 'POST', url: '/account/password/change', payload: body, cookies: { access_token: s.access, csrf_token: s.csrf }, headers: { 'x-csrf-token': s.csrf } })
   t.equal(ok.statusCode, 200)
+})
+
+t.test('start: one warning when PUBLIC_URL is plain http on a host other than loopback while cookies are Secure', async (t) => {
+  const warningsOf = (logs: string[]) => logs.map((l) => JSON.parse(l) as { level: number, event?: string, msg: string, publicUrl?: string, cookieSecure?: boolean })
+    .filter((l) => l.event === 'secure_cookies_over_http')
+  const { logs } = await buildWithLogs(t, { PUBLIC_URL: 'http://staging.example.test/', COOKIE_SECURE: 'true' })
+  const warnings = warningsOf(logs)
+  t.equal(warnings.length, 1, 'said once')
+  t.match(warnings[0], { level: 40, publicUrl: 'http://staging.example.test/', cookieSecure: true })
+  t.match(warnings[0]?.msg, /PUBLIC_URL is http:\/\/staging\.example\.test\/ .*COOKIE_SECURE=true/, 'the line names both variables')
+  t.match(warnings[0]?.msg, /COOKIE_SECURE=false/, 'and what to do')
+
+  const quiet: NodeJS.ProcessEnv[] = [
+    { PUBLIC_URL: 'https://auth.example.com/', COOKIE_SECURE: 'true' },
+    { PUBLIC_URL: 'http://staging.example.test/', COOKIE_SECURE: 'false' },
+    { COOKIE_SECURE: 'true' }, // the default PUBLIC_URL, http://127.0.0.1:PORT/
+    { PUBLIC_URL: 'http://localhost:3000/', COOKIE_SECURE: 'true' },
+    { PUBLIC_URL: 'http://auth.localhost/', COOKIE_SECURE: 'true' },
+    { PUBLIC_URL: 'http://[::1]:3000/', COOKIE_SECURE: 'true' },
+    { PUBLIC_URL: 'http://127.0.0.2:3000/', COOKIE_SECURE: 'true' }
+  ]
+  for (const env of quiet) {
+    const { logs } = await buildWithLogs(t, env)
+    t.same(warningsOf(logs), [], `no warning: ${JSON.stringify(env)}`)
+  }
 })

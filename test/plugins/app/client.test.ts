@@ -60,16 +60,29 @@ t.test('config: SERVE_CLIENT is a boolean, on by default', async (t) => {
   t.throws(() => loadConfig({ ...env, SERVE_CLIENT: 'maybe' }), { name: 'ConfigError', variable: 'SERVE_CLIENT' })
 })
 
-t.test('CSP: upgrade-insecure-requests only when cookies are Secure (https), else the page could not load over http', async (t) => {
-  const secure = await build(t, { COOKIE_SECURE: 'true' })
-  const plain = await build(t, { COOKIE_SECURE: 'false' })
-  const secureCsp = String((await secure.inject({ url: '/' })).headers['content-security-policy'])
-  const plainCsp = String((await plain.inject({ url: '/' })).headers['content-security-policy'])
-  t.match(secureCsp, /upgrade-insecure-requests/)
-  t.notMatch(plainCsp, /upgrade-insecure-requests/)
-  for (const csp of [secureCsp, plainCsp]) {
-    t.match(csp, /default-src 'self'/)
-    t.match(csp, /script-src 'self'(;|$)/)
-    t.notMatch(csp, /unsafe-eval|script-src[^;]*unsafe-inline/)
+t.test('CSP: upgrade-insecure-requests only when PUBLIC_URL is https, else the page could not load over http', async (t) => {
+  const csp = async (env: NodeJS.ProcessEnv): Promise<string> => String((await (await build(t, env)).inject({ url: '/' })).headers['content-security-policy'])
+  const https = await csp({ PUBLIC_URL: 'https://auth.example.com/', COOKIE_SECURE: 'true' })
+  // Issue 24: a plain-http staging host with the default COOKIE_SECURE=true
+  // had its app.js and style.css rewritten to https, and the page never started.
+  const staging = await csp({ PUBLIC_URL: 'http://staging.example.test/', COOKIE_SECURE: 'true' })
+  const plain = await csp({ COOKIE_SECURE: 'false' })
+  const byDefault = await csp({ COOKIE_SECURE: 'true' })
+  t.match(https, /upgrade-insecure-requests/)
+  t.notMatch(staging, /upgrade-insecure-requests/, 'http PUBLIC_URL with Secure cookies: no upgrade')
+  t.notMatch(plain, /upgrade-insecure-requests/)
+  t.notMatch(byDefault, /upgrade-insecure-requests/, 'the default PUBLIC_URL is http://HOST:PORT/')
+  for (const value of [https, staging, plain, byDefault]) {
+    t.match(value, /default-src 'self'/)
+    t.match(value, /script-src 'self'(;|$)/)
+    t.notMatch(value, /unsafe-eval|script-src[^;]*unsafe-inline/)
   }
+})
+
+t.test('the loading view says the script did not start, rather than "Checking your session…" forever', async (t) => {
+  const html = readFileSync(join(publicDir, 'index.html'), 'utf8')
+  const css = readFileSync(join(publicDir, 'style.css'), 'utf8')
+  t.match(html, /<div id="loading">[\s\S]*Checking your session…[\s\S]*<p class="error stalled" role="alert">This page's script \(app\.js\) has not started/)
+  // Hidden by the stylesheet for a few seconds only: without style.css it shows at once.
+  t.match(css, /#loading \.stalled \{ visibility: hidden; animation: stalled 0s \d+s forwards; \}/)
 })

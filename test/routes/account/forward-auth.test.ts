@@ -6,7 +6,7 @@ t.test('forward-auth: any method, Bearer or cookie, user in headers; 401 with a 
   const config = testConfig(t)
   const app = await build(t, {}, config)
   const s = await join(app)
-  for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const) {
+  for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE', 'QUERY'] as const) {
     const res = await app.inject({ method, url: '/account/forward-auth', headers: bearer(s.access) })
     t.equal(res.statusCode, 200, `${method} with Bearer`)
     t.equal(res.headers['x-auth-user-id'], s.user.id)

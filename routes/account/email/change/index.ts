@@ -8,7 +8,7 @@ const changeEmail: FastifyPluginAsyncTypebox = async (app) => {
   // can make here.
   const limits = app.ipAndEmailLimits('email-change', app.config.rateLimit.mailMax, 'new_email')
   app.post('', {
-    schema: { body: EmailChangeBody, response: { 200: UserWithDetail, ...errors(401, 403, 409) } },
+    schema: { tags: ['lifecycle'], body: EmailChangeBody, response: { 200: UserWithDetail, ...errors(401, 403, 409) } },
     onRequest: [limits.onRequest, app.authenticate],
     preHandler: limits.preHandler
   }, async (request) => {

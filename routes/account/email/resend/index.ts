@@ -3,7 +3,7 @@ import { Detail, EmailBody, errors } from '../../../../src/schemas.js'
 
 const resend: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { body: EmailBody, response: { 200: Detail, ...errors() } },
+    schema: { tags: ['lifecycle'], body: EmailBody, response: { 200: Detail, ...errors() } },
     ...app.ipAndEmailLimits('verify-resend', app.config.rateLimit.mailMax)
   }, async (request) => {
     // The same answer whether or not the address is known or already verified.

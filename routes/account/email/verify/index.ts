@@ -4,7 +4,7 @@ import { EmailVerifyBody, errors, UserWithDetail } from '../../../../src/schemas
 
 const verifyEmail: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { body: EmailVerifyBody, response: { 200: UserWithDetail, ...errors(409) } }
+    schema: { tags: ['lifecycle'], body: EmailVerifyBody, response: { 200: UserWithDetail, ...errors(409) } }
   }, async (request) => {
     const user = await app.accounts.verifyEmail(request.body.token)
     request.log.info({ event: 'email_verified', userId: user.id }, 'email verified')

@@ -3,7 +3,7 @@ import { errors, PasswordChangeBody, TokenPair } from '../../../../src/schemas.j
 
 const changePassword: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { body: PasswordChangeBody, response: { 200: TokenPair, ...errors(401, 403) } },
+    schema: { tags: ['account'], body: PasswordChangeBody, response: { 200: TokenPair, ...errors(401, 403) } },
     onRequest: app.authenticate
   }, async (request, reply) => {
     const pair = await app.accounts.changePassword(request.user, request.body.old_password, request.body.new_password)

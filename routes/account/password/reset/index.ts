@@ -3,7 +3,7 @@ import { Detail, EmailBody, errors } from '../../../../src/schemas.js'
 
 const reset: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { body: EmailBody, response: { 200: Detail, ...errors() } },
+    schema: { tags: ['lifecycle'], body: EmailBody, response: { 200: Detail, ...errors() } },
     ...app.ipAndEmailLimits('password-reset', app.config.rateLimit.mailMax)
   }, async (request) => {
     // No user enumeration: the same status, body and work for every address;

@@ -64,7 +64,7 @@ const introspect: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('', {
-    schema: { body: IntrospectBody, response: { 200: Introspection, ...errors(401) } },
+    schema: { tags: ['gateway'], body: IntrospectBody, response: { 200: Introspection, ...errors(401) } },
     // Authenticated once the body is parsed (it may hold the credentials), and
     // before it is validated or its token looked at: without the secret a
     // request learns nothing of the schema or the token (only a body that does

@@ -4,7 +4,7 @@ import { errors, RefreshBody, TokenPair } from '../../../../src/schemas.js'
 
 const refresh: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { body: RefreshBody, response: { 200: TokenPair, ...errors(401, 403) } },
+    schema: { tags: ['tokens'], body: RefreshBody, response: { 200: TokenPair, ...errors(401, 403) } },
     // Browsers refresh with the cookie alone and may send no body at all.
     preValidation: async (request) => { request.body ??= {} }
   }, async (request, reply) => {

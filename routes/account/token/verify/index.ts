@@ -4,7 +4,7 @@ import { errors, VerifyBody } from '../../../../src/schemas.js'
 
 const verify: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { body: VerifyBody, response: { 200: Type.Object({}), ...errors(401) } }
+    schema: { tags: ['tokens'], body: VerifyBody, response: { 200: Type.Object({}), ...errors(401) } }
     // Not async: a remembered access token is verified without a promise.
   }, (request) => {
     // A value, not the reply (a reply is thenable: Fastify would take it for a promise).
@@ -14,7 +14,7 @@ const verify: FastifyPluginAsyncTypebox = async (app) => {
 
   // v1's gateway check, kept: the same answer as /account/forward-auth (GET only).
   app.get('', {
-    schema: { response: { 200: Type.Object({}), ...errors(401) } },
+    schema: { tags: ['gateway'], response: { 200: Type.Object({}), ...errors(401) } },
     onRequest: app.forwardAuth
   }, async () => ({}))
 }

@@ -3,7 +3,7 @@ import { errors, PasswordResetConfirmBody, TokenPair } from '../../../../../src/
 
 const confirm: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { body: PasswordResetConfirmBody, response: { 200: TokenPair, ...errors() } }
+    schema: { tags: ['lifecycle'], body: PasswordResetConfirmBody, response: { 200: TokenPair, ...errors() } }
   }, async (request, reply) => {
     const { user, tokens } = await app.accounts.confirmPasswordReset(request.body.token, request.body.new_password)
     request.log.info({ event: 'password_reset', userId: user.id, ip: request.ip }, 'password reset; all sessions revoked')
