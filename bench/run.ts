@@ -18,6 +18,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rea
 import { cpus, freemem, totalmem, release, platform, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import pg from 'pg'
 import { parseOptions, usageChecks } from './lib/options.js'
 import { join as joinUser, mapLimit } from './lib/api.js'
 import { mergeMeasured, refreshScenario, scenarios, type Context, type Measured } from './lib/scenarios.js'
@@ -26,12 +27,15 @@ import { ensureBuilt, measureStartup, serviceEnv, startService, type Service } f
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--connections N] [--only a,b,…]
-                       [--users N] [--target URL] [--out FILE] [--server-log FILE] [--profile DIR] [--startup-runs N]
+                       [--users N] [--postgres URL] [--target URL] [--out FILE] [--server-log FILE] [--profile DIR] [--startup-runs N]
 --duration S: seconds measured per scenario, cut into --rounds N (3) interleaved with the other
                scenarios' rounds (health, mypage, …, health, mypage, …) so that the machine's drift
                hits all alike; --warmup S (2) of unmeasured load per scenario first
 --users N: the working-set scenarios (*-many-users) seed N users (50000) and issue a token for each
                (npm run cli -- seed --tokens), then send the next user's token with every request
+--postgres URL: also runs mypage and refresh on a second service on PostgreSQL (mypage-postgres,
+               refresh-postgres), in a fresh database made on the server URL names and dropped after
+               (e.g. postgres://postgres@127.0.0.1:5432/postgres)
 --node-flags "STR": node flags for the service, after npm start's own (V8 takes the last
                of a repeated flag), e.g. --node-flags=--max-semi-space-size=16
 --profile DIR: CPU-profile the service during each measured run (not start-up, set-up or warm-up):
@@ -48,6 +52,7 @@ const args = parseOptions('bench', USAGE, {
   rounds: { type: 'string', default: '3' },
   connections: { type: 'string', default: '50' },
   users: { type: 'string', default: '50000' },
+  postgres: { type: 'string' },
   only: { type: 'string' },
   target: { type: 'string' },
   out: { type: 'string', default: join(root, 'bench', 'results.json') },
@@ -72,9 +77,13 @@ const startupRuns = check.number('startup-runs', args['startup-runs'], { whole: 
 const target = args.target?.replace(/\/+$/, '')
 
 const MANY_USERS = ['mypage-many-users', 'forward-auth-many-users', 'verify-many-users']
+/** Scenarios run again on a PostgreSQL service (--postgres), as `<name>-postgres`. */
+const ON_POSTGRES = ['mypage', 'refresh']
 const ALL = ['startup', 'ceiling', 'health', 'mypage', 'mypage-cookie', 'verify', 'forward-auth', ...MANY_USERS, 'refresh', 'refresh-sync-normal',
+  ...ON_POSTGRES.map((name) => `${name}-postgres`),
   'hash-bound', 'login', 'join', 'mixed', 'mypage-under-login-storm']
-const only = args.only === undefined ? ALL : args.only.split(',').map((s) => s.trim()).filter((s) => s !== '')
+if (args.postgres !== undefined && !/^postgres(ql)?:\/\//.test(args.postgres)) check.fail(`--postgres must be a postgres:// URL, got "${args.postgres}"`)
+const only = args.only === undefined ? ALL.filter((name) => args.postgres !== undefined || !name.endsWith('-postgres')) : args.only.split(',').map((s) => s.trim()).filter((s) => s !== '')
 for (const name of only) {
   if (!ALL.includes(name)) {
     check.fail(`--only: unknown scenario "${name}"`)
@@ -84,6 +93,9 @@ for (const name of only) {
 // every HTTP figure is read against the ceiling, so measure it whenever one runs.
 const wanted = new Set(only.includes('login') ? [...only, 'hash-bound'] : only)
 if (only.some((name) => !['startup', 'hash-bound'].includes(name))) wanted.add('ceiling')
+if (only.some((name) => name.endsWith('-postgres')) && (args.postgres === undefined || target !== undefined)) check.fail('the *-postgres scenarios need --postgres URL (and no --target)')
+// A PostgreSQL figure is read against the same scenario on SQLite.
+for (const name of ON_POSTGRES) if (wanted.has(`${name}-postgres`)) wanted.add(name)
 // A working-set figure is read against the same request with one user per connection.
 for (const name of MANY_USERS) if (wanted.has(name)) wanted.add(name.replace('-many-users', ''))
 if (target !== undefined && MANY_USERS.some((name) => wanted.has(name))) check.fail('the *-many-users scenarios seed the service\'s database: they need the bench to start it (no --target)')
@@ -194,6 +206,19 @@ async function createUsers (origin: string, runId: string, n: number): Promise<s
   return emails
 }
 
+/** A fresh database on the PostgreSQL server `serverUrl` names; `drop` removes it. */
+async function createDatabase (serverUrl: string, name: string): Promise<{ url: string, drop: () => Promise<void> }> {
+  const admin = async (statement: string): Promise<void> => {
+    const client = new pg.Client({ connectionString: serverUrl })
+    await client.connect()
+    try { await client.query(statement) } finally { await client.end() }
+  }
+  await admin(`CREATE DATABASE "${name}"`)
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return { url: url.toString(), drop: async () => { await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) } }
+}
+
 /**
  * N users and a token each in the running service's database, as a load test
  * of a stack would make them (docs/load-testing.md): `seed --tokens`, whose
@@ -270,6 +295,8 @@ function evaluate (rows: Row[], startup: Record<string, number[]> | undefined, b
     const one = get(name.replace('-many-users', ''))
     if (many !== undefined && one !== undefined && name === 'mypage-many-users') atLeast(`mypage with ${manyUsers} users ÷ mypage with a user per connection`, many.rps / one.rps, 0.5)
   }
+  const refreshPg = get('refresh-postgres')
+  if (refreshPg !== undefined && refresh !== undefined) atLeast('refresh on PostgreSQL ÷ refresh on SQLite', refreshPg.rps / refresh.rps, 0.6)
   const login = get('login')
   if (login !== undefined && bound !== undefined) atLeast('login req/s ÷ hash bound', login.rps / bound, 0.9)
   const storm = get('mypage-under-login-storm')
@@ -294,7 +321,7 @@ async function main (): Promise<void> {
   const results: Record<string, unknown> = {
     when: new Date().toISOString(),
     machine: machine(),
-    options: { duration, rounds, warmup, connections, users: manyUsers, only, target: target ?? null }
+    options: { duration, rounds, warmup, connections, users: manyUsers, postgres: args.postgres === undefined ? null : 'yes', only, target: target ?? null }
   }
   log(`auth-service bench ${runId}: ${connections} connections, ${duration} s per scenario (+${warmup} s warm-up), load generator: autocannon in this process`)
   const calibration: number[] = [calibrate()]
@@ -391,6 +418,7 @@ async function main (): Promise<void> {
 
   let finalRss: number | undefined
   const services: Service[] = []
+  let pgDatabase: { url: string, drop: () => Promise<void> } | undefined
   try {
     const main = await open('main', benchEnv)
     if (main.service !== undefined) services.push(main.service)
@@ -419,6 +447,14 @@ async function main (): Promise<void> {
       }
     }
 
+    // The same service on PostgreSQL, in a database of its own made for this run.
+    let onPostgres: Awaited<ReturnType<typeof open>> | undefined
+    if (args.postgres !== undefined && ON_POSTGRES.some((name) => wanted.has(`${name}-postgres`))) {
+      pgDatabase = await createDatabase(args.postgres, `auth_bench_${runId}`)
+      onPostgres = await open('postgres', { ...benchEnv, DATABASE_URL: pgDatabase.url })
+      if (onPostgres.service !== undefined) services.push(onPostgres.service)
+    }
+
     interface Entry { name: string, about: string, extra?: Record<string, unknown>, run: (seconds: number, measured: boolean) => Promise<Measured | undefined>, on: typeof main }
     const entries: Entry[] = []
     for (const scenario of scenarios) {
@@ -434,6 +470,14 @@ async function main (): Promise<void> {
     }
     if (wanted.has('hash-bound') && !wanted.has('login')) {
       entries.push({ name: 'hash-bound', about: '', run: async (seconds, measured) => { if (measured) await measureBound(seconds); return undefined }, on: main })
+    }
+    if (onPostgres !== undefined) {
+      const pgCtx = onPostgres.ctx
+      for (const scenario of scenarios) {
+        const round = scenario.round
+        if (!ON_POSTGRES.includes(scenario.name) || !wanted.has(`${scenario.name}-postgres`) || round === undefined) continue
+        entries.push({ name: `${scenario.name}-postgres`, about: `${scenario.about}, on PostgreSQL`, run: async (seconds, measured) => await round(pgCtx, seconds, measured), on: onPostgres })
+      }
     }
     if (normal !== undefined) {
       const scenario = refreshScenario('refresh-sync-normal', 'refresh as above, on a service started with SQLITE_SYNCHRONOUS=normal')
@@ -478,7 +522,7 @@ async function main (): Promise<void> {
       rows.push(rowOf(scenario.name, scenario.about, measured, main))
     }
     // Rows in the order of the scenario list, the normal-durability refresh last.
-    const order = [...scenarios.map((sc) => sc.name), 'refresh-sync-normal']
+    const order = [...scenarios.map((sc) => sc.name), 'refresh-sync-normal', ...ON_POSTGRES.map((name) => `${name}-postgres`)]
     rows.sort((x, y) => order.indexOf(x.name) - order.indexOf(y.name))
     for (const row of rows) log(`  ${row.name}: ${f(row.rps)} req/s, p99 ${f(row.latency.p99, 2)} ms, non-2xx ${row.non2xx}${row.cpuUsPerRequest === undefined ? '' : `, ${f(row.cpuUsPerRequest)} µs CPU/req`}${row.rssMb === undefined ? '' : `, RSS ${f(row.rssMb)} MB`}`)
     const memory = main.service?.memory()
@@ -487,6 +531,7 @@ async function main (): Promise<void> {
     results.peakRssMb = memory?.peak
   } finally {
     for (const service of services) await service.stop()
+    await pgDatabase?.drop()
   }
 
   if (profileDir !== undefined) log(`profiles: ${profileDir}/<scenario>.cpuprofile (npx tsx bench/profile-summary.ts FILE prints the heaviest parts)`)
@@ -521,6 +566,11 @@ async function main (): Promise<void> {
     const many = rows.find((r) => r.name === name)
     const one = rows.find((r) => r.name === name.replace('-many-users', ''))
     if (many !== undefined && one !== undefined) lines.push(`working set: ${one.name} ${f(one.rps)} req/s with a user per connection, ${f(many.rps)} req/s with ${manyUsers} users (× ${f(many.rps / one.rps, 2)})`)
+  }
+  for (const name of ON_POSTGRES) {
+    const sqlite = rows.find((r) => r.name === name)
+    const postgres = rows.find((r) => r.name === `${name}-postgres`)
+    if (sqlite !== undefined && postgres !== undefined) lines.push(`PostgreSQL: ${name} ${f(postgres.rps)} req/s, ${f(postgres.rps / sqlite.rps, 2)} × SQLite's ${f(sqlite.rps)}`)
   }
   const full = rows.find((r) => r.name === 'refresh')
   const normal = rows.find((r) => r.name === 'refresh-sync-normal')
