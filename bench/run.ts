@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: a reproducible benchmark of the service (see docs/benchmarks.md).
  *
- *   npm run bench -- [--duration 8] [--warmup 2] [--connections 50]
+ *   npm run bench -- [--duration 8] [--warmup 2] [--connections 50] [--users 50000]
  *                    [--only health,mypage,…] [--target http://host:port]
  *                    [--out bench/results.json] [--server-log FILE]
  *
@@ -14,10 +14,11 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { createHmac, randomBytes } from 'node:crypto'
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { cpus, freemem, totalmem, release, platform, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import pg from 'pg'
 import { parseOptions, usageChecks } from './lib/options.js'
 import { join as joinUser, mapLimit } from './lib/api.js'
 import { mergeMeasured, refreshScenario, scenarios, type Context, type Measured } from './lib/scenarios.js'
@@ -26,18 +27,23 @@ import { ensureBuilt, measureStartup, serviceEnv, startService, type Service } f
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 const USAGE = `usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--connections N] [--only a,b,…]
-                       [--target URL] [--out FILE] [--server-log FILE] [--profile DIR] [--startup-runs N]
+                       [--users N] [--postgres URL] [--target URL] [--out FILE] [--server-log FILE] [--profile DIR] [--startup-runs N]
 --duration S: seconds measured per scenario, cut into --rounds N (3) interleaved with the other
                scenarios' rounds (health, mypage, …, health, mypage, …) so that the machine's drift
                hits all alike; --warmup S (2) of unmeasured load per scenario first
+--users N: the working-set scenarios (*-many-users) seed N users (50000) and issue a token for each
+               (npm run cli -- seed --tokens), then send the next user's token with every request
+--postgres URL: also runs mypage and refresh on a second service on PostgreSQL (mypage-postgres,
+               refresh-postgres), in a fresh database made on the server URL names and dropped after
+               (e.g. postgres://postgres@127.0.0.1:5432/postgres)
 --node-flags "STR": node flags for the service, after npm start's own (V8 takes the last
                of a repeated flag), e.g. --node-flags=--max-semi-space-size=16
 --profile DIR: CPU-profile the service during each measured run (not start-up, set-up or warm-up):
                DIR/<scenario>.cpuprofile, for Chrome DevTools or speedscope;
                npx tsx bench/profile-summary.ts DIR/<scenario>.cpuprofile prints the heaviest parts
 --startup-runs N: starts timed per way of starting (npm start, node), median reported (3)
-scenarios: startup, ceiling, health, mypage, mypage-cookie, verify, forward-auth, refresh,
-           refresh-sync-normal, hash-bound, login, join, mixed, mypage-under-login-storm
+scenarios: startup, ceiling, health, mypage, mypage-cookie, verify, forward-auth, mypage-many-users,
+           forward-auth-many-users, verify-many-users, refresh, refresh-sync-normal, hash-bound, login, join, mixed, mypage-under-login-storm
            (the ceiling, a bare Fastify /health, runs whenever an HTTP scenario does)`
 
 const args = parseOptions('bench', USAGE, {
@@ -45,6 +51,8 @@ const args = parseOptions('bench', USAGE, {
   warmup: { type: 'string', default: '2' },
   rounds: { type: 'string', default: '3' },
   connections: { type: 'string', default: '50' },
+  users: { type: 'string', default: '50000' },
+  postgres: { type: 'string' },
   only: { type: 'string' },
   target: { type: 'string' },
   out: { type: 'string', default: join(root, 'bench', 'results.json') },
@@ -64,12 +72,20 @@ const duration = check.number('duration', args.duration)
 const warmup = check.number('warmup', args.warmup)
 const rounds = check.number('rounds', args.rounds, { whole: true })
 const connections = check.number('connections', args.connections, { whole: true })
+const manyUsers = check.number('users', args.users, { whole: true, max: 1_000_000 })
 const startupRuns = check.number('startup-runs', args['startup-runs'], { whole: true })
 const target = args.target?.replace(/\/+$/, '')
 
-const ALL = ['startup', 'ceiling', 'health', 'mypage', 'mypage-cookie', 'verify', 'forward-auth', 'refresh', 'refresh-sync-normal',
+const MANY_USERS = ['mypage-many-users', 'forward-auth-many-users', 'verify-many-users']
+/** Scenarios run again on a PostgreSQL service (--postgres), as `<name>-postgres`. */
+const ON_POSTGRES = ['mypage', 'refresh']
+const ALL = ['startup', 'ceiling', 'health', 'mypage', 'mypage-cookie', 'verify', 'forward-auth', ...MANY_USERS, 'refresh', 'refresh-sync-normal',
+  ...ON_POSTGRES.map((name) => `${name}-postgres`),
   'hash-bound', 'login', 'join', 'mixed', 'mypage-under-login-storm']
-const only = args.only === undefined ? ALL : args.only.split(',').map((s) => s.trim()).filter((s) => s !== '')
+if (args.postgres !== undefined && !/^postgres(ql)?:\/\//.test(args.postgres)) check.fail(`--postgres must be a postgres:// URL, got "${args.postgres}"`)
+const only = args.only === undefined ? ALL.filter((name) => args.postgres !== undefined || !name.endsWith('-postgres')) : args.only.split(',').map((s) => s.trim()).filter((s) => s !== '')
+/** Every scenario (no --only): the memory targets are about the whole bench. */
+const fullBench = args.only === undefined
 for (const name of only) {
   if (!ALL.includes(name)) {
     check.fail(`--only: unknown scenario "${name}"`)
@@ -79,6 +95,12 @@ for (const name of only) {
 // every HTTP figure is read against the ceiling, so measure it whenever one runs.
 const wanted = new Set(only.includes('login') ? [...only, 'hash-bound'] : only)
 if (only.some((name) => !['startup', 'hash-bound'].includes(name))) wanted.add('ceiling')
+if (only.some((name) => name.endsWith('-postgres')) && (args.postgres === undefined || target !== undefined)) check.fail('the *-postgres scenarios need --postgres URL (and no --target)')
+// A PostgreSQL figure is read against the same scenario on SQLite.
+for (const name of ON_POSTGRES) if (wanted.has(`${name}-postgres`)) wanted.add(name)
+// A working-set figure is read against the same request with one user per connection.
+for (const name of MANY_USERS) if (wanted.has(name)) wanted.add(name.replace('-many-users', ''))
+if (target !== undefined && MANY_USERS.some((name) => wanted.has(name))) check.fail('the *-many-users scenarios seed the service\'s database: they need the bench to start it (no --target)')
 
 const log = (line: string): void => { process.stderr.write(line + '\n') }
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -186,6 +208,50 @@ async function createUsers (origin: string, runId: string, n: number): Promise<s
   return emails
 }
 
+/** A fresh database on the PostgreSQL server `serverUrl` names; `drop` removes it. */
+async function createDatabase (serverUrl: string, name: string): Promise<{ url: string, drop: () => Promise<void> }> {
+  const admin = async (statement: string): Promise<void> => {
+    const client = new pg.Client({ connectionString: serverUrl })
+    await client.connect()
+    try { await client.query(statement) } finally { await client.end() }
+  }
+  await admin(`CREATE DATABASE "${name}"`)
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return { url: url.toString(), drop: async () => { await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) } }
+}
+
+/**
+ * N users and a token each in the running service's database, as a load test
+ * of a stack would make them (docs/load-testing.md): `seed --tokens`, whose
+ * tokens live an hour. Returns the access tokens, shuffled.
+ */
+async function manyUserTokens (service: Service, n: number): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'auth-bench-tokens-'))
+  const file = join(dir, 'tokens.jsonl')
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(root, 'dist', 'src', 'cli', 'main.js'), 'seed', '--number', String(n), '--password', 'bench-many-users', '--tokens', file, '--lifetime', '1h'], {
+        cwd: root,
+        env: serviceEnv({ ...benchEnv, DATABASE_URL: service.databaseUrl, LOG_LEVEL: 'warn' }),
+        stdio: ['ignore', 'ignore', 'pipe']
+      })
+      let err = ''
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => { err = (err + chunk).slice(-2000) })
+      child.once('error', reject)
+      child.once('exit', (code) => { code === 0 ? resolve() : reject(new Error(`seed --tokens exited with ${String(code)}: ${err}`)) })
+    })
+    const tokens = readFileSync(file, 'utf8').split('\n').filter((line) => line !== '').map((line) => (JSON.parse(line) as { access: string }).access)
+    for (let i = tokens.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [tokens[i], tokens[j]] = [tokens[j] as string, tokens[i] as string]
+    }
+    return tokens
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 const f = (n: number | undefined, digits = 0): string => n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits)
 
 function table (rows: Row[]): string {
@@ -204,7 +270,7 @@ function table (rows: Row[]): string {
 
 interface Target { target: string, value: number, limit: number, met: boolean, note?: string }
 
-function evaluate (rows: Row[], startup: Record<string, number[]> | undefined, bound: number | undefined, finalRss: number | undefined): Target[] {
+function evaluate (rows: Row[], startup: Record<string, number[]> | undefined, bound: number | undefined, finalRss: number | undefined, peakRss: number | undefined): Target[] {
   const get = (name: string): Row | undefined => rows.find((r) => r.name === name)
   const out: Target[] = []
   const atMost = (name: string, value: number, limit: number, note?: string): void => { out.push({ target: name, value, limit, met: value <= limit, ...(note === undefined ? {} : { note }) }) }
@@ -226,11 +292,19 @@ function evaluate (rows: Row[], startup: Record<string, number[]> | undefined, b
       if (r !== undefined) atLeast(`${name} req/s ÷ ceiling req/s`, r.rps / ceiling.rps, limit, name === 'refresh' ? `SQLITE_SYNCHRONOUS=${process.env.SQLITE_SYNCHRONOUS ?? 'full'}` : undefined)
     }
   }
+  for (const name of MANY_USERS) {
+    const many = get(name)
+    const one = get(name.replace('-many-users', ''))
+    if (many !== undefined && one !== undefined && name === 'mypage-many-users') atLeast(`mypage with ${manyUsers} users ÷ mypage with a user per connection`, many.rps / one.rps, 0.5)
+  }
+  const refreshPg = get('refresh-postgres')
+  if (refreshPg !== undefined && refresh !== undefined) atLeast('refresh on PostgreSQL ÷ refresh on SQLite', refreshPg.rps / refresh.rps, 0.6)
   const login = get('login')
   if (login !== undefined && bound !== undefined) atLeast('login req/s ÷ hash bound', login.rps / bound, 0.9)
   const storm = get('mypage-under-login-storm')
   if (storm?.extra !== undefined) atMost('storm p99 ÷ idle p99', storm.extra.p99Ratio as number, 3)
-  if (finalRss !== undefined && only === ALL) atMost('RSS MB after the full bench', finalRss, 150)
+  if (finalRss !== undefined && fullBench) atMost('RSS MB after the full bench', finalRss, 150)
+  if (peakRss !== undefined && fullBench) atMost('peak RSS MB over the full bench', peakRss, 200)
   const node = startup?.node
   const bare = startup?.bare
   if (node !== undefined && bare !== undefined && node.length > 0 && bare.length > 0) {
@@ -249,7 +323,7 @@ async function main (): Promise<void> {
   const results: Record<string, unknown> = {
     when: new Date().toISOString(),
     machine: machine(),
-    options: { duration, rounds, warmup, connections, only, target: target ?? null }
+    options: { duration, rounds, warmup, connections, users: manyUsers, postgres: args.postgres === undefined ? null : 'yes', only, target: target ?? null }
   }
   log(`auth-service bench ${runId}: ${connections} connections, ${duration} s per scenario (+${warmup} s warm-up), load generator: autocannon in this process`)
   const calibration: number[] = [calibrate()]
@@ -346,9 +420,15 @@ async function main (): Promise<void> {
 
   let finalRss: number | undefined
   const services: Service[] = []
+  let pgDatabase: { url: string, drop: () => Promise<void> } | undefined
   try {
     const main = await open('main', benchEnv)
     if (main.service !== undefined) services.push(main.service)
+    if (main.service !== undefined && MANY_USERS.some((name) => wanted.has(name))) {
+      const started = performance.now()
+      main.ctx.manyTokens = await manyUserTokens(main.service, manyUsers)
+      log(`working set: ${manyUsers} users seeded and logged in (seed --tokens) in ${f((performance.now() - started) / 1000, 1)} s`)
+    }
     // The ceiling: a bare Fastify /health (bench/bare-server.mjs), started with
     // the same node flags and loaded by the same scenario as the service.
     let bare: typeof main | undefined
@@ -369,6 +449,14 @@ async function main (): Promise<void> {
       }
     }
 
+    // The same service on PostgreSQL, in a database of its own made for this run.
+    let onPostgres: Awaited<ReturnType<typeof open>> | undefined
+    if (args.postgres !== undefined && ON_POSTGRES.some((name) => wanted.has(`${name}-postgres`))) {
+      pgDatabase = await createDatabase(args.postgres, `auth_bench_${runId}`)
+      onPostgres = await open('postgres', { ...benchEnv, DATABASE_URL: pgDatabase.url })
+      if (onPostgres.service !== undefined) services.push(onPostgres.service)
+    }
+
     interface Entry { name: string, about: string, extra?: Record<string, unknown>, run: (seconds: number, measured: boolean) => Promise<Measured | undefined>, on: typeof main }
     const entries: Entry[] = []
     for (const scenario of scenarios) {
@@ -384,6 +472,14 @@ async function main (): Promise<void> {
     }
     if (wanted.has('hash-bound') && !wanted.has('login')) {
       entries.push({ name: 'hash-bound', about: '', run: async (seconds, measured) => { if (measured) await measureBound(seconds); return undefined }, on: main })
+    }
+    if (onPostgres !== undefined) {
+      const pgCtx = onPostgres.ctx
+      for (const scenario of scenarios) {
+        const round = scenario.round
+        if (!ON_POSTGRES.includes(scenario.name) || !wanted.has(`${scenario.name}-postgres`) || round === undefined) continue
+        entries.push({ name: `${scenario.name}-postgres`, about: `${scenario.about}, on PostgreSQL`, run: async (seconds, measured) => await round(pgCtx, seconds, measured), on: onPostgres })
+      }
     }
     if (normal !== undefined) {
       const scenario = refreshScenario('refresh-sync-normal', 'refresh as above, on a service started with SQLITE_SYNCHRONOUS=normal')
@@ -428,7 +524,7 @@ async function main (): Promise<void> {
       rows.push(rowOf(scenario.name, scenario.about, measured, main))
     }
     // Rows in the order of the scenario list, the normal-durability refresh last.
-    const order = [...scenarios.map((sc) => sc.name), 'refresh-sync-normal']
+    const order = [...scenarios.map((sc) => sc.name), 'refresh-sync-normal', ...ON_POSTGRES.map((name) => `${name}-postgres`)]
     rows.sort((x, y) => order.indexOf(x.name) - order.indexOf(y.name))
     for (const row of rows) log(`  ${row.name}: ${f(row.rps)} req/s, p99 ${f(row.latency.p99, 2)} ms, non-2xx ${row.non2xx}${row.cpuUsPerRequest === undefined ? '' : `, ${f(row.cpuUsPerRequest)} µs CPU/req`}${row.rssMb === undefined ? '' : `, RSS ${f(row.rssMb)} MB`}`)
     const memory = main.service?.memory()
@@ -437,10 +533,11 @@ async function main (): Promise<void> {
     results.peakRssMb = memory?.peak
   } finally {
     for (const service of services) await service.stop()
+    await pgDatabase?.drop()
   }
 
   if (profileDir !== undefined) log(`profiles: ${profileDir}/<scenario>.cpuprofile (npx tsx bench/profile-summary.ts FILE prints the heaviest parts)`)
-  const targets = evaluate(rows, startup, bound, finalRss)
+  const targets = evaluate(rows, startup, bound, finalRss, results.peakRssMb as number | undefined)
   // Without the raw latency samples (they made the percentiles).
   results.scenarios = rows.map(({ samples: _samples, ...row }) => row)
   results.targets = targets
@@ -466,6 +563,16 @@ async function main (): Promise<void> {
     const idle = storm.extra.idle as { rps: number, p99: number }
     const logins = storm.extra.login as { rps: number }
     lines.push(`login storm: mypage p99 ${f(idle.p99, 2)} ms alone → ${f(storm.latency.p99, 2)} ms with ${f(logins.rps, 1)} logins/s beside it (× ${f(storm.extra.p99Ratio as number, 2)}); mypage ${f(idle.rps)} → ${f(storm.rps)} req/s`)
+  }
+  for (const name of MANY_USERS) {
+    const many = rows.find((r) => r.name === name)
+    const one = rows.find((r) => r.name === name.replace('-many-users', ''))
+    if (many !== undefined && one !== undefined) lines.push(`working set: ${one.name} ${f(one.rps)} req/s with a user per connection, ${f(many.rps)} req/s with ${manyUsers} users (× ${f(many.rps / one.rps, 2)})`)
+  }
+  for (const name of ON_POSTGRES) {
+    const sqlite = rows.find((r) => r.name === name)
+    const postgres = rows.find((r) => r.name === `${name}-postgres`)
+    if (sqlite !== undefined && postgres !== undefined) lines.push(`PostgreSQL: ${name} ${f(postgres.rps)} req/s, ${f(postgres.rps / sqlite.rps, 2)} × SQLite's ${f(sqlite.rps)}`)
   }
   const full = rows.find((r) => r.name === 'refresh')
   const normal = rows.find((r) => r.name === 'refresh-sync-normal')

@@ -16,6 +16,11 @@ export interface Context {
   /** Unique per bench run, so that a target can be benchmarked again. */
   runId: string
   log: (line: string) => void
+  /**
+   * Access tokens of many distinct users (--users N, issued by `seed --tokens`
+   * before timing): the working-set scenarios send the next one with each request.
+   */
+  manyTokens?: string[]
   /** CPU seconds the service has used so far, when the bench runs it. */
   serviceCpu?: () => number | undefined
   /** With --profile: starts and stops the service's CPU profiler around a measured run. */
@@ -150,6 +155,23 @@ function mixedConnection (start: Session, phase: number): Array<Step | Dynamic> 
 
 let joined = 0
 
+/**
+ * A connection of a working-set scenario: each request carries the next of the
+ * many users' tokens, connections starting at spread-out points of the list,
+ * so every token comes back only after all the others (the worst case for the
+ * service's caches, as a load test with that many users is).
+ */
+function manyUsers (request: (access: string) => Step) {
+  return rounds(async (ctx) => {
+    const tokens = ctx.manyTokens ?? []
+    if (tokens.length === 0) throw new Error('no tokens of many users: the working-set scenarios need the bench to start the service (not --target)')
+    return (i) => {
+      let next = Math.floor((i * tokens.length) / ctx.connections)
+      return [{ build: () => request(at(tokens, next++)) }]
+    }
+  })
+}
+
 export const scenarios: Scenario[] = [
   {
     name: 'ceiling',
@@ -192,6 +214,21 @@ export const scenarios: Scenario[] = [
       const list = await readSessions(ctx)
       return (i) => [postJson('/account/token/verify', { token: at(list, i).access })]
     })
+  },
+  {
+    name: 'mypage-many-users',
+    about: 'GET /account/mypage, each request with the next of --users distinct users\' tokens',
+    round: manyUsers((access) => ({ method: 'GET', path: '/account/mypage', headers: bearer(access) }))
+  },
+  {
+    name: 'forward-auth-many-users',
+    about: 'GET /account/forward-auth as above, each request with the next of --users distinct users\' tokens',
+    round: manyUsers((access) => ({ method: 'GET', path: '/account/forward-auth', headers: bearer(access) }))
+  },
+  {
+    name: 'verify-many-users',
+    about: 'POST /account/token/verify as above, each request with the next of --users distinct users\' tokens',
+    round: manyUsers((access) => postJson('/account/token/verify', { token: access }))
   },
   refreshScenario('refresh', 'POST /account/token/refresh: each connection follows its own rotation chain'),
   {

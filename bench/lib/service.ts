@@ -97,6 +97,8 @@ const CLOCK_TICKS = 100
 export interface Service {
   origin: string
   pid: number
+  /** The service's DATABASE_URL (a SQLite file of its own temp dir unless the env named another). */
+  databaseUrl: string
   /** CPU seconds the service process has used so far (Linux only). */
   cpuSeconds: () => number | undefined
   /** Resident set size now and its peak so far, MB (Linux only). */
@@ -124,9 +126,10 @@ export async function startService (root: string, env: Record<string, string>, l
   const dir = mkdtempSync(join(tmpdir(), 'auth-bench-'))
   const port = await freePort()
   const fd = logFile === undefined ? 'ignore' : openSync(logFile, 'a')
+  const databaseUrl = env.DATABASE_URL ?? `file:${join(dir, 'auth.db')}`
   const child = spawn(process.execPath, [...startFlags(root), ...nodeFlags, script], {
     cwd: dir,
-    env: serviceEnv({ HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: `file:${join(dir, 'auth.db')}`, ...env }),
+    env: serviceEnv({ HOST: '127.0.0.1', PORT: String(port), ...env, DATABASE_URL: databaseUrl }),
     stdio: ['ignore', fd, 'pipe']
   })
   if (typeof fd === 'number') closeSync(fd)
@@ -148,6 +151,7 @@ export async function startService (root: string, env: Record<string, string>, l
   return {
     origin,
     pid,
+    databaseUrl,
     memory: () => memoryOf(pid),
     cpuSeconds: () => cpuSecondsOf(pid),
     signal: (signal) => { child.kill(signal) },

@@ -5,8 +5,9 @@ import { test } from 'tap'
 import { tempDir } from '../helpers/app.js'
 
 // The benchmark (npm run bench) in miniature, so that no part of it can rot:
-// every scenario for 0.2 s at 4 connections against the built service, startup
-// timed once. Only that each scenario ran, that every answer was a 2xx and that
+// every scenario for 0.2 s at 4 connections against the built service (and a
+// second one on this machine's PostgreSQL), 200 users for the working set,
+// startup timed once. Only that each scenario ran, that every answer was a 2xx and that
 // every figure was produced is checked; speed is never asserted here
 // (docs/benchmarks.md holds the measured figures).
 
@@ -20,13 +21,15 @@ interface Results {
 }
 
 const HTTP_SCENARIOS = ['ceiling', 'health', 'mypage', 'mypage-cookie', 'verify', 'forward-auth', 'refresh', 'login', 'join', 'mixed',
-  'mypage-under-login-storm', 'refresh-sync-normal']
+  'mypage-under-login-storm', 'refresh-sync-normal', 'mypage-many-users', 'forward-auth-many-users', 'verify-many-users',
+  'mypage-postgres', 'refresh-postgres']
 
 test('npm run bench, smoke: every scenario runs with no non-2xx answer and every figure is produced', async (t) => {
   const out = join(tempDir(t), 'results.json')
   const run = spawnSync(process.execPath, [
     '--import', 'tsx', 'bench/run.ts',
     '--duration', '0.2', '--rounds', '1', '--warmup', '0', '--connections', '4', '--startup-runs', '1',
+    '--users', '200', '--postgres', process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     '--out', out
   ], { encoding: 'utf8', timeout: 110_000 })
   t.equal(run.status, 0, `bench exits 0\n${run.stdout}\n${run.stderr}`)
@@ -49,12 +52,15 @@ test('npm run bench, smoke: every scenario runs with no non-2xx answer and every
   t.same(results.targets.map((x) => x.target), [
     'mypage req/s ÷ health req/s', 'mypage p99 ms', 'verify req/s ÷ health req/s', 'verify p99 ms',
     'refresh req/s ÷ health req/s', 'mypage req/s ÷ ceiling req/s', 'verify req/s ÷ ceiling req/s', 'refresh req/s ÷ ceiling req/s',
+    'mypage with 200 users ÷ mypage with a user per connection', 'refresh on PostgreSQL ÷ refresh on SQLite',
     'login req/s ÷ hash bound', 'storm p99 ÷ idle p99',
-    'RSS MB after the full bench', 'node dist/src/server.js → 200 on /health ÷ bare Fastify (medians)'
+    'RSS MB after the full bench', 'peak RSS MB over the full bench', 'node dist/src/server.js → 200 on /health ÷ bare Fastify (medians)'
   ], 'every target is evaluated')
   for (const x of results.targets) t.ok(Number.isFinite(x.value) && x.value > 0, `${x.target}: a figure (${x.value})`)
   t.match(run.stdout, /\| mypage-under-login-storm\s+\|/, 'the table is printed')
   t.match(run.stdout, /\| scenario\s+\|.*\| × ceiling \| × health \|/, 'every scenario is read against the ceiling and the service\'s /health')
+  t.match(run.stdout, /^working set: mypage \d+ req\/s with a user per connection, \d+ req\/s with 200 users \(× [\d.]+\)$/m, 'the working set is compared')
+  t.match(run.stdout, /^PostgreSQL: refresh \d+ req\/s, [\d.]+ × SQLite's \d+$/m, 'PostgreSQL is compared')
   t.match(run.stdout, /^ceiling \(bare Fastify 5 \/health, no plugins, no logging\): \d+ req\/s; the service's \/health reaches [\d.]+ of it/m, 'the ceiling is reported')
 
   // --only a scenario still measures the ceiling beside it.

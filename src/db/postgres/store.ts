@@ -6,12 +6,26 @@ import { EmailTakenError } from '../../errors.js'
 import { decideRotation } from '../../tokens/rotation.js'
 import { withDomainErrors } from '../domain-errors.js'
 import { keyInsertion } from '../signing-key-insertion.js'
-import type { AcceptAccountToken, AccountTokenPurpose, ImportOutcome, NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from '../store.js'
+import type { AcceptAccountToken, AccountTokenPurpose, ImportOutcome, NewRefreshToken, RevokeReason, RotateGrace, RotateOutcome, RotationSuccessor, Store, User } from '../store.js'
 import { importStep } from '../user-import.js'
 import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
 import { codeOf, domainError, startError, unwrap } from './errors.js'
 import * as schema from './schema.js'
 import { USER_CACHE_TTL_MS, USER_CHANNEL, userChangeListener, type UserCache } from './user-cache.js'
+
+/**
+ * The rotation of a live token as one statement (see rotate): the conditional
+ * UPDATE of src/tokens/rotation.ts's isRotatable, and the successor inserted
+ * into the rotated token's family. $1 id, $2 user, $3 now, $4 successor id,
+ * $5 sealed successor (grace), $6 and $7 the successor's expiry and creation.
+ */
+const ROTATE_LIVE = `WITH rotated AS (
+  UPDATE refresh_tokens SET revoked_at = $3, revoke_reason = 'rotated', successor_id = $4, successor_sealed = $5
+  WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
+  RETURNING family_id
+)
+INSERT INTO refresh_tokens (id, user_id, family_id, expires_at, created_at)
+SELECT $4, $2, family_id, $6, $7 FROM rotated`
 
 const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
 
@@ -80,6 +94,41 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       id: p('id'), userId: p('userId'), familyId: p('familyId'), expiresAt: p('expiresAt'), createdAt: p('createdAt')
     }).prepare('auth_token_insert').execute(token)
   }
+  /**
+   * A rotation that the single statement did not match, decided in a REPEATABLE
+   * READ transaction (the same conditional UPDATE first, in case the token is
+   * live after all): the grace window's replay, reuse (theft) or unknown.
+   */
+  const rotateOrDecide = async (id: string, next: RotationSuccessor, nowSeconds: number, grace: RotateGrace | undefined): Promise<RotateOutcome> => await inTransaction(async (tx): Promise<RotateOutcome> => {
+    // The conditional UPDATE (isRotatable, src/tokens/rotation.ts, in SQL)
+    // is the whole race: of concurrent rotations of one token exactly one
+    // sees `revoked_at IS NULL` and changes the row. The others wait for
+    // its row lock, then fail to serialise (REPEATABLE READ) and run again
+    // on a snapshot that holds the rotation, where decideRotation finds the
+    // grace path — in this process or in any other sharing the database.
+    const [rotated] = await tx.update(refreshTokens).set({
+      revokedAt: p('nowSeconds') as unknown as number,
+      revokeReason: 'rotated',
+      successorId: p('successorId') as unknown as string,
+      successorSealed: p('sealed') as unknown as string
+    }).where(and(eq(refreshTokens.id, p('id')), eq(refreshTokens.userId, p('userId')), isNull(refreshTokens.revokedAt)))
+      .returning({ familyId: refreshTokens.familyId })
+      .prepare('auth_rotate_live').execute({ id, userId: next.userId, nowSeconds, successorId: next.id, sealed: grace?.sealed ?? null })
+    if (rotated !== undefined) {
+      await txInsertToken(tx, { ...next, familyId: rotated.familyId })
+      return { kind: 'rotated' }
+    }
+    const [row] = await withSuccessor(tx, id)
+    const decision = decideRotation(row?.token, row?.successor ?? undefined, { userId: next.userId, nowSeconds, grace })
+    switch (decision.kind) {
+      case 'replay': return { kind: 'replayed', successorId: decision.successorId, sealed: decision.sealed }
+      case 'reuse':
+        await revokeFamily(tx, decision.userId, decision.familyId, nowSeconds, 'reuse')
+        return { kind: 'reused' }
+      case 'unknown': return { kind: 'unknown' }
+      case 'rotate': throw new Error('a live token that the rotation\'s UPDATE did not match')
+    }
+  })
   /** The presented token and the token it was rotated into, in one statement. */
   const successors = alias(refreshTokens, 'successor')
   const withSuccessor = async (tx: Tx, id: string) =>
@@ -270,41 +319,24 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
     },
     refreshTokens: {
       byId: async (id) => (await tokenById.execute({ id }))[0],
-      rotate: async (id, next, nowSeconds, grace) => await inTransaction(async (tx): Promise<RotateOutcome> => {
-        // The conditional UPDATE (isRotatable, src/tokens/rotation.ts, in SQL)
-        // is the whole race: of concurrent rotations of one token exactly one
-        // sees `revoked_at IS NULL` and changes the row. The others wait for
-        // its row lock, then fail to serialise (REPEATABLE READ) and run again
-        // on a snapshot that holds the rotation, where decideRotation finds the
-        // grace path — in this process or in any other sharing the database.
-        const [rotated] = await tx.update(refreshTokens).set({
-          revokedAt: p('nowSeconds') as unknown as number,
-          revokeReason: 'rotated',
-          successorId: p('successorId') as unknown as string,
-          successorSealed: p('sealed') as unknown as string
-        }).where(and(eq(refreshTokens.id, p('id')), eq(refreshTokens.userId, p('userId')), isNull(refreshTokens.revokedAt)))
-          .returning({ familyId: refreshTokens.familyId })
-          .prepare('auth_rotate_live').execute({ id, userId: next.userId, nowSeconds, successorId: next.id, sealed: grace?.sealed ?? null })
-        if (rotated !== undefined) {
-          await txInsertToken(tx, { ...next, familyId: rotated.familyId })
-          return { kind: 'rotated' }
-        }
-        const [row] = await withSuccessor(tx, id)
-        const decision = decideRotation(row?.token, row?.successor ?? undefined, { userId: next.userId, nowSeconds, grace })
-        switch (decision.kind) {
-          case 'replay': return { kind: 'replayed', successorId: decision.successorId, sealed: decision.sealed }
-          case 'reuse':
-            await revokeFamily(tx, decision.userId, decision.familyId, nowSeconds, 'reuse')
-            return { kind: 'reused' }
-          case 'unknown': return { kind: 'unknown' }
-          case 'rotate': throw new Error('a live token that the rotation\'s UPDATE did not match')
-        }
-      }),
+      rotate: async (id, next, nowSeconds, grace) => {
+        // The common case, a live token rotated, in one statement and one
+        // round trip, outside any transaction block: the UPDATE takes the row
+        // lock, and a concurrent rotation of the same token waits for it and
+        // then re-checks `revoked_at IS NULL` on the committed row (READ
+        // COMMITTED's re-evaluation), so at most one of them matches — in this
+        // process or any other. The successor is inserted by the same
+        // statement, atomically. Anything else (a revoked, unknown or foreign
+        // token) goes to the transaction below, which decides it.
+        const rotated = await pool.query({ name: 'auth_rotate_one', text: ROTATE_LIVE, values: [id, next.userId, nowSeconds, next.id, grace?.sealed ?? null, next.expiresAt, next.createdAt] })
+        if (rotated.rowCount === 1) return { kind: 'rotated' }
+        return await rotateOrDecide(id, next, nowSeconds, grace)
+      },
       revokeFamily: async (userId, familyId, nowSeconds, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, nowSeconds, reason)),
       revokeUser: async (userId, nowSeconds, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason)),
-      // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.
       // One multi-row INSERT: a batch is one statement (atomic) and one round trip.
       insertMany: async (rows) => rows.length === 0 ? 0 : (await db.insert(refreshTokens).values(rows)).rowCount ?? 0,
+      // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.
       purge: async (nowSeconds) => await inTransaction(async (tx) => {
         const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt)))
         const expired = await tx.delete(refreshTokens).where(lt(refreshTokens.expiresAt, nowSeconds))
