@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config.js'
 import { openStore } from '../../src/db/open.js'
 import { projectRoot } from '../../src/paths.js'
 import { cli } from '../helpers/cli.js'
+import { testDatabase } from '../helpers/postgres.js'
 import { bearer, build, login, nowSeconds, PASSWORD, refresh, storeToken, tempDir } from '../helpers/app.js'
 
 /*
@@ -296,4 +297,23 @@ t.test('every new command has --help naming its options', async (t) => {
     t.match(res.out, re, name)
   }
   t.match((await cli(['users'])).out, /Commands of "users":/)
+})
+
+t.test('on PostgreSQL alike: seed --verified, users create --verified, users verify, users list in join order with "N more"', async (t) => {
+  const env = { DATABASE_URL: await testDatabase(t), JWT_SECRET: 'x'.repeat(40), COOKIE_SECURE: 'false', RATE_LIMIT_LOGIN_MAX: '1000', EMAIL_VERIFICATION: 'mandatory' }
+  const plain = await cli(['seed', '--number', '12', '--password', 'load-test-pw', '--batch', '5'], env)
+  t.equal(plain.code, 0, plain.err)
+  t.match(plain.out, /cannot log in \(403 EMAIL_NOT_VERIFIED\)/)
+  const app = await appOn(t, env)
+  t.equal((await login(app, 'user2@example.test', 'load-test-pw')).json().code, 'EMAIL_NOT_VERIFIED')
+  t.match((await cli(['seed', '--number', '12', '--password', 'load-test-pw', '--verified'], env)).out, /^log in as user1@example\.test … user12@example\.test/m)
+  t.equal((await login(app, 'user2@example.test', 'load-test-pw')).statusCode, 200, 'existing seeded users verified; the cache does not serve the old row')
+  await created(t, env, 'pg-made@example.test', '--verified')
+  t.equal((await login(app, 'pg-made@example.test')).statusCode, 200)
+  await created(t, env, 'pg-late@example.test')
+  t.equal((await cli(['users', 'verify', 'pg-late@example.test'], env)).out, 'pg-late@example.test verified')
+  t.equal((await login(app, 'pg-late@example.test')).statusCode, 200)
+  const page = await cli(['users', 'list', '--limit', '4', '--offset', '9'], env)
+  t.same(page.out.split('\n').map((l) => l.split('\t')[0]), ['user10@example.test', 'user11@example.test', 'user12@example.test', 'pg-made@example.test'])
+  t.equal(page.err, '1 more (--offset 13)')
 })
