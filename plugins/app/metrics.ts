@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { isRateLimitHook } from './rate-limits.js'
 
 /**
  * Counters for the security events no answer shows (`app.metrics.reuseDetected()`,
@@ -38,6 +39,21 @@ async function createMetrics (app: FastifyInstance) {
   const graceReplays = new Counter({ name: 'auth_refresh_grace_replays_total', help: 'Refresh tokens presented again within the grace window.', registers: [registry] })
   const reuses = new Counter({ name: 'auth_refresh_reuse_detections_total', help: 'Revoked refresh tokens presented again (their family is revoked).', registers: [registry] })
   const rateLimited = new Counter({ name: 'auth_rate_limited_total', help: 'Requests refused by a rate limit, by route.', labelNames: ['route'] as const, registers: [registry] })
+  // Mails are counted by the mailer itself (it counts its retries' outcomes);
+  // read at each scrape, so both series exist at 0 before the first mail.
+  const mailStats = app.mailer.stats
+  registry.registerMetric(new Counter({
+    name: 'auth_mail_sent_total',
+    help: 'Mails delivered (to SMTP_URL, or written to the outbox).',
+    registers: [],
+    collect () { this.reset(); this.inc(mailStats.sent) }
+  }))
+  registry.registerMetric(new Counter({
+    name: 'auth_mail_failed_total',
+    help: 'Mails given up after their retries (or dropped at shutdown).',
+    registers: [],
+    collect () { this.reset(); this.inc(mailStats.failed) }
+  }))
   const passwords = app.passwords
   registry.registerMetric(new Gauge({
     name: 'auth_argon2_queue_length',
@@ -64,6 +80,13 @@ export default fp(async (app) => {
   }
   const { metrics, registry, duration, logins, refreshes, rateLimited } = await createMetrics(app)
   app.decorate('metrics', metrics)
+
+  // Every rate-limited route's series exists at 0 from the start, so that a
+  // rate() or an alert on it has a series before the first 429.
+  app.addHook('onRoute', (route) => {
+    const hooks = [route.onRequest, route.preHandler].flat().filter((h) => h !== undefined)
+    if (hooks.some(isRateLimitHook)) rateLimited.inc({ route: route.url }, 0)
+  })
 
   // Outcomes the routes already answer are counted here, by route and status,
   // so that no handler has to know about metrics.
@@ -111,4 +134,4 @@ export default fp(async (app) => {
     const s = server
     if (s !== undefined) await new Promise<void>((resolve) => { s.close(() => { resolve() }); s.closeAllConnections() })
   })
-}, { name: 'metrics', dependencies: ['passwords'] })
+}, { name: 'metrics', dependencies: ['passwords', 'mailer', 'rate-limits'] })

@@ -17,8 +17,18 @@ declare module 'fastify' {
      * a botnet spraying one address both hit a wall.
      */
     ipAndEmailLimits: (name: string, max: number, field?: string) => { onRequest: Hook, preHandler: Hook }
+    /** A limit of `max` requests per RATE_LIMIT_WINDOW per client IP (`onRequest`), counted under `<name>:…` (join). */
+    ipLimit: (name: string, max: number) => { onRequest: Hook }
   }
 }
+
+// The hooks made here, so that the metrics plugin can tell which routes a
+// limit may refuse (and show their auth_rate_limited_total at 0 from the start).
+const limitHooks = new WeakSet<object>()
+const tagged = (hook: Hook): Hook => { limitHooks.add(hook); return hook }
+
+/** True for a hook made by ipAndEmailLimits or ipLimit. */
+export const isRateLimitHook = (hook: unknown): boolean => typeof hook === 'function' && limitHooks.has(hook)
 
 export default fp(async (app) => {
   app.decorate('ipAndEmailLimits', (name: string, max: number, field = 'email') => {
@@ -30,14 +40,17 @@ export default fp(async (app) => {
       keyGenerator: (req) => `${name}-email:${normalizeEmail((req.body as Record<string, string>)[field] ?? '')}`
     })
     return {
-      onRequest: app.rateLimit({ ...limit, keyGenerator: (req) => `${name}-ip:${req.ip}` }) as Hook,
-      async preHandler (request: FastifyRequest, reply: FastifyReply) {
+      onRequest: tagged(app.rateLimit({ ...limit, keyGenerator: (req) => `${name}-ip:${req.ip}` }) as Hook),
+      preHandler: tagged(async function preHandler (request: FastifyRequest, reply: FastifyReply) {
         const state = await perEmail(request)
         if (!state.isAllowed && state.isExceeded) {
           void reply.header('retry-after', state.ttlInSeconds)
           throw new RateLimitedError(state.ttlInSeconds)
         }
-      }
+      })
     }
   })
+  app.decorate('ipLimit', (name: string, max: number) => ({
+    onRequest: tagged(app.rateLimit({ max, timeWindow: app.config.rateLimit.window * 1000, keyGenerator: (req) => `${name}:${req.ip}` }) as Hook)
+  }))
 }, { name: 'rate-limits', dependencies: ['@fastify/rate-limit'] })

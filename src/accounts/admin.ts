@@ -19,8 +19,12 @@ export function createUserAdmin ({ store, hasher, nowMs = Date.now }: UserAdminO
   const seconds = (): number => Math.floor(nowMs() / 1000)
 
   return {
-    /** A new account (EMAIL_TAKEN if it exists); the password policy applies as at join. */
-    async create (input: { email: string, password: string, staff?: boolean }): Promise<User> {
+    /**
+     * A new account (EMAIL_TAKEN if it exists); the password policy applies as at join.
+     * `verified`: its address counts as verified (an operator vouches for it), so it may
+     * log in under EMAIL_VERIFICATION=mandatory.
+     */
+    async create (input: { email: string, password: string, staff?: boolean, verified?: boolean }): Promise<User> {
       const email = normalizeEmail(input.email)
       assertPasswordPolicy(input.password, { email })
       return await store.users.create({
@@ -33,11 +37,22 @@ export function createUserAdmin ({ store, hasher, nowMs = Date.now }: UserAdminO
         phoneNumber: null,
         dateJoined: new Date(nowMs()),
         lastLogin: null,
-        isStaff: input.staff === true
+        isStaff: input.staff === true,
+        emailVerified: input.verified === true
       })
     },
 
-    list: async (limit: number, afterEmail?: string): Promise<User[]> => await store.users.list(limit, afterEmail),
+    /** `limit` users in the order they joined, after the first `offset`, and how many there are in all. */
+    async list (limit: number, offset = 0): Promise<{ users: User[], total: number }> {
+      return { users: await store.users.list(limit, offset), total: await store.users.count() }
+    },
+
+    /** Marks the user's address verified (as following a verification link does); false if it was already. */
+    async verify (user: User): Promise<boolean> {
+      if (user.emailVerified) return false
+      await store.users.setEmail(user.id, user.email, true)
+      return true
+    },
 
     /** Refuses every later login and token of the user; returns how many refresh tokens were revoked. */
     async deactivate (user: User): Promise<number> {

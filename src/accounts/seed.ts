@@ -13,6 +13,11 @@ export interface SeedOptions {
   password: string
   /** Users per insert transaction. */
   batchSize?: number
+  /**
+   * Their addresses count as verified, existing ones included (they can log in
+   * under EMAIL_VERIFICATION=mandatory).
+   */
+  verified?: boolean
   /** Called after each batch with the users handled so far. */
   onProgress?: (done: number, total: number) => void
   nowMs?: () => number
@@ -22,18 +27,22 @@ export interface SeedOptions {
  * Users user1@example.test … userN@example.test sharing one password: the
  * password is hashed ONCE (argon2id, the service's parameters) and that hash
  * reused, and users are inserted in batches, each in one transaction. Existing
- * addresses are left as they are (a re-run only adds what is missing).
+ * addresses are left as they are (a re-run only adds what is missing), except
+ * that `verified` marks them verified too. User n joins 1 ms after user n-1, so
+ * that the users' order (`users list`: by date joined) is their numbers' order.
  */
-export async function seedUsers ({ store, hasher, number, password, batchSize = 2000, onProgress, nowMs = Date.now }: SeedOptions): Promise<{ created: number, existing: number }> {
+export async function seedUsers ({ store, hasher, number, password, verified = false, batchSize = 2000, onProgress, nowMs = Date.now }: SeedOptions): Promise<{ created: number, existing: number }> {
   const passwordHash = await hasher.hash(password)
-  const dateJoined = new Date(nowMs())
+  const now = nowMs()
   let created = 0
   for (let start = 1; start <= number; start += batchSize) {
     const batch: NewUser[] = []
     for (let n = start; n < start + batchSize && n <= number; n++) {
-      batch.push({ id: randomUUID(), email: seedEmail(n), passwordHash, name: '', gender: null, dateOfBirth: null, phoneNumber: null, dateJoined, lastLogin: null })
+      batch.push({ id: randomUUID(), email: seedEmail(n), passwordHash, name: '', gender: null, dateOfBirth: null, phoneNumber: null, dateJoined: new Date(now - (number - n)), lastLogin: null, emailVerified: verified })
     }
-    created += await store.users.insertMany(batch)
+    const inserted = await store.users.insertMany(batch)
+    created += inserted
+    if (verified && inserted < batch.length) await store.users.verifyEmails(batch.map((u) => u.email))
     onProgress?.(start - 1 + batch.length, number)
   }
   return { created, existing: number - created }

@@ -1,5 +1,6 @@
 import type { Command } from './command.js'
 import { importDjango } from './import-django.js'
+import { mailCommands } from './mail.js'
 import { keysList, keysRevoke, keysRotate } from './keys.js'
 import { migrate } from './migrate.js'
 import { seed } from './seed.js'
@@ -21,5 +22,6 @@ export const commands: Command[] = [
   importDjango,
   keysRotate,
   keysList,
-  keysRevoke
+  keysRevoke,
+  ...mailCommands
 ]

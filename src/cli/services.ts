@@ -24,14 +24,14 @@ export const stringOption = (ctx: CommandContext, name: string): string | undefi
   return typeof v === 'string' ? v : undefined
 }
 
-/** A positive integer option (`--limit 10`), or the default; a usage error otherwise. */
-export function integerOption (ctx: CommandContext, name: string, fallback?: number, max = Number.MAX_SAFE_INTEGER): number {
+/** A whole-number option from `min` (1 by default) to `max` (`--limit 10`), or the default; a usage error otherwise. */
+export function integerOption (ctx: CommandContext, name: string, fallback?: number, max = Number.MAX_SAFE_INTEGER, min = 1): number {
   const v = stringOption(ctx, name)
   if (v === undefined) {
     if (fallback === undefined) throw new CliError(`--${name} is required`, 2)
     return fallback
   }
-  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) throw new CliError(`--${name} must be a whole number from 1 to ${max}, got "${v}"`, 2)
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new CliError(`--${name} must be a whole number from ${min} to ${max}, got "${v}"`, 2)
   return Number(v)
 }
 

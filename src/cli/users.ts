@@ -1,4 +1,4 @@
-import { isEmailAddress, normalizeEmail, publicUser } from '../accounts/accounts.js'
+import { isEmailAddress, publicUser } from '../accounts/accounts.js'
 import { createUserAdmin } from '../accounts/admin.js'
 import type { User } from '../db/store.js'
 import { EmailTakenError, WeakPasswordError } from '../errors.js'
@@ -43,22 +43,24 @@ const EMAIL_ARG = 'E is the user\'s email address (case does not matter).'
 export const usersCreate: Command = {
   name: 'users create',
   summary: 'create a user',
-  usage: '--email E [--password P] [--staff] [--json]',
+  usage: '--email E [--password P] [--staff] [--verified] [--json]',
   help: `Creates an active user with the password policy of /account/join.
   --email E      the login address (required)
   --password P   the password; without it, asked twice on the terminal
                  (a password on the command line is visible to other local users)
   --staff        mark the user as staff
+  --verified     mark the address verified (no mail is sent): the user can log in
+                 under EMAIL_VERIFICATION=mandatory
   --json         print the user as one JSON object
 Exit code 1 if the email is taken or the password too weak.`,
-  options: { email: { type: 'string' }, password: { type: 'string' }, staff: { type: 'boolean' }, ...json },
+  options: { email: { type: 'string' }, password: { type: 'string' }, staff: { type: 'boolean' }, verified: { type: 'boolean' }, ...json },
   async run (ctx) {
     const email = stringOption(ctx, 'email')
     if (email === undefined || email.trim() === '') throw new CliError('--email is required', 2)
     if (!isEmailAddress(email.trim())) throw new CliError(`--email must be an email address, got "${email}"`, 2)
     const password = await passwordOption(ctx)
     return await withServices(ctx, async ({ store, hasher }) => {
-      const user = await asCliErrors(async () => await createUserAdmin({ store, hasher }).create({ email, password, staff: ctx.values.staff === true }))
+      const user = await asCliErrors(async () => await createUserAdmin({ store, hasher }).create({ email, password, staff: ctx.values.staff === true, verified: ctx.values.verified === true }))
       printUser(ctx, user)
       return 0
     })
@@ -67,26 +69,30 @@ Exit code 1 if the email is taken or the password too weak.`,
 
 export const usersList: Command = {
   name: 'users list',
-  summary: 'list users by email',
-  usage: '[--limit N] [--after E] [--json]',
-  help: `Lists users ordered by email: email, active, staff, date joined, last login.
-  --limit N   at most N users (default 100)
-  --after E   start after this email (the last one of the previous page)
-  --json      one JSON object per line (the fields of "users show --json")`,
-  options: { limit: { type: 'string' }, after: { type: 'string' }, ...json },
+  summary: 'list users in the order they joined',
+  usage: '[--limit N] [--offset M] [--json]',
+  help: `Lists users in the order they joined (date joined, then id): email, active, staff,
+date joined, last login. When more users follow, a last line on standard error
+says how many and the --offset that shows them.
+  --limit N    at most N users (default 100)
+  --offset M   skip the first M users (default 0)
+  --json       one JSON object per line (the fields of "users show --json")`,
+  options: { limit: { type: 'string' }, offset: { type: 'string' }, ...json },
   async run (ctx) {
     const limit = integerOption(ctx, 'limit', 100, 1_000_000)
-    const after = stringOption(ctx, 'after')
+    const offset = integerOption(ctx, 'offset', 0, Number.MAX_SAFE_INTEGER, 0)
     return await withServices(ctx, async ({ store, hasher }) => {
-      const users = await createUserAdmin({ store, hasher }).list(limit, after === undefined ? undefined : normalizeEmail(after))
+      const { users, total } = await createUserAdmin({ store, hasher }).list(limit, offset)
       for (const user of users) {
         if (ctx.values.json === true) ctx.out(JSON.stringify(adminView(user)))
         else {
-          const flags = [user.isActive ? 'active' : 'inactive', ...(user.isStaff ? ['staff'] : []), ...(user.isSuperuser ? ['superuser'] : [])].join(',')
+          const flags = [user.isActive ? 'active' : 'inactive', ...(user.isStaff ? ['staff'] : []), ...(user.isSuperuser ? ['superuser'] : []), ...(user.emailVerified ? ['verified'] : [])].join(',')
           ctx.out(`${user.email}\t${flags}\tjoined ${user.dateJoined.toISOString()}\tlast login ${user.lastLogin?.toISOString() ?? '-'}`)
         }
       }
-      if (ctx.values.json !== true && users.length === 0) ctx.err('no users')
+      const more = total - offset - users.length
+      if (more > 0) ctx.err(`${more} more (--offset ${offset + users.length})`)
+      else if (users.length === 0) ctx.err(total === 0 ? 'no users' : `no users after the first ${total}`)
       return 0
     })
   }
@@ -104,6 +110,24 @@ Exit code 1 if there is no such user.`,
   async run (ctx) {
     return await withServices(ctx, async ({ store }) => {
       printUser(ctx, await userByEmail(store, ctx.positionals[0]))
+      return 0
+    })
+  }
+}
+
+export const usersVerify: Command = {
+  name: 'users verify',
+  summary: 'mark a user\'s email address verified',
+  usage: 'E',
+  help: `Marks the user's address verified, as following a verification link does (no mail is
+sent; links already mailed stay valid until used or expired). The user can then log in
+under EMAIL_VERIFICATION=mandatory. ${EMAIL_ARG}`,
+  positionals: 1,
+  async run (ctx) {
+    return await withServices(ctx, async ({ store, hasher }) => {
+      const user = await userByEmail(store, ctx.positionals[0])
+      const changed = await createUserAdmin({ store, hasher }).verify(user)
+      ctx.out(changed ? `${user.email} verified` : `${user.email} was verified already`)
       return 0
     })
   }
@@ -180,4 +204,4 @@ token of the user, as a password change does. ${EMAIL_ARG}
   }
 }
 
-export const userCommands = [usersCreate, usersList, usersShow, usersDeactivate, usersActivate, usersDelete, usersSetPassword]
+export const userCommands = [usersCreate, usersList, usersShow, usersVerify, usersDeactivate, usersActivate, usersDelete, usersSetPassword]

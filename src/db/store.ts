@@ -172,14 +172,16 @@ export interface Store {
     setPassword: (id: string, passwordHash: string, nowSeconds: number, next?: NewRefreshToken) => Promise<void>
 
     // Operators (the command line).
-    /** Users ordered by email, `limit` of them after `afterEmail` (keyset paging). */
-    list: (limit: number, afterEmail?: string) => Promise<User[]>
+    /** Users in the order they joined (date joined, then id), `limit` of them after the first `offset`. */
+    list: (limit: number, offset?: number) => Promise<User[]>
     count: () => Promise<number>
     byLegacyId: (legacyId: string) => Promise<User | undefined>
     /** The users among these (lower-cased) emails, in no particular order; the unknown ones are simply absent. */
     byEmails: (emails: string[]) => Promise<User[]>
     /** One transaction: users whose email exists are skipped; returns how many were inserted. */
     insertMany: (users: NewUser[]) => Promise<number>
+    /** Marks these (lower-cased) addresses verified where they are not yet (`seed --verified`); returns how many changed. */
+    verifyEmails: (emails: string[]) => Promise<number>
     /** One transaction: each user inserted, or updated when its email exists (see ImportOutcome). */
     importMany: (users: ImportedUser[], isForeignHash: (hash: string) => boolean) => Promise<ImportOutcome[]>
   }

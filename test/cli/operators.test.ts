@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config.js'
 import { openStore } from '../../src/db/open.js'
+import { projectRoot } from '../../src/paths.js'
 import { cli } from '../helpers/cli.js'
+import { testDatabase } from '../helpers/postgres.js'
 import { bearer, build, login, nowSeconds, PASSWORD, refresh, storeToken, tempDir } from '../helpers/app.js'
 
 /*
@@ -58,24 +61,57 @@ t.test('users create: its errors', async (t) => {
   }
 })
 
-t.test('users list: ordered by email, --limit, --after, --json', async (t) => {
+t.test('users list: in the order users joined, --limit, --offset, a "N more" line, --json', async (t) => {
   const env = envFor(t)
-  t.match((await cli(['users', 'list'], env)).err, /no users/)
+  t.match((await cli(['users', 'list'], env)).err, /^no users$/)
   for (const e of ['c@list.test', 'a@list.test', 'b@list.test']) await created(t, env, e)
   const all = await cli(['users', 'list'], env)
   t.equal(all.code, 0)
-  t.same(all.out.split('\n').map((l) => l.split('\t')[0]), ['a@list.test', 'b@list.test', 'c@list.test'])
-  t.match(all.out, /^a@list\.test\tactive\tjoined \d{4}-.*\tlast login -$/m)
-  const page = await cli(['users', 'list', '--limit', '1', '--after', 'a@list.test', '--json'], env)
-  const rows = page.out.split('\n').map((l) => JSON.parse(l) as { email: string })
-  t.same(rows.map((r) => r.email), ['b@list.test'])
-  const upper = await cli(['users', 'list', '--after', ' A@LIST.test', '--json'], env)
-  t.same(upper.out.split('\n').map((l) => (JSON.parse(l) as { email: string }).email), ['b@list.test', 'c@list.test'], '--after compared as logins compare emails')
-  for (const bad of ['0', '1.5', 'ten']) {
-    const res = await cli(['users', 'list', '--limit', bad], env)
-    t.equal(res.code, 2, bad)
-    t.match(res.err, /^error: --limit must be a whole number/)
+  t.same(all.out.split('\n').map((l) => l.split('\t')[0]), ['c@list.test', 'a@list.test', 'b@list.test'], 'the order they joined, not by email')
+  t.match(all.out, /^c@list\.test\tactive\tjoined \d{4}-.*\tlast login -$/m)
+  t.equal(all.err, '', 'no "more" line when all are shown')
+  const page = await cli(['users', 'list', '--limit', '1', '--offset', '1', '--json'], env)
+  t.same(page.out.split('\n').map((l) => (JSON.parse(l) as { email: string }).email), ['a@list.test'])
+  t.equal(page.err, '1 more (--offset 2)', 'how many more, and the offset that shows them')
+  t.equal((await cli(['users', 'list', '--limit', '1'], env)).err, '2 more (--offset 1)')
+  t.equal((await cli(['users', 'list', '--offset', '0'], env)).out.split('\n').length, 3, '--offset 0 is the start')
+  t.equal((await cli(['users', 'list', '--offset', '5'], env)).err, 'no users after the first 3')
+  for (const [option, bad] of [['--limit', '0'], ['--limit', '1.5'], ['--limit', 'ten'], ['--offset', '-1'], ['--offset', 'x']]) {
+    const res = await cli(['users', 'list', option ?? '', bad ?? ''], env)
+    t.equal(res.code, 2, `${option} ${bad}`)
+    t.match(res.err, new RegExp(`^error: ${option} must be a whole number|^error: .*${option}`), `${option} ${bad}`)
   }
+})
+
+t.test('users list: seeded users in their numbers\' order (user2 before user1000)', async (t) => {
+  const env = envFor(t)
+  t.equal((await cli(['seed', '--number', '1000', '--password', 'load-test-pw'], env)).code, 0)
+  const res = await cli(['users', 'list', '--limit', '3', '--offset', '998'], env)
+  t.same(res.out.split('\n').map((l) => l.split('\t')[0]), ['user999@example.test', 'user1000@example.test'])
+  const start = await cli(['users', 'list', '--limit', '3'], env)
+  t.same(start.out.split('\n').map((l) => l.split('\t')[0]), ['user1@example.test', 'user2@example.test', 'user3@example.test'])
+  t.equal(start.err, '997 more (--offset 3)')
+})
+
+t.test('EMAIL_VERIFICATION=mandatory: users create --verified and users verify let a user log in', async (t) => {
+  const env = { ...envFor(t), EMAIL_VERIFICATION: 'mandatory' }
+  const app = await appOn(t, env)
+  const made = await created(t, env, 'vee@example.test', '--verified', '--json')
+  t.match(JSON.parse(made.out), { email: 'vee@example.test', email_verified: true })
+  t.equal((await login(app, 'vee@example.test')).statusCode, 200, 'created verified: logs in')
+  await created(t, env, 'unv@example.test')
+  t.equal((await login(app, 'unv@example.test')).json().code, 'EMAIL_NOT_VERIFIED', 'created without --verified: refused')
+  const verify = await cli(['users', 'verify', 'UNV@example.test'], env)
+  t.equal(verify.code, 0, verify.err)
+  t.equal(verify.out, 'unv@example.test verified')
+  t.equal((await login(app, 'unv@example.test')).statusCode, 200, 'verified: logs in at once')
+  t.match(JSON.parse((await cli(['users', 'show', 'unv@example.test', '--json'], env)).out), { email_verified: true })
+  t.equal((await cli(['users', 'verify', 'unv@example.test'], env)).out, 'unv@example.test was verified already')
+  t.match((await cli(['users', 'list'], env)).out, /^unv@example\.test\tactive,verified\t/m)
+  const missing = await cli(['users', 'verify', 'nobody@example.test'], env)
+  t.equal(missing.code, 1)
+  t.equal(missing.err, 'error: no user with email nobody@example.test')
+  t.equal((await cli(['users', 'verify'], env)).code, 2)
 })
 
 t.test('users show: text, --json, and a missing user', async (t) => {
@@ -182,6 +218,7 @@ t.test('seed: exactly user1…userN@example.test, one password, progress, a safe
   t.equal(res.code, 0, res.err)
   t.match(res.out, /^seeded 25 user\(s\) in [\d.]+ s$/m)
   t.match(res.out, /log in as user1@example\.test … user25@example\.test/)
+  t.same(res.out.split('\n').slice(1), ['log in as user1@example.test … user25@example.test with the --password given:', '  POST /account/login {"email":"user1@example.test","password":"<P>"}'])
   t.notMatch(res.out, /load-test-pw/, 'the password is not echoed')
   t.same(res.err.split('\n'), ['seeded 10/25', 'seeded 20/25', 'seeded 25/25'], 'plain lines without a terminal')
   const app = await appOn(t, env)
@@ -195,6 +232,38 @@ t.test('seed: exactly user1…userN@example.test, one password, progress, a safe
   t.equal(again.code, 0, again.err)
   t.match(again.out, /^seeded 5 user\(s\) in [\d.]+ s \(25 existed already\)$/m)
   t.match(again.frames.at(-1), /^\[#{30}\] 100% 30\/30$/, 'a progress bar on a terminal')
+})
+
+t.test('seed: without a terminal it prints what docs/cli.md shows', async (t) => {
+  const env = envFor(t)
+  const doc = readFileSync(join(projectRoot, 'docs', 'cli.md'), 'utf8')
+  const block = /```\n\$ npm run -s cli -- seed --number 25 --password load-test-pw --batch 10 2>&1\n([^`]*)```/.exec(doc)?.[1]
+  t.ok(block, 'docs/cli.md shows a seed run')
+  const res = await cli(['seed', '--number', '25', '--password', 'load-test-pw', '--batch', '10'], env)
+  // Standard error (progress) comes first here, as the lines arrive on a terminal.
+  const printed = [...res.err.split('\n'), ...res.out.split('\n')].join('\n').replace(/in [\d.]+ s/, 'in 0.1 s')
+  t.equal(printed, block?.trimEnd())
+  const mandatory = /```\n\$ EMAIL_VERIFICATION=mandatory npm run -s cli -- seed --number 25 --password load-test-pw --batch 10 2>&1\n([^`]*)```/.exec(doc)?.[1]
+  t.ok(mandatory, 'and one under EMAIL_VERIFICATION=mandatory')
+  const res2 = await cli(['seed', '--number', '25', '--password', 'load-test-pw', '--batch', '10'], { ...envFor(t), EMAIL_VERIFICATION: 'mandatory' })
+  t.equal([...res2.err.split('\n'), ...res2.out.split('\n')].join('\n').replace(/in [\d.]+ s/, 'in 0.1 s'), mandatory?.trimEnd())
+})
+
+t.test('seed under EMAIL_VERIFICATION=mandatory: the closing lines are true; --verified users log in, existing ones too', async (t) => {
+  const env = { ...envFor(t), EMAIL_VERIFICATION: 'mandatory' }
+  const app = await appOn(t, env)
+  const plain = await cli(['seed', '--number', '3', '--password', 'load-test-pw'], env)
+  t.equal(plain.code, 0, plain.err)
+  t.notMatch(plain.out, /log in as/, 'no advice to log in that would fail')
+  t.match(plain.out, /cannot log in \(403 EMAIL_NOT_VERIFIED\)/)
+  t.equal((await login(app, 'user1@example.test', 'load-test-pw')).json().code, 'EMAIL_NOT_VERIFIED', 'as the closing lines say')
+  const verified = await cli(['seed', '--number', '5', '--password', 'load-test-pw', '--verified'], env)
+  t.equal(verified.code, 0, verified.err)
+  t.match(verified.out, /^seeded 2 user\(s\) in [\d.]+ s \(3 existed already\)$/m)
+  t.match(verified.out, /^log in as user1@example\.test … user5@example\.test with the --password given:$/m)
+  for (const n of [1, 3, 5]) t.equal((await login(app, `user${n}@example.test`, 'load-test-pw')).statusCode, 200, `user${n} logs in (existing ones verified too)`)
+  const optional = await cli(['seed', '--number', '2', '--password', 'load-test-pw'], { ...envFor(t), EMAIL_VERIFICATION: 'optional' })
+  t.match(optional.out, /^log in as user1@example\.test … user2@example\.test/m, 'optional: unverified users may log in')
 })
 
 t.test('seed: its usage errors', async (t) => {
@@ -214,11 +283,12 @@ t.test('seed: its usage errors', async (t) => {
 
 t.test('every new command has --help naming its options', async (t) => {
   const help: Array<[string, RegExp]> = [
-    ['users create', /--email E.*--password P.*--staff/s],
-    ['users list', /--limit N/],
+    ['users create', /--email E.*--password P.*--staff.*--verified/s],
+    ['users list', /--limit N.*--offset M/s],
     ['users set-password', /--password P/],
     ['tokens purge', /TOKEN_PURGE_INTERVAL/],
-    ['seed', /--number N.*--password P/s],
+    ['seed', /--number N.*--password P.*--verified/s],
+    ['users verify', /EMAIL_VERIFICATION=mandatory/],
     ['import django', /--db PATH.*--table.*--json FILE/s]
   ]
   for (const [name, re] of help) {
@@ -227,4 +297,23 @@ t.test('every new command has --help naming its options', async (t) => {
     t.match(res.out, re, name)
   }
   t.match((await cli(['users'])).out, /Commands of "users":/)
+})
+
+t.test('on PostgreSQL alike: seed --verified, users create --verified, users verify, users list in join order with "N more"', async (t) => {
+  const env = { DATABASE_URL: await testDatabase(t), JWT_SECRET: 'x'.repeat(40), COOKIE_SECURE: 'false', RATE_LIMIT_LOGIN_MAX: '1000', EMAIL_VERIFICATION: 'mandatory' }
+  const plain = await cli(['seed', '--number', '12', '--password', 'load-test-pw', '--batch', '5'], env)
+  t.equal(plain.code, 0, plain.err)
+  t.match(plain.out, /cannot log in \(403 EMAIL_NOT_VERIFIED\)/)
+  const app = await appOn(t, env)
+  t.equal((await login(app, 'user2@example.test', 'load-test-pw')).json().code, 'EMAIL_NOT_VERIFIED')
+  t.match((await cli(['seed', '--number', '12', '--password', 'load-test-pw', '--verified'], env)).out, /^log in as user1@example\.test … user12@example\.test/m)
+  t.equal((await login(app, 'user2@example.test', 'load-test-pw')).statusCode, 200, 'existing seeded users verified; the cache does not serve the old row')
+  await created(t, env, 'pg-made@example.test', '--verified')
+  t.equal((await login(app, 'pg-made@example.test')).statusCode, 200)
+  await created(t, env, 'pg-late@example.test')
+  t.equal((await cli(['users', 'verify', 'pg-late@example.test'], env)).out, 'pg-late@example.test verified')
+  t.equal((await login(app, 'pg-late@example.test')).statusCode, 200)
+  const page = await cli(['users', 'list', '--limit', '4', '--offset', '9'], env)
+  t.same(page.out.split('\n').map((l) => l.split('\t')[0]), ['user10@example.test', 'user11@example.test', 'user12@example.test', 'pg-made@example.test'])
+  t.equal(page.err, '1 more (--offset 13)')
 })

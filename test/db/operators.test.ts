@@ -29,14 +29,28 @@ for (const [kind, open] of storeImplementations) {
   t.test(kind, async (t) => {
     const store = await open(t)
 
-    t.test('list pages by email; count counts', async (t) => {
-      const emails = ['b@list.test', 'a@list.test', 'c@list.test']
-      for (const email of emails) await store.users.create(newUser({ email }))
-      const first = await store.users.list(2, 'a@list')
-      t.same(first.map((u) => u.email), ['a@list.test', 'b@list.test'])
-      const next = await store.users.list(2, first[1]?.email)
-      t.equal(next[0]?.email, 'c@list.test')
-      t.ok(await store.users.count() >= 3)
+    t.test('list: in the order users joined (then id), paged by limit and offset; count counts', async (t) => {
+      // Earlier than any other user of this database, so they come first.
+      const at = (ms: number): Date => new Date(Date.UTC(1990, 0, 1) + ms)
+      const sameTime = ['ffffffff-0000-4000-8000-000000000000', '00000000-0000-4000-8000-000000000000']
+      await store.users.create(newUser({ email: 'user1000@list.test', dateJoined: at(2) }))
+      await store.users.create(newUser({ email: 'user2@list.test', dateJoined: at(1) }))
+      for (const id of sameTime) await store.users.create(newUser({ id, email: `${id}@list.test`, dateJoined: at(3) }))
+      const first = await store.users.list(3)
+      t.same(first.map((u) => u.email), ['user2@list.test', 'user1000@list.test', `${sameTime[1] ?? ''}@list.test`], 'by date joined, then by id')
+      const next = await store.users.list(2, 3)
+      t.equal(next[0]?.email, `${sameTime[0] ?? ''}@list.test`)
+      t.same((await store.users.list(1, 1)).map((u) => u.email), ['user1000@list.test'], 'offset')
+      t.ok(await store.users.count() >= 4)
+    })
+
+    t.test('verifyEmails marks the unverified ones of these addresses verified, and forgets their cached rows', async (t) => {
+      const a = await store.users.create(newUser({ email: 'a@verify-many.test' }))
+      await store.users.create(newUser({ email: 'b@verify-many.test', emailVerified: true }))
+      t.equal((await store.users.byId(a.id))?.emailVerified, false, 'cached unverified')
+      t.equal(await store.users.verifyEmails(['a@verify-many.test', 'b@verify-many.test', 'nobody@verify-many.test']), 1, 'only a changed')
+      t.equal((await store.users.byId(a.id))?.emailVerified, true, 'the cache does not serve the old row')
+      t.equal(await store.users.verifyEmails([]), 0)
     })
 
     t.test('byEmails: the users among the addresses, the unknown ones absent', async (t) => {

@@ -33,15 +33,16 @@ function serverEnv (env: Record<string, string>): NodeJS.ProcessEnv {
 /**
  * Starts `node --import tsx src/server.ts` (the real process; `built`: `node
  * --enable-source-maps dist/src/server.js`, as npm start) and resolves once
- * it logs "Server listening at http://127.0.0.1:PORT". Rejects with its output
+ * it logs "Server listening at http://127.0.0.1:PORT" (`plain`: `node dist/src/server.js`
+ * without any flag, as a supervisor may start it). Rejects with its output
  * if it exits first. The line is logged at `info`, so LOG_LEVEL stays `info`
  * unless the caller overrides it (and then must not expect to see it).
  */
-export async function startServer (env: Record<string, string>, options: { quiet?: boolean, detached?: boolean, nodeArgs?: string[], built?: boolean } = {}): Promise<ServerProcess> {
+export async function startServer (env: Record<string, string>, options: { quiet?: boolean, detached?: boolean, nodeArgs?: string[], built?: boolean, plain?: boolean } = {}): Promise<ServerProcess> {
   // Quiet: warnings only (no per-request lines), so the port is chosen here and
   // readiness is polled on /health instead of read from the log.
   const port = options.quiet === true ? await freePort() : 0
-  const entry = options.built === true ? ['--enable-source-maps', 'dist/src/server.js'] : ['--import', 'tsx', 'src/server.ts']
+  const entry = options.plain === true ? ['dist/src/server.js'] : options.built === true ? ['--enable-source-maps', 'dist/src/server.js'] : ['--import', 'tsx', 'src/server.ts']
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
     cwd: projectRoot,
     env: serverEnv({ LOG_LEVEL: 'info', ...env, ...(options.quiet === true ? { LOG_LEVEL: 'warn', PORT: String(port) } : {}) }),

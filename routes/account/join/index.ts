@@ -3,12 +3,11 @@ import { publicUser } from '../../../src/accounts/accounts.js'
 import { errors, JoinBody, UserWithDetail, UserWithTokens } from '../../../src/schemas.js'
 
 const join: FastifyPluginAsyncTypebox = async (app) => {
-  const { joinMax, window } = app.config.rateLimit
   // EMAIL_VERIFICATION=mandatory: no tokens until the address is verified (allauth).
   const mandatory = app.config.emailVerification === 'mandatory'
   app.post('', {
     schema: { tags: ['account'], body: JoinBody, response: { 201: mandatory ? UserWithDetail : UserWithTokens, ...errors(409) } },
-    onRequest: app.rateLimit({ max: joinMax, timeWindow: window * 1000, keyGenerator: (req) => `join:${req.ip}` })
+    ...app.ipLimit('join', app.config.rateLimit.joinMax)
   }, async (request, reply) => {
     const { user, tokens } = await app.accounts.join(request.body)
     request.log.info({ event: 'user_joined', userId: user.id, ip: request.ip }, 'user joined')

@@ -264,14 +264,24 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         }
       },
       // Operators (the command line).
-      list: async (limit, afterEmail) => await db.select().from(users)
-        .where(afterEmail === undefined ? undefined : gt(users.email, afterEmail)).orderBy(asc(users.email)).limit(limit),
+      list: async (limit, offset = 0) => await db.select().from(users)
+        .orderBy(asc(users.dateJoined), asc(users.id)).limit(limit).offset(offset),
       count: async () => (await db.select({ n: count() }).from(users))[0]?.n ?? 0,
       byLegacyId: async (legacyId) => (await db.select().from(users).where(eq(users.legacyId, legacyId)).limit(1))[0],
       byEmails: async (emails) => emails.length === 0 ? [] : await db.select().from(users).where(inArray(users.email, emails)),
       insertMany: async (rows) => {
         if (rows.length === 0) return 0
         return await inTransaction(async (tx) => (await tx.insert(users).values(rows).onConflictDoNothing({ target: users.email })).rowCount ?? 0)
+      },
+      verifyEmails: async (emails) => {
+        if (emails.length === 0) return 0
+        const changed = await inTransaction(async (tx) => {
+          const rows = await tx.update(users).set({ emailVerified: true }).where(and(inArray(users.email, emails), eq(users.emailVerified, false))).returning({ id: users.id })
+          for (const { id } of rows) await notifyUser(tx, id)
+          return rows
+        })
+        for (const { id } of changed) cache?.forget(id)
+        return changed.length
       },
       importMany: async (rows, isForeignHash) => await inTransaction(async (tx) => {
         const outcomes: ImportOutcome[] = []

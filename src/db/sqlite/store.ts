@@ -208,14 +208,21 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
           throw err
         }
       },
-      async list (limit, afterEmail) {
-        return db.select().from(users).where(afterEmail === undefined ? undefined : gt(users.email, afterEmail))
-          .orderBy(asc(users.email)).limit(limit).all()
+      async list (limit, offset = 0) {
+        return db.select().from(users).orderBy(asc(users.dateJoined), asc(users.id)).limit(limit).offset(offset).all()
       },
       async count () { return db.select({ n: count() }).from(users).all()[0]?.n ?? 0 },
       async byLegacyId (legacyId) { return db.select().from(users).where(eq(users.legacyId, legacyId)).get() },
       async insertMany (rows) { return write(() => insertMany.immediate(rows)) },
       async byEmails (emails) { return emails.length === 0 ? [] : db.select().from(users).where(inArray(users.email, emails)).all() },
+      async verifyEmails (emails) {
+        if (emails.length === 0) return 0
+        return writeUsers(() => {
+          const changed = db.update(users).set({ emailVerified: true }).where(and(inArray(users.email, emails), eq(users.emailVerified, false))).returning({ id: users.id }).all()
+          for (const { id } of changed) knownUsers.forget(id)
+          return changed.length
+        })
+      },
       async importMany (rows, isForeignHash) { return writeUsers(() => importMany(rows, isForeignHash)) }
     },
     accountTokens: {

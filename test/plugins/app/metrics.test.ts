@@ -45,3 +45,29 @@ t.test('METRICS_PORT: /metrics on its own listener only', async (t) => {
   t.match(await res.text(), /auth_logins_total/)
   t.equal((await fetch(`http://127.0.0.1:${String(line?.port)}/other`)).status, 404)
 })
+
+t.test('/metrics: the mail counters and every limited route\'s auth_rate_limited_total are there at 0 from the start, then count', async (t) => {
+  const value = (text: string, line: RegExp): number => Number(line.exec(text)?.[1])
+  const app = await build(t, { METRICS: 'true' })
+  const fresh = (await app.inject({ url: '/metrics' })).body
+  t.equal(value(fresh, /^auth_mail_sent_total (\d+)$/m), 0)
+  t.equal(value(fresh, /^auth_mail_failed_total (\d+)$/m), 0)
+  for (const route of ['/account/login', '/account/join', '/account/password/reset', '/account/email/resend', '/account/email/change']) {
+    t.equal(value(fresh, new RegExp(`^auth_rate_limited_total\\{route="${route}"\\} (\\d+)$`, 'm')), 0, route)
+  }
+  t.notMatch(fresh, /^auth_rate_limited_total\{route="\/account\/mypage"\}/m, 'only routes a limit can refuse')
+
+  const s = await join(app)
+  t.equal((await post(app, '/account/password/reset', { email: s.email })).statusCode, 200)
+  await app.mailer.idle()
+  t.equal(value((await app.inject({ url: '/metrics' })).body, /^auth_mail_sent_total (\d+)$/m), 1, 'a mail written to the outbox')
+
+  // Nothing listens on port 1: the mail fails at once and is given up without retries.
+  const failing = await build(t, { METRICS: 'true', SMTP_URL: 'smtp://127.0.0.1:1', SMTP_RETRIES: '0' })
+  const u = await join(failing)
+  t.equal((await post(failing, '/account/password/reset', { email: u.email })).statusCode, 200)
+  await failing.mailer.idle()
+  const text = (await failing.inject({ url: '/metrics' })).body
+  t.equal(value(text, /^auth_mail_failed_total (\d+)$/m), 1)
+  t.equal(value(text, /^auth_mail_sent_total (\d+)$/m), 0)
+})
