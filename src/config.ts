@@ -202,6 +202,15 @@ function parseWebauthn (raw: RawEnv, publicUrl: string): WebauthnConfig {
   const unavailable = isIpAddress(rpId)
     ? `the WebAuthn RP ID "${rpId}" is an IP address, which browsers refuse; set PUBLIC_URL to a host name (e.g. http://localhost:3000/) or WEBAUTHN_RP_ID to a domain`
     : undefined
+  if (unavailable === undefined) {
+    // The browser refuses an RP ID that is not the page's host or a parent domain of it.
+    for (const origin of origins) {
+      const host = new URL(origin).hostname
+      if (host !== rpId && !host.endsWith(`.${rpId}`)) {
+        throw new ConfigError('WEBAUTHN_ORIGINS', `lists ${origin}, whose host is neither the RP ID "${rpId}" nor a subdomain of it`)
+      }
+    }
+  }
   return { rpId, rpName, origins: origins.length > 0 ? origins : [url.origin], ...optional('unavailable', unavailable) }
 }
 

@@ -275,4 +275,7 @@ t.test('WEBAUTHN_*: defaults from PUBLIC_URL; an IP-address RP ID turns passkeys
     { rpId: 'auth.example.com', rpName: 'auth.example.com', origins: ['https://auth.example.com'] }, 'the host and origin of PUBLIC_URL; the name is the host (MFA_ISSUER does not exist yet)')
   t.same(cfg(t, { PUBLIC_URL: 'http://localhost:3000/', WEBAUTHN_RP_ID: 'Example.com', WEBAUTHN_RP_NAME: 'Example', WEBAUTHN_ORIGINS: 'https://a.example.com, https://b.example.com' }).webauthn,
     { rpId: 'example.com', rpName: 'Example', origins: ['https://a.example.com', 'https://b.example.com'] })
+  const err = configError(t, { PUBLIC_URL: 'https://auth.example.com/', WEBAUTHN_ORIGINS: 'https://auth.example.com,https://example.org' })
+  t.equal(err.variable, 'WEBAUTHN_ORIGINS')
+  t.match(err.message, /lists https:\/\/example\.org, whose host is neither the RP ID "auth\.example\.com" nor a subdomain of it/, 'an origin the browser would refuse for this RP ID')
 })
