@@ -288,7 +288,7 @@ export interface Store {
     /** The renamed passkey; undefined when the user has no passkey `id`. */
     rename: (userId: string, id: string, name: string) => Promise<Passkey | undefined>
     /**
-     * One transaction (the user's row locked, so two removals cannot both
+     * One transaction (the user's row held: written on PostgreSQL, under the write lock on SQLite, so two removals cannot both
      * take the last ones): the passkey `id` of `userId` is deleted unless
      * `keep(user, passkeysLeft)` (the user's row, and how many passkeys it
      * would have left) says the user would be left with no way to log in.

@@ -165,10 +165,13 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       byId: async (id) => (await db.select().from(passkeys).where(eq(passkeys.id, id)).limit(1))[0],
       byUser: async (userId) => await db.select().from(passkeys).where(eq(passkeys.userId, userId)).orderBy(asc(passkeys.createdAt), asc(passkeys.id)),
       rename: async (userId, id, name) => (await db.update(passkeys).set({ name }).where(and(eq(passkeys.id, id), eq(passkeys.userId, userId))).returning())[0],
-      // The user's row is locked first: two removals of a user's passkeys wait
-      // for each other, so the second counts what the first left.
+      // The user's row is written first (unchanged: a new row version, no
+      // NOTIFY needed), not merely locked: a concurrent removal for the same
+      // user then waits for this one and fails to serialise (REPEATABLE READ;
+      // a lock alone would let it go on with its older snapshot, which still
+      // counts the passkey deleted here), and its retry counts what is left.
       remove: async (userId, id, keep) => await inTransaction(async (tx): Promise<PasskeyRemoval> => {
-        const [user] = await tx.select().from(users).where(eq(users.id, userId)).limit(1).for('update')
+        const [user] = await tx.update(users).set({ id: sql`${users.id}` }).where(eq(users.id, userId)).returning()
         const [found] = await tx.select({ id: passkeys.id }).from(passkeys).where(and(eq(passkeys.id, id), eq(passkeys.userId, userId))).limit(1)
         if (user === undefined || found === undefined) return 'not_found'
         const [left] = await tx.select({ n: count() }).from(passkeys).where(and(eq(passkeys.userId, userId), ne(passkeys.id, id)))
