@@ -178,6 +178,11 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assertInvalid(t, await post(app, '/account/passkeys/login/verify', { response: getAssertion(credential, registration, ORIGIN) }), 401, 'a registration challenge')
       credential.counter -= 1
 
+      const wrongHandle = getAssertion(credential, await loginOptions(app), ORIGIN)
+      ;(wrongHandle.response as Record<string, string>).userHandle = Buffer.from(String((await join(app)).user.id)).toString('base64url')
+      assertInvalid(t, await post(app, '/account/passkeys/login/verify', { response: wrongHandle }), 401, 'a user handle that is not the passkey\'s user')
+      credential.counter -= 1
+
       const stranger = createCredential(await registerOptions(app, s), ORIGIN).credential
       assertInvalid(t, await signIn(app, stranger), 401, 'unknown credential')
 
@@ -267,7 +272,9 @@ t.test('an IP-address RP ID (the default PUBLIC_URL): every passkey route is 501
     ['GET', '/account/passkeys', undefined],
     ['PATCH', '/account/passkeys/abc', { name: 'x' }],
     ['DELETE', '/account/passkeys/abc', undefined],
-    ['POST', '/account/passkeys/login/options', {}]
+    ['POST', '/account/passkeys/login/options', {}],
+    ['POST', '/account/passkeys/register/verify', { response: createCredential({ challenge: 'Y2hhbGxlbmdl', rp: { id: 'localhost' }, user: { id: 'dQ' } }, ORIGIN).response }],
+    ['POST', '/account/passkeys/login/verify', { response: { id: 'aWQ', rawId: 'aWQ', type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: 'e30', authenticatorData: 'AA', signature: 'AA' } } }]
   ]
   for (const [method, url, payload] of routes) {
     const res = await app.inject({ method: method as 'POST', url, headers: bearer(s.access), ...(payload === undefined ? {} : { payload }) })
