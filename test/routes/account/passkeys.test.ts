@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import { bearer, buildWithLogs, cookiesOf, join, mypage, nowSeconds, post, type Session } from '../../helpers/app.js'
+import { bearer, buildWithLogs, cookiesOf, join, mypage, nowSeconds, post, testConfig, type Session } from '../../helpers/app.js'
 import { testDatabase } from '../../helpers/postgres.js'
 import { sideSql } from '../../helpers/store.js'
 import { createCredential, getAssertion, type Bend, type SoftCredential } from '../../helpers/webauthn.js'
@@ -283,4 +283,16 @@ t.test('an IP-address RP ID (the default PUBLIC_URL): every passkey route is 501
     t.match(res.json().message, /set PUBLIC_URL to a host name \(e\.g\. http:\/\/localhost:3000\/\)/)
   }
   t.equal(events(logs, 'passkeys_unavailable').length, 1, 'the start logs it once')
+})
+
+t.test('expired challenges are purged at start (and every TOKEN_PURGE_INTERVAL)', async (t) => {
+  const config = testConfig(t, { PUBLIC_URL: `${ORIGIN}/`, LOG_LEVEL: 'info' })
+  const first = await buildWithLogs(t, {}, config)
+  await loginOptions(first.app)
+  await loginOptions(first.app)
+  await sideSql(t, config.database)(`UPDATE webauthn_challenges SET expires_at = ${nowSeconds() - 1}`)
+  await loginOptions(first.app)
+  await first.app.close()
+  const second = await buildWithLogs(t, {}, config)
+  t.match(events(second.logs, 'webauthn_challenges_purged'), [{ count: 2 }], 'the two expired ones, not the live one')
 })
