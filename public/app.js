@@ -446,4 +446,167 @@ function openMailedLink () {
   return true
 }
 
+// ---------------------------------------------------------- passkeys (issue 27)
+// "Sign in with a passkey" (and the passkeys of this site offered in the
+// email field's autofill: conditional UI), and once signed in the list of the
+// user's passkeys with "Add a passkey", rename and delete. The browser's own
+// JSON forms of WebAuthn (parseCreationOptionsFromJSON, toJSON) carry the
+// ceremonies; where the browser lacks them, or the service answers
+// PASSKEYS_UNAVAILABLE, the passkey controls stay hidden. This section only
+// watches the views it joins (no change to the code above).
+
+const passkeyLoginButton = $('#passkey-login-button')
+const passkeysForm = $('#passkeys-form')
+const passkeyList = $('#passkey-list')
+const PASSKEYS_SUPPORTED = typeof window.PublicKeyCredential?.parseCreationOptionsFromJSON === 'function' &&
+  typeof window.PublicKeyCredential?.parseRequestOptionsFromJSON === 'function'
+let passkeysAvailable = PASSKEYS_SUPPORTED
+let conditional = null // the AbortController of the autofill request in flight
+
+/** A WebAuthn failure in words: the user closed the prompt, or no passkey matched. */
+function ceremonyError (err) {
+  if (err instanceof ApiError) return err
+  if (err?.name === 'NotAllowedError') return new ApiError(400, { code: 'PASSKEY_CANCELLED', message: 'No passkey was used (the prompt was closed or timed out).' })
+  if (err?.name === 'InvalidStateError') return new ApiError(409, { code: 'PASSKEY_EXISTS', message: 'This authenticator already holds a passkey for your account.' })
+  return new ApiError(400, { code: 'PASSKEY_FAILED', message: `The passkey could not be used: ${err?.message ?? err}` })
+}
+
+function passkeysOff (err) {
+  if (err?.code !== 'PASSKEYS_UNAVAILABLE') return false
+  passkeysAvailable = false
+  passkeyLoginButton.hidden = true
+  passkeysForm.hidden = true
+  return true
+}
+
+/** A sign-in with a passkey: `mediation` 'conditional' waits for the autofill, otherwise the browser's prompt opens. */
+async function passkeySignIn (mediation, controller) {
+  const options = await request('POST', '/account/passkeys/login/options', {})
+  if (controller?.signal.aborted === true) return false
+  let credential
+  try {
+    credential = await navigator.credentials.get({ publicKey: window.PublicKeyCredential.parseRequestOptionsFromJSON(options), mediation, signal: controller?.signal })
+  } catch (err) {
+    if (err?.name === 'AbortError') return false
+    throw ceremonyError(err)
+  }
+  await request('POST', '/account/passkeys/login/verify', { response: credential.toJSON() })
+  stopConditional()
+  loginForm.reset()
+  await loadProfile()
+  return true
+}
+
+function stopConditional () {
+  conditional?.abort()
+  conditional = null
+}
+
+/** While the login form shows: the autofill request, where the browser offers it. */
+async function startConditional () {
+  if (!passkeysAvailable || conditional !== null) return
+  if (await window.PublicKeyCredential.isConditionalMediationAvailable?.() !== true) return
+  if (conditional !== null || views.signedOut.hidden) return
+  const controller = conditional = new AbortController()
+  passkeySignIn('conditional', controller).catch((err) => {
+    if (conditional === controller) conditional = null
+    if (!passkeysOff(err)) showError(loginForm, ceremonyError(err))
+  })
+}
+
+passkeyLoginButton.addEventListener('click', () => {
+  stopConditional() // one WebAuthn request at a time
+  void busy(loginForm, async () => {
+    try {
+      await passkeySignIn(undefined)
+    } catch (err) {
+      if (passkeysOff(err)) throw new ApiError(501, { message: 'Passkeys are not available on this service.' })
+      throw err
+    }
+  })
+})
+
+function passkeyItem (passkey) {
+  const li = document.createElement('li')
+  li.dataset.passkeyId = passkey.id
+  const name = document.createElement('input')
+  name.name = 'passkey-name'
+  name.maxLength = 64
+  name.value = passkey.name
+  name.setAttribute('aria-label', 'Passkey name')
+  const meta = document.createElement('small')
+  meta.className = 'muted'
+  meta.textContent = ` added ${passkey.created_at.slice(0, 10)}, ${passkey.last_used_at === null ? 'never used' : `last used ${passkey.last_used_at.slice(0, 10)}`}${passkey.backed_up ? ', synced' : ''} `
+  const rename = document.createElement('button')
+  rename.type = 'button'
+  rename.className = 'secondary'
+  rename.textContent = 'Rename'
+  rename.addEventListener('click', () => {
+    void busy(passkeysForm, async () => {
+      await request('PATCH', `/account/passkeys/${encodeURIComponent(passkey.id)}`, { name: name.value })
+      await loadPasskeys()
+      showNotice(passkeysForm, 'Passkey renamed.')
+    })
+  })
+  const remove = document.createElement('button')
+  remove.type = 'button'
+  remove.className = 'danger'
+  remove.textContent = 'Delete'
+  remove.addEventListener('click', () => {
+    void busy(passkeysForm, async () => {
+      await request('DELETE', `/account/passkeys/${encodeURIComponent(passkey.id)}`)
+      await loadPasskeys()
+      showNotice(passkeysForm, 'Passkey deleted.')
+    })
+  })
+  li.append(name, meta, rename, remove)
+  return li
+}
+
+async function loadPasskeys () {
+  let passkeys
+  try {
+    ({ passkeys } = await request('GET', '/account/passkeys'))
+  } catch (err) {
+    if (passkeysOff(err)) return
+    throw err
+  }
+  passkeyList.replaceChildren(...passkeys.map(passkeyItem))
+  passkeysForm.hidden = false
+}
+
+passkeysForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  void busy(passkeysForm, async () => {
+    showNotice(passkeysForm, undefined)
+    const options = await request('POST', '/account/passkeys/register/options')
+    let credential
+    try {
+      credential = await navigator.credentials.create({ publicKey: window.PublicKeyCredential.parseCreationOptionsFromJSON(options) })
+    } catch (err) {
+      throw ceremonyError(err)
+    }
+    const name = passkeysForm.elements.name.value.trim()
+    await request('POST', '/account/passkeys/register/verify', { response: credential.toJSON(), ...(name === '' ? {} : { name }) })
+    passkeysForm.reset()
+    await loadPasskeys()
+    showNotice(passkeysForm, 'Passkey added: you can now sign in with it.')
+  })
+})
+
+// The views are switched by the code above; this follows them.
+function followViews () {
+  if (!views.signedIn.hidden && passkeysAvailable) {
+    showError(passkeysForm, undefined)
+    void loadPasskeys().catch((err) => showError(passkeysForm, err))
+  }
+  if (!views.signedOut.hidden) void startConditional()
+  else stopConditional()
+}
+if (PASSKEYS_SUPPORTED) {
+  passkeyLoginButton.hidden = false
+  const watcher = new window.MutationObserver(followViews)
+  for (const view of [views.signedIn, views.signedOut]) watcher.observe(view, { attributes: true, attributeFilter: ['hidden'] })
+}
+
 if (!openMailedLink()) showSession()

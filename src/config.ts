@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseEnv, type EnvProblem, type RawEnv } from './config-env.js'
@@ -85,6 +86,22 @@ export interface Config {
   tokenPurgeInterval: number
   /** Accept a Django simplejwt refresh token once at /account/token/refresh (moving a deployment over). */
   simplejwtCompat: boolean
+  /** Passkeys (src/passkeys/). */
+  webauthn: WebauthnConfig
+}
+
+export interface WebauthnConfig {
+  /** The relying party id: a registrable domain (WEBAUTHN_RP_ID, default the host of PUBLIC_URL). */
+  rpId: string
+  /** Shown by the authenticator (WEBAUTHN_RP_NAME, default the RP ID). */
+  rpName: string
+  /** The origins a ceremony may come from (WEBAUTHN_ORIGINS, default the origin of PUBLIC_URL). */
+  origins: string[]
+  /**
+   * Why passkeys cannot be used, when they cannot: the RP ID is an IP address,
+   * which browsers refuse. The passkey routes then answer 501.
+   */
+  unavailable?: string
 }
 
 export interface MailConfig {
@@ -158,6 +175,43 @@ function parseCredentialUrl (variable: string, value: string, protocols: readonl
     throw new ConfigError(variable, `must be ${expected}${shown}`)
   }
   return v
+}
+
+/** An IPv4 or IPv6 address (with or without brackets), as opposed to a host name. */
+const isIpAddress = (host: string): boolean => isIP(host.replace(/^\[|\]$/g, '')) !== 0
+
+/**
+ * WEBAUTHN_*: the RP ID and origins default to PUBLIC_URL's host and origin. An
+ * RP ID must be a domain (browsers refuse an IP address): with one, passkeys
+ * are off (`unavailable` says why) rather than the start refused, since the
+ * default PUBLIC_URL is http://127.0.0.1:3000/.
+ */
+function parseWebauthn (raw: RawEnv, publicUrl: string): WebauthnConfig {
+  const url = new URL(publicUrl)
+  const rpId = raw.WEBAUTHN_RP_ID.trim() !== '' ? raw.WEBAUTHN_RP_ID.trim().toLowerCase() : url.hostname
+  if (!/^[a-z0-9.:[\]-]+$/i.test(rpId) || rpId.startsWith('.') || rpId.endsWith('.')) {
+    throw new ConfigError('WEBAUTHN_RP_ID', `must be a domain name such as example.com (no scheme, port or path), got "${raw.WEBAUTHN_RP_ID}"`)
+  }
+  const origins = raw.WEBAUTHN_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== '')
+  for (const origin of origins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError('WEBAUTHN_ORIGINS', `must be a comma list of origins like https://app.example.com, got "${origin}"`)
+    }
+  }
+  const rpName = raw.WEBAUTHN_RP_NAME.trim() !== '' ? raw.WEBAUTHN_RP_NAME.trim() : rpId
+  const unavailable = isIpAddress(rpId)
+    ? `the WebAuthn RP ID "${rpId}" is an IP address, which browsers refuse; set PUBLIC_URL to a host name (e.g. http://localhost:3000/) or WEBAUTHN_RP_ID to a domain`
+    : undefined
+  if (unavailable === undefined) {
+    // The browser refuses an RP ID that is not the page's host or a parent domain of it.
+    for (const origin of origins) {
+      const host = new URL(origin).hostname
+      if (host !== rpId && !host.endsWith(`.${rpId}`)) {
+        throw new ConfigError('WEBAUTHN_ORIGINS', `lists ${origin}, whose host is neither the RP ID "${rpId}" nor a subdomain of it`)
+      }
+    }
+  }
+  return { rpId, rpName, origins: origins.length > 0 ? origins : [url.origin], ...optional('unavailable', unavailable) }
 }
 
 /** `auto` = the machine's cores; otherwise 1 to 64. */
@@ -313,7 +367,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     rateLimitFailOpen: parseBoolean('RATE_LIMIT_FAIL_OPEN', raw.RATE_LIMIT_FAIL_OPEN),
     workers,
     tokenPurgeInterval: parsePurgeInterval(raw.TOKEN_PURGE_INTERVAL),
-    simplejwtCompat: parseBoolean('SIMPLEJWT_COMPAT', raw.SIMPLEJWT_COMPAT)
+    simplejwtCompat: parseBoolean('SIMPLEJWT_COMPAT', raw.SIMPLEJWT_COMPAT),
+    webauthn: parseWebauthn(raw, publicUrl)
   }
 }
 

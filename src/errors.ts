@@ -74,3 +74,19 @@ export const EmailNotVerifiedError = createError('EMAIL_NOT_VERIFIED', 'E-mail i
 export const PasswordIncorrectError = createError('INVALID_PASSWORD', 'The password is incorrect.', 400)
 export const ResetTokenInvalidError = createError('RESET_TOKEN_INVALID', 'The password reset link is invalid, expired or already used.', 400)
 export const VerificationTokenInvalidError = createError('VERIFICATION_TOKEN_INVALID', 'The verification link is invalid, expired or already used.', 400)
+// Passkeys (src/passkeys/).
+/** The WebAuthn RP ID is an IP address (browsers refuse it): the message says what to set. */
+export const PasskeysUnavailableError = createError('PASSKEYS_UNAVAILABLE', 'Passkeys are not available: %s.', 501)
+/**
+ * A sign-in with a passkey that cannot be accepted: unknown credential, a
+ * challenge unknown, expired or used already, wrong origin or RP ID, a bad
+ * signature, no user verification, a signature counter that went back. One
+ * answer for all (the reason is logged, never sent).
+ */
+export const PasskeyInvalidError = createError('PASSKEY_INVALID', 'The passkey could not be verified.', 401)
+/** The same refusals for a registration (the user is signed in: a 400, not a 401). */
+export const PasskeyRegistrationInvalidError = createError('PASSKEY_INVALID', 'The new passkey could not be verified.', 400)
+export const PasskeyExistsError = createError('PASSKEY_EXISTS', 'This passkey is registered already.', 409)
+export const PasskeyNotFoundError = createError('PASSKEY_NOT_FOUND', 'No such passkey.', 404)
+/** Removing it would leave the account with no way to log in (no usable password, no other passkey). */
+export const LastLoginMethodError = createError('LAST_LOGIN_METHOD', 'This passkey is the last way to log in to this account; set a password or add another passkey first.', 409)

@@ -93,6 +93,8 @@ const bad: Array<[string, string, RegExp]> = [
   ['REDIS_URL', 'redis://', /REDIS_URL must be a redis:\/\//],
   ['RATE_LIMIT_FAIL_OPEN', 'sometimes', /RATE_LIMIT_FAIL_OPEN must be true or false/],
   ['WORKERS', '0', /WORKERS must be a number of processes from 1 to 64, or auto/],
+  ['WEBAUTHN_RP_ID', 'https://example.com/', /WEBAUTHN_RP_ID must be a domain name/],
+  ['WEBAUTHN_ORIGINS', 'example.com', /WEBAUTHN_ORIGINS must be a comma list of origins/],
   ['WORKERS', 'many', /WORKERS must be a number of processes/],
   ['JWT_ALGORITHM', 'HS512', /JWT_ALGORITHM must be one of HS256, EdDSA, ES256, RS256/],
   ['JWT_PRIVATE_KEY_FILE', '/nonexistent/key.pem', /JWT_PRIVATE_KEY_FILE is set but JWT_ALGORITHM is HS256/],
@@ -262,4 +264,18 @@ t.test('gateway settings: defaults, and JWT_PRIVATE_KEY_FILE checked against JWT
   const rsa = join(dir, 'rsa1024.pem')
   writeFileSync(rsa, generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }))
   t.match(configError(t, { JWT_ALGORITHM: 'RS256', JWT_PRIVATE_KEY_FILE: rsa }).message, /shorter than 2048 bits/)
+})
+
+t.test('WEBAUTHN_*: defaults from PUBLIC_URL; an IP-address RP ID turns passkeys off with the reason', async (t) => {
+  const byDefault = cfg(t).webauthn
+  t.same(byDefault.rpId, '127.0.0.1')
+  t.match(byDefault.unavailable, /IP address.*set PUBLIC_URL to a host name \(e\.g\. http:\/\/localhost:3000\/\)/)
+  t.match(cfg(t, { HOST: '::1' }).webauthn.unavailable, /IP address/, 'an IPv6 address too')
+  t.same(cfg(t, { PUBLIC_URL: 'https://auth.example.com/app/' }).webauthn,
+    { rpId: 'auth.example.com', rpName: 'auth.example.com', origins: ['https://auth.example.com'] }, 'the host and origin of PUBLIC_URL; the name is the host (MFA_ISSUER does not exist yet)')
+  t.same(cfg(t, { PUBLIC_URL: 'http://localhost:3000/', WEBAUTHN_RP_ID: 'Example.com', WEBAUTHN_RP_NAME: 'Example', WEBAUTHN_ORIGINS: 'https://a.example.com, https://b.example.com' }).webauthn,
+    { rpId: 'example.com', rpName: 'Example', origins: ['https://a.example.com', 'https://b.example.com'] })
+  const err = configError(t, { PUBLIC_URL: 'https://auth.example.com/', WEBAUTHN_ORIGINS: 'https://auth.example.com,https://example.org' })
+  t.equal(err.variable, 'WEBAUTHN_ORIGINS')
+  t.match(err.message, /lists https:\/\/example\.org, whose host is neither the RP ID "auth\.example\.com" nor a subdomain of it/, 'an origin the browser would refuse for this RP ID')
 })

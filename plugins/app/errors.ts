@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { driverCode, NotReadyError, OverloadedError, ShuttingDownError, StorageUnavailableError } from '../../src/errors.js'
+import { driverCode, NotReadyError, OverloadedError, PasskeysUnavailableError, ShuttingDownError, StorageUnavailableError } from '../../src/errors.js'
 import { NO_NUL, TOKEN_MAX_LENGTH, TOKEN_TEXT } from '../../src/schemas.js'
 import { pathOf } from './request-log.js'
 
@@ -130,6 +130,8 @@ export default fp(async (app) => {
       const storage = driverCode(err)
       request.log.error({ err: storage === undefined ? err : err.cause, storage: storage ?? err.code }, 'storage unavailable')
       void reply.header('retry-after', '5')
+    } else if (err instanceof PasskeysUnavailableError) {
+      // 501 as it is: a configuration the operator can fix, said in the message.
     } else if (statusCode >= 500 || statusCode < 400) {
       request.log.error({ err }, 'unhandled error')
       statusCode = 500

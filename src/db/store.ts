@@ -1,4 +1,4 @@
-import type { AccountTokenRow, RefreshTokenRow, RevokeReason, SigningKeyRow, UserRow } from './sqlite/schema.js'
+import type { AccountTokenRow, PasskeyRow, RefreshTokenRow, RevokeReason, SigningKeyRow, UserRow, WebauthnChallengeRow } from './sqlite/schema.js'
 
 export type { RevokeReason }
 
@@ -29,6 +29,18 @@ export interface ProfileChange {
 }
 
 export type AccountToken = AccountTokenRow
+
+export type Passkey = PasskeyRow
+export type NewPasskey = Omit<PasskeyRow, 'lastUsedAt'>
+export type WebauthnChallenge = WebauthnChallengeRow
+export type ChallengePurpose = WebauthnChallengeRow['purpose']
+
+/**
+ * What removing a passkey did: `removed`; `not_found` (no such passkey of
+ * that user); `last_login_method` (refused: the user would have no way left
+ * to log in, as `keep` decided; nothing written).
+ */
+export type PasskeyRemoval = 'removed' | 'not_found' | 'last_login_method'
 export type AccountTokenPurpose = AccountTokenRow['purpose']
 
 /**
@@ -267,6 +279,41 @@ export interface Store {
     remove: (kid: string) => Promise<boolean>
     /** Deletes the keys retired before `before` (Unix seconds); returns how many. */
     purgeRetired: (before: number) => Promise<number>
+  }
+  /** WebAuthn credentials (src/passkeys/). */
+  passkeys: {
+    /** Stores a new passkey; false (nothing written) when a passkey with that credential id exists, whoever's it is. */
+    create: (passkey: NewPasskey) => Promise<boolean>
+    byId: (id: string) => Promise<Passkey | undefined>
+    /** The user's passkeys, oldest first. */
+    byUser: (userId: string) => Promise<Passkey[]>
+    /** The renamed passkey; undefined when the user has no passkey `id`. */
+    rename: (userId: string, id: string, name: string) => Promise<Passkey | undefined>
+    /**
+     * One transaction (the user's row held: written on PostgreSQL, under the write lock on SQLite, so two removals cannot both
+     * take the last ones): the passkey `id` of `userId` is deleted unless
+     * `keep(user, passkeysLeft)` (the user's row, and how many passkeys it
+     * would have left) says the user would be left with no way to log in.
+     */
+    remove: (userId: string, id: string, keep: (user: User, passkeysLeft: number) => boolean) => Promise<PasskeyRemoval>
+    /**
+     * A sign-in with it: counter, backed-up flag and last_used_at written, only
+     * if the stored counter is still `storedCounter` (a concurrent sign-in that
+     * moved it first wins; false, nothing written).
+     */
+    recordUse: (id: string, storedCounter: number, newCounter: number, backedUp: boolean, nowSeconds: number) => Promise<boolean>
+  }
+  webauthnChallenges: {
+    create: (challenge: WebauthnChallenge) => Promise<void>
+    /**
+     * Uses the challenge up: deletes and returns the row with this challenge
+     * and purpose (and user, when `userId` is given) unexpired at
+     * `nowSeconds`; undefined otherwise. One statement: of concurrent
+     * consumptions of one challenge at most one gets it, across instances too.
+     */
+    consume: (challenge: string, purpose: ChallengePurpose, nowSeconds: number, userId?: string) => Promise<WebauthnChallenge | undefined>
+    /** Deletes expired challenges; returns how many. */
+    purgeExpired: (nowSeconds: number) => Promise<number>
   }
   /** A cheap round trip, for readiness. */
   ping: () => Promise<void>

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { bigint, boolean, index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
-import { REVOKE_REASONS, type AccountTokenRow, type RefreshTokenRow, type SigningKeyRow, type UserRow } from '../sqlite/schema.js'
+import { REVOKE_REASONS, type AccountTokenRow, type PasskeyRow, type RefreshTokenRow, type SigningKeyRow, type UserRow, type WebauthnChallengeRow } from '../sqlite/schema.js'
 
 /*
  * The PostgreSQL twin of src/db/sqlite/schema.ts: same tables, same column names, and row
@@ -91,6 +91,28 @@ export const signingKeys = pgTable('signing_keys', {
   uniqueIndex('signing_keys_one_current_idx').on(sql`(1)`).where(sql`retired_at IS NULL`)
 ])
 
+/** See src/db/sqlite/schema.ts: passkeys (WebAuthn credentials), `id` the credential id. */
+export const passkeys = pgTable('passkeys', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  publicKey: text('public_key').notNull(),
+  counter: bigint('counter', { mode: 'number' }).notNull(),
+  transports: text('transports').notNull().default(''),
+  backedUp: boolean('backed_up').notNull(),
+  name: text('name').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  lastUsedAt: bigint('last_used_at', { mode: 'number' })
+}, (t) => [index('passkeys_user_idx').on(t.userId)])
+
+/** See src/db/sqlite/schema.ts: WebAuthn challenges, single use, shared by every instance. */
+export const webauthnChallenges = pgTable('webauthn_challenges', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').references(() => users.id, { onDelete: 'cascade' }),
+  purpose: text('purpose', { enum: ['registration', 'authentication'] }).notNull(),
+  challenge: text('challenge').notNull().unique(),
+  expiresAt: bigint('expires_at', { mode: 'number' }).notNull()
+}, (t) => [index('webauthn_challenges_expires_idx').on(t.expiresAt)])
+
 // Compile-time proof that both dialects produce the same row objects.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 const sameUser: Same<typeof users.$inferSelect, UserRow> = true
@@ -101,3 +123,7 @@ void sameToken
 void sameAccountToken
 const sameKey: Same<typeof signingKeys.$inferSelect, SigningKeyRow> = true
 void sameKey
+const samePasskey: Same<typeof passkeys.$inferSelect, PasskeyRow> = true
+void samePasskey
+const sameChallenge: Same<typeof webauthnChallenges.$inferSelect, WebauthnChallengeRow> = true
+void sameChallenge

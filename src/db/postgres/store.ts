@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { alias } from 'drizzle-orm/pg-core'
 import type pg from 'pg'
@@ -6,7 +6,7 @@ import { EmailTakenError } from '../../errors.js'
 import { decideRotation } from '../../tokens/rotation.js'
 import { withDomainErrors } from '../domain-errors.js'
 import { keyInsertion } from '../signing-key-insertion.js'
-import type { AcceptAccountToken, AccountTokenPurpose, ImportOutcome, NewRefreshToken, RevokeReason, RotateGrace, RotateOutcome, RotationSuccessor, Store, User } from '../store.js'
+import type { AcceptAccountToken, AccountTokenPurpose, ImportOutcome, NewRefreshToken, PasskeyRemoval, RevokeReason, RotateGrace, RotateOutcome, RotationSuccessor, Store, User } from '../store.js'
 import { importStep } from '../user-import.js'
 import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
 import { codeOf, domainError, startError, unwrap } from './errors.js'
@@ -27,7 +27,7 @@ const ROTATE_LIVE = `WITH rotated AS (
 INSERT INTO refresh_tokens (id, user_id, family_id, expires_at, created_at)
 SELECT $4, $2, family_id, $6, $7 FROM rotated`
 
-const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
+const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges } = schema
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…` (anything node-postgres accepts). */
@@ -209,6 +209,36 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
   let closed = false
 
   return {
+    passkeys: {
+      create: async (passkey) => ((await db.insert(passkeys).values(passkey).onConflictDoNothing()).rowCount ?? 0) === 1,
+      byId: async (id) => (await db.select().from(passkeys).where(eq(passkeys.id, id)).limit(1))[0],
+      byUser: async (userId) => await db.select().from(passkeys).where(eq(passkeys.userId, userId)).orderBy(asc(passkeys.createdAt), asc(passkeys.id)),
+      rename: async (userId, id, name) => (await db.update(passkeys).set({ name }).where(and(eq(passkeys.id, id), eq(passkeys.userId, userId))).returning())[0],
+      // The user's row is written first (unchanged: a new row version, no
+      // NOTIFY needed), not merely locked: a concurrent removal for the same
+      // user then waits for this one and fails to serialise (REPEATABLE READ;
+      // a lock alone would let it go on with its older snapshot, which still
+      // counts the passkey deleted here), and its retry counts what is left.
+      remove: async (userId, id, keep) => await inTransaction(async (tx): Promise<PasskeyRemoval> => {
+        const [user] = await tx.update(users).set({ id: sql`${users.id}` }).where(eq(users.id, userId)).returning()
+        const [found] = await tx.select({ id: passkeys.id }).from(passkeys).where(and(eq(passkeys.id, id), eq(passkeys.userId, userId))).limit(1)
+        if (user === undefined || found === undefined) return 'not_found'
+        const [left] = await tx.select({ n: count() }).from(passkeys).where(and(eq(passkeys.userId, userId), ne(passkeys.id, id)))
+        if (!keep(user, left?.n ?? 0)) return 'last_login_method'
+        await tx.delete(passkeys).where(eq(passkeys.id, id))
+        return 'removed'
+      }),
+      recordUse: async (id, storedCounter, newCounter, backedUp, nowSeconds) =>
+        ((await db.update(passkeys).set({ counter: newCounter, backedUp, lastUsedAt: nowSeconds })
+          .where(and(eq(passkeys.id, id), eq(passkeys.counter, storedCounter)))).rowCount ?? 0) === 1
+    },
+    webauthnChallenges: {
+      create: async (challenge) => { await db.insert(webauthnChallenges).values(challenge) },
+      consume: async (challenge, purpose, nowSeconds, userId) =>
+        (await db.delete(webauthnChallenges).where(and(eq(webauthnChallenges.challenge, challenge), eq(webauthnChallenges.purpose, purpose),
+          gt(webauthnChallenges.expiresAt, nowSeconds), userId === undefined ? undefined : eq(webauthnChallenges.userId, userId))).returning())[0],
+      purgeExpired: async (nowSeconds) => (await db.delete(webauthnChallenges).where(lte(webauthnChallenges.expiresAt, nowSeconds))).rowCount ?? 0
+    },
     users: {
       create: async (user, firstToken) => {
         try {

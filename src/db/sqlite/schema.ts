@@ -133,6 +133,48 @@ export const signingKeys = sqliteTable('signing_keys', {
 export type SigningKeyRow = typeof signingKeys.$inferSelect
 
 /**
+ * Passkeys (WebAuthn credentials, src/passkeys/). `id` is the credential id
+ * (base64url) as the authenticator made it: unique across users. `public_key`
+ * is the COSE public key (base64url); `counter` the last signature counter
+ * seen (0 for authenticators that keep none); `transports` a comma list of
+ * what the browser reported (hints for the next sign-in).
+ */
+export const passkeys = sqliteTable('passkeys', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  publicKey: text('public_key').notNull(),
+  counter: integer('counter').notNull(),
+  transports: text('transports').notNull().default(''),
+  /** The authenticator said the credential is backed up (synced to other devices). */
+  backedUp: integer('backed_up', { mode: 'boolean' }).notNull(),
+  name: text('name').notNull(),
+  /** Unix seconds. */
+  createdAt: integer('created_at').notNull(),
+  /** Unix seconds of the last sign-in with it; null until then. */
+  lastUsedAt: integer('last_used_at')
+}, (t) => [index('passkeys_user_idx').on(t.userId)])
+
+export type PasskeyRow = typeof passkeys.$inferSelect
+
+/**
+ * WebAuthn challenges handed out by the options routes, kept until the
+ * matching verify uses them up (deleted: single use) or they expire. In the
+ * database, not in a process's memory, so that any instance can verify.
+ * `user_id` binds a registration challenge to its user; null for a sign-in.
+ */
+export const webauthnChallenges = sqliteTable('webauthn_challenges', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').references(() => users.id, { onDelete: 'cascade' }),
+  purpose: text('purpose', { enum: ['registration', 'authentication'] }).notNull(),
+  /** The challenge as sent (base64url). */
+  challenge: text('challenge').notNull().unique(),
+  /** Unix seconds. */
+  expiresAt: integer('expires_at').notNull()
+}, (t) => [index('webauthn_challenges_expires_idx').on(t.expiresAt)])
+
+export type WebauthnChallengeRow = typeof webauthnChallenges.$inferSelect
+
+/**
  * One row whose `version` counts the changes to `users` made by any
  * connection: triggers (migration 0006) bump it on every UPDATE or DELETE of a
  * user, whoever runs it — this process, another instance, the sqlite3 shell.

@@ -1,10 +1,10 @@
 import type Database from 'better-sqlite3'
-import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { EmailTakenError } from '../../errors.js'
 import { withDomainErrors } from '../domain-errors.js'
 import { keyInsertion } from '../signing-key-insertion.js'
-import type { AcceptAccountToken, AccountTokenPurpose, ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, Store } from '../store.js'
+import type { AcceptAccountToken, AccountTokenPurpose, ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, PasskeyRemoval, ProfileChange, RevokeReason, Store, User } from '../store.js'
 import { importStep } from '../user-import.js'
 import { openDatabase, type SqliteOptions } from './connection.js'
 import { domainError, isUniqueViolation } from './errors.js'
@@ -14,7 +14,7 @@ import { userCache } from './user-cache.js'
 
 type RotationWriter = ReturnType<typeof rotationWriter>
 
-const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
+const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges } = schema
 
 /** Opens (creating it and its folder if needed), tunes and migrates the SQLite file: the SQLite Store. */
 export function openSqliteStore (options: SqliteOptions): Store {
@@ -178,7 +178,42 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     return true
   })
 
+  // Passkeys. Removal runs under the file's write lock (BEGIN IMMEDIATE): the
+  // count it decides on cannot change before its delete.
+  const removePasskey = sqlite.transaction((userId: string, id: string, keep: (user: User, passkeysLeft: number) => boolean): PasskeyRemoval => {
+    const found = db.select({ id: passkeys.id }).from(passkeys).where(and(eq(passkeys.id, id), eq(passkeys.userId, userId))).get()
+    const user = userById.get({ id: userId })
+    if (found === undefined || user === undefined) return 'not_found'
+    const [left] = db.select({ n: count() }).from(passkeys).where(and(eq(passkeys.userId, userId), ne(passkeys.id, id))).all()
+    if (!keep(user, left?.n ?? 0)) return 'last_login_method'
+    db.delete(passkeys).where(eq(passkeys.id, id)).run()
+    return 'removed'
+  })
+
   return {
+    passkeys: {
+      async create (passkey) { return write(() => db.insert(passkeys).values(passkey).onConflictDoNothing().run().changes) === 1 },
+      async byId (id) { return db.select().from(passkeys).where(eq(passkeys.id, id)).get() },
+      async byUser (userId) { return db.select().from(passkeys).where(eq(passkeys.userId, userId)).orderBy(asc(passkeys.createdAt), asc(passkeys.id)).all() },
+      async rename (userId, id, name) {
+        return write(() => db.update(passkeys).set({ name }).where(and(eq(passkeys.id, id), eq(passkeys.userId, userId))).returning().all())[0]
+      },
+      async remove (userId, id, keep) { return write(() => removePasskey.immediate(userId, id, keep)) },
+      async recordUse (id, storedCounter, newCounter, backedUp, nowSeconds) {
+        return write(() => db.update(passkeys).set({ counter: newCounter, backedUp, lastUsedAt: nowSeconds })
+          .where(and(eq(passkeys.id, id), eq(passkeys.counter, storedCounter))).run().changes) === 1
+      }
+    },
+    webauthnChallenges: {
+      async create (challenge) { write(() => db.insert(webauthnChallenges).values(challenge).run()) },
+      async consume (challenge, purpose, nowSeconds, userId) {
+        return write(() => db.delete(webauthnChallenges).where(and(eq(webauthnChallenges.challenge, challenge), eq(webauthnChallenges.purpose, purpose),
+          gt(webauthnChallenges.expiresAt, nowSeconds), userId === undefined ? undefined : eq(webauthnChallenges.userId, userId))).returning().all())[0]
+      },
+      async purgeExpired (nowSeconds) {
+        return write(() => db.delete(webauthnChallenges).where(lte(webauthnChallenges.expiresAt, nowSeconds)).run().changes)
+      }
+    },
     users: {
       async create (user, firstToken) {
         try {

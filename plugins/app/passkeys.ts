@@ -1,0 +1,56 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { createPasskeyService, type PasskeyService } from '../../src/passkeys/passkeys.js'
+
+type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    passkeys: PasskeyService
+    /**
+     * onRequest hook of an unauthenticated passkey route (sign-in options and
+     * verification): RATE_LIMIT_LOGIN_MAX requests per RATE_LIMIT_WINDOW per
+     * client IP, as the password login, counted under `<name>-ip:…`.
+     */
+    passkeyIpLimit: (name: string) => Hook
+  }
+}
+
+/**
+ * Passkeys (src/passkeys/): the service, the sign-in rate limit, and the
+ * purge of expired challenges (at start and every TOKEN_PURGE_INTERVAL). With
+ * an IP-address RP ID the routes answer 501; the start says so once.
+ */
+export default fp(async (app, opts: { nowMs?: () => number }) => {
+  const { config } = app
+  app.decorate('passkeys', createPasskeyService({
+    store: app.store,
+    tokens: app.tokens,
+    config: config.webauthn,
+    emailVerification: config.emailVerification,
+    nowMs: opts.nowMs,
+    onEvent: (event) => {
+      if (event.event === 'passkey_counter_regressed') app.log.warn(event, 'passkey signature counter went back: a cloned authenticator? sign-in refused')
+      else app.log.info(event, 'passkey refused')
+    }
+  }))
+  app.decorate('passkeyIpLimit', (name: string) =>
+    app.rateLimit({ max: config.rateLimit.loginMax, timeWindow: config.rateLimit.window * 1000, keyGenerator: (req) => `${name}-ip:${req.ip}` }) as Hook)
+
+  if (config.webauthn.unavailable !== undefined) {
+    app.log.warn({ event: 'passkeys_unavailable' }, `passkeys are off: ${config.webauthn.unavailable}`)
+  }
+  const purge = async (): Promise<void> => {
+    try {
+      const purged = await app.passkeys.purgeChallenges()
+      if (purged > 0) app.log.info({ event: 'webauthn_challenges_purged', count: purged }, 'expired passkey challenges purged')
+    } catch (err) {
+      app.log.warn({ err }, 'purging expired passkey challenges failed')
+    }
+  }
+  if (config.tokenPurgeInterval > 0) {
+    app.addHook('onReady', purge)
+    const timer = setInterval(() => { void purge() }, config.tokenPurgeInterval).unref()
+    app.addHook('onClose', async () => { clearInterval(timer) })
+  }
+}, { name: 'passkeys', dependencies: ['store', 'tokens', '@fastify/rate-limit'] })

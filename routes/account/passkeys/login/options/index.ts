@@ -1,0 +1,15 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { LoginOptionsBody, RequestOptions } from '../../../../../src/passkeys/schemas.js'
+import { errors } from '../../../../../src/schemas.js'
+
+const loginOptions: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('', {
+    schema: { body: LoginOptionsBody, response: { 200: RequestOptions, ...errors(501) } },
+    onRequest: app.passkeyIpLimit('passkey-options')
+  }, async (request, reply) => {
+    void reply.header('cache-control', 'no-store')
+    return await app.passkeys.authenticationOptions(request.body.email)
+  })
+}
+
+export default loginOptions
