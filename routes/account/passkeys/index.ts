@@ -8,14 +8,14 @@ import { Detail, errors } from '../../../src/schemas.js'
 // list, rather than a folder per parameter).
 const passkeys: FastifyPluginAsyncTypebox = async (app) => {
   app.get('', {
-    schema: { response: { 200: Type.Object({ passkeys: Type.Array(PasskeySchema) }), ...errors(401, 403, 501) } },
+    schema: { tags: ['passkeys'], response: { 200: Type.Object({ passkeys: Type.Array(PasskeySchema) }), ...errors(401, 403, 501) } },
     onRequest: app.authenticate
   }, async (request) => {
     return { passkeys: (await app.passkeys.list(request.user)).map(publicPasskey) }
   })
 
   app.patch('/:id', {
-    schema: { params: PasskeyIdParams, body: RenameBody, response: { 200: Type.Object({ passkey: PasskeySchema }), ...errors(401, 403, 404, 501) } },
+    schema: { tags: ['passkeys'], params: PasskeyIdParams, body: RenameBody, response: { 200: Type.Object({ passkey: PasskeySchema }), ...errors(401, 403, 404, 501) } },
     onRequest: app.authenticate
   }, async (request) => {
     const passkey = await app.passkeys.rename(request.user, request.params.id, request.body.name)
@@ -24,7 +24,7 @@ const passkeys: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.delete('/:id', {
-    schema: { params: PasskeyIdParams, response: { 200: Detail, ...errors(401, 403, 404, 409, 501) } },
+    schema: { tags: ['passkeys'], params: PasskeyIdParams, response: { 200: Detail, ...errors(401, 403, 404, 409, 501) } },
     onRequest: app.authenticate
   }, async (request) => {
     await app.passkeys.remove(request.user, request.params.id)

@@ -4,7 +4,7 @@ import { errors } from '../../../../../src/schemas.js'
 
 const loginOptions: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { body: LoginOptionsBody, response: { 200: RequestOptions, ...errors(501) } },
+    schema: { tags: ['passkeys'], body: LoginOptionsBody, response: { 200: RequestOptions, ...errors(501) } },
     onRequest: app.passkeyIpLimit('passkey-options')
   }, async (request, reply) => {
     void reply.header('cache-control', 'no-store')

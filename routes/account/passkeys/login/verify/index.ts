@@ -7,7 +7,7 @@ import { errors, UserWithTokens } from '../../../../../src/schemas.js'
 // Answers exactly as POST /account/login: the user, the tokens, the three cookies.
 const loginVerify: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { body: LoginVerifyBody, response: { 200: UserWithTokens, ...errors(401, 403, 501) } },
+    schema: { tags: ['passkeys'], body: LoginVerifyBody, response: { 200: UserWithTokens, ...errors(401, 403, 501) } },
     onRequest: app.passkeyIpLimit('passkey-login')
   }, async (request, reply) => {
     try {

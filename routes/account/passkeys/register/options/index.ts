@@ -4,7 +4,7 @@ import { errors } from '../../../../../src/schemas.js'
 
 const registerOptions: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { response: { 200: CreationOptions, ...errors(401, 403, 501) } },
+    schema: { tags: ['passkeys'], response: { 200: CreationOptions, ...errors(401, 403, 501) } },
     onRequest: app.authenticate
   }, async (request, reply) => {
     void reply.header('cache-control', 'no-store')

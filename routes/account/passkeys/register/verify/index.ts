@@ -7,7 +7,7 @@ import { errors } from '../../../../../src/schemas.js'
 
 const registerVerify: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    schema: { body: RegisterVerifyBody, response: { 201: Type.Object({ passkey: PasskeySchema }), ...errors(401, 403, 409, 501) } },
+    schema: { tags: ['passkeys'], body: RegisterVerifyBody, response: { 201: Type.Object({ passkey: PasskeySchema }), ...errors(401, 403, 409, 501) } },
     onRequest: app.authenticate
   }, async (request, reply) => {
     const passkey = await app.passkeys.verifyRegistration(request.user, request.body.response as RegistrationResponseJSON, request.body.name)
