@@ -97,7 +97,7 @@ export type RotateOutcome =
   // No such token of `next.userId` (never issued here, purged, or another user's).
   | { kind: 'unknown' }
 
-/** A user carried over from Django (`import django`): upserted by email. */
+/** A user carried over from Django (`import django`): created, or updated when imported before (src/db/user-import.ts). */
 export type ImportedUser = NewUser & {
   isActive: boolean
   isStaff: boolean
@@ -108,10 +108,12 @@ export type ImportedUser = NewUser & {
 }
 
 /**
- * What importing one user did. `updated` keeps the service's own password hash
- * once the user has logged in here (it is no longer a Django hash).
+ * What importing one user did. `updated` (the user of that same Django id,
+ * imported before) keeps the service's own password hash once the user has
+ * logged in here (it is no longer a Django hash). `email_taken`: an account
+ * with that email exists without that Django id, and is left alone.
  */
-export type ImportOutcome = 'created' | 'updated' | 'legacy_id_taken'
+export type ImportOutcome = 'created' | 'updated' | 'legacy_id_taken' | 'email_taken'
 
 /** Rows deleted by a purge. */
 export interface PurgeCounts {
@@ -178,7 +180,7 @@ export interface Store {
     byLegacyId: (legacyId: string) => Promise<User | undefined>
     /** One transaction: users whose email exists are skipped; returns how many were inserted. */
     insertMany: (users: NewUser[]) => Promise<number>
-    /** One transaction: each user inserted, or updated when its email exists (see ImportOutcome). */
+    /** One transaction: each user inserted, or updated when its email and Django id are those of one user (see ImportOutcome, src/db/user-import.ts). */
     importMany: (users: ImportedUser[], isForeignHash: (hash: string) => boolean) => Promise<ImportOutcome[]>
   }
   refreshTokens: {

@@ -88,6 +88,15 @@ for (const [kind, open] of storeImplementations) {
       t.equal(b2?.passwordHash, '$argon2id$own', 'logged in here: kept')
     })
 
+    t.test('importMany never merges into, re-activates or verifies an account not linked to the Django id', async (t) => {
+      const native = await store.users.create(newUser({ email: 'native@import.test', name: 'Native' }))
+      await store.users.setActive(native.id, false)
+      const before = await store.users.byId(native.id)
+      const outcome = await store.users.importMany([imported({ email: 'native@import.test', isActive: true, emailVerified: true, isStaff: true, name: 'Django' })], isDjango)
+      t.same(outcome, ['email_taken'])
+      t.strictSame(await store.users.byId(native.id), before, 'the account is as it was: inactive, unverified, its own hash and name')
+    })
+
     t.test('importMany refuses a Django id already linked to another email', async (t) => {
       const a = imported({ email: 'first@legacy.test' })
       await store.users.importMany([a], isDjango)
