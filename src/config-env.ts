@@ -58,7 +58,8 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_FAIL_OPEN: Type.String({ default: 'false' }),
   WORKERS: Type.String({ default: '1' }),
   TOKEN_PURGE_INTERVAL: Type.String({ default: '1h' }),
-  SIMPLEJWT_COMPAT: Type.String({ default: 'false' })
+  SIMPLEJWT_COMPAT: Type.String({ default: 'false' }),
+  PWNED_PASSWORDS_URL: Type.String({ default: '' })
 })
 
 /** The environment as `parseEnv` returns it. */

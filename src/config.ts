@@ -85,6 +85,8 @@ export interface Config {
   tokenPurgeInterval: number
   /** Accept a Django simplejwt refresh token once at /account/token/refresh (moving a deployment over). */
   simplejwtCompat: boolean
+  /** The Pwned Passwords range API (`<url><5 hex of SHA-1>`): new passwords found there are refused. Unset: no check. */
+  pwnedPasswordsUrl?: string
 }
 
 export interface MailConfig {
@@ -313,6 +315,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     rateLimitFailOpen: parseBoolean('RATE_LIMIT_FAIL_OPEN', raw.RATE_LIMIT_FAIL_OPEN),
     workers,
     tokenPurgeInterval: parsePurgeInterval(raw.TOKEN_PURGE_INTERVAL),
-    simplejwtCompat: parseBoolean('SIMPLEJWT_COMPAT', raw.SIMPLEJWT_COMPAT)
+    simplejwtCompat: parseBoolean('SIMPLEJWT_COMPAT', raw.SIMPLEJWT_COMPAT),
+    ...optional('pwnedPasswordsUrl', raw.PWNED_PASSWORDS_URL.trim() === '' ? undefined : parseHttpUrl('PWNED_PASSWORDS_URL', raw.PWNED_PASSWORDS_URL.trim()))
   }
 }

@@ -4,7 +4,7 @@ import type { Config } from '../config.js'
 import type { AccountToken, AccountTokenPurpose, ProfileChange, Store, User } from '../db/store.js'
 import {
   AccountInactiveError, EmailNotVerifiedError, EmailTakenError, FieldValidationError, InvalidCredentialsError,
-  InvalidPasswordError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError
+  InvalidPasswordError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError, WeakPasswordError
 } from '../errors.js'
 import type { Mailer } from '../mail/mailer.js'
 import { renderMail, type MailLanguage, type MailTemplate } from '../mail/templates.js'
@@ -55,6 +55,9 @@ function show (user: User) {
 
 export type PublicUser = ReturnType<typeof show>
 
+/** WEAK_PASSWORD's detail for a password the breach check found (PWNED_PASSWORDS_URL). */
+export const BREACHED_PASSWORD = 'This password has appeared in a data breach and cannot be used. Choose another one.'
+
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase()
 
 /** Shaped like an address (one @, a dot in the domain, no space): the operators' and the Django import's check. */
@@ -85,6 +88,11 @@ export interface AccountServiceOptions {
   store: Store
   hasher: PasswordHasher
   tokens: TokenService
+  /**
+   * PWNED_PASSWORDS_URL: true for a password found in a data breach
+   * (src/passwords/pwned.ts), refused at join, password change and reset.
+   */
+  breached?: (password: string) => Promise<boolean>
   /** allauth's ACCOUNT_EMAIL_VERIFICATION; `none` when omitted. */
   emailVerification?: Config['emailVerification']
   /** Needed by the flows that send mail (reset, verification, email change). */
@@ -92,8 +100,14 @@ export interface AccountServiceOptions {
   nowMs?: () => number
 }
 
-export function createAccountService ({ store, hasher, tokens, emailVerification = 'none', mail, nowMs = Date.now }: AccountServiceOptions) {
+export function createAccountService ({ store, hasher, tokens, breached, emailVerification = 'none', mail, nowMs = Date.now }: AccountServiceOptions) {
   const seconds = (): number => Math.floor(nowMs() / 1000)
+
+  /** The password policy, then (PWNED_PASSWORDS_URL) the breach check: a new password's rules. */
+  async function assertNewPassword (password: string, context: { email?: string, name?: string }): Promise<void> {
+    assertPasswordPolicy(password, context)
+    if (breached !== undefined && await breached(password)) throw new WeakPasswordError(BREACHED_PASSWORD)
+  }
 
   function checkDateOfBirth (dob: string | null | undefined): void {
     // The schema checks the format (a real calendar date); "in the past" needs a clock.
@@ -162,6 +176,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       assertPasswordPolicy(input.password, { email, name: input.name })
       // Cheap early answer; the unique index still decides races.
       if (await store.users.byEmail(email) !== undefined) throw new EmailTakenError()
+      await assertNewPassword(input.password, { email, name: input.name })
       const user = {
         id: randomUUID(),
         email,
@@ -215,7 +230,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
 
     async changePassword (user: User, oldPassword: string, newPassword: string): Promise<TokenPair> {
       if (!await hasher.verify(user.passwordHash, oldPassword)) throw new InvalidPasswordError()
-      assertPasswordPolicy(newPassword, user)
+      await assertNewPassword(newPassword, user)
       return await tokens.reissueAfterPasswordChange(user, await hasher.hash(newPassword))
     },
 
@@ -281,7 +296,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       const key = mailTokenKey(token)
       const user = await resetTokenUser(key)
       // The policy before the token is used up: a weak password can be corrected.
-      assertPasswordPolicy(newPassword, user)
+      await assertNewPassword(newPassword, user)
       const hash = await hasher.hash(newPassword)
       // One transaction uses the token up, stores the hash, marks the address
       // verified, ends every session and starts the new one: a failure leaves
