@@ -33,6 +33,7 @@ export const EnvSchema = Type.Object({
   COOKIE_SAMESITE: Type.Enum(['lax', 'strict', 'none', 'Lax', 'Strict', 'None'], { default: 'lax' }),
   RATE_LIMIT_LOGIN_MAX: Type.Integer({ minimum: 1, default: 10 }),
   RATE_LIMIT_JOIN_MAX: Type.Integer({ minimum: 1, default: 20 }),
+  RATE_LIMIT_PASSWORD_CHECK_MAX: Type.Integer({ minimum: 1, default: 5 }),
   RATE_LIMIT_WINDOW: Type.String({ default: '60' }),
   TRUST_PROXY: Type.String({ default: 'false' }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),

@@ -50,7 +50,8 @@ export interface Config {
   cookieSecure: boolean
   cookieSameSite: SameSite
   /** `mailMax`: password-reset, verification-resend and email-change requests (each its own counters) per window, per client IP and per email. */
-  rateLimit: { loginMax: number, joinMax: number, mailMax: number, window: number }
+  /** `passwordCheckMax`: checks of the current password behind a session (password change, email change, deletion) per window, per user. */
+  rateLimit: { loginMax: number, joinMax: number, mailMax: number, passwordCheckMax: number, window: number }
   trustProxy: boolean | number | string
   logLevel: string
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
@@ -290,6 +291,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
       loginMax: raw.RATE_LIMIT_LOGIN_MAX,
       joinMax: raw.RATE_LIMIT_JOIN_MAX,
       mailMax: raw.RATE_LIMIT_MAIL_MAX,
+      passwordCheckMax: raw.RATE_LIMIT_PASSWORD_CHECK_MAX,
       window: parseDuration('RATE_LIMIT_WINDOW', raw.RATE_LIMIT_WINDOW)
     },
     trustProxy: parseTrustProxy(raw.TRUST_PROXY),
