@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { mailTokenKey, newMailToken, passwordFingerprint, tokenLink } from './account-tokens.js'
+import { emailChangeFingerprint, mailTokenKey, newMailToken, passwordFingerprint, tokenLink } from './account-tokens.js'
 import type { Config } from '../config.js'
 import type { AccountToken, AccountTokenPurpose, ProfileChange, Store, User } from '../db/store.js'
 import {
@@ -7,7 +7,7 @@ import {
   InvalidPasswordError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError, WeakPasswordError
 } from '../errors.js'
 import type { Mailer } from '../mail/mailer.js'
-import { renderMail, type MailLanguage, type MailTemplate } from '../mail/templates.js'
+import { renderMail, renderNotice, type MailLanguage, type MailTemplate, type NoticeTemplate } from '../mail/templates.js'
 import type { PasswordHasher } from '../passwords/hash.js'
 import { assertPasswordPolicy } from '../passwords/policy.js'
 import type { TokenPair } from '../tokens/claims.js'
@@ -133,7 +133,11 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
       userId: user.id,
       purpose,
       email: to,
-      passwordFingerprint: reset ? passwordFingerprint(user.passwordHash) : null,
+      // Bound to what the account was when the mail was asked for: a reset to
+      // the password, an email change to the password and the address.
+      passwordFingerprint: reset
+        ? passwordFingerprint(user.passwordHash)
+        : purpose === 'email_change' ? emailChangeFingerprint(user.passwordHash, user.email) : null,
       expiresAt: seconds() + lifetime,
       createdAt: seconds()
     })
@@ -154,6 +158,12 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
       if (user === undefined || !wanted(user)) return
       await mailToken(user, purpose, user.email)
     })
+  }
+
+  /** A notice (no link) to the account's address until now about a change of it. */
+  function notifyEmailChange (template: NoticeTemplate, user: User, newEmail: string): void {
+    if (mail === undefined) return
+    mail.mailer.send({ to: user.email, ...renderNotice(template, mail.language, { email: user.email, newEmail }), about: { template, userId: user.id } })
   }
 
   /** The current password of `user`, for the changes that put the account itself at stake. */
@@ -260,9 +270,13 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
       if (await store.users.byEmail(email) !== undefined) throw new EmailTakenError()
       if (emailVerification === 'none') {
         await store.users.setEmail(user.id, email, false)
+        notifyEmailChange('email_changed', user, email)
         return { user: { ...user, email, emailVerified: false }, pending: false }
       }
       mailOptions().mailer.later('email_change', async () => { await mailToken(user, 'email_change', email) })
+      // The address until now hears of it (allauth does the same): its owner
+      // learns how to cancel a change they did not ask for.
+      notifyEmailChange('email_change_requested', user, email)
       return { user, pending: true }
     },
 
@@ -317,13 +331,17 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
     /**
      * POST /account/email/verify: a verification token proves the user's
      * current address (void once the address changed); an email-change token
-     * makes its address the login email, verified.
+     * makes its address the login email, verified, if the account still has
+     * the password and the address it had when the change was asked for
+     * (a password change or reset, or another change of the address, voids it).
      */
     async verifyEmail (token: string): Promise<User> {
       // Used up and applied in one transaction: an address taken meanwhile
       // (EMAIL_TAKEN) or a failure leaves the link usable.
       const user = await store.accountTokens.verifyEmail(mailTokenKey(token), seconds(), (row, owner) =>
-        owner.isActive && (row.purpose === 'email_change' || row.email === owner.email))
+        owner.isActive && (row.purpose === 'email_change'
+          ? row.passwordFingerprint === emailChangeFingerprint(owner.passwordHash, owner.email)
+          : row.email === owner.email))
       if (user === undefined) throw new VerificationTokenInvalidError()
       return user
     }

@@ -31,6 +31,9 @@ export interface ProfileChange {
 export type AccountToken = AccountTokenRow
 export type AccountTokenPurpose = AccountTokenRow['purpose']
 
+/** The mailed tokens a new password deletes (a reset token is void by its fingerprint already). */
+export const DIES_WITH_PASSWORD: AccountTokenPurpose[] = ['email_change', 'email_verification']
+
 /**
  * The domain's last word on a mailed token, asked inside the transaction that
  * redeems it, with the user's row as that transaction reads it: true lets the
@@ -45,7 +48,11 @@ export type NewAccountToken = {
   purpose: AccountTokenPurpose
   /** The address the token was mailed to (for a verification: the address it proves). */
   email: string
-  /** Reset tokens: a hash of the password hash they were issued under. */
+  /**
+   * Reset tokens: a hash of the password hash they were issued under;
+   * email-change tokens: of the password hash and the login address
+   * (src/accounts/account-tokens.ts).
+   */
   passwordFingerprint: string | null
   /** Unix seconds. */
   expiresAt: number
@@ -155,6 +162,7 @@ export interface Store {
      * stored in one transaction: a login that fails changes nothing.
      */
     recordLogin: (id: string, at: Date, rehashed?: string, token?: NewRefreshToken) => Promise<void>
+    /** A deactivation also deletes the user's pending email-change tokens. */
     setActive: (id: string, active: boolean) => Promise<void>
     /** Deletes the user; its refresh and account tokens go with it (foreign keys cascade). */
     remove: (id: string) => Promise<void>
@@ -166,8 +174,9 @@ export interface Store {
      */
     setEmail: (id: string, email: string, verified: boolean) => Promise<void>
     /**
-     * New hash and every refresh token of the user revoked (reason
-     * `password_change`: no grace window), one transaction; with `next` (a
+     * New hash, every refresh token of the user revoked (reason
+     * `password_change`: no grace window) and the user's pending
+     * email-change and verification tokens deleted, one transaction; with `next` (a
      * password change: the new login's first token), that token is stored in
      * it too. Without it (the operators' `users set-password`) no login starts.
      */
@@ -210,6 +219,11 @@ export interface Store {
     purge: (nowSeconds: number) => Promise<PurgeCounts>
   }
   accountTokens: {
+    /**
+     * Stores a mailed token. A new email_change token supersedes the user's
+     * earlier ones: they are deleted in the same transaction (one pending
+     * change at a time, the last one asked for).
+     */
     create: (token: NewAccountToken) => Promise<void>
     byId: (id: string) => Promise<AccountTokenRow | undefined>
     /**
@@ -217,8 +231,9 @@ export interface Store {
      * password_reset token, unused and unexpired at `nowSeconds`, of the user
      * `next.userId`, and `accept` must approve it. Then the token is marked
      * used, the user gets `passwordHash` and a verified email, every refresh
-     * token of theirs is revoked (reason `password_change`: no grace window)
-     * and `next` (the new login's first token) is stored. Returns the updated
+     * token of theirs is revoked (reason `password_change`: no grace window),
+     * their pending email-change and verification tokens are deleted, and
+     * `next` (the new login's first token) is stored. Returns the updated
      * user; undefined when refused, with nothing written. A failure at any step
      * writes nothing either: the token stays usable. Of N concurrent calls for
      * one id at most one succeeds (single use), across processes too.

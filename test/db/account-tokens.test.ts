@@ -158,5 +158,48 @@ for (const [kind, database] of storeDatabases) {
       const results = await Promise.all(Array.from({ length: 20 }, async () => await store.accountTokens.verifyEmail(token.id, NOW, accept)))
       t.equal(results.filter((r) => r !== undefined).length, 1)
     })
+
+    t.test('a new email-change token supersedes the earlier ones; other purposes and users are kept', async (t) => {
+      const user = await store.users.create(newUser())
+      const other = await store.users.create(newUser())
+      const first = mailed(user, { purpose: 'email_change', email: 'first@new.test' })
+      const verification = mailed(user, { purpose: 'email_verification', passwordFingerprint: null })
+      const othersChange = mailed(other, { purpose: 'email_change', email: 'other@new.test' })
+      for (const token of [first, verification, othersChange]) await store.accountTokens.create(token)
+      const second = mailed(user, { purpose: 'email_change', email: 'second@new.test' })
+      await store.accountTokens.create(second)
+      t.equal(await store.accountTokens.byId(first.id), undefined, 'the earlier change is gone')
+      t.ok(await store.accountTokens.byId(second.id))
+      t.ok(await store.accountTokens.byId(verification.id))
+      t.ok(await store.accountTokens.byId(othersChange.id), "another user's change is kept")
+    })
+
+    t.test('a new password (setPassword, resetPassword) deletes the pending email-change and verification tokens', async (t) => {
+      const user = await store.users.create(newUser())
+      const change = mailed(user, { purpose: 'email_change', email: 'a@new.test' })
+      const verification = mailed(user, { purpose: 'email_verification', passwordFingerprint: null })
+      const reset = mailed(user)
+      for (const token of [change, verification, reset]) await store.accountTokens.create(token)
+      await store.users.setPassword(user.id, 'new-hash', NOW)
+      t.equal(await store.accountTokens.byId(change.id), undefined)
+      t.equal(await store.accountTokens.byId(verification.id), undefined)
+      t.ok(await store.accountTokens.byId(reset.id), 'a reset token is void by its fingerprint, not deleted')
+
+      const change2 = mailed(user, { purpose: 'email_change', email: 'b@new.test' })
+      await store.accountTokens.create(change2)
+      t.ok(await store.accountTokens.resetPassword(reset.id, 'newer-hash', newToken(user.id), NOW, accept))
+      t.equal(await store.accountTokens.byId(change2.id), undefined, 'a reset too')
+    })
+
+    t.test('a deactivation deletes the pending email-change token for good', async (t) => {
+      const user = await store.users.create(newUser())
+      const change = mailed(user, { purpose: 'email_change', email: 'c@new.test' })
+      await store.accountTokens.create(change)
+      await store.users.setActive(user.id, true)
+      t.ok(await store.accountTokens.byId(change.id), 'an activation keeps it')
+      await store.users.setActive(user.id, false)
+      await store.users.setActive(user.id, true)
+      t.equal(await store.accountTokens.byId(change.id), undefined)
+    })
   })
 }

@@ -6,7 +6,7 @@ import { EmailTakenError } from '../../errors.js'
 import { decideRotation } from '../../tokens/rotation.js'
 import { withDomainErrors } from '../domain-errors.js'
 import { keyInsertion } from '../signing-key-insertion.js'
-import type { AcceptAccountToken, AccountTokenPurpose, ImportOutcome, NewRefreshToken, RevokeReason, RotateOutcome, Store, User } from '../store.js'
+import { DIES_WITH_PASSWORD, type AcceptAccountToken, type AccountTokenPurpose, type ImportOutcome, type NewRefreshToken, type RevokeReason, type RotateOutcome, type Store, type User } from '../store.js'
 import { importStep } from '../user-import.js'
 import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
 import { codeOf, domainError, startError, unwrap } from './errors.js'
@@ -134,6 +134,7 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
   const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): Promise<User | undefined> => {
     const [updated] = await tx.update(users).set(change).where(eq(users.id, id)).returning()
     await revokeUser(tx, id, nowSeconds, 'password_change')
+    await tx.delete(accountTokens).where(and(eq(accountTokens.userId, id), inArray(accountTokens.purpose, DIES_WITH_PASSWORD)))
     if (next !== undefined) await txInsertToken(tx, next)
     return updated
   }
@@ -196,7 +197,13 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           if (token !== undefined) await txInsertToken(tx, token)
         })
       },
-      setActive: async (id, active) => { await writeUser(id, async (tx) => { await tx.update(users).set({ isActive: active }).where(eq(users.id, id)) }) },
+      setActive: async (id, active) => {
+        await writeUser(id, async (tx) => {
+          await tx.update(users).set({ isActive: active }).where(eq(users.id, id))
+          // A deactivation voids the pending email change for good (a later reactivation does not bring it back).
+          if (!active) await tx.delete(accountTokens).where(and(eq(accountTokens.userId, id), eq(accountTokens.purpose, 'email_change')))
+        })
+      },
       remove: async (id) => { await writeUser(id, async (tx) => { await tx.delete(users).where(eq(users.id, id)) }) },
       setPassword: async (id, passwordHash, nowSeconds, next) => {
         await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash }, nowSeconds, next) })
@@ -241,7 +248,16 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       })
     },
     accountTokens: {
-      create: async (token) => { await db.insert(accountTokens).values(token) },
+      create: async (token) => {
+        if (token.purpose !== 'email_change') {
+          await db.insert(accountTokens).values(token)
+          return
+        }
+        await inTransaction(async (tx) => {
+          await tx.delete(accountTokens).where(and(eq(accountTokens.userId, token.userId), eq(accountTokens.purpose, 'email_change')))
+          await tx.insert(accountTokens).values(token)
+        })
+      },
       byId: async (id) => (await db.select().from(accountTokens).where(eq(accountTokens.id, id)).limit(1))[0],
       resetPassword: async (id, passwordHash, next, nowSeconds, accept) => await writeUser(next.userId, async (tx) => {
         const redeemed = await redeemable(tx, id, ['password_reset'], nowSeconds, (token, user) => token.userId === next.userId && accept(token, user))

@@ -4,7 +4,7 @@ import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { EmailTakenError } from '../../errors.js'
 import { withDomainErrors } from '../domain-errors.js'
 import { keyInsertion } from '../signing-key-insertion.js'
-import type { AcceptAccountToken, AccountTokenPurpose, ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, ProfileChange, RevokeReason, Store } from '../store.js'
+import { DIES_WITH_PASSWORD, type AcceptAccountToken, type AccountTokenPurpose, type ImportedUser, type ImportOutcome, type NewAccountToken, type NewRefreshToken, type NewSigningKey, type NewUser, type ProfileChange, type RevokeReason, type Store } from '../store.js'
 import { importStep } from '../user-import.js'
 import { openDatabase, type SqliteOptions } from './connection.js'
 import { domainError, isUniqueViolation } from './errors.js'
@@ -95,8 +95,21 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   const writePassword = (id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): void => {
     db.update(users).set(change).where(eq(users.id, id)).run()
     revokeUser.run({ userId: id, nowSeconds, reason: 'password_change' })
+    db.delete(accountTokens).where(and(eq(accountTokens.userId, id), inArray(accountTokens.purpose, DIES_WITH_PASSWORD))).run()
     if (next !== undefined) insertToken.run(next)
   }
+  // A deactivation voids the pending email change for good (a later
+  // reactivation does not bring it back).
+  const setActive = sqlite.transaction((id: string, active: boolean) => {
+    db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()
+    if (!active) db.delete(accountTokens).where(and(eq(accountTokens.userId, id), eq(accountTokens.purpose, 'email_change'))).run()
+  })
+  const createAccountToken = sqlite.transaction((token: NewAccountToken) => {
+    if (token.purpose === 'email_change') {
+      db.delete(accountTokens).where(and(eq(accountTokens.userId, token.userId), eq(accountTokens.purpose, 'email_change'))).run()
+    }
+    db.insert(accountTokens).values(token).run()
+  })
   const setPassword = sqlite.transaction((id: string, passwordHash: string, nowSeconds: number, next: NewRefreshToken | undefined) => {
     writePassword(id, { passwordHash }, nowSeconds, next)
   })
@@ -190,7 +203,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async recordLogin (id, at, rehashed, token) {
         writeUser(id, () => recordLogin.immediate(id, at, rehashed, token))
       },
-      async setActive (id, active) { writeUser(id, () => db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()) },
+      async setActive (id, active) { writeUser(id, () => setActive.immediate(id, active)) },
       async remove (id) { writeUser(id, () => db.delete(users).where(eq(users.id, id)).run()) },
       async setPassword (id, passwordHash, nowSeconds, next) {
         writeUser(id, () => setPassword.immediate(id, passwordHash, nowSeconds, next))
@@ -214,7 +227,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async importMany (rows, isForeignHash) { return writeUsers(() => importMany(rows, isForeignHash)) }
     },
     accountTokens: {
-      async create (token) { write(() => db.insert(accountTokens).values(token).run()) },
+      async create (token) { write(() => createAccountToken.immediate(token)) },
       async byId (id) { return db.select().from(accountTokens).where(eq(accountTokens.id, id)).get() },
       async resetPassword (id, passwordHash, next, nowSeconds, accept) {
         return writeUser(next.userId, () => resetPassword.immediate(id, passwordHash, next, nowSeconds, accept))
