@@ -60,6 +60,7 @@ export const EnvSchema = Type.Object({
   WORKERS: Type.String({ default: '1' }),
   TOKEN_PURGE_INTERVAL: Type.String({ default: '1h' }),
   SIMPLEJWT_COMPAT: Type.String({ default: 'false' }),
+  SIMPLEJWT_SIGNING_KEY: Type.Optional(Type.String()),
   PWNED_PASSWORDS_URL: Type.String({ default: '' })
 })
 

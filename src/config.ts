@@ -50,8 +50,9 @@ export interface Config {
   cookieSecure: boolean
   cookieSameSite: SameSite
   /** `mailMax`: password-reset, verification-resend and email-change requests (each its own counters) per window, per client IP and per email. */
-  /** `passwordCheckMax`: checks of the current password behind a session (password change, email change, deletion) per window, per user. */
-  rateLimit: { loginMax: number, joinMax: number, mailMax: number, passwordCheckMax: number, window: number }
+  rateLimit: { loginMax: number, joinMax: number, mailMax: number, window: number }
+  /** RATE_LIMIT_PASSWORD_CHECK_MAX: checks of the current password behind a session (password change, email change, deletion) per RATE_LIMIT_WINDOW, per user. */
+  passwordCheckMax: number
   trustProxy: boolean | number | string
   logLevel: string
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
@@ -86,6 +87,11 @@ export interface Config {
   tokenPurgeInterval: number
   /** Accept a Django simplejwt refresh token once at /account/token/refresh (moving a deployment over). */
   simplejwtCompat: boolean
+  /**
+   * SIMPLEJWT_SIGNING_KEY: the Django deployment's simplejwt SIGNING_KEY, which
+   * verifies its tokens (SIMPLEJWT_COMPAT); unset, JWT_SECRET (or the generated secret) does.
+   */
+  simplejwtSigningKey?: string
   /** The Pwned Passwords range API (`<url><5 hex of SHA-1>`): new passwords found there are refused. Unset: no check. */
   pwnedPasswordsUrl?: string
 }
@@ -265,6 +271,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     // Each process would count attempts on its own: a limit of 10 would be 10 × WORKERS.
     throw new ConfigError('WORKERS', `is ${workers}, which requires REDIS_URL (the rate limits must be shared by the processes)`)
   }
+  const simplejwtCompat = parseBoolean('SIMPLEJWT_COMPAT', raw.SIMPLEJWT_COMPAT)
+  const simplejwtSigningKey = optionalSecret('SIMPLEJWT_SIGNING_KEY', raw.SIMPLEJWT_SIGNING_KEY)
+  if (simplejwtSigningKey !== undefined && !simplejwtCompat) throw new ConfigError('SIMPLEJWT_SIGNING_KEY', 'is set but SIMPLEJWT_COMPAT is not true')
   const metricsEnabled = parseBoolean('METRICS', raw.METRICS)
   if (raw.METRICS_PORT !== undefined && !metricsEnabled) throw new ConfigError('METRICS_PORT', 'is set but METRICS is not true')
 
@@ -291,9 +300,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
       loginMax: raw.RATE_LIMIT_LOGIN_MAX,
       joinMax: raw.RATE_LIMIT_JOIN_MAX,
       mailMax: raw.RATE_LIMIT_MAIL_MAX,
-      passwordCheckMax: raw.RATE_LIMIT_PASSWORD_CHECK_MAX,
       window: parseDuration('RATE_LIMIT_WINDOW', raw.RATE_LIMIT_WINDOW)
     },
+    passwordCheckMax: raw.RATE_LIMIT_PASSWORD_CHECK_MAX,
     trustProxy: parseTrustProxy(raw.TRUST_PROXY),
     logLevel: raw.LOG_LEVEL,
     argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_ITERATIONS, parallelism: raw.ARGON2_PARALLELISM },
@@ -317,7 +326,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     rateLimitFailOpen: parseBoolean('RATE_LIMIT_FAIL_OPEN', raw.RATE_LIMIT_FAIL_OPEN),
     workers,
     tokenPurgeInterval: parsePurgeInterval(raw.TOKEN_PURGE_INTERVAL),
-    simplejwtCompat: parseBoolean('SIMPLEJWT_COMPAT', raw.SIMPLEJWT_COMPAT),
+    simplejwtCompat,
+    ...optional('simplejwtSigningKey', simplejwtSigningKey),
     ...optional('pwnedPasswordsUrl', raw.PWNED_PASSWORDS_URL.trim() === '' ? undefined : parseHttpUrl('PWNED_PASSWORDS_URL', raw.PWNED_PASSWORDS_URL.trim()))
   }
 }

@@ -41,7 +41,7 @@ async function refuseBeyond (state: { isAllowed: boolean, isExceeded?: boolean, 
 
 export default fp(async (app) => {
   const perUser = app.createRateLimit({
-    max: app.config.rateLimit.passwordCheckMax,
+    max: app.config.passwordCheckMax,
     timeWindow: app.config.rateLimit.window * 1000,
     keyGenerator: (req) => `password-check:${req.user.id}`
   })

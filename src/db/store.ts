@@ -174,7 +174,7 @@ export interface Store {
      */
     setEmail: (id: string, email: string, verified: boolean) => Promise<void>
     /**
-     * New hash, every refresh token of the user revoked (reason
+     * New hash (and `tokensValidAfter` = `nowSeconds`), every refresh token of the user revoked (reason
      * `password_change`: no grace window) and the user's pending
      * email-change and verification tokens deleted, one transaction; with `next` (a
      * password change: the new login's first token), that token is stored in
@@ -209,7 +209,10 @@ export interface Store {
     rotate: (id: string, next: RotationSuccessor, nowSeconds: number, grace?: RotateGrace) => Promise<RotateOutcome>
     /** Revokes the live tokens of one login (a family always belongs to one user); `reason` defaults to `logout`. */
     revokeFamily: (userId: string, familyId: string, nowSeconds: number, reason?: RevokeReason) => Promise<number>
-    /** Revokes every live token of the user; `reason` defaults to `logout_all`. */
+    /**
+     * Revokes every live token of the user; `reason` defaults to `logout_all`,
+     * which also sets the user's `tokensValidAfter` to `nowSeconds`, in the same transaction.
+     */
     revokeUser: (userId: string, nowSeconds: number, reason?: RevokeReason) => Promise<number>
     /**
      * Deletes expired rows (live or revoked) and expired exchanged simplejwt
@@ -230,7 +233,7 @@ export interface Store {
      * A password reset, one transaction. The token `id` must be a
      * password_reset token, unused and unexpired at `nowSeconds`, of the user
      * `next.userId`, and `accept` must approve it. Then the token is marked
-     * used, the user gets `passwordHash` and a verified email, every refresh
+     * used, the user gets `passwordHash`, a verified email and `tokensValidAfter` = `nowSeconds`, every refresh
      * token of theirs is revoked (reason `password_change`: no grace window),
      * their pending email-change and verification tokens are deleted, and
      * `next` (the new login's first token) is stored. Returns the updated

@@ -201,5 +201,20 @@ for (const [kind, database] of storeDatabases) {
       await store.users.setActive(user.id, true)
       t.equal(await store.accountTokens.byId(change.id), undefined)
     })
+
+    t.test('a new password and "log out everywhere" record the instant on the user (tokensValidAfter), seen at once', async (t) => {
+      const user = await store.users.create(newUser())
+      t.equal((await store.users.byId(user.id))?.tokensValidAfter, null, 'never, at first')
+      await store.users.setPassword(user.id, 'new-hash', NOW + 1)
+      t.equal((await store.users.byId(user.id))?.tokensValidAfter, NOW + 1, 'a password change')
+      await store.users.recordLogin(user.id, new Date(), 'rehashed')
+      t.equal((await store.users.byId(user.id))?.tokensValidAfter, NOW + 1, 'a login (even re-hashing) is no change')
+      await store.refreshTokens.revokeUser(user.id, NOW + 2)
+      t.equal((await store.users.byId(user.id))?.tokensValidAfter, NOW + 2, 'log out everywhere')
+      const reset = mailed((await store.users.byId(user.id))!)
+      await store.accountTokens.create(reset)
+      t.match(await store.accountTokens.resetPassword(reset.id, 'reset-hash', newToken(user.id), NOW + 3, accept), { tokensValidAfter: NOW + 3 }, 'a reset')
+      t.equal((await store.users.byId(user.id))?.tokensValidAfter, NOW + 3)
+    })
   })
 }

@@ -132,7 +132,7 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
    * the updated user.
    */
   const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): Promise<User | undefined> => {
-    const [updated] = await tx.update(users).set(change).where(eq(users.id, id)).returning()
+    const [updated] = await tx.update(users).set({ ...change, tokensValidAfter: nowSeconds }).where(eq(users.id, id)).returning()
     await revokeUser(tx, id, nowSeconds, 'password_change')
     await tx.delete(accountTokens).where(and(eq(accountTokens.userId, id), inArray(accountTokens.purpose, DIES_WITH_PASSWORD)))
     if (next !== undefined) await txInsertToken(tx, next)
@@ -316,7 +316,13 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         }
       }),
       revokeFamily: async (userId, familyId, nowSeconds, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, nowSeconds, reason)),
-      revokeUser: async (userId, nowSeconds, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason)),
+      revokeUser: async (userId, nowSeconds, reason = 'logout_all') => reason === 'logout_all'
+        // "Log out everywhere": the instant is remembered on the user (tokens_valid_after), told to every instance's cache.
+        ? await writeUser(userId, async (tx) => {
+          await tx.update(users).set({ tokensValidAfter: nowSeconds }).where(eq(users.id, userId))
+          return await revokeUser(tx, userId, nowSeconds, reason)
+        })
+        : await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason)),
       // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.
       purge: async (nowSeconds) => await inTransaction(async (tx) => {
         const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt)))

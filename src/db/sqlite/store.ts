@@ -93,11 +93,16 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
    * grace window), and the new login's first token if there is one.
    */
   const writePassword = (id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): void => {
-    db.update(users).set(change).where(eq(users.id, id)).run()
+    db.update(users).set({ ...change, tokensValidAfter: nowSeconds }).where(eq(users.id, id)).run()
     revokeUser.run({ userId: id, nowSeconds, reason: 'password_change' })
     db.delete(accountTokens).where(and(eq(accountTokens.userId, id), inArray(accountTokens.purpose, DIES_WITH_PASSWORD))).run()
     if (next !== undefined) insertToken.run(next)
   }
+  /** "Log out everywhere": every live token revoked, and the instant remembered on the user (tokens_valid_after). */
+  const logoutAll = sqlite.transaction((userId: string, nowSeconds: number) => {
+    db.update(users).set({ tokensValidAfter: nowSeconds }).where(eq(users.id, userId)).run()
+    return revokeUser.run({ userId, nowSeconds, reason: 'logout_all' }).changes
+  })
   // A deactivation voids the pending email change for good (a later
   // reactivation does not bring it back).
   const setActive = sqlite.transaction((id: string, active: boolean) => {
@@ -248,7 +253,11 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async byId (id) { return tokenById.get({ id }) },
       async rotate (id, next, nowSeconds, grace) { return await rotations.rotate({ id, next, nowSeconds, grace }) },
       async revokeFamily (userId, familyId, nowSeconds, reason = 'logout') { return write(() => revokeFamily.run({ userId, familyId, nowSeconds, reason }).changes) },
-      async revokeUser (userId, nowSeconds, reason = 'logout_all') { return write(() => revokeUser.run({ userId, nowSeconds, reason }).changes) },
+      async revokeUser (userId, nowSeconds, reason = 'logout_all') {
+        return reason === 'logout_all'
+          ? writeUser(userId, () => logoutAll.immediate(userId, nowSeconds))
+          : write(() => revokeUser.run({ userId, nowSeconds, reason }).changes)
+      },
       async purge (nowSeconds) { return write(() => purge.immediate(nowSeconds)) }
     },
     legacyTokens: {
