@@ -217,16 +217,24 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
 
     /**
      * Unknown email and wrong password give the same error after the same work
-     * (one argon2 verification). Inactivity is only revealed to whoever knows
-     * the password, as Django does.
+     * (one argon2 verification), no sooner than the slowest kind of hash's
+     * time (src/passwords/hash.ts: imported Django hashes are slower).
+     * Inactivity is only revealed to whoever knows the password, as Django does.
      */
     async login (emailInput: string, password: string): Promise<{ user: User, tokens: TokenPair }> {
+      const started = performance.now()
       const found = await store.users.byEmail(normalizeEmail(emailInput))
       if (found === undefined) {
         await hasher.verifyDecoy(password)
+        await hasher.answerFailureAfter(started)
         throw new InvalidCredentialsError()
       }
-      if (!await hasher.verify(found.passwordHash, password)) throw new InvalidCredentialsError()
+      if (!await hasher.verify(found.passwordHash, password)) {
+        // As long as the slowest kind of hash (an imported PBKDF2 one) takes:
+        // the time tells neither that the account exists nor where it came from.
+        await hasher.answerFailureAfter(started)
+        throw new InvalidCredentialsError()
+      }
       if (!found.isActive) throw new AccountInactiveError()
       if (emailVerification === 'mandatory' && !found.emailVerified) throw new EmailNotVerifiedError()
       const at = new Date(nowMs())
