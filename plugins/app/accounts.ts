@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createAccountService, type AccountService } from '../../src/accounts/accounts.js'
 import { createBreachCheck } from '../../src/passwords/pwned.js'
@@ -32,4 +33,20 @@ export default fp(async (app) => {
       emailVerificationLifetime: config.emailVerificationLifetime
     }
   }))
+
+  // Failed logins are answered no sooner than the slowest kind of hash takes
+  // (src/passwords/hash.ts). While Django hashes remain, one is verified
+  // (against a random password) once the service is ready, in the background:
+  // the very first failed attempt on an imported account then takes no longer
+  // than any other.
+  app.addHook('onReady', async () => {
+    void (async () => {
+      try {
+        const sample = await app.store.users.foreignHashSample()
+        if (sample !== undefined) await app.passwords.verify(sample, randomBytes(16).toString('base64url'))
+      } catch {
+        // The storage is unavailable: the cost is learnt from the first attempt instead.
+      }
+    })()
+  })
 }, { name: 'accounts', dependencies: ['store', 'passwords', 'tokens', 'mailer'] })

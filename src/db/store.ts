@@ -187,6 +187,12 @@ export interface Store {
     list: (limit: number, afterEmail?: string) => Promise<User[]>
     count: () => Promise<number>
     byLegacyId: (legacyId: string) => Promise<User | undefined>
+    /**
+     * The password hash of some imported user (a legacy id) that is still not
+     * this service's argon2id (a Django hash no login has replaced yet), or
+     * undefined: what login's failure floor learns its cost from at start.
+     */
+    foreignHashSample: () => Promise<string | undefined>
     /** One transaction: users whose email exists are skipped; returns how many were inserted. */
     insertMany: (users: NewUser[]) => Promise<number>
     /** One transaction: each user inserted, or updated when its email and Django id are those of one user (see ImportOutcome, src/db/user-import.ts). */

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, notLike, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { alias } from 'drizzle-orm/pg-core'
 import type pg from 'pg'
@@ -226,6 +226,8 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         .where(afterEmail === undefined ? undefined : gt(users.email, afterEmail)).orderBy(asc(users.email)).limit(limit),
       count: async () => (await db.select({ n: count() }).from(users))[0]?.n ?? 0,
       byLegacyId: async (legacyId) => (await db.select().from(users).where(eq(users.legacyId, legacyId)).limit(1))[0],
+      foreignHashSample: async () => (await db.select({ hash: users.passwordHash }).from(users)
+        .where(and(isNotNull(users.legacyId), notLike(users.passwordHash, '$argon2id$%'))).limit(1))[0]?.hash,
       insertMany: async (rows) => {
         if (rows.length === 0) return 0
         return await inTransaction(async (tx) => (await tx.insert(users).values(rows).onConflictDoNothing({ target: users.email })).rowCount ?? 0)

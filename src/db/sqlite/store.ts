@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, notLike, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { EmailTakenError } from '../../errors.js'
 import { withDomainErrors } from '../domain-errors.js'
@@ -228,6 +228,10 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       },
       async count () { return db.select({ n: count() }).from(users).all()[0]?.n ?? 0 },
       async byLegacyId (legacyId) { return db.select().from(users).where(eq(users.legacyId, legacyId)).get() },
+      async foreignHashSample () {
+        return db.select({ hash: users.passwordHash }).from(users)
+          .where(and(isNotNull(users.legacyId), notLike(users.passwordHash, '$argon2id$%'))).limit(1).get()?.hash
+      },
       async insertMany (rows) { return write(() => insertMany.immediate(rows)) },
       async importMany (rows, isForeignHash) { return writeUsers(() => importMany(rows, isForeignHash)) }
     },

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import t from 'tap'
 import { importDjangoUsers, readDjangoSqlite } from '../../../src/django/import.js'
 import { hashKind } from '../../../src/passwords/hash.js'
-import { build, join, login, uniqueEmail } from '../../helpers/app.js'
+import { build, join, login, testConfig, uniqueEmail, waitFor } from '../../helpers/app.js'
 import { DJANGO_DB, django } from '../../helpers/django-fixtures.js'
 
 /*
@@ -61,4 +61,26 @@ t.test('a successful login is not held back by the floor', async (t) => {
   t.equal(hashKind('pbkdf2_sha256$260000$salt$hash'), 'pbkdf2_sha256$260000')
   t.equal(hashKind('bcrypt_sha256$$2b$12$abc'), 'bcrypt_sha256')
   t.equal(hashKind('$argon2id$v=19$m=19456,t=2,p=1$x$y'), 'argon2id')
+})
+
+t.test('while Django hashes remain, a starting service learns their cost before the first failed login', async (t) => {
+  const config = testConfig(t)
+  const first = await build(t, {}, config)
+  await importDjangoUsers(first.store, await readDjangoSqlite(DJANGO_DB, 'accounts_user'))
+  t.equal(first.passwords.failureFloor(), 0, 'nothing verified yet by the first instance')
+  t.equal(hashKind(await first.store.users.foreignHashSample() ?? ''), 'pbkdf2_sha256$260000', 'a Django hash not yet replaced')
+  // A service started on that database: no login has happened there.
+  const app = await build(t, {}, config)
+  await waitFor(() => app.passwords.failureFloor() > 0, 'the floor learnt at start')
+  const floor = app.passwords.failureFloor()
+  const started = performance.now()
+  t.equal((await login(app, uniqueEmail(), 'not-the-Password-0')).statusCode, 401)
+  t.ok(performance.now() - started >= floor - 1, 'the first failure, of an unknown email, already waits as long as an imported hash takes')
+})
+
+t.test('foreignHashSample: only imported users whose hash is not yet argon2id', async (t) => {
+  const app = await build(t)
+  t.equal(await app.store.users.foreignHashSample(), undefined, 'no users')
+  await join(app)
+  t.equal(await app.store.users.foreignHashSample(), undefined, 'a native user')
 })
