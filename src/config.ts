@@ -79,7 +79,7 @@ export interface Config {
    * instance, counters in memory.
    */
   redis?: { url: string, keyPrefix: string }
-  /** When Redis cannot be reached: refuse the rate-limited routes (login, join, password reset, verification resend, email change) with 503 (false, the default) or let them through unlimited (true). */
+  /** When Redis cannot be reached: refuse the rate-limited routes (login, join, password reset, verification resend, email change, password change, deletion) with 503 (false, the default) or let them through unlimited (true). */
   rateLimitFailOpen: boolean
   /** Processes serving the port (node:cluster); 1 = no cluster. */
   workers: number

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { bearer, build, deleteMypage, join, NEW_PASSWORD, PASSWORD, post, testConfig } from '../../helpers/app.js'
+import { freePort } from '../../../bench/lib/service.js'
 import { REDIS_TEST_URL, redisPrefix } from '../../helpers/redis.js'
 
 /*
@@ -74,4 +75,20 @@ t.test('with REDIS_URL the budget is shared by every instance', async (t) => {
   const redis = new Redis(REDIS_TEST_URL)
   t.teardown(() => { redis.disconnect() })
   t.same(await redis.keys(`${prefix}rl:password-check:*`), [`${prefix}rl:password-check:${String(s.user.id)}`], 'one counter per user, under the prefix')
+})
+
+t.test('Redis unreachable: the password checks fail closed (503 + Retry-After), or open with RATE_LIMIT_FAIL_OPEN=true', async (t) => {
+  const dead = await freePort()
+  const plain = testConfig(t)
+  const s = await join(await build(t, {}, plain))
+  const redisDown = { REDIS_URL: `redis://127.0.0.1:${dead}`, REDIS_KEY_PREFIX: redisPrefix(t), DATABASE_URL: `file:${plain.database.kind === 'sqlite' ? plain.database.path : ''}` }
+  const closed = await build(t, redisDown)
+  for (const attempt of [changePassword, changeEmail, deleteAccount]) {
+    const res = await attempt(closed, s.access, PASSWORD)
+    t.equal(res.statusCode, 503, attempt.name)
+    t.match(res.json(), { code: 'SERVICE_UNAVAILABLE' })
+    t.equal(res.headers['retry-after'], '5')
+  }
+  const open = await build(t, { ...redisDown, RATE_LIMIT_FAIL_OPEN: 'true', ...limited })
+  for (let i = 0; i < 4; i++) t.equal((await changePassword(open, s.access)).json().code, 'INVALID_PASSWORD', `unlimited ${i + 1}`)
 })
