@@ -31,7 +31,6 @@ export function testConfig (t: Test, env: NodeJS.ProcessEnv = {}): Config {
     RATE_LIMIT_LOGIN_MAX: '1000',
     RATE_LIMIT_JOIN_MAX: '1000',
     RATE_LIMIT_MAIL_MAX: '1000',
-    RATE_LIMIT_PASSWORD_CHECK_MAX: '1000',
     // No event-loop load shedding unless a test asks for it: on a loaded CI
     // machine a stall past any threshold sheds requests the test examines.
     PRESSURE_MAX_EVENT_LOOP_DELAY: '0',
