@@ -33,6 +33,7 @@ export const EnvSchema = Type.Object({
   COOKIE_SAMESITE: Type.Enum(['lax', 'strict', 'none', 'Lax', 'Strict', 'None'], { default: 'lax' }),
   RATE_LIMIT_LOGIN_MAX: Type.Integer({ minimum: 1, default: 10 }),
   RATE_LIMIT_JOIN_MAX: Type.Integer({ minimum: 1, default: 20 }),
+  RATE_LIMIT_PASSWORD_CHECK_MAX: Type.Integer({ minimum: 1, default: 5 }),
   RATE_LIMIT_WINDOW: Type.String({ default: '60' }),
   TRUST_PROXY: Type.String({ default: 'false' }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
@@ -61,7 +62,9 @@ export const EnvSchema = Type.Object({
   SIMPLEJWT_COMPAT: Type.String({ default: 'false' }),
   WEBAUTHN_RP_ID: Type.String({ default: '' }),
   WEBAUTHN_RP_NAME: Type.String({ maxLength: 100, default: '' }),
-  WEBAUTHN_ORIGINS: Type.String({ default: '' })
+  WEBAUTHN_ORIGINS: Type.String({ default: '' }),
+  SIMPLEJWT_SIGNING_KEY: Type.Optional(Type.String()),
+  PWNED_PASSWORDS_URL: Type.String({ default: '' })
 })
 
 /** The environment as `parseEnv` returns it. */

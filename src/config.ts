@@ -52,6 +52,8 @@ export interface Config {
   cookieSameSite: SameSite
   /** `mailMax`: password-reset, verification-resend and email-change requests (each its own counters) per window, per client IP and per email. */
   rateLimit: { loginMax: number, joinMax: number, mailMax: number, window: number }
+  /** RATE_LIMIT_PASSWORD_CHECK_MAX: checks of the current password behind a session (password change, email change, deletion) per RATE_LIMIT_WINDOW, per user. */
+  passwordCheckMax: number
   trustProxy: boolean | number | string
   logLevel: string
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
@@ -78,7 +80,7 @@ export interface Config {
    * instance, counters in memory.
    */
   redis?: { url: string, keyPrefix: string }
-  /** When Redis cannot be reached: refuse the rate-limited routes (login, join, password reset, verification resend, email change) with 503 (false, the default) or let them through unlimited (true). */
+  /** When Redis cannot be reached: refuse the rate-limited routes (login, join, password reset, verification resend, email change, password change, deletion) with 503 (false, the default) or let them through unlimited (true). */
   rateLimitFailOpen: boolean
   /** Processes serving the port (node:cluster); 1 = no cluster. */
   workers: number
@@ -86,6 +88,13 @@ export interface Config {
   tokenPurgeInterval: number
   /** Accept a Django simplejwt refresh token once at /account/token/refresh (moving a deployment over). */
   simplejwtCompat: boolean
+  /**
+   * SIMPLEJWT_SIGNING_KEY: the Django deployment's simplejwt SIGNING_KEY, which
+   * verifies its tokens (SIMPLEJWT_COMPAT); unset, JWT_SECRET (or the generated secret) does.
+   */
+  simplejwtSigningKey?: string
+  /** The Pwned Passwords range API (`<url><5 hex of SHA-1>`): new passwords found there are refused. Unset: no check. */
+  pwnedPasswordsUrl?: string
   /** Passkeys (src/passkeys/). */
   webauthn: WebauthnConfig
 }
@@ -316,6 +325,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     // Each process would count attempts on its own: a limit of 10 would be 10 × WORKERS.
     throw new ConfigError('WORKERS', `is ${workers}, which requires REDIS_URL (the rate limits must be shared by the processes)`)
   }
+  const simplejwtCompat = parseBoolean('SIMPLEJWT_COMPAT', raw.SIMPLEJWT_COMPAT)
+  const simplejwtSigningKey = optionalSecret('SIMPLEJWT_SIGNING_KEY', raw.SIMPLEJWT_SIGNING_KEY)
+  if (simplejwtSigningKey !== undefined && !simplejwtCompat) throw new ConfigError('SIMPLEJWT_SIGNING_KEY', 'is set but SIMPLEJWT_COMPAT is not true')
   const metricsEnabled = parseBoolean('METRICS', raw.METRICS)
   if (raw.METRICS_PORT !== undefined && !metricsEnabled) throw new ConfigError('METRICS_PORT', 'is set but METRICS is not true')
 
@@ -344,6 +356,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
       mailMax: raw.RATE_LIMIT_MAIL_MAX,
       window: parseDuration('RATE_LIMIT_WINDOW', raw.RATE_LIMIT_WINDOW)
     },
+    passwordCheckMax: raw.RATE_LIMIT_PASSWORD_CHECK_MAX,
     trustProxy: parseTrustProxy(raw.TRUST_PROXY),
     logLevel: raw.LOG_LEVEL,
     argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_ITERATIONS, parallelism: raw.ARGON2_PARALLELISM },
@@ -367,7 +380,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     rateLimitFailOpen: parseBoolean('RATE_LIMIT_FAIL_OPEN', raw.RATE_LIMIT_FAIL_OPEN),
     workers,
     tokenPurgeInterval: parsePurgeInterval(raw.TOKEN_PURGE_INTERVAL),
-    simplejwtCompat: parseBoolean('SIMPLEJWT_COMPAT', raw.SIMPLEJWT_COMPAT),
+    simplejwtCompat,
+    ...optional('simplejwtSigningKey', simplejwtSigningKey),
+    ...optional('pwnedPasswordsUrl', raw.PWNED_PASSWORDS_URL.trim() === '' ? undefined : parseHttpUrl('PWNED_PASSWORDS_URL', raw.PWNED_PASSWORDS_URL.trim())),
     webauthn: parseWebauthn(raw, publicUrl)
   }
 }

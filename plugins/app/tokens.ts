@@ -33,7 +33,15 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
   // SIMPLEJWT_COMPAT: a refresh token of the Django deployment (recognised by
   // its shape) is exchanged once, or retired by a logout, instead of being
   // read as one of this service's.
-  const compat = app.config.simplejwtCompat ? createSimplejwtExchange({ secret: legacySecret(app.config), store: app.store }) : undefined
+  // Django's key is SIMPLEJWT_SIGNING_KEY; without it, JWT_SECRET (or the
+  // generated secret), as before that variable existed.
+  const compat = app.config.simplejwtCompat
+    ? createSimplejwtExchange({
+      secret: app.config.simplejwtSigningKey ?? legacySecret(app.config),
+      store: app.store,
+      requireVerifiedEmail: app.config.emailVerification === 'mandatory'
+    })
+    : undefined
   app.decorate('tokens', compat === undefined
     ? service
     : {

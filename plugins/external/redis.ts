@@ -39,7 +39,7 @@ export default fp(async (app) => {
     retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
     lazyConnect: true
   })
-  // Every route limited through Redis (login, join, password reset, verification resend, email change).
+  // Every route limited through Redis (login, join, password reset, verification resend, email change, password change, deletion).
   const failMode = app.config.rateLimitFailOpen ? 'rate-limited routes go through unlimited (RATE_LIMIT_FAIL_OPEN=true)' : 'rate-limited routes answer 503 (RATE_LIMIT_FAIL_OPEN=false)'
   let reachable = false
   client.on('ready', () => {

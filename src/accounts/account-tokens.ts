@@ -19,6 +19,16 @@ export const passwordFingerprint = (passwordHash: string): string =>
   createHash('sha256').update('reset\0').update(passwordHash).digest('base64url')
 
 /**
+ * What an email-change token remembers of the account it was asked for: a
+ * hash of the password hash and the login address of that moment. A password
+ * change or reset, or a change of the address by any path, changes it: a
+ * link asked for by someone who once knew the password (or held a session)
+ * dies with the victim's next password change.
+ */
+export const emailChangeFingerprint = (passwordHash: string, email: string): string =>
+  createHash('sha256').update('email-change\0').update(passwordHash).update('\0').update(email).digest('base64url')
+
+/**
  * `<url>?token=<token>`. `page`: the link opens the service's own client page,
  * which serves both kinds of link at one address; a fragment (`#reset` or
  * `#verify`, never sent to a server) tells it which form to show.

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import { mailTokenKey, newMailToken, passwordFingerprint, tokenLink } from './account-tokens.js'
+import { emailChangeFingerprint, mailTokenKey, newMailToken, passwordFingerprint, tokenLink } from './account-tokens.js'
 import type { Config } from '../config.js'
 import type { AccountToken, AccountTokenPurpose, ProfileChange, Store, User } from '../db/store.js'
 import {
   AccountInactiveError, EmailNotVerifiedError, EmailTakenError, FieldValidationError, InvalidCredentialsError,
-  InvalidPasswordError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError
+  InvalidPasswordError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError, WeakPasswordError
 } from '../errors.js'
 import type { Mailer } from '../mail/mailer.js'
-import { renderMail, type MailLanguage, type MailTemplate } from '../mail/templates.js'
+import { renderMail, renderNotice, type MailLanguage, type MailTemplate, type NoticeTemplate } from '../mail/templates.js'
 import type { PasswordHasher } from '../passwords/hash.js'
 import { assertPasswordPolicy } from '../passwords/policy.js'
 import type { TokenPair } from '../tokens/claims.js'
@@ -55,6 +55,9 @@ function show (user: User) {
 
 export type PublicUser = ReturnType<typeof show>
 
+/** WEAK_PASSWORD's detail for a password the breach check found (PWNED_PASSWORDS_URL). */
+export const BREACHED_PASSWORD = 'This password has appeared in a data breach and cannot be used. Choose another one.'
+
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase()
 
 /** Shaped like an address (one @, a dot in the domain, no space): the operators' and the Django import's check. */
@@ -85,6 +88,11 @@ export interface AccountServiceOptions {
   store: Store
   hasher: PasswordHasher
   tokens: TokenService
+  /**
+   * PWNED_PASSWORDS_URL: true for a password found in a data breach
+   * (src/passwords/pwned.ts), refused at join, password change and reset.
+   */
+  breached?: (password: string) => Promise<boolean>
   /** allauth's ACCOUNT_EMAIL_VERIFICATION; `none` when omitted. */
   emailVerification?: Config['emailVerification']
   /** Needed by the flows that send mail (reset, verification, email change). */
@@ -92,8 +100,14 @@ export interface AccountServiceOptions {
   nowMs?: () => number
 }
 
-export function createAccountService ({ store, hasher, tokens, emailVerification = 'none', mail, nowMs = Date.now }: AccountServiceOptions) {
+export function createAccountService ({ store, hasher, tokens, breached, emailVerification = 'none', mail, nowMs = Date.now }: AccountServiceOptions) {
   const seconds = (): number => Math.floor(nowMs() / 1000)
+
+  /** The password policy, then (PWNED_PASSWORDS_URL) the breach check: a new password's rules. */
+  async function assertNewPassword (password: string, context: { email?: string, name?: string }): Promise<void> {
+    assertPasswordPolicy(password, context)
+    if (breached !== undefined && await breached(password)) throw new WeakPasswordError(BREACHED_PASSWORD)
+  }
 
   function checkDateOfBirth (dob: string | null | undefined): void {
     // The schema checks the format (a real calendar date); "in the past" needs a clock.
@@ -119,7 +133,11 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       userId: user.id,
       purpose,
       email: to,
-      passwordFingerprint: reset ? passwordFingerprint(user.passwordHash) : null,
+      // Bound to what the account was when the mail was asked for: a reset to
+      // the password, an email change to the password and the address.
+      passwordFingerprint: reset
+        ? passwordFingerprint(user.passwordHash)
+        : purpose === 'email_change' ? emailChangeFingerprint(user.passwordHash, user.email) : null,
       expiresAt: seconds() + lifetime,
       createdAt: seconds()
     })
@@ -142,6 +160,12 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
     })
   }
 
+  /** A notice (no link) to the account's address until now about a change of it. */
+  function notifyEmailChange (template: NoticeTemplate, user: User, newEmail: string): void {
+    if (mail === undefined) return
+    mail.mailer.send({ to: user.email, ...renderNotice(template, mail.language, { email: user.email, newEmail }), about: { template, userId: user.id } })
+  }
+
   /** The current password of `user`, for the changes that put the account itself at stake. */
   async function confirmPassword (user: User, password: string): Promise<void> {
     if (!await hasher.verify(user.passwordHash, password)) throw new PasswordIncorrectError()
@@ -162,6 +186,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       assertPasswordPolicy(input.password, { email, name: input.name })
       // Cheap early answer; the unique index still decides races.
       if (await store.users.byEmail(email) !== undefined) throw new EmailTakenError()
+      await assertNewPassword(input.password, { email, name: input.name })
       const user = {
         id: randomUUID(),
         email,
@@ -192,16 +217,24 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
 
     /**
      * Unknown email and wrong password give the same error after the same work
-     * (one argon2 verification). Inactivity is only revealed to whoever knows
-     * the password, as Django does.
+     * (one argon2 verification), no sooner than the slowest kind of hash's
+     * time (src/passwords/hash.ts: imported Django hashes are slower).
+     * Inactivity is only revealed to whoever knows the password, as Django does.
      */
     async login (emailInput: string, password: string): Promise<{ user: User, tokens: TokenPair }> {
+      const started = performance.now()
       const found = await store.users.byEmail(normalizeEmail(emailInput))
       if (found === undefined) {
         await hasher.verifyDecoy(password)
+        await hasher.answerFailureAfter(started)
         throw new InvalidCredentialsError()
       }
-      if (!await hasher.verify(found.passwordHash, password)) throw new InvalidCredentialsError()
+      if (!await hasher.verify(found.passwordHash, password)) {
+        // As long as the slowest kind of hash (an imported PBKDF2 one) takes:
+        // the time tells neither that the account exists nor where it came from.
+        await hasher.answerFailureAfter(started)
+        throw new InvalidCredentialsError()
+      }
       if (!found.isActive) throw new AccountInactiveError()
       if (emailVerification === 'mandatory' && !found.emailVerified) throw new EmailNotVerifiedError()
       const at = new Date(nowMs())
@@ -215,7 +248,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
 
     async changePassword (user: User, oldPassword: string, newPassword: string): Promise<TokenPair> {
       if (!await hasher.verify(user.passwordHash, oldPassword)) throw new InvalidPasswordError()
-      assertPasswordPolicy(newPassword, user)
+      await assertNewPassword(newPassword, user)
       return await tokens.reissueAfterPasswordChange(user, await hasher.hash(newPassword))
     },
 
@@ -245,9 +278,13 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       if (await store.users.byEmail(email) !== undefined) throw new EmailTakenError()
       if (emailVerification === 'none') {
         await store.users.setEmail(user.id, email, false)
+        notifyEmailChange('email_changed', user, email)
         return { user: { ...user, email, emailVerified: false }, pending: false }
       }
       mailOptions().mailer.later('email_change', async () => { await mailToken(user, 'email_change', email) })
+      // The address until now hears of it (allauth does the same): its owner
+      // learns how to cancel a change they did not ask for.
+      notifyEmailChange('email_change_requested', user, email)
       return { user, pending: true }
     },
 
@@ -281,7 +318,7 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
       const key = mailTokenKey(token)
       const user = await resetTokenUser(key)
       // The policy before the token is used up: a weak password can be corrected.
-      assertPasswordPolicy(newPassword, user)
+      await assertNewPassword(newPassword, user)
       const hash = await hasher.hash(newPassword)
       // One transaction uses the token up, stores the hash, marks the address
       // verified, ends every session and starts the new one: a failure leaves
@@ -302,13 +339,17 @@ export function createAccountService ({ store, hasher, tokens, emailVerification
     /**
      * POST /account/email/verify: a verification token proves the user's
      * current address (void once the address changed); an email-change token
-     * makes its address the login email, verified.
+     * makes its address the login email, verified, if the account still has
+     * the password and the address it had when the change was asked for
+     * (a password change or reset, or another change of the address, voids it).
      */
     async verifyEmail (token: string): Promise<User> {
       // Used up and applied in one transaction: an address taken meanwhile
       // (EMAIL_TAKEN) or a failure leaves the link usable.
       const user = await store.accountTokens.verifyEmail(mailTokenKey(token), seconds(), (row, owner) =>
-        owner.isActive && (row.purpose === 'email_change' || row.email === owner.email))
+        owner.isActive && (row.purpose === 'email_change'
+          ? row.passwordFingerprint === emailChangeFingerprint(owner.passwordHash, owner.email)
+          : row.email === owner.email))
       if (user === undefined) throw new VerificationTokenInvalidError()
       return user
     }

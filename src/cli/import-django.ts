@@ -4,7 +4,7 @@ import { stringOption, withServices } from './services.js'
 
 export const importDjango: Command = {
   name: 'import django',
-  summary: 'import the users of a Django deployment (hashes kept, upsert by email)',
+  summary: 'import the users of a Django deployment (hashes kept; a re-run updates what it imported)',
   usage: '(--db PATH.sqlite3 | --db postgres://… | --json dumpdata.json) [--table accounts_user] [--model accounts.user] [--report]',
   help: `Imports the users of a Django deployment into this service's database. Nothing
 in the Django database is changed (SQLite is opened read-only, PostgreSQL read
@@ -25,10 +25,15 @@ by argon2id at the user's first login) and Django's id as legacy_id, which
 SIMPLEJWT_COMPAT uses to exchange the deployment's refresh tokens. Refresh tokens
 blacklisted by simplejwt's token_blacklist app (logged out) are recorded so that
 they are never exchanged.
-Re-running is safe: users are matched by email and updated; a user who has logged
-in here keeps this service's password. Skipped (with the reason): users without
-an email, with an unusable or unsupported password or one whose costs are beyond
-the limits login computes, or a second user with the same email. Exit code 1 if the source cannot be read.`,
+Re-running is safe: a user imported before (same email, same Django id) is
+updated; a user who has logged in here keeps this service's password. An
+existing account with the same email but not linked to that Django id (it joined
+here, or came from another Django user) is never merged into, re-activated or
+marked verified: the Django user is skipped and listed. Skipped (with the
+reason): users without an email, with an unusable or unsupported password or one
+whose costs are beyond the limits login computes, a second user with the same
+email, an email already used by an account not linked to the Django user, or a
+Django id already linked to another user. Exit code 1 if the source cannot be read.`,
   options: { db: { type: 'string' }, json: { type: 'string' }, table: { type: 'string' }, model: { type: 'string' }, report: { type: 'boolean' } },
   async run (ctx) {
     const db = stringOption(ctx, 'db')

@@ -43,6 +43,9 @@ export type ChallengePurpose = WebauthnChallengeRow['purpose']
 export type PasskeyRemoval = 'removed' | 'not_found' | 'last_login_method'
 export type AccountTokenPurpose = AccountTokenRow['purpose']
 
+/** The mailed tokens a new password deletes (a reset token is void by its fingerprint already). */
+export const DIES_WITH_PASSWORD: AccountTokenPurpose[] = ['email_change', 'email_verification']
+
 /**
  * The domain's last word on a mailed token, asked inside the transaction that
  * redeems it, with the user's row as that transaction reads it: true lets the
@@ -57,7 +60,11 @@ export type NewAccountToken = {
   purpose: AccountTokenPurpose
   /** The address the token was mailed to (for a verification: the address it proves). */
   email: string
-  /** Reset tokens: a hash of the password hash they were issued under. */
+  /**
+   * Reset tokens: a hash of the password hash they were issued under;
+   * email-change tokens: of the password hash and the login address
+   * (src/accounts/account-tokens.ts).
+   */
   passwordFingerprint: string | null
   /** Unix seconds. */
   expiresAt: number
@@ -109,7 +116,7 @@ export type RotateOutcome =
   // No such token of `next.userId` (never issued here, purged, or another user's).
   | { kind: 'unknown' }
 
-/** A user carried over from Django (`import django`): upserted by email. */
+/** A user carried over from Django (`import django`): created, or updated when imported before (src/db/user-import.ts). */
 export type ImportedUser = NewUser & {
   isActive: boolean
   isStaff: boolean
@@ -120,10 +127,12 @@ export type ImportedUser = NewUser & {
 }
 
 /**
- * What importing one user did. `updated` keeps the service's own password hash
- * once the user has logged in here (it is no longer a Django hash).
+ * What importing one user did. `updated` (the user of that same Django id,
+ * imported before) keeps the service's own password hash once the user has
+ * logged in here (it is no longer a Django hash). `email_taken`: an account
+ * with that email exists without that Django id, and is left alone.
  */
-export type ImportOutcome = 'created' | 'updated' | 'legacy_id_taken'
+export type ImportOutcome = 'created' | 'updated' | 'legacy_id_taken' | 'email_taken'
 
 /** Rows deleted by a purge. */
 export interface PurgeCounts {
@@ -165,6 +174,7 @@ export interface Store {
      * stored in one transaction: a login that fails changes nothing.
      */
     recordLogin: (id: string, at: Date, rehashed?: string, token?: NewRefreshToken) => Promise<void>
+    /** A deactivation also deletes the user's pending email-change tokens. */
     setActive: (id: string, active: boolean) => Promise<void>
     /** Deletes the user; its refresh and account tokens go with it (foreign keys cascade). */
     remove: (id: string) => Promise<void>
@@ -176,8 +186,9 @@ export interface Store {
      */
     setEmail: (id: string, email: string, verified: boolean) => Promise<void>
     /**
-     * New hash and every refresh token of the user revoked (reason
-     * `password_change`: no grace window), one transaction; with `next` (a
+     * New hash (and `tokensValidAfter` = `nowSeconds`), every refresh token of the user revoked (reason
+     * `password_change`: no grace window) and the user's pending
+     * email-change and verification tokens deleted, one transaction; with `next` (a
      * password change: the new login's first token), that token is stored in
      * it too. Without it (the operators' `users set-password`) no login starts.
      */
@@ -194,7 +205,13 @@ export interface Store {
     insertMany: (users: NewUser[]) => Promise<number>
     /** Marks these (lower-cased) addresses verified where they are not yet (`seed --verified`); returns how many changed. */
     verifyEmails: (emails: string[]) => Promise<number>
-    /** One transaction: each user inserted, or updated when its email exists (see ImportOutcome). */
+    /**
+     * The password hash of some imported user (a legacy id) that is still not
+     * this service's argon2id (a Django hash no login has replaced yet), or
+     * undefined: what login's failure floor learns its cost from at start.
+     */
+    foreignHashSample: () => Promise<string | undefined>
+    /** One transaction: each user inserted, or updated when its email and Django id are those of one user (see ImportOutcome, src/db/user-import.ts). */
     importMany: (users: ImportedUser[], isForeignHash: (hash: string) => boolean) => Promise<ImportOutcome[]>
   }
   refreshTokens: {
@@ -214,7 +231,10 @@ export interface Store {
     rotate: (id: string, next: RotationSuccessor, nowSeconds: number, grace?: RotateGrace) => Promise<RotateOutcome>
     /** Revokes the live tokens of one login (a family always belongs to one user); `reason` defaults to `logout`. */
     revokeFamily: (userId: string, familyId: string, nowSeconds: number, reason?: RevokeReason) => Promise<number>
-    /** Revokes every live token of the user; `reason` defaults to `logout_all`. */
+    /**
+     * Revokes every live token of the user; `reason` defaults to `logout_all`,
+     * which also sets the user's `tokensValidAfter` to `nowSeconds`, in the same transaction.
+     */
     revokeUser: (userId: string, nowSeconds: number, reason?: RevokeReason) => Promise<number>
     /**
      * Deletes expired rows (live or revoked) and expired exchanged simplejwt
@@ -226,15 +246,21 @@ export interface Store {
     insertMany: (rows: NewRefreshToken[]) => Promise<number>
   }
   accountTokens: {
+    /**
+     * Stores a mailed token. A new email_change token supersedes the user's
+     * earlier ones: they are deleted in the same transaction (one pending
+     * change at a time, the last one asked for).
+     */
     create: (token: NewAccountToken) => Promise<void>
     byId: (id: string) => Promise<AccountTokenRow | undefined>
     /**
      * A password reset, one transaction. The token `id` must be a
      * password_reset token, unused and unexpired at `nowSeconds`, of the user
      * `next.userId`, and `accept` must approve it. Then the token is marked
-     * used, the user gets `passwordHash` and a verified email, every refresh
-     * token of theirs is revoked (reason `password_change`: no grace window)
-     * and `next` (the new login's first token) is stored. Returns the updated
+     * used, the user gets `passwordHash`, a verified email and `tokensValidAfter` = `nowSeconds`, every refresh
+     * token of theirs is revoked (reason `password_change`: no grace window),
+     * their pending email-change and verification tokens are deleted, and
+     * `next` (the new login's first token) is stored. Returns the updated
      * user; undefined when refused, with nothing written. A failure at any step
      * writes nothing either: the token stays usable. Of N concurrent calls for
      * one id at most one succeeds (single use), across processes too.

@@ -8,7 +8,9 @@ import { legacyTokenKey } from './simplejwt.js'
 /**
  * `import django`: users of a Django deployment (the seeds' custom user model,
  * or Django's own auth_user) carried over with their password hashes as they
- * are, linked by `legacy_id` = Django's id. Upsert by email: a re-run updates.
+ * are, linked by `legacy_id` = Django's id. A re-run updates the users it
+ * imported before (same email, same Django id); an account of that email not
+ * linked to that Django id is never touched (skipped, listed, counted).
  */
 
 /** One Django user row, as read from any source (values not yet normalised). */
@@ -169,7 +171,13 @@ export const SKIP_REASONS = {
    */
   costsBeyondLimits: 'password hash costs beyond the limits',
   duplicateEmail: 'same email as an earlier Django user',
-  legacyIdTaken: 'Django id already linked to another user'
+  legacyIdTaken: 'Django id already linked to another user',
+  /**
+   * An account of this service has that email but is not this Django user's
+   * (it joined here, or came from another Django id): it is never merged into,
+   * re-activated or marked verified.
+   */
+  emailTaken: 'email already used by an account not linked to this Django user'
 } as const
 
 type Skip = { skip: string, detail?: string, email: string }
@@ -234,6 +242,7 @@ export async function importDjangoUsers (store: Store, source: DjangoSource, bat
       const user = batch[j] as ImportedUser
       if (outcome === 'created') summary.created++
       else if (outcome === 'updated') summary.updated++
+      else if (outcome === 'email_taken') summary.skipped.push({ legacyId: user.legacyId, email: user.email, reason: SKIP_REASONS.emailTaken })
       else summary.skipped.push({ legacyId: user.legacyId, email: user.email, reason: SKIP_REASONS.legacyIdTaken })
     })
   }

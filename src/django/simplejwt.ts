@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createVerifier } from 'fast-jwt'
 import type { NewRefreshToken, Store, User } from '../db/store.js'
-import { TokenExpiredError, TokenInvalidError, TokenRevokedError } from '../errors.js'
+import { EmailNotVerifiedError, TokenExpiredError, TokenInvalidError, TokenRevokedError } from '../errors.js'
 import { IAT_LEEWAY, type TokenPair } from '../tokens/claims.js'
 
 /**
@@ -12,7 +12,8 @@ import { IAT_LEEWAY, type TokenPair } from '../tokens/claims.js'
  * clients that were logged in stay logged in through the switch.
  *
  * It is checked here, with a verifier of its own for the Django key (HS256
- * only), independently of how this service signs its own tokens.
+ * only; SIMPLEJWT_SIGNING_KEY), independently of how this service signs its
+ * own tokens: the service's own key need not be Django's SECRET_KEY.
  */
 
 interface SimplejwtClaims { token_type: string, jti: string, exp: number, iat: number, user_id: number | string }
@@ -35,13 +36,15 @@ export function legacyTokenKey (jti: string): string {
 }
 
 export interface SimplejwtExchangeOptions {
-  /** The Django deployment's SIGNING_KEY (JWT_SECRET). */
+  /** The Django deployment's SIGNING_KEY (SIMPLEJWT_SIGNING_KEY, else JWT_SECRET). */
   secret: string
   store: Store
+  /** EMAIL_VERIFICATION=mandatory: an unverified user's token is EMAIL_NOT_VERIFIED, as this service's own refresh. */
+  requireVerifiedEmail?: boolean
   nowMs?: () => number
 }
 
-export function createSimplejwtExchange ({ secret, store, nowMs = Date.now }: SimplejwtExchangeOptions) {
+export function createSimplejwtExchange ({ secret, store, requireVerifiedEmail = false, nowMs = Date.now }: SimplejwtExchangeOptions) {
   // The form, the algorithm (HS256: `none` and every other one refused) and the
   // signature. Expiry is left to `verify`, after the claims: a token of the
   // wrong type is TOKEN_INVALID whether or not it has expired, as before
@@ -85,12 +88,20 @@ export function createSimplejwtExchange ({ secret, store, nowMs = Date.now }: Si
      * Verifies the simplejwt refresh token and, the first time it is presented,
      * starts a new login for the imported user whose `legacy_id` is its
      * `user_id`. A second presentation is TOKEN_REVOKED and ends the login the
-     * first one started (one of the two presenters holds a stolen copy).
+     * first one started (one of the two presenters holds a stolen copy). A
+     * token issued at or before the user's `tokensValidAfter` (a password
+     * change, a reset or "log out everywhere" here) is TOKEN_REVOKED; with
+     * `requireVerifiedEmail`, an unverified user's is EMAIL_NOT_VERIFIED. Neither
+     * uses the token up.
      */
     async exchange (token: string, newLogin: (user: User) => { pair: TokenPair, row: NewRefreshToken }): Promise<TokenPair> {
       const claims = verify(token)
       const user = await store.users.byLegacyId(String(claims.user_id))
       if (user === undefined || !user.isActive) invalid('User not found or inactive.')
+      // Issued before the user's password changed here, or before "log out
+      // everywhere": it belongs to a session the user has ended.
+      if (user.tokensValidAfter !== null && claims.iat <= user.tokensValidAfter) throw new TokenRevokedError()
+      if (requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError()
       const { pair, row } = newLogin(user)
       const outcome = await store.legacyTokens.exchange(legacyTokenKey(claims.jti), claims.exp, row, Math.floor(nowMs() / 1000))
       if (outcome === 'reused') throw new TokenRevokedError()

@@ -51,10 +51,19 @@ export function createPasswordHasher (params: Argon2Params, concurrency = defaul
     const { Algorithm, hash } = await loadArgon2()
     return await hash(password, { algorithm: Algorithm.Argon2id, ...params })
   })
+  const costs = verificationCosts()
   // A hash imported from Django (pbkdf2_sha256$…, argon2$…) is verified the
   // Django way; needsRehash is true for it, so login replaces it with argon2id.
-  const verify = async (stored: string, password: string): Promise<boolean> => await limit(async () =>
-    djangoAlgorithm(stored) === undefined ? await (await loadArgon2()).verify(stored, password) : await verifyDjangoHash(stored, password))
+  // Each verification's own time (not its wait for a slot) is remembered by
+  // the kind of hash, for failureFloor.
+  const verify = async (stored: string, password: string): Promise<boolean> => await limit(async () => {
+    const started = performance.now()
+    try {
+      return djangoAlgorithm(stored) === undefined ? await (await loadArgon2()).verify(stored, password) : await verifyDjangoHash(stored, password)
+    } finally {
+      costs.record(hashKind(stored), performance.now() - started)
+    }
+  })
   // A real hash of a random string, verified against when the email is unknown,
   // so a login for a missing account costs the same as one for a real account.
   let decoy: Promise<string> | undefined
@@ -86,6 +95,19 @@ export function createPasswordHasher (params: Argon2Params, concurrency = defaul
       return false
     },
 
+    /**
+     * Waits until `floorMs()` has passed since `startedMs` (performance.now()):
+     * a failed login is answered no sooner, whatever kind of hash it verified
+     * (or none, for an unknown email).
+     */
+    answerFailureAfter: async (startedMs: number): Promise<void> => {
+      const wait = startedMs + costs.floor() - performance.now()
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait))
+    },
+
+    /** The time a failed login takes at least: the slowest kind of hash's recent median verification (ms). */
+    failureFloor: (): number => costs.floor(),
+
     /** True when `stored` was made with other (e.g. older, weaker) parameters. */
     needsRehash (stored: string): boolean {
       const match = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(stored)
@@ -98,3 +120,54 @@ export function createPasswordHasher (params: Argon2Params, concurrency = defaul
 }
 
 export type PasswordHasher = ReturnType<typeof createPasswordHasher>
+
+/**
+ * The kind of a stored hash, as far as its cost goes: `argon2id` (this
+ * service's), or a Django algorithm with its cost when the hash states one
+ * (`pbkdf2_sha256$260000`, `bcrypt`, `scrypt`, `argon2`).
+ */
+export function hashKind (stored: string): string {
+  const algorithm = djangoAlgorithm(stored)
+  if (algorithm === undefined) return 'argon2id'
+  const iterations = /^pbkdf2_sha(?:256|1)\$(\d{1,9})\$/.exec(stored)?.[1]
+  return iterations === undefined ? algorithm : `${algorithm}$${iterations}`
+}
+
+/** Samples kept per kind of hash: a median of the recent ones, robust to a busy moment. */
+const SAMPLES = 15
+/** Kinds remembered at most (a kind is a Django algorithm and its cost: few in one deployment). */
+const MAX_KINDS = 32
+
+/**
+ * Failed logins must take the same time whether the email is unknown (a
+ * decoy argon2id verification), of a native user (argon2id) or of a user
+ * imported from Django (PBKDF2 with hundreds of thousands of iterations, far
+ * slower): otherwise the time tells which emails have accounts, and which came
+ * from Django. Every verification's duration is kept by kind of hash; a
+ * failure is answered no sooner than the slowest kind's median (the floor).
+ * Without imported users the floor is argon2id's own time, so failures cost
+ * what they did; once this process has verified an imported hash, every
+ * failure waits as long as one.
+ */
+function verificationCosts () {
+  const byKind = new Map<string, number[]>()
+  let floor = 0
+  const median = (values: number[]): number => {
+    const sorted = [...values].sort((a, b) => a - b)
+    return sorted[Math.floor(sorted.length / 2)] ?? 0
+  }
+  return {
+    record (kind: string, ms: number): void {
+      let samples = byKind.get(kind)
+      if (samples === undefined) {
+        if (byKind.size >= MAX_KINDS) return
+        samples = []
+        byKind.set(kind, samples)
+      }
+      samples.push(ms)
+      if (samples.length > SAMPLES) samples.shift()
+      floor = Math.max(...[...byKind.values()].map(median))
+    },
+    floor: (): number => floor
+  }
+}

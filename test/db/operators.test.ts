@@ -126,6 +126,28 @@ for (const [kind, open] of storeImplementations) {
       t.equal(b2?.passwordHash, '$argon2id$own', 'logged in here: kept')
     })
 
+    t.test('importMany never merges into, re-activates or verifies an account not linked to the Django id', async (t) => {
+      const native = await store.users.create(newUser({ email: 'native@import.test', name: 'Native' }))
+      await store.users.setActive(native.id, false)
+      const before = await store.users.byId(native.id)
+      const outcome = await store.users.importMany([imported({ email: 'native@import.test', isActive: true, emailVerified: true, isStaff: true, name: 'Django' })], isDjango)
+      t.same(outcome, ['email_taken'])
+      t.strictSame(await store.users.byId(native.id), before, 'the account is as it was: inactive, unverified, its own hash and name')
+    })
+
+    t.test('foreignHashSample: a Django hash of an imported user, until logins replaced them all', async (t) => {
+      const only = imported({ email: 'sample@import.test', passwordHash: 'pbkdf2_sha256$260000$s$h' })
+      const before = await store.users.foreignHashSample()
+      t.same(await store.users.importMany([only], isDjango), ['created'])
+      t.ok(before === undefined || before.startsWith('pbkdf2_'), 'earlier subtests\' imports are Django hashes too')
+      t.match(await store.users.foreignHashSample(), /^pbkdf2_sha256\$/)
+      // Every imported user logs in here: nothing foreign is left.
+      for (const user of await store.users.list(1000)) {
+        if (user.legacyId !== null) await store.users.recordLogin(user.id, new Date(), '$argon2id$v=19$m=19456,t=2,p=1$x$y')
+      }
+      t.equal(await store.users.foreignHashSample(), undefined)
+    })
+
     t.test('importMany refuses a Django id already linked to another email', async (t) => {
       const a = imported({ email: 'first@legacy.test' })
       await store.users.importMany([a], isDjango)

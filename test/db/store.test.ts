@@ -69,7 +69,8 @@ for (const [kind, open] of storeImplementations) {
         lastLogin: null,
         isSuperuser: false,
         emailVerified: false,
-        legacyId: null
+        legacyId: null,
+        tokensValidAfter: null
       })
       t.ok(created.dateJoined instanceof Date, 'date_joined is a Date')
       t.equal(created.dateJoined.getTime(), input.dateJoined.getTime(), 'millisecond precision kept')

@@ -31,13 +31,18 @@ t.test('a new email whose Django id nobody holds: created', async (t) => {
   t.same(importStep(row, undefined, undefined, isDjangoHash), { outcome: 'created' })
 })
 
-t.test('an existing email: updated in place, under its own id', async (t) => {
-  t.same(importStep(row, { id: 'u1', passwordHash: 'pbkdf2_sha256$1$old$old' }, undefined, isDjangoHash),
-    { outcome: 'updated', id: 'u1', change: { ...fields, passwordHash } }, 'a Django hash is replaced by the imported one')
-  t.same(importStep(row, { id: 'u1', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$x$y' }, undefined, isDjangoHash),
-    { outcome: 'updated', id: 'u1', change: fields }, 'a hash re-hashed by a login here is kept')
+t.test('the same Django user imported again: updated in place, under its own id', async (t) => {
   t.same(importStep(row, { id: 'u1', passwordHash: 'pbkdf2_sha256$1$old$old' }, { id: 'u1' }, isDjangoHash),
-    { outcome: 'updated', id: 'u1', change: { ...fields, passwordHash } }, 'the Django id held by that same user')
+    { outcome: 'updated', id: 'u1', change: { ...fields, passwordHash } }, 'a Django hash is replaced by the imported one')
+  t.same(importStep(row, { id: 'u1', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$x$y' }, { id: 'u1' }, isDjangoHash),
+    { outcome: 'updated', id: 'u1', change: fields }, 'a hash re-hashed by a login here is kept')
+})
+
+t.test('an existing email not linked to this Django id: never merged into', async (t) => {
+  t.same(importStep(row, { id: 'u1', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$x$y' }, undefined, isDjangoHash),
+    { outcome: 'email_taken' }, 'an account that joined here')
+  t.same(importStep(row, { id: 'u1', passwordHash: 'pbkdf2_sha256$1$old$old' }, undefined, isDjangoHash),
+    { outcome: 'email_taken' }, 'even one with a Django hash (another Django id changed to this email)')
 })
 
 t.test('a Django id held by another user than the one with this email: refused', async (t) => {

@@ -134,6 +134,31 @@ t.test('import django on the command line: summary, --report, and its errors', a
   }
 })
 
+t.test('an account of this service with a Django user\'s email is never merged into, re-activated or verified', async (t) => {
+  const app = await build(t)
+  // Alice joined here first (unverified), then was deactivated by an operator.
+  const joined = await app.inject({ method: 'POST', url: '/account/join', payload: { email: 'Alice@example.test', password: 'a native passphrase 1' } })
+  t.equal(joined.statusCode, 201, joined.body)
+  const native = await app.store.users.byEmail('alice@example.test')
+  await app.store.users.setActive(native?.id ?? '', false)
+  const before = await app.store.users.byEmail('alice@example.test')
+  const summary = await importDjangoUsers(app.store, await readDjangoSqlite(DJANGO_DB, 'accounts_user'))
+  t.same([summary.created, summary.updated], [8, 0])
+  t.same(summary.skipped.filter((s) => s.reason === 'email already used by an account not linked to this Django user'),
+    [{ legacyId: String(users.alice.id), email: 'alice@example.test', reason: 'email already used by an account not linked to this Django user' }])
+  t.strictSame(await app.store.users.byEmail('alice@example.test'), before, 'still inactive, unverified, with its own password and no Django id')
+  t.equal((await login(app, 'alice@example.test', users.alice.password ?? '')).json().code, 'INVALID_CREDENTIALS', "Django's password does not open it")
+
+  // The command line counts and lists the collision.
+  const dir = tempDir(t)
+  const env = { DATABASE_URL: `file:${join(dir, 'auth.db')}` }
+  t.equal((await cli(['users', 'create', '--email', 'bob@example.test', '--password', 'another native pass 2'], env)).code, 0)
+  const res = await cli(['import', 'django', '--db', DJANGO_DB, '--report'], env)
+  t.match(res.out, /^imported from Django: 8 created, 0 updated, 3 skipped$/m)
+  t.match(res.out, /^ {2}skipped 1: email already used by an account not linked to this Django user$/m)
+  t.match(res.out, new RegExp(`^\\{"legacy_id":"${users.bob.id}","email":"bob@example.test","reason":"email already used by an account not linked to this Django user"\\}$`, 'm'))
+})
+
 t.test("Django's own auth_user: first_name + last_name, username as the address; --model for dumpdata", async (t) => {
   const dir = tempDir(t)
   const env = { DATABASE_URL: `file:${join(dir, 'auth.db')}` }

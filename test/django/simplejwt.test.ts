@@ -2,7 +2,8 @@ import t, { type Test } from 'tap'
 import { importDjangoUsers, readDjangoSqlite } from '../../src/django/import.js'
 import { legacyTokenKey } from '../../src/django/simplejwt.js'
 import { DJANGO_DB, django } from '../helpers/django-fixtures.js'
-import { build, decodeJwt, forgeJwt, nowSeconds, refresh } from '../helpers/app.js'
+import { loadConfig } from '../../src/config.js'
+import { bearer, build, decodeJwt, forgeJwt, NEW_PASSWORD, nowSeconds, refresh } from '../helpers/app.js'
 
 /*
  * SIMPLEJWT_COMPAT: refresh tokens minted by djangorestframework-simplejwt
@@ -91,4 +92,66 @@ t.test('with compat on, this service\'s own tokens refresh as before', async (t)
   const login = await app.inject({ method: 'POST', url: '/account/login', payload: { email: 'dave@example.test', password: django.users.dave.password } })
   t.equal(login.statusCode, 200)
   t.equal((await refresh(app, login.json().refresh)).statusCode, 200)
+})
+
+t.test('EMAIL_VERIFICATION=mandatory: an unverified user\'s simplejwt token is EMAIL_NOT_VERIFIED, and not used up', async (t) => {
+  const app = await imported(t, { ...compat, EMAIL_VERIFICATION: 'mandatory' })
+  const bob = await app.store.users.byLegacyId(String(django.users.bob.id))
+  t.equal(bob?.emailVerified, false)
+  const refused = await refresh(app, django.refresh.bob)
+  t.equal(refused.statusCode, 403)
+  t.match(refused.json(), { statusCode: 403, code: 'EMAIL_NOT_VERIFIED' })
+  t.equal((await refresh(app, django.refresh.alice)).statusCode, 200, 'a verified user\'s is exchanged')
+  await app.store.users.setEmail(bob?.id ?? '', bob?.email ?? '', true)
+  t.equal((await refresh(app, django.refresh.bob)).statusCode, 200, 'once verified, the same token is exchanged')
+})
+
+t.test('a simplejwt token issued before a password change or "log out everywhere" here is TOKEN_REVOKED', async (t) => {
+  const app = await imported(t)
+  const revoked = async (token: string, why: string): Promise<void> => {
+    const res = await refresh(app, token)
+    t.equal(res.statusCode, 401, why)
+    t.equal(res.json().code, 'TOKEN_REVOKED', why)
+  }
+  const loginAs = async (user: { email: string | null, password: string | null }) =>
+    (await app.inject({ method: 'POST', url: '/account/login', payload: { email: user.email, password: user.password } })).json()
+
+  // Alice logs in here (her hash is re-hashed: that is no password change) and changes her password.
+  const alice = await loginAs(django.users.alice)
+  const changed = await app.inject({ method: 'POST', url: '/account/password/change', headers: bearer(alice.access), payload: { old_password: django.users.alice.password, new_password: NEW_PASSWORD } })
+  t.equal(changed.statusCode, 200, changed.body)
+  await revoked(django.refresh.alice, 'after a password change')
+
+  // Carol logs out everywhere.
+  const carol = await loginAs(django.users.carol)
+  t.equal((await app.inject({ method: 'POST', url: '/account/logout', headers: bearer(carol.access), payload: { all: true } })).statusCode, 200)
+  await revoked(django.refresh.carol, 'after log out everywhere')
+
+  // Dave's password is set by an operator (users set-password).
+  const dave = await app.store.users.byLegacyId(String(django.users.dave.id))
+  await app.store.users.setPassword(dave?.id ?? '', dave?.passwordHash ?? '', nowSeconds())
+  // (A token Django issued to Dave, as it would: the fixtures hold none.)
+  const daveToken = forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...decodeJwt(django.refresh.bob).payload, user_id: django.users.dave.id, jti: 'dave-1' }, django.signing_key)
+  await revoked(daveToken, 'after users set-password')
+
+  t.equal((await refresh(app, django.refresh.bob)).statusCode, 200, 'another user\'s token is exchanged as before')
+  // A token Django would issue after the change (iat later than it) is not revoked by it.
+  const later = forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...decodeJwt(django.refresh.alice).payload, jti: 'issued-after', iat: nowSeconds() + 1, exp: nowSeconds() + 3600 }, django.signing_key)
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  t.equal((await refresh(app, later)).statusCode, 200)
+})
+
+t.test('SIMPLEJWT_SIGNING_KEY verifies Django\'s tokens, whatever signs this service\'s own', async (t) => {
+  const app = await imported(t, { SIMPLEJWT_COMPAT: 'true', SIMPLEJWT_SIGNING_KEY: django.signing_key, JWT_ALGORITHM: 'EdDSA' })
+  const res = await refresh(app, django.refresh.alice)
+  t.equal(res.statusCode, 200, 'exchanged')
+  t.equal(decodeJwt(res.json().access).header.alg, 'EdDSA', "the service's tokens are signed with its own key")
+  t.equal((await app.inject({ url: '/account/mypage', headers: bearer(res.json().access) })).statusCode, 200)
+
+  // The signing key wins over JWT_SECRET: Django's key as JWT_SECRET verifies nothing then.
+  const other = await imported(t, { SIMPLEJWT_COMPAT: 'true', SIMPLEJWT_SIGNING_KEY: 'another-deployment-key-of-at-least-32-bytes', JWT_SECRET: django.signing_key })
+  t.equal((await refresh(other, django.refresh.bob)).json().code, 'TOKEN_INVALID')
+
+  t.throws(() => loadConfig({ SIMPLEJWT_SIGNING_KEY: django.signing_key }), /^SIMPLEJWT_SIGNING_KEY is set but SIMPLEJWT_COMPAT is not true$/)
+  t.throws(() => loadConfig({ SIMPLEJWT_COMPAT: 'true', SIMPLEJWT_SIGNING_KEY: 'short' }), /^SIMPLEJWT_SIGNING_KEY must be at least 32 bytes long$/)
 })

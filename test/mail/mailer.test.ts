@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { createMailer, type MailLog } from '../../src/mail/mailer.js'
-import { renderMail } from '../../src/mail/templates.js'
+import { renderMail, renderNotice } from '../../src/mail/templates.js'
 import { tempDir } from '../helpers/app.js'
 import { freePort } from '../../bench/lib/service.js'
 import { smtpSink } from '../helpers/smtp.js'
@@ -32,6 +32,24 @@ t.test('templates: both languages, text and HTML, the validity in words, values 
   t.match(ko.html, /<html lang="ko">/)
   t.match(renderMail('password_reset', 'en', { link: 'l', email: 'e', lifetime: 1800 }).text, /valid for 30 minutes/)
   t.match(renderMail('email_change', 'en', { link: 'l', email: 'e', lifetime: 3600 }).text, /valid for 1 hour /)
+})
+
+t.test('notices: the email change, in both languages, naming the new address, with how to react, escaped', async (t) => {
+  const values = { email: 'old@example.com', newEmail: 'new<b>@example.com' }
+  const en = renderNotice('email_change_requested', 'en', values)
+  t.equal(en.subject, 'A change of your email address was requested')
+  t.match(en.text, /account old@example\.com asked to change its login address to new<b>@example\.com/)
+  t.match(en.text, /If it was not you, .*change your password now/)
+  t.match(en.html, /new&lt;b&gt;@example\.com/, 'escaped in HTML')
+  t.notMatch(en.html, /new<b>/)
+  t.notMatch(en.text, /https?:/, 'no link')
+  const changed = renderNotice('email_changed', 'en', values)
+  t.equal(changed.subject, 'Your email address was changed')
+  t.match(changed.text, /contact the service's administrators/)
+  const ko = renderNotice('email_change_requested', 'ko', values)
+  t.equal(ko.subject, '이메일 주소 변경이 요청되었습니다')
+  t.match(ko.text, /new<b>@example\.com/)
+  t.match(renderNotice('email_changed', 'ko', values).text, /서비스 관리자/)
 })
 
 t.test('SMTP: delivered, counted, logged without the link', async (t) => {

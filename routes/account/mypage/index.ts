@@ -38,7 +38,8 @@ const mypage: FastifyPluginAsyncTypebox = async (app) => {
   // The password in a DELETE body: Fastify parses JSON bodies on DELETE as on POST.
   app.delete('', {
     schema: { tags: ['lifecycle'], body: AccountDeleteBody, response: { 200: Detail, ...errors(401, 403) } },
-    onRequest: app.authenticate
+    onRequest: app.authenticate,
+    preHandler: app.passwordCheckLimit
   }, async (request, reply) => {
     await app.accounts.deleteAccount(request.user, request.body.password)
     request.log.info({ event: 'account_deleted', userId: request.user.id, ip: request.ip }, 'account deleted')

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, notLike, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { alias } from 'drizzle-orm/pg-core'
 import type pg from 'pg'
@@ -6,7 +6,7 @@ import { EmailTakenError } from '../../errors.js'
 import { decideRotation } from '../../tokens/rotation.js'
 import { withDomainErrors } from '../domain-errors.js'
 import { keyInsertion } from '../signing-key-insertion.js'
-import type { AcceptAccountToken, AccountTokenPurpose, ImportOutcome, NewRefreshToken, PasskeyRemoval, RevokeReason, RotateGrace, RotateOutcome, RotationSuccessor, Store, User } from '../store.js'
+import { DIES_WITH_PASSWORD, type AcceptAccountToken, type AccountTokenPurpose, type ImportOutcome, type NewRefreshToken, type PasskeyRemoval, type RevokeReason, type RotateGrace, type RotateOutcome, type RotationSuccessor, type Store, type User } from '../store.js'
 import { importStep } from '../user-import.js'
 import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
 import { codeOf, domainError, startError, unwrap } from './errors.js'
@@ -181,8 +181,9 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
    * the updated user.
    */
   const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): Promise<User | undefined> => {
-    const [updated] = await tx.update(users).set(change).where(eq(users.id, id)).returning()
+    const [updated] = await tx.update(users).set({ ...change, tokensValidAfter: nowSeconds }).where(eq(users.id, id)).returning()
     await revokeUser(tx, id, nowSeconds, 'password_change')
+    await tx.delete(accountTokens).where(and(eq(accountTokens.userId, id), inArray(accountTokens.purpose, DIES_WITH_PASSWORD)))
     if (next !== undefined) await txInsertToken(tx, next)
     return updated
   }
@@ -275,7 +276,13 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           if (token !== undefined) await txInsertToken(tx, token)
         })
       },
-      setActive: async (id, active) => { await writeUser(id, async (tx) => { await tx.update(users).set({ isActive: active }).where(eq(users.id, id)) }) },
+      setActive: async (id, active) => {
+        await writeUser(id, async (tx) => {
+          await tx.update(users).set({ isActive: active }).where(eq(users.id, id))
+          // A deactivation voids the pending email change for good (a later reactivation does not bring it back).
+          if (!active) await tx.delete(accountTokens).where(and(eq(accountTokens.userId, id), eq(accountTokens.purpose, 'email_change')))
+        })
+      },
       remove: async (id) => { await writeUser(id, async (tx) => { await tx.delete(users).where(eq(users.id, id)) }) },
       setPassword: async (id, passwordHash, nowSeconds, next) => {
         await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash }, nowSeconds, next) })
@@ -299,6 +306,8 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       count: async () => (await db.select({ n: count() }).from(users))[0]?.n ?? 0,
       byLegacyId: async (legacyId) => (await db.select().from(users).where(eq(users.legacyId, legacyId)).limit(1))[0],
       byEmails: async (emails) => emails.length === 0 ? [] : await db.select().from(users).where(inArray(users.email, emails)),
+      foreignHashSample: async () => (await db.select({ hash: users.passwordHash }).from(users)
+        .where(and(isNotNull(users.legacyId), notLike(users.passwordHash, '$argon2id$%'))).limit(1))[0]?.hash,
       insertMany: async (rows) => {
         if (rows.length === 0) return 0
         return await inTransaction(async (tx) => (await tx.insert(users).values(rows).onConflictDoNothing({ target: users.email })).rowCount ?? 0)
@@ -331,7 +340,16 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       })
     },
     accountTokens: {
-      create: async (token) => { await db.insert(accountTokens).values(token) },
+      create: async (token) => {
+        if (token.purpose !== 'email_change') {
+          await db.insert(accountTokens).values(token)
+          return
+        }
+        await inTransaction(async (tx) => {
+          await tx.delete(accountTokens).where(and(eq(accountTokens.userId, token.userId), eq(accountTokens.purpose, 'email_change')))
+          await tx.insert(accountTokens).values(token)
+        })
+      },
       byId: async (id) => (await db.select().from(accountTokens).where(eq(accountTokens.id, id)).limit(1))[0],
       resetPassword: async (id, passwordHash, next, nowSeconds, accept) => await writeUser(next.userId, async (tx) => {
         const redeemed = await redeemable(tx, id, ['password_reset'], nowSeconds, (token, user) => token.userId === next.userId && accept(token, user))
@@ -373,7 +391,13 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         return await rotateOrDecide(id, next, nowSeconds, grace)
       },
       revokeFamily: async (userId, familyId, nowSeconds, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, nowSeconds, reason)),
-      revokeUser: async (userId, nowSeconds, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason)),
+      revokeUser: async (userId, nowSeconds, reason = 'logout_all') => reason === 'logout_all'
+        // "Log out everywhere": the instant is remembered on the user (tokens_valid_after), told to every instance's cache.
+        ? await writeUser(userId, async (tx) => {
+          await tx.update(users).set({ tokensValidAfter: nowSeconds }).where(eq(users.id, userId))
+          return await revokeUser(tx, userId, nowSeconds, reason)
+        })
+        : await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason)),
       // One multi-row INSERT: a batch is one statement (atomic) and one round trip.
       insertMany: async (rows) => rows.length === 0 ? 0 : (await db.insert(refreshTokens).values(rows)).rowCount ?? 0,
       // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.

@@ -20,7 +20,13 @@ export const users = sqliteTable('users', {
   // Carried over from Django (`import django`).
   isSuperuser: integer('is_superuser', { mode: 'boolean' }).notNull().default(false),
   /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
-  legacyId: text('legacy_id').unique()
+  legacyId: text('legacy_id').unique(),
+  /**
+   * Unix seconds of the user's last password change (any path) or "log out
+   * everywhere": a Django simplejwt token issued at or before it is refused
+   * (SIMPLEJWT_COMPAT). Null: never.
+   */
+  tokensValidAfter: integer('tokens_valid_after')
 })
 
 /**

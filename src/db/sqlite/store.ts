@@ -1,10 +1,10 @@
 import type Database from 'better-sqlite3'
-import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, notLike, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { EmailTakenError } from '../../errors.js'
 import { withDomainErrors } from '../domain-errors.js'
 import { keyInsertion } from '../signing-key-insertion.js'
-import type { AcceptAccountToken, AccountTokenPurpose, ImportedUser, ImportOutcome, NewRefreshToken, NewSigningKey, NewUser, PasskeyRemoval, ProfileChange, RevokeReason, Store, User } from '../store.js'
+import { DIES_WITH_PASSWORD, type AcceptAccountToken, type AccountTokenPurpose, type ImportedUser, type ImportOutcome, type NewAccountToken, type NewRefreshToken, type NewSigningKey, type NewUser, type PasskeyRemoval, type ProfileChange, type RevokeReason, type Store, type User } from '../store.js'
 import { importStep } from '../user-import.js'
 import { openDatabase, type SqliteOptions } from './connection.js'
 import { domainError, isUniqueViolation } from './errors.js'
@@ -93,10 +93,28 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
    * grace window), and the new login's first token if there is one.
    */
   const writePassword = (id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): void => {
-    db.update(users).set(change).where(eq(users.id, id)).run()
+    db.update(users).set({ ...change, tokensValidAfter: nowSeconds }).where(eq(users.id, id)).run()
     revokeUser.run({ userId: id, nowSeconds, reason: 'password_change' })
+    db.delete(accountTokens).where(and(eq(accountTokens.userId, id), inArray(accountTokens.purpose, DIES_WITH_PASSWORD))).run()
     if (next !== undefined) insertToken.run(next)
   }
+  /** "Log out everywhere": every live token revoked, and the instant remembered on the user (tokens_valid_after). */
+  const logoutAll = sqlite.transaction((userId: string, nowSeconds: number) => {
+    db.update(users).set({ tokensValidAfter: nowSeconds }).where(eq(users.id, userId)).run()
+    return revokeUser.run({ userId, nowSeconds, reason: 'logout_all' }).changes
+  })
+  // A deactivation voids the pending email change for good (a later
+  // reactivation does not bring it back).
+  const setActive = sqlite.transaction((id: string, active: boolean) => {
+    db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()
+    if (!active) db.delete(accountTokens).where(and(eq(accountTokens.userId, id), eq(accountTokens.purpose, 'email_change'))).run()
+  })
+  const createAccountToken = sqlite.transaction((token: NewAccountToken) => {
+    if (token.purpose === 'email_change') {
+      db.delete(accountTokens).where(and(eq(accountTokens.userId, token.userId), eq(accountTokens.purpose, 'email_change'))).run()
+    }
+    db.insert(accountTokens).values(token).run()
+  })
   const setPassword = sqlite.transaction((id: string, passwordHash: string, nowSeconds: number, next: NewRefreshToken | undefined) => {
     writePassword(id, { passwordHash }, nowSeconds, next)
   })
@@ -229,7 +247,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async recordLogin (id, at, rehashed, token) {
         writeUser(id, () => recordLogin.immediate(id, at, rehashed, token))
       },
-      async setActive (id, active) { writeUser(id, () => db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()) },
+      async setActive (id, active) { writeUser(id, () => setActive.immediate(id, active)) },
       async remove (id) { writeUser(id, () => db.delete(users).where(eq(users.id, id)).run()) },
       async setPassword (id, passwordHash, nowSeconds, next) {
         writeUser(id, () => setPassword.immediate(id, passwordHash, nowSeconds, next))
@@ -248,6 +266,10 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       },
       async count () { return db.select({ n: count() }).from(users).all()[0]?.n ?? 0 },
       async byLegacyId (legacyId) { return db.select().from(users).where(eq(users.legacyId, legacyId)).get() },
+      async foreignHashSample () {
+        return db.select({ hash: users.passwordHash }).from(users)
+          .where(and(isNotNull(users.legacyId), notLike(users.passwordHash, '$argon2id$%'))).limit(1).get()?.hash
+      },
       async insertMany (rows) { return write(() => insertMany.immediate(rows)) },
       async byEmails (emails) { return emails.length === 0 ? [] : db.select().from(users).where(inArray(users.email, emails)).all() },
       async verifyEmails (emails) {
@@ -261,7 +283,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async importMany (rows, isForeignHash) { return writeUsers(() => importMany(rows, isForeignHash)) }
     },
     accountTokens: {
-      async create (token) { write(() => db.insert(accountTokens).values(token).run()) },
+      async create (token) { write(() => createAccountToken.immediate(token)) },
       async byId (id) { return db.select().from(accountTokens).where(eq(accountTokens.id, id)).get() },
       async resetPassword (id, passwordHash, next, nowSeconds, accept) {
         return writeUser(next.userId, () => resetPassword.immediate(id, passwordHash, next, nowSeconds, accept))
@@ -282,7 +304,11 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async byId (id) { return tokenById.get({ id }) },
       async rotate (id, next, nowSeconds, grace) { return await rotations.rotate({ id, next, nowSeconds, grace }) },
       async revokeFamily (userId, familyId, nowSeconds, reason = 'logout') { return write(() => revokeFamily.run({ userId, familyId, nowSeconds, reason }).changes) },
-      async revokeUser (userId, nowSeconds, reason = 'logout_all') { return write(() => revokeUser.run({ userId, nowSeconds, reason }).changes) },
+      async revokeUser (userId, nowSeconds, reason = 'logout_all') {
+        return reason === 'logout_all'
+          ? writeUser(userId, () => logoutAll.immediate(userId, nowSeconds))
+          : write(() => revokeUser.run({ userId, nowSeconds, reason }).changes)
+      },
       async purge (nowSeconds) { return write(() => purge.immediate(nowSeconds)) },
       async insertMany (rows) { return write(() => insertTokens.immediate(rows)) }
     },

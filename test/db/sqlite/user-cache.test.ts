@@ -180,12 +180,18 @@ t.test('the store: its own logins, verifications and the writer thread\'s rotati
   t.equal(app.store.users.byIdNow?.(String(a.user.id)), cached, 'b\'s verification left a cached')
   t.equal(app.store.users.byIdNow?.(String(b.user.id))?.emailVerified, true, 'b is read again, verified')
 
-  // An import updating an existing user (the operators' Django import) writes users too.
-  const row = { ...app.store.users.byIdNow?.(String(b.user.id)), id: randomUUID(), email: b.email, passwordHash: 'x', name: 'Bee', isActive: true, isStaff: false, isSuperuser: false, emailVerified: true, legacyId: '7' }
-  t.same(await app.store.users.importMany([row as Parameters<typeof app.store.users.importMany>[0][number]], () => false), ['updated'], 'b re-imported with a new name')
+  // An import updating an existing user (the operators' Django import, the same
+  // Django id imported again) writes users too.
+  const row = { ...app.store.users.byIdNow?.(String(b.user.id)), id: randomUUID(), email: 'c@import.test', passwordHash: 'x', name: 'Cee', isActive: true, isStaff: false, isSuperuser: false, emailVerified: true, legacyId: '7' }
+  type Imported = Parameters<typeof app.store.users.importMany>[0][number]
+  t.same(await app.store.users.importMany([row as Imported], () => false), ['created'], 'c imported')
+  const c = await app.store.users.byEmail('c@import.test')
+  t.ok(c !== undefined && app.store.users.byIdNow?.(c.id) !== undefined, 'c is cached')
   await nextTurn()
-  t.equal(app.store.users.byIdNow?.(String(a.user.id)), cached, 'b\'s import left a cached')
-  t.equal(app.store.users.byIdNow?.(String(b.user.id))?.name, 'Bee', 'b is read again, renamed')
+  t.same(await app.store.users.importMany([{ ...row, id: randomUUID(), name: 'Cecil' } as Imported], () => false), ['updated'], 'c re-imported with a new name')
+  await nextTurn()
+  t.equal(app.store.users.byIdNow?.(String(a.user.id)), cached, 'c\'s import left a cached')
+  t.equal(app.store.users.byIdNow?.(c?.id ?? '')?.name, 'Cecil', 'c is read again, renamed')
 
   // The migration's triggers on the real file: another connection's change empties the cache.
   const other = new Database(joinPath(app.config.dataDir, 'auth.db'))

@@ -10,7 +10,7 @@ const changeEmail: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
     schema: { tags: ['lifecycle'], body: EmailChangeBody, response: { 200: UserWithDetail, ...errors(401, 403, 409) } },
     onRequest: [limits.onRequest, app.authenticate],
-    preHandler: limits.preHandler
+    preHandler: [limits.preHandler, app.passwordCheckLimit]
   }, async (request) => {
     const { user, pending } = await app.accounts.changeEmail(request.user, request.body.password, request.body.new_email)
     request.log.info({ event: pending ? 'email_change_requested' : 'email_changed', userId: user.id }, pending ? 'email change mailed for verification' : 'email changed')

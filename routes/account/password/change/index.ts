@@ -4,7 +4,8 @@ import { errors, PasswordChangeBody, TokenPair } from '../../../../src/schemas.j
 const changePassword: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
     schema: { tags: ['account'], body: PasswordChangeBody, response: { 200: TokenPair, ...errors(401, 403) } },
-    onRequest: app.authenticate
+    onRequest: app.authenticate,
+    preHandler: app.passwordCheckLimit
   }, async (request, reply) => {
     const pair = await app.accounts.changePassword(request.user, request.body.old_password, request.body.new_password)
     request.log.info({ event: 'password_changed', userId: request.user.id }, 'password changed; all sessions revoked')
