@@ -34,8 +34,9 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
       else app.log.info(event, 'passkey refused')
     }
   }))
-  app.decorate('passkeyIpLimit', (name: string) =>
-    app.rateLimit({ max: config.rateLimit.loginMax, timeWindow: config.rateLimit.window * 1000, keyGenerator: (req) => `${name}-ip:${req.ip}` }) as Hook)
+  // RATE_LIMIT_LOGIN_MAX per client address, as login; made by the rate-limits
+  // plugin so that /metrics shows these routes' refusals from the start.
+  app.decorate('passkeyIpLimit', (name: string) => app.ipLimit(name, config.rateLimit.loginMax).onRequest)
 
   if (config.webauthn.unavailable !== undefined) {
     app.log.warn({ event: 'passkeys_unavailable' }, `passkeys are off: ${config.webauthn.unavailable}`)
@@ -53,4 +54,4 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
     const timer = setInterval(() => { void purge() }, config.tokenPurgeInterval).unref()
     app.addHook('onClose', async () => { clearInterval(timer) })
   }
-}, { name: 'passkeys', dependencies: ['store', 'tokens', '@fastify/rate-limit'] })
+}, { name: 'passkeys', dependencies: ['store', 'tokens', 'rate-limits'] })

@@ -52,10 +52,12 @@ t.test('/metrics: the mail counters and every limited route\'s auth_rate_limited
   const fresh = (await app.inject({ url: '/metrics' })).body
   t.equal(value(fresh, /^auth_mail_sent_total (\d+)$/m), 0)
   t.equal(value(fresh, /^auth_mail_failed_total (\d+)$/m), 0)
-  for (const route of ['/account/login', '/account/join', '/account/password/reset', '/account/email/resend', '/account/email/change']) {
+  // The per-address limits, and the per-user limit of the current password's
+  // checks (password change, email change, account deletion at /account/mypage).
+  for (const route of ['/account/login', '/account/join', '/account/password/reset', '/account/email/resend', '/account/email/change', '/account/password/change', '/account/mypage', '/account/passkeys/login/options', '/account/passkeys/login/verify']) {
     t.equal(value(fresh, new RegExp(`^auth_rate_limited_total\\{route="${route}"\\} (\\d+)$`, 'm')), 0, route)
   }
-  t.notMatch(fresh, /^auth_rate_limited_total\{route="\/account\/mypage"\}/m, 'only routes a limit can refuse')
+  t.notMatch(fresh, /^auth_rate_limited_total\{route="\/account\/token\/refresh"\}/m, 'only routes a limit can refuse')
 
   const s = await join(app)
   t.equal((await post(app, '/account/password/reset', { email: s.email })).statusCode, 200)
