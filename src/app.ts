@@ -129,7 +129,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     // cores); a start that hangs still fails, after a minute.
     pluginTimeout: 60_000,
     // A hop count is valid for proxy-addr though Fastify's types omit it.
-    trustProxy: config.trustProxy as boolean | string,
+    trustProxy: config.trustProxy,
     // Closing: finish in-flight requests, drop idle keep-alives; new requests get
     // a 503 from plugins/app/shutdown.ts (Fastify's own 503 lacks the contract's
     // shape and Retry-After).

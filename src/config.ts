@@ -51,7 +51,7 @@ export interface Config {
   cookieSameSite: SameSite
   /** `mailMax`: password-reset, verification-resend and email-change requests (each its own counters) per window, per client IP and per email. */
   rateLimit: { loginMax: number, joinMax: number, mailMax: number, window: number }
-  trustProxy: boolean | number | string
+  trustProxy: false | number | string
   logLevel: string
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
   /** Milliseconds given to in-flight requests on SIGTERM/SIGINT. */
@@ -123,11 +123,16 @@ export function parseBoolean (variable: string, value: string): boolean {
   throw new ConfigError(variable, `must be true or false, got "${value}"`)
 }
 
-/** Fastify's `trustProxy`: a boolean, a hop count, or a comma list of addresses/CIDRs. */
-function parseTrustProxy (value: string): boolean | number | string {
+/**
+ * Fastify's `trustProxy`: false, a hop count, or a comma list of
+ * addresses/CIDRs. `true` is refused: it trusts whatever X-Forwarded-For any
+ * client sends, so a client picks the address the rate limits count.
+ */
+function parseTrustProxy (value: string): false | number | string {
   const v = value.trim()
   if (/^\d+$/.test(v)) return Number(v)
-  if (/^(true|false|1|0|yes|no|on|off)$/i.test(v)) return parseBoolean('TRUST_PROXY', v)
+  if (/^(true|yes|on)$/i.test(v)) throw new ConfigError('TRUST_PROXY', `must not be "${v}": that trusts the X-Forwarded-For any client sends; give the number of proxies in front of the service (e.g. 1) or their addresses/CIDRs`)
+  if (/^(false|no|off)$/i.test(v)) return false
   if (/^[0-9a-f.:/,\s]+$/i.test(v)) return v
   throw new ConfigError('TRUST_PROXY', `must be true, false, a hop count or a comma list of addresses/CIDRs, got "${value}"`)
 }
