@@ -153,7 +153,12 @@ export interface Store {
      * stored in one transaction: a login that fails changes nothing.
      */
     recordLogin: (id: string, at: Date, rehashed?: string, token?: NewRefreshToken) => Promise<void>
-    setActive: (id: string, active: boolean) => Promise<void>
+    /**
+     * With `tokensValidAfter` (milliseconds; a deactivation), access tokens
+     * issued before that instant are refused from then on, also after a
+     * reactivation.
+     */
+    setActive: (id: string, active: boolean, tokensValidAfter?: number) => Promise<void>
     /** Deletes the user; its refresh and account tokens go with it (foreign keys cascade). */
     remove: (id: string) => Promise<void>
     /** Changes the given profile fields; the updated user, or undefined when there is no such user. */
@@ -168,8 +173,10 @@ export interface Store {
      * `password_change`: no grace window), one transaction; with `next` (a
      * password change: the new login's first token), that token is stored in
      * it too. Without it (the operators' `users set-password`) no login starts.
+     * Access tokens issued before `tokensValidAfter` (milliseconds; by default
+     * the start of `nowSeconds`) are refused from then on.
      */
-    setPassword: (id: string, passwordHash: string, nowSeconds: number, next?: NewRefreshToken) => Promise<void>
+    setPassword: (id: string, passwordHash: string, nowSeconds: number, next?: NewRefreshToken, tokensValidAfter?: number) => Promise<void>
 
     // Operators (the command line).
     /** Users ordered by email, `limit` of them after `afterEmail` (keyset paging). */
@@ -198,8 +205,12 @@ export interface Store {
     rotate: (id: string, next: RotationSuccessor, nowSeconds: number, grace?: RotateGrace) => Promise<RotateOutcome>
     /** Revokes the live tokens of one login (a family always belongs to one user); `reason` defaults to `logout`. */
     revokeFamily: (userId: string, familyId: string, nowSeconds: number, reason?: RevokeReason) => Promise<number>
-    /** Revokes every live token of the user; `reason` defaults to `logout_all`. */
-    revokeUser: (userId: string, nowSeconds: number, reason?: RevokeReason) => Promise<number>
+    /**
+     * Revokes every live token of the user; `reason` defaults to `logout_all`.
+     * With `tokensValidAfter` (milliseconds; "log out everywhere"), the user's
+     * access tokens issued before that instant are refused too, in the same transaction.
+     */
+    revokeUser: (userId: string, nowSeconds: number, reason?: RevokeReason, tokensValidAfter?: number) => Promise<number>
     /**
      * Deletes expired rows (live or revoked) and expired exchanged simplejwt
      * tokens. A revoked row that has not expired is kept: presenting it again
@@ -219,9 +230,11 @@ export interface Store {
      * and `next` (the new login's first token) is stored. Returns the updated
      * user; undefined when refused, with nothing written. A failure at any step
      * writes nothing either: the token stays usable. Of N concurrent calls for
-     * one id at most one succeeds (single use), across processes too.
+     * one id at most one succeeds (single use), across processes too. Access
+     * tokens issued before `tokensValidAfter` (milliseconds; by default the
+     * start of `nowSeconds`) are refused from then on.
      */
-    resetPassword: (id: string, passwordHash: string, next: NewRefreshToken, nowSeconds: number, accept: AcceptAccountToken) => Promise<User | undefined>
+    resetPassword: (id: string, passwordHash: string, next: NewRefreshToken, nowSeconds: number, accept: AcceptAccountToken, tokensValidAfter?: number) => Promise<User | undefined>
     /**
      * An address verification, one transaction. The token `id`, of purpose
      * email_verification or email_change (one lookup for both), unused and

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { NewRefreshToken, PurgeCounts, RotationSuccessor, Store, User } from '../db/store.js'
 import { EmailNotVerifiedError, TokenInvalidError, TokenRevokedError } from '../errors.js'
 import { IAT_LEEWAY, type Claims, type TokenPair, type TokenType } from './claims.js'
+import { issuedAtMs, uuidV7 } from './issue-time.js'
 import { openSuccessor, sealSuccessor } from './refresh-grace.js'
 
 /**
@@ -87,9 +88,21 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return user
   }
 
-  /** The token's user, who must exist and be active; without a promise when the store can answer at once. */
+  /**
+   * The token's user, who must exist and be active, and for an access token
+   * must not have revoked it since (a password change or reset, "log out
+   * everywhere", a deactivation: `tokensValidAfter`, compared with the
+   * token's issue instant in milliseconds). Checked on every use, a token
+   * the keyring remembers included. Without a promise when the store can
+   * answer at once.
+   */
   function activeUserNow (claims: Claims): MaybePromise<User> {
-    return store.users.byIdNow === undefined ? store.users.byId(claims.sub).then(live) : live(store.users.byIdNow(claims.sub))
+    const current = (user: User | undefined): User => {
+      const found = live(user)
+      if (claims.token_type === 'access' && issuedAtMs(claims) < found.tokensValidAfter) throw new TokenRevokedError()
+      return found
+    }
+    return store.users.byIdNow === undefined ? store.users.byId(claims.sub).then(current) : current(store.users.byIdNow(claims.sub))
   }
 
   async function notRevoked (claims: Claims): Promise<Claims> {
@@ -99,28 +112,35 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return claims
   }
 
-  function signAccess (user: Pick<User, 'id' | 'email'>, iat: number): string {
-    return codec.sign({ token_type: 'access', jti: randomUUID(), iat, sub: user.id, user_id: user.id, exp: iat + accessLifetime, email: user.email })
+  /** An access token issued at `ms` (milliseconds): its jti carries that instant (src/tokens/issue-time.ts). */
+  function signAccess (user: Pick<User, 'id' | 'email'>, ms: number): string {
+    const iat = Math.floor(ms / 1000)
+    return codec.sign({ token_type: 'access', jti: uuidV7(ms), iat, sub: user.id, user_id: user.id, exp: iat + accessLifetime, email: user.email })
   }
 
   /**
-   * Signs a pair, and the row of its refresh token without a family: a rotation
-   * puts it in the presented token's (the store does), a login starts one.
+   * Signs a pair issued at `ms` (now by default), and the row of its refresh
+   * token without a family: a rotation puts it in the presented token's (the
+   * store does), a login starts one.
    */
-  function mint (user: Pick<User, 'id' | 'email'>): { pair: TokenPair, row: RotationSuccessor } {
-    const iat = seconds()
+  function mint (user: Pick<User, 'id' | 'email'>, ms = nowMs()): { pair: TokenPair, row: RotationSuccessor } {
+    const iat = Math.floor(ms / 1000)
     const refreshJti = randomUUID()
     const pair: TokenPair = {
-      access: signAccess(user, iat),
+      access: signAccess(user, ms),
       refresh: codec.sign({ token_type: 'refresh', jti: refreshJti, iat, sub: user.id, user_id: user.id, exp: iat + refreshLifetime })
     }
     const row = { id: refreshTokenKey(refreshJti), userId: user.id, expiresAt: iat + refreshLifetime, createdAt: iat }
     return { pair, row }
   }
 
-  /** A pair that starts a new login (a fresh token family). */
-  function newLogin (user: Pick<User, 'id' | 'email'>): { pair: TokenPair, row: NewRefreshToken } {
-    const { pair, row } = mint(user)
+  /**
+   * A pair that starts a new login (a fresh token family), issued at `ms`
+   * (now by default): an operation that revokes the earlier tokens passes
+   * the instant it records, so that its own pair is not refused.
+   */
+  function newLogin (user: Pick<User, 'id' | 'email'>, ms?: number): { pair: TokenPair, row: NewRefreshToken } {
+    const { pair, row } = mint(user, ms)
     return { pair, row: { ...row, familyId: randomUUID() } }
   }
 
@@ -133,10 +153,15 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      */
     newLogin,
 
-    /** Password change: every earlier refresh token of the user is revoked, one new login is started. */
+    /**
+     * Password change: every earlier refresh token of the user is revoked,
+     * every access token issued before this instant refused, and one new
+     * login started at that instant.
+     */
     async reissueAfterPasswordChange (user: User, passwordHash: string): Promise<TokenPair> {
-      const { pair, row } = newLogin(user)
-      await store.users.setPassword(user.id, passwordHash, seconds(), row)
+      const at = nowMs()
+      const { pair, row } = newLogin(user, at)
+      await store.users.setPassword(user.id, passwordHash, Math.floor(at / 1000), row, at)
       return pair
     },
 
@@ -184,7 +209,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
             throw new TokenRevokedError()
           }
           onEvent?.({ event: 'refresh_grace_replay', userId: user.id })
-          return { access: signAccess(user, seconds()), refresh: successorToken }
+          return { access: signAccess(user, nowMs()), refresh: successorToken }
         }
         case 'reused':
           onEvent?.({ event: 'refresh_reuse_detected', userId: user.id })
@@ -213,8 +238,10 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
       if (row !== undefined) await store.refreshTokens.revokeFamily(row.userId, row.familyId, seconds(), 'logout')
     },
 
+    /** Every refresh token of the user revoked, and every access token issued before now refused. */
     async logoutEverywhere (userId: string): Promise<number> {
-      return await store.refreshTokens.revokeUser(userId, seconds(), 'logout_all')
+      const at = nowMs()
+      return await store.refreshTokens.revokeUser(userId, Math.floor(at / 1000), 'logout_all', at)
     },
 
     /** Expired refresh tokens (revoked ones too, once expired) and the store's expired legacy-token rows (PurgeCounts). */

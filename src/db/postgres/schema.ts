@@ -29,7 +29,9 @@ export const users = pgTable('users', {
   // Carried over from Django (`import django`).
   isSuperuser: boolean('is_superuser').notNull().default(false),
   /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
-  legacyId: text('legacy_id').unique()
+  legacyId: text('legacy_id').unique(),
+  /** Milliseconds since the epoch: access tokens issued before it are refused (see src/db/sqlite/schema.ts). */
+  tokensValidAfter: bigint('tokens_valid_after', { mode: 'number' }).notNull().default(0)
 })
 
 /** See src/db/sqlite/schema.ts: `id` is the SHA-256 of the token's `jti`; `family_id` groups one login's rotation chain. */

@@ -131,7 +131,7 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
    * grace window), and the new login's first token if there is one. Returns
    * the updated user.
    */
-  const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): Promise<User | undefined> => {
+  const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true, tokensValidAfter: number }, nowSeconds: number, next: NewRefreshToken | undefined): Promise<User | undefined> => {
     const [updated] = await tx.update(users).set(change).where(eq(users.id, id)).returning()
     await revokeUser(tx, id, nowSeconds, 'password_change')
     if (next !== undefined) await txInsertToken(tx, next)
@@ -196,10 +196,12 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           if (token !== undefined) await txInsertToken(tx, token)
         })
       },
-      setActive: async (id, active) => { await writeUser(id, async (tx) => { await tx.update(users).set({ isActive: active }).where(eq(users.id, id)) }) },
+      setActive: async (id, active, tokensValidAfter) => {
+        await writeUser(id, async (tx) => { await tx.update(users).set({ isActive: active, ...(tokensValidAfter === undefined ? {} : { tokensValidAfter }) }).where(eq(users.id, id)) })
+      },
       remove: async (id) => { await writeUser(id, async (tx) => { await tx.delete(users).where(eq(users.id, id)) }) },
-      setPassword: async (id, passwordHash, nowSeconds, next) => {
-        await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash }, nowSeconds, next) })
+      setPassword: async (id, passwordHash, nowSeconds, next, tokensValidAfter = nowSeconds * 1000) => {
+        await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash, tokensValidAfter }, nowSeconds, next) })
       },
       updateProfile: async (id, change) => {
         if (Object.keys(change).length === 0) return (await userById.execute({ id }))[0]
@@ -243,9 +245,9 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
     accountTokens: {
       create: async (token) => { await db.insert(accountTokens).values(token) },
       byId: async (id) => (await db.select().from(accountTokens).where(eq(accountTokens.id, id)).limit(1))[0],
-      resetPassword: async (id, passwordHash, next, nowSeconds, accept) => await writeUser(next.userId, async (tx) => {
+      resetPassword: async (id, passwordHash, next, nowSeconds, accept, tokensValidAfter = nowSeconds * 1000) => await writeUser(next.userId, async (tx) => {
         const redeemed = await redeemable(tx, id, ['password_reset'], nowSeconds, (token, user) => token.userId === next.userId && accept(token, user))
-        return redeemed === undefined ? undefined : await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true }, nowSeconds, next)
+        return redeemed === undefined ? undefined : await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true, tokensValidAfter }, nowSeconds, next)
       }, (updated) => updated !== undefined),
       verifyEmail: async (id, nowSeconds, accept) => {
         let changed: string | undefined
@@ -300,7 +302,14 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         }
       }),
       revokeFamily: async (userId, familyId, nowSeconds, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, nowSeconds, reason)),
-      revokeUser: async (userId, nowSeconds, reason = 'logout_all') => await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason)),
+      revokeUser: async (userId, nowSeconds, reason = 'logout_all', tokensValidAfter) => {
+        if (tokensValidAfter === undefined) return await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason))
+        // "Log out everywhere" writes the user too: with its NOTIFY, every instance's cache forgets the row.
+        return await writeUser(userId, async (tx) => {
+          await tx.update(users).set({ tokensValidAfter }).where(eq(users.id, userId))
+          return await revokeUser(tx, userId, nowSeconds, reason)
+        })
+      },
       // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.
       purge: async (nowSeconds) => await inTransaction(async (tx) => {
         const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt)))

@@ -20,7 +20,14 @@ export const users = sqliteTable('users', {
   // Carried over from Django (`import django`).
   isSuperuser: integer('is_superuser', { mode: 'boolean' }).notNull().default(false),
   /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
-  legacyId: text('legacy_id').unique()
+  legacyId: text('legacy_id').unique(),
+  /**
+   * Milliseconds since the epoch: access tokens issued before this instant are
+   * refused (a password change or reset, "log out everywhere", a
+   * deactivation). 0: none. Compared with the issue instant the token's jti
+   * carries (src/tokens/issue-time.ts).
+   */
+  tokensValidAfter: integer('tokens_valid_after').notNull().default(0)
 })
 
 /**

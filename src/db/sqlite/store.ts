@@ -92,13 +92,17 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
    * it), every refresh token of the user revoked as a password change (no
    * grace window), and the new login's first token if there is one.
    */
-  const writePassword = (id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): void => {
+  const writePassword = (id: string, change: { passwordHash: string, emailVerified?: true, tokensValidAfter: number }, nowSeconds: number, next: NewRefreshToken | undefined): void => {
     db.update(users).set(change).where(eq(users.id, id)).run()
     revokeUser.run({ userId: id, nowSeconds, reason: 'password_change' })
     if (next !== undefined) insertToken.run(next)
   }
-  const setPassword = sqlite.transaction((id: string, passwordHash: string, nowSeconds: number, next: NewRefreshToken | undefined) => {
-    writePassword(id, { passwordHash }, nowSeconds, next)
+  const setPassword = sqlite.transaction((id: string, passwordHash: string, nowSeconds: number, next: NewRefreshToken | undefined, tokensValidAfter: number) => {
+    writePassword(id, { passwordHash, tokensValidAfter }, nowSeconds, next)
+  })
+  const revokeUserEverywhere = sqlite.transaction((userId: string, nowSeconds: number, reason: RevokeReason, tokensValidAfter: number) => {
+    db.update(users).set({ tokensValidAfter }).where(eq(users.id, userId)).run()
+    return revokeUser.run({ userId, nowSeconds, reason }).changes
   })
 
   // Mailed tokens are redeemed in BEGIN IMMEDIATE transactions: the checks
@@ -113,10 +117,10 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     db.update(accountTokens).set({ usedAt: nowSeconds }).where(eq(accountTokens.id, id)).run()
     return { token, user }
   }
-  const resetPassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, nowSeconds: number, accept: AcceptAccountToken) => {
+  const resetPassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, nowSeconds: number, accept: AcceptAccountToken, tokensValidAfter: number) => {
     const redeemed = redeemable(id, ['password_reset'], nowSeconds, (token, user) => token.userId === next.userId && accept(token, user))
     if (redeemed === undefined) return undefined
-    writePassword(redeemed.user.id, { passwordHash, emailVerified: true }, nowSeconds, next)
+    writePassword(redeemed.user.id, { passwordHash, emailVerified: true, tokensValidAfter }, nowSeconds, next)
     return userById.get({ id: redeemed.user.id })
   })
   const verifyEmail = sqlite.transaction((id: string, nowSeconds: number, accept: AcceptAccountToken) => {
@@ -190,10 +194,12 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async recordLogin (id, at, rehashed, token) {
         writeUser(id, () => recordLogin.immediate(id, at, rehashed, token))
       },
-      async setActive (id, active) { writeUser(id, () => db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()) },
+      async setActive (id, active, tokensValidAfter) {
+        writeUser(id, () => db.update(users).set({ isActive: active, ...(tokensValidAfter === undefined ? {} : { tokensValidAfter }) }).where(eq(users.id, id)).run())
+      },
       async remove (id) { writeUser(id, () => db.delete(users).where(eq(users.id, id)).run()) },
-      async setPassword (id, passwordHash, nowSeconds, next) {
-        writeUser(id, () => setPassword.immediate(id, passwordHash, nowSeconds, next))
+      async setPassword (id, passwordHash, nowSeconds, next, tokensValidAfter = nowSeconds * 1000) {
+        writeUser(id, () => setPassword.immediate(id, passwordHash, nowSeconds, next, tokensValidAfter))
       },
       async updateProfile (id, change) { return writeUser(id, () => updateProfile(id, change)) },
       async setEmail (id, email, verified) {
@@ -216,8 +222,8 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     accountTokens: {
       async create (token) { write(() => db.insert(accountTokens).values(token).run()) },
       async byId (id) { return db.select().from(accountTokens).where(eq(accountTokens.id, id)).get() },
-      async resetPassword (id, passwordHash, next, nowSeconds, accept) {
-        return writeUser(next.userId, () => resetPassword.immediate(id, passwordHash, next, nowSeconds, accept))
+      async resetPassword (id, passwordHash, next, nowSeconds, accept, tokensValidAfter = nowSeconds * 1000) {
+        return writeUser(next.userId, () => resetPassword.immediate(id, passwordHash, next, nowSeconds, accept, tokensValidAfter))
       },
       async verifyEmail (id, nowSeconds, accept) {
         try {
@@ -235,7 +241,10 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async byId (id) { return tokenById.get({ id }) },
       async rotate (id, next, nowSeconds, grace) { return await rotations.rotate({ id, next, nowSeconds, grace }) },
       async revokeFamily (userId, familyId, nowSeconds, reason = 'logout') { return write(() => revokeFamily.run({ userId, familyId, nowSeconds, reason }).changes) },
-      async revokeUser (userId, nowSeconds, reason = 'logout_all') { return write(() => revokeUser.run({ userId, nowSeconds, reason }).changes) },
+      async revokeUser (userId, nowSeconds, reason = 'logout_all', tokensValidAfter) {
+        if (tokensValidAfter === undefined) return write(() => revokeUser.run({ userId, nowSeconds, reason }).changes)
+        return writeUser(userId, () => revokeUserEverywhere(userId, nowSeconds, reason, tokensValidAfter))
+      },
       async purge (nowSeconds) { return write(() => purge.immediate(nowSeconds)) }
     },
     legacyTokens: {
