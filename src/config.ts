@@ -35,6 +35,10 @@ export interface Config {
   jwtPrivateKeyPem?: string
   /** Encrypts the private keys stored in the database. */
   jwtKeysEncryptionKey?: string
+  /** JWT_ISSUER: the `iss` of access tokens, required of every access token the service verifies. */
+  jwtIssuer?: string
+  /** JWT_AUDIENCE: the `aud` of access tokens, required of every access token the service verifies. */
+  jwtAudience?: string
   /** Guards POST /account/token/introspect; without it the endpoint is 404. */
   introspectionSecret?: string
   /** GET /metrics: off unless METRICS=true; on its own listener when `port` is set. */
@@ -212,6 +216,13 @@ function readPrivateKey (file: string | undefined, algorithm: Algorithm, cwd: st
 }
 
 /** An optional secret that must be long enough to resist guessing when given. */
+/** JWT_ISSUER, JWT_AUDIENCE: unset or empty for none; otherwise a string without spaces or control characters (a URL, usually). */
+function optionalClaim (variable: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined
+  if (!/^[\x21-\x7e\u00a0-\uffff]{1,512}$/u.test(value)) throw new ConfigError(variable, `must be one value without spaces (a URL or a name), up to 512 characters, got "${value}"`)
+  return value
+}
+
 function optionalSecret (variable: string, value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined
   if (Buffer.byteLength(value, 'utf8') < 32) throw new ConfigError(variable, 'must be at least 32 bytes long')
@@ -281,6 +292,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     jwtAlgorithm: raw.JWT_ALGORITHM,
     ...optional('jwtPrivateKeyPem', readPrivateKey(raw.JWT_PRIVATE_KEY_FILE, raw.JWT_ALGORITHM, cwd)),
     ...optional('jwtKeysEncryptionKey', optionalSecret('JWT_KEYS_ENCRYPTION_KEY', raw.JWT_KEYS_ENCRYPTION_KEY)),
+    ...optional('jwtIssuer', optionalClaim('JWT_ISSUER', raw.JWT_ISSUER)),
+    ...optional('jwtAudience', optionalClaim('JWT_AUDIENCE', raw.JWT_AUDIENCE)),
     ...optional('introspectionSecret', optionalSecret('INTROSPECTION_SECRET', raw.INTROSPECTION_SECRET)),
     metrics: { enabled: metricsEnabled, ...optional('port', raw.METRICS_PORT) },
     pressure: { maxEventLoopDelay: raw.PRESSURE_MAX_EVENT_LOOP_DELAY, maxHashQueue: raw.PRESSURE_MAX_HASH_QUEUE },

@@ -25,11 +25,13 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
       }
     },
     requireVerifiedEmail: app.config.emailVerification === 'mandatory',
+    issuer: app.config.jwtIssuer,
+    audience: app.config.jwtAudience,
     // The keyring picks the key by the token's kid, refuses any other algorithm
     // than that key's, and remembers what it verified (src/keys/keyring.ts):
     // a remembered token is answered without a promise.
     codec: {
-      sign: (claims) => app.keys.sign(claims),
+      sign: (claims) => claims.token_type === 'refresh' ? app.keys.signRefresh(claims) : app.keys.sign(claims),
       verify: (token, options) => app.keys.verifyNow(token, options)
     }
   })

@@ -274,6 +274,23 @@ export interface Store {
     remove: (kid: string) => Promise<boolean>
     /** Deletes the keys retired before `before` (Unix seconds); returns how many. */
     purgeRetired: (before: number) => Promise<number>
+    /**
+     * Replaces a key's stored secret when it is still `from` (sealing a key
+     * stored in clear, JWT_KEYS_ENCRYPTION_KEY): false, changing nothing, when
+     * it is not (another instance did it first).
+     */
+    replaceSecret: (kid: string, from: string, to: string) => Promise<boolean>
+  }
+  /** The service's secrets that are never published (src/db/sqlite/schema.ts, serviceSecrets). */
+  serviceSecrets: {
+    get: (name: string) => Promise<string | undefined>
+    /**
+     * The value stored under `name`, storing `value` first when there is none:
+     * of instances adding at once one wins, and every one gets the winner's value.
+     */
+    getOrAdd: (name: string, value: string, createdAt: number) => Promise<string>
+    /** Replaces the value when it is still `from`; false, changing nothing, otherwise. */
+    replace: (name: string, from: string, to: string) => Promise<boolean>
   }
   /** A cheap round trip, for readiness. */
   ping: () => Promise<void>

@@ -1,4 +1,4 @@
-import { createHmac, createPublicKey, createSecretKey } from 'node:crypto'
+import { createHash, createHmac, createPublicKey, createSecretKey, randomBytes } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
 import { FifoMap } from 'toad-cache'
 import type { Config } from '../config.js'
@@ -7,7 +7,7 @@ import { TokenExpiredError, TokenInvalidError } from '../errors.js'
 import { fromPrivateKeyPem, fromSecret, generateKey, type Algorithm, type KeyMaterial } from './algorithms.js'
 import { legacySecret } from './legacy-secret.js'
 import { createSealer } from './seal.js'
-import { IAT_LEEWAY } from '../tokens/claims.js'
+import { IAT_LEEWAY, type TokenType } from '../tokens/claims.js'
 
 /** Seconds between two reads of the keys table: a rotation reaches every instance within this. */
 export const KEYS_RELOAD_INTERVAL = 30
@@ -26,6 +26,24 @@ export const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
  * cache): hashing every token costs more than the lookup saves.
  */
 export const VERIFIED_TOKENS_CACHED = 2048
+
+/** The `typ` header of access tokens (RFC 9068 §2.1): what every verifier requires. */
+export const ACCESS_TYP = 'at+jwt'
+/** The `typ` header of refresh tokens: never `at+jwt`, so no verifier takes one for an access token. */
+export const REFRESH_TYP = 'refresh+jwt'
+/** The service secret (store.serviceSecrets) that signs refresh tokens: HS256, never published. */
+export const REFRESH_KEY_NAME = 'refresh_token_key'
+/**
+ * Headers that carry or point at a key (RFC 7515 §4.1.2-4.1.6): the service
+ * only ever uses its own keys, picked by `kid`, and refuses a token that
+ * offers another (RFC 8725 §3.10), whatever else it carries.
+ */
+export const KEY_HEADERS = ['jku', 'jwk', 'x5u', 'x5c'] as const
+
+/** The kid of the refresh-token key: derived from it, recognisably not a signing key's. */
+function refreshKid (secret: string): string {
+  return `rt-${createHash('sha256').update(`auth-service refresh kid\0${secret}`).digest('base64url').slice(0, 22)}`
+}
 
 export interface KeyringOptions {
   store: Store
@@ -80,10 +98,10 @@ function refuse (err: unknown): never {
  * token service's own, whole seconds. Other algorithms: fast-jwt's signer,
  * which keeps the claims' own `iat`.
  */
-export function signerFor (material: Pick<KeyMaterial, 'kid' | 'algorithm' | 'secret'>): (claims: object) => string {
-  if (material.algorithm !== 'HS256') return createSigner({ key: material.secret, algorithm: material.algorithm, kid: material.kid }) as (claims: object) => string
+export function signerFor (material: Pick<KeyMaterial, 'kid' | 'algorithm' | 'secret'>, typ: string = ACCESS_TYP): (claims: object) => string {
+  if (material.algorithm !== 'HS256') return createSigner({ key: material.secret, algorithm: material.algorithm, kid: material.kid, header: { alg: material.algorithm, typ } }) as (claims: object) => string
   const key = createSecretKey(Buffer.from(material.secret, 'utf8'))
-  const header = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: material.kid })).toString('base64url')}.`
+  const header = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ, kid: material.kid })).toString('base64url')}.`
   return (claims) => {
     const input = header + Buffer.from(JSON.stringify(claims)).toString('base64url')
     return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`
@@ -124,6 +142,9 @@ export function createKeyring (options: KeyringOptions) {
   let sign: ((claims: object) => string) | undefined
   let signingKid: string | undefined
   let lastUnknownKidReload = -Infinity
+  /** The refresh-token key (init): verifies only tokens whose typ is REFRESH_TYP, and signs them. */
+  let refreshKey: LoadedKey | undefined
+  let signRefresh: ((claims: object) => string) | undefined
   let reloading: Promise<void> | undefined
   const verified = new FifoMap<{ payload: unknown, expiresAtMs: number }>(VERIFIED_TOKENS_CACHED, 0)
 
@@ -213,40 +234,59 @@ export function createKeyring (options: KeyringOptions) {
 
   /**
    * The key a token's header names by its `kid` (a token without one is from
-   * before keys had ids: the legacy HS256 secret's). At once for a key in the
-   * set; a promise only when an unknown kid makes it read the table first.
-   * Throws, or rejects, TokenInvalidError.
+   * before keys had ids: the legacy HS256 secret's), for a token of `use`
+   * (either when undefined). `typ: refresh+jwt` names the refresh-token key,
+   * and only it; `at+jwt` a signing key; `JWT` (or none) a signing key too:
+   * the tokens issued before access tokens had their own typ (refresh
+   * tokens of before the upgrade keep refreshing until they expire). At once
+   * for a key in the set; a promise only when an unknown kid makes it read
+   * the table first. Throws, or rejects, TokenInvalidError.
    */
-  function loadedKeyFor (header: unknown): MaybePromise<LoadedKey> {
+  function loadedKeyFor (header: unknown, use?: TokenType): MaybePromise<LoadedKey> {
     if (header === null || typeof header !== 'object' || Array.isArray(header)) invalid()
     const h = header as Record<string, unknown>
     // RFC 7515 §4.1.11: the service understands no JWS extension, so a `crit`
     // header of any value is refused (fast-jwt lets a falsy one pass).
     if ('crit' in h) invalid()
+    for (const name of KEY_HEADERS) if (name in h) invalid()
+    if (h.typ === REFRESH_TYP) {
+      if (use === 'access' || refreshKey === undefined || h.kid !== refreshKey.kid) invalid()
+      return usable(refreshKey, h.alg)
+    }
+    if (h.typ === ACCESS_TYP ? use === 'refresh' : h.typ !== undefined && h.typ !== 'JWT') invalid()
     const kid = h.kid === undefined ? legacyKid : h.kid
     if (typeof kid !== 'string' || kid === '' || kid.length > 100) invalid()
     const key = keys.get(kid)
     return key !== undefined ? usable(key, h.alg) : lookupUnknown(kid).then((found) => usable(found, h.alg))
   }
 
-  function verifyWith (key: LoadedKey, token: string, ignoreExpiration: boolean): unknown {
+  function verifyWith (key: LoadedKey, token: string, typ: unknown, ignoreExpiration: boolean): unknown {
     let payload: unknown
     try {
       payload = ignoreExpiration ? key.verifyIgnoringExpiry(token) : key.verify(token)
     } catch (err) {
       refuse(err)
     }
+    // The typ and the claim agree: an at+jwt token is an access token, a refresh+jwt one a refresh token.
+    const type = (payload as { token_type?: unknown } | null)?.token_type
+    if ((typ === ACCESS_TYP && type !== 'access') || (typ === REFRESH_TYP && type !== 'refresh')) invalid()
     if (!ignoreExpiration) remember(token, payload)
     return payload
   }
 
-  /** `verify`, without a promise when the token is remembered or its key is in the set (nearly always). */
-  function verifyNow (token: string, opts?: { ignoreExpiration?: boolean }): MaybePromise<unknown> {
+  /**
+   * `verify`, without a promise when the token is remembered or its key is in
+   * the set (nearly always). With `use`, a token whose header says the other
+   * type is refused before its signature is checked.
+   */
+  function verifyNow (token: string, opts?: { ignoreExpiration?: boolean, use?: TokenType }): MaybePromise<unknown> {
     const ignoreExpiration = opts?.ignoreExpiration === true
     const known = ignoreExpiration ? undefined : remembered(token)
     if (known !== undefined) return known
-    const key = loadedKeyFor(headerOf(token))
-    return key instanceof Promise ? key.then((k) => verifyWith(k, token, ignoreExpiration)) : verifyWith(key, token, ignoreExpiration)
+    const header = headerOf(token)
+    const key = loadedKeyFor(header, opts?.use)
+    const typ = (header as { typ?: unknown }).typ
+    return key instanceof Promise ? key.then((k) => verifyWith(k, token, typ, ignoreExpiration)) : verifyWith(key, token, typ, ignoreExpiration)
   }
 
   return {
@@ -272,6 +312,13 @@ export function createKeyring (options: KeyringOptions) {
         }
       }
       await reload()
+      // The refresh-token key: one random secret for every instance, made by
+      // the first start, kept in the database (sealed like the keys) and never
+      // published, whatever JWT_ALGORITHM is.
+      const secret = sealer.open(await store.serviceSecrets.getOrAdd(REFRESH_KEY_NAME, sealer.seal(randomBytes(48).toString('base64url')), nowSeconds()))
+      const material = { kid: refreshKid(secret), algorithm: 'HS256' as const, secret, publicJwk: null }
+      refreshKey = load(material, Infinity)
+      signRefresh = signerFor(material, REFRESH_TYP)
     },
 
     /**
@@ -290,9 +337,16 @@ export function createKeyring (options: KeyringOptions) {
     /** Re-reads the table (every KEYS_RELOAD_INTERVAL seconds, by plugins/app/keys.ts); throws when it cannot. */
     reload: reloadOnce,
 
+    /** An access token (`typ: at+jwt`), signed by the signing key. */
     sign (claims: object): string {
       if (sign === undefined) throw new Error('keyring not initialised')
       return sign(claims)
+    },
+
+    /** A refresh token (`typ: refresh+jwt`), signed by the refresh-token key: nothing published verifies it. */
+    signRefresh (claims: object): string {
+      if (signRefresh === undefined) throw new Error('keyring not initialised')
+      return signRefresh(claims)
     },
 
     /**
@@ -301,7 +355,7 @@ export function createKeyring (options: KeyringOptions) {
      * HS256 secret's), and with that key's algorithm only. Rejects with
      * TokenExpiredError or TokenInvalidError.
      */
-    async verify (token: string, opts?: { ignoreExpiration?: boolean }): Promise<unknown> {
+    async verify (token: string, opts?: { ignoreExpiration?: boolean, use?: TokenType }): Promise<unknown> {
       return await verifyNow(token, opts)
     },
 
@@ -322,11 +376,13 @@ export function createKeyring (options: KeyringOptions) {
      * What verifies the token whose header this is (the HS256 secret or the
      * public key, PEM): what `verify` picks, refusing what it refuses before
      * any signature is checked — an unknown or malformed kid, a key past its
-     * time, an `alg` that is not the key's, any `crit` header. For @fastify/jwt
+     * time, an `alg` that is not the key's, any `crit` header, a key carried or
+     * pointed at by the header (jku, jwk, x5u, x5c), a refresh token's typ or
+     * key. For @fastify/jwt
      * (plugins/external/jwt.ts), which verifies the requests' access tokens.
      */
     keyFor (header: unknown): MaybePromise<string> {
-      const key = loadedKeyFor(header)
+      const key = loadedKeyFor(header, 'access')
       return key instanceof Promise ? key.then((k) => k.key) : key.key
     },
 

@@ -11,8 +11,10 @@ import { openSuccessor, sealSuccessor } from './refresh-grace.js'
  * shape). The HTTP layer provides it on top of the keyring (src/keys/).
  */
 export interface TokenCodec {
+  /** Access tokens by the signing key (`typ: at+jwt`), refresh tokens by the service's own key (`typ: refresh+jwt`). */
   sign: (claims: Claims) => string
-  verify: (token: string, options?: { ignoreExpiration?: boolean }) => unknown
+  /** `use`: the type the caller expects; a token whose header says the other type is refused. */
+  verify: (token: string, options?: { ignoreExpiration?: boolean, use?: TokenType }) => unknown
 }
 
 /** Security events worth a log line (and a metric); never a token. */
@@ -34,6 +36,10 @@ export interface TokenServiceOptions {
   reuseInterval?: number
   /** EMAIL_VERIFICATION=mandatory: a refresh for a user whose address is not verified is refused. */
   requireVerifiedEmail?: boolean
+  /** JWT_ISSUER: the `iss` of access tokens, required of every access token presented. */
+  issuer?: string | undefined
+  /** JWT_AUDIENCE: the `aud` of access tokens, required of every access token presented. */
+  audience?: string | undefined
   /** Milliseconds since the epoch; injectable for tests. */
   nowMs?: () => number
   /** Told of grace replays and detected reuse (the HTTP layer logs them). */
@@ -69,18 +75,24 @@ function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
   return c as Claims
 }
 
-export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, nowMs = Date.now, onEvent }: TokenServiceOptions) {
+export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, issuer, audience, nowMs = Date.now, onEvent }: TokenServiceOptions) {
   const seconds = (): number => Math.floor(nowMs() / 1000)
+  /** What access tokens say of who issued them and for whom (RFC 9068 §2.2), when configured. */
+  const scope = { ...(issuer === undefined ? {} : { iss: issuer }), ...(audience === undefined ? {} : { aud: audience }) }
 
   function checked (payload: unknown, expected: TokenType | undefined): Claims {
     const claims = asClaims(payload, expected)
     if (claims.iat > seconds() + IAT_LEEWAY) invalid('Token was issued in the future.')
+    if (claims.token_type === 'access') {
+      if (issuer !== undefined && claims.iss !== issuer) invalid('Token has a wrong issuer.')
+      if (audience !== undefined && claims.aud !== audience && !(Array.isArray(claims.aud) && claims.aud.includes(audience))) invalid('Token is not meant for this audience.')
+    }
     return claims
   }
 
   /** The checked claims; without a promise when the codec answers at once (a remembered token). */
   function decodeNow (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): MaybePromise<Claims> {
-    return then(codec.verify(token, options), (payload) => checked(payload, expected))
+    return then(codec.verify(token, { ...options, use: expected }), (payload) => checked(payload, expected))
   }
 
   function live (user: User | undefined): User {
@@ -115,7 +127,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
   /** An access token issued at `ms` (milliseconds): its jti carries that instant (src/tokens/issue-time.ts). */
   function signAccess (user: Pick<User, 'id' | 'email'>, ms: number): string {
     const iat = Math.floor(ms / 1000)
-    return codec.sign({ token_type: 'access', jti: uuidV7(ms), iat, sub: user.id, user_id: user.id, exp: iat + accessLifetime, email: user.email })
+    return codec.sign({ token_type: 'access', jti: uuidV7(ms), iat, sub: user.id, user_id: user.id, exp: iat + accessLifetime, email: user.email, ...scope })
   }
 
   /**

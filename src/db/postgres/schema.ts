@@ -93,6 +93,13 @@ export const signingKeys = pgTable('signing_keys', {
   uniqueIndex('signing_keys_one_current_idx').on(sql`(1)`).where(sql`retired_at IS NULL`)
 ])
 
+/** See src/db/sqlite/schema.ts: the service's unpublished secrets (sealed with JWT_KEYS_ENCRYPTION_KEY when set). */
+export const serviceSecrets = pgTable('service_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull()
+})
+
 // Compile-time proof that both dialects produce the same row objects.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 const sameUser: Same<typeof users.$inferSelect, UserRow> = true

@@ -13,7 +13,7 @@ import { codeOf, domainError, startError, unwrap } from './errors.js'
 import * as schema from './schema.js'
 import { USER_CACHE_TTL_MS, USER_CHANNEL, userChangeListener, type UserCache } from './user-cache.js'
 
-const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
+const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, serviceSecrets } = schema
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…` (anything node-postgres accepts). */
@@ -361,6 +361,23 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       purgeRetired: async (before) => {
         const res = await db.delete(signingKeys).where(and(isNotNull(signingKeys.retiredAt), lt(signingKeys.retiredAt, before)))
         return res.rowCount ?? 0
+      },
+      replaceSecret: async (kid, from, to) => {
+        const res = await db.update(signingKeys).set({ secret: to }).where(and(eq(signingKeys.kid, kid), eq(signingKeys.secret, from)))
+        return res.rowCount === 1
+      }
+    },
+    serviceSecrets: {
+      get: async (name) => (await db.select().from(serviceSecrets).where(eq(serviceSecrets.name, name)).limit(1))[0]?.value,
+      getOrAdd: async (name, value, createdAt) => {
+        await db.insert(serviceSecrets).values({ name, value, createdAt }).onConflictDoNothing()
+        const [row] = await db.select().from(serviceSecrets).where(eq(serviceSecrets.name, name)).limit(1)
+        if (row === undefined) throw new Error(`service secret ${name} was not stored`)
+        return row.value
+      },
+      replace: async (name, from, to) => {
+        const res = await db.update(serviceSecrets).set({ value: to }).where(and(eq(serviceSecrets.name, name), eq(serviceSecrets.value, from)))
+        return res.rowCount === 1
       }
     },
     ping: async () => { await pool.query('SELECT 1') },

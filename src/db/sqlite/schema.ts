@@ -140,6 +140,21 @@ export const signingKeys = sqliteTable('signing_keys', {
 export type SigningKeyRow = typeof signingKeys.$inferSelect
 
 /**
+ * Secrets of the service that are never published and shared by every
+ * instance through the database: `refresh_token_key` (the HMAC key that signs
+ * refresh tokens, src/keys/keyring.ts) and, with JWT_KEYS_ENCRYPTION_KEY,
+ * `legacy_secret` (the generated secret of the data directory's `jwt-secret`
+ * file, which is then no longer read). `value` is sealed with
+ * JWT_KEYS_ENCRYPTION_KEY when that is set.
+ */
+export const serviceSecrets = sqliteTable('service_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  /** Unix seconds. */
+  createdAt: integer('created_at').notNull()
+})
+
+/**
  * One row whose `version` counts the changes to `users` made by any
  * connection: triggers (migration 0006) bump it on every UPDATE or DELETE of a
  * user, whoever runs it — this process, another instance, the sqlite3 shell.

@@ -14,7 +14,7 @@ import { userCache } from './user-cache.js'
 
 type RotationWriter = ReturnType<typeof rotationWriter>
 
-const { users, refreshTokens, accountTokens, legacyTokens, signingKeys } = schema
+const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, serviceSecrets } = schema
 
 /** Opens (creating it and its folder if needed), tunes and migrates the SQLite file: the SQLite Store. */
 export function openSqliteStore (options: SqliteOptions): Store {
@@ -261,6 +261,21 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       },
       async purgeRetired (before) {
         return write(() => db.delete(signingKeys).where(and(isNotNull(signingKeys.retiredAt), lt(signingKeys.retiredAt, before))).run().changes)
+      },
+      async replaceSecret (kid, from, to) {
+        return write(() => db.update(signingKeys).set({ secret: to }).where(and(eq(signingKeys.kid, kid), eq(signingKeys.secret, from))).run().changes) === 1
+      }
+    },
+    serviceSecrets: {
+      async get (name) { return db.select().from(serviceSecrets).where(eq(serviceSecrets.name, name)).get()?.value },
+      async getOrAdd (name, value, createdAt) {
+        write(() => db.insert(serviceSecrets).values({ name, value, createdAt }).onConflictDoNothing().run())
+        const row = db.select().from(serviceSecrets).where(eq(serviceSecrets.name, name)).get()
+        if (row === undefined) throw new Error(`service secret ${name} was not stored`)
+        return row.value
+      },
+      async replace (name, from, to) {
+        return write(() => db.update(serviceSecrets).set({ value: to }).where(and(eq(serviceSecrets.name, name), eq(serviceSecrets.value, from))).run().changes) === 1
       }
     },
     async ping () { sqlite.prepare('SELECT 1').get() },
