@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import { createSimplejwtExchange } from '../../src/django/simplejwt.js'
-import { legacySecret } from '../../src/keys/legacy-secret.js'
 import { createTokenService, type TokenService } from '../../src/tokens/tokens.js'
 
 declare module 'fastify' {
@@ -38,7 +37,7 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
   // SIMPLEJWT_COMPAT: a refresh token of the Django deployment (recognised by
   // its shape) is exchanged once, or retired by a logout, instead of being
   // read as one of this service's.
-  const compat = app.config.simplejwtCompat ? createSimplejwtExchange({ secret: legacySecret(app.config), store: app.store }) : undefined
+  const compat = app.config.simplejwtCompat ? createSimplejwtExchange({ secret: app.keys.legacySecret, store: app.store }) : undefined
   app.decorate('tokens', compat === undefined
     ? service
     : {

@@ -39,6 +39,8 @@ export const REFRESH_KEY_NAME = 'refresh_token_key'
  * offers another (RFC 8725 §3.10), whatever else it carries.
  */
 export const KEY_HEADERS = ['jku', 'jwk', 'x5u', 'x5c'] as const
+/** The service secret (store.serviceSecrets) holding the generated legacy secret, with JWT_KEYS_ENCRYPTION_KEY. */
+export const LEGACY_SECRET_NAME = 'legacy_secret'
 
 /** The kid of the refresh-token key: derived from it, recognisably not a signing key's. */
 function refreshKid (secret: string): string {
@@ -54,8 +56,11 @@ export interface KeyringOptions {
    * The HS256 secret of a service that signed before keys existed (JWT_SECRET
    * or the data directory's jwt-secret file): the first HS256 key, so that
    * tokens issued before an upgrade (without kid) keep working until they expire.
+   * A function reads the file (`create`: make it when missing, else answer
+   * undefined): with `encryptionKey` the secret then lives sealed in the
+   * database, and the file is read only until it is stored there.
    */
-  legacySecret: string
+  legacySecret: string | ((options: { create: boolean }) => string | undefined)
   /** JWT_PRIVATE_KEY_FILE's PEM: becomes the signing key when it is new to the database. */
   privateKeyPem?: string | undefined
   /** JWT_KEYS_ENCRYPTION_KEY. */
@@ -136,7 +141,10 @@ export function createKeyring (options: KeyringOptions) {
   const pinned = algorithm === 'HS256' && options.pinnedSecret !== undefined ? fromSecret(options.pinnedSecret) : undefined
   /** How long a retired key keeps verifying: other instances may sign with it until they reload, then its tokens live on. */
   const overlap = KEYS_RELOAD_INTERVAL + Math.max(accessLifetime, refreshLifetime) + IAT_LEEWAY
-  const legacyKid = fromSecret(options.legacySecret).kid
+  let legacy = typeof options.legacySecret === 'string' ? options.legacySecret : undefined
+  let legacyKid = legacy === undefined ? undefined : fromSecret(legacy).kid
+  /** Where the legacy secret came from (init): the environment, the data directory's file, or the database. */
+  let legacySource: 'given' | 'file' | 'database' = 'given'
 
   let keys = new Map<string, LoadedKey>()
   let sign: ((claims: object) => string) | undefined
@@ -255,6 +263,7 @@ export function createKeyring (options: KeyringOptions) {
     }
     if (h.typ === ACCESS_TYP ? use === 'refresh' : h.typ !== undefined && h.typ !== 'JWT') invalid()
     const kid = h.kid === undefined ? legacyKid : h.kid
+    if (kid === undefined) invalid()
     if (typeof kid !== 'string' || kid === '' || kid.length > 100) invalid()
     const key = keys.get(kid)
     return key !== undefined ? usable(key, h.alg) : lookupUnknown(kid).then((found) => usable(found, h.alg))
@@ -289,13 +298,53 @@ export function createKeyring (options: KeyringOptions) {
     return key instanceof Promise ? key.then((k) => verifyWith(k, token, typ, ignoreExpiration)) : verifyWith(key, token, typ, ignoreExpiration)
   }
 
+  /**
+   * The legacy secret: as given (JWT_SECRET, tests); without an encryption
+   * key, the data directory's file (made on the first start); with one, the
+   * sealed copy in the database — stored there from the file (if it exists)
+   * or from a new random secret at the first start with the key, after which
+   * the file is never read again.
+   */
+  async function resolveLegacy (): Promise<string> {
+    if (typeof options.legacySecret === 'string') return options.legacySecret
+    if (options.encryptionKey === undefined) {
+      legacySource = 'file'
+      return options.legacySecret({ create: true }) as string
+    }
+    legacySource = 'database'
+    const stored = await store.serviceSecrets.get(LEGACY_SECRET_NAME)
+    if (stored !== undefined) return sealer.open(stored)
+    const value = options.legacySecret({ create: false }) ?? randomBytes(48).toString('base64url')
+    return sealer.open(await store.serviceSecrets.getOrAdd(LEGACY_SECRET_NAME, sealer.seal(value), nowSeconds()))
+  }
+
+  /**
+   * With an encryption key: every key row and service secret still stored in
+   * clear (from before the key was configured) is sealed now. A compare-and-set
+   * per row: instances starting together seal each row once.
+   */
+  async function sealStoredInClear (): Promise<void> {
+    if (options.encryptionKey === undefined) return
+    for (const row of await store.signingKeys.list()) {
+      if (!sealer.isSealed(row.secret)) await store.signingKeys.replaceSecret(row.kid, row.secret, sealer.seal(row.secret))
+    }
+    for (const name of [REFRESH_KEY_NAME, LEGACY_SECRET_NAME]) {
+      const value = await store.serviceSecrets.get(name)
+      if (value !== undefined && !sealer.isSealed(value)) await store.serviceSecrets.replace(name, value, sealer.seal(value))
+    }
+  }
+
   return {
     /**
-     * At start: makes sure the database holds a signing key for JWT_ALGORITHM
-     * (the key file's, the legacy HS256 secret, or a new one: with several
-     * instances starting at once, one key wins), then loads the key set.
+     * At start: seals what is stored in clear (with an encryption key), makes
+     * sure the database holds a signing key for JWT_ALGORITHM (the key file's,
+     * the legacy HS256 secret, or a new one: with several instances starting
+     * at once, one key wins), then loads the key set and the refresh-token key.
      */
     async init (): Promise<void> {
+      await sealStoredInClear()
+      legacy = await resolveLegacy()
+      legacyKid = fromSecret(legacy).kid
       if (options.privateKeyPem !== undefined) {
         const material = fromPrivateKeyPem(options.privateKeyPem, algorithm)
         // A new file takes over signing; one seen before (even retired by a rotation since) does not.
@@ -304,7 +353,7 @@ export function createKeyring (options: KeyringOptions) {
         const rows = await store.signingKeys.list()
         const current = rows.find((r) => r.retiredAt === null)
         if (current === undefined) {
-          const first = algorithm === 'HS256' ? fromSecret(options.legacySecret) : await generateKey(algorithm)
+          const first = algorithm === 'HS256' ? fromSecret(legacy) : await generateKey(algorithm)
           await store.signingKeys.add({ ...stored(first), createdAt: nowSeconds() }, { onlyIfNone: true })
         } else if (current.algorithm !== algorithm) {
           // JWT_ALGORITHM changed: a rotation to the new algorithm; the old keys verify until their tokens expire.
@@ -404,6 +453,13 @@ export function createKeyring (options: KeyringOptions) {
 
     /** The kid that signs now. */
     get signingKid (): string | undefined { return signingKid },
+    /** The legacy HS256 secret (init): JWT_SECRET when set. */
+    get legacySecret (): string {
+      if (legacy === undefined) throw new Error('keyring not initialised')
+      return legacy
+    },
+    /** Where the legacy secret was read from at init: with `database`, the data directory's jwt-secret file is not read. */
+    get legacySecretSource (): 'given' | 'file' | 'database' { return legacySource },
     /** Seconds a retired key keeps verifying. */
     overlap
   }
@@ -421,7 +477,7 @@ export function keyringFromConfig (config: Config, store: Store): Keyring {
     store,
     algorithm: config.jwtAlgorithm,
     pinnedSecret: config.jwtSecret,
-    legacySecret: legacySecret(config),
+    legacySecret: config.jwtSecret ?? ((options) => legacySecret(config, options)),
     privateKeyPem: config.jwtPrivateKeyPem,
     encryptionKey: config.jwtKeysEncryptionKey,
     accessLifetime: config.accessTokenLifetime,
