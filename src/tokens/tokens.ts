@@ -111,7 +111,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
   function activeUserNow (claims: Claims): MaybePromise<User> {
     const current = (user: User | undefined): User => {
       const found = live(user)
-      if (claims.token_type === 'access' && issuedAtMs(claims) < found.tokensValidAfter) throw new TokenRevokedError()
+      if (found.tokensValidAfter > 0 && claims.token_type === 'access' && issuedAtMs(claims) < found.tokensValidAfter) throw new TokenRevokedError()
       return found
     }
     return store.users.byIdNow === undefined ? store.users.byId(claims.sub).then(current) : current(store.users.byIdNow(claims.sub))
