@@ -126,6 +126,7 @@ t.test('JWT_ISSUER and JWT_AUDIENCE: in access tokens, and required wherever the
   t.match(payload, { iss: 'https://auth.example.com', aud: 'https://api.example.com' })
   t.notOk('iss' in decodeJwt(s.refresh).payload || 'aud' in decodeJwt(s.refresh).payload, 'not in refresh tokens (for the service only)')
   t.same(await judged(app, s.access), ACCEPTED)
+  t.match((await post(app, '/account/token/introspect', { token: s.access }, { authorization: `Bearer ${SECRET}` })).json(), { active: true, iss: 'https://auth.example.com', aud: 'https://api.example.com' }, 'introspection names them')
   const forged = (over: Record<string, unknown>) => forgeJwt(header, { ...payload, jti: randomUUID(), ...over }, 'y'.repeat(40))
   t.same(await judged(app, forged({ iss: 'https://evil.example.com' })), REFUSED, 'another issuer')
   t.same(await judged(app, forged({ iss: undefined })), REFUSED, 'no issuer')
