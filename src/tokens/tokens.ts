@@ -53,6 +53,9 @@ export function refreshTokenKey (jti: string): string {
 
 type MaybePromise<T> = T | Promise<T>
 
+/** Whom tokens are issued to: the user's row, or the parts of it a token needs. */
+type Issuable = Pick<User, 'id' | 'email'> & { tokensValidAfter?: number }
+
 /** `f(value)`, at once for a value, after it for a promise: no promise made where none is needed. */
 function then<T, U> (value: MaybePromise<T>, f: (value: T) => MaybePromise<U>): MaybePromise<U> {
   return value instanceof Promise ? value.then(f) : f(value)
@@ -124,10 +127,16 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return claims
   }
 
-  /** An access token issued at `ms` (milliseconds): its jti carries that instant (src/tokens/issue-time.ts). */
-  function signAccess (user: Pick<User, 'id' | 'email'>, ms: number): string {
-    const iat = Math.floor(ms / 1000)
-    return codec.sign({ token_type: 'access', jti: uuidV7(ms), iat, sub: user.id, user_id: user.id, exp: iat + accessLifetime, email: user.email, ...scope })
+  /**
+   * An access token issued at `ms` (milliseconds): its jti carries that
+   * instant (src/tokens/issue-time.ts). Never before the user's
+   * `tokensValidAfter`: an instance whose clock lags the one that recorded a
+   * revocation (by milliseconds) would otherwise mint tokens refused at once.
+   */
+  function signAccess (user: Issuable, ms: number): string {
+    const at = Math.max(ms, user.tokensValidAfter ?? 0)
+    const iat = Math.floor(at / 1000)
+    return codec.sign({ token_type: 'access', jti: uuidV7(at), iat, sub: user.id, user_id: user.id, exp: iat + accessLifetime, email: user.email, ...scope })
   }
 
   /**
@@ -135,7 +144,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
    * token without a family: a rotation puts it in the presented token's (the
    * store does), a login starts one.
    */
-  function mint (user: Pick<User, 'id' | 'email'>, ms = nowMs()): { pair: TokenPair, row: RotationSuccessor } {
+  function mint (user: Issuable, ms = nowMs()): { pair: TokenPair, row: RotationSuccessor } {
     const iat = Math.floor(ms / 1000)
     const refreshJti = randomUUID()
     const pair: TokenPair = {
@@ -151,7 +160,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
    * (now by default): an operation that revokes the earlier tokens passes
    * the instant it records, so that its own pair is not refused.
    */
-  function newLogin (user: Pick<User, 'id' | 'email'>, ms?: number): { pair: TokenPair, row: NewRefreshToken } {
+  function newLogin (user: Issuable, ms?: number): { pair: TokenPair, row: NewRefreshToken } {
     const { pair, row } = mint(user, ms)
     return { pair, row: { ...row, familyId: randomUUID() } }
   }

@@ -144,3 +144,17 @@ t.test('on every instance at once: PostgreSQL', async (t) => {
     await waitFor(check, 'the NOTIFY of the change', 2000)
   })
 })
+
+t.test('an instance whose clock lags the one that revoked still issues tokens that work', async (t) => {
+  const config = testConfig(t, { INTROSPECTION_SECRET: SECRET })
+  const ahead = await buildApp(config, { nowMs: () => Date.now() + 200 })
+  t.teardown(() => ahead.close())
+  await ahead.ready()
+  const behind = await build(t, {}, config)
+  const session = await join(behind)
+  t.equal((await post(ahead, '/account/logout', { all: true }, bearer(session.access))).statusCode, 200)
+  const login = await post(behind, '/account/login', { email: session.email, password: PASSWORD })
+  t.equal(login.statusCode, 200)
+  t.same(await judged(behind, login.json().access), ACCEPTED, 'issued no earlier than the recorded instant')
+  t.same(await judged(behind, session.access), REVOKED)
+})
