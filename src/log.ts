@@ -21,11 +21,17 @@ export const redact = {
   censor: '[redacted]'
 }
 
-/** A database driver's error: better-sqlite3's (SQLITE_… codes), node-postgres's (a server's `severity` and `routine`), drizzle's wrapper. */
+/**
+ * A storage driver's error: better-sqlite3's (SQLITE_… codes), node-postgres's
+ * (a server's `severity` and `routine`), drizzle's wrapper, ioredis's (its
+ * `command`, whose `args` are the shared rate limits' keys: emails).
+ */
 function isDriverError (e: object): boolean {
   if (e instanceof DrizzleQueryError) return true
   const code = (e as { code?: unknown }).code
-  return (typeof code === 'string' && code.startsWith('SQLITE_')) || ('severity' in e && 'routine' in e)
+  const command = (e as { command?: unknown }).command
+  return (typeof code === 'string' && code.startsWith('SQLITE_')) || ('severity' in e && 'routine' in e) ||
+    (command !== null && typeof command === 'object' && 'args' in command)
 }
 
 /** Schema names a driver error may carry (never a value): kept. */

@@ -73,6 +73,10 @@ t.test('a drizzle query error is logged as its cause, never with its params', as
   app.get('/query-bug', async () => {
     throw domainError(new DrizzleQueryError('select ?', ['$argon2id$v=19$OTHER'], Object.assign(new Error('CHECK constraint failed: length(email) < 3 (bug@example.com)'), { code: 'SQLITE_CONSTRAINT_CHECK' })))
   })
+  // ioredis's error carries its command, whose arguments are the rate limits' keys (emails).
+  app.get('/redis-fails', async () => {
+    throw Object.assign(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'), { name: 'ReplyError', command: { name: 'incr', args: ['rl:login-email:redis-who@example.com'] } })
+  })
   // node-postgres's error of a unique violation names the value in `detail`.
   app.get('/pg-query-bug', async () => {
     throw pgDomainError(new DrizzleQueryError('insert into users values ($1)', ['pg-bug@example.com'], Object.assign(new Error('duplicate key value violates unique constraint "users_email_key"'), { code: '23505', severity: 'ERROR', routine: '_bt_check_unique', detail: 'Key (email)=(pg-bug@example.com) already exists.', constraint: 'users_email_key', table: 'users' })))
@@ -85,6 +89,7 @@ t.test('a drizzle query error is logged as its cause, never with its params', as
   t.equal((await app.inject({ url: '/pg-query-fails' })).statusCode, 503)
   t.equal((await app.inject({ url: '/query-bug' })).statusCode, 500)
   t.equal((await app.inject({ url: '/pg-query-bug' })).statusCode, 500)
+  t.equal((await app.inject({ url: '/redis-fails' })).statusCode, 500)
   const text = logs.join('')
   const lines = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { msg?: string, storage?: string, err?: Record<string, unknown> })
   t.match(lines.filter((l) => l.msg === 'storage unavailable'), [
@@ -97,6 +102,7 @@ t.test('a drizzle query error is logged as its cause, never with its params', as
     { code: '23505', constraint: 'users_email_key', table: 'users' }
   ], 'a bug\'s driver error: its code and schema names')
   t.notOk(text.includes('bug@example.com'), 'not the values its message or detail quote')
+  t.notOk(text.includes('redis-who@example.com'), 'nor a Redis command\'s arguments')
   t.notOk(text.includes('$argon2id$'), 'no hash from the params')
   t.notOk(text.includes('who@example.com'), 'no other params')
 })
