@@ -10,7 +10,7 @@ import errors from '../plugins/app/errors.js'
 import requestLog from '../plugins/app/request-log.js'
 import helmet from '../plugins/external/helmet.js'
 import type { Config } from './config.js'
-import { redact, RequestLogger, requestId } from './log.js'
+import { redact, RequestLogger, requestId, serializers } from './log.js'
 import { codeRoot, fromSources } from './paths.js'
 import { lazySchemaCompilers, type LazyCompilers } from './schema-compilers.js'
 import { securityHeaders as securityHeadersFor } from './security-headers.js'
@@ -64,7 +64,7 @@ function clientErrorHandler (securityHeaders: Record<string, string>): (err: Nod
 }
 
 export function loggerOptions (config: Config, stream?: DestinationStream): FastifyServerOptions['logger'] {
-  return { level: config.logLevel, redact, ...(stream === undefined ? {} : { stream }) }
+  return { level: config.logLevel, redact, serializers, ...(stream === undefined ? {} : { stream }) }
 }
 
 /**

@@ -21,6 +21,8 @@ export const EnvSchema = Type.Object({
   JWT_ALGORITHM: Type.Enum(ALGORITHMS, { default: 'HS256' }),
   JWT_PRIVATE_KEY_FILE: Type.Optional(Type.String()),
   JWT_KEYS_ENCRYPTION_KEY: Type.Optional(Type.String()),
+  JWT_ISSUER: Type.Optional(Type.String()),
+  JWT_AUDIENCE: Type.Optional(Type.String()),
   INTROSPECTION_SECRET: Type.Optional(Type.String()),
   METRICS: Type.String({ default: 'false' }),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),

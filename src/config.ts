@@ -36,6 +36,10 @@ export interface Config {
   jwtPrivateKeyPem?: string
   /** Encrypts the private keys stored in the database. */
   jwtKeysEncryptionKey?: string
+  /** JWT_ISSUER: the `iss` of access tokens, required of every access token the service verifies. */
+  jwtIssuer?: string
+  /** JWT_AUDIENCE: the `aud` of access tokens, required of every access token the service verifies. */
+  jwtAudience?: string
   /** Guards POST /account/token/introspect; without it the endpoint is 404. */
   introspectionSecret?: string
   /** GET /metrics: off unless METRICS=true; on its own listener when `port` is set. */
@@ -54,7 +58,7 @@ export interface Config {
   rateLimit: { loginMax: number, joinMax: number, mailMax: number, window: number }
   /** RATE_LIMIT_PASSWORD_CHECK_MAX: checks of the current password behind a session (password change, email change, deletion) per RATE_LIMIT_WINDOW, per user. */
   passwordCheckMax: number
-  trustProxy: boolean | number | string
+  trustProxy: false | number | string
   logLevel: string
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
   /** Milliseconds given to in-flight requests on SIGTERM/SIGINT. */
@@ -149,11 +153,16 @@ export function parseBoolean (variable: string, value: string): boolean {
   throw new ConfigError(variable, `must be true or false, got "${value}"`)
 }
 
-/** Fastify's `trustProxy`: a boolean, a hop count, or a comma list of addresses/CIDRs. */
-function parseTrustProxy (value: string): boolean | number | string {
+/**
+ * Fastify's `trustProxy`: false, a hop count, or a comma list of
+ * addresses/CIDRs. `true` is refused: it trusts whatever X-Forwarded-For any
+ * client sends, so a client picks the address the rate limits count.
+ */
+function parseTrustProxy (value: string): false | number | string {
   const v = value.trim()
   if (/^\d+$/.test(v)) return Number(v)
-  if (/^(true|false|1|0|yes|no|on|off)$/i.test(v)) return parseBoolean('TRUST_PROXY', v)
+  if (/^(true|yes|on)$/i.test(v)) throw new ConfigError('TRUST_PROXY', `must not be "${v}": that trusts the X-Forwarded-For any client sends; give the number of proxies in front of the service (e.g. 1) or their addresses/CIDRs`)
+  if (/^(false|no|off)$/i.test(v)) return false
   if (/^[0-9a-f.:/,\s]+$/i.test(v)) return v
   throw new ConfigError('TRUST_PROXY', `must be true, false, a hop count or a comma list of addresses/CIDRs, got "${value}"`)
 }
@@ -270,6 +279,13 @@ function readPrivateKey (file: string | undefined, algorithm: Algorithm, cwd: st
 }
 
 /** An optional secret that must be long enough to resist guessing when given. */
+/** JWT_ISSUER, JWT_AUDIENCE: unset or empty for none; otherwise a string without spaces or control characters (a URL, usually). */
+function optionalClaim (variable: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined
+  if (!/^[\x21-\x7e\u00a0-\uffff]{1,512}$/u.test(value)) throw new ConfigError(variable, `must be one value without spaces (a URL or a name), up to 512 characters, got "${value}"`)
+  return value
+}
+
 function optionalSecret (variable: string, value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined
   if (Buffer.byteLength(value, 'utf8') < 32) throw new ConfigError(variable, 'must be at least 32 bytes long')
@@ -342,6 +358,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     jwtAlgorithm: raw.JWT_ALGORITHM,
     ...optional('jwtPrivateKeyPem', readPrivateKey(raw.JWT_PRIVATE_KEY_FILE, raw.JWT_ALGORITHM, cwd)),
     ...optional('jwtKeysEncryptionKey', optionalSecret('JWT_KEYS_ENCRYPTION_KEY', raw.JWT_KEYS_ENCRYPTION_KEY)),
+    ...optional('jwtIssuer', optionalClaim('JWT_ISSUER', raw.JWT_ISSUER)),
+    ...optional('jwtAudience', optionalClaim('JWT_AUDIENCE', raw.JWT_AUDIENCE)),
     ...optional('introspectionSecret', optionalSecret('INTROSPECTION_SECRET', raw.INTROSPECTION_SECRET)),
     metrics: { enabled: metricsEnabled, ...optional('port', raw.METRICS_PORT) },
     pressure: { maxEventLoopDelay: raw.PRESSURE_MAX_EVENT_LOOP_DELAY, maxHashQueue: raw.PRESSURE_MAX_HASH_QUEUE },

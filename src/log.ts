@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
+import { DrizzleQueryError } from 'drizzle-orm'
 import pino from 'pino'
+import { UNAVAILABLE as PG_UNAVAILABLE } from './db/postgres/errors.js'
+import { UNAVAILABLE as SQLITE_UNAVAILABLE } from './db/sqlite/errors.js'
 
 /**
  * Secrets never reach a log line, whatever logs them: request and response
@@ -17,6 +20,77 @@ export const redact = {
   ],
   censor: '[redacted]'
 }
+
+/**
+ * A storage driver's error: better-sqlite3's (SQLITE_… codes), node-postgres's
+ * (a server's `severity` and `routine`), drizzle's wrapper, ioredis's (its
+ * `command`, whose `args` are the shared rate limits' keys: emails).
+ */
+function isDriverError (e: object): boolean {
+  if (e instanceof DrizzleQueryError) return true
+  const code = (e as { code?: unknown }).code
+  const command = (e as { command?: unknown }).command
+  return (typeof code === 'string' && code.startsWith('SQLITE_')) || ('severity' in e && 'routine' in e) ||
+    (command !== null && typeof command === 'object' && 'args' in command)
+}
+
+/** Schema names a driver error may carry (never a value): kept. */
+const DRIVER_NAMES = ['code', 'constraint', 'table', 'column', 'schema', 'dataType', 'routine'] as const
+
+/** Only the `at …` lines of a stack: its first line repeats the message. */
+function frames (stack: unknown): string | undefined {
+  return typeof stack === 'string' ? stack.split('\n').filter((l) => /^\s+at /.test(l)).join('\n') : undefined
+}
+
+interface SafeError { type: string, message: string, stack?: string | undefined, cause?: SafeError, [name: string]: unknown }
+
+/**
+ * An error as a log line may show it when a database driver's error is in its
+ * chain. Such a message may quote the failed query's values: drizzle's lists
+ * the bound parameters (password hashes, token keys), SQLite's repeats what a
+ * trigger or CHECK says about the row, PostgreSQL's `detail` names the
+ * offending key's value. So a driver error keeps its type, code, schema names
+ * and stack frames, and its message only when the code says the storage is
+ * unavailable (locked, I/O error, disk full, connection lost: fixed texts
+ * that name no value, which tell an operator what to fix). The service's own
+ * errors around it keep their messages (they never quote a value).
+ */
+function safeError (err: Error, depth = 0): SafeError {
+  const type = err.constructor?.name ?? err.name
+  const cause = (err as { cause?: unknown }).cause
+  const next = depth < 5 && cause instanceof Error ? { cause: safeError(cause, depth + 1) } : {}
+  if (!isDriverError(err)) {
+    const code = (err as { code?: unknown }).code
+    return { type, message: err.message, stack: frames(err.stack), ...(code === undefined ? {} : { code }), ...next }
+  }
+  if (err instanceof DrizzleQueryError) return { type, message: 'query failed (its text and values are not logged)', stack: frames(err.stack), ...next }
+  const out: SafeError = { type, message: '', stack: frames(err.stack), ...next }
+  for (const name of DRIVER_NAMES) {
+    const value = (err as unknown as Record<string, unknown>)[name]
+    if (typeof value === 'string') out[name] = value
+  }
+  const code = typeof out.code === 'string' ? out.code : ''
+  out.message = SQLITE_UNAVAILABLE.test(code) || PG_UNAVAILABLE.test(code) ? err.message : 'the driver\'s message is not logged (it may quote the values of the failed query)'
+  return out
+}
+
+function hasDriverError (err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 6; e = (e as { cause?: unknown }).cause, depth++) if (isDriverError(e)) return true
+  return false
+}
+
+/**
+ * pino's `err` serializer, except for errors with a database driver's error
+ * in their chain (safeError): no value of a failed query reaches a log line.
+ */
+export function serializeError (err: Error): { type: string, message: string, stack: string, [key: string]: unknown } {
+  if (!hasDriverError(err)) return pino.stdSerializers.err(err)
+  const safe = safeError(err)
+  return { ...safe, stack: safe.stack ?? '' }
+}
+
+/** The serializers of the service's logger (and every child of it). */
+export const serializers = { err: serializeError }
 
 /** Bytes gathered before a write to the log (a line is ~250 bytes). */
 const LOG_MIN_LENGTH = 4096

@@ -172,7 +172,10 @@ export const Introspection = Type.Object({
   email: Type.Optional(Type.String()),
   exp: Type.Optional(Type.Integer()),
   iat: Type.Optional(Type.Integer()),
-  jti: Type.Optional(Type.String())
+  jti: Type.Optional(Type.String()),
+  /** JWT_ISSUER / JWT_AUDIENCE, for an access token that carries them (RFC 7662 §2.2). */
+  iss: Type.Optional(Type.String()),
+  aud: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]))
 })
 
 export const ErrorBody = Type.Object({

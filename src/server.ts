@@ -13,8 +13,9 @@ try {
   config = loadConfig()
   // Without JWT_SECRET, the secret the keys start from is generated in the data
   // directory before anything else opens it: a directory that cannot hold it
-  // is reported as the configuration it is.
-  legacySecret(config)
+  // is reported as the configuration it is. With JWT_KEYS_ENCRYPTION_KEY the
+  // keyring keeps it sealed in the database and reads the file only until then.
+  if (config.jwtKeysEncryptionKey === undefined) legacySecret(config)
 } catch (err) {
   // One clear line naming the variable, no stack.
   process.stderr.write(`Invalid configuration: ${err instanceof ConfigError ? err.message : String(err)}\n`)

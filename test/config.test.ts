@@ -192,8 +192,12 @@ t.test('SameSite=None requires Secure', async (t) => {
   t.equal(cfg(t, { COOKIE_SAMESITE: 'none', COOKIE_SECURE: 'true' }).cookieSameSite, 'none')
 })
 
-t.test('TRUST_PROXY: boolean, hop count, address list', async (t) => {
-  t.equal(cfg(t, { TRUST_PROXY: 'true' }).trustProxy, true)
+t.test('TRUST_PROXY: false, hop count, address list; true (trust every client) is refused', async (t) => {
+  for (const v of ['true', 'TRUE', 'yes', 'on']) {
+    t.throws(() => cfg(t, { TRUST_PROXY: v }), { name: 'ConfigError', variable: 'TRUST_PROXY', message: /^TRUST_PROXY must not be "\w+": that trusts the X-Forwarded-For any client sends; give the number of proxies/ }, v)
+  }
+  t.equal(cfg(t, { TRUST_PROXY: 'false' }).trustProxy, false)
+  t.equal(cfg(t, { TRUST_PROXY: '1' }).trustProxy, 1)
   t.equal(cfg(t, { TRUST_PROXY: '2' }).trustProxy, 2)
   t.equal(cfg(t, { TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, '10.0.0.0/8, 127.0.0.1')
 })

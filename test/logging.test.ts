@@ -41,13 +41,16 @@ t.test('a failing query is logged without its bound values', async (t) => {
   const config = app.config
   if (config.database.kind !== 'sqlite') throw new Error('sqlite expected')
   const raw = new Database(config.database.path)
-  raw.exec("CREATE TRIGGER no_users BEFORE INSERT ON users BEGIN SELECT RAISE(ABORT, 'insert refused'); END")
+  // SQLite's message repeats what the trigger says, here the row's values.
+  raw.exec("CREATE TRIGGER no_users BEFORE INSERT ON users BEGIN SELECT RAISE(ABORT, 'insert refused for ' || NEW.email || ' ' || NEW.password_hash); END")
   raw.close()
   const res = await post(app, '/account/join', { email, password: PASSWORD })
   t.equal(res.statusCode, 500)
   t.equal(res.json().code, 'INTERNAL_ERROR')
   const text = logs.join('')
-  t.match(text, /insert refused/, 'the cause is logged')
+  const line = logs.map((l) => JSON.parse(l) as { msg?: string, err?: Record<string, unknown> }).find((l) => l.msg === 'unhandled error')
+  t.match(line?.err, { type: 'SqliteError', code: 'SQLITE_CONSTRAINT_TRIGGER', message: /not logged/ }, 'the cause is logged: its type and code')
+  t.notOk(text.includes('insert refused'), 'not the driver\'s message, which quotes the row')
   t.notOk(text.includes('$argon2id$'), 'the hash bound to the query is not')
   t.notOk(text.includes(email), 'nor the other values')
 })
@@ -68,7 +71,15 @@ t.test('a drizzle query error is logged as its cause, never with its params', as
     throw pgDomainError(new DrizzleQueryError('select * from users where email = $1', ['pg-who@example.com'], Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })))
   })
   app.get('/query-bug', async () => {
-    throw domainError(new DrizzleQueryError('select ?', ['$argon2id$v=19$OTHER'], new Error('no such column')))
+    throw domainError(new DrizzleQueryError('select ?', ['$argon2id$v=19$OTHER'], Object.assign(new Error('CHECK constraint failed: length(email) < 3 (bug@example.com)'), { code: 'SQLITE_CONSTRAINT_CHECK' })))
+  })
+  // ioredis's error carries its command, whose arguments are the rate limits' keys (emails).
+  app.get('/redis-fails', async () => {
+    throw Object.assign(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'), { name: 'ReplyError', command: { name: 'incr', args: ['rl:login-email:redis-who@example.com'] } })
+  })
+  // node-postgres's error of a unique violation names the value in `detail`.
+  app.get('/pg-query-bug', async () => {
+    throw pgDomainError(new DrizzleQueryError('insert into users values ($1)', ['pg-bug@example.com'], Object.assign(new Error('duplicate key value violates unique constraint "users_email_key"'), { code: '23505', severity: 'ERROR', routine: '_bt_check_unique', detail: 'Key (email)=(pg-bug@example.com) already exists.', constraint: 'users_email_key', table: 'users' })))
   })
   await app.ready()
   const storage = await app.inject({ url: '/query-fails' })
@@ -77,14 +88,21 @@ t.test('a drizzle query error is logged as its cause, never with its params', as
   t.ok(Number(storage.headers['retry-after']) > 0)
   t.equal((await app.inject({ url: '/pg-query-fails' })).statusCode, 503)
   t.equal((await app.inject({ url: '/query-bug' })).statusCode, 500)
+  t.equal((await app.inject({ url: '/pg-query-bug' })).statusCode, 500)
+  t.equal((await app.inject({ url: '/redis-fails' })).statusCode, 500)
   const text = logs.join('')
-  const lines = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { msg?: string, storage?: string, err?: { message?: string } })
+  const lines = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { msg?: string, storage?: string, err?: Record<string, unknown> })
   t.match(lines.filter((l) => l.msg === 'storage unavailable'), [
     { storage: 'SQLITE_IOERR', err: { message: 'disk I/O error' } },
     { storage: '57P01', err: { message: 'terminating connection due to administrator command' } }
   ], 'one line each, with the driver\'s code and message')
   t.match(text, /disk I\/O error/)
-  t.match(text, /no such column/)
+  t.match(lines.filter((l) => l.msg === 'unhandled error').map((l) => l.err), [
+    { code: 'SQLITE_CONSTRAINT_CHECK' },
+    { code: '23505', constraint: 'users_email_key', table: 'users' }
+  ], 'a bug\'s driver error: its code and schema names')
+  t.notOk(text.includes('bug@example.com'), 'not the values its message or detail quote')
+  t.notOk(text.includes('redis-who@example.com'), 'nor a Redis command\'s arguments')
   t.notOk(text.includes('$argon2id$'), 'no hash from the params')
   t.notOk(text.includes('who@example.com'), 'no other params')
 })

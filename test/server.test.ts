@@ -70,3 +70,17 @@ t.test('a database that cannot be opened stops the start with one clear line', a
   t.match(stderr.trim(), /^Cannot start: /)
   t.equal(stderr.trim().split('\n').length, 1)
 })
+
+t.test('TRUST_PROXY=true stops the start with one line naming the variable', async (t) => {
+  const dir = tempDir(t)
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, PORT: '0', DATABASE_URL: join(dir, 'auth.db'), JWT_SECRET: 'k'.repeat(32), TRUST_PROXY: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => { stderr += String(d) })
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  t.equal(code, 1)
+  t.match(stderr.trim(), /^Invalid configuration: TRUST_PROXY must not be "true"/)
+  t.equal(stderr.trim().split('\n').length, 1)
+})

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs'
 import fp from 'fastify-plugin'
+import { legacySecretFile } from '../../src/keys/legacy-secret.js'
 import { KEYS_RELOAD_INTERVAL, keyringFromConfig, type Keyring } from '../../src/keys/keyring.js'
 
 declare module 'fastify' {
@@ -14,6 +16,10 @@ export default fp(async (app) => {
   const keys = keyringFromConfig(app.config, app.store)
   await keys.init()
   app.decorate('keys', keys)
+  const file = legacySecretFile(app.config)
+  if (keys.legacySecretSource === 'database' && existsSync(file)) {
+    app.log.info({ event: 'jwt_secret_file_unused', file }, 'the generated secret is kept sealed in the database: the jwt-secret file is no longer read and may be deleted')
+  }
   const timer = setInterval(() => {
     keys.reload().catch((err: unknown) => { app.log.warn({ err }, 'reading the signing keys failed; the previous keys stay in use') })
   }, KEYS_RELOAD_INTERVAL * 1000).unref()

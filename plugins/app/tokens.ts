@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import { createSimplejwtExchange } from '../../src/django/simplejwt.js'
-import { legacySecret } from '../../src/keys/legacy-secret.js'
 import { createTokenService, tokenCodec, type TokenService } from '../../src/tokens/tokens.js'
 
 declare module 'fastify' {
@@ -25,6 +24,8 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
       }
     },
     requireVerifiedEmail: app.config.emailVerification === 'mandatory',
+    issuer: app.config.jwtIssuer,
+    audience: app.config.jwtAudience,
     // The keyring picks the key by the token's kid, refuses any other algorithm
     // than that key's, and remembers what it verified (src/keys/keyring.ts):
     // a remembered token is answered without a promise.
@@ -37,7 +38,7 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
   // generated secret), as before that variable existed.
   const compat = app.config.simplejwtCompat
     ? createSimplejwtExchange({
-      secret: app.config.simplejwtSigningKey ?? legacySecret(app.config),
+      secret: app.config.simplejwtSigningKey ?? app.keys.legacySecret,
       store: app.store,
       requireVerifiedEmail: app.config.emailVerification === 'mandatory'
     })

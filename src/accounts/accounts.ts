@@ -325,8 +325,10 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
       // the link usable and the account as it was. The checks run again in it
       // (the password or the address may have changed while hashing), and of
       // concurrent confirmations one wins.
-      const { pair, row } = tokens.newLogin(user)
-      const updated = await store.accountTokens.resetPassword(key, hash, row, seconds(), resetTokenFits)
+      // The instant of the reset: access tokens issued before it are refused, the new pair is issued at it.
+      const at = nowMs()
+      const { pair, row } = tokens.newLogin(user, at)
+      const updated = await store.accountTokens.resetPassword(key, hash, row, Math.floor(at / 1000), resetTokenFits, at)
       if (updated === undefined) throw new ResetTokenInvalidError()
       return { user: updated, tokens: pair }
     },

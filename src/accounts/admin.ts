@@ -56,7 +56,8 @@ export function createUserAdmin ({ store, hasher, nowMs = Date.now }: UserAdminO
 
     /** Refuses every later login and token of the user; returns how many refresh tokens were revoked. */
     async deactivate (user: User): Promise<number> {
-      await store.users.setActive(user.id, false)
+      // Access tokens issued before now stay refused after a reactivation too.
+      await store.users.setActive(user.id, false, nowMs())
       return await store.refreshTokens.revokeUser(user.id, seconds())
     },
 
@@ -72,7 +73,10 @@ export function createUserAdmin ({ store, hasher, nowMs = Date.now }: UserAdminO
     /** A new password (policy applies); every refresh token of the user is revoked. */
     async setPassword (user: User, password: string): Promise<void> {
       assertPasswordPolicy(password, user)
-      await store.users.setPassword(user.id, await hasher.hash(password), seconds())
+      const hash = await hasher.hash(password)
+      // Every access token issued before this instant is refused from now on.
+      const at = nowMs()
+      await store.users.setPassword(user.id, hash, Math.floor(at / 1000), undefined, at)
     }
   }
 }

@@ -186,10 +186,10 @@ working at once. A new account with the same email later shares nothing with it.
 
 export const usersSetPassword: Command = {
   name: 'users set-password',
-  summary: 'set a user\'s password and revoke their refresh tokens',
+  summary: 'set a user\'s password and revoke their tokens',
   usage: 'E [--password P]',
-  help: `Sets a new password (the policy of /account/join applies) and revokes every refresh
-token of the user, as a password change does. ${EMAIL_ARG}
+  help: `Sets a new password (the policy of /account/join applies), revokes every refresh
+token of the user and refuses every access token issued before, as a password change does. ${EMAIL_ARG}
   --password P   the new password; without it, asked twice on the terminal`,
   options: { password: { type: 'string' } },
   positionals: 1,
@@ -198,7 +198,7 @@ token of the user, as a password change does. ${EMAIL_ARG}
       const user = await userByEmail(store, ctx.positionals[0])
       const password = await passwordOption(ctx)
       await asCliErrors(async () => { await createUserAdmin({ store, hasher }).setPassword(user, password) })
-      ctx.out(`password of ${user.email} set; every refresh token of theirs revoked`)
+      ctx.out(`password of ${user.email} set; every refresh token of theirs revoked, every access token issued before refused`)
       return 0
     })
   }

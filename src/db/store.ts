@@ -174,8 +174,12 @@ export interface Store {
      * stored in one transaction: a login that fails changes nothing.
      */
     recordLogin: (id: string, at: Date, rehashed?: string, token?: NewRefreshToken) => Promise<void>
-    /** A deactivation also deletes the user's pending email-change tokens. */
-    setActive: (id: string, active: boolean) => Promise<void>
+    /**
+     * A deactivation also deletes the user's pending email-change tokens. With
+     * `tokensValidAfter` (milliseconds; a deactivation), access tokens issued
+     * before that instant are refused from then on, also after a reactivation.
+     */
+    setActive: (id: string, active: boolean, tokensValidAfter?: number) => Promise<void>
     /** Deletes the user; its refresh and account tokens go with it (foreign keys cascade). */
     remove: (id: string) => Promise<void>
     /** Changes the given profile fields; the updated user, or undefined when there is no such user. */
@@ -186,13 +190,15 @@ export interface Store {
      */
     setEmail: (id: string, email: string, verified: boolean) => Promise<void>
     /**
-     * New hash (and `tokensValidAfter` = `nowSeconds`), every refresh token of the user revoked (reason
+     * New hash and `tokensValidAfter`, every refresh token of the user revoked (reason
      * `password_change`: no grace window) and the user's pending
      * email-change and verification tokens deleted, one transaction; with `next` (a
      * password change: the new login's first token), that token is stored in
      * it too. Without it (the operators' `users set-password`) no login starts.
+     * Access tokens issued before `tokensValidAfter` (milliseconds; by default
+     * the start of `nowSeconds`) are refused from then on.
      */
-    setPassword: (id: string, passwordHash: string, nowSeconds: number, next?: NewRefreshToken) => Promise<void>
+    setPassword: (id: string, passwordHash: string, nowSeconds: number, next?: NewRefreshToken, tokensValidAfter?: number) => Promise<void>
 
     // Operators (the command line).
     /** Users in the order they joined (date joined, then id), `limit` of them after the first `offset`. */
@@ -232,10 +238,11 @@ export interface Store {
     /** Revokes the live tokens of one login (a family always belongs to one user); `reason` defaults to `logout`. */
     revokeFamily: (userId: string, familyId: string, nowSeconds: number, reason?: RevokeReason) => Promise<number>
     /**
-     * Revokes every live token of the user; `reason` defaults to `logout_all`,
-     * which also sets the user's `tokensValidAfter` to `nowSeconds`, in the same transaction.
+     * Revokes every live token of the user; `reason` defaults to `logout_all`.
+     * With `tokensValidAfter` (milliseconds; "log out everywhere"), the user's
+     * access tokens issued before that instant (and Django tokens, SIMPLEJWT_COMPAT) are refused too, in the same transaction.
      */
-    revokeUser: (userId: string, nowSeconds: number, reason?: RevokeReason) => Promise<number>
+    revokeUser: (userId: string, nowSeconds: number, reason?: RevokeReason, tokensValidAfter?: number) => Promise<number>
     /**
      * Deletes expired rows (live or revoked) and expired exchanged simplejwt
      * tokens. A revoked row that has not expired is kept: presenting it again
@@ -257,15 +264,17 @@ export interface Store {
      * A password reset, one transaction. The token `id` must be a
      * password_reset token, unused and unexpired at `nowSeconds`, of the user
      * `next.userId`, and `accept` must approve it. Then the token is marked
-     * used, the user gets `passwordHash`, a verified email and `tokensValidAfter` = `nowSeconds`, every refresh
+     * used, the user gets `passwordHash`, a verified email and `tokensValidAfter`, every refresh
      * token of theirs is revoked (reason `password_change`: no grace window),
      * their pending email-change and verification tokens are deleted, and
      * `next` (the new login's first token) is stored. Returns the updated
      * user; undefined when refused, with nothing written. A failure at any step
      * writes nothing either: the token stays usable. Of N concurrent calls for
-     * one id at most one succeeds (single use), across processes too.
+     * one id at most one succeeds (single use), across processes too. Access
+     * tokens issued before `tokensValidAfter` (milliseconds; by default the
+     * start of `nowSeconds`) are refused from then on.
      */
-    resetPassword: (id: string, passwordHash: string, next: NewRefreshToken, nowSeconds: number, accept: AcceptAccountToken) => Promise<User | undefined>
+    resetPassword: (id: string, passwordHash: string, next: NewRefreshToken, nowSeconds: number, accept: AcceptAccountToken, tokensValidAfter?: number) => Promise<User | undefined>
     /**
      * An address verification, one transaction. The token `id`, of purpose
      * email_verification or email_change (one lookup for both), unused and
@@ -305,6 +314,23 @@ export interface Store {
     remove: (kid: string) => Promise<boolean>
     /** Deletes the keys retired before `before` (Unix seconds); returns how many. */
     purgeRetired: (before: number) => Promise<number>
+    /**
+     * Replaces a key's stored secret when it is still `from` (sealing a key
+     * stored in clear, JWT_KEYS_ENCRYPTION_KEY): false, changing nothing, when
+     * it is not (another instance did it first).
+     */
+    replaceSecret: (kid: string, from: string, to: string) => Promise<boolean>
+  }
+  /** The service's secrets that are never published (src/db/sqlite/schema.ts, serviceSecrets). */
+  serviceSecrets: {
+    get: (name: string) => Promise<string | undefined>
+    /**
+     * The value stored under `name`, storing `value` first when there is none:
+     * of instances adding at once one wins, and every one gets the winner's value.
+     */
+    getOrAdd: (name: string, value: string, createdAt: number) => Promise<string>
+    /** Replaces the value when it is still `from`; false, changing nothing, otherwise. */
+    replace: (name: string, from: string, to: string) => Promise<boolean>
   }
   /** WebAuthn credentials (src/passkeys/). */
   passkeys: {

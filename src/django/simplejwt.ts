@@ -100,7 +100,8 @@ export function createSimplejwtExchange ({ secret, store, requireVerifiedEmail =
       if (user === undefined || !user.isActive) invalid('User not found or inactive.')
       // Issued before the user's password changed here, or before "log out
       // everywhere": it belongs to a session the user has ended.
-      if (user.tokensValidAfter !== null && claims.iat <= user.tokensValidAfter) throw new TokenRevokedError()
+      // tokensValidAfter is in milliseconds, a simplejwt `iat` in seconds.
+      if (user.tokensValidAfter > 0 && claims.iat * 1000 <= user.tokensValidAfter) throw new TokenRevokedError()
       if (requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError()
       const { pair, row } = newLogin(user)
       const outcome = await store.legacyTokens.exchange(legacyTokenKey(claims.jti), claims.exp, row, Math.floor(nowMs() / 1000))

@@ -1,4 +1,4 @@
-import { createHmac, createPublicKey, createSecretKey } from 'node:crypto'
+import { createHash, createHmac, createPublicKey, createSecretKey, randomBytes } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
 import { FifoMap } from 'toad-cache'
 import type { Config } from '../config.js'
@@ -7,7 +7,7 @@ import { TokenExpiredError, TokenInvalidError } from '../errors.js'
 import { fromPrivateKeyPem, fromSecret, generateKey, type Algorithm, type KeyMaterial } from './algorithms.js'
 import { legacySecret } from './legacy-secret.js'
 import { createSealer } from './seal.js'
-import { IAT_LEEWAY } from '../tokens/claims.js'
+import { IAT_LEEWAY, type TokenType } from '../tokens/claims.js'
 
 /** Seconds between two reads of the keys table: a rotation reaches every instance within this. */
 export const KEYS_RELOAD_INTERVAL = 30
@@ -27,6 +27,26 @@ export const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
  */
 export const VERIFIED_TOKENS_CACHED = 2048
 
+/** The `typ` header of access tokens (RFC 9068 §2.1): what every verifier requires. */
+export const ACCESS_TYP = 'at+jwt'
+/** The `typ` header of refresh tokens: never `at+jwt`, so no verifier takes one for an access token. */
+export const REFRESH_TYP = 'refresh+jwt'
+/** The service secret (store.serviceSecrets) that signs refresh tokens: HS256, never published. */
+export const REFRESH_KEY_NAME = 'refresh_token_key'
+/**
+ * Headers that carry or point at a key (RFC 7515 §4.1.2-4.1.6): the service
+ * only ever uses its own keys, picked by `kid`, and refuses a token that
+ * offers another (RFC 8725 §3.10), whatever else it carries.
+ */
+export const KEY_HEADERS = ['jku', 'jwk', 'x5u', 'x5c'] as const
+/** The service secret (store.serviceSecrets) holding the generated legacy secret, with JWT_KEYS_ENCRYPTION_KEY. */
+export const LEGACY_SECRET_NAME = 'legacy_secret'
+
+/** The kid of the refresh-token key: derived from it, recognisably not a signing key's. */
+function refreshKid (secret: string): string {
+  return `rt-${createHash('sha256').update(`auth-service refresh kid\0${secret}`).digest('base64url').slice(0, 22)}`
+}
+
 export interface KeyringOptions {
   store: Store
   algorithm: Algorithm
@@ -36,8 +56,11 @@ export interface KeyringOptions {
    * The HS256 secret of a service that signed before keys existed (JWT_SECRET
    * or the data directory's jwt-secret file): the first HS256 key, so that
    * tokens issued before an upgrade (without kid) keep working until they expire.
+   * A function reads the file (`create`: make it when missing, else answer
+   * undefined): with `encryptionKey` the secret then lives sealed in the
+   * database, and the file is read only until it is stored there.
    */
-  legacySecret: string
+  legacySecret: string | ((options: { create: boolean }) => string | undefined)
   /** JWT_PRIVATE_KEY_FILE's PEM: becomes the signing key when it is new to the database. */
   privateKeyPem?: string | undefined
   /** JWT_KEYS_ENCRYPTION_KEY. */
@@ -80,10 +103,10 @@ function refuse (err: unknown): never {
  * token service's own, whole seconds. Other algorithms: fast-jwt's signer,
  * which keeps the claims' own `iat`.
  */
-export function signerFor (material: Pick<KeyMaterial, 'kid' | 'algorithm' | 'secret'>): (claims: object) => string {
-  if (material.algorithm !== 'HS256') return createSigner({ key: material.secret, algorithm: material.algorithm, kid: material.kid }) as (claims: object) => string
+export function signerFor (material: Pick<KeyMaterial, 'kid' | 'algorithm' | 'secret'>, typ: string = ACCESS_TYP): (claims: object) => string {
+  if (material.algorithm !== 'HS256') return createSigner({ key: material.secret, algorithm: material.algorithm, kid: material.kid, header: { alg: material.algorithm, typ } }) as (claims: object) => string
   const key = createSecretKey(Buffer.from(material.secret, 'utf8'))
-  const header = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: material.kid })).toString('base64url')}.`
+  const header = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ, kid: material.kid })).toString('base64url')}.`
   return (claims) => {
     const input = header + Buffer.from(JSON.stringify(claims)).toString('base64url')
     return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`
@@ -118,12 +141,18 @@ export function createKeyring (options: KeyringOptions) {
   const pinned = algorithm === 'HS256' && options.pinnedSecret !== undefined ? fromSecret(options.pinnedSecret) : undefined
   /** How long a retired key keeps verifying: other instances may sign with it until they reload, then its tokens live on. */
   const overlap = KEYS_RELOAD_INTERVAL + Math.max(accessLifetime, refreshLifetime) + IAT_LEEWAY
-  const legacyKid = fromSecret(options.legacySecret).kid
+  let legacy = typeof options.legacySecret === 'string' ? options.legacySecret : undefined
+  let legacyKid = legacy === undefined ? undefined : fromSecret(legacy).kid
+  /** Where the legacy secret came from (init): the environment, the data directory's file, or the database. */
+  let legacySource: 'given' | 'file' | 'database' = 'given'
 
   let keys = new Map<string, LoadedKey>()
   let sign: ((claims: object) => string) | undefined
   let signingKid: string | undefined
   let lastUnknownKidReload = -Infinity
+  /** The refresh-token key (init): verifies only tokens whose typ is REFRESH_TYP, and signs them. */
+  let refreshKey: LoadedKey | undefined
+  let signRefresh: ((claims: object) => string) | undefined
   let reloading: Promise<void> | undefined
   const verified = new FifoMap<{ payload: unknown, expiresAtMs: number }>(VERIFIED_TOKENS_CACHED, 0)
 
@@ -213,49 +242,109 @@ export function createKeyring (options: KeyringOptions) {
 
   /**
    * The key a token's header names by its `kid` (a token without one is from
-   * before keys had ids: the legacy HS256 secret's). At once for a key in the
-   * set; a promise only when an unknown kid makes it read the table first.
-   * Throws, or rejects, TokenInvalidError.
+   * before keys had ids: the legacy HS256 secret's), for a token of `use`
+   * (either when undefined). `typ: refresh+jwt` names the refresh-token key,
+   * and only it; `at+jwt` a signing key; `JWT` (or none) a signing key too:
+   * the tokens issued before access tokens had their own typ (refresh
+   * tokens of before the upgrade keep refreshing until they expire). At once
+   * for a key in the set; a promise only when an unknown kid makes it read
+   * the table first. Throws, or rejects, TokenInvalidError.
    */
-  function loadedKeyFor (header: unknown): MaybePromise<LoadedKey> {
+  function loadedKeyFor (header: unknown, use?: TokenType): MaybePromise<LoadedKey> {
     if (header === null || typeof header !== 'object' || Array.isArray(header)) invalid()
     const h = header as Record<string, unknown>
     // RFC 7515 §4.1.11: the service understands no JWS extension, so a `crit`
     // header of any value is refused (fast-jwt lets a falsy one pass).
     if ('crit' in h) invalid()
+    for (const name of KEY_HEADERS) if (name in h) invalid()
+    if (h.typ === REFRESH_TYP) {
+      if (use === 'access' || refreshKey === undefined || h.kid !== refreshKey.kid) invalid()
+      return usable(refreshKey, h.alg)
+    }
+    if (h.typ === ACCESS_TYP ? use === 'refresh' : h.typ !== undefined && h.typ !== 'JWT') invalid()
     const kid = h.kid === undefined ? legacyKid : h.kid
+    if (kid === undefined) invalid()
     if (typeof kid !== 'string' || kid === '' || kid.length > 100) invalid()
     const key = keys.get(kid)
     return key !== undefined ? usable(key, h.alg) : lookupUnknown(kid).then((found) => usable(found, h.alg))
   }
 
-  function verifyWith (key: LoadedKey, token: string, ignoreExpiration: boolean): unknown {
+  function verifyWith (key: LoadedKey, token: string, typ: unknown, ignoreExpiration: boolean): unknown {
     let payload: unknown
     try {
       payload = ignoreExpiration ? key.verifyIgnoringExpiry(token) : key.verify(token)
     } catch (err) {
       refuse(err)
     }
+    // The typ and the claim agree: an at+jwt token is an access token, a refresh+jwt one a refresh token.
+    const type = (payload as { token_type?: unknown } | null)?.token_type
+    if ((typ === ACCESS_TYP && type !== 'access') || (typ === REFRESH_TYP && type !== 'refresh')) invalid()
     if (!ignoreExpiration) remember(token, payload)
     return payload
   }
 
-  /** `verify`, without a promise when the token is remembered or its key is in the set (nearly always). */
-  function verifyNow (token: string, opts?: { ignoreExpiration?: boolean }): MaybePromise<unknown> {
+  /**
+   * `verify`, without a promise when the token is remembered or its key is in
+   * the set (nearly always). With `use`, a token whose header says the other
+   * type is refused before its signature is checked.
+   */
+  function verifyNow (token: string, opts?: { ignoreExpiration?: boolean, use?: TokenType }): MaybePromise<unknown> {
     const ignoreExpiration = opts?.ignoreExpiration === true
     const known = ignoreExpiration ? undefined : remembered(token)
     if (known !== undefined) return known
-    const key = loadedKeyFor(headerOf(token))
-    return key instanceof Promise ? key.then((k) => verifyWith(k, token, ignoreExpiration)) : verifyWith(key, token, ignoreExpiration)
+    const header = headerOf(token)
+    const key = loadedKeyFor(header, opts?.use)
+    const typ = (header as { typ?: unknown }).typ
+    return key instanceof Promise ? key.then((k) => verifyWith(k, token, typ, ignoreExpiration)) : verifyWith(key, token, typ, ignoreExpiration)
+  }
+
+  /**
+   * The legacy secret: as given (JWT_SECRET, tests); without an encryption
+   * key, the data directory's file (made on the first start); with one, the
+   * sealed copy in the database — stored there from the file (if it exists)
+   * or from a new random secret at the first start with the key, after which
+   * the file is never read again.
+   */
+  async function resolveLegacy (): Promise<string> {
+    if (typeof options.legacySecret === 'string') return options.legacySecret
+    if (options.encryptionKey === undefined) {
+      legacySource = 'file'
+      return options.legacySecret({ create: true }) as string
+    }
+    legacySource = 'database'
+    const stored = await store.serviceSecrets.get(LEGACY_SECRET_NAME)
+    if (stored !== undefined) return sealer.open(stored)
+    const value = options.legacySecret({ create: false }) ?? randomBytes(48).toString('base64url')
+    return sealer.open(await store.serviceSecrets.getOrAdd(LEGACY_SECRET_NAME, sealer.seal(value), nowSeconds()))
+  }
+
+  /**
+   * With an encryption key: every key row and service secret still stored in
+   * clear (from before the key was configured) is sealed now. A compare-and-set
+   * per row: instances starting together seal each row once.
+   */
+  async function sealStoredInClear (): Promise<void> {
+    if (options.encryptionKey === undefined) return
+    for (const row of await store.signingKeys.list()) {
+      if (!sealer.isSealed(row.secret)) await store.signingKeys.replaceSecret(row.kid, row.secret, sealer.seal(row.secret))
+    }
+    for (const name of [REFRESH_KEY_NAME, LEGACY_SECRET_NAME]) {
+      const value = await store.serviceSecrets.get(name)
+      if (value !== undefined && !sealer.isSealed(value)) await store.serviceSecrets.replace(name, value, sealer.seal(value))
+    }
   }
 
   return {
     /**
-     * At start: makes sure the database holds a signing key for JWT_ALGORITHM
-     * (the key file's, the legacy HS256 secret, or a new one: with several
-     * instances starting at once, one key wins), then loads the key set.
+     * At start: seals what is stored in clear (with an encryption key), makes
+     * sure the database holds a signing key for JWT_ALGORITHM (the key file's,
+     * the legacy HS256 secret, or a new one: with several instances starting
+     * at once, one key wins), then loads the key set and the refresh-token key.
      */
     async init (): Promise<void> {
+      await sealStoredInClear()
+      legacy = await resolveLegacy()
+      legacyKid = fromSecret(legacy).kid
       if (options.privateKeyPem !== undefined) {
         const material = fromPrivateKeyPem(options.privateKeyPem, algorithm)
         // A new file takes over signing; one seen before (even retired by a rotation since) does not.
@@ -264,7 +353,7 @@ export function createKeyring (options: KeyringOptions) {
         const rows = await store.signingKeys.list()
         const current = rows.find((r) => r.retiredAt === null)
         if (current === undefined) {
-          const first = algorithm === 'HS256' ? fromSecret(options.legacySecret) : await generateKey(algorithm)
+          const first = algorithm === 'HS256' ? fromSecret(legacy) : await generateKey(algorithm)
           await store.signingKeys.add({ ...stored(first), createdAt: nowSeconds() }, { onlyIfNone: true })
         } else if (current.algorithm !== algorithm) {
           // JWT_ALGORITHM changed: a rotation to the new algorithm; the old keys verify until their tokens expire.
@@ -272,6 +361,13 @@ export function createKeyring (options: KeyringOptions) {
         }
       }
       await reload()
+      // The refresh-token key: one random secret for every instance, made by
+      // the first start, kept in the database (sealed like the keys) and never
+      // published, whatever JWT_ALGORITHM is.
+      const secret = sealer.open(await store.serviceSecrets.getOrAdd(REFRESH_KEY_NAME, sealer.seal(randomBytes(48).toString('base64url')), nowSeconds()))
+      const material = { kid: refreshKid(secret), algorithm: 'HS256' as const, secret, publicJwk: null }
+      refreshKey = load(material, Infinity)
+      signRefresh = signerFor(material, REFRESH_TYP)
     },
 
     /**
@@ -290,9 +386,16 @@ export function createKeyring (options: KeyringOptions) {
     /** Re-reads the table (every KEYS_RELOAD_INTERVAL seconds, by plugins/app/keys.ts); throws when it cannot. */
     reload: reloadOnce,
 
+    /** An access token (`typ: at+jwt`), signed by the signing key. */
     sign (claims: object): string {
       if (sign === undefined) throw new Error('keyring not initialised')
       return sign(claims)
+    },
+
+    /** A refresh token (`typ: refresh+jwt`), signed by the refresh-token key: nothing published verifies it. */
+    signRefresh (claims: object): string {
+      if (signRefresh === undefined) throw new Error('keyring not initialised')
+      return signRefresh(claims)
     },
 
     /**
@@ -301,7 +404,7 @@ export function createKeyring (options: KeyringOptions) {
      * HS256 secret's), and with that key's algorithm only. Rejects with
      * TokenExpiredError or TokenInvalidError.
      */
-    async verify (token: string, opts?: { ignoreExpiration?: boolean }): Promise<unknown> {
+    async verify (token: string, opts?: { ignoreExpiration?: boolean, use?: TokenType }): Promise<unknown> {
       return await verifyNow(token, opts)
     },
 
@@ -322,11 +425,13 @@ export function createKeyring (options: KeyringOptions) {
      * What verifies the token whose header this is (the HS256 secret or the
      * public key, PEM): what `verify` picks, refusing what it refuses before
      * any signature is checked — an unknown or malformed kid, a key past its
-     * time, an `alg` that is not the key's, any `crit` header. For @fastify/jwt
+     * time, an `alg` that is not the key's, any `crit` header, a key carried or
+     * pointed at by the header (jku, jwk, x5u, x5c), a refresh token's typ or
+     * key. For @fastify/jwt
      * (plugins/external/jwt.ts), which verifies the requests' access tokens.
      */
     keyFor (header: unknown): MaybePromise<string> {
-      const key = loadedKeyFor(header)
+      const key = loadedKeyFor(header, 'access')
       return key instanceof Promise ? key.then((k) => k.key) : key.key
     },
 
@@ -348,6 +453,13 @@ export function createKeyring (options: KeyringOptions) {
 
     /** The kid that signs now. */
     get signingKid (): string | undefined { return signingKid },
+    /** The legacy HS256 secret (init): JWT_SECRET when set. */
+    get legacySecret (): string {
+      if (legacy === undefined) throw new Error('keyring not initialised')
+      return legacy
+    },
+    /** Where the legacy secret was read from at init: with `database`, the data directory's jwt-secret file is not read. */
+    get legacySecretSource (): 'given' | 'file' | 'database' { return legacySource },
     /** Seconds a retired key keeps verifying. */
     overlap
   }
@@ -365,7 +477,7 @@ export function keyringFromConfig (config: Config, store: Store): Keyring {
     store,
     algorithm: config.jwtAlgorithm,
     pinnedSecret: config.jwtSecret,
-    legacySecret: legacySecret(config),
+    legacySecret: config.jwtSecret ?? ((options) => legacySecret(config, options)),
     privateKeyPem: config.jwtPrivateKeyPem,
     encryptionKey: config.jwtKeysEncryptionKey,
     accessLifetime: config.accessTokenLifetime,

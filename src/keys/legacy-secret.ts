@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, type Config } from '../config.js'
 
@@ -13,11 +13,18 @@ import { ConfigError, type Config } from '../config.js'
  * The file is written here, where the keys are handled, not when the
  * configuration is read: reading the configuration changes nothing on disk.
  * Throws a ConfigError naming the variable when the file cannot be made or used.
+ *
+ * With JWT_KEYS_ENCRYPTION_KEY the keyring keeps this secret sealed in the
+ * database instead (src/keys/keyring.ts): it reads the file once, if it
+ * exists (`create: false`), and never again.
  */
-export function legacySecret (config: Pick<Config, 'jwtSecret' | 'dataDir'>): string {
+export function legacySecret (config: Pick<Config, 'jwtSecret' | 'dataDir'>): string
+export function legacySecret (config: Pick<Config, 'jwtSecret' | 'dataDir'>, options: { create: boolean }): string | undefined
+export function legacySecret (config: Pick<Config, 'jwtSecret' | 'dataDir'>, { create = true } = {}): string | undefined {
   if (config.jwtSecret !== undefined) return config.jwtSecret
   const { dataDir } = config
-  const file = join(dataDir, 'jwt-secret')
+  const file = legacySecretFile(config)
+  if (!create && !existsSync(file)) return undefined
   try {
     mkdirSync(dataDir, { recursive: true })
   } catch (err) {
@@ -39,4 +46,9 @@ export function legacySecret (config: Pick<Config, 'jwtSecret' | 'dataDir'>): st
   } catch (err) {
     throw new ConfigError('JWT_SECRET', `is not set and ${file} cannot be used: ${(err as Error).message}`)
   }
+}
+
+/** Where the generated secret is kept: `<data dir>/jwt-secret`. */
+export function legacySecretFile (config: Pick<Config, 'dataDir'>): string {
+  return join(config.dataDir, 'jwt-secret')
 }

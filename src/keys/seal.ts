@@ -12,6 +12,8 @@ const PREFIX = 'sealed:v1:'
 export function createSealer (encryptionKey: string | undefined) {
   const key = encryptionKey === undefined ? undefined : createHash('sha256').update(encryptionKey).digest()
   return {
+    /** Whether a stored value is sealed (else it was stored in clear, before an encryption key was configured). */
+    isSealed: (stored: string): boolean => stored.startsWith(PREFIX),
     seal (plain: string): string {
       if (key === undefined) return plain
       return PREFIX + aeadSeal(key, plain)

@@ -5,6 +5,12 @@ import type { Transporter } from 'nodemailer'
 import type { MailConfig } from '../config.js'
 import type { MailContent } from './templates.js'
 
+/** The SMTP server's reply code of a failed delivery (nodemailer's `responseCode`), when there is one. */
+function smtpReplyCode (err: unknown): { responseCode?: number } {
+  const code = (err as { responseCode?: unknown } | null)?.responseCode
+  return typeof code === 'number' ? { responseCode: code } : {}
+}
+
 /** The pino methods the mailer logs with (any pino logger fits). */
 export interface MailLog {
   info: (obj: object, msg: string) => void
@@ -93,8 +99,10 @@ export function createMailer ({ config, log, retryDelay = 1000 }: MailerOptions)
         return
       }
       stats.failed++
-      // The error's code and message only: never the mail, which carries the token.
-      log.error({ event: 'mail_failed', ...mail.about, attempts: tries, reason, error: (err as Error).message }, 'mail could not be delivered')
+      // The error's code and the SMTP reply's code only: never the mail, which
+      // carries the token, nor the error's message, which may quote the server's
+      // reply (an address it refused) or, for the outbox, a path built from it.
+      log.error({ event: 'mail_failed', ...mail.about, attempts: tries, reason, ...smtpReplyCode(err) }, 'mail could not be delivered')
       end()
     }
   }
@@ -114,7 +122,9 @@ export function createMailer ({ config, log, retryDelay = 1000 }: MailerOptions)
       begin()
       setImmediate(() => {
         task().catch((err: unknown) => {
-          log.error({ event: 'mail_task_failed', task: what, reason: (err as { code?: string }).code ?? (err as Error).name, error: (err as Error).message }, 'mail task failed')
+          // A task reads and writes the store: its error's message may be a
+          // driver's, quoting the failed query's values; the code says enough.
+          log.error({ event: 'mail_task_failed', task: what, reason: (err as { code?: string }).code ?? (err as Error).name }, 'mail task failed')
         }).finally(end)
       })
     },

@@ -15,6 +15,10 @@ export interface Claims {
   sub: string
   user_id: string
   email?: string
+  /** JWT_ISSUER, in access tokens when it is set. */
+  iss?: string
+  /** JWT_AUDIENCE, in access tokens when it is set. */
+  aud?: string | string[]
 }
 
 export interface TokenPair { access: string, refresh: string }

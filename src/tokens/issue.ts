@@ -39,7 +39,7 @@ export async function issueLogins ({ store, tokens, emails, accessLifetime, batc
       const user = found.get(email)
       if (user === undefined) { summary.unknown++; continue }
       if (!user.isActive) { summary.inactive++; continue }
-      const { pair, row } = tokens.newLogin(user, { accessLifetime })
+      const { pair, row } = tokens.newLogin(user, undefined, { accessLifetime })
       logins.push({ email, userId: user.id, access: pair.access, refresh: pair.refresh })
       rows.push(row)
     }

@@ -3,6 +3,7 @@ import type { NewRefreshToken, PurgeCounts, RotationSuccessor, Store, User } fro
 import type { Keyring } from '../keys/keyring.js'
 import { EmailNotVerifiedError, TokenInvalidError, TokenRevokedError } from '../errors.js'
 import { IAT_LEEWAY, type Claims, type TokenPair, type TokenType } from './claims.js'
+import { issuedAtMs, uuidV7 } from './issue-time.js'
 import { openSuccessor, sealSuccessor } from './refresh-grace.js'
 
 /**
@@ -11,13 +12,20 @@ import { openSuccessor, sealSuccessor } from './refresh-grace.js'
  * shape). The HTTP layer provides it on top of the keyring (src/keys/).
  */
 export interface TokenCodec {
+  /** Access tokens by the signing key (`typ: at+jwt`), refresh tokens by the service's own key (`typ: refresh+jwt`). */
   sign: (claims: Claims) => string
-  verify: (token: string, options?: { ignoreExpiration?: boolean }) => unknown
+  /** `use`: the type the caller expects; a token whose header says the other type is refused. */
+  verify: (token: string, options?: { ignoreExpiration?: boolean, use?: TokenType }) => unknown
 }
 
 /** The codec of a keyring: the server's (plugins/app/tokens.ts) and the command line's alike. */
-export function tokenCodec (keys: Pick<Keyring, 'sign' | 'verifyNow'>): TokenCodec {
-  return { sign: (claims) => keys.sign(claims), verify: (token, options) => keys.verifyNow(token, options) }
+export function tokenCodec (keys: Pick<Keyring, 'sign' | 'signRefresh' | 'verifyNow'>): TokenCodec {
+  return {
+    // Refresh tokens with the service's unpublished refresh key: no holder of
+    // the public keys can verify one (src/keys/keyring.ts).
+    sign: (claims) => claims.token_type === 'refresh' ? keys.signRefresh(claims) : keys.sign(claims),
+    verify: (token, options) => keys.verifyNow(token, options)
+  }
 }
 
 /** Security events worth a log line (and a metric); never a token. */
@@ -39,6 +47,10 @@ export interface TokenServiceOptions {
   reuseInterval?: number
   /** EMAIL_VERIFICATION=mandatory: a refresh for a user whose address is not verified is refused. */
   requireVerifiedEmail?: boolean
+  /** JWT_ISSUER: the `iss` of access tokens, required of every access token presented. */
+  issuer?: string | undefined
+  /** JWT_AUDIENCE: the `aud` of access tokens, required of every access token presented. */
+  audience?: string | undefined
   /** Milliseconds since the epoch; injectable for tests. */
   nowMs?: () => number
   /** Told of grace replays and detected reuse (the HTTP layer logs them). */
@@ -51,6 +63,9 @@ export function refreshTokenKey (jti: string): string {
 }
 
 type MaybePromise<T> = T | Promise<T>
+
+/** Whom tokens are issued to: the user's row, or the parts of it a token needs. */
+type Issuable = Pick<User, 'id' | 'email'> & { tokensValidAfter?: number }
 
 /** `f(value)`, at once for a value, after it for a promise: no promise made where none is needed. */
 function then<T, U> (value: MaybePromise<T>, f: (value: T) => MaybePromise<U>): MaybePromise<U> {
@@ -74,18 +89,24 @@ function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
   return c as Claims
 }
 
-export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, nowMs = Date.now, onEvent }: TokenServiceOptions) {
+export function createTokenService ({ codec, store, accessLifetime, refreshLifetime, reuseInterval = 0, requireVerifiedEmail = false, issuer, audience, nowMs = Date.now, onEvent }: TokenServiceOptions) {
   const seconds = (): number => Math.floor(nowMs() / 1000)
+  /** What access tokens say of who issued them and for whom (RFC 9068 §2.2), when configured. */
+  const scope = { ...(issuer === undefined ? {} : { iss: issuer }), ...(audience === undefined ? {} : { aud: audience }) }
 
   function checked (payload: unknown, expected: TokenType | undefined): Claims {
     const claims = asClaims(payload, expected)
     if (claims.iat > seconds() + IAT_LEEWAY) invalid('Token was issued in the future.')
+    if (claims.token_type === 'access') {
+      if (issuer !== undefined && claims.iss !== issuer) invalid('Token has a wrong issuer.')
+      if (audience !== undefined && claims.aud !== audience && !(Array.isArray(claims.aud) && claims.aud.includes(audience))) invalid('Token is not meant for this audience.')
+    }
     return claims
   }
 
   /** The checked claims; without a promise when the codec answers at once (a remembered token). */
   function decodeNow (token: string, expected?: TokenType, options?: { ignoreExpiration?: boolean }): MaybePromise<Claims> {
-    return then(codec.verify(token, options), (payload) => checked(payload, expected))
+    return then(codec.verify(token, { ...options, use: expected }), (payload) => checked(payload, expected))
   }
 
   function live (user: User | undefined): User {
@@ -93,9 +114,21 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return user
   }
 
-  /** The token's user, who must exist and be active; without a promise when the store can answer at once. */
+  /**
+   * The token's user, who must exist and be active, and for an access token
+   * must not have revoked it since (a password change or reset, "log out
+   * everywhere", a deactivation: `tokensValidAfter`, compared with the
+   * token's issue instant in milliseconds). Checked on every use, a token
+   * the keyring remembers included. Without a promise when the store can
+   * answer at once.
+   */
   function activeUserNow (claims: Claims): MaybePromise<User> {
-    return store.users.byIdNow === undefined ? store.users.byId(claims.sub).then(live) : live(store.users.byIdNow(claims.sub))
+    const current = (user: User | undefined): User => {
+      const found = live(user)
+      if (found.tokensValidAfter > 0 && claims.token_type === 'access' && issuedAtMs(claims) < found.tokensValidAfter) throw new TokenRevokedError()
+      return found
+    }
+    return store.users.byIdNow === undefined ? store.users.byId(claims.sub).then(current) : current(store.users.byIdNow(claims.sub))
   }
 
   async function notRevoked (claims: Claims): Promise<Claims> {
@@ -105,19 +138,29 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
     return claims
   }
 
-  function signAccess (user: Pick<User, 'id' | 'email'>, iat: number, lifetime = accessLifetime): string {
-    return codec.sign({ token_type: 'access', jti: randomUUID(), iat, sub: user.id, user_id: user.id, exp: iat + lifetime, email: user.email })
+  /**
+   * An access token issued at `ms` (milliseconds): its jti carries that
+   * instant (src/tokens/issue-time.ts). Never before the user's
+   * `tokensValidAfter`: an instance whose clock lags the one that recorded a
+   * revocation (by milliseconds) would otherwise mint tokens refused at once.
+   * `lifetime`: ACCESS_TOKEN_LIFETIME unless the operators' `tokens issue` says otherwise.
+   */
+  function signAccess (user: Issuable, ms: number, lifetime = accessLifetime): string {
+    const at = Math.max(ms, user.tokensValidAfter ?? 0)
+    const iat = Math.floor(at / 1000)
+    return codec.sign({ token_type: 'access', jti: uuidV7(at), iat, sub: user.id, user_id: user.id, exp: iat + lifetime, email: user.email, ...scope })
   }
 
   /**
-   * Signs a pair, and the row of its refresh token without a family: a rotation
-   * puts it in the presented token's (the store does), a login starts one.
+   * Signs a pair issued at `ms` (now by default), and the row of its refresh
+   * token without a family: a rotation puts it in the presented token's (the
+   * store does), a login starts one.
    */
-  function mint (user: Pick<User, 'id' | 'email'>, accessTokenLifetime?: number): { pair: TokenPair, row: RotationSuccessor } {
-    const iat = seconds()
+  function mint (user: Issuable, ms = nowMs(), accessTokenLifetime?: number): { pair: TokenPair, row: RotationSuccessor } {
+    const iat = Math.floor(ms / 1000)
     const refreshJti = randomUUID()
     const pair: TokenPair = {
-      access: signAccess(user, iat, accessTokenLifetime),
+      access: signAccess(user, ms, accessTokenLifetime),
       refresh: codec.sign({ token_type: 'refresh', jti: refreshJti, iat, sub: user.id, user_id: user.id, exp: iat + refreshLifetime })
     }
     const row = { id: refreshTokenKey(refreshJti), userId: user.id, expiresAt: iat + refreshLifetime, createdAt: iat }
@@ -125,12 +168,14 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
   }
 
   /**
-   * A pair that starts a new login (a fresh token family). `accessLifetime`
-   * overrides ACCESS_TOKEN_LIFETIME for this access token only (the operators'
-   * `tokens issue`); later refreshes get the usual lifetime.
+   * A pair that starts a new login (a fresh token family), issued at `ms`
+   * (now by default): an operation that revokes the earlier tokens passes
+   * the instant it records, so that its own pair is not refused.
+   * `accessLifetime` overrides ACCESS_TOKEN_LIFETIME for this access token
+   * only (the operators' `tokens issue`); later refreshes get the usual one.
    */
-  function newLogin (user: Pick<User, 'id' | 'email'>, options?: { accessLifetime?: number }): { pair: TokenPair, row: NewRefreshToken } {
-    const { pair, row } = mint(user, options?.accessLifetime)
+  function newLogin (user: Issuable, ms?: number, options?: { accessLifetime?: number }): { pair: TokenPair, row: NewRefreshToken } {
+    const { pair, row } = mint(user, ms, options?.accessLifetime)
     return { pair, row: { ...row, familyId: randomUUID() } }
   }
 
@@ -143,10 +188,15 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      */
     newLogin,
 
-    /** Password change: every earlier refresh token of the user is revoked, one new login is started. */
+    /**
+     * Password change: every earlier refresh token of the user is revoked,
+     * every access token issued before this instant refused, and one new
+     * login started at that instant.
+     */
     async reissueAfterPasswordChange (user: User, passwordHash: string): Promise<TokenPair> {
-      const { pair, row } = newLogin(user)
-      await store.users.setPassword(user.id, passwordHash, seconds(), row)
+      const at = nowMs()
+      const { pair, row } = newLogin(user, at)
+      await store.users.setPassword(user.id, passwordHash, Math.floor(at / 1000), row, at)
       return pair
     },
 
@@ -194,7 +244,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
             throw new TokenRevokedError()
           }
           onEvent?.({ event: 'refresh_grace_replay', userId: user.id })
-          return { access: signAccess(user, seconds()), refresh: successorToken }
+          return { access: signAccess(user, nowMs()), refresh: successorToken }
         }
         case 'reused':
           onEvent?.({ event: 'refresh_reuse_detected', userId: user.id })
@@ -223,8 +273,10 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
       if (row !== undefined) await store.refreshTokens.revokeFamily(row.userId, row.familyId, seconds(), 'logout')
     },
 
+    /** Every refresh token of the user revoked, and every access token issued before now refused. */
     async logoutEverywhere (userId: string): Promise<number> {
-      return await store.refreshTokens.revokeUser(userId, seconds(), 'logout_all')
+      const at = nowMs()
+      return await store.refreshTokens.revokeUser(userId, Math.floor(at / 1000), 'logout_all', at)
     },
 
     /** Expired refresh tokens (revoked ones too, once expired) and the store's expired legacy-token rows (PurgeCounts). */

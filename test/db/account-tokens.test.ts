@@ -204,7 +204,7 @@ for (const [kind, database] of storeDatabases) {
 
     t.test('a new password and "log out everywhere" record the instant on the user (tokensValidAfter), seen at once', async (t) => {
       const user = await store.users.create(newUser())
-      t.equal((await store.users.byId(user.id))?.tokensValidAfter, null, 'never, at first')
+      t.equal((await store.users.byId(user.id))?.tokensValidAfter, 0, 'never, at first')
       await store.users.setPassword(user.id, 'new-hash', NOW + 1)
       t.equal((await store.users.byId(user.id))?.tokensValidAfter, NOW + 1, 'a password change')
       await store.users.recordLogin(user.id, new Date(), 'rehashed')

@@ -70,7 +70,7 @@ for (const [kind, open] of storeImplementations) {
         isSuperuser: false,
         emailVerified: false,
         legacyId: null,
-        tokensValidAfter: null
+        tokensValidAfter: 0
       })
       t.ok(created.dateJoined instanceof Date, 'date_joined is a Date')
       t.equal(created.dateJoined.getTime(), input.dateJoined.getTime(), 'millisecond precision kept')
@@ -148,6 +148,27 @@ for (const [kind, open] of storeImplementations) {
       const row = await store.users.byId(u.id)
       t.equal(row?.lastLogin?.getTime(), at.getTime(), 'last_login unchanged by the failed login')
       t.equal(row?.passwordHash, u.passwordHash, 'hash unchanged by the failed login')
+    })
+
+    t.test('tokensValidAfter: set in milliseconds by a password change, logout everywhere and a deactivation', async (t) => {
+      const u = await store.users.create(newUser())
+      t.equal(u.tokensValidAfter, 0, 'none at first')
+      const live = newToken(u.id)
+      await storeToken(store, live)
+      await store.users.setPassword(u.id, u.passwordHash, NOW + 1, newToken(u.id), (NOW + 1) * 1000 + 417)
+      t.equal((await store.users.byId(u.id))?.tokensValidAfter, (NOW + 1) * 1000 + 417, 'a password change: the instant given, to the millisecond')
+      await store.users.setPassword(u.id, u.passwordHash, NOW + 2)
+      t.equal((await store.users.byId(u.id))?.tokensValidAfter, (NOW + 2) * 1000, 'by default the start of the second')
+      const other = newToken(u.id)
+      await storeToken(store, other)
+      t.equal(await store.refreshTokens.revokeUser(u.id, NOW + 3, 'logout_all', (NOW + 3) * 1000 + 5), 1, 'the live token is revoked')
+      t.equal((await store.users.byId(u.id))?.tokensValidAfter, (NOW + 3) * 1000 + 5, 'and the instant recorded on the user (a cached row is not served)')
+      await store.refreshTokens.revokeUser(u.id, NOW + 4)
+      t.equal((await store.users.byId(u.id))?.tokensValidAfter, (NOW + 3) * 1000 + 5, 'revoking without an instant leaves it')
+      await store.users.setActive(u.id, false, (NOW + 5) * 1000 + 9)
+      t.match(await store.users.byId(u.id), { isActive: false, tokensValidAfter: (NOW + 5) * 1000 + 9 })
+      await store.users.setActive(u.id, true)
+      t.match(await store.users.byId(u.id), { isActive: true, tokensValidAfter: (NOW + 5) * 1000 + 9 }, 'a reactivation keeps it')
     })
 
     t.test('setActive and remove; removing a user removes its tokens', async (t) => {

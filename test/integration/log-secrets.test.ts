@@ -76,3 +76,60 @@ t.test('a whole run\'s log, at trace level, holds none of the secrets it used', 
   t.notOk(text.includes('$argon2id$'), 'no password hash')
   t.notOk(/Bearer\s+ey/.test(text), 'no Authorization header value')
 })
+
+t.test('failures of the mailer and of the store log no value of what failed', async (t) => {
+  const { SMTPServer } = await import('smtp-server')
+  const Database = (await import('better-sqlite3')).default
+  // The SMTP server refuses every recipient with a reply that quotes it, as real ones do.
+  const REPLY_MARKER = 'smtp-reply-quotes-the-mailbox'
+  const smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onRcptTo (address, _session, callback) {
+      callback(Object.assign(new Error(`<${address.address}> ${REPLY_MARKER}`), { responseCode: 550 }))
+    }
+  })
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => smtp.close(() => resolve())))
+  const port = (smtp.server.address() as { port: number }).port
+  const dir = tempDir(t)
+  const file = join(dir, 'auth.db')
+  const server = await startTestServer(t, { DATABASE_URL: file, LOG_LEVEL: 'trace', SMTP_URL: `smtp://127.0.0.1:${port}`, SMTP_RETRIES: '0', RATE_LIMIT_MAIL_MAX: '100' })
+  const client = new Client(server.url, 2)
+  t.teardown(() => client.close())
+  const email = 'failures@example.com'
+  const joined = await client.post('/account/join', { email, password: PASSWORD })
+  t.equal(joined.status, 201)
+  const waitFor = async (pattern: RegExp): Promise<void> => {
+    for (let i = 0; i < 200 && !server.lines.some((l) => pattern.test(l)); i++) await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+
+  // 1. The SMTP server refuses the mail: its reply (naming the mailbox) is not logged.
+  t.equal((await client.post('/account/password/reset', { email })).status, 200)
+  await waitFor(/"event":"mail_failed"/)
+  t.match(server.lines.join('\n'), /"event":"mail_failed".*"responseCode":550/, 'the failure is logged with the SMTP reply code')
+
+  // 2. The store refuses the reset token's row, with a message quoting it (a trigger): the mail task fails.
+  const db = new Database(file)
+  db.exec("CREATE TRIGGER quote_token BEFORE INSERT ON account_tokens BEGIN SELECT RAISE(ABORT, 'token row refused: ' || NEW.id || ' of ' || NEW.user_id); END")
+  // 3. And the new password's hash, when a password change stores it.
+  db.exec("CREATE TRIGGER quote_hash BEFORE UPDATE OF password_hash ON users BEGIN SELECT RAISE(ABORT, 'hash refused: ' || NEW.password_hash); END")
+  db.close()
+  t.equal((await client.post('/account/password/reset', { email })).status, 200)
+  await waitFor(/"event":"mail_task_failed"/)
+  const changed = await client.post('/account/password/change', { old_password: PASSWORD, new_password: NEW_PASSWORD }, { authorization: `Bearer ${joined.json.access as string}` })
+  t.equal(changed.status, 500)
+  t.equal(changed.json.code, 'INTERNAL_ERROR')
+
+  const { code } = await stopServer(server)
+  t.equal(code, 0)
+  const text = server.lines.join('\n')
+  t.match(text, /"event":"mail_task_failed".*"reason":"SQLITE_CONSTRAINT_TRIGGER"/, 'the failed task is logged with the driver\'s code')
+  t.match(text, /"code":"SQLITE_CONSTRAINT_TRIGGER".*"msg":"unhandled error"/, 'the failed change too')
+  t.notOk(text.includes(REPLY_MARKER), 'not the SMTP server\'s reply')
+  t.notOk(text.includes('token row refused'), 'not the store\'s message about the token row')
+  t.notOk(text.includes('hash refused'), 'nor about the hash')
+  t.notOk(text.includes('$argon2id$'), 'no password hash')
+  for (const secret of [PASSWORD, NEW_PASSWORD, joined.json.access as string, joined.json.refresh as string]) t.notOk(text.includes(secret), `not in the log: ${secret.slice(0, 10)}…`)
+})

@@ -36,7 +36,7 @@ t.test('two instances on one PostgreSQL database and one Redis act as one servic
     RATE_LIMIT_JOIN_MAX: '1000',
     LOG_LEVEL: 'warn',
     // The spraying client is told apart by X-Forwarded-For, as behind a gateway.
-    TRUST_PROXY: 'true'
+    TRUST_PROXY: '127.0.0.1'
   }
   // Started together on an empty database: both migrate it, once.
   const [a, b] = await Promise.all([startTestServer(t, env, { quiet: true }), startTestServer(t, env, { quiet: true })])

@@ -139,8 +139,8 @@ t.test('kid injection: kid only selects among the stored keys, never a file, que
   await assertRefused(t, app, token({ alg: 'HS256', typ: 'JWT', kid: realKid }, access, 'guess'), 'access', 'the real kid, a guessed key')
 })
 
-t.test('jku, x5u, jwk and x5c headers are ignored: no key is fetched or taken from the token', async (t) => {
-  const { app, secret, access } = await setup(t)
+t.test('jku, x5u, jwk and x5c headers are refused, even on a token signed with the real key: no key is fetched or taken from the token', async (t) => {
+  const { app, secret, access, refresh } = await setup(t)
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const jwk = { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'attacker', alg: 'RS256', use: 'sig' }
   let fetched = 0
@@ -166,8 +166,11 @@ t.test('jku, x5u, jwk and x5c headers are ignored: no key is fetched or taken fr
     // Same header, HS256 and a guessed key; then the real key (the header changes nothing).
     await assertRefused(t, app, token({ ...header, alg: 'HS256' }, access, 'attacker'), 'access', `HS256 with ${what}, attacker's key`)
     // (Without the attacker's kid, which names no stored key and is refused by itself.)
-    await assertAccepted(t, app, token({ ...header, alg: 'HS256', kid: undefined }, access, secret), 'access', `HS256 with ${what}, the real key`)
+    // RFC 8725 §3.10: a header offering a key is refused, whatever signed the token.
+    await assertRefused(t, app, token({ ...header, alg: 'HS256', kid: undefined }, access, secret), 'access', `HS256 with ${what}, the real key`)
+    await assertRefused(t, app, token({ ...header, alg: 'HS256', kid: undefined }, refresh, secret), 'refresh', `HS256 with ${what}, the real key (refresh)`)
   }
+  await assertAccepted(t, app, token({ alg: 'HS256', typ: 'JWT' }, access, secret), 'access', 'the same token without them')
   t.equal(fetched, 0, 'the key server was never contacted')
 })
 

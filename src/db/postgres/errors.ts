@@ -39,7 +39,7 @@ export function codeOf (err: unknown): string | undefined {
  * the store's retries (40001, 40P01, 55P03), and the socket errors of an
  * unreachable server.
  */
-const UNAVAILABLE = /^(08[0-9A-Z]{3}|57P0[1-3]|53[0-9A-Z]{3}|40001|40P01|55P03|E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN))$/
+export const UNAVAILABLE = /^(08[0-9A-Z]{3}|57P0[1-3]|53[0-9A-Z]{3}|40001|40P01|55P03|E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN))$/
 
 /**
  * What the PostgreSQL store throws for a failure: StorageUnavailableError,

@@ -30,8 +30,8 @@ export const users = pgTable('users', {
   isSuperuser: boolean('is_superuser').notNull().default(false),
   /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
   legacyId: text('legacy_id').unique(),
-  /** See src/db/sqlite/schema.ts: Unix seconds of the last password change or "log out everywhere". */
-  tokensValidAfter: bigint('tokens_valid_after', { mode: 'number' })
+  /** Milliseconds since the epoch: access tokens issued before it are refused (see src/db/sqlite/schema.ts). */
+  tokensValidAfter: bigint('tokens_valid_after', { mode: 'number' }).notNull().default(0)
 })
 
 /** See src/db/sqlite/schema.ts: `id` is the SHA-256 of the token's `jti`; `family_id` groups one login's rotation chain. */
@@ -114,6 +114,13 @@ export const webauthnChallenges = pgTable('webauthn_challenges', {
   challenge: text('challenge').notNull().unique(),
   expiresAt: bigint('expires_at', { mode: 'number' }).notNull()
 }, (t) => [index('webauthn_challenges_expires_idx').on(t.expiresAt)])
+
+/** See src/db/sqlite/schema.ts: the service's unpublished secrets (sealed with JWT_KEYS_ENCRYPTION_KEY when set). */
+export const serviceSecrets = pgTable('service_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull()
+})
 
 // Compile-time proof that both dialects produce the same row objects.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false

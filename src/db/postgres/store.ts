@@ -27,7 +27,7 @@ const ROTATE_LIVE = `WITH rotated AS (
 INSERT INTO refresh_tokens (id, user_id, family_id, expires_at, created_at)
 SELECT $4, $2, family_id, $6, $7 FROM rotated`
 
-const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges } = schema
+const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges, serviceSecrets } = schema
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…` (anything node-postgres accepts). */
@@ -180,8 +180,8 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
    * grace window), and the new login's first token if there is one. Returns
    * the updated user.
    */
-  const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): Promise<User | undefined> => {
-    const [updated] = await tx.update(users).set({ ...change, tokensValidAfter: nowSeconds }).where(eq(users.id, id)).returning()
+  const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true, tokensValidAfter: number }, nowSeconds: number, next: NewRefreshToken | undefined): Promise<User | undefined> => {
+    const [updated] = await tx.update(users).set(change).where(eq(users.id, id)).returning()
     await revokeUser(tx, id, nowSeconds, 'password_change')
     await tx.delete(accountTokens).where(and(eq(accountTokens.userId, id), inArray(accountTokens.purpose, DIES_WITH_PASSWORD)))
     if (next !== undefined) await txInsertToken(tx, next)
@@ -276,16 +276,16 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
           if (token !== undefined) await txInsertToken(tx, token)
         })
       },
-      setActive: async (id, active) => {
+      setActive: async (id, active, tokensValidAfter) => {
         await writeUser(id, async (tx) => {
-          await tx.update(users).set({ isActive: active }).where(eq(users.id, id))
+          await tx.update(users).set({ isActive: active, ...(tokensValidAfter === undefined ? {} : { tokensValidAfter }) }).where(eq(users.id, id))
           // A deactivation voids the pending email change for good (a later reactivation does not bring it back).
           if (!active) await tx.delete(accountTokens).where(and(eq(accountTokens.userId, id), eq(accountTokens.purpose, 'email_change')))
         })
       },
       remove: async (id) => { await writeUser(id, async (tx) => { await tx.delete(users).where(eq(users.id, id)) }) },
-      setPassword: async (id, passwordHash, nowSeconds, next) => {
-        await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash }, nowSeconds, next) })
+      setPassword: async (id, passwordHash, nowSeconds, next, tokensValidAfter = nowSeconds * 1000) => {
+        await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash, tokensValidAfter }, nowSeconds, next) })
       },
       updateProfile: async (id, change) => {
         if (Object.keys(change).length === 0) return (await userById.execute({ id }))[0]
@@ -351,9 +351,9 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         })
       },
       byId: async (id) => (await db.select().from(accountTokens).where(eq(accountTokens.id, id)).limit(1))[0],
-      resetPassword: async (id, passwordHash, next, nowSeconds, accept) => await writeUser(next.userId, async (tx) => {
+      resetPassword: async (id, passwordHash, next, nowSeconds, accept, tokensValidAfter = nowSeconds * 1000) => await writeUser(next.userId, async (tx) => {
         const redeemed = await redeemable(tx, id, ['password_reset'], nowSeconds, (token, user) => token.userId === next.userId && accept(token, user))
-        return redeemed === undefined ? undefined : await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true }, nowSeconds, next)
+        return redeemed === undefined ? undefined : await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true, tokensValidAfter }, nowSeconds, next)
       }, (updated) => updated !== undefined),
       verifyEmail: async (id, nowSeconds, accept) => {
         let changed: string | undefined
@@ -391,13 +391,14 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         return await rotateOrDecide(id, next, nowSeconds, grace)
       },
       revokeFamily: async (userId, familyId, nowSeconds, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, nowSeconds, reason)),
-      revokeUser: async (userId, nowSeconds, reason = 'logout_all') => reason === 'logout_all'
-        // "Log out everywhere": the instant is remembered on the user (tokens_valid_after), told to every instance's cache.
-        ? await writeUser(userId, async (tx) => {
-          await tx.update(users).set({ tokensValidAfter: nowSeconds }).where(eq(users.id, userId))
+      revokeUser: async (userId, nowSeconds, reason = 'logout_all', tokensValidAfter) => {
+        if (tokensValidAfter === undefined) return await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason))
+        // "Log out everywhere" writes the user too: with its NOTIFY, every instance's cache forgets the row.
+        return await writeUser(userId, async (tx) => {
+          await tx.update(users).set({ tokensValidAfter }).where(eq(users.id, userId))
           return await revokeUser(tx, userId, nowSeconds, reason)
         })
-        : await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason)),
+      },
       // One multi-row INSERT: a batch is one statement (atomic) and one round trip.
       insertMany: async (rows) => rows.length === 0 ? 0 : (await db.insert(refreshTokens).values(rows)).rowCount ?? 0,
       // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.
@@ -451,6 +452,23 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       purgeRetired: async (before) => {
         const res = await db.delete(signingKeys).where(and(isNotNull(signingKeys.retiredAt), lt(signingKeys.retiredAt, before)))
         return res.rowCount ?? 0
+      },
+      replaceSecret: async (kid, from, to) => {
+        const res = await db.update(signingKeys).set({ secret: to }).where(and(eq(signingKeys.kid, kid), eq(signingKeys.secret, from)))
+        return res.rowCount === 1
+      }
+    },
+    serviceSecrets: {
+      get: async (name) => (await db.select().from(serviceSecrets).where(eq(serviceSecrets.name, name)).limit(1))[0]?.value,
+      getOrAdd: async (name, value, createdAt) => {
+        await db.insert(serviceSecrets).values({ name, value, createdAt }).onConflictDoNothing()
+        const [row] = await db.select().from(serviceSecrets).where(eq(serviceSecrets.name, name)).limit(1)
+        if (row === undefined) throw new Error(`service secret ${name} was not stored`)
+        return row.value
+      },
+      replace: async (name, from, to) => {
+        const res = await db.update(serviceSecrets).set({ value: to }).where(and(eq(serviceSecrets.name, name), eq(serviceSecrets.value, from)))
+        return res.rowCount === 1
       }
     },
     ping: async () => { await pool.query('SELECT 1') },

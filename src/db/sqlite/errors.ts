@@ -6,7 +6,7 @@ import { StorageUnavailableError } from '../../errors.js'
  * connection, disk full, file read-only, removed or replaced, I/O error…), not
  * "bad input": the request may be repeated once the fault clears.
  */
-const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|NOMEM|PROTOCOL|CORRUPT|NOTADB)/
+export const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|NOMEM|PROTOCOL|CORRUPT|NOTADB)/
 
 function codeOf (err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code

@@ -22,11 +22,13 @@ export const users = sqliteTable('users', {
   /** The Django user id (`auth_user.id` as text): links a simplejwt token's `user_id` to this user. */
   legacyId: text('legacy_id').unique(),
   /**
-   * Unix seconds of the user's last password change (any path) or "log out
-   * everywhere": a Django simplejwt token issued at or before it is refused
-   * (SIMPLEJWT_COMPAT). Null: never.
+   * Milliseconds since the epoch: access tokens issued before this instant are
+   * refused (a password change or reset, "log out everywhere", a
+   * deactivation). 0: none. A Django simplejwt token
+   * (SIMPLEJWT_COMPAT) issued at or before it is refused too. Compared with the issue instant the token's jti
+   * carries (src/tokens/issue-time.ts).
    */
-  tokensValidAfter: integer('tokens_valid_after')
+  tokensValidAfter: integer('tokens_valid_after').notNull().default(0)
 })
 
 /**
@@ -179,6 +181,21 @@ export const webauthnChallenges = sqliteTable('webauthn_challenges', {
 }, (t) => [index('webauthn_challenges_expires_idx').on(t.expiresAt)])
 
 export type WebauthnChallengeRow = typeof webauthnChallenges.$inferSelect
+
+/**
+ * Secrets of the service that are never published and shared by every
+ * instance through the database: `refresh_token_key` (the HMAC key that signs
+ * refresh tokens, src/keys/keyring.ts) and, with JWT_KEYS_ENCRYPTION_KEY,
+ * `legacy_secret` (the generated secret of the data directory's `jwt-secret`
+ * file, which is then no longer read). `value` is sealed with
+ * JWT_KEYS_ENCRYPTION_KEY when that is set.
+ */
+export const serviceSecrets = sqliteTable('service_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  /** Unix seconds. */
+  createdAt: integer('created_at').notNull()
+})
 
 /**
  * One row whose `version` counts the changes to `users` made by any

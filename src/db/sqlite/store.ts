@@ -14,7 +14,7 @@ import { userCache } from './user-cache.js'
 
 type RotationWriter = ReturnType<typeof rotationWriter>
 
-const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges } = schema
+const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges, serviceSecrets } = schema
 
 /** Opens (creating it and its folder if needed), tunes and migrates the SQLite file: the SQLite Store. */
 export function openSqliteStore (options: SqliteOptions): Store {
@@ -92,21 +92,17 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
    * it), every refresh token of the user revoked as a password change (no
    * grace window), and the new login's first token if there is one.
    */
-  const writePassword = (id: string, change: { passwordHash: string, emailVerified?: true }, nowSeconds: number, next: NewRefreshToken | undefined): void => {
-    db.update(users).set({ ...change, tokensValidAfter: nowSeconds }).where(eq(users.id, id)).run()
+  const writePassword = (id: string, change: { passwordHash: string, emailVerified?: true, tokensValidAfter: number }, nowSeconds: number, next: NewRefreshToken | undefined): void => {
+    db.update(users).set(change).where(eq(users.id, id)).run()
     revokeUser.run({ userId: id, nowSeconds, reason: 'password_change' })
     db.delete(accountTokens).where(and(eq(accountTokens.userId, id), inArray(accountTokens.purpose, DIES_WITH_PASSWORD))).run()
     if (next !== undefined) insertToken.run(next)
   }
-  /** "Log out everywhere": every live token revoked, and the instant remembered on the user (tokens_valid_after). */
-  const logoutAll = sqlite.transaction((userId: string, nowSeconds: number) => {
-    db.update(users).set({ tokensValidAfter: nowSeconds }).where(eq(users.id, userId)).run()
-    return revokeUser.run({ userId, nowSeconds, reason: 'logout_all' }).changes
-  })
   // A deactivation voids the pending email change for good (a later
-  // reactivation does not bring it back).
-  const setActive = sqlite.transaction((id: string, active: boolean) => {
-    db.update(users).set({ isActive: active }).where(eq(users.id, id)).run()
+  // reactivation does not bring it back); with `tokensValidAfter`, the user's
+  // earlier access tokens are refused from then on.
+  const setActive = sqlite.transaction((id: string, active: boolean, tokensValidAfter: number | undefined) => {
+    db.update(users).set({ isActive: active, ...(tokensValidAfter === undefined ? {} : { tokensValidAfter }) }).where(eq(users.id, id)).run()
     if (!active) db.delete(accountTokens).where(and(eq(accountTokens.userId, id), eq(accountTokens.purpose, 'email_change'))).run()
   })
   const createAccountToken = sqlite.transaction((token: NewAccountToken) => {
@@ -115,8 +111,12 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     }
     db.insert(accountTokens).values(token).run()
   })
-  const setPassword = sqlite.transaction((id: string, passwordHash: string, nowSeconds: number, next: NewRefreshToken | undefined) => {
-    writePassword(id, { passwordHash }, nowSeconds, next)
+  const setPassword = sqlite.transaction((id: string, passwordHash: string, nowSeconds: number, next: NewRefreshToken | undefined, tokensValidAfter: number) => {
+    writePassword(id, { passwordHash, tokensValidAfter }, nowSeconds, next)
+  })
+  const revokeUserEverywhere = sqlite.transaction((userId: string, nowSeconds: number, reason: RevokeReason, tokensValidAfter: number) => {
+    db.update(users).set({ tokensValidAfter }).where(eq(users.id, userId)).run()
+    return revokeUser.run({ userId, nowSeconds, reason }).changes
   })
 
   // Mailed tokens are redeemed in BEGIN IMMEDIATE transactions: the checks
@@ -131,10 +131,10 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     db.update(accountTokens).set({ usedAt: nowSeconds }).where(eq(accountTokens.id, id)).run()
     return { token, user }
   }
-  const resetPassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, nowSeconds: number, accept: AcceptAccountToken) => {
+  const resetPassword = sqlite.transaction((id: string, passwordHash: string, next: NewRefreshToken, nowSeconds: number, accept: AcceptAccountToken, tokensValidAfter: number) => {
     const redeemed = redeemable(id, ['password_reset'], nowSeconds, (token, user) => token.userId === next.userId && accept(token, user))
     if (redeemed === undefined) return undefined
-    writePassword(redeemed.user.id, { passwordHash, emailVerified: true }, nowSeconds, next)
+    writePassword(redeemed.user.id, { passwordHash, emailVerified: true, tokensValidAfter }, nowSeconds, next)
     return userById.get({ id: redeemed.user.id })
   })
   const verifyEmail = sqlite.transaction((id: string, nowSeconds: number, accept: AcceptAccountToken) => {
@@ -247,10 +247,10 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async recordLogin (id, at, rehashed, token) {
         writeUser(id, () => recordLogin.immediate(id, at, rehashed, token))
       },
-      async setActive (id, active) { writeUser(id, () => setActive.immediate(id, active)) },
+      async setActive (id, active, tokensValidAfter) { writeUser(id, () => setActive.immediate(id, active, tokensValidAfter)) },
       async remove (id) { writeUser(id, () => db.delete(users).where(eq(users.id, id)).run()) },
-      async setPassword (id, passwordHash, nowSeconds, next) {
-        writeUser(id, () => setPassword.immediate(id, passwordHash, nowSeconds, next))
+      async setPassword (id, passwordHash, nowSeconds, next, tokensValidAfter = nowSeconds * 1000) {
+        writeUser(id, () => setPassword.immediate(id, passwordHash, nowSeconds, next, tokensValidAfter))
       },
       async updateProfile (id, change) { return writeUser(id, () => updateProfile(id, change)) },
       async setEmail (id, email, verified) {
@@ -285,8 +285,8 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     accountTokens: {
       async create (token) { write(() => createAccountToken.immediate(token)) },
       async byId (id) { return db.select().from(accountTokens).where(eq(accountTokens.id, id)).get() },
-      async resetPassword (id, passwordHash, next, nowSeconds, accept) {
-        return writeUser(next.userId, () => resetPassword.immediate(id, passwordHash, next, nowSeconds, accept))
+      async resetPassword (id, passwordHash, next, nowSeconds, accept, tokensValidAfter = nowSeconds * 1000) {
+        return writeUser(next.userId, () => resetPassword.immediate(id, passwordHash, next, nowSeconds, accept, tokensValidAfter))
       },
       async verifyEmail (id, nowSeconds, accept) {
         try {
@@ -304,10 +304,9 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async byId (id) { return tokenById.get({ id }) },
       async rotate (id, next, nowSeconds, grace) { return await rotations.rotate({ id, next, nowSeconds, grace }) },
       async revokeFamily (userId, familyId, nowSeconds, reason = 'logout') { return write(() => revokeFamily.run({ userId, familyId, nowSeconds, reason }).changes) },
-      async revokeUser (userId, nowSeconds, reason = 'logout_all') {
-        return reason === 'logout_all'
-          ? writeUser(userId, () => logoutAll.immediate(userId, nowSeconds))
-          : write(() => revokeUser.run({ userId, nowSeconds, reason }).changes)
+      async revokeUser (userId, nowSeconds, reason = 'logout_all', tokensValidAfter) {
+        if (tokensValidAfter === undefined) return write(() => revokeUser.run({ userId, nowSeconds, reason }).changes)
+        return writeUser(userId, () => revokeUserEverywhere(userId, nowSeconds, reason, tokensValidAfter))
       },
       async purge (nowSeconds) { return write(() => purge.immediate(nowSeconds)) },
       async insertMany (rows) { return write(() => insertTokens.immediate(rows)) }
@@ -326,6 +325,21 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       },
       async purgeRetired (before) {
         return write(() => db.delete(signingKeys).where(and(isNotNull(signingKeys.retiredAt), lt(signingKeys.retiredAt, before))).run().changes)
+      },
+      async replaceSecret (kid, from, to) {
+        return write(() => db.update(signingKeys).set({ secret: to }).where(and(eq(signingKeys.kid, kid), eq(signingKeys.secret, from))).run().changes) === 1
+      }
+    },
+    serviceSecrets: {
+      async get (name) { return db.select().from(serviceSecrets).where(eq(serviceSecrets.name, name)).get()?.value },
+      async getOrAdd (name, value, createdAt) {
+        write(() => db.insert(serviceSecrets).values({ name, value, createdAt }).onConflictDoNothing().run())
+        const row = db.select().from(serviceSecrets).where(eq(serviceSecrets.name, name)).get()
+        if (row === undefined) throw new Error(`service secret ${name} was not stored`)
+        return row.value
+      },
+      async replace (name, from, to) {
+        return write(() => db.update(serviceSecrets).set({ value: to }).where(and(eq(serviceSecrets.name, name), eq(serviceSecrets.value, from))).run().changes) === 1
       }
     },
     async ping () { sqlite.prepare('SELECT 1').get() },

@@ -104,7 +104,7 @@ t.test('login is rate limited per email, across IPs and letter case', async (t) 
 })
 
 t.test('TRUST_PROXY decides whether X-Forwarded-For names the client', async (t) => {
-  for (const [trust, expectLimited] of [['false', true], ['true', false]] as const) {
+  for (const [trust, expectLimited] of [['false', true], ['127.0.0.1', false]] as const) {
     const app = await build(t, { RATE_LIMIT_LOGIN_MAX: '1', TRUST_PROXY: trust })
     await app.inject({ method: 'POST', url: '/account/login', payload: { email: uniqueEmail(), password: PASSWORD }, headers: { 'x-forwarded-for': '203.0.113.1' } })
     const second = await app.inject({ method: 'POST', url: '/account/login', payload: { email: uniqueEmail(), password: PASSWORD }, headers: { 'x-forwarded-for': '203.0.113.2' } })

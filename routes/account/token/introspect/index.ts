@@ -82,8 +82,8 @@ const introspect: FastifyPluginAsyncTypebox = async (app) => {
     void reply.header('cache-control', 'no-store')
     try {
       const claims = await app.tokens.verify(request.body.token)
-      const { token_type: tokenType, sub, user_id: userId, exp, iat, jti, email } = claims
-      return { active: true, token_type: tokenType, sub, user_id: userId, exp, iat, jti, ...(email === undefined ? {} : { email }) }
+      const { token_type: tokenType, sub, user_id: userId, exp, iat, jti, email, iss, aud } = claims
+      return { active: true, token_type: tokenType, sub, user_id: userId, exp, iat, jti, ...(email === undefined ? {} : { email }), ...(iss === undefined ? {} : { iss }), ...(aud === undefined ? {} : { aud }) }
     } catch (err) {
       // Expired, forged, revoked, of a deactivated user…: all just inactive (§2.2).
       const code = (err as { code?: unknown }).code

@@ -1,1 +1,0 @@
-ALTER TABLE `users` ADD `tokens_valid_after` integer;
