@@ -39,7 +39,9 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
   app.decorate('passkeyIpLimit', (name: string) => app.ipLimit(name, config.rateLimit.loginMax).onRequest)
 
   if (config.webauthn.unavailable !== undefined) {
-    app.log.warn({ event: 'passkeys_unavailable' }, `passkeys are off: ${config.webauthn.unavailable}`)
+    // Info, not a warning: it is the default (PUBLIC_URL http://127.0.0.1:3000/),
+    // and a default start stays free of warnings.
+    app.log.info({ event: 'passkeys_unavailable' }, `passkeys are off: ${config.webauthn.unavailable}`)
   }
   const purge = async (): Promise<void> => {
     try {
