@@ -202,19 +202,19 @@ for (const [kind, database] of storeDatabases) {
       t.equal(await store.accountTokens.byId(change.id), undefined)
     })
 
-    t.test('a new password and "log out everywhere" record the instant on the user (tokensValidAfter), seen at once', async (t) => {
+    t.test('a new password and "log out everywhere" record the instant on the user (tokensValidAfter, ms), seen at once', async (t) => {
       const user = await store.users.create(newUser())
       t.equal((await store.users.byId(user.id))?.tokensValidAfter, 0, 'never, at first')
       await store.users.setPassword(user.id, 'new-hash', NOW + 1)
-      t.equal((await store.users.byId(user.id))?.tokensValidAfter, NOW + 1, 'a password change')
+      t.equal((await store.users.byId(user.id))?.tokensValidAfter, (NOW + 1) * 1000, 'a password change: the start of its second by default')
       await store.users.recordLogin(user.id, new Date(), 'rehashed')
-      t.equal((await store.users.byId(user.id))?.tokensValidAfter, NOW + 1, 'a login (even re-hashing) is no change')
-      await store.refreshTokens.revokeUser(user.id, NOW + 2)
-      t.equal((await store.users.byId(user.id))?.tokensValidAfter, NOW + 2, 'log out everywhere')
+      t.equal((await store.users.byId(user.id))?.tokensValidAfter, (NOW + 1) * 1000, 'a login (even re-hashing) is no change')
+      await store.refreshTokens.revokeUser(user.id, NOW + 2, 'logout_all', (NOW + 2) * 1000 + 7)
+      t.equal((await store.users.byId(user.id))?.tokensValidAfter, (NOW + 2) * 1000 + 7, 'log out everywhere, to the millisecond')
       const reset = mailed((await store.users.byId(user.id))!)
       await store.accountTokens.create(reset)
-      t.match(await store.accountTokens.resetPassword(reset.id, 'reset-hash', newToken(user.id), NOW + 3, accept), { tokensValidAfter: NOW + 3 }, 'a reset')
-      t.equal((await store.users.byId(user.id))?.tokensValidAfter, NOW + 3)
+      t.match(await store.accountTokens.resetPassword(reset.id, 'reset-hash', newToken(user.id), NOW + 3, accept), { tokensValidAfter: (NOW + 3) * 1000 }, 'a reset')
+      t.equal((await store.users.byId(user.id))?.tokensValidAfter, (NOW + 3) * 1000)
     })
   })
 }

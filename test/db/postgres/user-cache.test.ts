@@ -93,7 +93,7 @@ t.test('NOTIFY only for writes that change a user\'s row: a login, a deactivatio
   t.same(await notified(async () => { await a.users.recordLogin('u1', new Date(now * 1000), undefined, first) }), ['u1'], 'a login (last_login)')
   t.same(await notified(async () => await a.refreshTokens.rotate(first.id, token(), now)), [], 'a refresh')
   t.same(await notified(async () => await a.refreshTokens.revokeFamily('u1', 'f1', now)), [], 'a logout')
-  t.same(await notified(async () => await a.refreshTokens.revokeUser('u1', now)), ['u1'], 'a logout everywhere (it records tokens_valid_after on the user)')
+  t.same(await notified(async () => await a.refreshTokens.revokeUser('u1', now, 'logout_all', now * 1000)), ['u1'], 'a logout everywhere (it records tokens_valid_after on the user)')
   t.same(await notified(async () => { await a.accountTokens.create({ id: 'mail-1', userId: 'u1', purpose: 'password_reset', email: 'u1@example.com', passwordFingerprint: 'fp', expiresAt: now + 60, createdAt: now }) }), [], 'a mailed token')
   t.same(await notified(async () => await a.accountTokens.resetPassword('mail-1', 'h2', token('f2'), now, () => false)), [], 'a refused reset')
   t.same(await notified(async () => await a.accountTokens.verifyEmail('no-such-token', now, accept)), [], 'a refused verification')
