@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { createVerifier } from 'fast-jwt'
+import { KEY_HEADERS } from '../keys/keyring.js'
 import type { NewRefreshToken, Store, User } from '../db/store.js'
 import { EmailNotVerifiedError, TokenExpiredError, TokenInvalidError, TokenRevokedError } from '../errors.js'
 import { IAT_LEEWAY, type TokenPair } from '../tokens/claims.js'
@@ -61,7 +62,9 @@ export function createSimplejwtExchange ({ secret, store, requireVerifiedEmail =
     }
     // A `crit` header names an extension nobody here understands (RFC 7515
     // §4.1.11): refused whatever its value (fast-jwt lets a falsy one pass).
-    if ('crit' in decoded.header) invalid()
+    // Key-carrying headers (jku, jwk, x5u, x5c) are refused as on the
+    // service's own tokens: a key is never taken from the token.
+    if ('crit' in decoded.header || KEY_HEADERS.some((name) => name in decoded.header)) invalid()
     const c = decoded.payload as Partial<SimplejwtClaims>
     if (c.token_type !== 'refresh') invalid('Token has wrong type: expected a refresh token.')
     if (typeof c.jti !== 'string' || c.jti === '') invalid('Token has no id.')

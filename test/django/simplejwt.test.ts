@@ -52,6 +52,9 @@ t.test('refused: access tokens, expired, unknown or inactive users, another key,
   cases.push(['an iat in the future', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...payload, iat: nowSeconds() + 3600 }, django.signing_key), 'TOKEN_INVALID'])
   cases.push(['a crit header', forgeJwt({ alg: 'HS256', typ: 'JWT', crit: ['x'] }, payload, django.signing_key), 'TOKEN_INVALID'])
   cases.push(['a crit header of a falsy value', forgeJwt({ alg: 'HS256', typ: 'JWT', crit: null }, payload, django.signing_key), 'TOKEN_INVALID'])
+  for (const header of ['jku', 'jwk', 'x5u', 'x5c']) {
+    cases.push([`a ${header} header, however well signed`, forgeJwt({ alg: 'HS256', typ: 'JWT', [header]: header === 'jwk' ? { kty: 'oct', k: 'AAAA' } : 'https://attacker.example/key' }, payload, django.signing_key), 'TOKEN_INVALID'])
+  }
   // The type is checked before the expiry: an expired access token is not a refresh token.
   const access = decodeJwt(django.access.alice).payload
   cases.push(['an expired access token', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...access, iat: nowSeconds() - 600, exp: nowSeconds() - 300 }, django.signing_key), 'TOKEN_INVALID'])
