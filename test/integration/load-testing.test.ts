@@ -40,16 +40,21 @@ async function upstream (t: Test): Promise<{ port: number, users: Set<string> }>
   return { port: (server.address() as AddressInfo).port, users }
 }
 
-/** nginx in the foreground with the guide's block in its http block; stopped at teardown. */
+/**
+ * nginx in the foreground with the guide's block in its http block; stopped at
+ * teardown. A port taken between choosing and binding it (tests run side by
+ * side) makes nginx exit: it is started again on another.
+ */
 async function nginx (t: Test, service: number, app: number): Promise<string> {
   const dir = tempDir(t)
   for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub))
-  const port = await freePort()
-  const server = block('nginx')
-    .replace('127.0.0.1:3000', `127.0.0.1:${service}`)
-    .replace('127.0.0.1:8080', `127.0.0.1:${app}`)
-    .replace('listen 127.0.0.1:8000', `listen 127.0.0.1:${port}`)
-  writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1;
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    const server = block('nginx')
+      .replace('127.0.0.1:3000', `127.0.0.1:${service}`)
+      .replace('127.0.0.1:8080', `127.0.0.1:${app}`)
+      .replace('listen 127.0.0.1:8000', `listen 127.0.0.1:${port}`)
+    writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1;
 pid ${dir}/nginx.pid;
 events { worker_connections 512; }
 http {
@@ -59,16 +64,25 @@ http {
 ${server}
 }
 `)
-  const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (chunk) => { stderr += String(chunk) })
-  const exited = new Promise<void>((resolve) => { child.on('exit', () => { resolve() }); child.on('error', (err) => { stderr += err.message; resolve() }) })
-  t.teardown(async () => { child.kill('SIGTERM'); await exited })
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 100; i++) {
-    try { await fetch(`${url}/_probe`); return url } catch { await new Promise((resolve) => setTimeout(resolve, 50)) }
+    const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    let running = true
+    child.stderr.on('data', (chunk) => { stderr += String(chunk) })
+    const exited = new Promise<void>((resolve) => { child.on('exit', () => { running = false; resolve() }); child.on('error', (err) => { stderr += err.message; running = false; resolve() }) })
+    const url = `http://127.0.0.1:${port}`
+    for (let i = 0; i < 100 && running; i++) {
+      // Ready when nginx itself answers on the port (not whatever else may hold it).
+      const server = await fetch(`${url}/_probe`).then((res) => res.headers.get('server') ?? '', () => '')
+      if (running && server.startsWith('nginx')) {
+        t.teardown(async () => { child.kill('SIGTERM'); await exited })
+        return url
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    child.kill('SIGKILL')
+    await exited
+    if (attempt >= 3) throw new Error(`nginx did not start: ${stderr}`)
   }
-  throw new Error(`nginx did not start: ${stderr}`)
 }
 
 /** The guide's script, run as `node load.mjs` would run it in the project's folder. */
