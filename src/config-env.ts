@@ -17,6 +17,8 @@ export const EnvSchema = Type.Object({
   DATABASE_URL: Type.String({ minLength: 1, default: 'file:./data/auth.db' }),
   SQLITE_SYNCHRONOUS: Type.Enum(['full', 'normal', 'FULL', 'NORMAL'], { default: 'full' }),
   SQLITE_BUSY_TIMEOUT: Type.Integer({ minimum: 0, maximum: 600000, default: 5000 }),
+  TOKEN_CACHE_SIZE: Type.Integer({ minimum: 0, maximum: 10000000, default: 2048 }),
+  USER_CACHE_SIZE: Type.Integer({ minimum: 0, maximum: 10000000, default: 4096 }),
   JWT_SECRET: Type.Optional(Type.String()),
   JWT_ALGORITHM: Type.Enum(ALGORITHMS, { default: 'HS256' }),
   JWT_PRIVATE_KEY_FILE: Type.Optional(Type.String()),

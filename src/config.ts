@@ -25,6 +25,10 @@ export interface Config {
   sqliteSynchronous: 'full' | 'normal'
   /** Milliseconds a SQLite statement waits for another connection's lock before failing (then 503). */
   sqliteBusyTimeout: number
+  /** TOKEN_CACHE_SIZE: access tokens remembered as verified (0: none). */
+  tokenCacheSize: number
+  /** USER_CACHE_SIZE: users remembered by the store between requests (0: none). */
+  userCacheSize: number
   /**
    * JWT_SECRET (at least 32 bytes) when given: under HS256 it then signs every
    * token (src/keys/). Unset, the keys use a secret generated in the data
@@ -354,6 +358,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     dataDir,
     sqliteSynchronous: raw.SQLITE_SYNCHRONOUS.toLowerCase() as Config['sqliteSynchronous'],
     sqliteBusyTimeout: raw.SQLITE_BUSY_TIMEOUT,
+    tokenCacheSize: raw.TOKEN_CACHE_SIZE,
+    userCacheSize: raw.USER_CACHE_SIZE,
     ...optional('jwtSecret', optionalSecret('JWT_SECRET', raw.JWT_SECRET)),
     jwtAlgorithm: raw.JWT_ALGORITHM,
     ...optional('jwtPrivateKeyPem', readPrivateKey(raw.JWT_PRIVATE_KEY_FILE, raw.JWT_ALGORITHM, cwd)),

@@ -64,6 +64,8 @@ t.test('DATABASE_URL: file: prefix, plain path, postgres', async (t) => {
 
 const bad: Array<[string, string, RegExp]> = [
   ['PORT', 'abc', /PORT must be integer/],
+  ['TOKEN_CACHE_SIZE', '-1', /TOKEN_CACHE_SIZE must be >= 0/],
+  ['USER_CACHE_SIZE', 'lots', /USER_CACHE_SIZE must be integer/],
   ['PORT', '70000', /PORT must be <= 65535/],
   ['ACCESS_TOKEN_LIFETIME', '5 minutes', /ACCESS_TOKEN_LIFETIME must be a duration/],
   ['REFRESH_TOKEN_LIFETIME', '0', /REFRESH_TOKEN_LIFETIME must be at least 1 second/],
@@ -230,6 +232,11 @@ t.test('the server exits with one clear line naming a bad variable', async (t) =
 })
 
 // Issue 14: the automatic token purge and the simplejwt exchange.
+t.test('TOKEN_CACHE_SIZE and USER_CACHE_SIZE: 2048 and 4096 by default, a count, 0 for none', async (t) => {
+  t.match(loadConfig({}), { tokenCacheSize: 2048, userCacheSize: 4096 })
+  t.match(loadConfig({ TOKEN_CACHE_SIZE: '65536', USER_CACHE_SIZE: '0' }), { tokenCacheSize: 65536, userCacheSize: 0 })
+})
+
 t.test('TOKEN_PURGE_INTERVAL: 1h by default, a duration, or 0/off for never', async (t) => {
   t.equal(cfg(t).tokenPurgeInterval, 3_600_000)
   t.equal(cfg(t, { TOKEN_PURGE_INTERVAL: '30m' }).tokenPurgeInterval, 1_800_000)

@@ -14,15 +14,16 @@ export interface OpenStoreOptions {
  * server (plugins/app/store.ts) and the command line (src/cli/).
  */
 export async function openStore (config: Config, options: OpenStoreOptions = {}): Promise<Store> {
-  const { database, sqliteSynchronous, sqliteBusyTimeout } = config
+  const { database, sqliteSynchronous, sqliteBusyTimeout, userCacheSize } = config
   // The PostgreSQL driver is only loaded when used (loading it lengthens every start).
   if (database.kind === 'postgres') {
     const { openPostgresStore } = await import('./postgres/store.js')
     return await openPostgresStore({
       url: database.url,
+      userCacheSize,
       ...(options.onIdleError === undefined ? {} : { onIdleError: options.onIdleError }),
       ...(options.onListener === undefined ? {} : { onListener: options.onListener })
     })
   }
-  return openSqliteStore({ path: database.path, synchronous: sqliteSynchronous, busyTimeout: sqliteBusyTimeout })
+  return openSqliteStore({ path: database.path, synchronous: sqliteSynchronous, busyTimeout: sqliteBusyTimeout, userCacheSize })
 }

@@ -25,7 +25,7 @@ export const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
  * empties it. Keyed by the text rather than by a hash of it (fast-jwt's own
  * cache): hashing every token costs more than the lookup saves.
  */
-export const VERIFIED_TOKENS_CACHED = 2048
+export const VERIFIED_TOKENS_CACHED = 2048 // TOKEN_CACHE_SIZE's default
 
 /** The `typ` header of access tokens (RFC 9068 §2.1): what every verifier requires. */
 export const ACCESS_TYP = 'at+jwt'
@@ -65,6 +65,8 @@ export interface KeyringOptions {
   privateKeyPem?: string | undefined
   /** JWT_KEYS_ENCRYPTION_KEY. */
   encryptionKey?: string | undefined
+  /** Access tokens remembered as verified (TOKEN_CACHE_SIZE; VERIFIED_TOKENS_CACHED by default, 0: none). */
+  verifiedTokensCached?: number
   /** Seconds. */
   accessLifetime: number
   refreshLifetime: number
@@ -154,7 +156,8 @@ export function createKeyring (options: KeyringOptions) {
   let refreshKey: LoadedKey | undefined
   let signRefresh: ((claims: object) => string) | undefined
   let reloading: Promise<void> | undefined
-  const verified = new FifoMap<{ payload: unknown, expiresAtMs: number }>(VERIFIED_TOKENS_CACHED, 0)
+  const cacheSize = options.verifiedTokensCached ?? VERIFIED_TOKENS_CACHED
+  const verified = new FifoMap<{ payload: unknown, expiresAtMs: number }>(Math.max(cacheSize, 1), 0)
 
   function load (material: KeyMaterial, verifiesUntil: number): LoadedKey {
     const key = material.algorithm === 'HS256' ? material.secret : createPublicKey(material.secret).export({ type: 'spki', format: 'pem' }).toString()
@@ -215,7 +218,7 @@ export function createKeyring (options: KeyringOptions) {
   /** Remembers a payload just verified: access tokens only (a refresh token is presented once), with a usable `exp`. */
   function remember (token: string, payload: unknown): void {
     const { token_type: type, exp } = (payload ?? {}) as { token_type?: unknown, exp?: unknown }
-    if (type === 'access' && typeof exp === 'number' && Number.isFinite(exp)) verified.set(token, { payload, expiresAtMs: exp * 1000 })
+    if (cacheSize > 0 && type === 'access' && typeof exp === 'number' && Number.isFinite(exp)) verified.set(token, { payload, expiresAtMs: exp * 1000 })
   }
 
   /** One reload at a time; callers share it. */
@@ -481,6 +484,7 @@ export function keyringFromConfig (config: Config, store: Store): Keyring {
     privateKeyPem: config.jwtPrivateKeyPem,
     encryptionKey: config.jwtKeysEncryptionKey,
     accessLifetime: config.accessTokenLifetime,
-    refreshLifetime: config.refreshTokenLifetime
+    refreshLifetime: config.refreshTokenLifetime,
+    verifiedTokensCached: config.tokenCacheSize
   })
 }

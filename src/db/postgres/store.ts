@@ -11,7 +11,7 @@ import { importStep } from '../user-import.js'
 import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
 import { codeOf, domainError, startError, unwrap } from './errors.js'
 import * as schema from './schema.js'
-import { USER_CACHE_TTL_MS, USER_CHANNEL, userChangeListener, type UserCache } from './user-cache.js'
+import { USER_CACHE_TTL_MS, USER_CHANNEL, USERS_CACHED, userChangeListener, type UserCache } from './user-cache.js'
 
 /**
  * The rotation of a live token as one statement (see rotate): the conditional
@@ -54,6 +54,8 @@ export interface PostgresOptions {
    * changes made beside the service (plain SQL on the table). 0 = no cache.
    */
   userCacheTtlMs?: number
+  /** Users remembered (USER_CACHE_SIZE; 4096 by default); 0 turns the cache off, as userCacheTtlMs 0 does. */
+  userCacheSize?: number
   /** The user-change listener lost its connection (the cache is bypassed until it is back) or got it back. */
   onListener?: (state: 'up' | 'down', err?: Error) => void
 }
@@ -65,7 +67,7 @@ type Db = NodePgDatabase<typeof schema>
  * several instances may start at once) and returns the Store.
  * Throws DatabaseStartError when the server cannot be used.
  */
-export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis = 5000, queryTimeoutMillis = 5000, onIdleError, userCacheTtlMs = USER_CACHE_TTL_MS, onListener }: PostgresOptions): Promise<Store> {
+export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis = 5000, queryTimeoutMillis = 5000, onIdleError, userCacheTtlMs = USER_CACHE_TTL_MS, userCacheSize = USERS_CACHED, onListener }: PostgresOptions): Promise<Store> {
   const pool = openPool({ url, max, connectionTimeoutMillis, queryTimeoutMillis, onIdleError })
   try {
     await migrateLocked(url, connectionTimeoutMillis)
@@ -73,8 +75,8 @@ export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis
     await pool.end().catch(() => {})
     throw startError(err, url)
   }
-  const cache = userCacheTtlMs > 0
-    ? userChangeListener(url, connectionTimeoutMillis, userCacheTtlMs, onListener)
+  const cache = userCacheTtlMs > 0 && userCacheSize > 0
+    ? userChangeListener(url, connectionTimeoutMillis, userCacheTtlMs, onListener, userCacheSize)
     : undefined
   return withDomainErrors(createStore(pool, drizzle({ client: pool, schema }), cache), domainError)
 }

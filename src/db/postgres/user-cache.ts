@@ -6,7 +6,8 @@ import type { User } from '../store.js'
 export const USER_CHANNEL = 'auth_user_changed'
 /** See PostgresOptions.userCacheTtlMs (src/db/postgres/store.ts). */
 export const USER_CACHE_TTL_MS = 10_000
-const USERS_CACHED = 4096
+/** USER_CACHE_SIZE's default. */
+export const USERS_CACHED = 4096
 
 /**
  * Users by id, remembered between requests, kept right across instances:
@@ -19,9 +20,9 @@ const USERS_CACHED = 4096
  * sent meanwhile are lost. Rows also expire after `ttlMs`, which bounds
  * writes made beside the service.
  */
-export function userChangeListener (url: string, connectionTimeoutMillis: number, ttlMs: number, onListener?: (state: 'up' | 'down', err?: Error) => void) {
+export function userChangeListener (url: string, connectionTimeoutMillis: number, ttlMs: number, onListener?: (state: 'up' | 'down', err?: Error) => void, size = USERS_CACHED) {
   // As the SQLite store's user cache (first in, first out), with an expiry.
-  const rows = new FifoMap<User>(USERS_CACHED, ttlMs)
+  const rows = new FifoMap<User>(size, ttlMs)
   /** Counts invalidations: a read that saw one happen meanwhile is not remembered (its row may predate the change). */
   let generation = 0
   let listening = false

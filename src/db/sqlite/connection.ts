@@ -15,6 +15,8 @@ export interface SqliteOptions {
   synchronous: 'full' | 'normal'
   /** Milliseconds to wait for another connection's lock (SQLITE_BUSY after that); 5000 by default. */
   busyTimeout?: number
+  /** Users remembered between requests (USER_CACHE_SIZE; 4096 by default, 0: none). */
+  userCacheSize?: number
 }
 
 /** The event loop's connection to a migrated file, and how its writes are guarded. */

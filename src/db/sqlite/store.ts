@@ -21,14 +21,14 @@ export function openSqliteStore (options: SqliteOptions): Store {
   const { sqlite, synchronous, busyTimeout, file, write } = openDatabase(options)
   try {
     const rotations = rotationWriter({ path: options.path, synchronous, busyTimeout, file })
-    return withDomainErrors(createStore(sqlite, drizzle({ client: sqlite, schema }), write, rotations), domainError)
+    return withDomainErrors(createStore(sqlite, drizzle({ client: sqlite, schema }), write, rotations, options.userCacheSize), domainError)
   } catch (err) {
     sqlite.close()
     throw err
   }
 }
 
-function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<typeof schema>>, write: <T>(fn: () => T) => T, rotations: RotationWriter): Store {
+function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<typeof schema>>, write: <T>(fn: () => T) => T, rotations: RotationWriter, userCacheSize?: number): Store {
   const p = sql.placeholder
   // Hot statements are prepared once.
   const userById = db.select().from(users).where(eq(users.id, p('id'))).prepare()
@@ -49,7 +49,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     .where(eq(users.id, p('id'))).prepare()
 
   const usersVersion = sqlite.prepare('SELECT version FROM user_changes WHERE id = 1').pluck()
-  const knownUsers = userCache(() => usersVersion.get(), (id) => userById.get({ id }))
+  const knownUsers = userCache(() => usersVersion.get(), (id) => userById.get({ id }), userCacheSize)
   /**
    * Runs `fn` in a transaction under the write lock, and tells the cache the
    * version its own writes moved `user_changes` to: only another connection's

@@ -14,7 +14,7 @@ import { FifoMap } from 'toad-cache'
  */
 export function userCache<U extends object> (usersVersion: () => unknown, load: (id: string) => U | undefined, max = 4096) {
   // First in, first out: a hit only looks up, it reorders nothing.
-  const cache = new FifoMap<U>(max)
+  const cache = new FifoMap<U>(Math.max(max, 1))
   let version: unknown
   let checked = false
   const uncheck = (): void => { checked = false }
@@ -26,6 +26,7 @@ export function userCache<U extends object> (usersVersion: () => unknown, load: 
         checked = true
         setImmediate(uncheck)
       }
+      if (max === 0) return load(id)
       let user = cache.get(id)
       if (user === undefined) {
         user = load(id)

@@ -130,3 +130,18 @@ t.test('with its listener down an instance reads every user from the database; t
   await waitFor(async () => (await b.users.byId('u1'))?.isActive === false, 'notifications flow again')
   t.pass('notifications flow again after the reconnect')
 })
+
+t.test('USER_CACHE_SIZE (userCacheSize): 0 reads the row on every request, as with no cache', async (t) => {
+  const url = await testDatabase(t)
+  for (const [size, same] of [[4096, true], [0, false]] as const) {
+    const store = await openPostgresStore({ url, max: 2, userCacheSize: size })
+    t.teardown(async () => { await store.close() })
+    const created = await store.users.create(user(`size-${size}`))
+    // Rows are remembered once the store's listener is up.
+    await waitFor(async () => { const a = await store.users.byId(created.id); return !same || a === await store.users.byId(created.id) }, 'the listener up')
+    const first = await store.users.byId(created.id)
+    const again = await store.users.byId(created.id)
+    t.match(again, { id: created.id }, `userCacheSize ${size}: the user`)
+    t.equal(first === again, same, same ? 'the remembered row itself' : 'a fresh read each time')
+  }
+})

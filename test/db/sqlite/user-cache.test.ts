@@ -203,3 +203,15 @@ t.test('the store: its own logins, verifications and the writer thread\'s rotati
   t.not(reread, cached, 'a is read again after another connection changed users')
   t.same(reread, cached, 'with the same content')
 })
+
+t.test('USER_CACHE_SIZE: the store remembers that many users; 0 reads the row every time', async (t) => {
+  for (const [size, same] of [['4096', true], ['0', false]] as const) {
+    const app = await build(t, { USER_CACHE_SIZE: size })
+    const s = await join(app)
+    const first = app.store.users.byIdNow?.(String(s.user.id))
+    const again = app.store.users.byIdNow?.(String(s.user.id))
+    t.match(again, { id: s.user.id, email: s.email }, `USER_CACHE_SIZE=${size}: the user`)
+    t.equal(first === again, same, same ? 'the remembered row itself' : 'a fresh read each time')
+    t.equal((await app.inject({ url: '/account/mypage', headers: bearer(s.access) })).statusCode, 200)
+  }
+})

@@ -16,8 +16,8 @@ import { bearer, build, decodeJwt, forgeJwt, join, nowSeconds, testConfig, type 
 
 interface Probe { app: FastifyInstance, session: Session, secret: string, mypage: (token: string) => Promise<number> }
 
-async function probe (t: Test): Promise<Probe> {
-  const config = testConfig(t)
+async function probe (t: Test, env: NodeJS.ProcessEnv = {}): Promise<Probe> {
+  const config = testConfig(t, env)
   const app = await buildApp(config)
   t.teardown(() => app.close())
   await app.ready()
@@ -55,6 +55,21 @@ t.test(`at most ${VERIFIED_TOKENS_CACHED} tokens are remembered: the oldest leav
   t.equal(await mypage(session.access), 200, 'and verified again')
   t.not(app.keys.remembered(session.access), first, 'a new verification')
   t.same(app.keys.remembered(session.access), first, 'of the same claims')
+})
+
+t.test('TOKEN_CACHE_SIZE sets how many are remembered; 0 remembers none', async (t) => {
+  const one = await probe(t, { TOKEN_CACHE_SIZE: '1' })
+  const { header, payload } = decodeJwt(one.session.access)
+  const other = forgeJwt(header, { ...payload, jti: 'other' }, one.secret)
+  t.equal(await one.mypage(one.session.access), 200)
+  t.ok(one.app.keys.remembered(one.session.access) !== undefined, 'the one token remembered')
+  t.equal(await one.mypage(other), 200)
+  t.equal(one.app.keys.remembered(one.session.access), undefined, 'pushed out by the next')
+  t.ok(one.app.keys.remembered(other) !== undefined)
+  const none = await probe(t, { TOKEN_CACHE_SIZE: '0' })
+  t.equal(await none.mypage(none.session.access), 200)
+  t.equal(await none.mypage(none.session.access), 200, 'every request verified anew')
+  t.equal(none.app.keys.remembered(none.session.access), undefined, 'nothing remembered')
 })
 
 t.test('refresh tokens, refusals and expiry-ignoring verifications are not remembered', async (t) => {
