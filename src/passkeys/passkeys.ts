@@ -64,6 +64,9 @@ export interface PasskeyServiceOptions {
 
 export function createPasskeyService ({ store, tokens, config, emailVerification = 'none', onEvent = () => {}, nowMs = Date.now }: PasskeyServiceOptions) {
   const seconds = (): number => Math.floor(nowMs() / 1000)
+  /** What both ceremonies check alike: the challenge handed out, our origins and RP ID, user verification. */
+  const expected = (challenge: string) =>
+    ({ expectedChallenge: challenge, expectedOrigin: config.origins, expectedRPID: config.rpId, requireUserVerification: true })
 
   function assertAvailable (): void {
     if (config.unavailable !== undefined) throw new PasskeysUnavailableError(config.unavailable)
@@ -130,10 +133,7 @@ export function createPasskeyService ({ store, tokens, config, emailVerification
       try {
         verified = await verifyRegistrationResponse({
           response,
-          expectedChallenge: challenge,
-          expectedOrigin: config.origins,
-          expectedRPID: config.rpId,
-          requireUserVerification: true,
+          ...expected(challenge),
           supportedAlgorithmIDs: ALGORITHMS
         })
       } catch (err) {
@@ -207,13 +207,10 @@ export function createPasskeyService ({ store, tokens, config, emailVerification
       try {
         verified = await verifyAuthenticationResponse({
           response,
-          expectedChallenge: challenge,
-          expectedOrigin: config.origins,
-          expectedRPID: config.rpId,
+          ...expected(challenge),
           // The counter is compared below, once the signature is known to be
           // good: a regression is then a real sign of a cloned authenticator.
-          credential: { id: passkey.id, publicKey: isoBase64URL.toBuffer(passkey.publicKey), counter: 0, transports: transportsOf(passkey) },
-          requireUserVerification: true
+          credential: { id: passkey.id, publicKey: isoBase64URL.toBuffer(passkey.publicKey), counter: 0, transports: transportsOf(passkey) }
         })
       } catch (err) {
         return refuse((err as Error).message, about)
