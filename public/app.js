@@ -526,6 +526,22 @@ passkeyLoginButton.addEventListener('click', () => {
   })
 })
 
+/** A button of a passkey's row: `act` (the request), then the list again and `done` said. */
+function passkeyAction (label, className, done, act) {
+  const button = document.createElement('button')
+  button.type = 'button'
+  button.className = className
+  button.textContent = label
+  button.addEventListener('click', () => {
+    void busy(passkeysForm, async () => {
+      await act()
+      await loadPasskeys()
+      showNotice(passkeysForm, done)
+    })
+  })
+  return button
+}
+
 function passkeyItem (passkey) {
   const li = document.createElement('li')
   li.dataset.passkeyId = passkey.id
@@ -537,28 +553,10 @@ function passkeyItem (passkey) {
   const meta = document.createElement('small')
   meta.className = 'muted'
   meta.textContent = ` added ${passkey.created_at.slice(0, 10)}, ${passkey.last_used_at === null ? 'never used' : `last used ${passkey.last_used_at.slice(0, 10)}`}${passkey.backed_up ? ', synced' : ''} `
-  const rename = document.createElement('button')
-  rename.type = 'button'
-  rename.className = 'secondary'
-  rename.textContent = 'Rename'
-  rename.addEventListener('click', () => {
-    void busy(passkeysForm, async () => {
-      await request('PATCH', `/account/passkeys/${encodeURIComponent(passkey.id)}`, { name: name.value })
-      await loadPasskeys()
-      showNotice(passkeysForm, 'Passkey renamed.')
-    })
-  })
-  const remove = document.createElement('button')
-  remove.type = 'button'
-  remove.className = 'danger'
-  remove.textContent = 'Delete'
-  remove.addEventListener('click', () => {
-    void busy(passkeysForm, async () => {
-      await request('DELETE', `/account/passkeys/${encodeURIComponent(passkey.id)}`)
-      await loadPasskeys()
-      showNotice(passkeysForm, 'Passkey deleted.')
-    })
-  })
+  const rename = passkeyAction('Rename', 'secondary', 'Passkey renamed.', () =>
+    request('PATCH', `/account/passkeys/${encodeURIComponent(passkey.id)}`, { name: name.value }))
+  const remove = passkeyAction('Delete', 'danger', 'Passkey deleted.', () =>
+    request('DELETE', `/account/passkeys/${encodeURIComponent(passkey.id)}`))
   li.append(name, meta, rename, remove)
   return li
 }
