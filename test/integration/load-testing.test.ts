@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { freePort } from '../../bench/lib/service.js'
 import { loadConfig } from '../../src/config.js'
 import { projectRoot } from '../../src/paths.js'
 import { build, tempDir } from '../helpers/app.js'
 import { cli } from '../helpers/cli.js'
+import { startNginx } from '../helpers/nginx.js'
 
 /*
  * docs/load-testing.md as written: its nginx block in front of a tiny
@@ -16,7 +16,6 @@ import { cli } from '../helpers/cli.js'
  * issued. Only the ports and the run's length are changed.
  */
 
-const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx'
 const guide = readFileSync(join(projectRoot, 'docs', 'load-testing.md'), 'utf8')
 
 /** The fenced block after `<!-- load-test:<name> -->`. */
@@ -40,49 +39,15 @@ async function upstream (t: Test): Promise<{ port: number, users: Set<string> }>
   return { port: (server.address() as AddressInfo).port, users }
 }
 
-/**
- * nginx in the foreground with the guide's block in its http block; stopped at
- * teardown. A port taken between choosing and binding it (tests run side by
- * side) makes nginx exit: it is started again on another.
- */
+/** nginx with the guide's block in its http block, in front of the service and the upstream. */
 async function nginx (t: Test, service: number, app: number): Promise<string> {
-  const dir = tempDir(t)
-  for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub))
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort()
-    const server = block('nginx')
-      .replace('127.0.0.1:3000', `127.0.0.1:${service}`)
-      .replace('127.0.0.1:8080', `127.0.0.1:${app}`)
-      .replace('listen 127.0.0.1:8000', `listen 127.0.0.1:${port}`)
-    writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1;
-pid ${dir}/nginx.pid;
-events { worker_connections 512; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-${server}
-}
-`)
-    const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
-    let stderr = ''
-    let running = true
-    child.stderr.on('data', (chunk) => { stderr += String(chunk) })
-    const exited = new Promise<void>((resolve) => { child.on('exit', () => { running = false; resolve() }); child.on('error', (err) => { stderr += err.message; running = false; resolve() }) })
-    const url = `http://127.0.0.1:${port}`
-    for (let i = 0; i < 100 && running; i++) {
-      // Ready when nginx itself answers on the port (not whatever else may hold it).
-      const server = await fetch(`${url}/_probe`).then((res) => res.headers.get('server') ?? '', () => '')
-      if (running && server.startsWith('nginx')) {
-        t.teardown(async () => { child.kill('SIGTERM'); await exited })
-        return url
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-    child.kill('SIGKILL')
-    await exited
-    if (attempt >= 3) throw new Error(`nginx did not start: ${stderr}`)
-  }
+  const { port } = await startNginx(t, (port) => block('nginx')
+    .replace('127.0.0.1:3000', `127.0.0.1:${service}`)
+    .replace('127.0.0.1:8080', `127.0.0.1:${app}`)
+    .replace('listen 127.0.0.1:8000', `listen 127.0.0.1:${port}`),
+  // Ready when nginx itself answers on the port (not whatever else may hold it).
+  async (port) => (await fetch(`http://127.0.0.1:${port}/_probe`)).headers.get('server')?.startsWith('nginx') === true)
+  return `http://127.0.0.1:${port}`
 }
 
 /** The guide's script, run as `node load.mjs` would run it in the project's folder. */

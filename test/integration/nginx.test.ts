@@ -1,5 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -7,9 +7,9 @@ import { join as joinPath } from 'node:path'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import t, { type Test } from 'tap'
 import { projectRoot } from '../../src/paths.js'
-import { buildWithLogs, decodeJwt, forgeJwt, join, nowSeconds, PASSWORD, tempDir } from '../helpers/app.js'
+import { buildWithLogs, decodeJwt, forgeJwt, join, nowSeconds, PASSWORD } from '../helpers/app.js'
+import { startNginx as startNginx_ } from '../helpers/nginx.js'
 import { buildWithSmtp } from '../helpers/smtp.js'
-import { freePort } from '../../bench/lib/service.js'
 
 /*
  * A real nginx (/usr/sbin/nginx, run as a child process) running the block
@@ -18,7 +18,6 @@ import { freePort } from '../../bench/lib/service.js'
  * received, with auth_request asking /account/forward-auth.
  */
 
-const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx'
 const HOST = 'app.example.com'
 
 /** The nginx block of docs/gateway.md: the fenced block after its `nginx-block` marker. */
@@ -69,24 +68,6 @@ async function echoUpstream (t: Test): Promise<number> {
 }
 
 /** The documented block inside an http block of the test's own, naming only temporary files. */
-function nginxConf (dir: string, block: string): string {
-  return `
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 128; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-${block}
-}
-`
-}
-
 /** A self-signed certificate for HOST (openssl), as PEM files in `dir`. */
 function selfSigned (dir: string): { cert: string, key: string, ca: string } {
   const cert = joinPath(dir, `${HOST}.crt`)
@@ -100,40 +81,17 @@ interface Nginx { url: string, ca: string }
 
 /** Starts nginx in the foreground with everything (pid, logs, temp files) in a temp dir; stopped at teardown. */
 async function startNginx (t: Test, service: number, upstream: number): Promise<Nginx> {
-  const dir = tempDir(t)
-  for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(joinPath(dir, sub))
-  const { cert, key, ca } = selfSigned(dir)
+  let tls: { cert: string, key: string, ca: string } | undefined
   const block = documentedBlock()
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePort()
-    writeFileSync(joinPath(dir, 'nginx.conf'), nginxConf(dir, blockForTest(block, { listen: port, service, upstream, cert, key })))
-    const child = spawn(NGINX, ['-p', dir, '-c', joinPath(dir, 'nginx.conf'), '-e', joinPath(dir, 'error.log'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
-    let stderr = ''
-    child.stderr.on('data', (chunk) => { stderr += String(chunk) })
-    const exited = new Promise<number | null>((resolve) => {
-      child.on('exit', (code) => { resolve(code) })
-      // Not installed: fail with the reason (the tests need nginx; they are never skipped).
-      child.on('error', (err) => { stderr += `${NGINX}: ${err.message}`; resolve(null) })
-    })
-    // Ready once it answers (or failed once it exits: the port was taken in between).
-    const nginx = { url: `https://127.0.0.1:${port}`, ca }
-    const up = await Promise.race([
-      exited.then(() => false),
-      (async () => {
-        for (let i = 0; i < 100; i++) {
-          try { await send(nginx, '/.well-known/jwks.json', 'GET'); return true } catch { await new Promise((resolve) => setTimeout(resolve, 50)) }
-        }
-        return false
-      })()
-    ])
-    if (up) {
-      t.teardown(async () => { child.kill('SIGTERM'); await exited })
-      return nginx
-    }
-    child.kill('SIGKILL')
-    await exited
-    if (attempt >= 2 || stderr.includes('ENOENT')) throw new Error(`nginx did not start: ${stderr} ${(() => { try { return readFileSync(joinPath(dir, 'error.log'), 'utf8') } catch { return '' } })()}`)
-  }
+  const { port } = await startNginx_(t, (listen, dir) => {
+    tls ??= selfSigned(dir)
+    return blockForTest(block, { listen, service, upstream, cert: tls.cert, key: tls.key })
+  }, async (port) => {
+    // Ready once it answers over TLS with the test's certificate.
+    await send({ url: `https://127.0.0.1:${port}`, ca: tls?.ca ?? '' }, '/.well-known/jwks.json', 'GET')
+    return true
+  })
+  return { url: `https://127.0.0.1:${port}`, ca: tls?.ca ?? '' }
 }
 
 interface Answer { status: number, headers: IncomingHttpHeaders, body: string }
