@@ -1,23 +1,14 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createPasskeyService, type PasskeyService } from '../../src/passkeys/passkeys.js'
-
-type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
 declare module 'fastify' {
   interface FastifyInstance {
     passkeys: PasskeyService
-    /**
-     * onRequest hook of an unauthenticated passkey route (sign-in options and
-     * verification): RATE_LIMIT_LOGIN_MAX requests per RATE_LIMIT_WINDOW per
-     * client IP, as the password login, counted under `<name>-ip:…`.
-     */
-    passkeyIpLimit: (name: string) => Hook
   }
 }
 
 /**
- * Passkeys (src/passkeys/): the service, the sign-in rate limit, and the
+ * Passkeys (src/passkeys/): the service and the
  * purge of expired challenges (at start and every TOKEN_PURGE_INTERVAL). With
  * an IP-address RP ID the routes answer 501; the start says so once.
  */
@@ -34,9 +25,6 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
       else app.log.info(event, 'passkey refused')
     }
   }))
-  // RATE_LIMIT_LOGIN_MAX per client address, as login; made by the rate-limits
-  // plugin so that /metrics shows these routes' refusals from the start.
-  app.decorate('passkeyIpLimit', (name: string) => app.ipLimit(name, config.rateLimit.loginMax).onRequest)
 
   if (config.webauthn.unavailable !== undefined) {
     // Info, not a warning: it is the default (PUBLIC_URL http://127.0.0.1:3000/),
@@ -56,4 +44,4 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
     const timer = setInterval(() => { void purge() }, config.tokenPurgeInterval).unref()
     app.addHook('onClose', async () => { clearInterval(timer) })
   }
-}, { name: 'passkeys', dependencies: ['store', 'tokens', 'rate-limits'] })
+}, { name: 'passkeys', dependencies: ['store', 'tokens'] })

@@ -8,7 +8,8 @@ import { errors, UserWithTokens } from '../../../../../src/schemas.js'
 const loginVerify: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
     schema: { tags: ['passkeys'], body: LoginVerifyBody, response: { 200: UserWithTokens, ...errors(401, 403, 501) } },
-    onRequest: app.passkeyIpLimit('passkey-login')
+    // RATE_LIMIT_LOGIN_MAX per client address, as the password login.
+    ...app.ipLimit('passkey-login', app.config.rateLimit.loginMax)
   }, async (request, reply) => {
     try {
       const { user, tokens, passkey } = await app.passkeys.verifyAuthentication(request.body.response as AuthenticationResponseJSON)
