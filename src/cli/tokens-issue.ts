@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises'
-import { hostname } from 'node:os'
 import { pino } from 'pino'
+import { redact } from '../log.js'
 import { normalizeEmail } from '../accounts/accounts.js'
 import { ConfigError, parseDuration, type Config } from '../config.js'
 import type { Store } from '../db/store.js'
@@ -99,7 +99,8 @@ async function outputOf (ctx: CommandContext, out: string | undefined): Promise<
 
 /** The one audit line of a run, in the server's log format, on standard error. */
 function audit (ctx: CommandContext, fields: Record<string, unknown>, msg: string): void {
-  pino({ base: { pid: process.pid, hostname: hostname() } }, { write: (line: string) => { ctx.err(line.trimEnd()) } }).info(fields, msg)
+  // pino's own line (level, time, pid, hostname) with the server's redaction.
+  pino({ redact }, { write: (line: string) => { ctx.err(line.trimEnd()) } }).info(fields, msg)
 }
 
 function formatOption (ctx: CommandContext): Format {

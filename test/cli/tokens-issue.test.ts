@@ -35,7 +35,7 @@ t.test('tokens issue: one working login per existing active user, skipped ones c
   t.match(res.err, /^issued 4 login\(s\) in [\d.]+ s; skipped 3: 2 unknown, 1 inactive$/m)
   const audit = res.err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
   t.equal(audit.length, 1, 'one audit line')
-  t.match(audit[0], { level: 30, event: 'tokens_issued', count: 4, pattern: 'User{n}@Example.test', lifetime: 300 })
+  t.match(audit[0], { level: 30, time: Number, pid: process.pid, hostname: String, event: 'tokens_issued', count: 4, pattern: 'User{n}@Example.test', lifetime: 300 })
   t.notMatch(res.err, /eyJ/, 'no token on standard error')
 
   const app = await appOn(t, env)
