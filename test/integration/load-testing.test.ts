@@ -74,7 +74,14 @@ t.test('the load-testing guide: seed --tokens, its nginx block and its autocanno
   const app = await upstream(t)
   const gateway = await nginx(t, (service.server.address() as AddressInfo).port, app.port)
 
-  const run = await load({ TOKENS: tokens, URL: `${gateway}/api/orders`, SECONDS: '2', CONNECTIONS: '8' })
+  // On a test machine loaded by the other tests' processes, a connection is now
+  // and then reset between autocannon and nginx (counted as one error, the
+  // request lost; no answer is wrong): such a run is made once more.
+  let run = await load({ TOKENS: tokens, URL: `${gateway}/api/orders`, SECONDS: '2', CONNECTIONS: '8' })
+  if (run.summary.non_2xx === 0 && (run.summary.errors ?? 0) > 0) {
+    t.comment(`transport errors only, run again: ${JSON.stringify(run.summary)}`)
+    run = await load({ TOKENS: tokens, URL: `${gateway}/api/orders`, SECONDS: '2', CONNECTIONS: '8' })
+  }
   t.equal(run.code, 0, run.stderr)
   t.match(run.summary, { non_2xx: 0, errors: 0 })
   t.ok((run.summary.requests_per_second ?? 0) > 0, 'requests went through')
