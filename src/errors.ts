@@ -90,3 +90,6 @@ export const PasskeyExistsError = createError('PASSKEY_EXISTS', 'This passkey is
 export const PasskeyNotFoundError = createError('PASSKEY_NOT_FOUND', 'No such passkey.', 404)
 /** Removing it would leave the account with no way to log in (no usable password, no other passkey). */
 export const LastLoginMethodError = createError('LAST_LOGIN_METHOD', 'This passkey is the last way to log in to this account; set a password or add another passkey first.', 409)
+// Sessions (src/sessions/).
+/** DELETE /account/sessions/<id> for an id that is not one of the user's live sessions (unknown, ended, or another user's). */
+export const SessionNotFoundError = createError('NOT_FOUND', 'No such session.', 404)

@@ -18,6 +18,10 @@ declare module '@fastify/jwt' {
 }
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** The session (`sid`) of the request's access token, once authenticated; null for a token without one. */
+    sessionId: string | null
+  }
   interface FastifyInstance {
     /**
      * onRequest hook: sets `request.user` from the access token, or fails with
@@ -132,6 +136,7 @@ type Done = (err?: Error) => void
 
 export default fp(async (app) => {
   const { tokens } = app
+  app.decorateRequest('sessionId', null)
 
   /** The live user behind a verified payload, as request.user; then `done()`, or `done(err)`. */
   const verified = (request: FastifyRequest, done: Done, err: Error | null, payload: unknown): void => {
@@ -146,6 +151,8 @@ export default fp(async (app) => {
       done(err as Error)
       return
     }
+    // Checked by accessTokenUser: a string when present.
+    request.sessionId = (payload as Claims).sid ?? null
     if (user instanceof Promise) {
       user.then((found) => { request.user = found; done() }, done)
     } else {

@@ -1,9 +1,18 @@
 import fp from 'fastify-plugin'
 import { createSimplejwtExchange } from '../../src/django/simplejwt.js'
+import type { LoginContext } from '../../src/sessions/sessions.js'
+import type { TokenPair } from '../../src/tokens/claims.js'
 import { createTokenService, tokenCodec, type TokenService } from '../../src/tokens/tokens.js'
 
+/**
+ * The token service, whose refresh also takes the request's login context:
+ * the session of a simplejwt token's exchange (SIMPLEJWT_COMPAT, method
+ * `django`) records it; a refresh of this service's own tokens ignores it.
+ */
+export type AppTokens = Omit<TokenService, 'refresh'> & { refresh: (token: string, exchange?: LoginContext) => Promise<TokenPair> }
+
 declare module 'fastify' {
-  interface FastifyInstance { tokens: TokenService }
+  interface FastifyInstance { tokens: AppTokens }
 }
 
 export default fp(async (app, opts: { nowMs?: () => number }) => {
@@ -47,7 +56,9 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
     ? service
     : {
         ...service,
-        refresh: async (token: string) => compat.recognises(token) ? await compat.exchange(token, service.newLogin) : await service.refresh(token),
+        refresh: async (token: string, exchange?: LoginContext) => compat.recognises(token)
+          ? await compat.exchange(token, (user) => service.newLogin(user, undefined, { session: { method: 'django', userAgent: exchange?.userAgent ?? null, ip: exchange?.ip ?? null } }))
+          : await service.refresh(token),
         logout: async (token: string) => { await (compat.recognises(token) ? compat.logout(token) : service.logout(token)) }
       })
 

@@ -12,6 +12,7 @@ import type { PasswordHasher } from '../passwords/hash.js'
 import { assertPasswordPolicy } from '../passwords/policy.js'
 import type { TokenPair } from '../tokens/claims.js'
 import type { TokenService } from '../tokens/tokens.js'
+import type { LoginContext } from '../sessions/sessions.js'
 
 export interface JoinInput {
   email: string
@@ -177,7 +178,7 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
      * sent; with mandatory, no tokens are issued until the address is verified
      * (`tokens` is undefined), as allauth does.
      */
-    async join (input: JoinInput): Promise<{ user: User, tokens?: TokenPair }> {
+    async join (input: JoinInput, session?: LoginContext): Promise<{ user: User, tokens?: TokenPair }> {
       // Checked first: a service that cannot mail must not create a user it cannot verify.
       const mailer = emailVerification === 'none' ? undefined : mailOptions().mailer
       const email = normalizeEmail(input.email)
@@ -209,7 +210,7 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
       }
       // The user and its first refresh token are written in one transaction:
       // a join that fails (disk full, I/O error) can simply be repeated.
-      const first = tokens.newLogin(user)
+      const first = tokens.newLogin(user, undefined, { session })
       const created = await store.users.create(user, first.row)
       verify(created)
       return { user: created, tokens: first.pair }
@@ -221,7 +222,7 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
      * time (src/passwords/hash.ts: imported Django hashes are slower).
      * Inactivity is only revealed to whoever knows the password, as Django does.
      */
-    async login (emailInput: string, password: string): Promise<{ user: User, tokens: TokenPair }> {
+    async login (emailInput: string, password: string, session?: LoginContext): Promise<{ user: User, tokens: TokenPair }> {
       const started = performance.now()
       const found = await store.users.byEmail(normalizeEmail(emailInput))
       if (found === undefined) {
@@ -241,15 +242,15 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
       const rehashed = hasher.needsRehash(found.passwordHash) ? await hasher.hash(password) : undefined
       // last_login and the new refresh token: one transaction (one commit), so
       // a login refused by the storage leaves no trace.
-      const { pair, row } = tokens.newLogin(found)
+      const { pair, row } = tokens.newLogin(found, undefined, { session })
       await store.users.recordLogin(found.id, at, rehashed, row)
       return { user: { ...found, lastLogin: at, passwordHash: rehashed ?? found.passwordHash }, tokens: pair }
     },
 
-    async changePassword (user: User, oldPassword: string, newPassword: string): Promise<TokenPair> {
+    async changePassword (user: User, oldPassword: string, newPassword: string, session?: LoginContext): Promise<TokenPair> {
       if (!await hasher.verify(user.passwordHash, oldPassword)) throw new InvalidPasswordError()
       await assertNewPassword(newPassword, user)
-      return await tokens.reissueAfterPasswordChange(user, await hasher.hash(newPassword))
+      return await tokens.reissueAfterPasswordChange(user, await hasher.hash(newPassword), session)
     },
 
     /** PATCH /account/mypage: only the fields given change, with the rules of join. */
@@ -314,7 +315,7 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
      * token of the user is revoked and a new login started. Following the link
      * proves the address, so it also counts as verified.
      */
-    async confirmPasswordReset (token: string, newPassword: string): Promise<{ user: User, tokens: TokenPair }> {
+    async confirmPasswordReset (token: string, newPassword: string, session?: LoginContext): Promise<{ user: User, tokens: TokenPair }> {
       const key = mailTokenKey(token)
       const user = await resetTokenUser(key)
       // The policy before the token is used up: a weak password can be corrected.
@@ -327,7 +328,7 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
       // concurrent confirmations one wins.
       // The instant of the reset: access tokens issued before it are refused, the new pair is issued at it.
       const at = nowMs()
-      const { pair, row } = tokens.newLogin(user, at)
+      const { pair, row } = tokens.newLogin(user, at, { session })
       const updated = await store.accountTokens.resetPassword(key, hash, row, Math.floor(at / 1000), resetTokenFits, at)
       if (updated === undefined) throw new ResetTokenInvalidError()
       return { user: updated, tokens: pair }

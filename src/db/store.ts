@@ -80,10 +80,33 @@ export type NewRefreshToken = {
   /** Unix seconds. */
   expiresAt: number
   createdAt: number
+  /**
+   * The session this first token of a family starts (its row, id = familyId,
+   * is stored in the same transaction). Without it the family has no session
+   * row: its tokens are never refused as of an ended session.
+   */
+  session?: NewSessionInfo
 }
 
-/** The token a rotation stores: it joins the family of the token it replaces. */
-export type RotationSuccessor = Omit<NewRefreshToken, 'familyId'>
+/** What a login says of the session it starts (src/sessions/sessions.ts). */
+export type NewSessionInfo = {
+  /** `password`, `passkey`, `social:<provider>`, `cli`, `django`, … */
+  method: string
+  userAgent: string | null
+  ip: string | null
+  /** Unix seconds: the `exp` of the login's access token. */
+  accessExpiresAt: number
+}
+
+export type Session = import('./sqlite/schema.js').SessionRow
+
+/**
+ * The token a rotation stores: it joins the family of the token it replaces.
+ * `accessExpiresAt` (Unix seconds; the successor access token's `exp`, plus
+ * the grace window) moves the session's `access_expires_at` forward, as the
+ * rotation moves its `last_used_at` and `expires_at`.
+ */
+export type RotationSuccessor = Omit<NewRefreshToken, 'familyId' | 'session'> & { accessExpiresAt?: number }
 
 /** The grace window of a rotation (REFRESH_REUSE_INTERVAL > 0). */
 export interface RotateGrace {
@@ -366,6 +389,31 @@ export interface Store {
     consume: (challenge: string, purpose: ChallengePurpose, nowSeconds: number, userId?: string) => Promise<WebauthnChallenge | undefined>
     /** Deletes expired challenges; returns how many. */
     purgeExpired: (nowSeconds: number) => Promise<number>
+  }
+  /**
+   * Sessions (refresh-token families with a row, src/db/sqlite/schema.ts).
+   * Every write that revokes a family's tokens (logout, reuse, "log out
+   * everywhere", a password change or reset, `end`) ends its session in the
+   * same transaction, and every instance then refuses its access tokens
+   * (`endedNow`).
+   */
+  sessions: {
+    /** The user's sessions not ended whose refresh token has not expired at `nowSeconds`, newest first. */
+    byUser: (userId: string, nowSeconds: number) => Promise<Session[]>
+    /**
+     * Ends the session `id` of `userId`: its live refresh tokens revoked
+     * (reason `logout`) and `ended_at` set, one transaction. False (nothing
+     * written) when the user has no such session not yet ended.
+     */
+    end: (userId: string, id: string, nowSeconds: number) => Promise<boolean>
+    /**
+     * Whether the session `id` has ended (its access tokens must be refused),
+     * on every instance as soon as the ending committed. Answered from memory
+     * (a denylist of the ended sessions whose access tokens may still be
+     * alive, kept fresh across instances); a promise only while that cannot
+     * be trusted (PostgreSQL: its listener is down, then the row is read).
+     */
+    endedNow: (id: string) => boolean | Promise<boolean>
   }
   /** A cheap round trip, for readiness. */
   ping: () => Promise<void>

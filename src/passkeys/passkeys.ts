@@ -10,6 +10,7 @@ import {
   PasskeyNotFoundError, PasskeyRegistrationInvalidError, PasskeysUnavailableError
 } from '../errors.js'
 import type { TokenPair } from '../tokens/claims.js'
+import type { LoginContext } from '../sessions/sessions.js'
 import type { TokenService } from '../tokens/tokens.js'
 
 /*
@@ -184,7 +185,7 @@ export function createPasskeyService ({ store, tokens, config, emailVerification
      * passkey was proven, as the password login tells it only to whoever
      * knows the password.
      */
-    async verifyAuthentication (response: AuthenticationResponseJSON): Promise<{ user: User, tokens: TokenPair, passkey: Passkey }> {
+    async verifyAuthentication (response: AuthenticationResponseJSON, session?: LoginContext): Promise<{ user: User, tokens: TokenPair, passkey: Passkey }> {
       assertAvailable()
       const refuse = (reason: string, about: { passkeyId?: string, userId?: string } = {}): never => {
         onEvent({ event: 'passkey_refused', reason, ...about })
@@ -229,7 +230,7 @@ export function createPasskeyService ({ store, tokens, config, emailVerification
       // with the same counter value (a clone) one is refused.
       if (!await store.passkeys.recordUse(passkey.id, passkey.counter, newCounter, credentialBackedUp, seconds())) regressed()
       const at = new Date(nowMs())
-      const { pair, row } = tokens.newLogin(user)
+      const { pair, row } = tokens.newLogin(user, undefined, { session: session ?? { method: 'passkey', userAgent: null, ip: null } })
       await store.users.recordLogin(user.id, at, undefined, row)
       return { user: { ...user, lastLogin: at }, tokens: pair, passkey }
     },

@@ -19,6 +19,11 @@ export interface Claims {
   iss?: string
   /** JWT_AUDIENCE, in access tokens when it is set. */
   aud?: string | string[]
+  /**
+   * The session (refresh-token family) the token belongs to: refused once it
+   * has ended. Absent from tokens issued before sessions existed.
+   */
+  sid?: string
 }
 
 export interface TokenPair { access: string, refresh: string }

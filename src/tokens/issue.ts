@@ -1,5 +1,6 @@
 import type { NewRefreshToken, Store, User } from '../db/store.js'
 import type { TokenService } from './tokens.js'
+import { offlineContext } from '../sessions/sessions.js'
 
 /** One issued login: a line of `tokens issue`'s output. */
 export interface IssuedLogin { email: string, userId: string, access: string, refresh: string }
@@ -39,7 +40,7 @@ export async function issueLogins ({ store, tokens, emails, accessLifetime, batc
       const user = found.get(email)
       if (user === undefined) { summary.unknown++; continue }
       if (!user.isActive) { summary.inactive++; continue }
-      const { pair, row } = tokens.newLogin(user, undefined, { accessLifetime })
+      const { pair, row } = tokens.newLogin(user, undefined, { accessLifetime, session: offlineContext('cli') })
       logins.push({ email, userId: user.id, access: pair.access, refresh: pair.refresh })
       rows.push(row)
     }

@@ -5,6 +5,7 @@ import { EmailNotVerifiedError, TokenInvalidError, TokenRevokedError } from '../
 import { IAT_LEEWAY, type Claims, type TokenPair, type TokenType } from './claims.js'
 import { issuedAtMs, uuidV7 } from './issue-time.js'
 import { openSuccessor, sealSuccessor } from './refresh-grace.js'
+import { USER_AGENT_MAX, type LoginContext } from '../sessions/sessions.js'
 
 /**
  * Signs and checks JWTs. `verify` throws TokenExpiredError for a past `exp`
@@ -84,6 +85,7 @@ function asClaims (payload: unknown, expected: TokenType | undefined): Claims {
   if (expected !== undefined && c.token_type !== expected) invalid(`Token has wrong type: expected ${expected === 'access' ? 'an access' : 'a refresh'} token.`)
   if (typeof c.jti !== 'string' || c.jti === '') invalid('Token has no id.')
   if (typeof c.sub !== 'string' || c.sub === '' || c.user_id !== c.sub) invalid('Token has no valid subject.')
+  if (c.sid !== undefined && (typeof c.sid !== 'string' || c.sid === '')) invalid('Token has no valid session.')
   // Finite: a claim such as 1e400 parses to Infinity (a token that never expires).
   if (typeof c.exp !== 'number' || typeof c.iat !== 'number' || !Number.isFinite(c.exp) || !Number.isFinite(c.iat)) invalid('Token has no valid lifetime.')
   return c as Claims
@@ -123,6 +125,19 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
    * answer at once.
    */
   function activeUserNow (claims: Claims): MaybePromise<User> {
+    // An access token of an ended session (logout, DELETE /account/sessions/<id>,
+    // reuse): refused at once, from the store's denylist in memory. A refresh
+    // token of one is revoked already.
+    const sid = claims.token_type === 'access' ? claims.sid : undefined
+    if (sid !== undefined) {
+      const ended = store.sessions.endedNow(sid)
+      if (ended === true) throw new TokenRevokedError()
+      if (ended instanceof Promise) return ended.then((yes) => { if (yes) throw new TokenRevokedError(); return liveUserNow(claims) })
+    }
+    return liveUserNow(claims)
+  }
+
+  function liveUserNow (claims: Claims): MaybePromise<User> {
     const current = (user: User | undefined): User => {
       const found = live(user)
       if (found.tokensValidAfter > 0 && claims.token_type === 'access' && issuedAtMs(claims) < found.tokensValidAfter) throw new TokenRevokedError()
@@ -144,11 +159,12 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
    * `tokensValidAfter`: an instance whose clock lags the one that recorded a
    * revocation (by milliseconds) would otherwise mint tokens refused at once.
    * `lifetime`: ACCESS_TOKEN_LIFETIME unless the operators' `tokens issue` says otherwise.
+   * `sid`: its session (absent for a family that has none: tokens issued before sessions existed).
    */
-  function signAccess (user: Issuable, ms: number, lifetime = accessLifetime): string {
+  function accessClaims (user: Issuable, ms: number, lifetime = accessLifetime, sid?: string): Claims {
     const at = Math.max(ms, user.tokensValidAfter ?? 0)
     const iat = Math.floor(at / 1000)
-    return codec.sign({ token_type: 'access', jti: uuidV7(at), iat, sub: user.id, user_id: user.id, exp: iat + lifetime, email: user.email, ...scope })
+    return { token_type: 'access', jti: uuidV7(at), iat, sub: user.id, user_id: user.id, exp: iat + lifetime, email: user.email, ...scope, ...(sid === undefined ? {} : { sid }) }
   }
 
   /**
@@ -156,14 +172,19 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
    * token without a family: a rotation puts it in the presented token's (the
    * store does), a login starts one.
    */
-  function mint (user: Issuable, ms = nowMs(), accessTokenLifetime?: number): { pair: TokenPair, row: RotationSuccessor } {
+  function mint (user: Issuable, ms = nowMs(), accessTokenLifetime?: number, sid?: string): { pair: TokenPair, row: Required<RotationSuccessor> } {
     const iat = Math.floor(ms / 1000)
     const refreshJti = randomUUID()
+    const access = accessClaims(user, ms, accessTokenLifetime, sid)
     const pair: TokenPair = {
-      access: signAccess(user, ms, accessTokenLifetime),
-      refresh: codec.sign({ token_type: 'refresh', jti: refreshJti, iat, sub: user.id, user_id: user.id, exp: iat + refreshLifetime })
+      access: codec.sign(access),
+      // The refresh token carries its session too: a rotation signs the
+      // successor's access token with it, before (and without) any read.
+      refresh: codec.sign({ token_type: 'refresh', jti: refreshJti, iat, sub: user.id, user_id: user.id, exp: iat + refreshLifetime, ...(sid === undefined ? {} : { sid }) })
     }
-    const row = { id: refreshTokenKey(refreshJti), userId: user.id, expiresAt: iat + refreshLifetime, createdAt: iat }
+    // A replay in the grace window signs one more access token, up to
+    // `reuseInterval` later: the session's denylist entry outlives it too.
+    const row = { id: refreshTokenKey(refreshJti), userId: user.id, expiresAt: iat + refreshLifetime, createdAt: iat, accessExpiresAt: access.exp + reuseInterval }
     return { pair, row }
   }
 
@@ -173,10 +194,14 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
    * the instant it records, so that its own pair is not refused.
    * `accessLifetime` overrides ACCESS_TOKEN_LIFETIME for this access token
    * only (the operators' `tokens issue`); later refreshes get the usual one.
+   * `session`: where the login comes from, stored as its session (by default
+   * a password login whose request is not known).
    */
-  function newLogin (user: Issuable, ms?: number, options?: { accessLifetime?: number }): { pair: TokenPair, row: NewRefreshToken } {
-    const { pair, row } = mint(user, ms, options?.accessLifetime)
-    return { pair, row: { ...row, familyId: randomUUID() } }
+  function newLogin (user: Issuable, ms?: number, options?: { accessLifetime?: number, session?: LoginContext }): { pair: TokenPair, row: NewRefreshToken } {
+    const familyId = randomUUID()
+    const { pair, row: { accessExpiresAt, ...row } } = mint(user, ms, options?.accessLifetime, familyId)
+    const { method, userAgent, ip } = options?.session ?? { method: 'password', userAgent: null, ip: null }
+    return { pair, row: { ...row, familyId, session: { method, userAgent: userAgent?.slice(0, USER_AGENT_MAX) ?? null, ip, accessExpiresAt } } }
   }
 
   return {
@@ -193,9 +218,9 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
      * every access token issued before this instant refused, and one new
      * login started at that instant.
      */
-    async reissueAfterPasswordChange (user: User, passwordHash: string): Promise<TokenPair> {
+    async reissueAfterPasswordChange (user: User, passwordHash: string, session?: LoginContext): Promise<TokenPair> {
       const at = nowMs()
-      const { pair, row } = newLogin(user, at)
+      const { pair, row } = newLogin(user, at, { session })
       await store.users.setPassword(user.id, passwordHash, Math.floor(at / 1000), row, at)
       return pair
     },
@@ -228,7 +253,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
       const key = refreshTokenKey(claims.jti)
       // The successor's family is the presented token's: the store puts it
       // there (no read before the rotation, which decides everything at once).
-      const { pair, row } = mint(user)
+      const { pair, row } = mint(user, undefined, undefined, claims.sid)
       const grace = reuseInterval > 0 ? { interval: reuseInterval, sealed: sealSuccessor(claims.jti, key, row.id, pair.refresh) } : undefined
       const outcome = await store.refreshTokens.rotate(key, row, seconds(), grace)
       switch (outcome.kind) {
@@ -244,7 +269,7 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
             throw new TokenRevokedError()
           }
           onEvent?.({ event: 'refresh_grace_replay', userId: user.id })
-          return { access: signAccess(user, nowMs()), refresh: successorToken }
+          return { access: codec.sign(accessClaims(user, nowMs(), undefined, claims.sid)), refresh: successorToken }
         }
         case 'reused':
           onEvent?.({ event: 'refresh_reuse_detected', userId: user.id })

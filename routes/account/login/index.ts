@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { publicUser } from '../../../src/accounts/accounts.js'
 import { errors, LoginBody, UserWithTokens } from '../../../src/schemas.js'
+import { loginContext } from '../../../src/sessions/sessions.js'
 
 const login: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
@@ -9,7 +10,7 @@ const login: FastifyPluginAsyncTypebox = async (app) => {
     ...app.ipAndEmailLimits('login', app.config.rateLimit.loginMax)
   }, async (request, reply) => {
     try {
-      const { user, tokens } = await app.accounts.login(request.body.email, request.body.password)
+      const { user, tokens } = await app.accounts.login(request.body.email, request.body.password, loginContext('password', request))
       request.log.info({ event: 'login', userId: user.id, ip: request.ip }, 'login succeeded')
       return await reply.setAuthCookies(tokens).send({ user: publicUser(user), ...tokens })
     } catch (err) {

@@ -136,3 +136,24 @@ const samePasskey: Same<typeof passkeys.$inferSelect, PasskeyRow> = true
 void samePasskey
 const sameChallenge: Same<typeof webauthnChallenges.$inferSelect, WebauthnChallengeRow> = true
 void sameChallenge
+
+/** See src/db/sqlite/schema.ts: sessions, one per refresh-token family (`id` = family id = the tokens' `sid`). */
+export const sessions = pgTable('sessions', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  method: text('method').notNull(),
+  userAgent: text('user_agent'),
+  ip: text('ip'),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  lastUsedAt: bigint('last_used_at', { mode: 'number' }).notNull(),
+  expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
+  accessExpiresAt: bigint('access_expires_at', { mode: 'number' }).notNull(),
+  endedAt: bigint('ended_at', { mode: 'number' })
+}, (t) => [
+  index('sessions_user_idx').on(t.userId),
+  // The denylist's reload: ended sessions whose access tokens may still be alive.
+  index('sessions_ended_idx').on(t.accessExpiresAt).where(sql`ended_at IS NOT NULL`)
+])
+
+const sameSession: Same<typeof sessions.$inferSelect, import('../sqlite/schema.js').SessionRow> = true
+void sameSession

@@ -11,18 +11,26 @@ import { importStep } from '../user-import.js'
 import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
 import { codeOf, domainError, startError, unwrap } from './errors.js'
 import * as schema from './schema.js'
+import { pgSessions } from './sessions.js'
 import { USER_CACHE_TTL_MS, USER_CHANNEL, USERS_CACHED, userChangeListener, type UserCache } from './user-cache.js'
 
 /**
  * The rotation of a live token as one statement (see rotate): the conditional
  * UPDATE of src/tokens/rotation.ts's isRotatable, and the successor inserted
  * into the rotated token's family. $1 id, $2 user, $3 now, $4 successor id,
- * $5 sealed successor (grace), $6 and $7 the successor's expiry and creation.
+ * $5 sealed successor (grace), $6 and $7 the successor's expiry and creation,
+ * $8 the successor access token's expiry (the session's access_expires_at).
  */
 const ROTATE_LIVE = `WITH rotated AS (
   UPDATE refresh_tokens SET revoked_at = $3, revoke_reason = 'rotated', successor_id = $4, successor_sealed = $5
   WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
   RETURNING family_id
+), touched AS (
+  -- The family's session, if it has one (src/db/postgres/sessions.ts), by its
+  -- primary key in the same statement: used now, alive as long as the
+  -- successor, its access tokens until the latest one's expiry ($8).
+  UPDATE sessions SET last_used_at = $3, expires_at = $6, access_expires_at = GREATEST(access_expires_at, $8)
+  WHERE id = (SELECT family_id FROM rotated)
 )
 INSERT INTO refresh_tokens (id, user_id, family_id, expires_at, created_at)
 SELECT $4, $2, family_id, $6, $7 FROM rotated`
@@ -78,10 +86,14 @@ export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis
   const cache = userCacheTtlMs > 0 && userCacheSize > 0
     ? userChangeListener(url, connectionTimeoutMillis, userCacheTtlMs, onListener, userCacheSize)
     : undefined
-  return withDomainErrors(createStore(pool, drizzle({ client: pool, schema }), cache), domainError)
+  const sessions = pgSessions(pool, url, connectionTimeoutMillis)
+  return withDomainErrors(createStore(pool, drizzle({ client: pool, schema }), sessions, cache), domainError)
 }
 
-function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
+type Sessions = ReturnType<typeof pgSessions>
+type Ended = Parameters<Sessions['deny']>[0]
+
+function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCache): Store {
   const p = sql.placeholder
   const inTransaction = async <T>(work: (tx: Tx) => Promise<T>): Promise<T> => await runInTransaction(pool, work)
   // Hot reads: named statements, parsed once per connection.
@@ -95,6 +107,7 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
     await tx.insert(refreshTokens).values({
       id: p('id'), userId: p('userId'), familyId: p('familyId'), expiresAt: p('expiresAt'), createdAt: p('createdAt')
     }).prepare('auth_token_insert').execute(token)
+    await sessions.insert(tx, token)
   }
   /**
    * A rotation that the single statement did not match, decided in a REPEATABLE
@@ -118,6 +131,8 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       .prepare('auth_rotate_live').execute({ id, userId: next.userId, nowSeconds, successorId: next.id, sealed: grace?.sealed ?? null })
     if (rotated !== undefined) {
       await txInsertToken(tx, { ...next, familyId: rotated.familyId })
+      await tx.update(schema.sessions).set({ lastUsedAt: nowSeconds, expiresAt: next.expiresAt, accessExpiresAt: sql`GREATEST(${schema.sessions.accessExpiresAt}, ${next.accessExpiresAt ?? 0})` })
+        .where(eq(schema.sessions.id, rotated.familyId))
       return { kind: 'rotated' }
     }
     const [row] = await withSuccessor(tx, id)
@@ -171,10 +186,27 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       .where(and(where, isNull(refreshTokens.revokedAt))).prepare(name).execute(params)
     return res.rowCount ?? 0
   }
-  const revokeFamily = async (tx: Tx, userId: string, familyId: string, nowSeconds: number, reason: RevokeReason): Promise<number> =>
-    await revokeWhere(tx, 'auth_revoke_family', and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId'))), { userId, familyId, nowSeconds, reason })
-  const revokeUser = async (tx: Tx, userId: string, nowSeconds: number, reason: RevokeReason): Promise<number> =>
-    await revokeWhere(tx, 'auth_revoke_user', eq(refreshTokens.userId, p('userId')), { userId, nowSeconds, reason })
+  // Revoking a family's tokens ends its session, a user's every session of
+  // theirs; the ended ones go to `ended` (for this instance's denylist once committed).
+  const revokeFamily = async (tx: Tx, userId: string, familyId: string, nowSeconds: number, reason: RevokeReason, ended?: Ended): Promise<number> => {
+    const n = await revokeWhere(tx, 'auth_revoke_family', and(eq(refreshTokens.userId, p('userId')), eq(refreshTokens.familyId, p('familyId'))), { userId, familyId, nowSeconds, reason })
+    const over = await sessions.endFamily(tx, userId, familyId, nowSeconds)
+    ended?.push(...over)
+    return n
+  }
+  const revokeUser = async (tx: Tx, userId: string, nowSeconds: number, reason: RevokeReason, ended?: Ended): Promise<number> => {
+    const n = await revokeWhere(tx, 'auth_revoke_user', eq(refreshTokens.userId, p('userId')), { userId, nowSeconds, reason })
+    const over = await sessions.endUser(tx, userId, nowSeconds)
+    ended?.push(...over)
+    return n
+  }
+  /** `work` in a transaction, given a list of the sessions it ends, which are denied here once it commits. */
+  const ending = async <T>(work: (ended: Ended) => Promise<T>): Promise<T> => {
+    const ended: Ended = []
+    const result = await work(ended)
+    sessions.deny(ended)
+    return result
+  }
 
   /**
    * A new password, inside a transaction: the hash (and what else changes with
@@ -182,9 +214,10 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
    * grace window), and the new login's first token if there is one. Returns
    * the updated user.
    */
-  const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true, tokensValidAfter: number }, nowSeconds: number, next: NewRefreshToken | undefined): Promise<User | undefined> => {
+  const writePassword = async (tx: Tx, id: string, change: { passwordHash: string, emailVerified?: true, tokensValidAfter: number }, nowSeconds: number, next: NewRefreshToken | undefined, ended: Ended): Promise<User | undefined> => {
     const [updated] = await tx.update(users).set(change).where(eq(users.id, id)).returning()
-    await revokeUser(tx, id, nowSeconds, 'password_change')
+    ended.length = 0
+    await revokeUser(tx, id, nowSeconds, 'password_change', ended)
     await tx.delete(accountTokens).where(and(eq(accountTokens.userId, id), inArray(accountTokens.purpose, DIES_WITH_PASSWORD)))
     if (next !== undefined) await txInsertToken(tx, next)
     return updated
@@ -287,7 +320,7 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
       },
       remove: async (id) => { await writeUser(id, async (tx) => { await tx.delete(users).where(eq(users.id, id)) }) },
       setPassword: async (id, passwordHash, nowSeconds, next, tokensValidAfter = nowSeconds * 1000) => {
-        await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash, tokensValidAfter }, nowSeconds, next) })
+        await ending(async (ended) => { await writeUser(id, async (tx) => { await writePassword(tx, id, { passwordHash, tokensValidAfter }, nowSeconds, next, ended) }) })
       },
       updateProfile: async (id, change) => {
         if (Object.keys(change).length === 0) return (await userById.execute({ id }))[0]
@@ -353,10 +386,11 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         })
       },
       byId: async (id) => (await db.select().from(accountTokens).where(eq(accountTokens.id, id)).limit(1))[0],
-      resetPassword: async (id, passwordHash, next, nowSeconds, accept, tokensValidAfter = nowSeconds * 1000) => await writeUser(next.userId, async (tx) => {
+      resetPassword: async (id, passwordHash, next, nowSeconds, accept, tokensValidAfter = nowSeconds * 1000) => await ending(async (ended) => await writeUser(next.userId, async (tx) => {
+        ended.length = 0
         const redeemed = await redeemable(tx, id, ['password_reset'], nowSeconds, (token, user) => token.userId === next.userId && accept(token, user))
-        return redeemed === undefined ? undefined : await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true, tokensValidAfter }, nowSeconds, next)
-      }, (updated) => updated !== undefined),
+        return redeemed === undefined ? undefined : await writePassword(tx, redeemed.user.id, { passwordHash, emailVerified: true, tokensValidAfter }, nowSeconds, next, ended)
+      }, (updated) => updated !== undefined)),
       verifyEmail: async (id, nowSeconds, accept) => {
         let changed: string | undefined
         try {
@@ -388,21 +422,29 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         // process or any other. The successor is inserted by the same
         // statement, atomically. Anything else (a revoked, unknown or foreign
         // token) goes to the transaction below, which decides it.
-        const rotated = await pool.query({ name: 'auth_rotate_one', text: ROTATE_LIVE, values: [id, next.userId, nowSeconds, next.id, grace?.sealed ?? null, next.expiresAt, next.createdAt] })
+        const rotated = await pool.query({ name: 'auth_rotate_one', text: ROTATE_LIVE, values: [id, next.userId, nowSeconds, next.id, grace?.sealed ?? null, next.expiresAt, next.createdAt, next.accessExpiresAt ?? 0] })
         if (rotated.rowCount === 1) return { kind: 'rotated' }
         return await rotateOrDecide(id, next, nowSeconds, grace)
       },
-      revokeFamily: async (userId, familyId, nowSeconds, reason = 'logout') => await inTransaction(async (tx) => await revokeFamily(tx, userId, familyId, nowSeconds, reason)),
-      revokeUser: async (userId, nowSeconds, reason = 'logout_all', tokensValidAfter) => {
-        if (tokensValidAfter === undefined) return await inTransaction(async (tx) => await revokeUser(tx, userId, nowSeconds, reason))
+      revokeFamily: async (userId, familyId, nowSeconds, reason = 'logout') => await ending(async (ended) =>
+        await inTransaction(async (tx) => { ended.length = 0; return await revokeFamily(tx, userId, familyId, nowSeconds, reason, ended) })),
+      revokeUser: async (userId, nowSeconds, reason = 'logout_all', tokensValidAfter) => await ending(async (ended) => {
+        if (tokensValidAfter === undefined) return await inTransaction(async (tx) => { ended.length = 0; return await revokeUser(tx, userId, nowSeconds, reason, ended) })
         // "Log out everywhere" writes the user too: with its NOTIFY, every instance's cache forgets the row.
         return await writeUser(userId, async (tx) => {
+          ended.length = 0
           await tx.update(users).set({ tokensValidAfter }).where(eq(users.id, userId))
-          return await revokeUser(tx, userId, nowSeconds, reason)
+          return await revokeUser(tx, userId, nowSeconds, reason, ended)
         })
-      },
-      // One multi-row INSERT: a batch is one statement (atomic) and one round trip.
-      insertMany: async (rows) => rows.length === 0 ? 0 : (await db.insert(refreshTokens).values(rows)).rowCount ?? 0,
+      }),
+      // One multi-row INSERT of the tokens, one of their sessions, one transaction.
+      insertMany: async (rows) => rows.length === 0
+        ? 0
+        : await inTransaction(async (tx) => {
+          const inserted = (await tx.insert(refreshTokens).values(rows)).rowCount ?? 0
+          await sessions.insertMany(tx, rows)
+          return inserted
+        }),
       // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.
       purge: async (nowSeconds) => await inTransaction(async (tx) => {
         const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt)))
@@ -473,11 +515,13 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         return res.rowCount === 1
       }
     },
+    sessions: sessions.api(inTransaction),
     ping: async () => { await pool.query('SELECT 1') },
     async close () {
       if (closed) return
       closed = true
       await cache?.close()
+      await sessions.close()
       await pool.end()
     }
   }

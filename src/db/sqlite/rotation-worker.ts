@@ -34,11 +34,19 @@ const withSuccessor = db.prepare<[string], PresentedToken & { successorFamilyId:
   's.family_id AS successorFamilyId, s.revoked_at AS successorRevokedAt ' +
   'FROM refresh_tokens t LEFT JOIN refresh_tokens s ON s.id = t.successor_id WHERE t.id = ?')
 const revokeFamily = db.prepare("UPDATE refresh_tokens SET revoked_at = @nowSeconds, revoke_reason = 'reuse' WHERE user_id = @userId AND family_id = @familyId AND revoked_at IS NULL")
+// The family's session (src/db/sqlite/sessions.ts), by its primary key: used
+// now, alive as long as the successor, its access tokens until the latest
+// one's expiry. A family without a session row (started before sessions
+// existed) matches nothing.
+const touchSession = db.prepare('UPDATE sessions SET last_used_at = @nowSeconds, expires_at = @expiresAt, access_expires_at = max(access_expires_at, @accessExpiresAt) WHERE id = @familyId')
+// Reuse ends the session: its trigger tells every instance's denylist.
+const endSession = db.prepare('UPDATE sessions SET ended_at = @nowSeconds WHERE id = @familyId AND user_id = @userId AND ended_at IS NULL')
 
 const rotate = db.transaction(({ id, next, nowSeconds, grace }: RotationRequest): RotateOutcome => {
   const familyId = markRotated.get({ id, userId: next.userId, nowSeconds, successorId: next.id, sealed: grace === undefined ? null : grace.sealed })
   if (familyId !== undefined) {
     insert.run({ id: next.id, userId: next.userId, familyId, expiresAt: next.expiresAt, createdAt: next.createdAt })
+    touchSession.run({ familyId, nowSeconds, expiresAt: next.expiresAt, accessExpiresAt: next.accessExpiresAt ?? 0 })
     return { kind: 'rotated' }
   }
   const row = withSuccessor.get(id)
@@ -49,6 +57,7 @@ const rotate = db.transaction(({ id, next, nowSeconds, grace }: RotationRequest)
     case 'replay': return { kind: 'replayed', successorId: decision.successorId, sealed: decision.sealed }
     case 'reuse':
       revokeFamily.run({ userId: decision.userId, familyId: decision.familyId, nowSeconds })
+      endSession.run({ userId: decision.userId, familyId: decision.familyId, nowSeconds })
       return { kind: 'reused' }
     case 'unknown': return { kind: 'unknown' }
     case 'rotate': throw new Error('a live token that the rotation\'s UPDATE did not match')

@@ -211,3 +211,43 @@ export const userChanges = sqliteTable('user_changes', {
   id: integer('id').primaryKey(),
   version: integer('version').notNull()
 })
+
+/**
+ * Sessions (docs/API.md, "Sessions"): one row per login, i.e. per refresh-token
+ * family — `id` is the family id, and the `sid` claim of the family's tokens.
+ * Created with the family's first token (join, login, passkey or social
+ * sign-in, password change or reset, `tokens issue`, a simplejwt exchange);
+ * families started before sessions existed have none (their tokens carry no
+ * `sid` and are checked as before). `expires_at` follows the family's live
+ * refresh token, `access_expires_at` the latest access token issued in it:
+ * an ended session's id stays in every instance's denylist until then
+ * (src/db/sqlite/sessions.ts). Ending one (`ended_at`) bumps
+ * `user_changes` row 2 (a trigger, migration 0009), which the denylist reads
+ * once per turn of the event loop, as the user cache reads row 1.
+ */
+export const sessions = sqliteTable('sessions', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  /** How it started: `password`, `passkey`, `social:<provider>`, `cli`, `django`, … */
+  method: text('method').notNull(),
+  /** The User-Agent of the login, at most 512 characters. */
+  userAgent: text('user_agent'),
+  /** The client's address at the login (TRUST_PROXY's rules). */
+  ip: text('ip'),
+  /** Unix seconds. */
+  createdAt: integer('created_at').notNull(),
+  /** Unix seconds: the login, then each refresh. */
+  lastUsedAt: integer('last_used_at').notNull(),
+  /** Unix seconds: the expiry of the family's live refresh token. */
+  expiresAt: integer('expires_at').notNull(),
+  /** Unix seconds: the latest `exp` of an access token issued in the session. */
+  accessExpiresAt: integer('access_expires_at').notNull(),
+  /** Unix seconds; null while the session lives. */
+  endedAt: integer('ended_at')
+}, (t) => [
+  index('sessions_user_idx').on(t.userId),
+  // The denylist's reload: ended sessions whose access tokens may still be alive.
+  index('sessions_ended_idx').on(t.accessExpiresAt).where(sql`ended_at IS NOT NULL`)
+])
+
+export type SessionRow = typeof sessions.$inferSelect

@@ -9,6 +9,7 @@ import { importStep } from '../user-import.js'
 import { openDatabase, type SqliteOptions } from './connection.js'
 import { domainError, isUniqueViolation } from './errors.js'
 import { rotationWriter } from './rotations.js'
+import { sqliteSessions } from './sessions.js'
 import * as schema from './schema.js'
 import { userCache } from './user-cache.js'
 
@@ -48,6 +49,25 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   const recordLastLoginAndHash = db.update(users).set({ lastLogin: p('at') as unknown as Date, passwordHash: p('passwordHash') as unknown as string })
     .where(eq(users.id, p('id'))).prepare()
 
+  const sessions = sqliteSessions(sqlite, write)
+  /** A family's first token, and its session's row when it starts one (inside the caller's transaction). */
+  const insertFirst = (token: NewRefreshToken): void => {
+    insertToken.run(token)
+    sessions.insert(token)
+  }
+  /** revokeFamily, and the family's session ended (inside the caller's transaction). */
+  const revokeFamilyAndEnd = sqlite.transaction((args: { userId: string, familyId: string, nowSeconds: number, reason: RevokeReason }): number => {
+    const n = revokeFamily.run(args).changes
+    sessions.endFamily(args.userId, args.familyId, args.nowSeconds)
+    return n
+  })
+  /** revokeUser, and every session of the user ended (inside the caller's transaction). */
+  const revokeUserAndEnd = sqlite.transaction((args: { userId: string, nowSeconds: number, reason: RevokeReason }): number => {
+    const n = revokeUser.run(args).changes
+    sessions.endUser(args.userId, args.nowSeconds)
+    return n
+  })
+
   const usersVersion = sqlite.prepare('SELECT version FROM user_changes WHERE id = 1').pluck()
   const knownUsers = userCache(() => usersVersion.get(), (id) => userById.get({ id }), userCacheSize)
   /**
@@ -77,14 +97,14 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   const createUser = sqlite.transaction((user: NewUser, firstToken: NewRefreshToken | undefined) => {
     const [row] = db.insert(users).values(user).returning().all()
     if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
-    if (firstToken !== undefined) insertToken.run(firstToken)
+    if (firstToken !== undefined) insertFirst(firstToken)
     return row
   })
 
   const recordLogin = sqlite.transaction((id: string, at: Date, rehashed: string | undefined, token: NewRefreshToken | undefined) => {
     if (rehashed === undefined) recordLastLogin.run({ id, at })
     else recordLastLoginAndHash.run({ id, at, passwordHash: rehashed })
-    if (token !== undefined) insertToken.run(token)
+    if (token !== undefined) insertFirst(token)
   })
 
   /**
@@ -94,9 +114,9 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
    */
   const writePassword = (id: string, change: { passwordHash: string, emailVerified?: true, tokensValidAfter: number }, nowSeconds: number, next: NewRefreshToken | undefined): void => {
     db.update(users).set(change).where(eq(users.id, id)).run()
-    revokeUser.run({ userId: id, nowSeconds, reason: 'password_change' })
+    revokeUserAndEnd({ userId: id, nowSeconds, reason: 'password_change' })
     db.delete(accountTokens).where(and(eq(accountTokens.userId, id), inArray(accountTokens.purpose, DIES_WITH_PASSWORD))).run()
-    if (next !== undefined) insertToken.run(next)
+    if (next !== undefined) insertFirst(next)
   }
   // A deactivation voids the pending email change for good (a later
   // reactivation does not bring it back); with `tokensValidAfter`, the user's
@@ -116,7 +136,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   })
   const revokeUserEverywhere = sqlite.transaction((userId: string, nowSeconds: number, reason: RevokeReason, tokensValidAfter: number) => {
     db.update(users).set({ tokensValidAfter }).where(eq(users.id, userId)).run()
-    return revokeUser.run({ userId, nowSeconds, reason }).changes
+    return revokeUserAndEnd({ userId, nowSeconds, reason })
   })
 
   // Mailed tokens are redeemed in BEGIN IMMEDIATE transactions: the checks
@@ -153,7 +173,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   const insertMany = sqlite.transaction((rows: NewUser[]) =>
     rows.length === 0 ? 0 : db.insert(users).values(rows).onConflictDoNothing({ target: users.email }).run().changes)
   const insertTokens = sqlite.transaction((rows: NewRefreshToken[]) => {
-    for (const row of rows) insertToken.run(row)
+    for (const row of rows) insertFirst(row)
     return rows.length
   })
   const importMany = sqlite.transaction((rows: ImportedUser[], isForeignHash: (hash: string) => boolean) => rows.map((row): ImportOutcome => {
@@ -179,10 +199,10 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   const exchangeLegacy = sqlite.transaction((id: string, expiresAt: number, first: NewRefreshToken, nowSeconds: number) => {
     if (db.insert(legacyTokens).values({ id, userId: first.userId, familyId: first.familyId, expiresAt }).onConflictDoNothing().run().changes !== 1) {
       const used = db.select().from(legacyTokens).where(eq(legacyTokens.id, id)).get()
-      if (used !== undefined) revokeFamily.run({ userId: used.userId, familyId: used.familyId, nowSeconds, reason: 'reuse' })
+      if (used !== undefined) revokeFamilyAndEnd({ userId: used.userId, familyId: used.familyId, nowSeconds, reason: 'reuse' })
       return 'reused' as const
     }
-    insertToken.run(first)
+    insertFirst(first)
     return 'exchanged' as const
   })
   const addSigningKey = sqlite.transaction((key: NewSigningKey, onlyIfNone: boolean): boolean => {
@@ -303,9 +323,9 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
     refreshTokens: {
       async byId (id) { return tokenById.get({ id }) },
       async rotate (id, next, nowSeconds, grace) { return await rotations.rotate({ id, next, nowSeconds, grace }) },
-      async revokeFamily (userId, familyId, nowSeconds, reason = 'logout') { return write(() => revokeFamily.run({ userId, familyId, nowSeconds, reason }).changes) },
+      async revokeFamily (userId, familyId, nowSeconds, reason = 'logout') { return write(() => revokeFamilyAndEnd.immediate({ userId, familyId, nowSeconds, reason })) },
       async revokeUser (userId, nowSeconds, reason = 'logout_all', tokensValidAfter) {
-        if (tokensValidAfter === undefined) return write(() => revokeUser.run({ userId, nowSeconds, reason }).changes)
+        if (tokensValidAfter === undefined) return write(() => revokeUserAndEnd.immediate({ userId, nowSeconds, reason }))
         return writeUser(userId, () => revokeUserEverywhere(userId, nowSeconds, reason, tokensValidAfter))
       },
       async purge (nowSeconds) { return write(() => purge.immediate(nowSeconds)) },
@@ -342,6 +362,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
         return write(() => db.update(serviceSecrets).set({ value: to }).where(and(eq(serviceSecrets.name, name), eq(serviceSecrets.value, from))).run().changes) === 1
       }
     },
+    sessions: sessions.api,
     async ping () { sqlite.prepare('SELECT 1').get() },
     async close () {
       await rotations.close()

@@ -85,14 +85,17 @@ t.test('join → login → refresh → reuse detection → logout → mypage, on
   const live = await sql.query('SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [s.user.id])
   t.equal(live.rows[0].n, 0, 'no live refresh token left in PostgreSQL')
 
-  // Access tokens stay valid until they expire; a deactivated user's do not.
-  t.equal((await mypage(app, r2.json().access)).statusCode, 200)
+  // The logged-out session's access tokens are refused at once (its session
+  // ended); another session's stay valid until they expire, but a deactivated user's do not.
+  t.equal((await mypage(app, r2.json().access)).json().code, 'TOKEN_REVOKED')
+  const other = (await post(app, '/account/login', { email, password: PASSWORD })).json()
+  t.equal((await mypage(app, other.access)).statusCode, 200)
   // Through the store (as an admin command would): the user cache is told at
   // once (plain SQL beside the service is seen within the cache's TTL, see
   // test/pg-user-cache.test.ts).
   await app.store.users.setActive(String(s.user.id), false)
   t.equal((await sql.query('SELECT is_active FROM users WHERE id = $1', [s.user.id])).rows[0].is_active, false)
-  const inactive = await mypage(app, r2.json().access)
+  const inactive = await mypage(app, other.access)
   t.equal(inactive.statusCode, 401)
   t.equal(inactive.json().code, 'TOKEN_INVALID')
 })

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors, PasswordChangeBody, TokenPair } from '../../../../src/schemas.js'
+import { loginContext } from '../../../../src/sessions/sessions.js'
 
 const changePassword: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
@@ -7,7 +8,7 @@ const changePassword: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: app.authenticate,
     preHandler: app.passwordCheckLimit
   }, async (request, reply) => {
-    const pair = await app.accounts.changePassword(request.user, request.body.old_password, request.body.new_password)
+    const pair = await app.accounts.changePassword(request.user, request.body.old_password, request.body.new_password, loginContext('password', request))
     request.log.info({ event: 'password_changed', userId: request.user.id }, 'password changed; all sessions revoked')
     return await reply.setAuthCookies(pair).send(pair)
   })

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { TokenMissingError } from '../../../../src/errors.js'
 import { errors, RefreshBody, TokenPair } from '../../../../src/schemas.js'
+import { loginContext } from '../../../../src/sessions/sessions.js'
 
 const refresh: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
@@ -10,7 +11,8 @@ const refresh: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const presented = app.presentedRefreshToken(request)
     if (presented === undefined) throw new TokenMissingError()
-    const pair = await app.tokens.refresh(presented)
+    // The request's context: the session of a simplejwt token's exchange (SIMPLEJWT_COMPAT) records it.
+    const pair = await app.tokens.refresh(presented, loginContext('django', request))
     return await reply.setAuthCookies(pair).send(pair)
   })
 }

@@ -3,6 +3,7 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
 import { publicUser } from '../../../../../src/accounts/accounts.js'
 import { LoginVerifyBody } from '../../../../../src/passkeys/schemas.js'
 import { errors, UserWithTokens } from '../../../../../src/schemas.js'
+import { loginContext } from '../../../../../src/sessions/sessions.js'
 
 // Answers exactly as POST /account/login: the user, the tokens, the three cookies.
 const loginVerify: FastifyPluginAsyncTypebox = async (app) => {
@@ -12,7 +13,7 @@ const loginVerify: FastifyPluginAsyncTypebox = async (app) => {
     ...app.ipLimit('passkey-login', app.config.rateLimit.loginMax)
   }, async (request, reply) => {
     try {
-      const { user, tokens, passkey } = await app.passkeys.verifyAuthentication(request.body.response as AuthenticationResponseJSON)
+      const { user, tokens, passkey } = await app.passkeys.verifyAuthentication(request.body.response as AuthenticationResponseJSON, loginContext('passkey', request))
       request.log.info({ event: 'login', method: 'passkey', userId: user.id, passkeyId: passkey.id, ip: request.ip }, 'login succeeded')
       return await reply.setAuthCookies(tokens).send({ user: publicUser(user), ...tokens })
     } catch (err) {
