@@ -5,6 +5,7 @@
 // script only echoes the csrf_token value in X-CSRF-Token on POSTs, and when a
 // request fails because the access token is gone it refreshes once and retries.
 // No framework, no build step; `request` is exported for reuse.
+import './sessions.js' // the "Sessions" list (issue 25), a module of its own
 
 const API = (document.querySelector('meta[name="auth-api"]')?.getAttribute('content') ?? '').replace(/\/+$/, '')
 const CROSS_ORIGIN = API !== '' && new URL(API, location.href).origin !== location.origin
