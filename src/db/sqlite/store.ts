@@ -8,6 +8,7 @@ import { DIES_WITH_PASSWORD, type AcceptAccountToken, type AccountTokenPurpose, 
 import { importStep } from '../user-import.js'
 import { openDatabase, type SqliteOptions } from './connection.js'
 import { domainError, isUniqueViolation } from './errors.js'
+import { sqliteMfaStore } from './mfa.js'
 import { rotationWriter } from './rotations.js'
 import * as schema from './schema.js'
 import { userCache } from './user-cache.js'
@@ -342,6 +343,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
         return write(() => db.update(serviceSecrets).set({ value: to }).where(and(eq(serviceSecrets.name, name), eq(serviceSecrets.value, from))).run().changes) === 1
       }
     },
+    mfa: sqliteMfaStore(sqlite, db, write),
     async ping () { sqlite.prepare('SELECT 1').get() },
     async close () {
       await rotations.close()
