@@ -286,3 +286,31 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     })
   })
 }
+
+t.test('with JWT_KEYS_ENCRYPTION_KEY the secret is stored sealed, and still works', async (t) => {
+  const clock: Clock = { now: Date.now() }
+  const app = await buildApp(testConfig(t, { JWT_KEYS_ENCRYPTION_KEY: 'k'.repeat(40) }), { nowMs: () => clock.now })
+  t.teardown(() => app.close())
+  const s = await join(app)
+  const { secret } = await enrol(app, s, clock)
+  const stored = (await app.store.mfa.totp(s.user.id as string))?.secret ?? ''
+  t.match(stored, /^sealed:v1:/)
+  t.notOk(stored.includes(secret))
+  clock.now += 30_000
+  t.equal((await post(app, '/account/login/mfa', { mfa_token: await mfaToken(t, app, s.email), code: codeAt(secret, clock.now) })).statusCode, 200)
+})
+
+t.test('attempts at POST /account/login/mfa are limited per user, whatever the mfa_token and address', async (t) => {
+  const clock: Clock = { now: Date.now() }
+  const app = await buildApp(testConfig(t, { RATE_LIMIT_LOGIN_MAX: '6' }), { nowMs: () => clock.now })
+  t.teardown(() => app.close())
+  const s = await join(app)
+  await enrol(app, s, clock)
+  const tokens = [await mfaToken(t, app, s.email), await mfaToken(t, app, s.email)]
+  const statuses: number[] = []
+  for (let i = 0; i < 7; i++) {
+    const res = await app.inject({ method: 'POST', url: '/account/login/mfa', payload: { mfa_token: tokens[i % 2], code: '000000' }, remoteAddress: `10.0.0.${i + 1}` })
+    statuses.push(res.statusCode)
+  }
+  t.same(statuses, [401, 401, 401, 401, 401, 401, 429], 'the 7th attempt of the user: 429, from a new address with a live token')
+})
