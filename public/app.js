@@ -6,6 +6,8 @@
 // request fails because the access token is gone it refreshes once and retries.
 // No framework, no build step; `request` is exported for reuse.
 
+import { setupMfa } from './mfa.js'
+
 const API = (document.querySelector('meta[name="auth-api"]')?.getAttribute('content') ?? '').replace(/\/+$/, '')
 const CROSS_ORIGIN = API !== '' && new URL(API, location.href).origin !== location.origin
 // Only for an API on another host, whose csrf_token cookie this page cannot
@@ -20,6 +22,7 @@ export class ApiError extends Error {
     this.status = status
     this.code = body?.code ?? `HTTP_${status}`
     this.details = Array.isArray(body?.details) ? body.details : []
+    this.body = body ?? null
   }
 }
 
@@ -260,6 +263,8 @@ loginForm.addEventListener('submit', (event) => {
       await request('POST', '/account/login', formBody(loginForm))
     } catch (err) {
       offerVerificationMail(err)
+      // TOTP on: the password was right; the code step (mfa.js) finishes the login.
+      if (err.code === 'MFA_REQUIRED') return mfa.askCode(err)
       throw err
     }
     loginForm.reset()
@@ -606,5 +611,8 @@ if (PASSKEYS_SUPPORTED) {
   const watcher = new window.MutationObserver(followViews)
   for (const view of [views.signedIn, views.signedOut]) watcher.observe(view, { attributes: true, attributeFilter: ['hidden'] })
 }
+
+// ------------------------------------------------- second factor (issue 25): mfa.js
+const mfa = setupMfa({ request, busy, showError, showNotice, loadProfile, views, loginForm })
 
 if (!openMailedLink()) showSession()
