@@ -7,6 +7,8 @@
 // No framework, no build step; `request` is exported for reuse.
 import './sessions.js' // the "Sessions" list (issue 25), a module of its own
 
+import { setupMfa } from './mfa.js'
+
 const API = (document.querySelector('meta[name="auth-api"]')?.getAttribute('content') ?? '').replace(/\/+$/, '')
 const CROSS_ORIGIN = API !== '' && new URL(API, location.href).origin !== location.origin
 // Only for an API on another host, whose csrf_token cookie this page cannot
@@ -21,6 +23,7 @@ export class ApiError extends Error {
     this.status = status
     this.code = body?.code ?? `HTTP_${status}`
     this.details = Array.isArray(body?.details) ? body.details : []
+    this.body = body ?? null
   }
 }
 
@@ -261,6 +264,8 @@ loginForm.addEventListener('submit', (event) => {
       await request('POST', '/account/login', formBody(loginForm))
     } catch (err) {
       offerVerificationMail(err)
+      // TOTP on: the password was right; the code step (mfa.js) finishes the login.
+      if (err.code === 'MFA_REQUIRED') return mfa.askCode(err)
       throw err
     }
     loginForm.reset()
@@ -607,5 +612,8 @@ if (PASSKEYS_SUPPORTED) {
   const watcher = new window.MutationObserver(followViews)
   for (const view of [views.signedIn, views.signedOut]) watcher.observe(view, { attributes: true, attributeFilter: ['hidden'] })
 }
+
+// ------------------------------------------------- second factor (issue 25): mfa.js
+const mfa = setupMfa({ request, busy, showError, showNotice, loadProfile, views, loginForm })
 
 if (!openMailedLink()) showSession()

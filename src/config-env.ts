@@ -68,7 +68,8 @@ export const EnvSchema = Type.Object({
   WEBAUTHN_RP_NAME: Type.String({ maxLength: 100, default: '' }),
   WEBAUTHN_ORIGINS: Type.String({ default: '' }),
   SIMPLEJWT_SIGNING_KEY: Type.Optional(Type.String()),
-  PWNED_PASSWORDS_URL: Type.String({ default: '' })
+  PWNED_PASSWORDS_URL: Type.String({ default: '' }),
+  MFA_ISSUER: Type.String({ maxLength: 100, default: '' })
 })
 
 /** The environment as `parseEnv` returns it. */

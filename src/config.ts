@@ -105,6 +105,8 @@ export interface Config {
   pwnedPasswordsUrl?: string
   /** Passkeys (src/passkeys/). */
   webauthn: WebauthnConfig
+  /** MFA_ISSUER: the name authenticator apps show beside a TOTP account (default the host name of PUBLIC_URL). */
+  mfaIssuer: string
 }
 
 export interface WebauthnConfig {
@@ -220,7 +222,8 @@ function parseWebauthn (raw: RawEnv, publicUrl: string): WebauthnConfig {
       throw new ConfigError('WEBAUTHN_ORIGINS', `must be a comma list of origins like https://app.example.com, got "${origin}"`)
     }
   }
-  const rpName = raw.WEBAUTHN_RP_NAME.trim() !== '' ? raw.WEBAUTHN_RP_NAME.trim() : rpId
+  // The name the user sees for the service in an authenticator: MFA_ISSUER's, when it is set.
+  const rpName = raw.WEBAUTHN_RP_NAME.trim() !== '' ? raw.WEBAUTHN_RP_NAME.trim() : raw.MFA_ISSUER.trim() !== '' ? raw.MFA_ISSUER.trim() : rpId
   const unavailable = isIpAddress(rpId)
     ? `the WebAuthn RP ID "${rpId}" is an IP address, which browsers refuse; set PUBLIC_URL to a host name (e.g. http://localhost:3000/) or WEBAUTHN_RP_ID to a domain`
     : undefined
@@ -234,6 +237,17 @@ function parseWebauthn (raw: RawEnv, publicUrl: string): WebauthnConfig {
     }
   }
   return { rpId, rpName, origins: origins.length > 0 ? origins : [url.origin], ...optional('unavailable', unavailable) }
+}
+
+/**
+ * MFA_ISSUER, the issuer of otpauth:// URLs: no colon, which separates the
+ * issuer from the account in the URL's label (Key Uri Format).
+ */
+function parseMfaIssuer (raw: RawEnv, publicUrl: string): string {
+  // An IPv6 host's colons become dashes in the default: a start on [::1] must not fail for a name.
+  const issuer = raw.MFA_ISSUER.trim() !== '' ? raw.MFA_ISSUER.trim() : new URL(publicUrl).hostname.replace(/^\[|\]$/g, '').replaceAll(':', '-')
+  if (issuer.includes(':')) throw new ConfigError('MFA_ISSUER', `must not contain ":" (it separates the issuer from the account in an otpauth:// URL), got "${issuer}"`)
+  return issuer
 }
 
 /** `auto` = the machine's cores; otherwise 1 to 64. */
@@ -407,7 +421,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     simplejwtCompat,
     ...optional('simplejwtSigningKey', simplejwtSigningKey),
     ...optional('pwnedPasswordsUrl', raw.PWNED_PASSWORDS_URL.trim() === '' ? undefined : parseHttpUrl('PWNED_PASSWORDS_URL', raw.PWNED_PASSWORDS_URL.trim())),
-    webauthn: parseWebauthn(raw, publicUrl)
+    webauthn: parseWebauthn(raw, publicUrl),
+    mfaIssuer: parseMfaIssuer(raw, publicUrl)
   }
 }
 

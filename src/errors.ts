@@ -93,3 +93,30 @@ export const LastLoginMethodError = createError('LAST_LOGIN_METHOD', 'This passk
 // Sessions (src/sessions/).
 /** DELETE /account/sessions/<id> for an id that is not one of the user's live sessions (unknown, ended, or another user's). */
 export const SessionNotFoundError = createError('NOT_FOUND', 'No such session.', 404)
+// The second factor (src/mfa/).
+/** The ways POST /account/login/mfa accepts, as MFA_REQUIRED lists them. */
+export const MFA_METHODS = ['totp', 'recovery_code'] as const
+/**
+ * The right password of a user with TOTP on: no tokens yet. The body carries
+ * `mfa_token` (for POST /account/login/mfa) and `methods` besides the
+ * contract's fields (plugins/app/errors.ts).
+ */
+export class MfaRequiredError extends Error {
+  readonly code = 'MFA_REQUIRED'
+  readonly statusCode = 401
+  readonly methods = [...MFA_METHODS]
+  constructor (readonly mfaToken: string, readonly userId: string) {
+    super('A second factor is required: send a code from the authenticator app (or a recovery code) to POST /account/login/mfa with the mfa_token.')
+    this.name = 'MfaRequiredError'
+  }
+}
+/** A wrong TOTP code while enabling TOTP (the user is signed in: a 400). */
+export const MfaCodeInvalidError = createError('MFA_CODE_INVALID', 'The code is not valid; enter the current code of the authenticator app.', 400)
+/** A wrong, replayed or used-up code (TOTP or recovery) at POST /account/login/mfa. */
+export const MfaLoginCodeInvalidError = createError('MFA_CODE_INVALID', 'The code is not valid.', 401)
+/** An mfa_token unknown, expired (5 minutes), used, or ended by too many wrong codes: the login starts again with the password. */
+export const MfaTokenInvalidError = createError('MFA_TOKEN_INVALID', 'This login attempt is unknown, expired or over; log in again with the password.', 401)
+export const MfaAlreadyEnabledError = createError('MFA_ALREADY_ENABLED', 'TOTP is enabled already; turn it off first to enrol another device.', 409)
+export const MfaNotEnabledError = createError('MFA_NOT_ENABLED', 'TOTP is not enabled for this account.', 409)
+/** POST /account/mfa/totp/confirm with no setup waiting for its code. */
+export const MfaSetupRequiredError = createError('MFA_SETUP_REQUIRED', 'No TOTP setup is waiting for confirmation; start with POST /account/mfa/totp/setup.', 409)

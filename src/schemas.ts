@@ -186,6 +186,16 @@ export const ErrorBody = Type.Object({
   details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() })))
 }, { $id: 'Error' })
 
+/**
+ * POST /account/login's 401: the error body, and with MFA_REQUIRED (TOTP on)
+ * the `mfa_token` to send to POST /account/login/mfa and the `methods` it takes.
+ */
+export const LoginErrorBody = Type.Object({
+  ...ErrorBody.properties,
+  mfa_token: Type.Optional(Type.String()),
+  methods: Type.Optional(Type.Array(Type.String()))
+})
+
 /** The error statuses a route can answer, each with the common error body. */
 export function errors (...statuses: number[]): Record<number, typeof ErrorBody> {
   return Object.fromEntries([400, 413, 415, 429, 500, 503, ...statuses].map((s) => [s, ErrorBody]))

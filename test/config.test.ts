@@ -283,10 +283,23 @@ t.test('WEBAUTHN_*: defaults from PUBLIC_URL; an IP-address RP ID turns passkeys
   t.match(byDefault.unavailable, /IP address.*set PUBLIC_URL to a host name \(e\.g\. http:\/\/localhost:3000\/\)/)
   t.match(cfg(t, { HOST: '::1' }).webauthn.unavailable, /IP address/, 'an IPv6 address too')
   t.same(cfg(t, { PUBLIC_URL: 'https://auth.example.com/app/' }).webauthn,
-    { rpId: 'auth.example.com', rpName: 'auth.example.com', origins: ['https://auth.example.com'] }, 'the host and origin of PUBLIC_URL; the name is the host (MFA_ISSUER does not exist yet)')
+    { rpId: 'auth.example.com', rpName: 'auth.example.com', origins: ['https://auth.example.com'] }, 'the host and origin of PUBLIC_URL; the name is the host')
   t.same(cfg(t, { PUBLIC_URL: 'http://localhost:3000/', WEBAUTHN_RP_ID: 'Example.com', WEBAUTHN_RP_NAME: 'Example', WEBAUTHN_ORIGINS: 'https://a.example.com, https://b.example.com' }).webauthn,
     { rpId: 'example.com', rpName: 'Example', origins: ['https://a.example.com', 'https://b.example.com'] })
   const err = configError(t, { PUBLIC_URL: 'https://auth.example.com/', WEBAUTHN_ORIGINS: 'https://auth.example.com,https://example.org' })
   t.equal(err.variable, 'WEBAUTHN_ORIGINS')
   t.match(err.message, /lists https:\/\/example\.org, whose host is neither the RP ID "auth\.example\.com" nor a subdomain of it/, 'an origin the browser would refuse for this RP ID')
+})
+
+t.test('MFA_ISSUER: the host name of PUBLIC_URL by default; no colon; WEBAUTHN_RP_NAME defaults to it', async (t) => {
+  t.equal(cfg(t).mfaIssuer, '127.0.0.1')
+  t.equal(cfg(t, { PUBLIC_URL: 'https://auth.example.com:8443/app/' }).mfaIssuer, 'auth.example.com', 'the host name, without the port')
+  t.equal(cfg(t, { HOST: '::1' }).mfaIssuer, '--1', 'an IPv6 host: no colon, the start does not fail')
+  const set = cfg(t, { PUBLIC_URL: 'https://auth.example.com/', MFA_ISSUER: ' Example Co ' })
+  t.equal(set.mfaIssuer, 'Example Co')
+  t.equal(set.webauthn.rpName, 'Example Co', 'the name authenticators show, for passkeys too')
+  t.equal(cfg(t, { MFA_ISSUER: 'Example Co', WEBAUTHN_RP_NAME: 'Passkeys Co' }).webauthn.rpName, 'Passkeys Co', 'WEBAUTHN_RP_NAME wins')
+  const err = configError(t, { MFA_ISSUER: 'Example:Co' })
+  t.equal(err.variable, 'MFA_ISSUER')
+  t.match(err.message, /must not contain ":"/)
 })

@@ -23,6 +23,7 @@ export default fp(async (app) => {
     tokens: app.tokens,
     ...(breached === undefined ? {} : { breached }),
     emailVerification: config.emailVerification,
+    mfa: app.mfa,
     mail: {
       mailer: app.mailer,
       language: config.mail.language,
@@ -49,4 +50,4 @@ export default fp(async (app) => {
       }
     })()
   })
-}, { name: 'accounts', dependencies: ['store', 'passwords', 'tokens', 'mailer'] })
+}, { name: 'accounts', dependencies: ['store', 'passwords', 'tokens', 'mailer', 'mfa'] })

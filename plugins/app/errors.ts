@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { driverCode, NotReadyError, OverloadedError, PasskeysUnavailableError, ShuttingDownError, StorageUnavailableError } from '../../src/errors.js'
+import { driverCode, MfaRequiredError, NotReadyError, OverloadedError, PasskeysUnavailableError, ShuttingDownError, StorageUnavailableError } from '../../src/errors.js'
 import { NO_NUL, TOKEN_MAX_LENGTH, TOKEN_TEXT } from '../../src/schemas.js'
 import { pathOf } from './request-log.js'
 
@@ -161,7 +161,9 @@ export default fp(async (app) => {
       error: STATUS_CODES[statusCode] ?? 'Error',
       code,
       message,
-      ...(details === undefined ? {} : { details })
+      ...(details === undefined ? {} : { details }),
+      // What the client needs to go on with a login that waits for its second factor.
+      ...(err instanceof MfaRequiredError ? { mfa_token: err.mfaToken, methods: err.methods } : {})
     })
   })
 

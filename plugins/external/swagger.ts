@@ -12,6 +12,7 @@ export const autoConfig: FastifyDynamicSwaggerOptions = {
       { name: 'account', description: 'Join, the profile (mypage), password change.' },
       { name: 'lifecycle', description: 'Profile edits, email change and verification, password reset, account deletion.' },
       { name: 'passkeys', description: 'Passkeys (WebAuthn): register them, sign in without a password, list, rename and remove them.' },
+      { name: 'mfa', description: 'The second factor: TOTP (an authenticator app) with recovery codes; its login step is under tokens.' },
       { name: 'gateway', description: 'For gateways and resource servers: forward auth, the GET token check, introspection, the JWKS.' },
       { name: 'operations', description: 'Liveness and readiness probes.' }
     ],

@@ -4,10 +4,11 @@ import type { Config } from '../config.js'
 import type { AccountToken, AccountTokenPurpose, ProfileChange, Store, User } from '../db/store.js'
 import {
   AccountInactiveError, EmailNotVerifiedError, EmailTakenError, FieldValidationError, InvalidCredentialsError,
-  InvalidPasswordError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError, WeakPasswordError
+  InvalidPasswordError, MfaRequiredError, MfaTokenInvalidError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError, WeakPasswordError
 } from '../errors.js'
 import type { Mailer } from '../mail/mailer.js'
 import { renderMail, renderNotice, type MailLanguage, type MailTemplate, type NoticeTemplate } from '../mail/templates.js'
+import type { MfaProof, MfaService } from '../mfa/mfa.js'
 import type { PasswordHasher } from '../passwords/hash.js'
 import { assertPasswordPolicy } from '../passwords/policy.js'
 import type { TokenPair } from '../tokens/claims.js'
@@ -98,10 +99,12 @@ export interface AccountServiceOptions {
   emailVerification?: Config['emailVerification']
   /** Needed by the flows that send mail (reset, verification, email change). */
   mail?: AccountMailOptions
+  /** The second factor (src/mfa/): without it no login asks for one. */
+  mfa?: MfaService
   nowMs?: () => number
 }
 
-export function createAccountService ({ store, hasher, tokens, breached, emailVerification = 'none', mail, nowMs = Date.now }: AccountServiceOptions) {
+export function createAccountService ({ store, hasher, tokens, breached, emailVerification = 'none', mail, mfa, nowMs = Date.now }: AccountServiceOptions) {
   const seconds = (): number => Math.floor(nowMs() / 1000)
 
   /** The password policy, then (PWNED_PASSWORDS_URL) the breach check: a new password's rules. */
@@ -165,6 +168,27 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
   function notifyEmailChange (template: NoticeTemplate, user: User, newEmail: string): void {
     if (mail === undefined) return
     mail.mailer.send({ to: user.email, ...renderNotice(template, mail.language, { email: user.email, newEmail }), about: { template, userId: user.id } })
+  }
+
+  /** What a user must be to be logged in, once the credentials were checked. */
+  function assertMayLogIn (user: User): void {
+    if (!user.isActive) throw new AccountInactiveError()
+    if (emailVerification === 'mandatory' && !user.emailVerified) throw new EmailNotVerifiedError()
+  }
+
+  /**
+   * The one place a login is issued, whatever proved it (a password, a
+   * password and a second factor): last_login (and the re-hashed password,
+   * if any) and the new refresh token in one transaction (one commit), so a
+   * login refused by the storage leaves no trace.
+   */
+  async function issueLogin (user: User, rehashed?: string, session?: LoginContext): Promise<{ user: User, tokens: TokenPair }> {
+    const at = new Date(nowMs())
+    // last_login and the new refresh token (with its session): one transaction
+    // (one commit), so a login refused by the storage leaves no trace.
+    const { pair, row } = tokens.newLogin(user, undefined, { session })
+    await store.users.recordLogin(user.id, at, rehashed, row)
+    return { user: { ...user, lastLogin: at, passwordHash: rehashed ?? user.passwordHash }, tokens: pair }
   }
 
   /** The current password of `user`, for the changes that put the account itself at stake. */
@@ -236,16 +260,30 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
         await hasher.answerFailureAfter(started)
         throw new InvalidCredentialsError()
       }
-      if (!found.isActive) throw new AccountInactiveError()
-      if (emailVerification === 'mandatory' && !found.emailVerified) throw new EmailNotVerifiedError()
-      const at = new Date(nowMs())
+      assertMayLogIn(found)
       const rehashed = hasher.needsRehash(found.passwordHash) ? await hasher.hash(password) : undefined
-      // last_login and the new refresh token: one transaction (one commit), so
-      // a login refused by the storage leaves no trace.
-      const { pair, row } = tokens.newLogin(found, undefined, { session })
-      await store.users.recordLogin(found.id, at, rehashed, row)
-      return { user: { ...found, lastLogin: at, passwordHash: rehashed ?? found.passwordHash }, tokens: pair }
+      // TOTP on: the password is right, but no tokens until the second factor
+      // (POST /account/login/mfa, loginMfa). Only whoever knows the password learns that TOTP is on.
+      if (mfa !== undefined && await mfa.required(found.id)) throw new MfaRequiredError(await mfa.startChallenge(found, rehashed), found.id)
+      return await issueLogin(found, rehashed, session)
     },
+
+    /**
+     * POST /account/login/mfa: the second factor of a password login that
+     * answered MFA_REQUIRED, then the login is issued as a password login's.
+     * The login attempt is void if the password changed since (the re-hash
+     * would bring the old one back), or the user may no longer log in.
+     */
+    async loginMfa (mfaToken: string, proof: MfaProof, session?: LoginContext): Promise<{ user: User, tokens: TokenPair, method: 'totp' | 'recovery_code' }> {
+      if (mfa === undefined) throw new MfaTokenInvalidError()
+      const { challenge, method } = await mfa.verifyChallenge(mfaToken, proof)
+      const user = await store.users.byId(challenge.userId)
+      if (user === undefined || passwordFingerprint(user.passwordHash) !== challenge.passwordFingerprint) throw new MfaTokenInvalidError()
+      assertMayLogIn(user)
+      return { ...await issueLogin(user, challenge.rehashedPassword ?? undefined, session), method }
+    },
+
+    issueLogin,
 
     async changePassword (user: User, oldPassword: string, newPassword: string, session?: LoginContext): Promise<TokenPair> {
       if (!await hasher.verify(user.passwordHash, oldPassword)) throw new InvalidPasswordError()

@@ -98,7 +98,7 @@ async function outputOf (ctx: CommandContext, out: string | undefined): Promise<
 }
 
 /** The one audit line of a run, in the server's log format, on standard error. */
-function audit (ctx: CommandContext, fields: Record<string, unknown>, msg: string): void {
+export function audit (ctx: CommandContext, fields: Record<string, unknown>, msg: string): void {
   // pino's own line (level, time, pid, hostname) with the server's redaction.
   pino({ redact }, { write: (line: string) => { ctx.err(line.trimEnd()) } }).info(fields, msg)
 }

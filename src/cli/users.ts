@@ -4,6 +4,7 @@ import type { User } from '../db/store.js'
 import { EmailTakenError, WeakPasswordError } from '../errors.js'
 import { CliError, type Command, type CommandContext } from './command.js'
 import { integerOption, passwordOption, stringOption, userByEmail, withServices } from './services.js'
+import { audit } from './tokens-issue.js'
 
 /** Everything an operator sees of a user (never the password hash). */
 export function adminView (user: User) {
@@ -204,4 +205,23 @@ token of the user and refuses every access token issued before, as a password ch
   }
 }
 
-export const userCommands = [usersCreate, usersList, usersShow, usersVerify, usersDeactivate, usersActivate, usersDelete, usersSetPassword]
+export const usersMfaReset: Command = {
+  name: 'users mfa-reset',
+  summary: 'turn a user\'s second factor (TOTP) off',
+  usage: 'E',
+  help: `Turns TOTP off for a user who lost the device: the secret, the recovery codes and the
+logins waiting for a code are deleted; the next login asks for the password only (the user
+can enrol again). One audit line (event mfa_disabled) goes to standard error. ${EMAIL_ARG}`,
+  positionals: 1,
+  async run (ctx) {
+    return await withServices(ctx, async ({ store }) => {
+      const user = await userByEmail(store, ctx.positionals[0])
+      const wasOn = await store.mfa.disable(user.id)
+      if (wasOn) audit(ctx, { event: 'mfa_disabled', userId: user.id, by: 'users mfa-reset' }, 'TOTP turned off by the command line')
+      ctx.out(wasOn ? `${user.email}: TOTP turned off, recovery codes deleted` : `${user.email} had no TOTP`)
+      return 0
+    })
+  }
+}
+
+export const userCommands = [usersCreate, usersList, usersShow, usersVerify, usersDeactivate, usersActivate, usersDelete, usersSetPassword, usersMfaReset]

@@ -1,4 +1,4 @@
-import type { AccountTokenRow, PasskeyRow, RefreshTokenRow, RevokeReason, SigningKeyRow, UserRow, WebauthnChallengeRow } from './sqlite/schema.js'
+import type { AccountTokenRow, MfaChallengeRow, MfaTotpRow, PasskeyRow, RefreshTokenRow, RevokeReason, SigningKeyRow, UserRow, WebauthnChallengeRow } from './sqlite/schema.js'
 
 export type { RevokeReason }
 
@@ -42,6 +42,12 @@ export type ChallengePurpose = WebauthnChallengeRow['purpose']
  */
 export type PasskeyRemoval = 'removed' | 'not_found' | 'last_login_method'
 export type AccountTokenPurpose = AccountTokenRow['purpose']
+
+/** A user's TOTP row: `secret` as stored (sealed when an encryption key is configured); pending while `enabledAt` is null. */
+export type MfaTotp = MfaTotpRow
+/** A password login waiting for its second factor (src/mfa/mfa.ts). */
+export type MfaChallenge = MfaChallengeRow
+export type NewMfaChallenge = Omit<MfaChallengeRow, 'failures'>
 
 /** The mailed tokens a new password deletes (a reset token is void by its fingerprint already). */
 export const DIES_WITH_PASSWORD: AccountTokenPurpose[] = ['email_change', 'email_verification']
@@ -414,6 +420,46 @@ export interface Store {
      * be trusted (PostgreSQL: its listener is down, then the row is read).
      */
     endedNow: (id: string) => boolean | Promise<boolean>
+  }
+  /** The second factor (src/mfa/): TOTP, recovery codes, logins waiting for a code. */
+  mfa: {
+    totp: (userId: string) => Promise<MfaTotp | undefined>
+    /**
+     * Stores a pending TOTP secret (replacing a pending one). False, nothing
+     * written, when the user has TOTP enabled already.
+     */
+    beginTotp: (userId: string, secret: string, nowSeconds: number) => Promise<boolean>
+    /**
+     * One transaction: the pending secret, if it is still `secret` (the one
+     * the code was checked against), is enabled with `step` as its last used
+     * step, and the user's recovery codes become `codeHashes`. False, nothing
+     * written, when there is no such pending secret (replaced, or enabled by a
+     * concurrent confirmation).
+     */
+    enableTotp: (userId: string, secret: string, step: number, codeHashes: string[], nowSeconds: number) => Promise<boolean>
+    /**
+     * Records `step` as the last used step of an enabled TOTP if it is later
+     * than the stored one: one conditional UPDATE, so of concurrent uses of
+     * one code at most one returns true (across instances too). False: a
+     * replay, or no enabled TOTP.
+     */
+    useStep: (userId: string, step: number) => Promise<boolean>
+    /** One transaction: the TOTP row (enabled or pending), the recovery codes and the waiting logins of the user are deleted; true when TOTP was enabled. */
+    disable: (userId: string) => Promise<boolean>
+    /** One transaction: the user's recovery codes become `codeHashes` if TOTP is enabled; false (nothing written) otherwise. */
+    replaceRecoveryCodes: (userId: string, codeHashes: string[], nowSeconds: number) => Promise<boolean>
+    /** Marks the unused code `codeHash` of the user used: true once, false for an unknown or used code. */
+    useRecoveryCode: (userId: string, codeHash: string, nowSeconds: number) => Promise<boolean>
+    recoveryCodesLeft: (userId: string) => Promise<number>
+    createChallenge: (challenge: NewMfaChallenge) => Promise<void>
+    /** The challenge `id` if unexpired at `nowSeconds` with fewer than `maxFailures` failures; undefined otherwise. */
+    challenge: (id: string, nowSeconds: number, maxFailures: number) => Promise<MfaChallenge | undefined>
+    /** Counts a wrong code (one UPDATE); at `maxFailures` the challenge is deleted. Returns the failures counted (0: no such challenge). */
+    failChallenge: (id: string, maxFailures: number) => Promise<number>
+    /** Uses the challenge up: deletes and returns it if unexpired at `nowSeconds`; of concurrent calls at most one gets it. */
+    consumeChallenge: (id: string, nowSeconds: number) => Promise<MfaChallenge | undefined>
+    /** Deletes expired challenges; returns how many. */
+    purgeExpiredChallenges: (nowSeconds: number) => Promise<number>
   }
   /** A cheap round trip, for readiness. */
   ping: () => Promise<void>

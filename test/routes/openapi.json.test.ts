@@ -66,6 +66,12 @@ test('GET /openapi.json documents every endpoint from the schemas', async (t) =>
 /** Each operation's area (docs/API.md), as /docs groups them. */
 const AREAS: Record<string, Record<string, string>> = {
   '/account/login': { post: 'tokens' },
+  '/account/login/mfa': { post: 'tokens' },
+  '/account/mfa': { get: 'mfa' },
+  '/account/mfa/totp/setup': { post: 'mfa' },
+  '/account/mfa/totp/confirm': { post: 'mfa' },
+  '/account/mfa/totp': { delete: 'mfa' },
+  '/account/mfa/recovery-codes': { post: 'mfa' },
   '/account/token/refresh': { post: 'tokens' },
   '/account/token/verify': { post: 'tokens', get: 'gateway' },
   '/account/logout': { post: 'tokens' },
@@ -84,10 +90,10 @@ const AREAS: Record<string, Record<string, string>> = {
   '/ready': { get: 'operations' }
 }
 
-test('operations are tagged by area (tokens, account, lifecycle, passkeys, gateway, operations), each with one listed tag', async (t) => {
+test('operations are tagged by area (tokens, account, lifecycle, passkeys, mfa, gateway, operations), each with one listed tag', async (t) => {
   const app = await build(t, { INTROSPECTION_SECRET: 'i'.repeat(40) })
   const doc = (await app.inject({ url: '/openapi.json' })).json() as { tags: Array<{ name: string, description: string }>, paths: Record<string, Record<string, { tags?: string[] }>> }
-  t.same(doc.tags.map((tag) => tag.name), ['tokens', 'account', 'lifecycle', 'passkeys', 'gateway', 'operations'], 'the areas, in this order')
+  t.same(doc.tags.map((tag) => tag.name), ['tokens', 'account', 'lifecycle', 'passkeys', 'mfa', 'gateway', 'operations'], 'the areas, in this order')
   for (const tag of doc.tags) t.ok(tag.description.length > 10, `${tag.name} is described`)
   const used = new Set<string>()
   for (const [path, methods] of Object.entries(doc.paths)) {
@@ -97,7 +103,7 @@ test('operations are tagged by area (tokens, account, lifecycle, passkeys, gatew
       used.add(op.tags?.[0] ?? '')
     }
   }
-  t.same([...used].sort(), ['account', 'gateway', 'lifecycle', 'operations', 'passkeys', 'tokens'], 'every area has operations')
+  t.same([...used].sort(), ['account', 'gateway', 'lifecycle', 'mfa', 'operations', 'passkeys', 'tokens'], 'every area has operations')
   for (const [path, methods] of Object.entries(AREAS)) {
     for (const [method, tag] of Object.entries(methods)) t.same(doc.paths[path]?.[method]?.tags, [tag], `${method} ${path}: ${tag}`)
   }

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
-import { bigint, boolean, index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
-import { REVOKE_REASONS, type AccountTokenRow, type PasskeyRow, type RefreshTokenRow, type SigningKeyRow, type UserRow, type WebauthnChallengeRow } from '../sqlite/schema.js'
+import { bigint, boolean, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
+import { REVOKE_REASONS, type AccountTokenRow, type MfaChallengeRow, type MfaRecoveryCodeRow, type MfaTotpRow, type PasskeyRow, type RefreshTokenRow, type SigningKeyRow, type UserRow, type WebauthnChallengeRow } from '../sqlite/schema.js'
 
 /*
  * The PostgreSQL twin of src/db/sqlite/schema.ts: same tables, same column names, and row
@@ -157,3 +157,37 @@ export const sessions = pgTable('sessions', {
 
 const sameSession: Same<typeof sessions.$inferSelect, import('../sqlite/schema.js').SessionRow> = true
 void sameSession
+/** See src/db/sqlite/schema.ts: a user's TOTP secret (sealed when JWT_KEYS_ENCRYPTION_KEY is set), pending while `enabled_at` is null. */
+export const mfaTotp = pgTable('mfa_totp', {
+  userId: text('user_id').primaryKey().references(() => users.id, { onDelete: 'cascade' }),
+  secret: text('secret').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  enabledAt: bigint('enabled_at', { mode: 'number' }),
+  lastStep: bigint('last_step', { mode: 'number' }).notNull().default(0)
+})
+
+/** See src/db/sqlite/schema.ts: recovery codes by SHA-256, each used once. */
+export const mfaRecoveryCodes = pgTable('mfa_recovery_codes', {
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  codeHash: text('code_hash').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  usedAt: bigint('used_at', { mode: 'number' })
+}, (t) => [primaryKey({ columns: [t.userId, t.codeHash] })])
+
+/** See src/db/sqlite/schema.ts: password logins waiting for their second factor, by SHA-256 of the mfa_token. */
+export const mfaChallenges = pgTable('mfa_challenges', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  passwordFingerprint: text('password_fingerprint').notNull(),
+  rehashedPassword: text('rehashed_password'),
+  failures: integer('failures').notNull().default(0),
+  expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull()
+}, (t) => [index('mfa_challenges_user_idx').on(t.userId), index('mfa_challenges_expires_idx').on(t.expiresAt)])
+
+const sameTotp: Same<typeof mfaTotp.$inferSelect, MfaTotpRow> = true
+void sameTotp
+const sameRecoveryCode: Same<typeof mfaRecoveryCodes.$inferSelect, MfaRecoveryCodeRow> = true
+void sameRecoveryCode
+const sameMfaChallenge: Same<typeof mfaChallenges.$inferSelect, MfaChallengeRow> = true
+void sameMfaChallenge

@@ -10,6 +10,7 @@ import { DIES_WITH_PASSWORD, type AcceptAccountToken, type AccountTokenPurpose, 
 import { importStep } from '../user-import.js'
 import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
 import { codeOf, domainError, startError, unwrap } from './errors.js'
+import { postgresMfaStore } from './mfa.js'
 import * as schema from './schema.js'
 import { pgSessions } from './sessions.js'
 import { USER_CACHE_TTL_MS, USER_CHANNEL, USERS_CACHED, userChangeListener, type UserCache } from './user-cache.js'
@@ -516,6 +517,7 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
       }
     },
     sessions: sessions.api(inTransaction),
+    mfa: postgresMfaStore(db, inTransaction),
     ping: async () => { await pool.query('SELECT 1') },
     async close () {
       if (closed) return

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 export const users = sqliteTable('users', {
   id: text('id').primaryKey(),
@@ -251,3 +251,58 @@ export const sessions = sqliteTable('sessions', {
 ])
 
 export type SessionRow = typeof sessions.$inferSelect
+
+/**
+ * A user's TOTP second factor (RFC 6238, src/mfa/). `secret` is the base32
+ * secret, sealed with JWT_KEYS_ENCRYPTION_KEY when that is set. A row with
+ * `enabled_at` null is a setup waiting for its first code (confirm).
+ * `last_step` is the last time step whose code was accepted: a code of that
+ * step or an earlier one is refused (RFC 6238 §5.2, no replay), decided by a
+ * conditional UPDATE so that two requests with one code cannot both pass.
+ */
+export const mfaTotp = sqliteTable('mfa_totp', {
+  userId: text('user_id').primaryKey().references(() => users.id, { onDelete: 'cascade' }),
+  secret: text('secret').notNull(),
+  /** Unix seconds of the setup. */
+  createdAt: integer('created_at').notNull(),
+  /** Unix seconds of the confirmation; null while pending. */
+  enabledAt: integer('enabled_at'),
+  lastStep: integer('last_step').notNull().default(0)
+})
+
+export type MfaTotpRow = typeof mfaTotp.$inferSelect
+
+/**
+ * Recovery codes of a user with TOTP on: SHA-256 of the normalised code, never
+ * the code; `used_at` set by its one use. A new set replaces the old one.
+ */
+export const mfaRecoveryCodes = sqliteTable('mfa_recovery_codes', {
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  codeHash: text('code_hash').notNull(),
+  /** Unix seconds. */
+  createdAt: integer('created_at').notNull(),
+  /** Unix seconds; null while unused. */
+  usedAt: integer('used_at')
+}, (t) => [primaryKey({ columns: [t.userId, t.codeHash] })])
+
+export type MfaRecoveryCodeRow = typeof mfaRecoveryCodes.$inferSelect
+
+/**
+ * A password login waiting for its second factor: `id` is the SHA-256 of the
+ * mfa_token handed out (never the token). `password_fingerprint` binds it to
+ * the password it was started with (a change of password voids it);
+ * `rehashed_password` is the login's re-hash of the password, applied when
+ * the login finishes. `failures` counts wrong codes: at the limit it is dead.
+ */
+export const mfaChallenges = sqliteTable('mfa_challenges', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  passwordFingerprint: text('password_fingerprint').notNull(),
+  rehashedPassword: text('rehashed_password'),
+  failures: integer('failures').notNull().default(0),
+  /** Unix seconds. */
+  expiresAt: integer('expires_at').notNull(),
+  createdAt: integer('created_at').notNull()
+}, (t) => [index('mfa_challenges_user_idx').on(t.userId), index('mfa_challenges_expires_idx').on(t.expiresAt)])
+
+export type MfaChallengeRow = typeof mfaChallenges.$inferSelect

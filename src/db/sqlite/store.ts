@@ -8,6 +8,7 @@ import { DIES_WITH_PASSWORD, type AcceptAccountToken, type AccountTokenPurpose, 
 import { importStep } from '../user-import.js'
 import { openDatabase, type SqliteOptions } from './connection.js'
 import { domainError, isUniqueViolation } from './errors.js'
+import { sqliteMfaStore } from './mfa.js'
 import { rotationWriter } from './rotations.js'
 import { sqliteSessions } from './sessions.js'
 import * as schema from './schema.js'
@@ -363,6 +364,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       }
     },
     sessions: sessions.api,
+    mfa: sqliteMfaStore(sqlite, db, write),
     async ping () { sqlite.prepare('SELECT 1').get() },
     async close () {
       await rotations.close()
