@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
+import * as OTPAuth from 'otpauth'
 import t, { type Test } from 'tap'
-import { bearer, buildWithLogs, cookiesOf, join, mypage, nowSeconds, post, testConfig, type Session } from '../../helpers/app.js'
+import { bearer, buildWithLogs, cookiesOf, join, mypage, nowSeconds, PASSWORD, post, testConfig, type Session } from '../../helpers/app.js'
 import { testDatabase } from '../../helpers/postgres.js'
 import { sideSql } from '../../helpers/store.js'
 import { createCredential, getAssertion, type Bend, type SoftCredential } from '../../helpers/webauthn.js'
@@ -150,6 +151,23 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       t.equal((await signIn(app, credential)).statusCode, 200, 'again, with the counter moving on')
       t.equal((await signIn(app, credential, { counter: 0 })).statusCode, 401, 'a counter back to 0 is refused once one was seen')
       t.match(events(logs, 'passkey_counter_regressed').filter((l) => l.userId === s.user.id), [{ presentedCounter: 0, level: 40 }], 'and logged as a warning')
+    })
+
+    t.test('a passkey sign-in is two factors: no MFA_REQUIRED step for a user with TOTP on; its session has the method passkey', async (t) => {
+      const s = await join(app)
+      const credential = await register(app, s)
+      const setup = await post(app, '/account/mfa/totp/setup', undefined, bearer(s.access))
+      t.equal(setup.statusCode, 200, setup.body)
+      const code = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(setup.json().secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate()
+      t.equal((await post(app, '/account/mfa/totp/confirm', { code }, bearer(s.access))).statusCode, 200, 'TOTP is on')
+      const password = await post(app, '/account/login', { email: s.email, password: PASSWORD })
+      t.equal(password.json().code, 'MFA_REQUIRED', 'the password login asks for the second factor')
+
+      const res = await signIn(app, credential)
+      t.equal(res.statusCode, 200, res.body)
+      t.same(Object.keys(cookiesOf(res)).sort(), ['access_token', 'csrf_token', 'refresh_token'], 'a login at once')
+      const sessions = (await app.inject({ url: '/account/sessions', headers: bearer(res.json().access) })).json().sessions
+      t.match(sessions.find((x: { current: boolean }) => x.current), { method: 'passkey', current: true }, 'the session of the passkey sign-in')
     })
 
     t.test('sign-in refusals: 401 PASSKEY_INVALID', async (t) => {
