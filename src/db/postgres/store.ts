@@ -91,7 +91,7 @@ export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis
 }
 
 type Sessions = ReturnType<typeof pgSessions>
-type Ended = Parameters<Sessions['deny']>[0]
+type Ended = Parameters<Sessions['committed']>[0]
 
 function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCache): Store {
   const p = sql.placeholder
@@ -204,7 +204,7 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
   const ending = async <T>(work: (ended: Ended) => Promise<T>): Promise<T> => {
     const ended: Ended = []
     const result = await work(ended)
-    sessions.deny(ended)
+    await sessions.committed(ended)
     return result
   }
 
