@@ -39,9 +39,9 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
   /** Ids whose notification came (cleared with the pruning): one heard before `told` asks is not waited for. */
   const heard = new Set<string>()
   const deny = (rows: Ended[]): void => {
-    for (const { id, accessExpiresAt } of rows) {
-      denied.set(id, Number(accessExpiresAt))
-    }
+    const now = nowSeconds()
+    // A session whose access tokens have all expired has nothing left to refuse.
+    for (const { id, accessExpiresAt } of rows) if (Number(accessExpiresAt) > now) denied.set(id, Number(accessExpiresAt))
   }
   /**
    * Resolves once this instance's own listener has heard of these endings (at

@@ -450,6 +450,8 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
         const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt)))
         const expired = await tx.delete(refreshTokens).where(lt(refreshTokens.expiresAt, nowSeconds))
         const legacy = await tx.delete(legacyTokens).where(lt(legacyTokens.expiresAt, nowSeconds))
+        // Sessions over (ended, or their refresh token expired) whose access tokens have all expired.
+        await tx.execute(sql`DELETE FROM sessions WHERE (ended_at IS NOT NULL OR expires_at < ${nowSeconds}) AND access_expires_at < ${nowSeconds}`)
         return { expired: expired.rowCount ?? 0, revoked: revoked?.n ?? 0, legacyTokens: legacy.rowCount ?? 0 }
       })
     },
