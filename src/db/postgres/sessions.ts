@@ -169,12 +169,16 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
       },
       async end (userId: string, id: string, now: number): Promise<boolean> {
         const ended = await inTransaction(async (tx) => {
-          const rows = await tx.execute<{ id: string }>(sql`UPDATE sessions SET ended_at = ${now} WHERE id = ${id} AND user_id = ${userId} AND ended_at IS NULL RETURNING id`)
-          if (rows.rows.length === 0) return undefined
+          const found = await tx.execute(sql`SELECT 1 FROM sessions WHERE id = ${id} AND user_id = ${userId} AND ended_at IS NULL`)
+          if (found.rows.length === 0) return undefined
+          // The tokens first, then the session: the order a rotation locks
+          // them in (no deadlock between the two).
           await revokeFamily(tx, userId, id, now)
-          // Its tokens' access_expires_at, told to every instance at commit.
-          const { rows: told } = await tx.execute<{ access_expires_at: string }>(sql`SELECT access_expires_at, pg_notify(${SESSION_CHANNEL}, id || ' ' || access_expires_at) FROM sessions WHERE id = ${id}`)
-          return { id, accessExpiresAt: Number(told[0]?.access_expires_at ?? 0) }
+          const { rows } = await tx.execute<{ access_expires_at: string }>(sql`UPDATE sessions SET ended_at = ${now} WHERE id = ${id} AND user_id = ${userId} AND ended_at IS NULL
+            RETURNING access_expires_at, pg_notify(${SESSION_CHANNEL}, id || ' ' || access_expires_at)`)
+          // Ended meanwhile by another transaction: that one answers for it.
+          if (rows.length === 0) return undefined
+          return { id, accessExpiresAt: Number(rows[0]?.access_expires_at ?? 0) }
         })
         if (ended === undefined) return false
         await committed([ended])
