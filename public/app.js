@@ -93,7 +93,9 @@ async function send (method, path, body) {
 
 // The access cookie expires with its token, so a browser usually reports
 // TOKEN_MISSING rather than TOKEN_EXPIRED: both mean "refresh, then retry".
-const REFRESHABLE = new Set(['TOKEN_EXPIRED', 'TOKEN_MISSING'])
+// TOKEN_REVOKED too: when the session was ended elsewhere (Sessions, a
+// password change) the refresh fails as well and the page shows the login.
+const REFRESHABLE = new Set(['TOKEN_EXPIRED', 'TOKEN_MISSING', 'TOKEN_REVOKED'])
 let refreshing = null // the refresh in flight, shared by every request that needs it
 let generation = 0 // how many refreshes have succeeded
 

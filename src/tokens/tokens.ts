@@ -198,8 +198,11 @@ export function createTokenService ({ codec, store, accessLifetime, refreshLifet
    * a password login whose request is not known).
    */
   function newLogin (user: Issuable, ms?: number, options?: { accessLifetime?: number, session?: LoginContext }): { pair: TokenPair, row: NewRefreshToken } {
-    const familyId = randomUUID()
-    const { pair, row: { accessExpiresAt, ...row } } = mint(user, ms, options?.accessLifetime, familyId)
+    // A UUID version 7: sessions of one second list in the order they started
+    // (Store.sessions.byUser sorts by created_at, then id).
+    const at = ms ?? nowMs()
+    const familyId = uuidV7(at)
+    const { pair, row: { accessExpiresAt, ...row } } = mint(user, at, options?.accessLifetime, familyId)
     const { method, userAgent, ip } = options?.session ?? { method: 'password', userAgent: null, ip: null }
     return { pair, row: { ...row, familyId, session: { method, userAgent: userAgent?.slice(0, USER_AGENT_MAX) ?? null, ip, accessExpiresAt } } }
   }

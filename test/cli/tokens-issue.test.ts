@@ -45,6 +45,8 @@ t.test('tokens issue: one working login per existing active user, skipped ones c
     t.equal(me.json().user.email, line.email)
     t.equal((await app.inject({ url: '/account/forward-auth', headers: bearer(line.access) })).statusCode, 200, 'forward-auth lets it through')
   }
+  const sessions = (await app.inject({ url: '/account/sessions', headers: bearer(lines[0]?.access ?? '') })).json().sessions
+  t.match(sessions, [{ id: decodeJwt(lines[0]?.access ?? '').payload.sid, method: 'cli', user_agent: null, ip: null, current: true }], 'a session of its own, method cli')
   const rotated = await refresh(app, lines[0]?.refresh ?? '')
   t.equal(rotated.statusCode, 200, 'the refresh token refreshes')
   t.not(rotated.json().refresh, lines[0]?.refresh, 'and is rotated like any other')

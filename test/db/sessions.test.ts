@@ -157,3 +157,24 @@ for (const [kind, database] of storeDatabases) {
     })
   })
 }
+
+for (const [kind, database] of storeDatabases) {
+  t.test(`${kind}: purge deletes the sessions that are over once their access tokens have expired`, async (t) => {
+    const store = await (await database(t)).open()
+    const user = newUser()
+    const live = firstToken(user.id)
+    const endedLongAgo = firstToken(user.id, { session: { method: 'password', userAgent: null, ip: null, accessExpiresAt: NOW - 10 } })
+    const endedRecently = firstToken(user.id)
+    const expired = firstToken(user.id, { expiresAt: NOW - 5, session: { method: 'password', userAgent: null, ip: null, accessExpiresAt: NOW - 10 } })
+    await store.users.create(user)
+    await store.refreshTokens.insertMany([live, endedLongAgo, endedRecently, expired])
+    await store.sessions.end(user.id, endedLongAgo.familyId, NOW - 20)
+    await store.sessions.end(user.id, endedRecently.familyId, NOW)
+    await store.refreshTokens.purge(NOW)
+    t.same((await store.sessions.byUser(user.id, NOW)).map((s) => s.id), [live.familyId])
+    t.equal(await ended(store, endedRecently.familyId), true, 'still refused: its access token may be alive')
+    t.equal(await ended(store, endedLongAgo.familyId), false)
+    t.equal(await store.sessions.end(user.id, expired.familyId, NOW), false, 'the expired session\'s row is gone')
+    t.equal(await store.sessions.end(user.id, live.familyId, NOW), true, 'the live one is kept')
+  })
+}

@@ -27,6 +27,8 @@ t.test('a simplejwt refresh token is exchanged once for a pair of this service',
   t.equal(decodeJwt(pair.access).payload.sub, alice?.id, 'for the imported user')
   t.equal(decodeJwt(pair.refresh).payload.token_type, 'refresh')
   t.equal((await app.inject({ method: 'GET', url: '/account/mypage', headers: { authorization: `Bearer ${pair.access}` } })).json().user.email, 'alice@example.test')
+  const sessions = (await app.inject({ url: '/account/sessions', headers: { authorization: `Bearer ${pair.access}` } })).json().sessions
+  t.match(sessions, [{ id: decodeJwt(pair.access).payload.sid, method: 'django', current: true }], 'a session of its own, method django')
   const rotated = await refresh(app, pair.refresh)
   t.equal(rotated.statusCode, 200, 'the new refresh token rotates as usual')
 

@@ -8,6 +8,9 @@ export const SESSION_CHANNEL = 'auth_session_ended'
 
 interface Ended { id: string, accessExpiresAt: number }
 
+/** Longest an ending waits for its own notification to come back (see `told`). */
+const ECHO_WAIT_MS = 250
+
 /*
  * The PostgreSQL store's sessions (src/db/sqlite/schema.ts, `sessions`): the
  * rows written with a family's first token, their ending by whatever revokes
@@ -31,13 +34,36 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
   let retry: NodeJS.Timeout | undefined
   let attempt = 0
 
+  /** Ids whose notification an ending of this instance waits for (see `told`). */
+  const waiting = new Map<string, () => void>()
+  /** Ids whose notification came (cleared with the pruning): one heard before `told` asks is not waited for. */
+  const heard = new Set<string>()
   const deny = (rows: Ended[]): void => {
-    for (const { id, accessExpiresAt } of rows) denied.set(id, Number(accessExpiresAt))
+    const now = nowSeconds()
+    // A session whose access tokens have all expired has nothing left to refuse.
+    for (const { id, accessExpiresAt } of rows) if (Number(accessExpiresAt) > now) denied.set(id, Number(accessExpiresAt))
+  }
+  /**
+   * Resolves once this instance's own listener has heard of these endings (at
+   * most ECHO_WAIT_MS): the ending's answer then waits for the notification's
+   * round, which every other instance's listener hears at the same time, so a
+   * client that moves on to another instance right after the answer finds it
+   * refused there. Endings are rare; the wait costs the hot paths nothing.
+   */
+  const told = async (rows: Ended[]): Promise<void> => {
+    const pending = rows.filter(({ id }) => !heard.has(id))
+    if (!listening || pending.length === 0) return
+    const echoes = pending.map(async ({ id }) => await new Promise<void>((resolve) => { waiting.set(id, resolve) }))
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([Promise.all(echoes), new Promise<void>((resolve) => { timer = setTimeout(resolve, ECHO_WAIT_MS) })])
+    clearTimeout(timer)
+    for (const { id } of pending) waiting.delete(id)
   }
   /** Forgets the sessions whose access tokens have all expired. */
   const prune = (): void => {
     const now = nowSeconds()
     for (const [id, until] of denied) if (until <= now) denied.delete(id)
+    heard.clear()
   }
   const pruning = setInterval(prune, 60_000)
   pruning.unref()
@@ -66,7 +92,11 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
     c.on('notification', (msg) => {
       if (msg.channel !== SESSION_CHANNEL || msg.payload === undefined) return
       const [id, until] = msg.payload.split(' ')
-      if (id !== undefined && id !== '') deny([{ id, accessExpiresAt: Number(until) }])
+      if (id !== undefined && id !== '') {
+        deny([{ id, accessExpiresAt: Number(until) }])
+        heard.add(id)
+        waiting.get(id)?.()
+      }
     })
     try {
       await c.connect()
@@ -91,6 +121,12 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
       RETURNING id, access_expires_at
     ) SELECT id, access_expires_at, pg_notify(${SESSION_CHANNEL}, id || ' ' || access_expires_at) FROM ended WHERE access_expires_at > ${now}`)
     return rows.map((r) => ({ id: r.id, accessExpiresAt: Number(r.access_expires_at) }))
+  }
+
+  /** Endings this instance committed: refused here at once; resolves once their notification came back (see `told`). */
+  const committed = async (rows: Ended[]): Promise<void> => {
+    deny(rows)
+    await told(rows)
   }
 
   const revokeFamily = async (tx: Tx, userId: string, familyId: string, now: number): Promise<number> => {
@@ -119,8 +155,7 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
     },
     endFamily: async (tx: Tx, userId: string, familyId: string, now: number): Promise<Ended[]> => await endWhere(tx, now, userId, familyId),
     endUser: async (tx: Tx, userId: string, now: number): Promise<Ended[]> => await endWhere(tx, now, userId),
-    /** Endings this instance committed: refused here at once, before their notification comes back. */
-    deny,
+    committed,
     api: (inTransaction: <T>(work: (tx: Tx) => Promise<T>) => Promise<T>) => ({
       async byUser (userId: string, now: number): Promise<Session[]> {
         const { rows } = await pool.query<Session>({
@@ -134,15 +169,19 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
       },
       async end (userId: string, id: string, now: number): Promise<boolean> {
         const ended = await inTransaction(async (tx) => {
-          const rows = await tx.execute<{ id: string }>(sql`UPDATE sessions SET ended_at = ${now} WHERE id = ${id} AND user_id = ${userId} AND ended_at IS NULL RETURNING id`)
-          if (rows.rows.length === 0) return undefined
+          const found = await tx.execute(sql`SELECT 1 FROM sessions WHERE id = ${id} AND user_id = ${userId} AND ended_at IS NULL`)
+          if (found.rows.length === 0) return undefined
+          // The tokens first, then the session: the order a rotation locks
+          // them in (no deadlock between the two).
           await revokeFamily(tx, userId, id, now)
-          // Its tokens' access_expires_at, told to every instance at commit.
-          const { rows: told } = await tx.execute<{ access_expires_at: string }>(sql`SELECT access_expires_at, pg_notify(${SESSION_CHANNEL}, id || ' ' || access_expires_at) FROM sessions WHERE id = ${id}`)
-          return { id, accessExpiresAt: Number(told[0]?.access_expires_at ?? 0) }
+          const { rows } = await tx.execute<{ access_expires_at: string }>(sql`UPDATE sessions SET ended_at = ${now} WHERE id = ${id} AND user_id = ${userId} AND ended_at IS NULL
+            RETURNING access_expires_at, pg_notify(${SESSION_CHANNEL}, id || ' ' || access_expires_at)`)
+          // Ended meanwhile by another transaction: that one answers for it.
+          if (rows.length === 0) return undefined
+          return { id, accessExpiresAt: Number(rows[0]?.access_expires_at ?? 0) }
         })
         if (ended === undefined) return false
-        deny([ended])
+        await committed([ended])
         return true
       },
       endedNow (id: string): boolean | Promise<boolean> {

@@ -92,7 +92,7 @@ export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis
 }
 
 type Sessions = ReturnType<typeof pgSessions>
-type Ended = Parameters<Sessions['deny']>[0]
+type Ended = Parameters<Sessions['committed']>[0]
 
 function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCache): Store {
   const p = sql.placeholder
@@ -205,7 +205,7 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
   const ending = async <T>(work: (ended: Ended) => Promise<T>): Promise<T> => {
     const ended: Ended = []
     const result = await work(ended)
-    sessions.deny(ended)
+    await sessions.committed(ended)
     return result
   }
 
@@ -451,6 +451,8 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
         const [revoked] = await tx.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt)))
         const expired = await tx.delete(refreshTokens).where(lt(refreshTokens.expiresAt, nowSeconds))
         const legacy = await tx.delete(legacyTokens).where(lt(legacyTokens.expiresAt, nowSeconds))
+        // Sessions over (ended, or their refresh token expired) whose access tokens have all expired.
+        await tx.execute(sql`DELETE FROM sessions WHERE (ended_at IS NOT NULL OR expires_at < ${nowSeconds}) AND access_expires_at < ${nowSeconds}`)
         return { expired: expired.rowCount ?? 0, revoked: revoked?.n ?? 0, legacyTokens: legacy.rowCount ?? 0 }
       })
     },

@@ -20,6 +20,7 @@ interface SessionStatements {
   insert: Database.Statement
   endFamily: Database.Statement
   endUser: Database.Statement
+  purge: Database.Statement
 }
 
 export function sqliteSessions (sqlite: Database.Database, write: <T>(fn: () => T) => T, nowSeconds: () => number = () => Math.floor(Date.now() / 1000)) {
@@ -27,7 +28,8 @@ export function sqliteSessions (sqlite: Database.Database, write: <T>(fn: () => 
     insert: sqlite.prepare('INSERT INTO sessions (id, user_id, method, user_agent, ip, created_at, last_used_at, expires_at, access_expires_at) ' +
       'VALUES (@id, @userId, @method, @userAgent, @ip, @createdAt, @createdAt, @expiresAt, @accessExpiresAt)'),
     endFamily: sqlite.prepare('UPDATE sessions SET ended_at = @nowSeconds WHERE id = @familyId AND user_id = @userId AND ended_at IS NULL'),
-    endUser: sqlite.prepare('UPDATE sessions SET ended_at = @nowSeconds WHERE user_id = @userId AND ended_at IS NULL')
+    endUser: sqlite.prepare('UPDATE sessions SET ended_at = @nowSeconds WHERE user_id = @userId AND ended_at IS NULL'),
+    purge: sqlite.prepare('DELETE FROM sessions WHERE (ended_at IS NOT NULL OR expires_at < @nowSeconds) AND access_expires_at < @nowSeconds')
   }
   const version = sqlite.prepare('SELECT version FROM user_changes WHERE id = 2').pluck()
   const ended = sqlite.prepare<[number], { id: string, accessExpiresAt: number }>('SELECT id, access_expires_at AS accessExpiresAt FROM sessions WHERE ended_at IS NOT NULL AND access_expires_at > ?')
@@ -54,6 +56,13 @@ export function sqliteSessions (sqlite: Database.Database, write: <T>(fn: () => 
       if (token.session === undefined) return
       const { method, userAgent, ip, accessExpiresAt } = token.session
       statements.insert.run({ id: token.familyId, userId: token.userId, method, userAgent, ip, createdAt: token.createdAt, expiresAt: token.expiresAt, accessExpiresAt })
+    },
+    /**
+     * Inside the purge's transaction: sessions over (ended, or their refresh
+     * token expired) whose access tokens have all expired are deleted.
+     */
+    purge (now: number): void {
+      statements.purge.run({ nowSeconds: now })
     },
     /** Inside the transaction revoking a family's tokens: its session ends. */
     endFamily (userId: string, familyId: string, now: number): void {

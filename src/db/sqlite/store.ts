@@ -191,11 +191,13 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
   // isPurgeable (src/tokens/rotation.ts) in SQL: expired rows go, revoked or not.
   const purge = sqlite.transaction((nowSeconds: number) => {
     const [revoked] = db.select({ n: count() }).from(refreshTokens).where(and(lt(refreshTokens.expiresAt, nowSeconds), isNotNull(refreshTokens.revokedAt))).all()
-    return {
+    const counts = {
       expired: db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, nowSeconds)).run().changes,
       revoked: revoked?.n ?? 0,
       legacyTokens: db.delete(legacyTokens).where(lt(legacyTokens.expiresAt, nowSeconds)).run().changes
     }
+    sessions.purge(nowSeconds)
+    return counts
   })
   const exchangeLegacy = sqlite.transaction((id: string, expiresAt: number, first: NewRefreshToken, nowSeconds: number) => {
     if (db.insert(legacyTokens).values({ id, userId: first.userId, familyId: first.familyId, expiresAt }).onConflictDoNothing().run().changes !== 1) {

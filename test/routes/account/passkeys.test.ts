@@ -136,7 +136,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       t.same((await loginOptions(app, { email: s.email.toUpperCase() })).allowCredentials, [{ id: credential.id, type: 'public-key', transports: ['internal'] }], 'an email narrows it')
       t.same((await loginOptions(app, { email: 'nobody@example.com' })).allowCredentials, [], 'an unknown email: usernameless')
 
-      const res = await post(app, '/account/passkeys/login/verify', { response: getAssertion(credential, options, ORIGIN) })
+      const res = await post(app, '/account/passkeys/login/verify', { response: getAssertion(credential, options, ORIGIN) }, { 'user-agent': 'Passkey-Browser/1' })
       t.equal(res.statusCode, 200, res.body)
       const body = res.json()
       t.same(Object.keys(body).sort(), ['access', 'refresh', 'user'])
@@ -144,6 +144,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       t.same(Object.keys(cookiesOf(res)).sort(), ['access_token', 'csrf_token', 'refresh_token'])
       t.equal(res.headers['cache-control'], 'no-store')
       t.equal((await mypage(app, body.access)).statusCode, 200, 'the access token works')
+      const sessions = (await app.inject({ url: '/account/sessions', headers: bearer(body.access) })).json().sessions
+      t.match(sessions.find((x: { current: boolean }) => x.current), { method: 'passkey', user_agent: 'Passkey-Browser/1' }, 'a session with the method passkey')
       t.equal((await post(app, '/account/token/refresh', { refresh: body.refresh })).statusCode, 200, 'the refresh token works')
       t.match(events(logs, 'login').filter((l) => l.userId === s.user.id), [{ method: 'passkey', passkeyId: credential.id }], 'audit line: login with method passkey')
       const listed = (await app.inject({ url: '/account/passkeys', headers: bearer(s.access) })).json().passkeys
