@@ -191,6 +191,17 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
     return { user: { ...user, lastLogin: at, passwordHash: rehashed ?? user.passwordHash }, tokens: pair }
   }
 
+  /**
+   * A user whose first factor was proven (a password; a social sign-in with
+   * SOCIAL_MFA): with TOTP on, no tokens yet but MFA_REQUIRED and the
+   * mfa_token of a login waiting for its code (loginMfa); otherwise the login
+   * is issued. Only whoever passed the first factor learns that TOTP is on.
+   */
+  async function completeLogin (user: User, rehashed?: string, session?: LoginContext): Promise<{ user: User, tokens: TokenPair }> {
+    if (mfa !== undefined && await mfa.required(user.id)) throw new MfaRequiredError(await mfa.startChallenge(user, rehashed), user.id)
+    return await issueLogin(user, rehashed, session)
+  }
+
   /** The current password of `user`, for the changes that put the account itself at stake. */
   async function confirmPassword (user: User, password: string): Promise<void> {
     if (!await hasher.verify(user.passwordHash, password)) throw new PasswordIncorrectError()
@@ -262,10 +273,7 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
       }
       assertMayLogIn(found)
       const rehashed = hasher.needsRehash(found.passwordHash) ? await hasher.hash(password) : undefined
-      // TOTP on: the password is right, but no tokens until the second factor
-      // (POST /account/login/mfa, loginMfa). Only whoever knows the password learns that TOTP is on.
-      if (mfa !== undefined && await mfa.required(found.id)) throw new MfaRequiredError(await mfa.startChallenge(found, rehashed), found.id)
-      return await issueLogin(found, rehashed, session)
+      return await completeLogin(found, rehashed, session)
     },
 
     /**
@@ -284,6 +292,7 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
     },
 
     issueLogin,
+    completeLogin,
 
     async changePassword (user: User, oldPassword: string, newPassword: string, session?: LoginContext): Promise<TokenPair> {
       if (!await hasher.verify(user.passwordHash, oldPassword)) throw new InvalidPasswordError()

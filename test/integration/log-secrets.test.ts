@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import * as OTPAuth from 'otpauth'
 import t from 'tap'
 import { tempDir } from '../helpers/app.js'
 import { Client, type Reply } from '../helpers/http.js'
@@ -9,7 +10,8 @@ import { startTestServer, stopServer } from '../helpers/server.js'
  * The whole output of a real server process, from start to exit, at the most
  * verbose level, holds none of the secrets the run used: passwords (right,
  * wrong and new), access and refresh tokens in bodies, headers, cookies and a
- * query string, the CSRF value, the JWT secret, the stored hashes.
+ * query string, the CSRF value, the JWT secret, the stored hashes, and of the
+ * second factor the TOTP secret, its codes, the recovery codes and the mfa_token.
  */
 
 const PASSWORD = 'log-Secrets-passw0rd-1'
@@ -65,12 +67,39 @@ t.test('a whole run\'s log, at trace level, holds none of the secrets it used', 
   t.equal((await client.post('/account/logout', { refresh: changed.json.refresh })).status, 200)
   t.equal((await client.post('/account/password/change', { old_password: WRONG, new_password: NEW_PASSWORD }, { authorization: `Bearer ${changed.json.access as string}` })).status, 400)
 
+  // The second factor: enrolment, a login in two steps, a wrong code, a recovery code.
+  const mfaBearer = { authorization: `Bearer ${changed.json.access as string}` }
+  const setup = await client.post('/account/mfa/totp/setup', undefined, mfaBearer)
+  t.equal(setup.status, 200)
+  keep(setup.json.secret, setup.json.otpauth_url)
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(setup.json.secret as string) })
+  const firstCode = totp.generate()
+  const confirmed = await client.post('/account/mfa/totp/confirm', { code: firstCode }, mfaBearer)
+  t.equal(confirmed.status, 200)
+  const recoveryCodes = confirmed.json.recovery_codes as string[]
+  keep(firstCode, ...recoveryCodes)
+  const waiting = await client.post('/account/login', { email: 'secrets@example.com', password: NEW_PASSWORD })
+  t.equal(waiting.json.code, 'MFA_REQUIRED')
+  keep(waiting.json.mfa_token)
+  t.equal((await client.post('/account/login/mfa', { mfa_token: waiting.json.mfa_token, code: firstCode })).status, 401, 'a used code')
+  const nextCode = totp.generate({ timestamp: Date.now() + 30_000 })
+  keep(nextCode)
+  const second = await client.post('/account/login/mfa', { mfa_token: waiting.json.mfa_token, code: nextCode })
+  t.equal(second.status, 200)
+  keep(second.json.access, second.json.refresh)
+  const again = await client.post('/account/login', { email: 'secrets@example.com', password: NEW_PASSWORD })
+  keep(again.json.mfa_token)
+  const byRecovery = await client.post('/account/login/mfa', { mfa_token: again.json.mfa_token, recovery_code: recoveryCodes[0] })
+  t.equal(byRecovery.status, 200)
+  keep(byRecovery.json.access, byRecovery.json.refresh)
+
   const { code } = await stopServer(server)
   t.equal(code, 0)
   keep(readFileSync(join(dir, 'jwt-secret'), 'utf8').trim())
   const text = server.lines.join('\n')
   t.ok(server.lines.length > 20, `${server.lines.length} lines written`)
   t.match(text, /"event":"login_failed"/, 'the run was logged (audit lines)')
+  t.match(text, /"event":"mfa_failed"/, 'the second factor too')
   t.match(text, /"msg":"request"/, 'the run was logged (request lines)')
   for (const secret of secrets) t.notOk(text.includes(secret), `not in the log: ${secret.slice(0, 10)}…`)
   t.notOk(text.includes('$argon2id$'), 'no password hash')

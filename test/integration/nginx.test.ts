@@ -176,7 +176,7 @@ t.test('the service\'s own paths pass without auth_request: its client page at /
   t.match(page.headers['content-type'], /^text\/html/)
   t.match(page.body, /<script type="module" src="app.js"><\/script>/, 'its files are relative: /auth/app.js, /auth/style.css')
   t.match(page.headers['content-security-policy'], /upgrade-insecure-requests/, 'PUBLIC_URL is https')
-  for (const [path, type] of [['/auth/app.js', /javascript/], ['/auth/sessions.js', /javascript/], ['/auth/style.css', /^text\/css/], ['/auth/?token=abc', /^text\/html/]] as const) {
+  for (const [path, type] of [['/auth/app.js', /javascript/], ['/auth/sessions.js', /javascript/], ['/auth/mfa.js', /javascript/], ['/auth/style.css', /^text\/css/], ['/auth/?token=abc', /^text\/html/]] as const) {
     const res = await send(nginx, path, 'GET')
     t.equal(res.status, 200, path)
     t.match(res.headers['content-type'], type, path)

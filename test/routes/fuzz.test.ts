@@ -30,12 +30,14 @@ const RUNS = envNumber('FUZZ_RUNS', 100)
 const SEED = envNumber('FUZZ_SEED', 8725)
 const params = { numRuns: RUNS, seed: SEED, endOnFailure: true }
 
-const POSTS = ['/account/join', '/account/login', '/account/token/refresh', '/account/token/verify', '/account/logout', '/account/password/change']
-const GETS = ['/account/mypage', '/account/token/verify', '/health']
-const FIELDS = ['email', 'password', 'name', 'gender', 'date_of_birth', 'phone_number', 'refresh', 'token', 'all', 'old_password', 'new_password']
+const POSTS = ['/account/join', '/account/login', '/account/token/refresh', '/account/token/verify', '/account/logout', '/account/password/change',
+  '/account/login/mfa', '/account/mfa/totp/setup', '/account/mfa/totp/confirm', '/account/mfa/recovery-codes']
+const GETS = ['/account/mypage', '/account/token/verify', '/health', '/account/mfa']
+const FIELDS = ['email', 'password', 'name', 'gender', 'date_of_birth', 'phone_number', 'refresh', 'token', 'all', 'old_password', 'new_password', 'mfa_token', 'code', 'recovery_code']
 /** The contract's error codes, and the service's SERVICE_UNAVAILABLE (503). */
 const CODES = new Set(['VALIDATION_ERROR', 'WEAK_PASSWORD', 'EMAIL_TAKEN', 'INVALID_CREDENTIALS', 'ACCOUNT_INACTIVE', 'TOKEN_MISSING', 'TOKEN_INVALID',
-  'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'INVALID_PASSWORD', 'CSRF_FAILED', 'RATE_LIMITED', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE', 'NOT_FOUND', 'SERVICE_UNAVAILABLE'])
+  'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'INVALID_PASSWORD', 'CSRF_FAILED', 'RATE_LIMITED', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE', 'NOT_FOUND', 'SERVICE_UNAVAILABLE',
+  'MFA_CODE_INVALID', 'MFA_TOKEN_INVALID', 'MFA_SETUP_REQUIRED', 'MFA_ALREADY_ENABLED', 'MFA_NOT_ENABLED'])
 const HOSTILE_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'isAdmin', '']
 
 interface World {

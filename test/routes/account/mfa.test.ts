@@ -131,6 +131,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       t.ok(cookiesOf(res).access_token !== undefined || Object.keys(cookiesOf(res)).length > 0, 'cookies set as by a login')
       t.equal((await mypage(app, json.access)).statusCode, 200, 'the access token works')
       t.match(events(logs, 'login').at(-1), { userId: s.user.id, mfa: 'totp' })
+      t.match(events(logs, 'mfa_required').at(-1), { userId: s.user.id })
+      t.notOk(logs.some((l) => l.includes(body.mfa_token)), 'the mfa_token is never logged')
 
       const reused = await post(app, '/account/login/mfa', { mfa_token: body.mfa_token, code: codeAt(secret, clock.now) })
       t.equal(reused.statusCode, 401)
