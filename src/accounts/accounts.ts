@@ -7,6 +7,7 @@ import {
   InvalidPasswordError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError, WeakPasswordError
 } from '../errors.js'
 import type { Mailer } from '../mail/mailer.js'
+import { createSocialAccounts } from './social-accounts.js'
 import { renderMail, renderNotice, type MailLanguage, type MailTemplate, type NoticeTemplate } from '../mail/templates.js'
 import type { PasswordHasher } from '../passwords/hash.js'
 import { assertPasswordPolicy } from '../passwords/policy.js'
@@ -172,6 +173,17 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
   }
 
   return {
+    // Social login (src/accounts/social-accounts.ts): socialSignIn, linkSocial, socialIdentities, unlinkSocial.
+    ...createSocialAccounts({
+      store,
+      tokens,
+      emailVerification,
+      nowMs,
+      sendVerification: (user) => {
+        mailOptions().mailer.later('email_verification', async () => { await mailToken(user, 'email_verification', user.email) })
+      }
+    }),
+
     /**
      * With EMAIL_VERIFICATION optional or mandatory, a verification mail is
      * sent; with mandatory, no tokens are issued until the address is verified

@@ -11,6 +11,7 @@ import { importStep } from '../user-import.js'
 import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
 import { codeOf, domainError, startError, unwrap } from './errors.js'
 import * as schema from './schema.js'
+import { postgresSocialIdentities } from './social.js'
 import { USER_CACHE_TTL_MS, USER_CHANNEL, USERS_CACHED, userChangeListener, type UserCache } from './user-cache.js'
 
 /**
@@ -27,7 +28,7 @@ const ROTATE_LIVE = `WITH rotated AS (
 INSERT INTO refresh_tokens (id, user_id, family_id, expires_at, created_at)
 SELECT $4, $2, family_id, $6, $7 FROM rotated`
 
-const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges, serviceSecrets } = schema
+const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges, serviceSecrets, socialIdentities } = schema
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…` (anything node-postgres accepts). */
@@ -212,6 +213,7 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
   let closed = false
 
   return {
+    socialIdentities: postgresSocialIdentities(db, inTransaction),
     passkeys: {
       create: async (passkey) => ((await db.insert(passkeys).values(passkey).onConflictDoNothing()).rowCount ?? 0) === 1,
       byId: async (id) => (await db.select().from(passkeys).where(eq(passkeys.id, id)).limit(1))[0],
@@ -227,7 +229,9 @@ function createStore (pool: pg.Pool, db: Db, cache?: UserCache): Store {
         const [found] = await tx.select({ id: passkeys.id }).from(passkeys).where(and(eq(passkeys.id, id), eq(passkeys.userId, userId))).limit(1)
         if (user === undefined || found === undefined) return 'not_found'
         const [left] = await tx.select({ n: count() }).from(passkeys).where(and(eq(passkeys.userId, userId), ne(passkeys.id, id)))
-        if (!keep(user, left?.n ?? 0)) return 'last_login_method'
+        // Social login identities are ways to log in too.
+        const [identities] = await tx.select({ n: count() }).from(socialIdentities).where(eq(socialIdentities.userId, userId))
+        if (!keep(user, left?.n ?? 0, { passkeys: left?.n ?? 0, identities: identities?.n ?? 0 })) return 'last_login_method'
         await tx.delete(passkeys).where(eq(passkeys.id, id))
         return 'removed'
       }),
