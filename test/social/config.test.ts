@@ -43,29 +43,29 @@ t.test('presets: google, kakao (OpenID Connect), github, naver (OAuth 2.0)', asy
 
 t.test('a generic provider needs its issuer; scopes must include openid', async (t) => {
   const base = { SOCIAL_PROVIDERS: 'my-idp', SOCIAL_MY_IDP_CLIENT_ID: 'id', SOCIAL_MY_IDP_CLIENT_SECRET: 's' }
-  t.throws(() => load(base), { name: 'ConfigError', variable: 'SOCIAL_MY_IDP_ISSUER' })
+  t.throws(() => load(base), { name: 'ConfigError', message: /^SOCIAL_MY_IDP_ISSUER / })
   t.match(load({ ...base, SOCIAL_MY_IDP_ISSUER: 'https://idp.example.com/' }).social.providers[0], { issuer: 'https://idp.example.com', label: 'my-idp' })
-  t.throws(() => load({ ...base, SOCIAL_MY_IDP_ISSUER: 'https://idp.example.com', SOCIAL_MY_IDP_SCOPES: 'email' }), { variable: 'SOCIAL_MY_IDP_SCOPES' })
-  t.throws(() => load({ ...base, SOCIAL_MY_IDP_ISSUER: 'not a url' }), { variable: 'SOCIAL_MY_IDP_ISSUER' })
+  t.throws(() => load({ ...base, SOCIAL_MY_IDP_ISSUER: 'https://idp.example.com', SOCIAL_MY_IDP_SCOPES: 'email' }), { message: /^SOCIAL_MY_IDP_SCOPES / })
+  t.throws(() => load({ ...base, SOCIAL_MY_IDP_ISSUER: 'not a url' }), { message: /^SOCIAL_MY_IDP_ISSUER / })
 })
 
 t.test('one line naming the variable for what is missing or wrong', async (t) => {
-  t.throws(() => load({ SOCIAL_PROVIDERS: 'google' }), { variable: 'SOCIAL_GOOGLE_CLIENT_ID', message: /^SOCIAL_GOOGLE_CLIENT_ID must be set/ })
-  t.throws(() => load({ SOCIAL_PROVIDERS: 'google', SOCIAL_GOOGLE_CLIENT_ID: 'x' }), { variable: 'SOCIAL_GOOGLE_CLIENT_SECRET' })
-  t.throws(() => load({ SOCIAL_PROVIDERS: 'Google' }), { variable: 'SOCIAL_PROVIDERS' })
-  t.throws(() => load({ SOCIAL_PROVIDERS: 'providers' }), { variable: 'SOCIAL_PROVIDERS' }, 'a name the routes use')
-  t.throws(() => load({ SOCIAL_PROVIDERS: 'github,github', SOCIAL_GITHUB_CLIENT_ID: 'x', SOCIAL_GITHUB_CLIENT_SECRET: 'y' }), { variable: 'SOCIAL_PROVIDERS' })
-  t.throws(() => load({ SOCIAL_REDIRECT_URL: 'ftp://x' }), { variable: 'SOCIAL_REDIRECT_URL' })
+  t.throws(() => load({ SOCIAL_PROVIDERS: 'google' }), { message: /^SOCIAL_GOOGLE_CLIENT_ID must be set/ })
+  t.throws(() => load({ SOCIAL_PROVIDERS: 'google', SOCIAL_GOOGLE_CLIENT_ID: 'x' }), { message: /^SOCIAL_GOOGLE_CLIENT_SECRET / })
+  t.throws(() => load({ SOCIAL_PROVIDERS: 'Google' }), { message: /^SOCIAL_PROVIDERS / })
+  t.throws(() => load({ SOCIAL_PROVIDERS: 'providers' }), { message: /^SOCIAL_PROVIDERS / }, 'a name the routes use')
+  t.throws(() => load({ SOCIAL_PROVIDERS: 'github,github', SOCIAL_GITHUB_CLIENT_ID: 'x', SOCIAL_GITHUB_CLIENT_SECRET: 'y' }), { message: /^SOCIAL_PROVIDERS / })
+  t.throws(() => load({ SOCIAL_REDIRECT_URL: 'ftp://x' }), { message: /^SOCIAL_REDIRECT_URL / })
 })
 
 t.test('apple: the client secret is made from the team id, key id and a P-256 key file', async (t) => {
   const dir = tempDir(t)
   const base = { SOCIAL_PROVIDERS: 'apple', SOCIAL_APPLE_CLIENT_ID: 'com.example.web' }
-  t.throws(() => load(base), { variable: 'SOCIAL_APPLE_TEAM_ID' })
-  t.throws(() => load({ ...base, SOCIAL_APPLE_TEAM_ID: 'T', SOCIAL_APPLE_KEY_ID: 'K', SOCIAL_APPLE_PRIVATE_KEY_FILE: 'missing.p8' }, dir), { variable: 'SOCIAL_APPLE_PRIVATE_KEY_FILE', message: /cannot be read/ })
+  t.throws(() => load(base), { message: /^SOCIAL_APPLE_TEAM_ID / })
+  t.throws(() => load({ ...base, SOCIAL_APPLE_TEAM_ID: 'T', SOCIAL_APPLE_KEY_ID: 'K', SOCIAL_APPLE_PRIVATE_KEY_FILE: 'missing.p8' }, dir), { message: /^SOCIAL_APPLE_PRIVATE_KEY_FILE cannot be read/ })
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' })
   writeFileSync(join(dir, 'rsa.pem'), rsa)
-  t.throws(() => load({ ...base, SOCIAL_APPLE_TEAM_ID: 'T', SOCIAL_APPLE_KEY_ID: 'K', SOCIAL_APPLE_PRIVATE_KEY_FILE: 'rsa.pem' }, dir), { variable: 'SOCIAL_APPLE_PRIVATE_KEY_FILE', message: /P-256/ })
+  t.throws(() => load({ ...base, SOCIAL_APPLE_TEAM_ID: 'T', SOCIAL_APPLE_KEY_ID: 'K', SOCIAL_APPLE_PRIVATE_KEY_FILE: 'rsa.pem' }, dir), { message: /^SOCIAL_APPLE_PRIVATE_KEY_FILE must be a P-256/ })
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' })
   writeFileSync(join(dir, 'AuthKey.p8'), ec)
   const apple = load({ ...base, SOCIAL_APPLE_TEAM_ID: 'T', SOCIAL_APPLE_KEY_ID: 'K', SOCIAL_APPLE_PRIVATE_KEY_FILE: 'AuthKey.p8' }, dir).social.providers[0]
