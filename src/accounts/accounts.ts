@@ -9,6 +9,7 @@ import {
 import type { Mailer } from '../mail/mailer.js'
 import { createSocialAccounts } from './social-accounts.js'
 import { renderMail, renderNotice, type MailLanguage, type MailTemplate, type NoticeTemplate } from '../mail/templates.js'
+import { hasUsablePassword } from '../passkeys/passkeys.js'
 import type { PasswordHasher } from '../passwords/hash.js'
 import { assertPasswordPolicy } from '../passwords/policy.js'
 import type { TokenPair } from '../tokens/claims.js'
@@ -241,7 +242,12 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
         await hasher.answerFailureAfter(started)
         throw new InvalidCredentialsError()
       }
-      if (!await hasher.verify(found.passwordHash, password)) {
+      // No usable password (Django's `!…`, a user who came through a social
+      // login): refused as a wrong password, after the work of a real one (the
+      // decoy), so neither the answer nor its time tells such an account apart.
+      const usable = hasUsablePassword(found.passwordHash)
+      if (!usable) await hasher.verifyDecoy(password)
+      if (!usable || !await hasher.verify(found.passwordHash, password)) {
         // As long as the slowest kind of hash (an imported PBKDF2 one) takes:
         // the time tells neither that the account exists nor where it came from.
         await hasher.answerFailureAfter(started)

@@ -272,7 +272,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async byLegacyId (legacyId) { return db.select().from(users).where(eq(users.legacyId, legacyId)).get() },
       async foreignHashSample () {
         return db.select({ hash: users.passwordHash }).from(users)
-          .where(and(isNotNull(users.legacyId), notLike(users.passwordHash, '$argon2id$%'))).limit(1).get()?.hash
+          .where(and(isNotNull(users.legacyId), notLike(users.passwordHash, '$argon2id$%'), notLike(users.passwordHash, '!%'))).limit(1).get()?.hash
       },
       async insertMany (rows) { return write(() => insertMany.immediate(rows)) },
       async byEmails (emails) { return emails.length === 0 ? [] : db.select().from(users).where(inArray(users.email, emails)).all() },
