@@ -2,8 +2,9 @@ import { generateKeyPairSync } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { SignJWT, importJWK } from 'jose'
 import t, { type Test } from 'tap'
+import { mailTokenKey, newMailToken, passwordFingerprint } from '../../../src/accounts/account-tokens.js'
 import { openState, sealState, STATE_KEY_NAME } from '../../../src/social/state.js'
-import { buildWithLogs, cookiesOf, join, login, uniqueEmail } from '../../helpers/app.js'
+import { buildWithLogs, cookiesOf, join, login, NEW_PASSWORD, uniqueEmail } from '../../helpers/app.js'
 import { startOidcProvider, type TestProvider } from '../../helpers/oidc-provider.js'
 
 /*
@@ -277,4 +278,22 @@ t.test('mandatory verification: a provider-verified address counts; an unverifie
   t.equal(errorOf(res), 'EMAIL_NOT_VERIFIED')
   t.notOk(loginCookies(res))
   t.match(await app.store.users.byEmail(email), { emailVerified: false }, 'the account exists, to be verified by mail')
+})
+
+t.test('a password reset gives a social-only account a password; then the identity may be unlinked', async (t) => {
+  const { app, provider } = await setUp(t)
+  const email = uniqueEmail()
+  provider.accounts.set('resetter', { email, email_verified: true })
+  t.equal((await signInThrough(app, provider, 'resetter')).statusCode, 302)
+  const user = (await app.store.users.byEmail(email))!
+  // The mailed token, as POST /account/password/reset would store it.
+  const token = newMailToken()
+  const now = Math.floor(Date.now() / 1000)
+  await app.store.accountTokens.create({ id: mailTokenKey(token), userId: user.id, purpose: 'password_reset', email, passwordFingerprint: passwordFingerprint(user.passwordHash), expiresAt: now + 3600, createdAt: now })
+  const confirm = await app.inject({ method: 'POST', url: '/account/password/reset/confirm', payload: { token, new_password: NEW_PASSWORD } })
+  t.equal(confirm.statusCode, 200, confirm.body)
+  t.equal((await login(app, email, NEW_PASSWORD)).statusCode, 200, 'the password now logs in')
+  const fresh = (await login(app, email, NEW_PASSWORD)).json().access as string
+  const unlink = await app.inject({ method: 'DELETE', url: '/account/social/idp', headers: { authorization: `Bearer ${fresh}` } })
+  t.equal(unlink.statusCode, 200, 'a password remains')
 })
