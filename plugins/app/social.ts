@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { SocialProfile, SocialSignIn } from '../../src/accounts/social-accounts.js'
 import { SocialProviderNotFoundError } from '../../src/errors.js'
-import { createSocialClients, type SocialClient } from '../../src/social/providers.js'
+import { createSocialClients, formPost, type SocialClient } from '../../src/social/providers.js'
 import { STATE_COOKIE, STATE_KEY_NAME, STATE_LIFETIME } from '../../src/social/state.js'
 
 export interface SocialLogin {
@@ -15,8 +15,8 @@ export interface SocialLogin {
   callbackUrl: (name: string) => string
   /** The key that seals the state cookie (src/social/state.ts), shared by every instance through the database. */
   stateKey: () => Promise<Buffer>
-  /** Sets (`value`) or expires the state cookie. */
-  stateCookie: (reply: FastifyReply, value?: string) => FastifyReply
+  /** Sets (`value`) or expires the state cookie; `provider` says which SameSite it needs. */
+  stateCookie: (reply: FastifyReply, value?: string, provider?: string) => FastifyReply
   /**
    * Every social login goes through here (the browser callback and POST
    * …/token): the account service's socialSignIn, then the audit lines
@@ -53,15 +53,25 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
     sameSite: config.cookieSameSite === 'none' ? 'none' as const : 'lax' as const,
     path: '/account/social'
   }
+  // A provider answering with a cross-site form POST (Apple): browsers send a
+  // Lax cookie only on top-level GETs, so its state cookie is SameSite=None,
+  // which they keep only when Secure (Apple requires https anyway). The
+  // sealed state and the `state` it must match keep it from being used by
+  // another site.
+  const formPostOptions = { ...cookieOptions, ...(config.cookieSecure ? { sameSite: 'none' as const } : {}) }
 
   app.decorate('social', {
     clients,
     client: (name: string) => clients.get(name) ?? (() => { throw new SocialProviderNotFoundError() })(),
     callbackUrl: (name: string) => new URL(`account/social/${name}/callback`, config.publicUrl).toString(),
     stateKey,
-    stateCookie: (reply: FastifyReply, value?: string) => value === undefined
-      ? reply.setCookie(STATE_COOKIE, '', { ...cookieOptions, maxAge: 0 })
-      : reply.setCookie(STATE_COOKIE, value, { ...cookieOptions, maxAge: STATE_LIFETIME }),
+    stateCookie: (reply: FastifyReply, value?: string, provider?: string) => {
+      const client = provider === undefined ? undefined : clients.get(provider)
+      const options = client !== undefined && formPost(client.config) ? formPostOptions : cookieOptions
+      return value === undefined
+        ? reply.setCookie(STATE_COOKIE, '', { ...options, maxAge: 0 })
+        : reply.setCookie(STATE_COOKIE, value, { ...options, maxAge: STATE_LIFETIME })
+    },
     async signIn (request: FastifyRequest, profile: SocialProfile) {
       const method = `social:${profile.provider}`
       try {

@@ -74,6 +74,9 @@ export function profileFromClaims (provider: string, claims: Record<string, unkn
   }
 }
 
+/** Apple answers with a form POST to the callback (response_mode=form_post) when it is asked for scopes beyond openid. */
+export const formPost = (config: SocialProviderConfig): boolean => config.kind === 'oidc' && config.apple !== undefined && config.scopes.trim() !== 'openid'
+
 export function createSocialClients (social: SocialConfig, options: SocialClientOptions = {}): Map<string, SocialClient> {
   return new Map(social.providers.map((config) => [config.name, config.kind === 'oidc' ? oidcClient(config, options) : oauthClient(config, options)]))
 }
@@ -136,6 +139,8 @@ function oidcClient (config: OidcProviderConfig, { onEvent = () => {}, nowMs = D
       return client.buildAuthorizationUrl(await configuration(), {
         redirect_uri: redirectUri,
         scope: config.scopes,
+        // Apple sends the answer back as a form POST whenever scopes are asked for.
+        ...(formPost(config) ? { response_mode: 'form_post' } : {}),
         response_type: 'code',
         state: checks.state,
         nonce: checks.nonce,

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { publicUser } from '../../../src/accounts/accounts.js'
@@ -59,7 +59,7 @@ const social: FastifyPluginAsyncTypebox = async (app) => {
     if (code === 'SOCIAL_LOGIN_FAILED') request.log.error({ err, provider }, 'social sign-in failed')
     const url = new URL(redirectUrl)
     url.searchParams.set('error', code)
-    return app.social.stateCookie(reply, undefined).header('cache-control', 'no-store').redirect(url.toString(), 302)
+    return app.social.stateCookie(reply, undefined, provider).header('cache-control', 'no-store').redirect(url.toString(), 302)
   }
 
   app.get('/providers', {
@@ -101,21 +101,20 @@ const social: FastifyPluginAsyncTypebox = async (app) => {
       const sealed = sealState(await app.social.stateKey(), client.config.name, {
         ...checks, next, expiresAt: Math.floor(Date.now() / 1000) + STATE_LIFETIME, ...(linkUserId === undefined ? {} : { linkUserId })
       })
-      return await app.social.stateCookie(reply, sealed).header('cache-control', 'no-store').redirect(location.toString(), 302)
+      return await app.social.stateCookie(reply, sealed, client.config.name).header('cache-control', 'no-store').redirect(location.toString(), 302)
     } catch (err) {
       return await fail(request, reply, err, client.config.name)
     }
   })
 
-  app.get('/:name/callback', {
-    schema: { tags: ['social'], params: NameParams, response: errors(404) }
-  }, async (request, reply) => {
-    const client = app.social.client(request.params.name)
+  /** The callback, whether its parameters came in the query or (Apple's form_post) in a form body. */
+  const handleCallback = async (request: FastifyRequest, reply: FastifyReply, name: string, params: URLSearchParams) => {
+    const client = app.social.client(name)
     const provider = client.config.name
     try {
       const sealed = request.cookies[STATE_COOKIE]
       const current = new URL(app.social.callbackUrl(provider))
-      current.search = new URL(request.url, 'http://x').search
+      current.search = params.toString()
       const state = sealed === undefined || sealed === '' ? undefined : openState(await app.social.stateKey(), provider, sealed, Math.floor(Date.now() / 1000))
       // The state comes back from the provider and must be this browser's: a
       // callback this browser did not start (login CSRF), or a second use of
@@ -131,13 +130,30 @@ const social: FastifyPluginAsyncTypebox = async (app) => {
         if (user === undefined || !user.isActive) throw new AccountInactiveError()
         await app.accounts.linkSocial(user, profile)
         request.log.info({ event: 'social_linked', automatic: false, userId: user.id, provider, ip: request.ip }, 'social login linked')
-        return await app.social.stateCookie(reply, undefined).header('cache-control', 'no-store').redirect(landing, 302)
+        return await app.social.stateCookie(reply, undefined, provider).header('cache-control', 'no-store').redirect(landing, 302)
       }
       const { tokens } = await app.social.signIn(request, profile)
-      return await app.social.stateCookie(reply, undefined).setAuthCookies(tokens).redirect(landing, 302)
+      return await app.social.stateCookie(reply, undefined, provider).setAuthCookies(tokens).redirect(landing, 302)
     } catch (err) {
       return await fail(request, reply, err, provider)
     }
+  }
+
+  app.get('/:name/callback', {
+    schema: { tags: ['social'], params: NameParams, response: errors(404) }
+  }, async (request, reply) => await handleCallback(request, reply, request.params.name, new URL(request.url, 'http://x').searchParams))
+
+  // Apple's response_mode=form_post: the same callback as a form POST from the
+  // provider's page. Forms are parsed for this route only (everywhere else the
+  // service takes JSON alone, plugins/app/body.ts); the sealed state is what
+  // makes a POST from another site harmless.
+  await app.register(async (formRoute) => {
+    formRoute.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)))
+    })
+    formRoute.withTypeProvider<TypeBoxTypeProvider>().post('/:name/callback', {
+      schema: { tags: ['social'], params: NameParams, body: Type.Record(Type.String(), Type.String()), response: errors(404) }
+    }, async (request, reply) => await handleCallback(request, reply, request.params.name, new URLSearchParams(request.body)))
   })
 
   // dj-rest-auth's SocialLoginView: a native app signed in with the provider's SDK.

@@ -1,10 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { SignJWT, importJWK } from 'jose'
 import t, { type Test } from 'tap'
 import { mailTokenKey, newMailToken, passwordFingerprint } from '../../../src/accounts/account-tokens.js'
 import { openState, sealState, STATE_KEY_NAME } from '../../../src/social/state.js'
-import { buildWithLogs, cookiesOf, join, login, NEW_PASSWORD, uniqueEmail } from '../../helpers/app.js'
+import { build, buildWithLogs, cookiesOf, join as joinUser, login, NEW_PASSWORD, tempDir, uniqueEmail } from '../../helpers/app.js'
 import { startOidcProvider, type TestProvider } from '../../helpers/oidc-provider.js'
 
 /*
@@ -154,13 +156,13 @@ t.test('what the callback refuses: forged, replayed or missing state, a wrong no
 
 t.test('linking by email: only when both the provider and the account say it is verified', async (t) => {
   const { app, provider } = await setUp(t)
-  const unverified = await join(app)
+  const unverified = await joinUser(app)
   provider.accounts.set('u1', { email: unverified.email, email_verified: true })
   let res = await signInThrough(app, provider, 'u1')
   t.equal(errorOf(res), 'SOCIAL_EMAIL_IN_USE', 'the account\'s address is not verified')
   t.notOk(loginCookies(res))
 
-  const verified = await join(app)
+  const verified = await joinUser(app)
   await app.store.users.verifyEmails([verified.email])
   provider.accounts.set('u2', { email: verified.email, email_verified: false })
   res = await signInThrough(app, provider, 'u2')
@@ -239,7 +241,7 @@ t.test('POST …/token: an ID token for one of the configured client ids, verifi
 
 t.test('explicit linking with the session; unlinking while a password remains', async (t) => {
   const { app, provider, logs } = await setUp(t)
-  const session = await join(app)
+  const session = await joinUser(app)
   provider.accounts.set('other-address', { email: uniqueEmail(), email_verified: false })
   const noSession = await start(app, '?link=true')
   t.equal(errorOf(noSession.res), 'TOKEN_MISSING', 'linking needs the session')
@@ -256,7 +258,7 @@ t.test('explicit linking with the session; unlinking while a password remains', 
   t.ok(loginCookies(signIn))
 
   // Another user cannot link the same provider account.
-  const second = await join(app)
+  const second = await joinUser(app)
   const taken = await signInThrough(app, provider, 'other-address', '?link=true', { access_token: second.access })
   t.equal(errorOf(taken), 'SOCIAL_ACCOUNT_IN_USE')
 
@@ -296,4 +298,52 @@ t.test('a password reset gives a social-only account a password; then the identi
   const fresh = (await login(app, email, NEW_PASSWORD)).json().access as string
   const unlink = await app.inject({ method: 'DELETE', url: '/account/social/idp', headers: { authorization: `Bearer ${fresh}` } })
   t.equal(unlink.statusCode, 200, 'a password remains')
+})
+
+t.test('the callback as a form POST (Apple\'s response_mode=form_post); forms stay refused elsewhere', async (t) => {
+  const { app, provider } = await setUp(t)
+  const email = uniqueEmail()
+  provider.accounts.set('poster', { email, email_verified: true })
+  const started = await start(app)
+  const back = await provider.signIn(started.location, 'poster')
+  const res = await app.inject({
+    method: 'POST',
+    url: '/account/social/idp/callback',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: back.searchParams.toString(),
+    cookies: { social_state: started.state }
+  })
+  t.equal(res.statusCode, 302, res.body)
+  t.ok(loginCookies(res), 'logged in')
+  const forged = await app.inject({
+    method: 'POST',
+    url: '/account/social/idp/callback',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: back.searchParams.toString()
+  })
+  t.equal(errorOf(forged), 'SOCIAL_STATE_INVALID', 'a POST from another site without the state cookie')
+  const login = await app.inject({ method: 'POST', url: '/account/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'email=a%40b.c&password=x' })
+  t.equal(login.statusCode, 415, 'other routes still take JSON only')
+})
+
+t.test('apple: form_post asked for, and its state cookie SameSite=None (sent on the cross-site POST)', async (t) => {
+  const provider = await startOidcProvider(t, { redirectUris: ['https://auth.example.com/account/social/apple/callback'] })
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'AuthKey.p8'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }))
+  const app = await build(t, {
+    PUBLIC_URL: 'https://auth.example.com/',
+    COOKIE_SECURE: 'true',
+    SOCIAL_PROVIDERS: 'apple',
+    SOCIAL_APPLE_ISSUER: provider.issuer,
+    SOCIAL_APPLE_CLIENT_ID: provider.clientId,
+    SOCIAL_APPLE_TEAM_ID: 'TEAM123456',
+    SOCIAL_APPLE_KEY_ID: 'KEY1234567',
+    SOCIAL_APPLE_PRIVATE_KEY_FILE: join(dir, 'AuthKey.p8')
+  })
+  const res = await app.inject({ method: 'GET', url: '/account/social/apple/start' })
+  t.equal(res.statusCode, 302, res.body)
+  const authorize = new URL(String(res.headers.location))
+  t.equal(authorize.searchParams.get('response_mode'), 'form_post')
+  t.equal(authorize.searchParams.get('scope'), 'openid email name')
+  t.match(res.cookies.find((c) => c.name === 'social_state'), { sameSite: 'None', secure: true, httpOnly: true })
 })
