@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseEnv, type EnvProblem, type RawEnv } from './config-env.js'
 import { fromPrivateKeyPem, type Algorithm } from './keys/algorithms.js'
+import { parseSocialConfig, type SocialConfig } from './social/config.js'
 
 /** A configuration value that cannot be used; `variable` names the offending env var. */
 export class ConfigError extends Error {
@@ -107,6 +108,8 @@ export interface Config {
   webauthn: WebauthnConfig
   /** MFA_ISSUER: the name authenticator apps show beside a TOTP account (default the host name of PUBLIC_URL). */
   mfaIssuer: string
+  /** Social login (src/social/): SOCIAL_PROVIDERS, SOCIAL_<NAME>_*, SOCIAL_REDIRECT_URL. */
+  social: SocialConfig
 }
 
 export interface WebauthnConfig {
@@ -422,7 +425,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     ...optional('simplejwtSigningKey', simplejwtSigningKey),
     ...optional('pwnedPasswordsUrl', raw.PWNED_PASSWORDS_URL.trim() === '' ? undefined : parseHttpUrl('PWNED_PASSWORDS_URL', raw.PWNED_PASSWORDS_URL.trim())),
     webauthn: parseWebauthn(raw, publicUrl),
-    mfaIssuer: parseMfaIssuer(raw, publicUrl)
+    mfaIssuer: parseMfaIssuer(raw, publicUrl),
+    social: parseSocialConfig(env, publicUrl, cwd)
   }
 }
 

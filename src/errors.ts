@@ -120,3 +120,25 @@ export const MfaAlreadyEnabledError = createError('MFA_ALREADY_ENABLED', 'TOTP i
 export const MfaNotEnabledError = createError('MFA_NOT_ENABLED', 'TOTP is not enabled for this account.', 409)
 /** POST /account/mfa/totp/confirm with no setup waiting for its code. */
 export const MfaSetupRequiredError = createError('MFA_SETUP_REQUIRED', 'No TOTP setup is waiting for confirmation; start with POST /account/mfa/totp/setup.', 409)
+// Social login (src/social/, src/accounts/social-accounts.ts). The browser flow
+// answers these as a redirect to SOCIAL_REDIRECT_URL?error=<code>; the API
+// routes as JSON.
+/** The provider's account has the email of an existing account that cannot be linked automatically (either side unverified). */
+export const SocialEmailInUseError = createError('SOCIAL_EMAIL_IN_USE', 'An account with this email exists; log in to it and link this provider from there.', 409)
+/** The provider gave no email address (or none verified where one is needed). */
+export const SocialEmailMissingError = createError('SOCIAL_EMAIL_MISSING', 'The provider did not give an email address.', 400)
+/** The browser flow's state cookie is missing, expired, forged or not the one of this sign-in. */
+export const SocialStateInvalidError = createError('SOCIAL_STATE_INVALID', 'The sign-in expired or was not started here; start it again.', 400)
+/** The user refused consent, or the provider answered the authorization with an error. */
+export const SocialDeniedError = createError('SOCIAL_DENIED', 'The sign-in was cancelled at the provider.', 401)
+/** The provider's answer (code, ID token, access token) could not be verified. */
+export const SocialTokenInvalidError = createError('SOCIAL_TOKEN_INVALID', 'The provider\'s token could not be verified.', 401)
+/** The provider could not be reached or answered what it should not. */
+export const SocialProviderUnavailableError = createError('SOCIAL_PROVIDER_UNAVAILABLE', 'The provider cannot be reached; try again shortly.', 502)
+/** That provider account is linked to another user, or the user has another account of that provider linked. */
+export const SocialAccountInUseError = createError('SOCIAL_ACCOUNT_IN_USE', 'This provider account is linked to another user, or another account of this provider is linked to yours.', 409)
+export const SocialNotLinkedError = createError('SOCIAL_NOT_LINKED', 'No account of this provider is linked.', 404)
+/** Unlinking it would leave the account with no way to log in. */
+export const SocialLastLoginMethodError = createError('LAST_LOGIN_METHOD', 'This is the last way to log in to this account; set a password, add a passkey or link another provider first.', 409)
+/** /account/social/<name>/… for a name not in SOCIAL_PROVIDERS: the same 404 as an unknown route. */
+export const SocialProviderNotFoundError = createError('NOT_FOUND', 'No social login provider of that name is configured.', 404)

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { publicDir } from '../../src/paths.js'
 
 /**
- * The demo browser client at `GET /` (public/: index.html, app.js, style.css),
+ * The demo browser client at `GET /` (public/: index.html, app.js, social.js, style.css),
  * unless SERVE_CLIENT=false. Only the files present at start get a route
  * (no wildcard), so every other path stays the contract's 404 NOT_FOUND.
  */

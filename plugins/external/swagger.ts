@@ -13,6 +13,7 @@ export const autoConfig: FastifyDynamicSwaggerOptions = {
       { name: 'lifecycle', description: 'Profile edits, email change and verification, password reset, account deletion.' },
       { name: 'passkeys', description: 'Passkeys (WebAuthn): register them, sign in without a password, list, rename and remove them.' },
       { name: 'mfa', description: 'The second factor: TOTP (an authenticator app) with recovery codes; its login step is under tokens.' },
+      { name: 'social', description: 'Social login: sign in with Google, Kakao, Apple, GitHub, Naver or an OpenID Connect provider; link and unlink them.' },
       { name: 'gateway', description: 'For gateways and resource servers: forward auth, the GET token check, introspection, the JWKS.' },
       { name: 'operations', description: 'Liveness and readiness probes.' }
     ],

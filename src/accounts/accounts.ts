@@ -7,8 +7,10 @@ import {
   InvalidPasswordError, MfaRequiredError, MfaTokenInvalidError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError, WeakPasswordError
 } from '../errors.js'
 import type { Mailer } from '../mail/mailer.js'
+import { createSocialAccounts } from './social-accounts.js'
 import { renderMail, renderNotice, type MailLanguage, type MailTemplate, type NoticeTemplate } from '../mail/templates.js'
 import type { MfaProof, MfaService } from '../mfa/mfa.js'
+import { hasUsablePassword } from '../passkeys/passkeys.js'
 import type { PasswordHasher } from '../passwords/hash.js'
 import { assertPasswordPolicy } from '../passwords/policy.js'
 import type { TokenPair } from '../tokens/claims.js'
@@ -208,6 +210,17 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
   }
 
   return {
+    // Social login (src/accounts/social-accounts.ts): socialSignIn, linkSocial, socialIdentities, unlinkSocial.
+    ...createSocialAccounts({
+      store,
+      tokens,
+      emailVerification,
+      nowMs,
+      sendVerification: (user) => {
+        mailOptions().mailer.later('email_verification', async () => { await mailToken(user, 'email_verification', user.email) })
+      }
+    }),
+
     /**
      * With EMAIL_VERIFICATION optional or mandatory, a verification mail is
      * sent; with mandatory, no tokens are issued until the address is verified
@@ -265,7 +278,12 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
         await hasher.answerFailureAfter(started)
         throw new InvalidCredentialsError()
       }
-      if (!await hasher.verify(found.passwordHash, password)) {
+      // No usable password (Django's `!…`, a user who came through a social
+      // login): refused as a wrong password, after the work of a real one (the
+      // decoy), so neither the answer nor its time tells such an account apart.
+      const usable = hasUsablePassword(found.passwordHash)
+      if (!usable) await hasher.verifyDecoy(password)
+      if (!usable || !await hasher.verify(found.passwordHash, password)) {
         // As long as the slowest kind of hash (an imported PBKDF2 one) takes:
         // the time tells neither that the account exists nor where it came from.
         await hasher.answerFailureAfter(started)

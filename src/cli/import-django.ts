@@ -24,13 +24,17 @@ bcrypt_sha256, bcrypt; replaced
 by argon2id at the user's first login) and Django's id as legacy_id, which
 SIMPLEJWT_COMPAT uses to exchange the deployment's refresh tokens. Refresh tokens
 blacklisted by simplejwt's token_blacklist app (logged out) are recorded so that
-they are never exchanged.
+they are never exchanged. allauth's social accounts (socialaccount_socialaccount:
+provider and uid) are linked to their users, so that whoever signed in with
+Google or Kakao there signs in to the same account here (SOCIAL_PROVIDERS); a
+user with an unusable password is imported when it has one (it keeps no usable
+password: it signs in through its provider, or sets one with a reset).
 Re-running is safe: a user imported before (same email, same Django id) is
 updated; a user who has logged in here keeps this service's password. An
 existing account with the same email but not linked to that Django id (it joined
 here, or came from another Django user) is never merged into, re-activated or
 marked verified: the Django user is skipped and listed. Skipped (with the
-reason): users without an email, with an unusable or unsupported password or one
+reason): users without an email, with an unusable password and no social account, an unsupported password or one
 whose costs are beyond the limits login computes, a second user with the same
 email, an email already used by an account not linked to the Django user, or a
 Django id already linked to another user. Exit code 1 if the source cannot be read.`,
@@ -54,6 +58,7 @@ Django id already linked to another user. Exit code 1 if the source cannot be re
       const summary = await importDjangoUsers(store, source)
       ctx.out(`imported from Django: ${summary.created} created, ${summary.updated} updated, ${summary.skipped.length} skipped`)
       if (summary.blacklisted > 0) ctx.out(`  ${summary.blacklisted} blacklisted (logged-out) simplejwt refresh token(s) will be refused`)
+      if (summary.socialAccounts > 0) ctx.out(`  ${summary.socialAccounts} social account(s) linked (socialaccount_socialaccount)`)
       const reasons = new Map<string, number>()
       for (const s of summary.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1)
       for (const [reason, n] of reasons) ctx.out(`  skipped ${n}: ${reason}`)

@@ -1,4 +1,4 @@
-import type { AccountTokenRow, MfaChallengeRow, MfaTotpRow, PasskeyRow, RefreshTokenRow, RevokeReason, SigningKeyRow, UserRow, WebauthnChallengeRow } from './sqlite/schema.js'
+import type { AccountTokenRow, MfaChallengeRow, MfaTotpRow, PasskeyRow, RefreshTokenRow, RevokeReason, SigningKeyRow, SocialIdentityRow, UserRow, WebauthnChallengeRow } from './sqlite/schema.js'
 
 export type { RevokeReason }
 
@@ -41,6 +41,13 @@ export type ChallengePurpose = WebauthnChallengeRow['purpose']
  * to log in, as `keep` decided; nothing written).
  */
 export type PasskeyRemoval = 'removed' | 'not_found' | 'last_login_method'
+
+export type SocialIdentity = SocialIdentityRow
+export type NewSocialIdentity = Omit<SocialIdentityRow, 'lastUsedAt'> & { lastUsedAt?: number | null }
+/** What a user would have left to log in with after a removal, for the `keep` callbacks below. */
+export interface LoginMethodsLeft { passkeys: number, identities: number }
+/** Removing a social identity: as PasskeyRemoval. */
+export type SocialIdentityRemoval = PasskeyRemoval
 export type AccountTokenPurpose = AccountTokenRow['purpose']
 
 /** A user's TOTP row: `secret` as stored (sealed when an encryption key is configured); pending while `enabledAt` is null. */
@@ -376,7 +383,7 @@ export interface Store {
      * `keep(user, passkeysLeft)` (the user's row, and how many passkeys it
      * would have left) says the user would be left with no way to log in.
      */
-    remove: (userId: string, id: string, keep: (user: User, passkeysLeft: number) => boolean) => Promise<PasskeyRemoval>
+    remove: (userId: string, id: string, keep: (user: User, passkeysLeft: number, left: LoginMethodsLeft) => boolean) => Promise<PasskeyRemoval>
     /**
      * A sign-in with it: counter, backed-up flag and last_used_at written, only
      * if the stored counter is still `storedCounter` (a concurrent sign-in that
@@ -461,7 +468,33 @@ export interface Store {
     /** Deletes expired challenges; returns how many. */
     purgeExpiredChallenges: (nowSeconds: number) => Promise<number>
   }
+  /** Social login identities (src/social/, src/accounts/social-accounts.ts). */
+  socialIdentities: SocialIdentityStore
   /** A cheap round trip, for readiness. */
   ping: () => Promise<void>
   close: () => Promise<void>
+}
+
+/** Store.socialIdentities (src/db/sqlite/social.ts, src/db/postgres/social.ts). */
+export interface SocialIdentityStore {
+  byProviderSubject: (provider: string, subject: string) => Promise<SocialIdentity | undefined>
+  /** The user's identities, oldest first. */
+  byUser: (userId: string) => Promise<SocialIdentity[]>
+  /**
+   * A sign-up through a provider, one transaction: the user (no usable
+   * password) and its identity (the login follows, as any login). Throws EmailTakenError when the email or the identity exists (a
+   * concurrent sign-up won); nothing is then written.
+   */
+  signUp: (user: NewUser & { emailVerified: boolean }, identity: NewSocialIdentity) => Promise<User>
+  /** Links an identity to its user; false (nothing written) when that provider account or that user's identity at the provider exists already. */
+  link: (identity: NewSocialIdentity) => Promise<boolean>
+  /** A sign-in with it: last_used_at and the address the provider gave. */
+  recordUse: (id: string, email: string, nowSeconds: number) => Promise<void>
+  /**
+   * One transaction, as passkeys.remove: the user's identity at `provider` is
+   * deleted unless `keep(user, left)` says the user would have no way left to log in.
+   */
+  remove: (userId: string, provider: string, keep: (user: User, left: LoginMethodsLeft) => boolean) => Promise<SocialIdentityRemoval>
+  /** `import django`: identities of imported users (by their Django id), skipping those present; returns how many were inserted. */
+  importMany: (rows: Array<NewSocialIdentity>) => Promise<number>
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { isEmailAddress, normalizeEmail } from '../accounts/accounts.js'
+import { unusablePassword } from '../accounts/social-accounts.js'
 import type { ImportedUser, Store } from '../db/store.js'
 import { djangoAlgorithm, djangoHashBeyondLimits, isSupportedDjangoHash } from '../passwords/django.js'
 import { legacyTokenKey } from './simplejwt.js'
@@ -25,6 +26,8 @@ export interface DjangoSource {
    * token_blacklist app is installed: logged-out tokens, never to be exchanged.
    */
   blacklisted?: DjangoRow[]
+  /** allauth's socialaccount_socialaccount rows (user_id, provider, uid), when the table exists: users who came through Google, Kakao… */
+  socialAccounts?: DjangoRow[]
 }
 
 const BLACKLIST_QUERY = `SELECT o.jti AS jti, o.expires_at AS expires_at, o.user_id AS user_id
@@ -55,7 +58,8 @@ export async function readDjangoSqlite (path: string, table: string): Promise<Dj
     const users = db.prepare(`SELECT * FROM "${table}" ORDER BY id`).all() as DjangoRow[]
     const emailAddresses = has('account_emailaddress') ? db.prepare('SELECT user_id, email, verified FROM account_emailaddress').all() as DjangoRow[] : undefined
     const blacklisted = has('token_blacklist_blacklistedtoken') ? db.prepare(BLACKLIST_QUERY).all() as DjangoRow[] : undefined
-    return { users, ...(emailAddresses === undefined ? {} : { emailAddresses }), ...(blacklisted === undefined ? {} : { blacklisted }) }
+    const socialAccounts = has('socialaccount_socialaccount') ? db.prepare('SELECT user_id, provider, uid FROM socialaccount_socialaccount').all() as DjangoRow[] : undefined
+    return { users, ...(emailAddresses === undefined ? {} : { emailAddresses }), ...(blacklisted === undefined ? {} : { blacklisted }), ...(socialAccounts === undefined ? {} : { socialAccounts }) }
   } catch (err) {
     if (err instanceof DjangoImportError) throw err
     throw new DjangoImportError(`cannot read ${path}: ${(err as Error).message}`)
@@ -90,8 +94,11 @@ export async function readDjangoPostgres (url: string, table: string): Promise<D
     const blacklisted = (await columns('token_blacklist_blacklistedtoken')).length > 0
       ? (await client.query(BLACKLIST_QUERY.replace('o.expires_at AS', 'o.expires_at::text AS').replace('o.user_id AS', 'o.user_id::text AS'))).rows as DjangoRow[]
       : undefined
+    const socialAccounts = (await columns('socialaccount_socialaccount')).length > 0
+      ? (await client.query('SELECT user_id::text AS user_id, provider, uid FROM socialaccount_socialaccount')).rows as DjangoRow[]
+      : undefined
     await client.query('COMMIT')
-    return { users, ...(emailAddresses === undefined ? {} : { emailAddresses }), ...(blacklisted === undefined ? {} : { blacklisted }) }
+    return { users, ...(emailAddresses === undefined ? {} : { emailAddresses }), ...(blacklisted === undefined ? {} : { blacklisted }), ...(socialAccounts === undefined ? {} : { socialAccounts }) }
   } catch (err) {
     if (err instanceof DjangoImportError) throw err
     throw new DjangoImportError(`cannot read ${describeUrl(url)}: ${(err as Error).message}`)
@@ -121,7 +128,8 @@ export async function readDjangoDumpdata (path: string, model?: string): Promise
   const outstanding = new Map(objects.filter((o) => o.model === 'token_blacklist.outstandingtoken').map((o) => [String(o.pk), o.fields]))
   const blacklisted = objects.filter((o) => o.model === 'token_blacklist.blacklistedtoken')
     .map((o) => outstanding.get(String(o.fields.token))).filter((f) => f !== undefined).map((f) => ({ ...f, user_id: f.user }))
-  return { users, ...(addresses.length > 0 ? { emailAddresses: addresses } : {}), ...(blacklisted.length > 0 ? { blacklisted } : {}) }
+  const socialAccounts = objects.filter((o) => o.model === 'socialaccount.socialaccount').map((o) => ({ ...o.fields, user_id: o.fields.user }))
+  return { users, ...(addresses.length > 0 ? { emailAddresses: addresses } : {}), ...(blacklisted.length > 0 ? { blacklisted } : {}), ...(socialAccounts.length > 0 ? { socialAccounts } : {}) }
 }
 
 const text = (v: unknown): string => (v === null || v === undefined) ? '' : String(v).trim()
@@ -155,6 +163,8 @@ export interface ImportSummary {
   updated: number
   /** simplejwt tokens blacklisted in Django (logged out), still unexpired, now refused here too. */
   blacklisted: number
+  /** Social accounts (socialaccount_socialaccount) linked to imported users; those present already are not counted. */
+  socialAccounts: number
   /** `reason` is one of SKIP_REASONS; `detail` names the case (the username, the hash, the other user). */
   skipped: Array<{ legacyId: string, email: string, reason: string, detail?: string }>
 }
@@ -182,15 +192,22 @@ export const SKIP_REASONS = {
 
 type Skip = { skip: string, detail?: string, email: string }
 
-/** One row → the user to store, or why it is skipped. */
-export function toImportedUser (row: DjangoRow, verified: Set<string>): ImportedUser | Skip {
+/**
+ * One row → the user to store, or why it is skipped. `social`: the user has
+ * social accounts, so an unusable password (allauth's sign-up through a
+ * provider) is no reason to skip it: it keeps that unusable hash, and logs in
+ * through its provider (or sets a password with a reset).
+ */
+export function toImportedUser (row: DjangoRow, verified: Set<string>, social = false): ImportedUser | Skip {
   const legacyId = text(row.id)
   const email = normalizeEmail(text(row.email) !== '' ? text(row.email) : text(row.username))
   if (!isEmailAddress(email)) return { skip: SKIP_REASONS.noEmail, ...(email === '' ? {} : { detail: `username "${email}"` }), email }
-  const passwordHash = text(row.password)
-  if (passwordHash === '' || passwordHash.startsWith('!')) return { skip: SKIP_REASONS.unusablePassword, email }
-  if (!isSupportedDjangoHash(passwordHash)) return { skip: SKIP_REASONS.unsupportedHash, detail: djangoAlgorithm(passwordHash) ?? passwordHash.split('$')[0] ?? '', email }
-  const beyond = djangoHashBeyondLimits(passwordHash)
+  const given = text(row.password)
+  const unusable = given === '' || given.startsWith('!')
+  if (unusable && !social) return { skip: SKIP_REASONS.unusablePassword, email }
+  const passwordHash = unusable ? (given === '' ? unusablePassword() : given) : given
+  if (!unusable && !isSupportedDjangoHash(passwordHash)) return { skip: SKIP_REASONS.unsupportedHash, detail: djangoAlgorithm(passwordHash) ?? passwordHash.split('$')[0] ?? '', email }
+  const beyond = unusable ? undefined : djangoHashBeyondLimits(passwordHash)
   if (beyond !== undefined) return { skip: SKIP_REASONS.costsBeyondLimits, detail: beyond, email }
   const dob = text(row.date_of_birth)
   const name = 'name' in row ? text(row.name) : `${text(row.first_name)} ${text(row.last_name)}`.trim()
@@ -215,12 +232,13 @@ export function toImportedUser (row: DjangoRow, verified: Set<string>): Imported
 /** Upserts every importable user, in transactions of `batchSize`; never touches the source. */
 export async function importDjangoUsers (store: Store, source: DjangoSource, batchSize = 500): Promise<ImportSummary> {
   const verified = new Set((source.emailAddresses ?? []).filter((a) => bool(a.verified)).map((a) => `${text(a.user_id)} ${normalizeEmail(text(a.email))}`))
-  const summary: ImportSummary = { created: 0, updated: 0, blacklisted: 0, skipped: [] }
+  const summary: ImportSummary = { created: 0, updated: 0, blacklisted: 0, socialAccounts: 0, skipped: [] }
+  const withSocial = new Set((source.socialAccounts ?? []).map((a) => text(a.user_id)))
   const seen = new Map<string, string>()
   const ready: ImportedUser[] = []
   for (const row of source.users) {
-    const user = toImportedUser(row, verified)
     const legacyId = text(row.id)
+    const user = toImportedUser(row, verified, withSocial.has(legacyId))
     if ('skip' in user) {
       summary.skipped.push({ legacyId, email: user.email, reason: user.skip, ...(user.detail === undefined ? {} : { detail: user.detail }) })
       continue
@@ -246,6 +264,20 @@ export async function importDjangoUsers (store: Store, source: DjangoSource, bat
       else summary.skipped.push({ legacyId: user.legacyId, email: user.email, reason: SKIP_REASONS.legacyIdTaken })
     })
   }
+  // Social accounts follow their users (by Django id): the same provider
+  // account signs in to the same user here. Provider names are allauth's
+  // (google, kakao, apple, github, naver…), as SOCIAL_PROVIDERS names them.
+  const identities = []
+  for (const row of source.socialAccounts ?? []) {
+    const provider = text(row.provider).toLowerCase()
+    const subject = text(row.uid)
+    if (!/^[a-z0-9-]{1,32}$/.test(provider) || subject === '') continue
+    const user = await store.users.byLegacyId(text(row.user_id))
+    if (user === undefined) continue
+    identities.push({ id: randomUUID(), userId: user.id, provider, subject, email: '', createdAt: Math.floor(user.dateJoined.getTime() / 1000) })
+  }
+  for (let i = 0; i < identities.length; i += batchSize) summary.socialAccounts += await store.socialIdentities.importMany(identities.slice(i, i + batchSize))
+
   // A token logged out in Django must not become usable here: each is recorded
   // as used (SIMPLEJWT_COMPAT then refuses it), whether or not compat is on yet.
   const nowSeconds = Math.floor(Date.now() / 1000)

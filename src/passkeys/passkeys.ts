@@ -245,10 +245,10 @@ export function createPasskeyService ({ store, tokens, config, emailVerification
       return await store.passkeys.rename(user.id, id, name) ?? (() => { throw new PasskeyNotFoundError() })()
     },
 
-    /** Refused (409) when the user would be left without a way to log in: no usable password and no other passkey. */
+    /** Refused (409) when the user would be left without a way to log in: no usable password, no other passkey, no social login identity. */
     async remove (user: User, id: string): Promise<void> {
       assertAvailable()
-      const outcome = await store.passkeys.remove(user.id, id, (row, left) => left > 0 || hasUsablePassword(row.passwordHash))
+      const outcome = await store.passkeys.remove(user.id, id, (row, left, methods) => left > 0 || methods.identities > 0 || hasUsablePassword(row.passwordHash))
       if (outcome === 'not_found') throw new PasskeyNotFoundError()
       if (outcome === 'last_login_method') throw new LastLoginMethodError()
     },

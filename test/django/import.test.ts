@@ -251,3 +251,43 @@ t.test('import from a Django PostgreSQL database into a PostgreSQL store', async
   t.equal(missing.code, 1)
   t.match(missing.err, /has no table "auth_user"/)
 })
+
+t.test('allauth social accounts: linked to their users, whose unusable password is then no reason to skip them', async (t) => {
+  const app = await build(t)
+  const copy = join(tempDir(t), 'django.sqlite3')
+  copyFileSync(DJANGO_DB, copy)
+  const db = new Database(copy)
+  db.exec(`CREATE TABLE socialaccount_socialaccount (id integer PRIMARY KEY, provider varchar(200) NOT NULL, uid varchar(191) NOT NULL,
+    last_login datetime NOT NULL, date_joined datetime NOT NULL, extra_data text NOT NULL, user_id integer NOT NULL)`)
+  const add = db.prepare("INSERT INTO socialaccount_socialaccount (provider, uid, last_login, date_joined, extra_data, user_id) VALUES (?, ?, '2024-01-01 00:00:00', '2024-01-01 00:00:00', '{}', ?)")
+  add.run('kakao', '1234567890', users.ivan.id)
+  add.run('google', '109876543210', users.alice.id)
+  add.run('google', '555', 999999) // a user that is not there
+  db.close()
+
+  const summary = await importDjangoUsers(app.store, await readDjangoSqlite(copy, 'accounts_user'))
+  t.equal(summary.socialAccounts, 2)
+  t.notOk(summary.skipped.some((s) => s.legacyId === String(users.ivan.id)), 'ivan (unusable password, a Kakao account) is imported')
+  const ivan = await app.store.users.byEmail('ivan@example.test')
+  t.ok(ivan?.passwordHash.startsWith('!'), 'with no usable password')
+  t.match(await app.store.socialIdentities.byProviderSubject('kakao', '1234567890'), { userId: ivan?.id })
+  const alice = await app.store.users.byEmail('alice@example.test')
+  t.match(await app.store.socialIdentities.byProviderSubject('google', '109876543210'), { userId: alice?.id })
+  const res = await login(app, 'ivan@example.test', 'anything-At-all-1')
+  t.equal(res.statusCode, 401, 'no password login')
+  t.equal(res.json().code, 'INVALID_CREDENTIALS')
+
+  // A re-run links nothing twice.
+  t.equal((await importDjangoUsers(app.store, await readDjangoSqlite(copy, 'accounts_user'))).socialAccounts, 0)
+
+  // dumpdata: socialaccount.socialaccount objects.
+  const other = await build(t)
+  const dump = join(tempDir(t), 'dump.json')
+  writeFileSync(dump, JSON.stringify([
+    { model: 'accounts.user', pk: 7, fields: { email: 'sam@example.test', password: '!unusable', name: 'Sam', is_active: true, date_joined: '2024-01-01T00:00:00Z' } },
+    { model: 'socialaccount.socialaccount', pk: 1, fields: { user: 7, provider: 'google', uid: 'g-7', extra_data: {} } }
+  ]))
+  const fromDump = await importDjangoUsers(other.store, await readDjangoDumpdata(dump))
+  t.equal(fromDump.created, 1)
+  t.equal(fromDump.socialAccounts, 1)
+})

@@ -87,13 +87,17 @@ const AREAS: Record<string, Record<string, string>> = {
   '/account/token/introspect': { post: 'gateway' },
   '/.well-known/jwks.json': { get: 'gateway' },
   '/health': { get: 'operations' },
-  '/ready': { get: 'operations' }
+  '/ready': { get: 'operations' },
+  '/account/social': { get: 'social' },
+  '/account/social/providers': { get: 'social' },
+  '/account/social/{name}/start': { get: 'social' },
+  '/account/social/{name}/token': { post: 'social' }
 }
 
-test('operations are tagged by area (tokens, account, lifecycle, passkeys, mfa, gateway, operations), each with one listed tag', async (t) => {
+test('operations are tagged by area (tokens, account, lifecycle, passkeys, mfa, social, gateway, operations), each with one listed tag', async (t) => {
   const app = await build(t, { INTROSPECTION_SECRET: 'i'.repeat(40) })
   const doc = (await app.inject({ url: '/openapi.json' })).json() as { tags: Array<{ name: string, description: string }>, paths: Record<string, Record<string, { tags?: string[] }>> }
-  t.same(doc.tags.map((tag) => tag.name), ['tokens', 'account', 'lifecycle', 'passkeys', 'mfa', 'gateway', 'operations'], 'the areas, in this order')
+  t.same(doc.tags.map((tag) => tag.name), ['tokens', 'account', 'lifecycle', 'passkeys', 'mfa', 'social', 'gateway', 'operations'], 'the areas, in this order')
   for (const tag of doc.tags) t.ok(tag.description.length > 10, `${tag.name} is described`)
   const used = new Set<string>()
   for (const [path, methods] of Object.entries(doc.paths)) {
@@ -103,7 +107,7 @@ test('operations are tagged by area (tokens, account, lifecycle, passkeys, mfa, 
       used.add(op.tags?.[0] ?? '')
     }
   }
-  t.same([...used].sort(), ['account', 'gateway', 'lifecycle', 'mfa', 'operations', 'passkeys', 'tokens'], 'every area has operations')
+  t.same([...used].sort(), ['account', 'gateway', 'lifecycle', 'mfa', 'operations', 'passkeys', 'social', 'tokens'], 'every area has operations')
   for (const [path, methods] of Object.entries(AREAS)) {
     for (const [method, tag] of Object.entries(methods)) t.same(doc.paths[path]?.[method]?.tags, [tag], `${method} ${path}: ${tag}`)
   }

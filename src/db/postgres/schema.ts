@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { bigint, boolean, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
-import { REVOKE_REASONS, type AccountTokenRow, type MfaChallengeRow, type MfaRecoveryCodeRow, type MfaTotpRow, type PasskeyRow, type RefreshTokenRow, type SigningKeyRow, type UserRow, type WebauthnChallengeRow } from '../sqlite/schema.js'
+import { REVOKE_REASONS, type AccountTokenRow, type MfaChallengeRow, type MfaRecoveryCodeRow, type MfaTotpRow, type PasskeyRow, type RefreshTokenRow, type SigningKeyRow, type SocialIdentityRow, type UserRow, type WebauthnChallengeRow } from '../sqlite/schema.js'
 
 /*
  * The PostgreSQL twin of src/db/sqlite/schema.ts: same tables, same column names, and row
@@ -122,6 +122,20 @@ export const serviceSecrets = pgTable('service_secrets', {
   createdAt: bigint('created_at', { mode: 'number' }).notNull()
 })
 
+/** See src/db/sqlite/schema.ts: social login identities (provider + subject), one per provider and user. */
+export const socialIdentities = pgTable('social_identities', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  provider: text('provider').notNull(),
+  subject: text('subject').notNull(),
+  email: text('email').notNull().default(''),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  lastUsedAt: bigint('last_used_at', { mode: 'number' })
+}, (t) => [
+  uniqueIndex('social_identities_subject_idx').on(t.provider, t.subject),
+  uniqueIndex('social_identities_user_provider_idx').on(t.userId, t.provider)
+])
+
 // Compile-time proof that both dialects produce the same row objects.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 const sameUser: Same<typeof users.$inferSelect, UserRow> = true
@@ -191,3 +205,5 @@ const sameRecoveryCode: Same<typeof mfaRecoveryCodes.$inferSelect, MfaRecoveryCo
 void sameRecoveryCode
 const sameMfaChallenge: Same<typeof mfaChallenges.$inferSelect, MfaChallengeRow> = true
 void sameMfaChallenge
+const sameSocialIdentity: Same<typeof socialIdentities.$inferSelect, SocialIdentityRow> = true
+void sameSocialIdentity

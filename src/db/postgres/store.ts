@@ -13,6 +13,7 @@ import { codeOf, domainError, startError, unwrap } from './errors.js'
 import { postgresMfaStore } from './mfa.js'
 import * as schema from './schema.js'
 import { pgSessions } from './sessions.js'
+import { postgresSocialIdentities } from './social.js'
 import { USER_CACHE_TTL_MS, USER_CHANNEL, USERS_CACHED, userChangeListener, type UserCache } from './user-cache.js'
 
 /**
@@ -36,7 +37,7 @@ const ROTATE_LIVE = `WITH rotated AS (
 INSERT INTO refresh_tokens (id, user_id, family_id, expires_at, created_at)
 SELECT $4, $2, family_id, $6, $7 FROM rotated`
 
-const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges, serviceSecrets } = schema
+const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges, serviceSecrets, socialIdentities } = schema
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…` (anything node-postgres accepts). */
@@ -246,6 +247,7 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
   let closed = false
 
   return {
+    socialIdentities: postgresSocialIdentities(db, inTransaction),
     passkeys: {
       create: async (passkey) => ((await db.insert(passkeys).values(passkey).onConflictDoNothing()).rowCount ?? 0) === 1,
       byId: async (id) => (await db.select().from(passkeys).where(eq(passkeys.id, id)).limit(1))[0],
@@ -261,7 +263,9 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
         const [found] = await tx.select({ id: passkeys.id }).from(passkeys).where(and(eq(passkeys.id, id), eq(passkeys.userId, userId))).limit(1)
         if (user === undefined || found === undefined) return 'not_found'
         const [left] = await tx.select({ n: count() }).from(passkeys).where(and(eq(passkeys.userId, userId), ne(passkeys.id, id)))
-        if (!keep(user, left?.n ?? 0)) return 'last_login_method'
+        // Social login identities are ways to log in too.
+        const [identities] = await tx.select({ n: count() }).from(socialIdentities).where(eq(socialIdentities.userId, userId))
+        if (!keep(user, left?.n ?? 0, { passkeys: left?.n ?? 0, identities: identities?.n ?? 0 })) return 'last_login_method'
         await tx.delete(passkeys).where(eq(passkeys.id, id))
         return 'removed'
       }),
@@ -343,7 +347,7 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
       byLegacyId: async (legacyId) => (await db.select().from(users).where(eq(users.legacyId, legacyId)).limit(1))[0],
       byEmails: async (emails) => emails.length === 0 ? [] : await db.select().from(users).where(inArray(users.email, emails)),
       foreignHashSample: async () => (await db.select({ hash: users.passwordHash }).from(users)
-        .where(and(isNotNull(users.legacyId), notLike(users.passwordHash, '$argon2id$%'))).limit(1))[0]?.hash,
+        .where(and(isNotNull(users.legacyId), notLike(users.passwordHash, '$argon2id$%'), notLike(users.passwordHash, '!%'))).limit(1))[0]?.hash,
       insertMany: async (rows) => {
         if (rows.length === 0) return 0
         return await inTransaction(async (tx) => (await tx.insert(users).values(rows).onConflictDoNothing({ target: users.email })).rowCount ?? 0)

@@ -306,3 +306,28 @@ export const mfaChallenges = sqliteTable('mfa_challenges', {
 }, (t) => [index('mfa_challenges_user_idx').on(t.userId), index('mfa_challenges_expires_idx').on(t.expiresAt)])
 
 export type MfaChallengeRow = typeof mfaChallenges.$inferSelect
+
+/**
+ * Social login (src/social/): a user's account at an OpenID Connect or OAuth
+ * 2.0 provider, as django-allauth's socialaccount_socialaccount. `subject` is
+ * the provider's stable id of the user (an ID token's `sub`, GitHub's numeric
+ * id), unique per provider; a user links at most one account per provider.
+ * `email` is the address the provider gave at the last sign-in (shown to the
+ * user, never used to find the account again).
+ */
+export const socialIdentities = sqliteTable('social_identities', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  provider: text('provider').notNull(),
+  subject: text('subject').notNull(),
+  email: text('email').notNull().default(''),
+  /** Unix seconds. */
+  createdAt: integer('created_at').notNull(),
+  /** Unix seconds of the last sign-in with it; null until then (an imported or just linked identity). */
+  lastUsedAt: integer('last_used_at')
+}, (t) => [
+  uniqueIndex('social_identities_subject_idx').on(t.provider, t.subject),
+  uniqueIndex('social_identities_user_provider_idx').on(t.userId, t.provider)
+])
+
+export type SocialIdentityRow = typeof socialIdentities.$inferSelect

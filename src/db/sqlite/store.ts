@@ -4,7 +4,7 @@ import { drizzle } from 'drizzle-orm/better-sqlite3'
 import { EmailTakenError } from '../../errors.js'
 import { withDomainErrors } from '../domain-errors.js'
 import { keyInsertion } from '../signing-key-insertion.js'
-import { DIES_WITH_PASSWORD, type AcceptAccountToken, type AccountTokenPurpose, type ImportedUser, type ImportOutcome, type NewAccountToken, type NewRefreshToken, type NewSigningKey, type NewUser, type PasskeyRemoval, type ProfileChange, type RevokeReason, type Store, type User } from '../store.js'
+import { DIES_WITH_PASSWORD, type AcceptAccountToken, type AccountTokenPurpose, type ImportedUser, type ImportOutcome, type NewAccountToken, type NewRefreshToken, type NewSigningKey, type NewUser, type PasskeyRemoval, type ProfileChange, type RevokeReason, type Store } from '../store.js'
 import { importStep } from '../user-import.js'
 import { openDatabase, type SqliteOptions } from './connection.js'
 import { domainError, isUniqueViolation } from './errors.js'
@@ -12,11 +12,12 @@ import { sqliteMfaStore } from './mfa.js'
 import { rotationWriter } from './rotations.js'
 import { sqliteSessions } from './sessions.js'
 import * as schema from './schema.js'
+import { sqliteSocialIdentities } from './social.js'
 import { userCache } from './user-cache.js'
 
 type RotationWriter = ReturnType<typeof rotationWriter>
 
-const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges, serviceSecrets } = schema
+const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges, serviceSecrets, socialIdentities } = schema
 
 /** Opens (creating it and its folder if needed), tunes and migrates the SQLite file: the SQLite Store. */
 export function openSqliteStore (options: SqliteOptions): Store {
@@ -221,17 +222,20 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
 
   // Passkeys. Removal runs under the file's write lock (BEGIN IMMEDIATE): the
   // count it decides on cannot change before its delete.
-  const removePasskey = sqlite.transaction((userId: string, id: string, keep: (user: User, passkeysLeft: number) => boolean): PasskeyRemoval => {
+  const removePasskey = sqlite.transaction((userId: string, id: string, keep: Parameters<Store['passkeys']['remove']>[2]): PasskeyRemoval => {
     const found = db.select({ id: passkeys.id }).from(passkeys).where(and(eq(passkeys.id, id), eq(passkeys.userId, userId))).get()
     const user = userById.get({ id: userId })
     if (found === undefined || user === undefined) return 'not_found'
     const [left] = db.select({ n: count() }).from(passkeys).where(and(eq(passkeys.userId, userId), ne(passkeys.id, id))).all()
-    if (!keep(user, left?.n ?? 0)) return 'last_login_method'
+    // Social login identities are ways to log in too.
+    const [identities] = db.select({ n: count() }).from(socialIdentities).where(eq(socialIdentities.userId, userId)).all()
+    if (!keep(user, left?.n ?? 0, { passkeys: left?.n ?? 0, identities: identities?.n ?? 0 })) return 'last_login_method'
     db.delete(passkeys).where(eq(passkeys.id, id)).run()
     return 'removed'
   })
 
   return {
+    socialIdentities: sqliteSocialIdentities(sqlite, db, write),
     passkeys: {
       async create (passkey) { return write(() => db.insert(passkeys).values(passkey).onConflictDoNothing().run().changes) === 1 },
       async byId (id) { return db.select().from(passkeys).where(eq(passkeys.id, id)).get() },
@@ -291,7 +295,7 @@ function createStore (sqlite: Database.Database, db: ReturnType<typeof drizzle<t
       async byLegacyId (legacyId) { return db.select().from(users).where(eq(users.legacyId, legacyId)).get() },
       async foreignHashSample () {
         return db.select({ hash: users.passwordHash }).from(users)
-          .where(and(isNotNull(users.legacyId), notLike(users.passwordHash, '$argon2id$%'))).limit(1).get()?.hash
+          .where(and(isNotNull(users.legacyId), notLike(users.passwordHash, '$argon2id$%'), notLike(users.passwordHash, '!%'))).limit(1).get()?.hash
       },
       async insertMany (rows) { return write(() => insertMany.immediate(rows)) },
       async byEmails (emails) { return emails.length === 0 ? [] : db.select().from(users).where(inArray(users.email, emails)).all() },

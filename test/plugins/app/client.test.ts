@@ -12,7 +12,7 @@ t.test('GET / serves the client page under the default (self-only) CSP', async (
   t.match(page.headers['content-type'], /^text\/html/)
   t.match(page.headers['content-security-policy'], /script-src 'self'(;|$)/)
   t.match(page.body, /<script type="module" src="app.js"><\/script>/)
-  for (const [url, type] of [['/app.js', /javascript/], ['/mfa.js', /javascript/], ['/style.css', /^text\/css/], ['/index.html', /^text\/html/]] as const) {
+  for (const [url, type] of [['/app.js', /javascript/], ['/sessions.js', /javascript/], ['/mfa.js', /javascript/], ['/social.js', /javascript/], ['/style.css', /^text\/css/], ['/index.html', /^text\/html/]] as const) {
     const res = await app.inject({ url })
     t.equal(res.statusCode, 200, url)
     t.match(res.headers['content-type'], type, url)
@@ -27,12 +27,12 @@ t.test('the page needs no CSP exception: no inline script, style or handler', as
   t.notMatch(html, /<style\b/i, 'no <style> element')
   t.notMatch(html, /\sstyle=/i, 'no style attribute')
   t.notMatch(html, /\son[a-z]+=/i, 'no inline event handler')
-  for (const file of ['app.js', 'mfa.js']) {
+  for (const file of ['app.js', 'sessions.js', 'mfa.js', 'social.js']) {
     const js = readFileSync(join(publicDir, file), 'utf8')
     t.notMatch(js, /\binnerHTML\b|\bouterHTML\b|insertAdjacentHTML|\beval\(|new Function/, `${file}: no HTML injection or eval`)
     t.notMatch(js, /localStorage\.setItem\([^)]*(access|refresh)/, `${file}: never stores a token`)
   }
-  t.same(readdirSync(publicDir).sort(), ['app.js', 'index.html', 'mfa.js', 'style.css'], 'plain HTML, the page\'s module and its second-factor module, one stylesheet')
+  t.same(readdirSync(publicDir).sort(), ['app.js', 'index.html', 'mfa.js', 'sessions.js', 'social.js', 'style.css'], 'plain HTML, the page\'s module and those it imports (sessions, second factor, social login), one stylesheet')
 })
 
 t.test('only the client\'s files are served: other paths are the contract\'s 404', async (t) => {
