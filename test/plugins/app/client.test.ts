@@ -12,7 +12,7 @@ t.test('GET / serves the client page under the default (self-only) CSP', async (
   t.match(page.headers['content-type'], /^text\/html/)
   t.match(page.headers['content-security-policy'], /script-src 'self'(;|$)/)
   t.match(page.body, /<script type="module" src="app.js"><\/script>/)
-  for (const [url, type] of [['/app.js', /javascript/], ['/style.css', /^text\/css/], ['/index.html', /^text\/html/]] as const) {
+  for (const [url, type] of [['/app.js', /javascript/], ['/sessions.js', /javascript/], ['/style.css', /^text\/css/], ['/index.html', /^text\/html/]] as const) {
     const res = await app.inject({ url })
     t.equal(res.statusCode, 200, url)
     t.match(res.headers['content-type'], type, url)
@@ -27,10 +27,12 @@ t.test('the page needs no CSP exception: no inline script, style or handler', as
   t.notMatch(html, /<style\b/i, 'no <style> element')
   t.notMatch(html, /\sstyle=/i, 'no style attribute')
   t.notMatch(html, /\son[a-z]+=/i, 'no inline event handler')
-  const js = readFileSync(join(publicDir, 'app.js'), 'utf8')
-  t.notMatch(js, /\binnerHTML\b|\beval\(|new Function/, 'no HTML injection or eval')
-  t.notMatch(js, /localStorage\.setItem\([^)]*(access|refresh)/, 'never stores a token')
-  t.same(readdirSync(publicDir).sort(), ['app.js', 'index.html', 'style.css'], 'plain HTML, one module, one stylesheet')
+  for (const module of ['app.js', 'sessions.js']) {
+    const js = readFileSync(join(publicDir, module), 'utf8')
+    t.notMatch(js, /\binnerHTML\b|\beval\(|new Function/, `${module}: no HTML injection or eval`)
+    t.notMatch(js, /localStorage\.setItem\([^)]*(access|refresh)/, `${module}: never stores a token`)
+  }
+  t.same(readdirSync(publicDir).sort(), ['app.js', 'index.html', 'sessions.js', 'style.css'], 'plain HTML, two modules (app.js imports sessions.js), one stylesheet')
 })
 
 t.test('only the client\'s files are served: other paths are the contract\'s 404', async (t) => {
