@@ -64,8 +64,9 @@ t.test('a whole run\'s log, at trace level, holds none of the secrets it used', 
   const changed = await client.post('/account/password/change', { old_password: PASSWORD, new_password: NEW_PASSWORD }, { authorization: `Bearer ${joined.json.access as string}` })
   t.equal(changed.status, 200)
   keep(changed.json.access, changed.json.refresh)
-  t.equal((await client.post('/account/logout', { refresh: changed.json.refresh })).status, 200)
+  // Before the logout, which ends the session (its access token is refused from then on).
   t.equal((await client.post('/account/password/change', { old_password: WRONG, new_password: NEW_PASSWORD }, { authorization: `Bearer ${changed.json.access as string}` })).status, 400)
+  t.equal((await client.post('/account/logout', { refresh: changed.json.refresh })).status, 200)
 
   // The second factor: enrolment, a login in two steps, a wrong code, a recovery code.
   const mfaBearer = { authorization: `Bearer ${changed.json.access as string}` }

@@ -44,6 +44,7 @@ t.test('README\'s walk-through runs as written, from join to the mailed verifica
   t.match(out, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{43}#verify$/m, 'its link alone on a line')
   t.match(out, /"detail":"Email verified\."/, 'the mailed token verifies the address')
   t.match(out, /1\t\S+\tana@example\.com\tReset your password\n2\t\S+\tana@example\.com\tConfirm your email address$/m, 'mail list shows the reset mail first')
+  t.match(out, /\{"sessions":\[\{"id":"[\w-]+",[^\]]*"method":"password","current":true\}\]\}/, 'the sessions: the password change\'s own, current')
   t.match(out, /\{"status":"ok"\}/, 'to the end')
   await stopServer(server)
 })

@@ -215,6 +215,8 @@ t.test('a full disk: 503 + Retry-After at every fill level, and no operation hal
   for (let leave = 0; leave <= 96 * 1024; leave += 4096) {
     const s: Session = await join(app)
     const s2: Session = await join(app)
+    // The password change's own user: s2's logout ends the session whose access token it would use.
+    const s3: Session = await join(app)
     const email = uniqueEmail()
     const lastLogin = async (): Promise<unknown> =>
       (await app.inject({ method: 'GET', url: '/account/mypage', headers: bearer(s.access) })).json().user.last_login
@@ -225,7 +227,7 @@ t.test('a full disk: 503 + Retry-After at every fill level, and no operation hal
     const loggedIn = await login(app, s.email)
     const refreshed = await post(app, '/account/token/refresh', { refresh: s.refresh })
     const loggedOut = await post(app, '/account/logout', { refresh: s2.refresh })
-    const changed = await post(app, '/account/password/change', { old_password: PASSWORD, new_password: NEW_PASSWORD }, bearer(s2.access))
+    const changed = await post(app, '/account/password/change', { old_password: PASSWORD, new_password: NEW_PASSWORD }, bearer(s3.access))
     free()
 
     const where = `(${leave / 1024} KiB left)`
@@ -241,8 +243,8 @@ t.test('a full disk: 503 + Retry-After at every fill level, and no operation hal
     }
     if (count(loggedOut, 200)) t.equal((await verify(app, s2.refresh)).json().code, 'TOKEN_REVOKED', `logout ${where}: revoked`)
     else t.equal((await verify(app, s2.refresh)).statusCode, 200, `logout ${where}: refused, so nothing was revoked`)
-    const newWorks = (await login(app, s2.email, NEW_PASSWORD)).statusCode === 200
-    const oldWorks = (await login(app, s2.email)).statusCode === 200
+    const newWorks = (await login(app, s3.email, NEW_PASSWORD)).statusCode === 200
+    const oldWorks = (await login(app, s3.email)).statusCode === 200
     if (count(changed, 200)) t.ok(newWorks && !oldWorks, `password change ${where}: the new password, only`)
     else t.ok(oldWorks && !newWorks, `password change ${where}: refused, so the old password, only`)
   }

@@ -176,3 +176,14 @@ t.test('tokens without sid (issued before sessions existed) still work', async (
   // Signed by the service's key as any token it issued before this version.
   t.equal((await mypage(app, legacy)).statusCode, 200)
 })
+
+t.test('behind TRUST_PROXY, the session records the client\'s address as the proxy reports it', async (t) => {
+  const app = await build(t, { TRUST_PROXY: '127.0.0.1' })
+  const s = await join(app)
+  const proxied = await app.inject({ method: 'POST', url: '/account/login', payload: { email: s.email, password: PASSWORD }, remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '203.0.113.50' } })
+  const spoofed = await app.inject({ method: 'POST', url: '/account/login', payload: { email: s.email, password: PASSWORD }, remoteAddress: '192.0.2.9', headers: { 'x-forwarded-for': '203.0.113.51' } })
+  const sessions = (await list(app, s.access)).json().sessions as Array<{ id: string, ip: string }>
+  const ipOf = (access: string): string | undefined => sessions.find((x) => x.id === decode(access).sid)?.ip
+  t.equal(ipOf(proxied.json().access), '203.0.113.50', 'through the trusted proxy')
+  t.equal(ipOf(spoofed.json().access), '192.0.2.9', 'not from an untrusted peer\'s header')
+})
