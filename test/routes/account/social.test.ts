@@ -8,6 +8,7 @@ import { mailTokenKey, newMailToken, passwordFingerprint } from '../../../src/ac
 import { openState, sealState, STATE_KEY_NAME } from '../../../src/social/state.js'
 import { build, buildWithLogs, cookiesOf, join as joinUser, login, NEW_PASSWORD, tempDir, uniqueEmail } from '../../helpers/app.js'
 import { startOidcProvider, type TestProvider } from '../../helpers/oidc-provider.js'
+import { testDatabase } from '../../helpers/postgres.js'
 
 /*
  * Social login against a real OpenID Provider (oidc-provider on 127.0.0.1),
@@ -21,8 +22,10 @@ import { startOidcProvider, type TestProvider } from '../../helpers/oidc-provide
 const PUBLIC_URL = 'http://127.0.0.1:3000/'
 const CALLBACK = `${PUBLIC_URL}account/social/idp/callback`
 
+/** The service (on SQLite, or a fresh PostgreSQL database with TEST_STORE=postgres: test/integration/postgres-suites.test.ts) and the provider. */
 async function setUp (t: Test, env: NodeJS.ProcessEnv = {}) {
   const provider = await startOidcProvider(t, { redirectUris: [CALLBACK] })
+  if (process.env.TEST_STORE === 'postgres') env = { DATABASE_URL: await testDatabase(t), ...env }
   const built = await buildWithLogs(t, {
     PUBLIC_URL,
     SOCIAL_PROVIDERS: 'idp',
