@@ -271,6 +271,13 @@ t.test('explicit linking with the session; unlinking while a password remains', 
   const again = await app.inject({ method: 'DELETE', url: '/account/social/idp', headers: { authorization: `Bearer ${session.access}` } })
   t.equal(again.statusCode, 404)
   t.equal(again.json().code, 'SOCIAL_NOT_LINKED')
+
+  // A provider not (or no longer) configured, e.g. imported from Django: still listed, and unlinked.
+  await app.store.socialIdentities.link({ id: 'legacy-1', userId: session.user.id as string, provider: 'facebook', subject: 'fb-1', email: '', createdAt: 1 })
+  const listed = await app.inject({ method: 'GET', url: '/account/social', headers: { authorization: `Bearer ${session.access}` } })
+  t.match(listed.json().identities, [{ provider: 'facebook', last_used_at: null }])
+  const legacy = await app.inject({ method: 'DELETE', url: '/account/social/facebook', headers: { authorization: `Bearer ${session.access}` } })
+  t.equal(legacy.statusCode, 200)
 })
 
 t.test('mandatory verification: a provider-verified address counts; an unverified one gets no login', async (t) => {
