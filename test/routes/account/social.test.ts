@@ -237,6 +237,12 @@ t.test('POST …/token: an ID token for one of the configured client ids, verifi
   const tampered = (await idToken()).split('.')
   tampered[1] = Buffer.from(JSON.stringify({ iss: provider.issuer, aud: 'ios-app', sub: 'admin', email: 'admin@example.com', email_verified: true, exp: now + 300 })).toString('base64url')
   t.equal((await post(tampered.join('.'))).json().code, 'SOCIAL_TOKEN_INVALID', 'claims changed after signing')
+  // A double submit of a new provider account's first sign-in: one user, both signed in.
+  const twice = await idToken({ sub: 'native-2', email: uniqueEmail() })
+  const both = await Promise.all([post(twice), post(twice)])
+  t.same(both.map((r) => r.statusCode), [200, 200])
+  t.equal(both[0]!.json().user.id, both[1]!.json().user.id, 'the same user')
+
   const missing = await app.inject({ method: 'POST', url: '/account/social/idp/token', payload: { access_token: 'x' } })
   t.equal(missing.statusCode, 400)
   t.equal(missing.json().code, 'VALIDATION_ERROR')
