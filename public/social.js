@@ -52,12 +52,23 @@ function showReturnedError () {
   params.delete('error')
   history.replaceState(null, '', `${location.pathname}${params.size > 0 ? `?${params}` : ''}${location.hash}`)
   const box = $('.error', loginForm)
-  // After app.js has shown the signed-out view (which clears the box).
-  setTimeout(() => {
+  const signedOut = $('#signed-out')
+  const say = () => {
     box.textContent = MESSAGES[code] ?? `The sign-in failed (${code}).`
     box.hidden = false
     box.dataset.code = code
-  }, 0)
+  }
+  // Once app.js shows the signed-out view (showing it clears the box first).
+  if (!signedOut.hidden) {
+    say()
+    return
+  }
+  const watcher = new window.MutationObserver(() => {
+    if (signedOut.hidden) return
+    watcher.disconnect()
+    say()
+  })
+  watcher.observe(signedOut, { attributes: true, attributeFilter: ['hidden'] })
 }
 
 function renderButtons () {

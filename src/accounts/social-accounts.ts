@@ -127,9 +127,14 @@ export function createSocialAccounts ({ store, tokens, emailVerification, sendVe
       try {
         created = await store.socialIdentities.signUp(user, identity)
       } catch (err) {
-        // A concurrent sign-up of that address (or that identity) won.
-        if ((err as { code?: string }).code === 'EMAIL_TAKEN') throw new SocialEmailInUseError()
-        throw err
+        if ((err as { code?: string }).code !== 'EMAIL_TAKEN') throw err
+        // A concurrent first sign-in of the same provider account won (a
+        // double click): this one signs in to the user it made. Another
+        // account of that address won: as for any existing address.
+        const winner = await store.socialIdentities.byProviderSubject(profile.provider, profile.subject)
+        const user = winner === undefined ? undefined : await store.users.byId(winner.userId)
+        if (winner === undefined || user === undefined) throw new SocialEmailInUseError()
+        return { ...await issueSocialLogin(user, winner, profile), identity: winner, created: false, linked: false }
       }
       if (emailVerification !== 'none' && !created.emailVerified) sendVerification(created)
       const row = { ...identity, lastUsedAt: null }

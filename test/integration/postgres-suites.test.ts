@@ -4,13 +4,13 @@ import { projectRoot } from '../../src/paths.js'
 import { childEnv } from '../helpers/process.js'
 
 /*
- * The fuzz and JWT-attack suites once more, against a PostgreSQL-backed
+ * The fuzz, JWT-attack and social login suites once more, against a PostgreSQL-backed
  * service (TEST_STORE=postgres: each builds on a fresh database of its own):
  * a behaviour proven on SQLite must hold on the other store too. Each suite
  * runs as its own process (a plain `node` run of a tap file) and must pass.
  */
 
-for (const suite of ['routes/fuzz', 'tokens/jwt-attacks']) {
+for (const suite of ['routes/fuzz', 'tokens/jwt-attacks', 'routes/account/social']) {
   t.test(`${suite} suite on PostgreSQL`, async (t) => {
     const child = spawn(process.execPath, ['--import', 'tsx', `test/${suite}.test.ts`], { cwd: projectRoot, env: childEnv({ TEST_STORE: 'postgres' }), stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''

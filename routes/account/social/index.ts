@@ -81,7 +81,7 @@ const social: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['social'], params: NameParams, response: { 200: Detail, ...errors(401, 403, 404, 409) } },
     onRequest: app.authenticate
   }, async (request) => {
-    app.social.client(request.params.name)
+    // Any linked provider, configured or not (one imported from Django, or removed from SOCIAL_PROVIDERS since).
     await app.accounts.unlinkSocial(request.user, request.params.name)
     request.log.info({ event: 'social_unlinked', userId: request.user.id, provider: request.params.name, ip: request.ip }, 'social login unlinked')
     return { detail: 'Unlinked.' }

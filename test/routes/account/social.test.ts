@@ -8,6 +8,7 @@ import { mailTokenKey, newMailToken, passwordFingerprint } from '../../../src/ac
 import { openState, sealState, STATE_KEY_NAME } from '../../../src/social/state.js'
 import { build, buildWithLogs, cookiesOf, join as joinUser, login, NEW_PASSWORD, tempDir, uniqueEmail } from '../../helpers/app.js'
 import { startOidcProvider, type TestProvider } from '../../helpers/oidc-provider.js'
+import { testDatabase } from '../../helpers/postgres.js'
 
 /*
  * Social login against a real OpenID Provider (oidc-provider on 127.0.0.1),
@@ -21,8 +22,10 @@ import { startOidcProvider, type TestProvider } from '../../helpers/oidc-provide
 const PUBLIC_URL = 'http://127.0.0.1:3000/'
 const CALLBACK = `${PUBLIC_URL}account/social/idp/callback`
 
+/** The service (on SQLite, or a fresh PostgreSQL database with TEST_STORE=postgres: test/integration/postgres-suites.test.ts) and the provider. */
 async function setUp (t: Test, env: NodeJS.ProcessEnv = {}) {
   const provider = await startOidcProvider(t, { redirectUris: [CALLBACK] })
+  if (process.env.TEST_STORE === 'postgres') env = { DATABASE_URL: await testDatabase(t), ...env }
   const built = await buildWithLogs(t, {
     PUBLIC_URL,
     SOCIAL_PROVIDERS: 'idp',
@@ -234,6 +237,12 @@ t.test('POST …/token: an ID token for one of the configured client ids, verifi
   const tampered = (await idToken()).split('.')
   tampered[1] = Buffer.from(JSON.stringify({ iss: provider.issuer, aud: 'ios-app', sub: 'admin', email: 'admin@example.com', email_verified: true, exp: now + 300 })).toString('base64url')
   t.equal((await post(tampered.join('.'))).json().code, 'SOCIAL_TOKEN_INVALID', 'claims changed after signing')
+  // A double submit of a new provider account's first sign-in: one user, both signed in.
+  const twice = await idToken({ sub: 'native-2', email: uniqueEmail() })
+  const both = await Promise.all([post(twice), post(twice)])
+  t.same(both.map((r) => r.statusCode), [200, 200])
+  t.equal(both[0]!.json().user.id, both[1]!.json().user.id, 'the same user')
+
   const missing = await app.inject({ method: 'POST', url: '/account/social/idp/token', payload: { access_token: 'x' } })
   t.equal(missing.statusCode, 400)
   t.equal(missing.json().code, 'VALIDATION_ERROR')
@@ -268,6 +277,13 @@ t.test('explicit linking with the session; unlinking while a password remains', 
   const again = await app.inject({ method: 'DELETE', url: '/account/social/idp', headers: { authorization: `Bearer ${session.access}` } })
   t.equal(again.statusCode, 404)
   t.equal(again.json().code, 'SOCIAL_NOT_LINKED')
+
+  // A provider not (or no longer) configured, e.g. imported from Django: still listed, and unlinked.
+  await app.store.socialIdentities.link({ id: 'legacy-1', userId: session.user.id as string, provider: 'facebook', subject: 'fb-1', email: '', createdAt: 1 })
+  const listed = await app.inject({ method: 'GET', url: '/account/social', headers: { authorization: `Bearer ${session.access}` } })
+  t.match(listed.json().identities, [{ provider: 'facebook', last_used_at: null }])
+  const legacy = await app.inject({ method: 'DELETE', url: '/account/social/facebook', headers: { authorization: `Bearer ${session.access}` } })
+  t.equal(legacy.statusCode, 200)
 })
 
 t.test('mandatory verification: a provider-verified address counts; an unverified one gets no login', async (t) => {
