@@ -3,6 +3,7 @@ CREATE TABLE "mfa_challenges" (
 	"user_id" text NOT NULL,
 	"password_fingerprint" text NOT NULL,
 	"rehashed_password" text,
+	"method" text DEFAULT 'password' NOT NULL,
 	"failures" integer DEFAULT 0 NOT NULL,
 	"expires_at" bigint NOT NULL,
 	"created_at" bigint NOT NULL

@@ -23,6 +23,7 @@ export default fp(async (app) => {
     tokens: app.tokens,
     ...(breached === undefined ? {} : { breached }),
     emailVerification: config.emailVerification,
+    socialMfa: config.social.mfa,
     mfa: app.mfa,
     mail: {
       mailer: app.mailer,

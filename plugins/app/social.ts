@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { SocialProfile, SocialSignIn } from '../../src/accounts/social-accounts.js'
-import { SocialProviderNotFoundError } from '../../src/errors.js'
+import { MfaRequiredError, SocialProviderNotFoundError } from '../../src/errors.js'
+import { loginContext } from '../../src/sessions/sessions.js'
 import { createSocialClients, formPost, type SocialClient } from '../../src/social/providers.js'
 import { STATE_COOKIE, STATE_KEY_NAME, STATE_LIFETIME } from '../../src/social/state.js'
 
@@ -21,7 +22,8 @@ export interface SocialLogin {
    * Every social login goes through here (the browser callback and POST
    * …/token): the account service's socialSignIn, then the audit lines
    * (`user_joined`, `social_linked` when an account was linked by its
-   * verified address, and `login` with method `social:<name>`).
+   * verified address, and `login` with method `social:<name>`), or
+   * MFA_REQUIRED (SOCIAL_MFA, a user with TOTP on; `mfa_required`).
    */
   signIn: (request: FastifyRequest, profile: SocialProfile) => Promise<SocialSignIn>
 }
@@ -75,13 +77,19 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
     async signIn (request: FastifyRequest, profile: SocialProfile) {
       const method = `social:${profile.provider}`
       try {
-        const result = await app.accounts.socialSignIn(profile)
+        const result = await app.accounts.socialSignIn(profile, loginContext(method, request))
         const about = { userId: result.user.id, provider: profile.provider, ip: request.ip }
         if (result.created) request.log.info({ event: 'user_joined', method, ...about }, 'user joined')
         if (result.linked) request.log.info({ event: 'social_linked', automatic: true, ...about }, 'social login linked by its verified address')
         request.log.info({ event: 'login', method, userId: result.user.id, ip: request.ip }, 'login succeeded')
         return result
       } catch (err) {
+        // The provider vouched for the user, who has TOTP on (SOCIAL_MFA): not a
+        // failure, the login goes on at POST /account/login/mfa.
+        if (err instanceof MfaRequiredError) {
+          request.log.info({ event: 'mfa_required', method, userId: err.userId, ip: request.ip }, 'login waits for a second factor')
+          throw err
+        }
         request.log.info({ event: 'login_failed', method, code: (err as { code?: string }).code, ip: request.ip }, 'login failed')
         throw err
       }

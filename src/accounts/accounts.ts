@@ -103,10 +103,12 @@ export interface AccountServiceOptions {
   mail?: AccountMailOptions
   /** The second factor (src/mfa/): without it no login asks for one. */
   mfa?: MfaService
+  /** SOCIAL_MFA: a social sign-in of a user with TOTP on asks for the code too (default true). */
+  socialMfa?: boolean
   nowMs?: () => number
 }
 
-export function createAccountService ({ store, hasher, tokens, breached, emailVerification = 'none', mail, mfa, nowMs = Date.now }: AccountServiceOptions) {
+export function createAccountService ({ store, hasher, tokens, breached, emailVerification = 'none', mail, mfa, socialMfa = true, nowMs = Date.now }: AccountServiceOptions) {
   const seconds = (): number => Math.floor(nowMs() / 1000)
 
   /** The password policy, then (PWNED_PASSWORDS_URL) the breach check: a new password's rules. */
@@ -200,7 +202,7 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
    * is issued. Only whoever passed the first factor learns that TOTP is on.
    */
   async function completeLogin (user: User, rehashed?: string, session?: LoginContext): Promise<{ user: User, tokens: TokenPair }> {
-    if (mfa !== undefined && await mfa.required(user.id)) throw new MfaRequiredError(await mfa.startChallenge(user, rehashed), user.id)
+    if (mfa !== undefined && await mfa.required(user.id)) throw new MfaRequiredError(await mfa.startChallenge(user, rehashed, session?.method), user.id)
     return await issueLogin(user, rehashed, session)
   }
 
@@ -213,7 +215,7 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
     // Social login (src/accounts/social-accounts.ts): socialSignIn, linkSocial, socialIdentities, unlinkSocial.
     ...createSocialAccounts({
       store,
-      tokens,
+      login: async (user, session) => socialMfa ? await completeLogin(user, undefined, session) : await issueLogin(user, undefined, session),
       emailVerification,
       nowMs,
       sendVerification: (user) => {
@@ -295,18 +297,21 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
     },
 
     /**
-     * POST /account/login/mfa: the second factor of a password login that
-     * answered MFA_REQUIRED, then the login is issued as a password login's.
-     * The login attempt is void if the password changed since (the re-hash
-     * would bring the old one back), or the user may no longer log in.
+     * POST /account/login/mfa: the second factor of a login that answered
+     * MFA_REQUIRED (a password login, or a social sign-in with SOCIAL_MFA),
+     * then the login is issued; its session takes the first factor's method
+     * (`signInMethod`), whatever `session` says. The login attempt is void if
+     * the password changed since (the re-hash would bring the old one back),
+     * or the user may no longer log in.
      */
-    async loginMfa (mfaToken: string, proof: MfaProof, session?: LoginContext): Promise<{ user: User, tokens: TokenPair, method: 'totp' | 'recovery_code' }> {
+    async loginMfa (mfaToken: string, proof: MfaProof, session?: LoginContext): Promise<{ user: User, tokens: TokenPair, method: 'totp' | 'recovery_code', signInMethod: string }> {
       if (mfa === undefined) throw new MfaTokenInvalidError()
       const { challenge, method } = await mfa.verifyChallenge(mfaToken, proof)
       const user = await store.users.byId(challenge.userId)
       if (user === undefined || passwordFingerprint(user.passwordHash) !== challenge.passwordFingerprint) throw new MfaTokenInvalidError()
       assertMayLogIn(user)
-      return { ...await issueLogin(user, challenge.rehashedPassword ?? undefined, session), method }
+      const signInMethod = challenge.method
+      return { ...await issueLogin(user, challenge.rehashedPassword ?? undefined, session === undefined ? undefined : { ...session, method: signInMethod }), method, signInMethod }
     },
 
     issueLogin,

@@ -6,8 +6,8 @@ import {
   SocialLastLoginMethodError, SocialNotLinkedError
 } from '../errors.js'
 import { hasUsablePassword } from '../passkeys/passkeys.js'
+import type { LoginContext } from '../sessions/sessions.js'
 import type { TokenPair } from '../tokens/claims.js'
-import type { TokenService } from '../tokens/tokens.js'
 
 /*
  * The accounts side of social login: who a provider's account is here
@@ -48,14 +48,19 @@ export interface SocialSignIn {
 
 export interface SocialAccountOptions {
   store: Store
-  tokens: TokenService
+  /**
+   * Issues the login of a user the provider vouched for, with its session's
+   * context: the account service's completeLogin under SOCIAL_MFA (a user
+   * with TOTP on gets MFA_REQUIRED instead), else its issueLogin.
+   */
+  login: (user: User, session: LoginContext) => Promise<{ user: User, tokens: TokenPair }>
   emailVerification: Config['emailVerification']
   /** Queues the verification mail of a user made unverified under mandatory verification. */
   sendVerification: (user: User) => void
   nowMs: () => number
 }
 
-export function createSocialAccounts ({ store, tokens, emailVerification, sendVerification, nowMs }: SocialAccountOptions) {
+export function createSocialAccounts ({ store, login, emailVerification, sendVerification, nowMs }: SocialAccountOptions) {
   const seconds = (): number => Math.floor(nowMs() / 1000)
 
   /** The account may log in now (as a password login checks after the password). */
@@ -65,17 +70,15 @@ export function createSocialAccounts ({ store, tokens, emailVerification, sendVe
   }
 
   /**
-   * THE place where a social sign-in becomes a login: last_login and the new
-   * login's first refresh token in one transaction, as the password login.
-   * (Sessions and a second factor, when the service has them, belong here.)
+   * THE place where a social sign-in becomes a login (`login`: last_login and
+   * the new session's first refresh token in one transaction, as the
+   * password login; or MFA_REQUIRED under SOCIAL_MFA for a user with TOTP on).
    */
-  async function issueSocialLogin (user: User, identity: SocialIdentity, profile: SocialProfile): Promise<{ user: User, tokens: TokenPair }> {
+  async function issueSocialLogin (user: User, identity: SocialIdentity, profile: SocialProfile, session: LoginContext): Promise<{ user: User, tokens: TokenPair }> {
     assertMayLogIn(user)
-    const at = new Date(nowMs())
-    const { pair, row } = tokens.newLogin(user)
-    await store.users.recordLogin(user.id, at, undefined, row)
+    const result = await login(user, session)
     await store.socialIdentities.recordUse(identity.id, profile.email ?? identity.email, seconds())
-    return { user: { ...user, lastLogin: at }, tokens: pair }
+    return result
   }
 
   const newIdentity = (userId: string, profile: SocialProfile) => ({
@@ -91,12 +94,12 @@ export function createSocialAccounts ({ store, tokens, emailVerification, sendVe
      * address is verified — never an account by an unverified address
      * (SOCIAL_EMAIL_IN_USE: its owner logs in and links it).
      */
-    async socialSignIn (profile: SocialProfile): Promise<SocialSignIn> {
+    async socialSignIn (profile: SocialProfile, session: LoginContext): Promise<SocialSignIn> {
       const known = await store.socialIdentities.byProviderSubject(profile.provider, profile.subject)
       if (known !== undefined) {
         const user = await store.users.byId(known.userId)
         if (user === undefined) throw new AccountInactiveError()
-        return { ...await issueSocialLogin(user, known, profile), identity: known, created: false, linked: false }
+        return { ...await issueSocialLogin(user, known, profile, session), identity: known, created: false, linked: false }
       }
       if (profile.email === undefined) throw new SocialEmailMissingError()
       const existing = await store.users.byEmail(profile.email)
@@ -107,7 +110,7 @@ export function createSocialAccounts ({ store, tokens, emailVerification, sendVe
         const identity = newIdentity(existing.id, profile)
         if (!await store.socialIdentities.link(identity)) throw new SocialAccountInUseError()
         const row = { ...identity, lastUsedAt: null }
-        return { ...await issueSocialLogin(existing, row, profile), identity: row, created: false, linked: true }
+        return { ...await issueSocialLogin(existing, row, profile, session), identity: row, created: false, linked: true }
       }
       const user = {
         id: randomUUID(),
@@ -134,11 +137,11 @@ export function createSocialAccounts ({ store, tokens, emailVerification, sendVe
         const winner = await store.socialIdentities.byProviderSubject(profile.provider, profile.subject)
         const user = winner === undefined ? undefined : await store.users.byId(winner.userId)
         if (winner === undefined || user === undefined) throw new SocialEmailInUseError()
-        return { ...await issueSocialLogin(user, winner, profile), identity: winner, created: false, linked: false }
+        return { ...await issueSocialLogin(user, winner, profile, session), identity: winner, created: false, linked: false }
       }
       if (emailVerification !== 'none' && !created.emailVerified) sendVerification(created)
       const row = { ...identity, lastUsedAt: null }
-      return { ...await issueSocialLogin(created, row, profile), identity: row, created: true, linked: false }
+      return { ...await issueSocialLogin(created, row, profile, session), identity: row, created: true, linked: false }
     },
 
     /** Explicit linking by a logged-in user (?link=true). Idempotent for an identity already theirs. */

@@ -54,7 +54,7 @@ export type AccountTokenPurpose = AccountTokenRow['purpose']
 export type MfaTotp = MfaTotpRow
 /** A password login waiting for its second factor (src/mfa/mfa.ts). */
 export type MfaChallenge = MfaChallengeRow
-export type NewMfaChallenge = Omit<MfaChallengeRow, 'failures'>
+export type NewMfaChallenge = Omit<MfaChallengeRow, 'failures' | 'method'> & { method?: string }
 
 /** The mailed tokens a new password deletes (a reset token is void by its fingerprint already). */
 export const DIES_WITH_PASSWORD: AccountTokenPurpose[] = ['email_change', 'email_verification']

@@ -123,11 +123,12 @@ export function createMfaService ({ store, hasher, sealer, issuer, nowMs = Date.
     },
 
     /**
-     * A password login of `user` waiting for its second factor: the mfa_token
-     * to hand out. `rehashed`: the login's re-hash of the password, applied
-     * when it finishes.
+     * A login of `user` waiting for its second factor: the mfa_token to hand
+     * out. `rehashed`: the login's re-hash of the password, applied when it
+     * finishes. `method`: how the first factor was given (`password`,
+     * `social:<name>`), which the session started by the code records.
      */
-    async startChallenge (user: User, rehashed: string | undefined): Promise<string> {
+    async startChallenge (user: User, rehashed: string | undefined, method = 'password'): Promise<string> {
       const token = randomBytes(32).toString('base64url')
       const now = seconds()
       await store.mfa.createChallenge({
@@ -135,6 +136,7 @@ export function createMfaService ({ store, hasher, sealer, issuer, nowMs = Date.
         userId: user.id,
         passwordFingerprint: passwordFingerprint(user.passwordHash),
         rehashedPassword: rehashed ?? null,
+        method,
         expiresAt: now + MFA_CHALLENGE_LIFETIME,
         createdAt: now
       })

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { createPrivateKey } from 'node:crypto'
 import { resolve } from 'node:path'
-import { ConfigError } from '../config.js'
+import { ConfigError, parseBoolean } from '../config.js'
 
 /*
  * Social login's configuration (SOCIAL_PROVIDERS and the variables of each
@@ -49,6 +49,12 @@ export interface SocialConfig {
   providers: SocialProviderConfig[]
   /** Where the browser lands after a sign-in, with `?error=CODE` after a failure (SOCIAL_REDIRECT_URL, default PUBLIC_URL). */
   redirectUrl: string
+  /**
+   * SOCIAL_MFA (default true): a user with TOTP on who signs in through a
+   * provider is asked for the code as after a password (MFA_REQUIRED); false
+   * lets the provider's own sign-in stand for both factors.
+   */
+  mfa: boolean
 }
 
 const OIDC_PRESETS: Record<string, { issuer: string, label: string }> = {
@@ -150,7 +156,8 @@ export function parseSocialConfig (env: NodeJS.ProcessEnv, publicUrl: string, cw
   }
   const redirectVariable = 'SOCIAL_REDIRECT_URL'
   const redirectUrl = get(redirectVariable) === '' ? publicUrl : new URL(httpUrl(redirectVariable, get(redirectVariable))).toString()
-  return { providers, redirectUrl }
+  const mfa = get('SOCIAL_MFA') === '' ? true : parseBoolean('SOCIAL_MFA', get('SOCIAL_MFA'))
+  return { providers, redirectUrl, mfa }
 }
 
 /** SOCIAL_APPLE_TEAM_ID, _KEY_ID and _PRIVATE_KEY_FILE (a P-256 key in PEM, as Apple's console gives it). */

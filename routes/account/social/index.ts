@@ -3,8 +3,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { publicUser } from '../../../src/accounts/accounts.js'
 import type { SocialIdentity } from '../../../src/db/store.js'
-import { AccountInactiveError, FieldValidationError, SocialStateInvalidError } from '../../../src/errors.js'
-import { Detail, errors, NO_NUL, TOKEN_MAX_LENGTH, UserWithTokens } from '../../../src/schemas.js'
+import { AccountInactiveError, FieldValidationError, MfaRequiredError, SocialStateInvalidError } from '../../../src/errors.js'
+import { Detail, errors, LoginErrorBody, NO_NUL, TOKEN_MAX_LENGTH, UserWithTokens } from '../../../src/schemas.js'
 import { codeChallenge, newChecks, openState, safeNext, sealState, STATE_COOKIE, STATE_LIFETIME } from '../../../src/social/state.js'
 
 /*
@@ -59,6 +59,10 @@ const social: FastifyPluginAsyncTypebox = async (app) => {
     if (code === 'SOCIAL_LOGIN_FAILED') request.log.error({ err, provider }, 'social sign-in failed')
     const url = new URL(redirectUrl)
     url.searchParams.set('error', code)
+    // SOCIAL_MFA: the code is asked for by the landing page, which posts it
+    // with this mfa_token to POST /account/login/mfa. In the fragment: never
+    // sent to a server, so neither in access logs nor in a Referer.
+    if (err instanceof MfaRequiredError) url.hash = new URLSearchParams({ mfa_token: err.mfaToken }).toString()
     return app.social.stateCookie(reply, undefined, provider).header('cache-control', 'no-store').redirect(url.toString(), 302)
   }
 
@@ -158,7 +162,7 @@ const social: FastifyPluginAsyncTypebox = async (app) => {
 
   // dj-rest-auth's SocialLoginView: a native app signed in with the provider's SDK.
   app.post('/:name/token', {
-    schema: { tags: ['social'], params: NameParams, body: TokenBody, response: { 200: UserWithTokens, ...errors(400, 401, 403, 404, 409, 502) } },
+    schema: { tags: ['social'], params: NameParams, body: TokenBody, response: { 200: UserWithTokens, ...errors(400, 403, 404, 409, 502), 401: LoginErrorBody } },
     // RATE_LIMIT_LOGIN_MAX per client address, as the password login.
     ...app.ipLimit('social-token', app.config.rateLimit.loginMax)
   }, async (request, reply) => {

@@ -194,6 +194,7 @@ export const mfaChallenges = pgTable('mfa_challenges', {
   userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
   passwordFingerprint: text('password_fingerprint').notNull(),
   rehashedPassword: text('rehashed_password'),
+  method: text('method').notNull().default('password'),
   failures: integer('failures').notNull().default(0),
   expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
   createdAt: bigint('created_at', { mode: 'number' }).notNull()

@@ -288,7 +288,7 @@ export const mfaRecoveryCodes = sqliteTable('mfa_recovery_codes', {
 export type MfaRecoveryCodeRow = typeof mfaRecoveryCodes.$inferSelect
 
 /**
- * A password login waiting for its second factor: `id` is the SHA-256 of the
+ * A login waiting for its second factor (a password, or a social sign-in with SOCIAL_MFA): `id` is the SHA-256 of the
  * mfa_token handed out (never the token). `password_fingerprint` binds it to
  * the password it was started with (a change of password voids it);
  * `rehashed_password` is the login's re-hash of the password, applied when
@@ -299,6 +299,8 @@ export const mfaChallenges = sqliteTable('mfa_challenges', {
   userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
   passwordFingerprint: text('password_fingerprint').notNull(),
   rehashedPassword: text('rehashed_password'),
+  /** The first factor's sign-in method (`password`, `social:<name>`): the session's once the code is given. */
+  method: text('method').notNull().default('password'),
   failures: integer('failures').notNull().default(0),
   /** Unix seconds. */
   expiresAt: integer('expires_at').notNull(),

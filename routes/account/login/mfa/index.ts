@@ -21,9 +21,9 @@ const loginMfa: FastifyPluginAsyncTypebox = async (app) => {
       throw new FieldValidationError([{ field: 'code', message: 'give exactly one of code and recovery_code' }])
     }
     try {
-      const { user, tokens, method } = await app.accounts.loginMfa(token, code !== undefined ? { code } : { recoveryCode: recoveryCode ?? '' }, loginContext('password', request))
+      const { user, tokens, method, signInMethod } = await app.accounts.loginMfa(token, code !== undefined ? { code } : { recoveryCode: recoveryCode ?? '' }, loginContext('password', request))
       if (method === 'recovery_code') request.log.info({ event: 'recovery_code_used', userId: user.id, ip: request.ip }, 'recovery code used')
-      request.log.info({ event: 'login', userId: user.id, ip: request.ip, method: 'password', mfa: method }, 'login succeeded')
+      request.log.info({ event: 'login', userId: user.id, ip: request.ip, method: signInMethod, mfa: method }, 'login succeeded')
       return await reply.setAuthCookies(tokens).send({ user: publicUser(user), ...tokens })
     } catch (err) {
       if (err instanceof MfaLoginCodeInvalidError) {
