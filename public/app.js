@@ -6,9 +6,6 @@
 // request fails because the access token is gone it refreshes once and retries.
 // No framework, no build step; `request` is exported for reuse.
 
-// Social login's buttons and linked accounts (public/social.js).
-import './social.js'
-
 const API = (document.querySelector('meta[name="auth-api"]')?.getAttribute('content') ?? '').replace(/\/+$/, '')
 const CROSS_ORIGIN = API !== '' && new URL(API, location.href).origin !== location.origin
 // Only for an API on another host, whose csrf_token cookie this page cannot
@@ -611,3 +608,8 @@ if (PASSKEYS_SUPPORTED) {
 }
 
 if (!openMailedLink()) showSession()
+
+// Social login's buttons and linked accounts (public/social.js), loaded beside
+// the page: a copy of the page without that file (an older deployment of it)
+// works on without them.
+import('./social.js').catch(() => {})

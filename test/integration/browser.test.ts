@@ -36,6 +36,7 @@ const ARTIFACTS = join(projectRoot, 'test-artifacts')
 async function clientHost (t: Test, api: () => string): Promise<{ port: number, server: Server }> {
   const files: Record<string, [string, string]> = {
     '/app.js': ['text/javascript; charset=utf-8', readFileSync(join(publicDir, 'app.js'), 'utf8')],
+    '/social.js': ['text/javascript; charset=utf-8', readFileSync(join(publicDir, 'social.js'), 'utf8')],
     '/style.css': ['text/css; charset=utf-8', readFileSync(join(publicDir, 'style.css'), 'utf8')]
   }
   const html = readFileSync(join(publicDir, 'index.html'), 'utf8')
