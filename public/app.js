@@ -9,9 +9,6 @@ import './sessions.js' // the "Sessions" list (issue 25), a module of its own
 
 import { setupMfa } from './mfa.js'
 
-// Social login's buttons and linked accounts (public/social.js).
-import './social.js'
-
 const API = (document.querySelector('meta[name="auth-api"]')?.getAttribute('content') ?? '').replace(/\/+$/, '')
 const CROSS_ORIGIN = API !== '' && new URL(API, location.href).origin !== location.origin
 // Only for an API on another host, whose csrf_token cookie this page cannot
@@ -622,3 +619,8 @@ if (PASSKEYS_SUPPORTED) {
 const mfa = setupMfa({ request, busy, showError, showNotice, loadProfile, views, loginForm })
 
 if (!openMailedLink()) showSession()
+
+// Social login's buttons and linked accounts (public/social.js), loaded beside
+// the page: a copy of the page without that file (an older deployment of it)
+// works on without them.
+import('./social.js').catch(() => {})

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { SocialProfile, SocialSignIn } from '../../src/accounts/social-accounts.js'
 import { MfaRequiredError, SocialProviderNotFoundError } from '../../src/errors.js'
+import { createSealer } from '../../src/keys/seal.js'
 import { loginContext } from '../../src/sessions/sessions.js'
 import { createSocialClients, formPost, type SocialClient } from '../../src/social/providers.js'
 import { STATE_COOKIE, STATE_KEY_NAME, STATE_LIFETIME } from '../../src/social/state.js'
@@ -41,9 +42,11 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
     onEvent: (event) => { app.log.info(event, 'social sign-in refused') }
   })
   let key: Promise<Buffer> | undefined
+  // Sealed at rest with JWT_KEYS_ENCRYPTION_KEY when that is set, as the other service secrets.
+  const sealer = createSealer(config.jwtKeysEncryptionKey)
   const stateKey = async (): Promise<Buffer> => {
-    key ??= app.store.serviceSecrets.getOrAdd(STATE_KEY_NAME, randomBytes(32).toString('base64url'), Math.floor(Date.now() / 1000))
-      .then((value) => Buffer.from(value, 'base64url'))
+    key ??= app.store.serviceSecrets.getOrAdd(STATE_KEY_NAME, sealer.seal(randomBytes(32).toString('base64url')), Math.floor(Date.now() / 1000))
+      .then((value) => Buffer.from(sealer.open(value), 'base64url'))
       .catch((err: unknown) => { key = undefined; throw err })
     return await key
   }

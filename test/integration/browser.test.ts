@@ -38,6 +38,7 @@ async function clientHost (t: Test, api: () => string): Promise<{ port: number, 
     '/app.js': ['text/javascript; charset=utf-8', readFileSync(join(publicDir, 'app.js'), 'utf8')],
     '/sessions.js': ['text/javascript; charset=utf-8', readFileSync(join(publicDir, 'sessions.js'), 'utf8')],
     '/mfa.js': ['text/javascript; charset=utf-8', readFileSync(join(publicDir, 'mfa.js'), 'utf8')],
+    '/social.js': ['text/javascript; charset=utf-8', readFileSync(join(publicDir, 'social.js'), 'utf8')],
     '/style.css': ['text/css; charset=utf-8', readFileSync(join(publicDir, 'style.css'), 'utf8')]
   }
   const html = readFileSync(join(publicDir, 'index.html'), 'utf8')

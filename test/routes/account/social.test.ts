@@ -139,7 +139,7 @@ t.test('what the callback refuses: forged, replayed or missing state, a wrong no
   t.notOk(loginCookies(res))
 
   // A wrong nonce: the state cookie resealed with the service's own key, its nonce changed.
-  const key = Buffer.from((await app.store.serviceSecrets.get(STATE_KEY_NAME))!, 'base64url')
+  const key = Buffer.from((await app.store.serviceSecrets.get(STATE_KEY_NAME))!, 'base64url') // no JWT_KEYS_ENCRYPTION_KEY here: stored as it is
   const second = await start(app)
   const secondBack = await provider.signIn(second.location, 'carol')
   const opened = openState(key, 'idp', second.state, Math.floor(Date.now() / 1000))!
@@ -362,4 +362,13 @@ t.test('apple: form_post asked for, and its state cookie SameSite=None (sent on 
   t.equal(authorize.searchParams.get('response_mode'), 'form_post')
   t.equal(authorize.searchParams.get('scope'), 'openid email name')
   t.match(res.cookies.find((c) => c.name === 'social_state'), { sameSite: 'None', secure: true, httpOnly: true })
+})
+
+t.test('with JWT_KEYS_ENCRYPTION_KEY the state cookie\'s key is sealed at rest, and sign-ins work as before', async (t) => {
+  const { app, provider } = await setUp(t, { JWT_KEYS_ENCRYPTION_KEY: 'social-test-encryption-key-0123456789abcdef' })
+  provider.accounts.set('sealed', { email: uniqueEmail(), email_verified: true })
+  t.ok(loginCookies(await signInThrough(app, provider, 'sealed')))
+  const stored = (await app.store.serviceSecrets.get(STATE_KEY_NAME))!
+  t.not(stored.length, 43, 'not the bare 32-byte key')
+  t.notOk(/^[A-Za-z0-9_-]{43}$/.test(stored))
 })
