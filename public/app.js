@@ -618,6 +618,34 @@ if (PASSKEYS_SUPPORTED) {
 // ------------------------------------------------- second factor (issue 25): mfa.js
 const mfa = setupMfa({ request, busy, showError, showNotice, loadProfile, views, loginForm })
 
+/**
+ * A social sign-in of a user with TOTP on (SOCIAL_MFA) lands here with
+ * ?error=MFA_REQUIRED and the login's mfa_token in the fragment: taken out of
+ * the address bar (before social.js reads ?error=), then the code step is
+ * shown as after a password, once the signed-out view is.
+ */
+function takeSocialMfaToken () {
+  const params = new URLSearchParams(location.search)
+  const token = new URLSearchParams(location.hash.slice(1)).get('mfa_token')
+  if (params.get('error') !== 'MFA_REQUIRED' || token === null) return null
+  params.delete('error')
+  history.replaceState(null, '', `${location.pathname}${params.size > 0 ? `?${params}` : ''}`)
+  return token
+}
+const socialMfaToken = takeSocialMfaToken()
+if (socialMfaToken !== null) {
+  const ask = () => mfa.askCode({ body: { mfa_token: socialMfaToken } })
+  if (!views.signedOut.hidden) ask()
+  else {
+    const watcher = new window.MutationObserver(() => {
+      if (views.signedOut.hidden) return
+      watcher.disconnect()
+      ask()
+    })
+    watcher.observe(views.signedOut, { attributes: true, attributeFilter: ['hidden'] })
+  }
+}
+
 if (!openMailedLink()) showSession()
 
 // Social login's buttons and linked accounts (public/social.js), loaded beside

@@ -4,11 +4,13 @@
  * 127.0.0.1, its development login and consent pages): "Continue with
  * <provider>" → the provider's pages → back on the page, signed in; the
  * linked account listed; a sign-in whose address belongs to an unverified
- * account comes back with the page's message and no session.
+ * account comes back with the page's message and no session; with TOTP on,
+ * the code is asked on the page after the provider (SOCIAL_MFA).
  */
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import type { Page } from 'playwright-core'
+import * as OTPAuth from 'otpauth'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { greetingFor, launchChromium, visible } from '../helpers/browser.js'
@@ -74,6 +76,26 @@ t.test('Continue with the provider, sign in on its pages, come back signed in; a
   const cookies = await page.context().cookies()
   t.ok(cookies.some((c) => c.name === 'access_token' && c.httpOnly), 'the session\'s HttpOnly cookie')
   t.notOk(cookies.some((c) => c.name === 'social_state' && c.value !== ''), 'the state cookie is gone')
+
+  // TOTP on (SOCIAL_MFA, the default): after the provider, the page asks for
+  // the code, as after a password. Enrolled through the API with the page's
+  // access token; the code of the next step (the current one confirmed it).
+  const access = cookies.find((c) => c.name === 'access_token')!.value
+  const setup = await app.inject({ method: 'POST', url: '/account/mfa/totp/setup', headers: { authorization: `Bearer ${access}` } })
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(setup.json().secret), algorithm: 'SHA1', digits: 6, period: 30 })
+  t.equal((await app.inject({ method: 'POST', url: '/account/mfa/totp/confirm', headers: { authorization: `Bearer ${access}` }, payload: { code: totp.generate() } })).statusCode, 200, 'TOTP is on')
+  await page.click('#logout-button')
+  await page.waitForSelector(visible('signed-out'))
+  await page.locator('#social-login a[data-provider="idp"]').click()
+  // The provider remembers its user: straight back, to the code step.
+  await page.waitForURL((url) => url.origin === origin)
+  await page.waitForSelector(visible('mfa-login-form'))
+  t.equal(new URL(page.url()).search + new URL(page.url()).hash, '', 'the error and the mfa_token are dropped from the address bar')
+  t.notOk((await page.context().cookies()).some((c) => c.name === 'access_token' && c.value !== ''), 'no session before the code')
+  await page.fill('#mfa-login-form [name="code"]', totp.generate({ timestamp: Date.now() + 30_000 }))
+  await page.click('#mfa-login-form button[type="submit"]')
+  await page.waitForSelector(visible('signed-in'))
+  t.equal(await page.textContent('#greeting'), greetingFor(email), 'signed in after the provider and the code')
 
   // Log out, then a provider account with the address of an unverified account.
   await page.click('#logout-button')

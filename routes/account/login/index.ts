@@ -17,7 +17,7 @@ const login: FastifyPluginAsyncTypebox = async (app) => {
     } catch (err) {
       // The password was right: not a failure, the login goes on at POST /account/login/mfa.
       if (err instanceof MfaRequiredError) {
-        request.log.info({ event: 'mfa_required', userId: err.userId, ip: request.ip }, 'login waits for a second factor')
+        request.log.info({ event: 'mfa_required', method: 'password', userId: err.userId, ip: request.ip }, 'login waits for a second factor')
         throw err
       }
       request.log.info({ event: 'login_failed', code: (err as { code?: string }).code, ip: request.ip }, 'login failed')

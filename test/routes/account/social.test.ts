@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { SignJWT, importJWK } from 'jose'
+import * as OTPAuth from 'otpauth'
 import t, { type Test } from 'tap'
 import { mailTokenKey, newMailToken, passwordFingerprint } from '../../../src/accounts/account-tokens.js'
 import { openState, sealState, STATE_KEY_NAME } from '../../../src/social/state.js'
@@ -371,4 +372,60 @@ t.test('with JWT_KEYS_ENCRYPTION_KEY the state cookie\'s key is sealed at rest, 
   const stored = (await app.store.serviceSecrets.get(STATE_KEY_NAME))!
   t.not(stored.length, 43, 'not the bare 32-byte key')
   t.notOk(/^[A-Za-z0-9_-]{43}$/.test(stored))
+})
+
+t.test('SOCIAL_MFA (default): a user with TOTP on gives the code after the provider; the session is the provider\'s', async (t) => {
+  const { app, provider, logs } = await setUp(t)
+  const email = uniqueEmail()
+  provider.accounts.set('mia', { email, email_verified: true, name: 'Mia' })
+  const first = await signInThrough(app, provider, 'mia')
+  const access = cookiesOf(first).access_token!
+  const setup = await app.inject({ method: 'POST', url: '/account/mfa/totp/setup', headers: { authorization: `Bearer ${access}` } })
+  const code = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(setup.json().secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate()
+  const confirm = await app.inject({ method: 'POST', url: '/account/mfa/totp/confirm', headers: { authorization: `Bearer ${access}` }, payload: { code } })
+  t.equal(confirm.statusCode, 200, 'TOTP is on')
+  const [recoveryA, recoveryB] = confirm.json().recovery_codes as string[]
+
+  // The browser flow: back to SOCIAL_REDIRECT_URL with error=MFA_REQUIRED, the mfa_token in the fragment, no login cookie.
+  const back = await signInThrough(app, provider, 'mia')
+  t.equal(back.statusCode, 302)
+  const landing = new URL(String(back.headers.location))
+  t.equal(`${landing.origin}${landing.pathname}`, PUBLIC_URL)
+  t.equal(landing.searchParams.get('error'), 'MFA_REQUIRED')
+  const mfaToken = new URLSearchParams(landing.hash.slice(1)).get('mfa_token')
+  t.ok(mfaToken !== null && mfaToken.length >= 32, 'the mfa_token in the fragment (never sent to a server)')
+  t.notOk(loginCookies(back), 'no login cookie before the code')
+  const done = await app.inject({ method: 'POST', url: '/account/login/mfa', payload: { mfa_token: mfaToken, recovery_code: recoveryA } })
+  t.equal(done.statusCode, 200, done.body)
+  const sessions = (await app.inject({ url: '/account/sessions', headers: { authorization: `Bearer ${done.json().access}` } })).json().sessions
+  t.match(sessions.find((s: { current: boolean }) => s.current), { method: 'social:idp' }, 'the session started by the code is the provider\'s')
+  t.ok(logs.some((l) => /"event":"mfa_required"/.test(l) && l.includes('"method":"social:idp"')), 'logged as mfa_required with the provider')
+  t.ok(logs.some((l) => /"event":"login"/.test(l) && l.includes('"method":"social:idp"') && l.includes('"mfa":"recovery_code"')), 'then login, method social:idp, mfa recovery_code')
+  t.notOk(logs.some((l) => l.includes(mfaToken!)), 'the mfa_token is never logged')
+
+  // The native apps' route answers as the password login does.
+  const key = await importJWK(provider.signingJwk as never, 'RS256')
+  const now = Math.floor(Date.now() / 1000)
+  const sub = (await app.store.socialIdentities.byUser((await app.store.users.byEmail(email))!.id))[0]!.subject
+  const idToken = await new SignJWT({ iss: provider.issuer, aud: 'ios-app', sub, iat: now, exp: now + 300, email, email_verified: true })
+    .setProtectedHeader({ alg: 'RS256', kid: 'test-rs256' }).sign(key as never)
+  const native = await app.inject({ method: 'POST', url: '/account/social/idp/token', payload: { id_token: idToken } })
+  t.equal(native.statusCode, 401)
+  t.match(native.json(), { code: 'MFA_REQUIRED', mfa_token: String, methods: ['totp', 'recovery_code'] })
+  t.notOk(loginCookies(native), 'no cookie')
+  const nativeDone = await app.inject({ method: 'POST', url: '/account/login/mfa', payload: { mfa_token: native.json().mfa_token, recovery_code: recoveryB } })
+  t.equal(nativeDone.statusCode, 200, nativeDone.body)
+})
+
+t.test('SOCIAL_MFA=false: the provider\'s sign-in stands for both factors', async (t) => {
+  const { app, provider } = await setUp(t, { SOCIAL_MFA: 'false' })
+  provider.accounts.set('noah', { email: uniqueEmail(), email_verified: true })
+  const first = await signInThrough(app, provider, 'noah')
+  const access = cookiesOf(first).access_token!
+  const setup = await app.inject({ method: 'POST', url: '/account/mfa/totp/setup', headers: { authorization: `Bearer ${access}` } })
+  const code = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(setup.json().secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate()
+  t.equal((await app.inject({ method: 'POST', url: '/account/mfa/totp/confirm', headers: { authorization: `Bearer ${access}` }, payload: { code } })).statusCode, 200)
+  const again = await signInThrough(app, provider, 'noah')
+  t.equal(errorOf(again), null)
+  t.ok(loginCookies(again), 'a login at once')
 })
