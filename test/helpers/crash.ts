@@ -230,8 +230,14 @@ export async function runCrashTest (options: CrashOptions): Promise<CrashReport>
           } else if (op === 'mypage') {
             const f = pick(families)!
             let res
+            // An ended session's access token is refused (logout, reuse: its
+            // session ended, also across the restarts); a live one's accepted;
+            // one whose fate is open (an operation in flight, or cut by a kill) either.
+            const settled = f.state === 'revoked' || (f.state === 'live' && !f.busy)
+            const expected = f.state === 'revoked' ? 401 : 200
             try { res = await client.get('/account/mypage', { authorization: `Bearer ${f.access}` }) } catch { return }
-            if (res.status !== 200) { fail(round, `mypage ${res.status} ${res.body}`); return }
+            const refused = res.status === 401 && res.json?.code === 'TOKEN_REVOKED'
+            if (settled ? res.status !== expected || (expected === 401 && !refused) : res.status !== 200 && !refused) { fail(round, `mypage (${f.state}) ${res.status} ${res.body}`); return }
             ack(op)
           } else {
             const f = op === 'reuse' ? pick(idle.filter((x) => x.rotated.length > 0))! : pick(idle)!

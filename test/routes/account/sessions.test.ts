@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
+import { refreshTokenKey } from '../../../src/tokens/tokens.js'
 import { bearer, build, buildWithLogs, join, login, mypage, PASSWORD, post, refresh } from '../../helpers/app.js'
 
 /*
@@ -164,6 +166,22 @@ t.test('a password change ends every session and starts one', async (t) => {
   const sessions = (await list(app, res.json().access)).json().sessions
   t.equal(sessions.length, 1)
   t.match(sessions[0], { id: decode(res.json().access).sid, current: true, method: 'password' })
+})
+
+t.test('a refresh token without sid (a family started before sessions existed) still refreshes, into tokens without sid', async (t) => {
+  const app = await build(t)
+  const s = await join(app)
+  const jti = randomUUID()
+  const { sid: _sid, ...claims } = decode(s.refresh)
+  void _sid
+  const old = app.keys.signRefresh({ ...claims, jti })
+  // Its row as stored before this version: a family with no session.
+  await app.store.refreshTokens.insertMany([{ id: refreshTokenKey(jti), userId: s.user.id as string, familyId: randomUUID(), expiresAt: claims.exp as number, createdAt: claims.iat as number }])
+  const next = await refresh(app, old)
+  t.equal(next.statusCode, 200, next.body)
+  t.equal(decode(next.json().access).sid, undefined)
+  t.equal((await mypage(app, next.json().access)).statusCode, 200)
+  t.equal((await list(app, s.access)).json().sessions.length, 1, 'not listed: it has no session')
 })
 
 t.test('tokens without sid (issued before sessions existed) still work', async (t) => {
