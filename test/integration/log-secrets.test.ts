@@ -69,7 +69,11 @@ t.test('a whole run\'s log, at trace level, holds none of the secrets it used', 
   t.equal((await client.post('/account/logout', { refresh: changed.json.refresh })).status, 200)
 
   // The second factor: enrolment, a login in two steps, a wrong code, a recovery code.
-  const mfaBearer = { authorization: `Bearer ${changed.json.access as string}` }
+  // (A new login: the logout above ended the session of `changed`.)
+  const relogin = await client.post('/account/login', { email: 'secrets@example.com', password: NEW_PASSWORD })
+  t.equal(relogin.status, 200)
+  keep(relogin.json.access, relogin.json.refresh)
+  const mfaBearer = { authorization: `Bearer ${relogin.json.access as string}` }
   const setup = await client.post('/account/mfa/totp/setup', undefined, mfaBearer)
   t.equal(setup.status, 200)
   keep(setup.json.secret, setup.json.otpauth_url)

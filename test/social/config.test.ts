@@ -12,9 +12,15 @@ import { tempDir } from '../helpers/app.js'
 
 const load = (env: NodeJS.ProcessEnv, cwd?: string) => loadConfig({ DATABASE_URL: 'file:/tmp/x.db', ...env }, cwd)
 
-t.test('no providers by default; SOCIAL_REDIRECT_URL defaults to PUBLIC_URL', async (t) => {
+t.test('no providers by default; SOCIAL_REDIRECT_URL defaults to PUBLIC_URL; SOCIAL_MFA to true', async (t) => {
   const config = load({ PUBLIC_URL: 'https://auth.example.com/' })
-  t.same(config.social, { providers: [], redirectUrl: 'https://auth.example.com/' })
+  t.same(config.social, { providers: [], redirectUrl: 'https://auth.example.com/', mfa: true })
+})
+
+t.test('SOCIAL_MFA: a boolean, refused otherwise with one line naming it', async (t) => {
+  t.equal(load({ SOCIAL_MFA: 'false' }).social.mfa, false)
+  t.equal(load({ SOCIAL_MFA: 'on' }).social.mfa, true)
+  t.throws(() => load({ SOCIAL_MFA: 'maybe' }), /SOCIAL_MFA must be true or false, got "maybe"/)
 })
 
 t.test('presets: google, kakao (OpenID Connect), github, naver (OAuth 2.0)', async (t) => {
