@@ -143,8 +143,13 @@ const social: FastifyPluginAsyncTypebox = async (app) => {
     }
   }
 
+  // Each callback may cost a request to the provider (the code exchange):
+  // RATE_LIMIT_LOGIN_MAX per client address, the GET and the form POST together.
+  const callbackLimit = app.ipLimit('social-callback', app.config.rateLimit.loginMax)
+
   app.get('/:name/callback', {
-    schema: { tags: ['social'], params: NameParams, response: errors(404) }
+    schema: { tags: ['social'], params: NameParams, response: errors(404) },
+    ...callbackLimit
   }, async (request, reply) => await handleCallback(request, reply, request.params.name, new URL(request.url, 'http://x').searchParams))
 
   // Apple's response_mode=form_post: the same callback as a form POST from the
@@ -156,7 +161,8 @@ const social: FastifyPluginAsyncTypebox = async (app) => {
       done(null, Object.fromEntries(new URLSearchParams(body as string)))
     })
     formRoute.withTypeProvider<TypeBoxTypeProvider>().post('/:name/callback', {
-      schema: { tags: ['social'], params: NameParams, body: Type.Record(Type.String(), Type.String()), response: errors(404) }
+      schema: { tags: ['social'], params: NameParams, body: Type.Record(Type.String(), Type.String()), response: errors(404) },
+      ...callbackLimit
     }, async (request, reply) => await handleCallback(request, reply, request.params.name, new URLSearchParams(request.body)))
   })
 

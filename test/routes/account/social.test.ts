@@ -429,3 +429,17 @@ t.test('SOCIAL_MFA=false: the provider\'s sign-in stands for both factors', asyn
   t.equal(errorOf(again), null)
   t.ok(loginCookies(again), 'a login at once')
 })
+
+t.test('the callback is rate limited per client address (RATE_LIMIT_LOGIN_MAX), the GET and the form POST together', async (t) => {
+  const { app } = await setUp(t, { RATE_LIMIT_LOGIN_MAX: '2' })
+  const get = await app.inject({ method: 'GET', url: '/account/social/idp/callback?code=x&state=y' })
+  t.equal(get.statusCode, 302, 'a callback without a state cookie: redirected with its error')
+  const form = await app.inject({ method: 'POST', url: '/account/social/idp/callback', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'code=x&state=y' })
+  t.equal(form.statusCode, 302)
+  const third = await app.inject({ method: 'GET', url: '/account/social/idp/callback?code=x&state=y' })
+  t.equal(third.statusCode, 429)
+  t.equal(third.json().code, 'RATE_LIMITED')
+  t.ok(Number(third.headers['retry-after']) > 0, 'with Retry-After')
+  const other = await app.inject({ method: 'GET', url: '/account/social/idp/callback?code=x&state=y', remoteAddress: '10.9.8.7' })
+  t.equal(other.statusCode, 302, 'another address is not limited')
+})
