@@ -74,6 +74,23 @@ export function profileFromClaims (provider: string, claims: Record<string, unkn
   }
 }
 
+/**
+ * Apple's name of the user: Apple puts no name in the ID token, only in the
+ * `user` field of its form POST (`{"name":{"firstName","lastName"},…}`), on
+ * the first sign-in alone. Unsigned, so it only fills a profile's empty name
+ * (the new user's display name), never anything that decides who signs in.
+ */
+export function withAppleName (profile: SocialProfile, user: string | null): SocialProfile {
+  if (profile.name !== '' || user === null) return profile
+  try {
+    const parsed = JSON.parse(user) as { name?: { firstName?: unknown, lastName?: unknown } } | null
+    const name = [text(parsed?.name?.firstName), text(parsed?.name?.lastName)].filter((s) => s !== undefined).join(' ')
+    return name === '' ? profile : { ...profile, name }
+  } catch {
+    return profile
+  }
+}
+
 /** Apple answers with a form POST to the callback (response_mode=form_post) when it is asked for scopes beyond openid. */
 export const formPost = (config: SocialProviderConfig): boolean => config.kind === 'oidc' && config.apple !== undefined && config.scopes.trim() !== 'openid'
 
@@ -176,7 +193,8 @@ function oidcClient (config: OidcProviderConfig, { onEvent = () => {}, nowMs = D
         return refuse(`code exchange or ID token refused: ${(err as Error).message}`)
       }
       if (claims === undefined) return refuse('no ID token')
-      return profileFromClaims(config.name, claims)
+      const profile = profileFromClaims(config.name, claims)
+      return config.apple === undefined ? profile : withAppleName(profile, currentUrl.searchParams.get('user'))
     },
     async fromToken (token) {
       if (token.id_token === undefined) return refuse('no id_token posted')

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { appleClientSecret } from '../../src/social/apple.js'
+import { withAppleName } from '../../src/social/providers.js'
 import { build, cookiesOf, tempDir, uniqueEmail } from '../helpers/app.js'
 
 /*
@@ -172,4 +173,16 @@ t.test('Apple\'s client secret: an ES256 JWT from the team, for Apple, about the
   t.same(JSON.parse(Buffer.from(header!, 'base64url').toString()), { alg: 'ES256', kid: 'KEY1234567', typ: 'JWT' })
   t.same(JSON.parse(Buffer.from(payload!, 'base64url').toString()), { iss: 'TEAM123456', iat: now / 1000, exp: now / 1000 + 86400, aud: 'https://appleid.apple.com', sub: 'com.example.web' })
   t.ok(verify('sha256', Buffer.from(`${header!}.${payload!}`), { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature!, 'base64url')), 'a P-256 signature in JWS form')
+})
+
+t.test('Apple\'s name: from the form POST\'s `user` field, only into an empty name', async (t) => {
+  const profile = { provider: 'apple', subject: '001.abc', email: 'a@privaterelay.appleid.com', emailVerified: true, name: '' }
+  const user = JSON.stringify({ name: { firstName: 'Ana', lastName: 'Kim' }, email: 'a@privaterelay.appleid.com' })
+  t.equal(withAppleName(profile, user).name, 'Ana Kim', 'the first sign-in\'s name')
+  t.equal(withAppleName(profile, JSON.stringify({ name: { firstName: 'Ana' } })).name, 'Ana')
+  t.same(withAppleName(profile, null), profile, 'later sign-ins send none')
+  t.same(withAppleName(profile, '{not json'), profile, 'a malformed field changes nothing')
+  t.same(withAppleName(profile, JSON.stringify({ name: { firstName: 42 } })), profile, 'nor a name that is not text')
+  t.equal(withAppleName({ ...profile, name: 'From the token' }, user).name, 'From the token', 'never over a name the ID token gave')
+  t.equal(withAppleName(profile, JSON.stringify({ email: 'other@example.com' })).email, profile.email, 'its email is never taken (unsigned)')
 })
