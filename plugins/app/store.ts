@@ -12,6 +12,10 @@ export default fp(async (app) => {
     onListener: (state, err) => {
       if (state === 'down') app.log.warn({ err: err === undefined ? undefined : { message: err.message } }, 'PostgreSQL user-change listener lost: users are read on every request until it is back')
       else app.log.info('PostgreSQL user-change listener up: users are cached, changes from every instance are seen at once')
+    },
+    onSessionListener: (state, err) => {
+      if (state === 'down') app.log.warn({ err: err === undefined ? undefined : { message: err.message } }, 'PostgreSQL session listener lost: sessions are read on every request with a session until it is back')
+      else app.log.info('PostgreSQL session listener up: ended sessions are refused from memory, endings on every instance are heard at once')
     }
   })
   app.decorate('store', store)

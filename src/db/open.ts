@@ -7,6 +7,8 @@ export interface OpenStoreOptions {
   onIdleError?: (err: Error) => void
   /** PostgreSQL: the user-change listener (cache invalidation across instances) went down or came back. */
   onListener?: (state: 'up' | 'down', err?: Error) => void
+  /** PostgreSQL: the ended-session listener (access tokens of ended sessions refused at once) went down or came back. */
+  onSessionListener?: (state: 'up' | 'down', err?: Error) => void
 }
 
 /**
@@ -22,7 +24,8 @@ export async function openStore (config: Config, options: OpenStoreOptions = {})
       url: database.url,
       userCacheSize,
       ...(options.onIdleError === undefined ? {} : { onIdleError: options.onIdleError }),
-      ...(options.onListener === undefined ? {} : { onListener: options.onListener })
+      ...(options.onListener === undefined ? {} : { onListener: options.onListener }),
+      ...(options.onSessionListener === undefined ? {} : { onSessionListener: options.onSessionListener })
     })
   }
   return openSqliteStore({ path: database.path, synchronous: sqliteSynchronous, busyTimeout: sqliteBusyTimeout, userCacheSize })

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto'
+import pg from 'pg'
 import t from 'tap'
+import { openPostgresStore } from '../../src/db/postgres/store.js'
 import type { NewRefreshToken, NewUser, Store } from '../../src/db/store.js'
 import { nextTurn, waitFor } from '../helpers/app.js'
+import { testDatabase } from '../helpers/postgres.js'
 import { storeDatabases } from '../helpers/store.js'
 
 /*
@@ -178,3 +181,21 @@ for (const [kind, database] of storeDatabases) {
     t.equal(await store.sessions.end(user.id, live.familyId, NOW), true, 'the live one is kept')
   })
 }
+
+t.test('postgres: the session listener says when it is up and when it is lost, and comes back by itself', async (t) => {
+  const url = await testDatabase(t)
+  const states: string[] = []
+  const store = await openPostgresStore({ url, max: 2, onSessionListener: (state) => { states.push(state) } })
+  t.teardown(async () => { await store.close() })
+  t.same(states, [], 'not started before the first question (the command line never asks)')
+  await store.sessions.endedNow('no-such-session')
+  await waitFor(async () => states.includes('up'), 'the listener is up', 5000)
+  const sql = new pg.Client({ connectionString: url })
+  await sql.connect()
+  t.teardown(async () => { await sql.end() })
+  await sql.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'auth-service-sessions' AND datname = current_database()")
+  await waitFor(async () => states.includes('down'), 'the loss is told', 5000)
+  t.equal(await store.sessions.endedNow('no-such-session'), false, 'answered while it reconnects (from the table when it is down)')
+  await waitFor(async () => states.filter((s) => s === 'up').length === 2, 'it is back', 10000)
+  t.same(states, ['up', 'down', 'up'])
+})

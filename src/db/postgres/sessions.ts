@@ -26,7 +26,7 @@ const ECHO_WAIT_MS = 250
  * was down are lost); while it is down (or not yet up), `endedNow` reads the session's row
  * instead, as the user cache is bypassed then.
  */
-export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis: number, nowSeconds: () => number = () => Math.floor(Date.now() / 1000)) {
+export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis: number, nowSeconds: () => number = () => Math.floor(Date.now() / 1000), onListener?: (state: 'up' | 'down', err?: Error) => void) {
   const denied = new Map<string, number>()
   let listening = false
   let closed = false
@@ -73,8 +73,10 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
       'SELECT id, access_expires_at FROM sessions WHERE ended_at IS NOT NULL AND access_expires_at > $1', [nowSeconds()])
     deny(rows.map((r) => ({ id: r.id, accessExpiresAt: Number(r.access_expires_at) })))
   }
-  const lost = (): void => {
+  const lost = (err?: Error): void => {
+    const was = listening
     listening = false
+    if (was) onListener?.('down', err)
     const old = client
     client = undefined
     old?.removeAllListeners('end')
@@ -87,7 +89,7 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
   const connect = async (): Promise<void> => {
     const c = new pg.Client({ connectionString: url, connectionTimeoutMillis, keepAlive: true, keepAliveInitialDelayMillis: 10_000, application_name: 'auth-service-sessions' })
     client = c
-    c.on('error', () => { if (client === c) lost() })
+    c.on('error', (err) => { if (client === c) lost(err) })
     c.on('end', () => { if (client === c) lost() })
     c.on('notification', (msg) => {
       if (msg.channel !== SESSION_CHANNEL || msg.payload === undefined) return
@@ -106,8 +108,9 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
       if (client !== c || closed) { await c.end().catch(() => {}); return }
       attempt = 0
       listening = true
-    } catch {
-      if (client === c) lost()
+      onListener?.('up')
+    } catch (err) {
+      if (client === c) lost(err as Error)
     }
   }
   // Started by the first question (a server's first request with a `sid`):

@@ -68,6 +68,8 @@ export interface PostgresOptions {
   userCacheSize?: number
   /** The user-change listener lost its connection (the cache is bypassed until it is back) or got it back. */
   onListener?: (state: 'up' | 'down', err?: Error) => void
+  /** The ended-session listener lost its connection (sessions are read from the table until it is back) or got it back. */
+  onSessionListener?: (state: 'up' | 'down', err?: Error) => void
 }
 
 type Db = NodePgDatabase<typeof schema>
@@ -77,7 +79,7 @@ type Db = NodePgDatabase<typeof schema>
  * several instances may start at once) and returns the Store.
  * Throws DatabaseStartError when the server cannot be used.
  */
-export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis = 5000, queryTimeoutMillis = 5000, onIdleError, userCacheTtlMs = USER_CACHE_TTL_MS, userCacheSize = USERS_CACHED, onListener }: PostgresOptions): Promise<Store> {
+export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis = 5000, queryTimeoutMillis = 5000, onIdleError, userCacheTtlMs = USER_CACHE_TTL_MS, userCacheSize = USERS_CACHED, onListener, onSessionListener }: PostgresOptions): Promise<Store> {
   const pool = openPool({ url, max, connectionTimeoutMillis, queryTimeoutMillis, onIdleError })
   try {
     await migrateLocked(url, connectionTimeoutMillis)
@@ -88,7 +90,7 @@ export async function openPostgresStore ({ url, max = 8, connectionTimeoutMillis
   const cache = userCacheTtlMs > 0 && userCacheSize > 0
     ? userChangeListener(url, connectionTimeoutMillis, userCacheTtlMs, onListener, userCacheSize)
     : undefined
-  const sessions = pgSessions(pool, url, connectionTimeoutMillis)
+  const sessions = pgSessions(pool, url, connectionTimeoutMillis, undefined, onSessionListener)
   return withDomainErrors(createStore(pool, drizzle({ client: pool, schema }), sessions, cache), domainError)
 }
 
