@@ -5,21 +5,11 @@
  * without typing an email, delete it, and see the sign-in refused. On
  * http://localhost:<port>, which WebAuthn treats as a secure context.
  */
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
+import { freePort } from '../../bench/lib/service.js'
 import { buildApp } from '../../src/app.js'
 import { greetingFor, isPath, launchChromium, logIn, visible } from '../helpers/browser.js'
 import { join as joinByApi, testConfig } from '../helpers/app.js'
-
-/** A port free right now (the service's PUBLIC_URL must name it before it listens). */
-async function freePort (): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as AddressInfo
-  await new Promise<void>((resolve) => probe.close(() => resolve()))
-  return port
-}
 
 t.test('register a passkey on the page, log out, sign in with it without an email, delete it, and be refused', async (t) => {
   const port = await freePort()

@@ -7,23 +7,14 @@
  * account comes back with the page's message and no session; with TOTP on,
  * the code is asked on the page after the provider (SOCIAL_MFA).
  */
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import type { Page } from 'playwright-core'
 import * as OTPAuth from 'otpauth'
 import t from 'tap'
+import { freePort } from '../../bench/lib/service.js'
 import { buildApp } from '../../src/app.js'
 import { greetingFor, launchChromium, visible } from '../helpers/browser.js'
 import { join as joinByApi, testConfig, uniqueEmail } from '../helpers/app.js'
 import { startOidcProvider } from '../helpers/oidc-provider.js'
-
-async function freePort (): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as AddressInfo
-  await new Promise<void>((resolve) => probe.close(() => resolve()))
-  return port
-}
 
 t.test('Continue with the provider, sign in on its pages, come back signed in; a colliding address is refused', async (t) => {
   const port = await freePort()
