@@ -98,11 +98,34 @@ export function createSocialClients (social: SocialConfig, options: SocialClient
   return new Map(social.providers.map((config) => [config.name, config.kind === 'oidc' ? oidcClient(config, options) : oauthClient(config, options)]))
 }
 
-function oidcClient (config: OidcProviderConfig, { onEvent = () => {}, nowMs = Date.now, timeoutMs = 10_000 }: SocialClientOptions): SocialClient {
-  const refuse = (reason: string): never => {
-    onEvent({ event: 'social_refused', provider: config.name, reason })
-    throw new SocialTokenInvalidError()
+/**
+ * How a provider client gives up, each with its `social_refused` line (the
+ * reason only, never a code, token or secret): `refuse`, the provider's answer
+ * is not to be trusted (SOCIAL_TOKEN_INVALID); `unavailable`, the provider
+ * could not be used (SOCIAL_PROVIDER_UNAVAILABLE); `deniedIfError`, the
+ * authorization came back with an error (SOCIAL_DENIED); `exchangeFailed`, the
+ * code exchange threw: unreachable, or refused.
+ */
+function giveUp (provider: string, onEvent: (event: SocialEvent) => void) {
+  const say = (reason: string): void => { onEvent({ event: 'social_refused', provider, reason }) }
+  const refuse = (reason: string): never => { say(reason); throw new SocialTokenInvalidError() }
+  const unavailable = (reason: string): never => { say(reason); throw new SocialProviderUnavailableError() }
+  return {
+    refuse,
+    unavailable,
+    deniedIfError (currentUrl: URL): void {
+      if (!currentUrl.searchParams.has('error')) return
+      say(`authorization error: ${currentUrl.searchParams.get('error') ?? ''}`)
+      throw new SocialDeniedError()
+    },
+    exchangeFailed (err: unknown, what: string): never {
+      return unreachable(err) ? unavailable(`provider unreachable: ${(err as Error).message}`) : refuse(`${what} refused: ${(err as Error).message}`)
+    }
   }
+}
+
+function oidcClient (config: OidcProviderConfig, { onEvent = () => {}, nowMs = Date.now, timeoutMs = 10_000 }: SocialClientOptions): SocialClient {
+  const { refuse, unavailable, deniedIfError, exchangeFailed } = giveUp(config.name, onEvent)
   let discovered: Promise<InstanceType<OpenidClient['Configuration']>> | undefined
   let appleSecretUntil = 0
   let current: InstanceType<OpenidClient['Configuration']> | undefined
@@ -131,8 +154,7 @@ function oidcClient (config: OidcProviderConfig, { onEvent = () => {}, nowMs = D
       return found
     } catch (err) {
       discovered = undefined
-      onEvent({ event: 'social_refused', provider: config.name, reason: `discovery failed: ${(err as Error).message}` })
-      throw new SocialProviderUnavailableError()
+      return unavailable(`discovery failed: ${(err as Error).message}`)
     }
   }
 
@@ -166,10 +188,7 @@ function oidcClient (config: OidcProviderConfig, { onEvent = () => {}, nowMs = D
       })
     },
     async callback (currentUrl, checks) {
-      if (currentUrl.searchParams.has('error')) {
-        onEvent({ event: 'social_refused', provider: config.name, reason: `authorization error: ${currentUrl.searchParams.get('error') ?? ''}` })
-        throw new SocialDeniedError()
-      }
+      deniedIfError(currentUrl)
       const client = await openid()
       const configured = await configuration()
       let claims: Record<string, unknown> | undefined
@@ -186,11 +205,7 @@ function oidcClient (config: OidcProviderConfig, { onEvent = () => {}, nowMs = D
           claims = { ...await client.fetchUserInfo(configured, tokens.access_token, String(claims.sub)), ...claims }
         }
       } catch (err) {
-        if (unreachable(err)) {
-          onEvent({ event: 'social_refused', provider: config.name, reason: `provider unreachable: ${(err as Error).message}` })
-          throw new SocialProviderUnavailableError()
-        }
-        return refuse(`code exchange or ID token refused: ${(err as Error).message}`)
+        return exchangeFailed(err, 'code exchange or ID token')
       }
       if (claims === undefined) return refuse('no ID token')
       const profile = profileFromClaims(config.name, claims)
@@ -203,8 +218,7 @@ function oidcClient (config: OidcProviderConfig, { onEvent = () => {}, nowMs = D
       } catch (err) {
         if (err instanceof IdTokenError) return refuse(`ID token refused: ${err.message}`)
         if (err instanceof SocialProviderUnavailableError) throw err
-        onEvent({ event: 'social_refused', provider: config.name, reason: `provider keys unavailable: ${(err as Error).message}` })
-        throw new SocialProviderUnavailableError()
+        return unavailable(`provider keys unavailable: ${(err as Error).message}`)
       }
     }
   }
@@ -218,10 +232,7 @@ function oidcClient (config: OidcProviderConfig, { onEvent = () => {}, nowMs = D
  * say it verified: never linked automatically).
  */
 function oauthClient (config: OAuthProviderConfig, { onEvent = () => {}, timeoutMs = 10_000 }: SocialClientOptions): SocialClient {
-  const refuse = (reason: string): never => {
-    onEvent({ event: 'social_refused', provider: config.name, reason })
-    throw new SocialTokenInvalidError()
-  }
+  const { refuse, unavailable, deniedIfError, exchangeFailed } = giveUp(config.name, onEvent)
   let configured: InstanceType<OpenidClient['Configuration']> | undefined
   async function configuration (): Promise<InstanceType<OpenidClient['Configuration']>> {
     const client = await openid()
@@ -246,14 +257,10 @@ function oauthClient (config: OAuthProviderConfig, { onEvent = () => {}, timeout
         headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json', 'user-agent': 'auth-service' }
       })
     } catch (err) {
-      onEvent({ event: 'social_refused', provider: config.name, reason: `provider unreachable: ${(err as Error).message}` })
-      throw new SocialProviderUnavailableError()
+      return unavailable(`provider unreachable: ${(err as Error).message}`)
     }
     if (res.status === 401 || res.status === 403) return refuse(`${path} answered ${res.status}: the access token is not accepted`)
-    if (!res.ok) {
-      onEvent({ event: 'social_refused', provider: config.name, reason: `${path} answered ${res.status}` })
-      throw new SocialProviderUnavailableError()
-    }
+    if (!res.ok) return unavailable(`${path} answered ${res.status}`)
     return await res.json()
   }
 
@@ -293,14 +300,10 @@ function oauthClient (config: OAuthProviderConfig, { onEvent = () => {}, timeout
         body: JSON.stringify({ access_token: accessToken })
       })
     } catch (err) {
-      onEvent({ event: 'social_refused', provider: config.name, reason: `provider unreachable: ${(err as Error).message}` })
-      throw new SocialProviderUnavailableError()
+      return unavailable(`provider unreachable: ${(err as Error).message}`)
     }
     if (res.status === 404 || res.status === 422) refuse('the access token was not issued to this app')
-    if (!res.ok) {
-      onEvent({ event: 'social_refused', provider: config.name, reason: `token check answered ${res.status}` })
-      throw new SocialProviderUnavailableError()
-    }
+    if (!res.ok) return unavailable(`token check answered ${res.status}`)
   }
 
   return {
@@ -317,10 +320,7 @@ function oauthClient (config: OAuthProviderConfig, { onEvent = () => {}, timeout
       })
     },
     async callback (currentUrl, checks) {
-      if (currentUrl.searchParams.has('error')) {
-        onEvent({ event: 'social_refused', provider: config.name, reason: `authorization error: ${currentUrl.searchParams.get('error') ?? ''}` })
-        throw new SocialDeniedError()
-      }
+      deniedIfError(currentUrl)
       const client = await openid()
       let accessToken: string
       try {
@@ -329,11 +329,7 @@ function oauthClient (config: OAuthProviderConfig, { onEvent = () => {}, timeout
           config.kind === 'naver' ? { state: checks.state } : undefined)
         accessToken = tokens.access_token
       } catch (err) {
-        if (unreachable(err)) {
-          onEvent({ event: 'social_refused', provider: config.name, reason: `provider unreachable: ${(err as Error).message}` })
-          throw new SocialProviderUnavailableError()
-        }
-        return refuse(`code exchange refused: ${(err as Error).message}`)
+        return exchangeFailed(err, 'code exchange')
       }
       return await profile(accessToken)
     },
