@@ -44,6 +44,10 @@ export function sqlitePath (config: Config): string {
   return config.database.path
 }
 
+/** The captured log lines (captureLogs) of one audit `event`, parsed. */
+export const logEvents = (logs: string[], event: string): Array<Record<string, unknown>> =>
+  logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === event)
+
 /** A stream for `buildApp`'s `logStream` that keeps every line written to it, as text. */
 export function captureLogs (): { logs: string[], logStream: Writable } {
   const logs: string[] = []

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import * as OTPAuth from 'otpauth'
 import t, { type Test } from 'tap'
 import { buildApp } from '../../../src/app.js'
-import { bearer, captureLogs, cookiesOf, join, login, mypage, NEW_PASSWORD, PASSWORD, post, testConfig, type Session } from '../../helpers/app.js'
+import { bearer, captureLogs, cookiesOf, join, logEvents, login, mypage, NEW_PASSWORD, PASSWORD, post, type Session, testConfig } from '../../helpers/app.js'
 import { testDatabase } from '../../helpers/postgres.js'
 
 /*
@@ -14,9 +14,6 @@ import { testDatabase } from '../../helpers/postgres.js'
 
 /** The service's clock, moved by the tests. */
 interface Clock { now: number }
-
-const events = (logs: string[], event: string): Array<Record<string, unknown>> =>
-  logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === event)
 
 /** The code an authenticator app would show for `secret` at `ms`. */
 const codeAt = (secret: string, ms: number): string =>
@@ -89,7 +86,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       t.equal(st.totp.enabled, true)
       t.equal(st.totp.created_at, new Date(Math.floor(clock.now / 1000) * 1000).toISOString())
       t.equal(st.recovery_codes_left, 10)
-      t.match(events(logs, 'mfa_enabled').at(-1), { userId: s.user.id })
+      t.match(logEvents(logs, 'mfa_enabled').at(-1), { userId: s.user.id })
       t.notOk(logs.some((l) => l.includes(secret) || codes.some((c) => l.includes(c))), 'neither the secret nor a code is logged')
 
       const again = await post(app, '/account/mfa/totp/setup', undefined, bearer(s.access))
@@ -130,8 +127,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       t.match(json, { user: { id: s.user.id, email: s.email }, access: String, refresh: String })
       t.ok(cookiesOf(res).access_token !== undefined || Object.keys(cookiesOf(res)).length > 0, 'cookies set as by a login')
       t.equal((await mypage(app, json.access)).statusCode, 200, 'the access token works')
-      t.match(events(logs, 'login').at(-1), { userId: s.user.id, mfa: 'totp' })
-      t.match(events(logs, 'mfa_required').at(-1), { userId: s.user.id })
+      t.match(logEvents(logs, 'login').at(-1), { userId: s.user.id, mfa: 'totp' })
+      t.match(logEvents(logs, 'mfa_required').at(-1), { userId: s.user.id })
       t.notOk(logs.some((l) => l.includes(body.mfa_token)), 'the mfa_token is never logged')
 
       const reused = await post(app, '/account/login/mfa', { mfa_token: body.mfa_token, code: codeAt(secret, clock.now) })
@@ -153,7 +150,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       t.equal(replay.json().code, 'MFA_CODE_INVALID', 'the same code again (another login attempt): refused')
       const older = await post(app, '/account/login/mfa', { mfa_token: await mfaToken(t, app, s.email), code: codeAt(secret, clock.now - 30_000) })
       t.equal(older.json().code, 'MFA_CODE_INVALID', 'an earlier step\'s code: refused too')
-      t.match(events(logs, 'mfa_failed').at(-1), { userId: s.user.id, method: 'totp' })
+      t.match(logEvents(logs, 'mfa_failed').at(-1), { userId: s.user.id, method: 'totp' })
       clock.now += 10_000
       const spaced = codeAt(secret, clock.now + 30_000)
       t.equal((await post(app, '/account/login/mfa', { mfa_token: await mfaToken(t, app, s.email), code: `${spaced.slice(0, 3)} ${spaced.slice(3)}` })).statusCode, 200,
@@ -166,8 +163,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const code = recoveryCodes[0] ?? ''
       const res = await post(app, '/account/login/mfa', { mfa_token: await mfaToken(t, app, s.email), recovery_code: ` ${code.replace('-', '').toUpperCase()} ` })
       t.equal(res.statusCode, 200)
-      t.match(events(logs, 'recovery_code_used').at(-1), { userId: s.user.id })
-      t.match(events(logs, 'login').at(-1), { userId: s.user.id, mfa: 'recovery_code' })
+      t.match(logEvents(logs, 'recovery_code_used').at(-1), { userId: s.user.id })
+      t.match(logEvents(logs, 'login').at(-1), { userId: s.user.id, mfa: 'recovery_code' })
       t.equal((await status(app, s)).recovery_codes_left, 9)
       const again = await post(app, '/account/login/mfa', { mfa_token: await mfaToken(t, app, s.email), recovery_code: code })
       t.equal(again.statusCode, 401)
@@ -260,7 +257,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const res = await app.inject({ method: 'DELETE', url: '/account/mfa/totp', payload: { password: PASSWORD }, headers: bearer(s.access) })
       t.equal(res.statusCode, 200)
       t.same(await status(app, s), { totp: { enabled: false, created_at: null }, recovery_codes_left: 0 })
-      t.match(events(logs, 'mfa_disabled').at(-1), { userId: s.user.id })
+      t.match(logEvents(logs, 'mfa_disabled').at(-1), { userId: s.user.id })
       t.equal((await login(app, s.email)).statusCode, 200)
       t.equal((await post(app, '/account/login/mfa', { mfa_token: token, code: '123456' })).json().code, 'MFA_TOKEN_INVALID', 'waiting logins end with it')
     })

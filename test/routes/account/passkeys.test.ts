@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import * as OTPAuth from 'otpauth'
 import t, { type Test } from 'tap'
-import { bearer, buildWithLogs, cookiesOf, join, mypage, nowSeconds, PASSWORD, post, testConfig, type Session } from '../../helpers/app.js'
+import { bearer, buildWithLogs, cookiesOf, join, logEvents, mypage, nowSeconds, PASSWORD, post, type Session, testConfig } from '../../helpers/app.js'
 import { testDatabase } from '../../helpers/postgres.js'
 import { sideSql } from '../../helpers/store.js'
 import { createCredential, getAssertion, type Bend, type SoftCredential } from '../../helpers/webauthn.js'
@@ -13,10 +13,6 @@ import { createCredential, getAssertion, type Bend, type SoftCredential } from '
  */
 
 const ORIGIN = 'http://localhost:3000'
-
-/** Events of the captured log lines. */
-const events = (logs: string[], event: string): Array<Record<string, unknown>> =>
-  logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === event)
 
 async function registerOptions (app: FastifyInstance, s: Session) {
   const res = await post(app, '/account/passkeys/register/options', undefined, bearer(s.access))
@@ -75,7 +71,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       t.equal(res.statusCode, 201)
       t.same(Object.keys(res.json().passkey).sort(), ['backed_up', 'created_at', 'id', 'last_used_at', 'name'])
       t.match(res.json().passkey, { id: credential.id, name: 'My phone', last_used_at: null, backed_up: false })
-      t.match(events(logs, 'passkey_registered'), [{ userId: s.user.id, passkeyId: credential.id }], 'audit line')
+      t.match(logEvents(logs, 'passkey_registered'), [{ userId: s.user.id, passkeyId: credential.id }], 'audit line')
       const again = await registerOptions(app, s)
       t.same(again.excludeCredentials, [{ id: credential.id, type: 'public-key', transports: ['internal'] }], 'the user\'s own passkeys are excluded')
 
@@ -147,12 +143,12 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const sessions = (await app.inject({ url: '/account/sessions', headers: bearer(body.access) })).json().sessions
       t.match(sessions.find((x: { current: boolean }) => x.current), { method: 'passkey', user_agent: 'Passkey-Browser/1' }, 'a session with the method passkey')
       t.equal((await post(app, '/account/token/refresh', { refresh: body.refresh })).statusCode, 200, 'the refresh token works')
-      t.match(events(logs, 'login').filter((l) => l.userId === s.user.id), [{ method: 'passkey', passkeyId: credential.id }], 'audit line: login with method passkey')
+      t.match(logEvents(logs, 'login').filter((l) => l.userId === s.user.id), [{ method: 'passkey', passkeyId: credential.id }], 'audit line: login with method passkey')
       const listed = (await app.inject({ url: '/account/passkeys', headers: bearer(s.access) })).json().passkeys
       t.ok(Date.parse(listed[0].last_used_at) >= Date.now() - 60000, 'last_used_at is set')
       t.equal((await signIn(app, credential)).statusCode, 200, 'again, with the counter moving on')
       t.equal((await signIn(app, credential, { counter: 0 })).statusCode, 401, 'a counter back to 0 is refused once one was seen')
-      t.match(events(logs, 'passkey_counter_regressed').filter((l) => l.userId === s.user.id), [{ presentedCounter: 0, level: 40 }], 'and logged as a warning')
+      t.match(logEvents(logs, 'passkey_counter_regressed').filter((l) => l.userId === s.user.id), [{ presentedCounter: 0, level: 40 }], 'and logged as a warning')
     })
 
     t.test('a passkey sign-in is two factors: no MFA_REQUIRED step for a user with TOTP on; its session has the method passkey', async (t) => {
@@ -218,7 +214,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const stored = credential.counter
       t.equal((await signIn(app, credential)).statusCode, 200)
       assertInvalid(t, await signIn(app, credential, { counter: stored + 1 }), 401, 'counter not moving forward')
-      t.match(events(logs, 'passkey_counter_regressed').filter((l) => l.userId === s.user.id), [{ userId: s.user.id, passkeyId: credential.id, storedCounter: stored + 1, presentedCounter: stored + 1 }], 'logged as a warning')
+      t.match(logEvents(logs, 'passkey_counter_regressed').filter((l) => l.userId === s.user.id), [{ userId: s.user.id, passkeyId: credential.id, storedCounter: stored + 1, presentedCounter: stored + 1 }], 'logged as a warning')
       t.equal((await signIn(app, credential, { counter: stored + 5 })).statusCode, 200, 'the genuine authenticator, moving on, still signs in')
 
       const hidden = JSON.stringify(logs.filter((l) => l.includes('passkey')))
@@ -259,7 +255,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const removed = await app.inject({ method: 'DELETE', url: `/account/passkeys/${mine.id}`, headers: bearer(s.access) })
       t.equal(removed.statusCode, 200)
       t.same(removed.json(), { detail: 'Passkey removed.' })
-      t.match(events(logs, 'passkey_removed'), [{ userId: s.user.id, passkeyId: mine.id }], 'audit line')
+      t.match(logEvents(logs, 'passkey_removed'), [{ userId: s.user.id, passkeyId: mine.id }], 'audit line')
       assertInvalid(t, await signIn(app, mine), 401, 'a removed passkey')
 
       // Without a usable password (an account carried over with Django's unusable mark), the last passkey stays.
@@ -302,7 +298,7 @@ t.test('an IP-address RP ID (the default PUBLIC_URL): every passkey route is 501
     t.equal(res.json().code, 'PASSKEYS_UNAVAILABLE')
     t.match(res.json().message, /set PUBLIC_URL to a host name \(e\.g\. http:\/\/localhost:3000\/\)/)
   }
-  t.equal(events(logs, 'passkeys_unavailable').length, 1, 'the start logs it once')
+  t.equal(logEvents(logs, 'passkeys_unavailable').length, 1, 'the start logs it once')
 })
 
 t.test('expired challenges are purged at start (and every TOKEN_PURGE_INTERVAL)', async (t) => {
@@ -314,5 +310,5 @@ t.test('expired challenges are purged at start (and every TOKEN_PURGE_INTERVAL)'
   await loginOptions(first.app)
   await first.app.close()
   const second = await buildWithLogs(t, {}, config)
-  t.match(events(second.logs, 'webauthn_challenges_purged'), [{ count: 2 }], 'the two expired ones, not the live one')
+  t.match(logEvents(second.logs, 'webauthn_challenges_purged'), [{ count: 2 }], 'the two expired ones, not the live one')
 })

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { buildApp } from '../../../../src/app.js'
 import type { Store } from '../../../../src/db/store.js'
 import { refreshTokenKey } from '../../../../src/tokens/tokens.js'
-import { bearer, captureLogs, cookiesOf, decodeJwt, join, PASSWORD, post, refresh, sqlitePath, storeToken, testConfig } from '../../../helpers/app.js'
+import { bearer, captureLogs, cookiesOf, decodeJwt, join, logEvents, PASSWORD, post, refresh, sqlitePath, storeToken, testConfig } from '../../../helpers/app.js'
 import { testDatabase } from '../../../helpers/postgres.js'
 import { storeDatabases } from '../../../helpers/store.js'
 
@@ -67,9 +67,6 @@ for (const [kind, backend] of backends) {
     return { app, logs, advance: (s) => { offset += s }, rows: db.rows }
   }
 
-  const events = (logs: string[], event: string): Array<Record<string, unknown>> =>
-    logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === event)
-
   t.test(`${kind}: a replay inside the window answers the same refresh token, a fresh access token and the cookies`, async (t) => {
     const { app, logs, advance } = await setup(t)
     const s = await join(app)
@@ -90,7 +87,7 @@ for (const [kind, backend] of backends) {
     t.equal(cookies.access_token, b.access, 'access cookie')
     t.ok(cookies.csrf_token, 'csrf cookie')
     t.equal(again.headers['cache-control'], 'no-store')
-    const replays = events(logs, 'refresh_grace_replay')
+    const replays = logEvents(logs, 'refresh_grace_replay')
     t.equal(replays.length, 1, 'one log line')
     t.equal(replays[0]?.userId, s.user.id)
     t.notOk(logs.some((l) => l.includes(a.refresh) || l.includes(s.refresh) || l.includes(b.access)), 'no token in the logs')
@@ -117,7 +114,7 @@ for (const [kind, backend] of backends) {
     t.equal(late.statusCode, 401)
     t.equal(late.json().code, 'TOKEN_REVOKED')
     t.equal((await refresh(app, next.refresh)).json().code, 'TOKEN_REVOKED', 'the live token went with its family')
-    t.same(events(logs, 'refresh_reuse_detected').map((e) => e.userId), [s.user.id, s.user.id], 'logged as reuse')
+    t.same(logEvents(logs, 'refresh_reuse_detected').map((e) => e.userId), [s.user.id, s.user.id], 'logged as reuse')
   })
 
   t.test(`${kind}: REFRESH_REUSE_INTERVAL=0 is v1: an immediate replay is theft`, async (t) => {
