@@ -97,7 +97,8 @@ export const EmailChangeBody = Type.Object({
   new_email: Email
 }, { additionalProperties: false })
 
-export const AccountDeleteBody = Type.Object({
+/** The current password alone: account deletion, TOTP off, new recovery codes. */
+export const PasswordBody = Type.Object({
   password: Password
 }, { additionalProperties: false })
 

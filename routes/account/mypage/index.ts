@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 import { publicUser } from '../../../src/accounts/accounts.js'
 import type { User } from '../../../src/db/store.js'
-import { AccountDeleteBody, Detail, errors, ProfileBody, UserSchema } from '../../../src/schemas.js'
+import { Detail, errors, PasswordBody, ProfileBody, UserSchema } from '../../../src/schemas.js'
 
 const mypage: FastifyPluginAsyncTypebox = async (app) => {
   // The answer is a function of the user row alone: serialised once per row the
@@ -37,7 +37,7 @@ const mypage: FastifyPluginAsyncTypebox = async (app) => {
 
   // The password in a DELETE body: Fastify parses JSON bodies on DELETE as on POST.
   app.delete('', {
-    schema: { tags: ['lifecycle'], body: AccountDeleteBody, response: { 200: Detail, ...errors(401, 403) } },
+    schema: { tags: ['lifecycle'], body: PasswordBody, response: { 200: Detail, ...errors(401, 403) } },
     onRequest: app.authenticate,
     preHandler: app.passwordCheckLimit
   }, async (request, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { RecoveryCodes } from '../../../../src/mfa/schemas.js'
-import { AccountDeleteBody as PasswordBody, errors } from '../../../../src/schemas.js'
+import { PasswordBody, errors } from '../../../../src/schemas.js'
 
 /** POST /account/mfa/recovery-codes: 10 new codes after the current password (the per-user limit); the old ones die. */
 const recoveryCodes: FastifyPluginAsyncTypebox = async (app) => {

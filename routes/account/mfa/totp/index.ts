@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { AccountDeleteBody as PasswordBody, Detail, errors } from '../../../../src/schemas.js'
+import { PasswordBody, Detail, errors } from '../../../../src/schemas.js'
 
 /** DELETE /account/mfa/totp: TOTP off after the current password (a current-password check: the per-user limit). */
 const totp: FastifyPluginAsyncTypebox = async (app) => {
