@@ -314,9 +314,6 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
       return { ...await issueLogin(user, challenge.rehashedPassword ?? undefined, session === undefined ? undefined : { ...session, method: signInMethod }), method, signInMethod }
     },
 
-    issueLogin,
-    completeLogin,
-
     async changePassword (user: User, oldPassword: string, newPassword: string, session?: LoginContext): Promise<TokenPair> {
       if (!await hasher.verify(user.passwordHash, oldPassword)) throw new InvalidPasswordError()
       await assertNewPassword(newPassword, user)
