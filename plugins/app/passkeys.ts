@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { createSignIn } from '../../src/accounts/sign-in.js'
 import { createPasskeyService, type PasskeyService } from '../../src/passkeys/passkeys.js'
 
 declare module 'fastify' {
@@ -16,9 +17,8 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
   const { config } = app
   app.decorate('passkeys', createPasskeyService({
     store: app.store,
-    tokens: app.tokens,
+    signIn: createSignIn({ store: app.store, tokens: app.tokens, emailVerification: config.emailVerification, ...(opts.nowMs === undefined ? {} : { nowMs: opts.nowMs }) }),
     config: config.webauthn,
-    emailVerification: config.emailVerification,
     nowMs: opts.nowMs,
     onEvent: (event) => {
       if (event.event === 'passkey_counter_regressed') app.log.warn(event, 'passkey signature counter went back: a cloned authenticator? sign-in refused')

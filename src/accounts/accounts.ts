@@ -3,10 +3,11 @@ import { emailChangeFingerprint, mailTokenKey, newMailToken, passwordFingerprint
 import type { Config } from '../config.js'
 import type { AccountToken, AccountTokenPurpose, ProfileChange, Store, User } from '../db/store.js'
 import {
-  AccountInactiveError, EmailNotVerifiedError, EmailTakenError, FieldValidationError, InvalidCredentialsError,
+  AccountInactiveError, EmailTakenError, FieldValidationError, InvalidCredentialsError,
   InvalidPasswordError, MfaRequiredError, MfaTokenInvalidError, PasswordIncorrectError, ResetTokenInvalidError, VerificationTokenInvalidError, WeakPasswordError
 } from '../errors.js'
 import type { Mailer } from '../mail/mailer.js'
+import { createSignIn } from './sign-in.js'
 import { createSocialAccounts } from './social-accounts.js'
 import { renderMail, renderNotice, type MailLanguage, type MailTemplate, type NoticeTemplate } from '../mail/templates.js'
 import type { MfaProof, MfaService } from '../mfa/mfa.js'
@@ -174,26 +175,8 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
     mail.mailer.send({ to: user.email, ...renderNotice(template, mail.language, { email: user.email, newEmail }), about: { template, userId: user.id } })
   }
 
-  /** What a user must be to be logged in, once the credentials were checked. */
-  function assertMayLogIn (user: User): void {
-    if (!user.isActive) throw new AccountInactiveError()
-    if (emailVerification === 'mandatory' && !user.emailVerified) throw new EmailNotVerifiedError()
-  }
-
-  /**
-   * The one place a login is issued, whatever proved it (a password, a
-   * password and a second factor): last_login (and the re-hashed password,
-   * if any) and the new refresh token in one transaction (one commit), so a
-   * login refused by the storage leaves no trace.
-   */
-  async function issueLogin (user: User, rehashed?: string, session?: LoginContext): Promise<{ user: User, tokens: TokenPair }> {
-    const at = new Date(nowMs())
-    // last_login and the new refresh token (with its session): one transaction
-    // (one commit), so a login refused by the storage leaves no trace.
-    const { pair, row } = tokens.newLogin(user, undefined, { session })
-    await store.users.recordLogin(user.id, at, rehashed, row)
-    return { user: { ...user, lastLogin: at, passwordHash: rehashed ?? user.passwordHash }, tokens: pair }
-  }
+  // Who may be logged in, and the one place a login is issued (src/accounts/sign-in.ts).
+  const { assertMayLogIn, issueLogin } = createSignIn({ store, tokens, emailVerification, nowMs })
 
   /**
    * A user whose first factor was proven (a password; a social sign-in with
@@ -215,6 +198,7 @@ export function createAccountService ({ store, hasher, tokens, breached, emailVe
     // Social login (src/accounts/social-accounts.ts): socialSignIn, linkSocial, socialIdentities, unlinkSocial.
     ...createSocialAccounts({
       store,
+      assertMayLogIn,
       login: async (user, session) => socialMfa ? await completeLogin(user, undefined, session) : await issueLogin(user, undefined, session),
       emailVerification,
       nowMs,

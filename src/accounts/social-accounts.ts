@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { Config } from '../config.js'
 import type { SocialIdentity, Store, User } from '../db/store.js'
 import {
-  AccountInactiveError, EmailNotVerifiedError, SocialAccountInUseError, SocialEmailInUseError, SocialEmailMissingError,
+  AccountInactiveError, SocialAccountInUseError, SocialEmailInUseError, SocialEmailMissingError,
   SocialLastLoginMethodError, SocialNotLinkedError
 } from '../errors.js'
 import { hasUsablePassword } from '../passkeys/passkeys.js'
@@ -48,6 +48,8 @@ export interface SocialSignIn {
 
 export interface SocialAccountOptions {
   store: Store
+  /** The account may log in now, as after a password (src/accounts/sign-in.ts). */
+  assertMayLogIn: (user: User) => void
   /**
    * Issues the login of a user the provider vouched for, with its session's
    * context: the account service's completeLogin under SOCIAL_MFA (a user
@@ -60,14 +62,8 @@ export interface SocialAccountOptions {
   nowMs: () => number
 }
 
-export function createSocialAccounts ({ store, login, emailVerification, sendVerification, nowMs }: SocialAccountOptions) {
+export function createSocialAccounts ({ store, assertMayLogIn, login, emailVerification, sendVerification, nowMs }: SocialAccountOptions) {
   const seconds = (): number => Math.floor(nowMs() / 1000)
-
-  /** The account may log in now (as a password login checks after the password). */
-  function assertMayLogIn (user: User): void {
-    if (!user.isActive) throw new AccountInactiveError()
-    if (emailVerification === 'mandatory' && !user.emailVerified) throw new EmailNotVerifiedError()
-  }
 
   /**
    * THE place where a social sign-in becomes a login (`login`: last_login and

@@ -3,15 +3,15 @@ import type {
   AuthenticationResponseJSON, AuthenticatorTransportFuture, PublicKeyCredentialCreationOptionsJSON,
   PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON
 } from '@simplewebauthn/server'
-import type { Config, WebauthnConfig } from '../config.js'
+import type { SignIn } from '../accounts/sign-in.js'
+import type { WebauthnConfig } from '../config.js'
 import type { ChallengePurpose, Passkey, Store, User } from '../db/store.js'
 import {
-  AccountInactiveError, EmailNotVerifiedError, LastLoginMethodError, PasskeyExistsError, PasskeyInvalidError,
+  LastLoginMethodError, PasskeyExistsError, PasskeyInvalidError,
   PasskeyNotFoundError, PasskeyRegistrationInvalidError, PasskeysUnavailableError
 } from '../errors.js'
 import type { TokenPair } from '../tokens/claims.js'
 import type { LoginContext } from '../sessions/sessions.js'
-import type { TokenService } from '../tokens/tokens.js'
 
 /*
  * Passkeys (WebAuthn), the ceremonies done by @simplewebauthn/server: options
@@ -56,14 +56,14 @@ const webauthnHelpers = async () => await (helpers ??= import('@simplewebauthn/s
 
 export interface PasskeyServiceOptions {
   store: Store
-  tokens: TokenService
+  /** Who may be logged in, and the one place a login is issued (src/accounts/sign-in.ts). */
+  signIn: SignIn
   config: WebauthnConfig
-  emailVerification?: Config['emailVerification']
   onEvent?: (event: PasskeyEvent) => void
   nowMs?: () => number
 }
 
-export function createPasskeyService ({ store, tokens, config, emailVerification = 'none', onEvent = () => {}, nowMs = Date.now }: PasskeyServiceOptions) {
+export function createPasskeyService ({ store, signIn, config, onEvent = () => {}, nowMs = Date.now }: PasskeyServiceOptions) {
   const seconds = (): number => Math.floor(nowMs() / 1000)
   /** What both ceremonies check alike: the challenge handed out, our origins and RP ID, user verification. */
   const expected = (challenge: string) =>
@@ -224,15 +224,11 @@ export function createPasskeyService ({ store, tokens, config, emailVerification
       }
       // Authenticators without a counter always send 0; any other must move forward.
       if ((newCounter > 0 || passkey.counter > 0) && newCounter <= passkey.counter) regressed()
-      if (!user.isActive) throw new AccountInactiveError()
-      if (emailVerification === 'mandatory' && !user.emailVerified) throw new EmailNotVerifiedError()
+      signIn.assertMayLogIn(user)
       // Only if the counter is still the one compared: of two sign-ins racing
       // with the same counter value (a clone) one is refused.
       if (!await store.passkeys.recordUse(passkey.id, passkey.counter, newCounter, credentialBackedUp, seconds())) regressed()
-      const at = new Date(nowMs())
-      const { pair, row } = tokens.newLogin(user, undefined, { session: session ?? { method: 'passkey', userAgent: null, ip: null } })
-      await store.users.recordLogin(user.id, at, undefined, row)
-      return { user: { ...user, lastLogin: at }, tokens: pair, passkey }
+      return { ...await signIn.issueLogin(user, undefined, session ?? { method: 'passkey', userAgent: null, ip: null }), passkey }
     },
 
     async list (user: User): Promise<Passkey[]> {
