@@ -232,8 +232,8 @@ t.test('the server exits with one clear line naming a bad variable', async (t) =
 })
 
 // Issue 14: the automatic token purge and the simplejwt exchange.
-t.test('TOKEN_CACHE_SIZE and USER_CACHE_SIZE: 16384 each by default, a count, 0 for none', async (t) => {
-  t.match(loadConfig({}), { tokenCacheSize: 16384, userCacheSize: 16384 })
+t.test('TOKEN_CACHE_SIZE and USER_CACHE_SIZE: 8192 each by default, a count, 0 for none', async (t) => {
+  t.match(loadConfig({}), { tokenCacheSize: 8192, userCacheSize: 8192 })
   t.match(loadConfig({ TOKEN_CACHE_SIZE: '65536', USER_CACHE_SIZE: '0' }), { tokenCacheSize: 65536, userCacheSize: 0 })
 })
 

@@ -25,7 +25,7 @@ export const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
  * empties it. Keyed by the text rather than by a hash of it (fast-jwt's own
  * cache): hashing every token costs more than the lookup saves.
  */
-export const VERIFIED_TOKENS_CACHED = 16384 // TOKEN_CACHE_SIZE's default
+export const VERIFIED_TOKENS_CACHED = 8192 // TOKEN_CACHE_SIZE's default
 
 /** The `typ` header of access tokens (RFC 9068 §2.1): what every verifier requires. */
 export const ACCESS_TYP = 'at+jwt'

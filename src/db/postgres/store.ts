@@ -64,7 +64,7 @@ export interface PostgresOptions {
    * changes made beside the service (plain SQL on the table). 0 = no cache.
    */
   userCacheTtlMs?: number
-  /** Users remembered (USER_CACHE_SIZE; 16384 by default); 0 turns the cache off, as userCacheTtlMs 0 does. */
+  /** Users remembered (USER_CACHE_SIZE; 8192 by default); 0 turns the cache off, as userCacheTtlMs 0 does. */
   userCacheSize?: number
   /** The user-change listener lost its connection (the cache is bypassed until it is back) or got it back. */
   onListener?: (state: 'up' | 'down', err?: Error) => void

@@ -7,7 +7,7 @@ export const USER_CHANNEL = 'auth_user_changed'
 /** See PostgresOptions.userCacheTtlMs (src/db/postgres/store.ts). */
 export const USER_CACHE_TTL_MS = 10_000
 /** USER_CACHE_SIZE's default. */
-export const USERS_CACHED = 16384
+export const USERS_CACHED = 8192
 
 /**
  * Users by id, remembered between requests, kept right across instances:

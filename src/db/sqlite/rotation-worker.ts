@@ -10,13 +10,14 @@ import type { RotateOutcome } from '../store.js'
 import { fileGuard } from './file-guard.js'
 import type { RotationRequest } from './rotations.js'
 
-const { path, synchronous, busyTimeout, dev, ino } = workerData as { path: string, synchronous: string, busyTimeout: number, dev: number, ino: number }
+const { path, synchronous, busyTimeout, cacheSize, dev, ino } = workerData as { path: string, synchronous: string, busyTimeout: number, cacheSize: number, dev: number, ino: number }
 if (parentPort === null) throw new Error('the SQLite rotation worker runs as a worker thread')
 const port = parentPort
 
 const db = new Database(path, { timeout: busyTimeout, fileMustExist: true })
 db.pragma('synchronous = ' + synchronous)
 db.pragma('foreign_keys = ON')
+db.pragma(`cache_size = ${cacheSize}`)
 // SQLite opens a file it may not write read-only, without a word: a worker
 // started while the file was unwritable would stay so after it recovers.
 // Writing the header's user_version (to its own value) fails instead, and so

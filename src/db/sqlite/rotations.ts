@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads'
 import { startWorker } from '../../paths.js'
 import type { RotateGrace, RotateOutcome, RotationSuccessor } from '../store.js'
+import { PAGE_CACHE_KIB } from './connection.js'
 
 /*
  * SQLite refresh rotations, written by a thread of their own.
@@ -70,7 +71,7 @@ export function rotationWriter ({ path, synchronous, busyTimeout, file }: Rotati
   }
 
   function start (): Worker {
-    const w = startWorker('db/sqlite/rotation-worker', { workerData: { path, synchronous, busyTimeout, ...file } })
+    const w = startWorker('db/sqlite/rotation-worker', { workerData: { path, synchronous, busyTimeout, cacheSize: PAGE_CACHE_KIB, ...file } })
     w.on('message', (reply: string) => {
       const batch = inFlight ?? []
       inFlight = undefined

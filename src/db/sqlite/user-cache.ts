@@ -12,7 +12,7 @@ import { BoundedCache } from '../../bounded-cache.js'
  * read once per turn, which empties the cache. The moves of this connection's
  * own writes are `adopt`ed instead: a login (last_login) empties nothing.
  */
-export function userCache<U extends object> (usersVersion: () => unknown, load: (id: string) => U | undefined, max = 16384) {
+export function userCache<U extends object> (usersVersion: () => unknown, load: (id: string) => U | undefined, max = 8192) {
   const cache = new BoundedCache<U>(max)
   let version: unknown
   let checked = false
