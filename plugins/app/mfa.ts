@@ -52,17 +52,8 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
     }
   })
 
-  const purge = async (): Promise<void> => {
-    try {
-      const purged = await app.mfa.purgeChallenges()
-      if (purged > 0) app.log.info({ event: 'mfa_challenges_purged', count: purged }, 'expired logins waiting for a second factor purged')
-    } catch (err) {
-      app.log.warn({ err }, 'purging expired second-factor logins failed')
-    }
-  }
-  if (config.tokenPurgeInterval > 0) {
-    app.addHook('onReady', purge)
-    const timer = setInterval(() => { void purge() }, config.tokenPurgeInterval).unref()
-    app.addHook('onClose', async () => { clearInterval(timer) })
-  }
+  app.schedulePurge('purging expired second-factor logins failed', async () => {
+    const purged = await app.mfa.purgeChallenges()
+    if (purged > 0) app.log.info({ event: 'mfa_challenges_purged', count: purged }, 'expired logins waiting for a second factor purged')
+  })
 }, { name: 'mfa', dependencies: ['store', 'passwords', 'rate-limits'] })

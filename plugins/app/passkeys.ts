@@ -31,17 +31,8 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
     // and a default start stays free of warnings.
     app.log.info({ event: 'passkeys_unavailable' }, `passkeys are off: ${config.webauthn.unavailable}`)
   }
-  const purge = async (): Promise<void> => {
-    try {
-      const purged = await app.passkeys.purgeChallenges()
-      if (purged > 0) app.log.info({ event: 'webauthn_challenges_purged', count: purged }, 'expired passkey challenges purged')
-    } catch (err) {
-      app.log.warn({ err }, 'purging expired passkey challenges failed')
-    }
-  }
-  if (config.tokenPurgeInterval > 0) {
-    app.addHook('onReady', purge)
-    const timer = setInterval(() => { void purge() }, config.tokenPurgeInterval).unref()
-    app.addHook('onClose', async () => { clearInterval(timer) })
-  }
+  app.schedulePurge('purging expired passkey challenges failed', async () => {
+    const purged = await app.passkeys.purgeChallenges()
+    if (purged > 0) app.log.info({ event: 'webauthn_challenges_purged', count: purged }, 'expired passkey challenges purged')
+  })
 }, { name: 'passkeys', dependencies: ['store', 'tokens'] })

@@ -3,7 +3,16 @@ import { openStore } from '../../src/db/open.js'
 import type { Store } from '../../src/db/store.js'
 
 declare module 'fastify' {
-  interface FastifyInstance { store: Store }
+  interface FastifyInstance {
+    store: Store
+    /**
+     * Runs `purge` (deleting a table's expired rows) at start and every
+     * TOKEN_PURGE_INTERVAL (0: never), so that no table grows without bound;
+     * a failure is logged as a warning with `failure`, and tried again at the
+     * next interval.
+     */
+    schedulePurge: (failure: string, purge: () => Promise<void>) => void
+  }
 }
 
 export default fp(async (app) => {
@@ -20,4 +29,18 @@ export default fp(async (app) => {
   })
   app.decorate('store', store)
   app.addHook('onClose', async () => { await store.close() })
+
+  app.decorate('schedulePurge', (failure: string, purge: () => Promise<void>) => {
+    if (app.config.tokenPurgeInterval <= 0) return
+    const run = async (): Promise<void> => {
+      try {
+        await purge()
+      } catch (err) {
+        app.log.warn({ err }, failure)
+      }
+    }
+    app.addHook('onReady', run)
+    const timer = setInterval(() => { void run() }, app.config.tokenPurgeInterval).unref()
+    app.addHook('onClose', async () => { clearInterval(timer) })
+  })
 }, { name: 'store' })

@@ -65,19 +65,10 @@ export default fp(async (app, opts: { nowMs?: () => number }) => {
   // Expired rows (revoked refresh tokens too, once expired; mailed reset and
   // verification tokens) are purged at start and every TOKEN_PURGE_INTERVAL,
   // so no table grows without bound.
-  const purge = async (): Promise<void> => {
-    try {
-      const purged = await service.purge()
-      if (purged.expired + purged.legacyTokens > 0) app.log.info({ event: 'refresh_tokens_purged', count: purged.expired, ...purged }, 'expired refresh tokens purged')
-      const accountTokens = await app.store.accountTokens.purgeExpired(Math.floor((opts.nowMs?.() ?? Date.now()) / 1000))
-      if (accountTokens > 0) app.log.info({ event: 'account_tokens_purged', count: accountTokens }, 'expired account tokens purged')
-    } catch (err) {
-      app.log.warn({ err }, 'purging expired tokens failed')
-    }
-  }
-  if (app.config.tokenPurgeInterval > 0) {
-    app.addHook('onReady', purge)
-    const timer = setInterval(() => { void purge() }, app.config.tokenPurgeInterval).unref()
-    app.addHook('onClose', async () => { clearInterval(timer) })
-  }
+  app.schedulePurge('purging expired tokens failed', async () => {
+    const purged = await service.purge()
+    if (purged.expired + purged.legacyTokens > 0) app.log.info({ event: 'refresh_tokens_purged', count: purged.expired, ...purged }, 'expired refresh tokens purged')
+    const accountTokens = await app.store.accountTokens.purgeExpired(Math.floor((opts.nowMs?.() ?? Date.now()) / 1000))
+    if (accountTokens > 0) app.log.info({ event: 'account_tokens_purged', count: accountTokens }, 'expired account tokens purged')
+  })
 }, { name: 'tokens', dependencies: ['store', 'keys', 'metrics'] })

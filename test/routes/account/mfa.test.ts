@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import * as OTPAuth from 'otpauth'
 import t, { type Test } from 'tap'
 import { buildApp } from '../../../src/app.js'
-import { bearer, captureLogs, cookiesOf, join, logEvents, login, mypage, NEW_PASSWORD, PASSWORD, post, type Session, testConfig } from '../../helpers/app.js'
+import { bearer, buildWithLogs, captureLogs, cookiesOf, join, logEvents, login, mypage, NEW_PASSWORD, PASSWORD, post, type Session, testConfig } from '../../helpers/app.js'
+import { sideSql } from '../../helpers/store.js'
 import { testDatabase } from '../../helpers/postgres.js'
 
 /*
@@ -312,4 +313,22 @@ t.test('attempts at POST /account/login/mfa are limited per user, whatever the m
     statuses.push(res.statusCode)
   }
   t.same(statuses, [401, 401, 401, 401, 401, 401, 429], 'the 7th attempt of the user: 429, from a new address with a live token')
+})
+
+t.test('expired logins waiting for a second factor are purged at start (and every TOKEN_PURGE_INTERVAL)', async (t) => {
+  const clock: Clock = { now: Date.now() }
+  const config = testConfig(t, { LOG_LEVEL: 'info', PUBLIC_URL: 'http://auth.example.test:3000/' })
+  const first = await buildApp(config, { nowMs: () => clock.now })
+  const s = await join(first)
+  await enrol(first, s, clock)
+  await mfaToken(t, first, s.email)
+  await mfaToken(t, first, s.email)
+  await sideSql(t, config.database)(`UPDATE mfa_challenges SET expires_at = ${Math.floor(Date.now() / 1000) - 1}`)
+  await mfaToken(t, first, s.email)
+  await first.close()
+  const none = await buildWithLogs(t, {}, { ...config, tokenPurgeInterval: 0 })
+  t.same(logEvents(none.logs, 'mfa_challenges_purged'), [], 'TOKEN_PURGE_INTERVAL=0: no purge')
+  await none.app.close()
+  const second = await buildWithLogs(t, {}, config)
+  t.match(logEvents(second.logs, 'mfa_challenges_purged'), [{ count: 2 }], 'the two expired ones (kept by the start without purges), not the live one')
 })
