@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import pg from 'pg'
 import type { NewRefreshToken, Session } from '../store.js'
 import type { Tx } from './connection.js'
+import { pgListener } from './listener.js'
 
 /** The channel every instance announces an ended session on (`<id> <access_expires_at>`), in the transaction that ends it. */
 export const SESSION_CHANNEL = 'auth_session_ended'
@@ -28,11 +29,6 @@ const ECHO_WAIT_MS = 250
  */
 export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis: number, nowSeconds: () => number = () => Math.floor(Date.now() / 1000), onListener?: (state: 'up' | 'down', err?: Error) => void) {
   const denied = new Map<string, number>()
-  let listening = false
-  let closed = false
-  let client: pg.Client | undefined
-  let retry: NodeJS.Timeout | undefined
-  let attempt = 0
 
   /** Ids whose notification an ending of this instance waits for (see `told`). */
   const waiting = new Map<string, () => void>()
@@ -52,7 +48,7 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
    */
   const told = async (rows: Ended[]): Promise<void> => {
     const pending = rows.filter(({ id }) => !heard.has(id))
-    if (!listening || pending.length === 0) return
+    if (!listener.listening || pending.length === 0) return
     const echoes = pending.map(async ({ id }) => await new Promise<void>((resolve) => { waiting.set(id, resolve) }))
     let timer: NodeJS.Timeout | undefined
     await Promise.race([Promise.all(echoes), new Promise<void>((resolve) => { timer = setTimeout(resolve, ECHO_WAIT_MS) })])
@@ -68,54 +64,29 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
   const pruning = setInterval(prune, 60_000)
   pruning.unref()
 
-  const reload = async (c: pg.Client): Promise<void> => {
-    const { rows } = await c.query<{ id: string, access_expires_at: string }>(
-      'SELECT id, access_expires_at FROM sessions WHERE ended_at IS NOT NULL AND access_expires_at > $1', [nowSeconds()])
-    deny(rows.map((r) => ({ id: r.id, accessExpiresAt: Number(r.access_expires_at) })))
-  }
-  const lost = (err?: Error): void => {
-    const was = listening
-    listening = false
-    if (was) onListener?.('down', err)
-    const old = client
-    client = undefined
-    old?.removeAllListeners('end')
-    void old?.end().catch(() => {})
-    if (!closed && retry === undefined) {
-      retry = setTimeout(() => { retry = undefined; void connect() }, Math.min(100 * 2 ** attempt++, 5000))
-      retry.unref()
-    }
-  }
-  const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis, keepAlive: true, keepAliveInitialDelayMillis: 10_000, application_name: 'auth-service-sessions' })
-    client = c
-    c.on('error', (err) => { if (client === c) lost(err) })
-    c.on('end', () => { if (client === c) lost() })
-    c.on('notification', (msg) => {
-      if (msg.channel !== SESSION_CHANNEL || msg.payload === undefined) return
-      const [id, until] = msg.payload.split(' ')
+  // Started by the first question (a server's first request with a `sid`):
+  // the command line, which never asks, opens no listening connection.
+  const listener = pgListener({
+    url,
+    connectionTimeoutMillis,
+    channel: SESSION_CHANNEL,
+    applicationName: 'auth-service-sessions',
+    onNotification: (payload) => {
+      const [id, until] = (payload ?? '').split(' ')
       if (id !== undefined && id !== '') {
         deny([{ id, accessExpiresAt: Number(until) }])
         heard.add(id)
         waiting.get(id)?.()
       }
-    })
-    try {
-      await c.connect()
-      // Listening first, then reading: an ending between the two is in one or the other.
-      await c.query(`LISTEN ${SESSION_CHANNEL}`)
-      await reload(c)
-      if (client !== c || closed) { await c.end().catch(() => {}); return }
-      attempt = 0
-      listening = true
-      onListener?.('up')
-    } catch (err) {
-      if (client === c) lost(err as Error)
-    }
-  }
-  // Started by the first question (a server's first request with a `sid`):
-  // the command line, which never asks, opens no listening connection.
-  let started = false
+    },
+    // The endings notified while it was down are lost: the set is read again.
+    onListening: async (c) => {
+      const { rows } = await c.query<{ id: string, access_expires_at: string }>(
+        'SELECT id, access_expires_at FROM sessions WHERE ended_at IS NOT NULL AND access_expires_at > $1', [nowSeconds()])
+      deny(rows.map((r) => ({ id: r.id, accessExpiresAt: Number(r.access_expires_at) })))
+    },
+    ...(onListener === undefined ? {} : { onListener })
+  })
 
   /** Ends sessions in `tx` and tells every instance; the ended ones (whose access tokens may be alive). */
   const endWhere = async (tx: Tx, now: number, userId: string, familyId?: string): Promise<Ended[]> => {
@@ -188,24 +159,16 @@ export function pgSessions (pool: pg.Pool, url: string, connectionTimeoutMillis:
         return true
       },
       endedNow (id: string): boolean | Promise<boolean> {
-        if (!started) {
-          started = true
-          void connect()
-        }
+        listener.start()
         if (denied.has(id)) return true
-        if (listening) return false
+        if (listener.listening) return false
         return pool.query({ name: 'auth_session_ended', text: 'SELECT 1 FROM sessions WHERE id = $1 AND ended_at IS NOT NULL AND access_expires_at > $2', values: [id, nowSeconds()] })
           .then((res) => (res.rowCount ?? 0) > 0)
       }
     }),
     async close (): Promise<void> {
-      closed = true
       clearInterval(pruning)
-      if (retry !== undefined) clearTimeout(retry)
-      listening = false
-      const c = client
-      client = undefined
-      await c?.end().catch(() => {})
+      await listener.close()
     }
   }
 }
