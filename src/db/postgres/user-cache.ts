@@ -53,7 +53,8 @@ export function userChangeListener (url: string, connectionTimeoutMillis: number
     async load (id: string, load: () => Promise<User | undefined>): Promise<User | undefined> {
       const before = generation
       const user = await load()
-      if (user !== undefined && listener.listening && generation === before) rows.set(id, Object.freeze(user), Date.now() + ttlMs)
+      // Frozen only once shared (as the SQLite store's: src/db/sqlite/user-cache.ts).
+      if (user !== undefined && listener.listening && generation === before && rows.set(id, user, Date.now() + ttlMs)) Object.freeze(user)
       return user
     },
     forget: invalidate,

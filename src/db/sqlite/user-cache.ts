@@ -29,7 +29,10 @@ export function userCache<U extends object> (usersVersion: () => unknown, load: 
       let user = cache.get(id)
       if (user === undefined) {
         user = load(id)
-        if (user !== undefined) cache.set(id, Object.freeze(user))
+        // Frozen only once shared: a row the full cache did not take stays
+        // plain, so that nothing is memoised for it (publicUser, mypage's
+        // answer) that would be garbage after this request.
+        if (user !== undefined && cache.set(id, user)) Object.freeze(user)
       }
       return user
     },
