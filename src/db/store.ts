@@ -121,6 +121,9 @@ export type Session = import('./sqlite/schema.js').SessionRow
  */
 export type RotationSuccessor = Omit<NewRefreshToken, 'familyId' | 'session'> & { accessExpiresAt?: number }
 
+/** One rotation as the stores' group commits queue it: Store.refreshTokens.rotate's arguments. */
+export interface RotationRequest { id: string, next: RotationSuccessor, nowSeconds: number, grace: RotateGrace | undefined }
+
 /** The grace window of a rotation (REFRESH_REUSE_INTERVAL > 0). */
 export interface RotateGrace {
   /** Seconds after a rotation during which a replay of the rotated token gets its successor back. */

@@ -10,7 +10,8 @@ import type { RevokeReason } from '../db/store.js'
  * Each store first tries the common case in one statement: an UPDATE whose
  * WHERE is isRotatable in SQL (`id = ? AND user_id = ? AND revoked_at IS
  * NULL`), which revokes a live token and returns its family, so that a refresh
- * costs one round trip. Only when it changes nothing does the store read the
+ * costs no read (both stores group-commit it with the rotations asked for at
+ * the same time). Only when it changes nothing does the store read the
  * token and its successor and decide here; a `rotate` decision then means that
  * the UPDATE and isRotatable disagree.
  *

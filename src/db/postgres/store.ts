@@ -11,31 +11,11 @@ import { importStep } from '../user-import.js'
 import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
 import { codeOf, domainError, startError, unwrap } from './errors.js'
 import { postgresMfaStore } from './mfa.js'
+import { pgRotations } from './rotations.js'
 import * as schema from './schema.js'
 import { pgSessions } from './sessions.js'
 import { postgresSocialIdentities } from './social.js'
 import { USER_CACHE_TTL_MS, USER_CHANNEL, USERS_CACHED, userChangeListener, type UserCache } from './user-cache.js'
-
-/**
- * The rotation of a live token as one statement (see rotate): the conditional
- * UPDATE of src/tokens/rotation.ts's isRotatable, and the successor inserted
- * into the rotated token's family. $1 id, $2 user, $3 now, $4 successor id,
- * $5 sealed successor (grace), $6 and $7 the successor's expiry and creation,
- * $8 the successor access token's expiry (the session's access_expires_at).
- */
-const ROTATE_LIVE = `WITH rotated AS (
-  UPDATE refresh_tokens SET revoked_at = $3, revoke_reason = 'rotated', successor_id = $4, successor_sealed = $5
-  WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
-  RETURNING family_id
-), touched AS (
-  -- The family's session, if it has one (src/db/postgres/sessions.ts), by its
-  -- primary key in the same statement: used now, alive as long as the
-  -- successor, its access tokens until the latest one's expiry ($8).
-  UPDATE sessions SET last_used_at = $3, expires_at = $6, access_expires_at = GREATEST(access_expires_at, $8)
-  WHERE id = (SELECT family_id FROM rotated)
-)
-INSERT INTO refresh_tokens (id, user_id, family_id, expires_at, created_at)
-SELECT $4, $2, family_id, $6, $7 FROM rotated`
 
 const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges, serviceSecrets, socialIdentities } = schema
 
@@ -114,7 +94,7 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
     await sessions.insert(tx, token)
   }
   /**
-   * A rotation that the single statement did not match, decided in a REPEATABLE
+   * A rotation that no statement of src/db/postgres/rotations.ts matched, decided in a REPEATABLE
    * READ transaction (the same conditional UPDATE first, in case the token is
    * live after all): the grace window's replay, reuse (theft) or unknown.
    */
@@ -150,6 +130,7 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
       case 'rotate': throw new Error('a live token that the rotation\'s UPDATE did not match')
     }
   })
+  const rotations = pgRotations({ pool, decide: async ({ id, next, nowSeconds, grace }) => await rotateOrDecide(id, next, nowSeconds, grace) })
   /** The presented token and the token it was rotated into, in one statement. */
   const successors = alias(refreshTokens, 'successor')
   const withSuccessor = async (tx: Tx, id: string) =>
@@ -420,19 +401,8 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
     },
     refreshTokens: {
       byId: async (id) => (await tokenById.execute({ id }))[0],
-      rotate: async (id, next, nowSeconds, grace) => {
-        // The common case, a live token rotated, in one statement and one
-        // round trip, outside any transaction block: the UPDATE takes the row
-        // lock, and a concurrent rotation of the same token waits for it and
-        // then re-checks `revoked_at IS NULL` on the committed row (READ
-        // COMMITTED's re-evaluation), so at most one of them matches — in this
-        // process or any other. The successor is inserted by the same
-        // statement, atomically. Anything else (a revoked, unknown or foreign
-        // token) goes to the transaction below, which decides it.
-        const rotated = await pool.query({ name: 'auth_rotate_one', text: ROTATE_LIVE, values: [id, next.userId, nowSeconds, next.id, grace?.sealed ?? null, next.expiresAt, next.createdAt, next.accessExpiresAt ?? 0] })
-        if (rotated.rowCount === 1) return { kind: 'rotated' }
-        return await rotateOrDecide(id, next, nowSeconds, grace)
-      },
+      // Group-committed (src/db/postgres/rotations.ts); what no batch matched is decided by rotateOrDecide.
+      rotate: async (id, next, nowSeconds, grace) => await rotations.rotate({ id, next, nowSeconds, grace }),
       revokeFamily: async (userId, familyId, nowSeconds, reason = 'logout') => await ending(async (ended) =>
         await inTransaction(async (tx) => { ended.length = 0; return await revokeFamily(tx, userId, familyId, nowSeconds, reason, ended) })),
       revokeUser: async (userId, nowSeconds, reason = 'logout_all', tokensValidAfter) => await ending(async (ended) => {
@@ -530,6 +500,7 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
     async close () {
       if (closed) return
       closed = true
+      await rotations.close()
       await cache?.close()
       await sessions.close()
       await pool.end()

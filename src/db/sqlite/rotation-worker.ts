@@ -6,9 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { decideRotation, type PresentedToken, type SuccessorToken } from '../../tokens/rotation.js'
-import type { RotateOutcome } from '../store.js'
+import type { RotateOutcome, RotationRequest } from '../store.js'
 import { fileGuard } from './file-guard.js'
-import type { RotationRequest } from './rotations.js'
 
 const { path, synchronous, busyTimeout, cacheSize, dev, ino } = workerData as { path: string, synchronous: string, busyTimeout: number, cacheSize: number, dev: number, ino: number }
 if (parentPort === null) throw new Error('the SQLite rotation worker runs as a worker thread')

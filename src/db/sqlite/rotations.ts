@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads'
 import { startWorker } from '../../paths.js'
-import type { RotateGrace, RotateOutcome, RotationSuccessor } from '../store.js'
+import type { RotateOutcome, RotationRequest } from '../store.js'
 import { PAGE_CACHE_KIB } from './connection.js'
 
 /*
@@ -26,8 +26,6 @@ import { PAGE_CACHE_KIB } from './connection.js'
  * alive while idle. If it dies, the rotations it held fail (503) and the next
  * one starts a new worker.
  */
-
-export interface RotationRequest { id: string, next: RotationSuccessor, nowSeconds: number, grace: RotateGrace | undefined }
 
 type Result = { outcome: RotateOutcome } | { error: Fault }
 interface Fault { message: string, code?: string }
