@@ -8,6 +8,15 @@ import { StorageUnavailableError } from '../../errors.js'
  */
 export const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|NOMEM|PROTOCOL|CORRUPT|NOTADB)/
 
+/**
+ * better-sqlite3's error for a statement on a closed connection (and the
+ * rotation writer's, src/db/sqlite/rotations.ts): the store was closed because
+ * the service is shutting down, and a request still running (its client gone,
+ * its password hash computed only now) reached it. Like the PostgreSQL pool's
+ * "Cannot use a pool after calling end", that is a 503, not a bug.
+ */
+const CLOSED = 'The database connection is not open'
+
 function codeOf (err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : undefined
@@ -33,7 +42,7 @@ export function domainError (err: unknown): unknown {
   let e = err
   while (e instanceof DrizzleQueryError && e.cause !== undefined) e = e.cause
   for (let c: unknown = e; c !== null && typeof c === 'object'; c = (c as { cause?: unknown }).cause) {
-    if (UNAVAILABLE.test(codeOf(c) ?? '')) return new StorageUnavailableError({ cause: e })
+    if (UNAVAILABLE.test(codeOf(c) ?? '') || (c as { message?: unknown }).message === CLOSED) return new StorageUnavailableError({ cause: e })
   }
   return e
 }

@@ -1,7 +1,10 @@
+import { join } from 'node:path'
 import { DrizzleQueryError } from 'drizzle-orm'
 import t from 'tap'
 import { domainError, isUniqueViolation } from '../../../src/db/sqlite/errors.js'
+import { openSqliteStore } from '../../../src/db/sqlite/store.js'
 import { StorageUnavailableError } from '../../../src/errors.js'
+import { storeToken, tempDir } from '../../helpers/app.js'
 
 const sqliteError = (code: string, message = 'failed'): Error => Object.assign(new Error(message), { code })
 /** As drizzle wraps a driver's error: the query and its bound values in the message. */
@@ -19,10 +22,21 @@ t.test('what means "the storage cannot be used right now" is StorageUnavailableE
 })
 
 t.test('anything else is the driver\'s own error, never drizzle\'s wrapper (whose message lists the bound values)', async (t) => {
-  for (const driver of [sqliteError('SQLITE_CONSTRAINT_UNIQUE'), sqliteError('SQLITE_ERROR', 'no such column'), sqliteError('SQLITE_MISUSE'), new TypeError('The database connection is not open')]) {
+  for (const driver of [sqliteError('SQLITE_CONSTRAINT_UNIQUE'), sqliteError('SQLITE_ERROR', 'no such column'), sqliteError('SQLITE_MISUSE'), new TypeError('Converting circular structure to JSON')]) {
     t.equal(domainError(driver), driver)
     t.equal(domainError(wrapped(driver)), driver)
   }
+})
+
+t.test('a store used after it was closed (the service shutting down under requests still running) is StorageUnavailableError', async (t) => {
+  const store = openSqliteStore({ path: join(tempDir(t), 'auth.db'), synchronous: 'full' })
+  const u = await store.users.create({ id: 'u1', email: 'u1@example.com', passwordHash: 'x', name: '', gender: null, dateOfBirth: null, phoneNumber: null, dateJoined: new Date(), lastLogin: null })
+  const first = { id: 't1', userId: u.id, familyId: 'f1', expiresAt: 2e9, createdAt: 1 }
+  await storeToken(store, first)
+  await store.close()
+  await t.rejects(store.users.byEmail('u1@example.com'), StorageUnavailableError, 'a read: better-sqlite3\'s closed connection')
+  await t.rejects(store.users.recordLogin('u1', new Date(), undefined), StorageUnavailableError, 'a write')
+  await t.rejects(store.refreshTokens.rotate('t1', { id: 't2', userId: u.id, expiresAt: 2e9, createdAt: 2 }, 2), StorageUnavailableError, 'a rotation: the closed rotation writer')
 })
 
 t.test('a unique or primary key violation is recognised through drizzle\'s wrapper', async (t) => {
