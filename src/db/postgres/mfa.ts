@@ -12,6 +12,8 @@ const { mfaTotp, mfaRecoveryCodes, mfaChallenges } = schema
  * the conditional UPDATE itself), so concurrent instances cannot both pass.
  */
 export function postgresMfaStore (db: NodePgDatabase<typeof schema>, inTransaction: <T>(work: (tx: Tx) => Promise<T>) => Promise<T>): Store['mfa'] {
+  // Asked on every password login (has the user a second factor?): a named statement, parsed once per connection.
+  const totpOf = db.select().from(mfaTotp).where(eq(mfaTotp.userId, sql.placeholder('userId'))).limit(1).prepare('auth_totp_of')
   const enabled = (userId: string) => and(eq(mfaTotp.userId, userId), isNotNull(mfaTotp.enabledAt))
   const insertCodes = async (tx: Tx, userId: string, codeHashes: string[], nowSeconds: number): Promise<void> => {
     await tx.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, userId))
@@ -19,7 +21,7 @@ export function postgresMfaStore (db: NodePgDatabase<typeof schema>, inTransacti
   }
 
   return {
-    totp: async (userId) => (await db.select().from(mfaTotp).where(eq(mfaTotp.userId, userId)).limit(1))[0],
+    totp: async (userId) => (await totpOf.execute({ userId }))[0],
     // One statement: the upsert only touches a pending row (its WHERE), so an
     // enabled TOTP is never replaced, whoever confirms at the same time.
     beginTotp: async (userId, secret, nowSeconds) => ((await db.insert(mfaTotp).values({ userId, secret, createdAt: nowSeconds })

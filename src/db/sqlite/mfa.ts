@@ -14,6 +14,8 @@ type Db = ReturnType<typeof drizzle<typeof schema>>
  * the file's write lock, so it cannot change before they write.
  */
 export function sqliteMfaStore (sqlite: Database.Database, db: Db, write: <T>(fn: () => T) => T): Store['mfa'] {
+  // Asked on every password login (has the user a second factor?): prepared once.
+  const totpOf = db.select().from(mfaTotp).where(eq(mfaTotp.userId, sql.placeholder('userId'))).prepare()
   const enabled = (userId: string) => and(eq(mfaTotp.userId, userId), isNotNull(mfaTotp.enabledAt))
   const insertCodes = (userId: string, codeHashes: string[], nowSeconds: number): void => {
     db.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, userId)).run()
@@ -51,7 +53,7 @@ export function sqliteMfaStore (sqlite: Database.Database, db: Db, write: <T>(fn
   })
 
   return {
-    async totp (userId) { return db.select().from(mfaTotp).where(eq(mfaTotp.userId, userId)).get() },
+    async totp (userId) { return totpOf.get({ userId }) },
     async beginTotp (userId, secret, nowSeconds) { return write(() => beginTotp.immediate(userId, secret, nowSeconds)) },
     async enableTotp (userId, secret, step, codeHashes, nowSeconds) { return write(() => enableTotp.immediate(userId, secret, step, codeHashes, nowSeconds)) },
     async useStep (userId, step) {
