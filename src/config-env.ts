@@ -8,6 +8,11 @@ import { Type, type Static } from 'typebox'
 import Value from 'typebox/value'
 import { ALGORITHMS } from './keys/algorithms.js'
 
+/** TOKEN_CACHE_SIZE's default: access tokens remembered as verified (src/keys/keyring.ts). */
+export const VERIFIED_TOKENS_CACHED = 8192
+/** USER_CACHE_SIZE's default: users remembered by either store's user cache (src/db/sqlite, src/db/postgres). */
+export const USERS_CACHED = 8192
+
 // Most variables are strings here on purpose: env vars are strings, and the
 // richer forms (durations, booleans, proxy lists) are parsed in config.ts so
 // that every error can name its variable in one line.
@@ -17,8 +22,8 @@ export const EnvSchema = Type.Object({
   DATABASE_URL: Type.String({ minLength: 1, default: 'file:./data/auth.db' }),
   SQLITE_SYNCHRONOUS: Type.Enum(['full', 'normal', 'FULL', 'NORMAL'], { default: 'full' }),
   SQLITE_BUSY_TIMEOUT: Type.Integer({ minimum: 0, maximum: 600000, default: 5000 }),
-  TOKEN_CACHE_SIZE: Type.Integer({ minimum: 0, maximum: 10000000, default: 8192 }),
-  USER_CACHE_SIZE: Type.Integer({ minimum: 0, maximum: 10000000, default: 8192 }),
+  TOKEN_CACHE_SIZE: Type.Integer({ minimum: 0, maximum: 10000000, default: VERIFIED_TOKENS_CACHED }),
+  USER_CACHE_SIZE: Type.Integer({ minimum: 0, maximum: 10000000, default: USERS_CACHED }),
   JWT_SECRET: Type.Optional(Type.String()),
   JWT_ALGORITHM: Type.Enum(ALGORITHMS, { default: 'HS256' }),
   JWT_PRIVATE_KEY_FILE: Type.Optional(Type.String()),

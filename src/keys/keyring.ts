@@ -2,6 +2,7 @@ import { createHash, createHmac, createPublicKey, createSecretKey, randomBytes }
 import { createSigner, createVerifier } from 'fast-jwt'
 import { BoundedCache } from '../bounded-cache.js'
 import type { Config } from '../config.js'
+import { VERIFIED_TOKENS_CACHED } from '../config-env.js'
 import type { SigningKey, Store } from '../db/store.js'
 import { TokenExpiredError, TokenInvalidError } from '../errors.js'
 import { fromPrivateKeyPem, fromSecret, generateKey, type Algorithm, type KeyMaterial } from './algorithms.js'
@@ -25,7 +26,7 @@ export const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'sub', 'token_type']
  * empties it. Keyed by the text rather than by a hash of it (fast-jwt's own
  * cache): hashing every token costs more than the lookup saves.
  */
-export const VERIFIED_TOKENS_CACHED = 8192 // TOKEN_CACHE_SIZE's default
+export { VERIFIED_TOKENS_CACHED }
 
 /** The `typ` header of access tokens (RFC 9068 §2.1): what every verifier requires. */
 export const ACCESS_TYP = 'at+jwt'

@@ -6,7 +6,7 @@ import { EmailTakenError } from '../../errors.js'
 import { decideRotation } from '../../tokens/rotation.js'
 import { withDomainErrors } from '../domain-errors.js'
 import { keyInsertion } from '../signing-key-insertion.js'
-import { DIES_WITH_PASSWORD, type AcceptAccountToken, type AccountTokenPurpose, type ImportOutcome, type NewRefreshToken, type PasskeyRemoval, type RevokeReason, type RotateGrace, type RotateOutcome, type RotationSuccessor, type Store, type User } from '../store.js'
+import { DIES_WITH_PASSWORD, type AcceptAccountToken, type AccountTokenPurpose, type ImportOutcome, type NewRefreshToken, type PasskeyRemoval, type RevokeReason, type RotateOutcome, type RotationRequest, type Store, type User } from '../store.js'
 import { importStep } from '../user-import.js'
 import { inTransaction as runInTransaction, migrateLocked, openPool, type Tx } from './connection.js'
 import { codeOf, domainError, startError, unwrap } from './errors.js'
@@ -15,7 +15,8 @@ import { pgRotations } from './rotations.js'
 import * as schema from './schema.js'
 import { pgSessions } from './sessions.js'
 import { postgresSocialIdentities } from './social.js'
-import { USER_CACHE_TTL_MS, USER_CHANNEL, USERS_CACHED, userChangeListener, type UserCache } from './user-cache.js'
+import { USERS_CACHED } from '../../config-env.js'
+import { USER_CACHE_TTL_MS, USER_CHANNEL, userChangeListener, type UserCache } from './user-cache.js'
 
 const { users, refreshTokens, accountTokens, legacyTokens, signingKeys, passkeys, webauthnChallenges, serviceSecrets, socialIdentities } = schema
 
@@ -44,7 +45,7 @@ export interface PostgresOptions {
    * changes made beside the service (plain SQL on the table). 0 = no cache.
    */
   userCacheTtlMs?: number
-  /** Users remembered (USER_CACHE_SIZE; 8192 by default); 0 turns the cache off, as userCacheTtlMs 0 does. */
+  /** Users remembered (USER_CACHE_SIZE; USERS_CACHED by default); 0 turns the cache off, as userCacheTtlMs 0 does. */
   userCacheSize?: number
   /** The user-change listener lost its connection (the cache is bypassed until it is back) or got it back. */
   onListener?: (state: 'up' | 'down', err?: Error) => void
@@ -98,7 +99,7 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
    * READ transaction (the same conditional UPDATE first, in case the token is
    * live after all): the grace window's replay, reuse (theft) or unknown.
    */
-  const rotateOrDecide = async (id: string, next: RotationSuccessor, nowSeconds: number, grace: RotateGrace | undefined): Promise<RotateOutcome> => await inTransaction(async (tx): Promise<RotateOutcome> => {
+  const rotateOrDecide = async ({ id, next, nowSeconds, grace }: RotationRequest): Promise<RotateOutcome> => await inTransaction(async (tx): Promise<RotateOutcome> => {
     // The conditional UPDATE (isRotatable, src/tokens/rotation.ts, in SQL)
     // is the whole race: of concurrent rotations of one token exactly one
     // sees `revoked_at IS NULL` and changes the row. The others wait for
@@ -130,7 +131,7 @@ function createStore (pool: pg.Pool, db: Db, sessions: Sessions, cache?: UserCac
       case 'rotate': throw new Error('a live token that the rotation\'s UPDATE did not match')
     }
   })
-  const rotations = pgRotations({ pool, decide: async ({ id, next, nowSeconds, grace }) => await rotateOrDecide(id, next, nowSeconds, grace) })
+  const rotations = pgRotations({ pool, decide: rotateOrDecide })
   /** The presented token and the token it was rotated into, in one statement. */
   const successors = alias(refreshTokens, 'successor')
   const withSuccessor = async (tx: Tx, id: string) =>

@@ -1,4 +1,5 @@
 import { BoundedCache } from '../../bounded-cache.js'
+import { USERS_CACHED } from '../../config-env.js'
 import { pgListener } from './listener.js'
 import type { User } from '../store.js'
 
@@ -6,8 +7,6 @@ import type { User } from '../store.js'
 export const USER_CHANNEL = 'auth_user_changed'
 /** See PostgresOptions.userCacheTtlMs (src/db/postgres/store.ts). */
 export const USER_CACHE_TTL_MS = 10_000
-/** USER_CACHE_SIZE's default. */
-export const USERS_CACHED = 8192
 
 /**
  * Users by id, remembered between requests, kept right across instances:

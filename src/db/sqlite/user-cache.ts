@@ -1,4 +1,5 @@
 import { BoundedCache } from '../../bounded-cache.js'
+import { USERS_CACHED } from '../../config-env.js'
 
 /**
  * Users by id, remembered between requests: every authenticated request reads
@@ -12,7 +13,7 @@ import { BoundedCache } from '../../bounded-cache.js'
  * read once per turn, which empties the cache. The moves of this connection's
  * own writes are `adopt`ed instead: a login (last_login) empties nothing.
  */
-export function userCache<U extends object> (usersVersion: () => unknown, load: (id: string) => U | undefined, max = 8192) {
+export function userCache<U extends object> (usersVersion: () => unknown, load: (id: string) => U | undefined, max = USERS_CACHED) {
   const cache = new BoundedCache<U>(max)
   let version: unknown
   let checked = false
