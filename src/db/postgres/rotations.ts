@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { StorageUnavailableError } from '../../errors.js'
 import type { RotateOutcome, RotationRequest } from '../store.js'
 import { isConnectionError, unwrap } from './errors.js'
 
@@ -166,8 +167,7 @@ export function pgRotations ({ pool, decide }: PgRotationsOptions) {
 
   return {
     async rotate (request: RotationRequest): Promise<RotateOutcome> {
-      // The pool's own message, so that it maps to 503 like any query after close.
-      if (closing) throw new Error('Cannot use a pool after calling end on the pool')
+      if (closing) throw new StorageUnavailableError()
       return await new Promise<RotateOutcome>((resolve, reject) => {
         // Sent after this turn of the event loop: its other rotations go along
         // (or sooner, once the batch in flight is answered).
@@ -175,7 +175,7 @@ export function pgRotations ({ pool, decide }: PgRotationsOptions) {
       })
     },
 
-    /** Writes the rotations already asked for; later ones fail as on a closed pool. */
+    /** Writes the rotations already asked for; later ones fail (503: the service is shutting down). */
     async close (): Promise<void> {
       closing = true
       if (!inFlight && waiting.length === 0) return
