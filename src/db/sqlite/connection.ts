@@ -73,11 +73,6 @@ export function migrateLocked (sqlite: Database.Database, migrationsFolder: stri
 }
 
 /**
- * Opens (creating it and its folder if needed), tunes and migrates the SQLite
- * file. Its failures are the driver's own errors, or name the file: the start
- * reports them as they are.
- */
-/**
  * SQLite's page cache of each connection (this one and the rotation writer's),
  * as the pragma takes it (negative: KiB): SQLite's own default, 2 MB.
  * better-sqlite3 raises it to 16 MB a connection, which became the largest
@@ -88,6 +83,11 @@ export function migrateLocked (sqlite: Database.Database, migrationsFolder: stri
  */
 export const PAGE_CACHE_KIB = -2000
 
+/**
+ * Opens (creating it and its folder if needed), tunes and migrates the SQLite
+ * file. Its failures are the driver's own errors, or name the file: the start
+ * reports them as they are.
+ */
 export function openDatabase ({ path, synchronous, busyTimeout = 5000 }: SqliteOptions): SqliteConnection {
   mkdirSync(dirname(path), { recursive: true })
   // Owner-only: the file holds password hashes and the signing keys (src/keys/).
